@@ -1,0 +1,311 @@
+"""The typed AST of a .layer file.
+
+Plain frozen dataclasses, one per construct of the language, each with its source position, so
+that every later phase (resolve, check, model, emit) can report problems at file:line:column.
+The tree is built by transform.py from lark's parse tree and is never mutated afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pktspec.errors import Location
+
+# ---- expressions ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IntLit:
+    value: int
+    pos: Location
+
+
+@dataclass(frozen=True)
+class StrLit:
+    value: str
+    pos: Location
+
+
+@dataclass(frozen=True)
+class Name:
+    name: str
+    pos: Location
+
+
+@dataclass(frozen=True)
+class Attr:
+    obj: Expr
+    name: str
+    pos: Location
+
+
+@dataclass(frozen=True)
+class Index:
+    obj: Expr
+    index: Expr
+    pos: Location
+
+
+@dataclass(frozen=True)
+class Call:
+    func: str
+    args: tuple[Expr, ...]
+    pos: Location
+
+
+@dataclass(frozen=True)
+class BinOp:
+    """A binary operator; ``op`` is the Python spelling (+, -, ==, and, or, <<, ...)."""
+
+    op: str
+    left: Expr
+    right: Expr
+    pos: Location
+
+
+@dataclass(frozen=True)
+class UnaryOp:
+    op: str  # "-", "~", "not"
+    operand: Expr
+    pos: Location
+
+
+@dataclass(frozen=True)
+class Cond:
+    test: Expr
+    then: Expr
+    other: Expr
+    pos: Location
+
+
+Expr = IntLit | StrLit | Name | Attr | Index | Call | BinOp | UnaryOp | Cond
+
+# ---- types ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NamedType:
+    """uN/iN, u16le, mac, ipv4addr, ipv6addr, an enum, a struct (with args) or an extern."""
+
+    name: str
+    args: tuple[Expr, ...]
+    pos: Location
+
+
+@dataclass(frozen=True)
+class BytesType:
+    size: Expr | None  # None: to the end of the header (or of the layer)
+    pos: Location
+
+
+@dataclass(frozen=True)
+class BitsType:
+    """A named flag set: ``bits 3 { reserved, dont_fragment, more_fragments }``, MSB first."""
+
+    width: int
+    names: tuple[str, ...]
+    pos: Location
+
+
+@dataclass(frozen=True)
+class Case:
+    values: tuple[Expr, ...] | None  # None: the default case
+    type: TypeExpr
+    pos: Location
+
+
+@dataclass(frozen=True)
+class SwitchType:
+    selector: Expr
+    cases: tuple[Case, ...]
+    pos: Location
+
+
+@dataclass(frozen=True)
+class ArrayType:
+    """``T[count]``, ``T[] size expr``, ``T[] until expr`` or ``T[]`` (to the end)."""
+
+    element: TypeExpr
+    count: Expr | None
+    size: Expr | None
+    until: Expr | None
+    pos: Location
+
+
+TypeExpr = NamedType | BytesType | BitsType | SwitchType | ArrayType
+
+# ---- members of a layer or struct ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: TypeExpr
+    pos: Location
+    check: Expr | None = None  # `== expr`: the decoded value must equal it
+    value: Expr | None = None  # `= expr`: what the builder writes (lengths, checksums)
+    cond: Expr | None = None  # `if expr`: the field is present only when true
+    default: Expr | None = None  # `default expr`: the builder's value when none is given
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Let:
+    """A computed value over earlier fields, readable like a field but not on the wire."""
+
+    name: str
+    expr: Expr
+    pos: Location
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Assign:
+    """A boundary: ``header = expr;`` or ``payload = expr;`` (lengths in bytes)."""
+
+    name: str
+    expr: Expr
+    pos: Location
+
+
+@dataclass(frozen=True)
+class Requires:
+    expr: Expr
+    message: str | None
+    pos: Location
+
+
+@dataclass(frozen=True)
+class FlowStmt:
+    src: str
+    dst: str
+    pos: Location
+
+
+@dataclass(frozen=True)
+class NextFixed:
+    layer: str
+    pos: Location
+
+
+@dataclass(frozen=True)
+class NextBy:
+    """``next by a, b in Table unless cond;``: the first value bound in the table wins."""
+
+    exprs: tuple[Expr, ...]
+    table: str | None
+    unless: Expr | None
+    pos: Location
+
+
+Member = Field | Let | Assign | Requires | FlowStmt | NextFixed | NextBy
+
+# ---- declarations --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Import:
+    path: str
+    pos: Location
+
+
+@dataclass(frozen=True)
+class Endian:
+    value: str  # "big" | "little"
+    pos: Location
+
+
+@dataclass(frozen=True)
+class Const:
+    name: str
+    expr: Expr
+    pos: Location
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Extern:
+    name: str
+    pos: Location
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Binding:
+    layer: str
+    priority: int
+    pos: Location
+
+
+@dataclass(frozen=True)
+class EnumItem:
+    name: str
+    value: Expr
+    target: Binding | None
+    pos: Location
+
+
+@dataclass(frozen=True)
+class Enum:
+    name: str
+    base: str
+    items: tuple[EnumItem, ...]
+    pos: Location
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class ExtValue:
+    name: str | None
+    value: Expr
+    target: Binding
+    pos: Location
+
+
+@dataclass(frozen=True)
+class ExtHeuristic:
+    target: Binding
+    cond: Expr
+    pos: Location
+
+
+@dataclass(frozen=True)
+class Extend:
+    table: str
+    items: tuple[ExtValue | ExtHeuristic, ...]
+    pos: Location
+
+
+@dataclass(frozen=True)
+class Struct:
+    name: str
+    params: tuple[str, ...]
+    endian: str | None
+    members: tuple[Member, ...]
+    pos: Location
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    layer_class: str
+    endian: str | None
+    members: tuple[Member, ...]
+    pos: Location
+    doc: str = ""
+
+
+Decl = Import | Endian | Const | Extern | Enum | Extend | Struct | Layer
+
+
+@dataclass(frozen=True)
+class Module:
+    """One parsed .layer file."""
+
+    file: str
+    source: str
+    decls: tuple[Decl, ...] = field(default_factory=tuple)
+
+    def of_type(self, kind: type) -> list:
+        return [d for d in self.decls if isinstance(d, kind)]

@@ -1,0 +1,100 @@
+"""Parse .layer text into the typed AST, with diagnostics that point at the problem.
+
+The grammar is loaded once from package data (pktspec.lark). lark's UnexpectedInput never
+escapes: it becomes a SpecError that names file:line:column, shows the line with a caret, lists
+what was expected in the language's own words and, where the mistake is a common one, the fix.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from lark import Lark, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from pktspec.errors import Location, SpecError
+from pktspec.grammar import ast
+from pktspec.grammar.transform import ToAst
+
+# How lark's terminal names read to a person.
+_TERMINAL_WORDS = {
+    "NAME": "a name", "INT": "a number", "STRING": "a string", "SEMICOLON": "';'",
+    "COLON": "':'", "LBRACE": "'{'", "RBRACE": "'}'", "LPAR": "'('", "RPAR": "')'",
+    "LSQB": "'['", "RSQB": "']'", "COMMA": "','", "EQUAL": "'='", "DOC_LINE": "a ## doc line",
+    "ENDIAN": "'big' or 'little'",
+}
+
+
+@lru_cache(maxsize=1)
+def grammar() -> Lark:
+    """The LALR parser for pktspec.lark (built once per process)."""
+    return Lark.open_from_package(
+        "pktspec.grammar", "pktspec.lark",
+        parser="lalr", propagate_positions=True, maybe_placeholders=True,
+    )
+
+
+def parse(text: str, file: str = "<string>") -> ast.Module:
+    """Parse one .layer file's text. Raises SpecError on a syntax error."""
+    try:
+        tree = grammar().parse(text)
+    except UnexpectedInput as exc:
+        raise _syntax_error(exc, text, file) from None
+    decls = ToAst(file).transform(tree)
+    return ast.Module(file=file, source=text, decls=decls)
+
+
+def _describe_expected(expected: set[str]) -> str:
+    words = sorted({_TERMINAL_WORDS.get(t, _literal(t)) for t in expected})
+    if len(words) > 8:
+        words = words[:8] + ["..."]
+    return ", ".join(words)
+
+
+def _literal(terminal: str) -> str:
+    """Anonymous terminals read as their text ('import', '==', '-')."""
+    try:
+        pattern = grammar().get_terminal(terminal).pattern
+    except KeyError:
+        return terminal
+    if pattern.type == "str":
+        return f"'{pattern.value}'"
+    return terminal.lower()
+
+
+def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> SpecError:
+    line = getattr(exc, "line", 1) or 1
+    column = getattr(exc, "column", 1) or 1
+    hint = None
+    if isinstance(exc, UnexpectedEOF):
+        message = "unexpected end of file"
+        expected = set(exc.expected)
+        hint = "a '}' or ';' may be missing"
+        line = text.count("\n") + 1
+        column = len(text.rsplit("\n", 1)[-1]) + 1
+    elif isinstance(exc, UnexpectedCharacters):
+        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else "end of file"
+        message = f"unexpected character {char!r}"
+        expected = set(exc.allowed or ())
+    else:
+        assert isinstance(exc, UnexpectedToken)
+        token = exc.token
+        shown = "end of file" if token.type == "$END" else repr(str(token))
+        message = f"unexpected {shown}"
+        expected = set(exc.expected or ())
+        hint = _hint_for(exc, expected)
+    if expected:
+        message += f"; expected {_describe_expected(expected)}"
+    return SpecError(Location(file, line, column), message, hint=hint, source=text)
+
+
+def _hint_for(exc: UnexpectedToken, expected: set[str]) -> str | None:
+    """Fixes for the mistakes people actually make."""
+    if exc.token.type == "$END":
+        return "a '}' may be missing at the end of the file"
+    if "SEMICOLON" in expected and exc.token.type in ("NAME", "RBRACE"):
+        return "a ';' is missing at the end of the previous statement"
+    if exc.token.type == "COLON" and "EQUAL" in expected:
+        return "fields are declared as 'name: type;' inside a layer or struct body"
+    if str(exc.token) in ("layer", "struct", "enum") and "RBRACE" in expected:
+        return "a '}' is missing before this declaration"
+    return None
