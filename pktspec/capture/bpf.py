@@ -69,7 +69,7 @@ _VALID = (
     | {ALU | op | src for op in _ALU_OPS for src in (K, X)}
 )
 
-_compile_lock = threading.Lock()  # older libpcaps' pcap_compile is not thread-safe
+_compile_lock = threading.RLock()  # older libpcaps' pcap_compile is not thread-safe
 
 
 def compile_filter(
@@ -87,19 +87,25 @@ def compile_filter(
         if not handle:
             raise FilterError(f"libpcap cannot open a dead handle for link type {linktype}")
         try:
-            insns = _compile_on(handle, expr, optimize)
+            insns = compile_on_handle(handle, expr, optimize)
         finally:
             lib.pcap_close(handle)
     return BPFProgram(insns, expr=expr, linktype=linktype, snaplen=snaplen)
 
 
-def _compile_on(handle: int, expr: str, optimize: bool) -> list[Instruction]:
-    """pcap_compile on an open handle (dead or live); the instructions, copied."""
+def compile_on_handle(handle: int, expr: str, optimize: bool = True) -> list[Instruction]:
+    """pcap_compile on an open pcap_t (dead, or live to get its VLAN handling); a copy of
+    the instructions. FilterError carries libpcap's message."""
     lib = libpcap.load()
     program = libpcap.BpfProgram()
-    rc = lib.pcap_compile(
-        handle, ctypes.byref(program), expr.encode(), int(optimize), libpcap.PCAP_NETMASK_UNKNOWN
-    )
+    with _compile_lock:
+        rc = lib.pcap_compile(
+            handle,
+            ctypes.byref(program),
+            expr.encode(),
+            int(optimize),
+            libpcap.PCAP_NETMASK_UNKNOWN,
+        )
     if rc != 0:
         message = libpcap.geterr(handle)
         err = FilterError(f"cannot compile filter {expr!r}: {message}")
@@ -168,6 +174,10 @@ class BPFProgram:
     def python_source(self) -> str:
         """The generated Python source (for reading; loop programs have none)."""
         return translate(self.instructions)
+
+    def __repr__(self) -> str:
+        what = repr(self.expr) if self.expr is not None else "from instructions"
+        return f"<BPFProgram {what} linktype={self.linktype} {len(self.instructions)} insns>"
 
     def dump(self) -> str:
         """The program as ``tcpdump -dd`` prints it."""
