@@ -208,7 +208,7 @@ class PcapReader:
                 record += 1
                 yield buf[pos + hsize : stop], info(sec, frac, res, caplen, length, 0, linktype)
                 pos = stop
-                self.records_read = record
+            self.records_read = record
             more = read(chunk_size)
             if not more:
                 if pos < end:

@@ -1,0 +1,904 @@
+"""pcapng files: every standard block, several sections, per-interface link types and clocks.
+
+A pcapng file is a sequence of blocks (type, length, body, length again). A Section Header
+Block (SHB) opens each section and fixes its byte order, so one file may mix little- and
+big-endian sections; Interface Description Blocks (IDB) declare the interfaces of their section
+with a link type, snaplen and clock (if_tsresol, if_tsoffset); packets come in Enhanced (EPB),
+Simple (SPB) or obsolete Packet Blocks. Name resolution, interface statistics, decryption
+secrets and custom blocks carry the rest. ::
+
+    with PcapngReader("trace.pcapng") as reader:
+        for data, info in reader:                  # packets only, the fast path
+            iface = reader.interfaces[info.interface]
+            print(iface.name, iface.linktype, info.exact_timestamp, info.comment)
+
+    for block in PcapngReader("trace.pcapng").blocks():   # every block, typed
+        print(block)
+
+``info.interface`` is an index into ``reader.interfaces``, which numbers the interfaces of all
+sections one after the other (an EPB's own number is local to its section; tshark 4.0 prints
+that local number as ``frame.interface_id``, and ``Interface.local_id`` keeps it). Packet
+comments (opt_comment) become ``info.comment``, several joined by newlines. An SPB stores no
+timestamp: its packets get a :class:`SimplePacketInfo` with ``has_timestamp`` False and 0 s.
+
+The packet loop reads big chunks and treats an EPB without options in a few operations;
+every other block goes through the slower, complete block decoder below. Damage raises
+:class:`~pktspec.errors.CaptureError` with the byte offset and the number of the packet
+being read, after the packets before it.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pktspec.capture.files import (
+    CaptureInput,
+    CaptureOutput,
+    Source,
+    Timestamp,
+    as_input,
+    split_timestamp,
+)
+from pktspec.capture.pcap import CHUNK_SIZE, MAX_CAPLEN, ByteOrder
+from pktspec.errors import CaptureError
+from pktspec.runtime.metadata import CaptureInfo
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from types import TracebackType
+
+SHB = 0x0A0D0D0A
+IDB = 0x00000001
+PB = 0x00000002
+SPB = 0x00000003
+NRB = 0x00000004
+ISB = 0x00000005
+EPB = 0x00000006
+DSB = 0x0000000A
+CB = 0x00000BAD
+DCB = 0x40000BAD
+BYTE_ORDER_MAGIC = 0x1A2B3C4D
+
+OPT_ENDOFOPT = 0
+OPT_COMMENT = 1
+IF_NAME, IF_DESCRIPTION, IF_TSRESOL, IF_FILTER, IF_OS, IF_FCSLEN, IF_TSOFFSET = (
+    2,
+    3,
+    9,
+    11,
+    12,
+    13,
+    14,
+)
+SHB_HARDWARE, SHB_OS, SHB_USERAPPL = 2, 3, 4
+CUSTOM_OPTIONS = frozenset((2988, 2989, 19372, 19373))
+
+#: Blocks other than packets are read whole; this bounds what a damaged length can cost.
+MAX_BLOCK = 16 << 20
+
+_PREFIX: dict[str, str] = {"little": "<", "big": ">"}
+_SHB_MAGIC = {b"\x4d\x3c\x2b\x1a": "little", b"\x1a\x2b\x3c\x4d": "big"}
+
+# Numeric option values, by (block type, option code): what must be byte-swapped when an
+# option read from a section of one byte order is written into a file of the other.
+_NUMERIC_OPTIONS: dict[tuple[int, int], str] = {
+    (IDB, 8): "Q", (IDB, 10): "i", (IDB, IF_TSOFFSET): "q", (IDB, 16): "Q", (IDB, 17): "Q",
+    (EPB, 2): "I", (EPB, 4): "Q", (EPB, 5): "Q", (EPB, 6): "I",
+    (ISB, 2): "II", (ISB, 3): "II", (ISB, 4): "Q", (ISB, 5): "Q", (ISB, 6): "Q",
+    (ISB, 7): "Q", (ISB, 8): "Q",
+}  # fmt: skip
+
+Options = list[tuple[int, bytes]]
+
+
+class SimplePacketInfo(CaptureInfo):
+    """CaptureInfo of a packet from a Simple Packet Block: the file has no timestamp for it.
+
+    The time fields are 0 so arithmetic still works; check ``has_timestamp`` before trusting
+    them (tshark leaves ``frame.time_epoch`` empty for these packets).
+    """
+
+    __slots__ = ()
+    has_timestamp = False
+
+
+# ---------------------------------------------------------------------------------- blocks
+
+
+@dataclass
+class Block:
+    """A block as read: its type, where it starts in the file, its section, its options."""
+
+    type: int
+    offset: int
+    section: int
+    options: Options = field(default_factory=list, repr=False)
+
+    @property
+    def comments(self) -> list[str]:
+        return [_text(v) for c, v in self.options if c == OPT_COMMENT]
+
+    def option(self, code: int) -> bytes | None:
+        """The first value of option ``code``, or None."""
+        return next((v for c, v in self.options if c == code), None)
+
+
+@dataclass
+class SectionHeader(Block):
+    byte_order: ByteOrder = "little"
+    version: tuple[int, int] = (1, 0)
+    section_length: int = -1
+
+    hardware = property(lambda self: _opt_text(self, SHB_HARDWARE))
+    os = property(lambda self: _opt_text(self, SHB_OS))
+    userappl = property(lambda self: _opt_text(self, SHB_USERAPPL))
+
+
+@dataclass
+class Interface(Block):
+    """An IDB: ``id`` numbers interfaces across sections, ``local_id`` within the section."""
+
+    linktype: int = 1
+    snaplen: int = 0
+    id: int = 0
+    local_id: int = 0
+    byte_order: ByteOrder = "little"
+    tsresol: int = 1_000_000
+    tsoffset: int = 0
+
+    name = property(lambda self: _opt_text(self, IF_NAME))
+    description = property(lambda self: _opt_text(self, IF_DESCRIPTION))
+    os = property(lambda self: _opt_text(self, IF_OS))
+
+    @property
+    def filter(self) -> bytes | None:
+        return self.option(IF_FILTER)
+
+    @property
+    def fcslen(self) -> int | None:
+        value = self.option(IF_FCSLEN)
+        return value[0] if value else None
+
+
+@dataclass
+class PacketBlock(Block):
+    """An EPB, SPB or obsolete PB, with the packet and its CaptureInfo."""
+
+    interface: int = 0
+    data: bytes = b""
+    info: CaptureInfo | None = None
+    drops: int | None = None
+
+
+@dataclass
+class NameResolution(Block):
+    """An NRB: ``records`` are (record type, raw value); ``entries`` decodes the addresses."""
+
+    records: list[tuple[int, bytes]] = field(default_factory=list)
+
+    @property
+    def entries(self) -> list[tuple[str, list[str]]]:
+        """(address, names) for IPv4 (type 1) and IPv6 (type 2) records."""
+        import ipaddress
+
+        out = []
+        for rtype, value in self.records:
+            size = {1: 4, 2: 16}.get(rtype)
+            if size and len(value) > size:
+                names = [_text(n) for n in value[size:].split(b"\0") if n]
+                out.append((str(ipaddress.ip_address(value[:size])), names))
+        return out
+
+
+@dataclass
+class InterfaceStatistics(Block):
+    interface: int = 0
+    ts_units: int = 0
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class DecryptionSecrets(Block):
+    """A DSB: TLS key log, WireGuard keys ... (``secrets_type`` says which)."""
+
+    secrets_type: int = 0
+    data: bytes = b""
+
+
+@dataclass
+class CustomBlock(Block):
+    """A vendor block (0x00000BAD copyable, 0x40000BAD not): PEN plus opaque bytes."""
+
+    pen: int = 0
+    data: bytes = b""
+
+    @property
+    def copyable(self) -> bool:
+        return self.type == CB
+
+
+@dataclass
+class UnknownBlock(Block):
+    body: bytes = b""
+
+
+def _text(value: bytes) -> str:
+    return value.rstrip(b"\0").decode("utf-8", "replace")
+
+
+def _opt_text(block: Block, code: int) -> str | None:
+    value = block.option(code)
+    return None if value is None else _text(value)
+
+
+def tsresol_units(code: int) -> int:
+    """Clock ticks per second for an if_tsresol byte: 10**n, or 2**n when the top bit is set."""
+    return 2 ** (code & 0x7F) if code & 0x80 else 10**code
+
+
+_ISB_COUNTERS = {4: "ifrecv", 5: "ifdrop", 6: "filteraccept", 7: "osdrop", 8: "usrdeliv"}
+
+
+# ---------------------------------------------------------------------------------- reader
+
+
+class _Codec:
+    """The structs of one byte order; swapped whenever a section header says so."""
+
+    def __init__(self, byte_order: ByteOrder) -> None:
+        p = _PREFIX[byte_order]
+        self.byte_order = byte_order
+        self.prefix = p
+        self.head = struct.Struct(p + "II").unpack_from
+        self.epb = struct.Struct(p + "IIIIIII").unpack_from
+        self.run = struct.Struct(p + "IIIIIIII").unpack_from
+        self.u32 = struct.Struct(p + "I").unpack_from
+        self.opt = struct.Struct(p + "HH").unpack_from
+
+
+class PcapngReader:
+    """Iterate a pcapng file as ``(data, CaptureInfo)`` packets, or as typed blocks.
+
+    The constructor reads the first section header and the interface blocks right after it,
+    so ``interfaces`` and ``linktype_of`` answer before the first packet in a typical file;
+    interfaces declared later appear as the file is read. The file is read once: iterate it
+    (packets) or call :meth:`blocks`, not both.
+    """
+
+    def __init__(
+        self,
+        source: Source | CaptureInput,
+        *,
+        max_caplen: int = MAX_CAPLEN,
+        chunk_size: int = CHUNK_SIZE,
+    ) -> None:
+        self._input = as_input(source)
+        self.path = self._input.path
+        self.max_caplen = max_caplen
+        self._chunk_size = chunk_size
+        self.sections: list[SectionHeader] = []
+        self.interfaces: list[Interface] = []
+        self._section_ifaces: list[Interface] = []
+        self._codec = _Codec("little")
+        self._buf, self._pos, self._base = b"", 0, 0
+        self.records_read = 0
+        try:
+            self._lead = self._read_leading_blocks()
+        except BaseException:
+            self._input.close()
+            raise
+
+    @property
+    def byte_order(self) -> ByteOrder:
+        """The byte order of the section being read."""
+        return self._codec.byte_order  # type: ignore[return-value]
+
+    @property
+    def comments(self) -> list[str]:
+        """The section header comments (opt_comment of every SHB read so far)."""
+        return [c for s in self.sections for c in s.comments]
+
+    def linktype_of(self, interface: int) -> int:
+        """The link type of interface ``interface`` (an index into ``interfaces``)."""
+        if not 0 <= interface < len(self.interfaces):
+            raise KeyError(f"no interface {interface} (file has {len(self.interfaces)} so far)")
+        return self.interfaces[interface].linktype
+
+    def _read_leading_blocks(self) -> list[Block]:
+        """The first SHB (checked: this is the format test) and the IDBs that follow it."""
+        head = self._input.read(12)
+        self._buf = head
+        if len(head) < 12 or head[:4] != b"\x0a\x0d\x0d\x0a":
+            if head[:4] == b"\x0a\x0d\x0d\x0a":
+                raise CaptureError("file ends inside the first section header", self.path, 0)
+            raise CaptureError(f"not a pcapng file: starts with 0x{head[:4].hex()}", self.path, 0)
+        if head[8:12] not in _SHB_MAGIC:
+            raise CaptureError(
+                f"section header byte-order magic 0x{head[8:12].hex()} is invalid", self.path, 8
+            )
+        lead = []
+        while True:
+            block = self._next_slow_block((SHB, IDB))
+            if block is None:
+                return lead
+            lead.append(block)
+
+    def _next_slow_block(self, wanted: tuple[int, ...] | None) -> Block | None:
+        """Decode the next block (if its type is in ``wanted``, when given); None at the end."""
+        while True:
+            buf, pos = self._buf, self._pos
+            if pos + 12 <= len(buf):
+                btype = self._codec.head(buf, pos)[0]
+                if wanted is not None and btype not in wanted:
+                    return None
+                end = self._block_end(buf, pos, btype)
+                if end <= len(buf):
+                    block = self._decode(btype, buf, pos, end)
+                    self._pos = end
+                    return block
+            if not self._fill():
+                if self._pos < len(self._buf):
+                    self._cut_short(self._buf, self._pos)
+                return None
+
+    def _fill(self) -> bool:
+        """Append a chunk to the buffer, dropping what was consumed; False at end of file."""
+        more = self._input.read(self._chunk_size)
+        if not more:
+            return False
+        self._buf = self._buf[self._pos :] + more
+        self._base += self._pos
+        self._pos = 0
+        return True
+
+    def __iter__(self) -> Iterator[tuple[bytes, CaptureInfo]]:
+        return self._packets()
+
+    def blocks(self) -> Iterator[Block]:
+        """Every block in file order as a typed object (custom and unknown blocks included)."""
+        yield from self._lead
+        self._lead = []
+        while True:
+            block = self._next_slow_block(None)
+            if block is None:
+                return
+            if isinstance(block, PacketBlock):
+                self.records_read += 1
+            yield block
+
+    def _packets(self) -> Iterator[tuple[bytes, CaptureInfo]]:
+        """The hot loop: EPBs without options never leave it; everything else is decoded.
+
+        Two tricks keep it within reach of the pcap loop: one unpack at ``pos - 4`` reads the
+        previous block's trailing length together with this block's header and EPB fields,
+        and the seconds are divided out once per second of capture, not once per packet.
+        """
+        self._lead = []
+        info, limit, epb_type = CaptureInfo, self.max_caplen, EPB
+        while True:
+            run = self._codec.run
+            clocks = [(i.id, i.linktype, i.tsresol, i.tsoffset) for i in self._section_ifaces]
+            count, buf, pos, end = self.records_read, self._buf, self._pos, len(self._buf)
+            first = pos
+            prev = self._codec.u32(buf, pos - 4)[0] if pos >= 4 else -1  # checked already
+            c_if = c_high = -1
+            c_lo = c_hi = c_sec = 0
+            while pos + 28 <= end:
+                trailer, btype, blen, iface, high, low, caplen, length = run(buf, pos - 4)
+                stop = pos + blen
+                dstop = pos + 28 + caplen
+                if (
+                    btype != epb_type
+                    or trailer != prev
+                    or stop > end
+                    or dstop + 4 > stop
+                    or caplen > limit
+                    or iface >= len(clocks)
+                ):
+                    break  # the slow path decodes it, or says what is wrong
+                gid, linktype, res, offset = clocks[iface]
+                if high == c_high and iface == c_if and c_lo <= low < c_hi:
+                    sec, frac = c_sec, low - c_lo
+                else:  # a new second (c_lo may be negative: the second began in high - 1)
+                    sec, frac = divmod(high << 32 | low, res)
+                    c_if, c_high, c_lo, c_sec = iface, high, low - frac, sec
+                    c_hi = c_lo + res
+                count += 1
+                if stop - dstop < 8:
+                    yield (
+                        buf[pos + 28 : dstop],
+                        info(sec + offset, frac, res, caplen, length, gid, linktype),
+                    )
+                else:  # options follow the packet: only comments matter to CaptureInfo
+                    comment = self._epb_comment(buf, (dstop + 3) & ~3, stop - 4)
+                    yield (
+                        buf[pos + 28 : dstop],
+                        info(sec + offset, frac, res, caplen, length, gid, linktype, comment),
+                    )
+                pos, prev = stop, blen
+            self._pos, self.records_read = pos, count
+            if pos > first and self._codec.u32(buf, pos - 4)[0] != prev:
+                raise self._error(
+                    f"block ending here: trailing length differs from leading length {prev}",
+                    pos - 4,
+                )
+            block = self._next_slow_block(None)
+            if block is None:
+                return
+            if isinstance(block, PacketBlock) and block.info is not None:
+                self.records_read += 1
+                yield block.data, block.info
+
+    # -- the slow path: complete, checked decoding of one block -------------------------
+
+    def _block_end(self, buf: bytes, pos: int, btype: int) -> int:
+        """Where the block at ``pos`` ends, after checking its length is sane."""
+        codec = self._codec
+        if btype == SHB:
+            order = _SHB_MAGIC.get(buf[pos + 8 : pos + 12])
+            if order is None:
+                raise self._error(
+                    f"section header byte-order magic 0x{buf[pos + 8 : pos + 12].hex()} is invalid",
+                    pos + 8,
+                )
+            codec = _Codec(order)  # type: ignore[arg-type]
+        blen = codec.u32(buf, pos + 4)[0]
+        if blen < 12 or blen % 4:
+            raise self._error(f"block of type 0x{btype:08x} has invalid length {blen}", pos + 4)
+        if blen > MAX_BLOCK:
+            raise self._error(
+                f"block of type 0x{btype:08x} claims {blen} bytes, more than the maximum of {MAX_BLOCK}",
+                pos + 4,
+            )
+        return pos + blen
+
+    def _decode(self, btype: int, buf: bytes, pos: int, end: int) -> Block:
+        """One whole block, checked: size, fields that must fit, options, trailing length.
+
+        The trailing length is checked last, as tshark does, so that a bad option is reported
+        as what it is rather than as the damaged block length it also causes.
+        """
+        if btype != SHB and not self.sections:
+            raise self._error("block before any section header", pos)
+        minimum = _MIN_LENGTH.get(btype, 12)
+        if end - pos < minimum:
+            raise self._error(
+                f"block of type 0x{btype:08x} has {end - pos} bytes, fewer than its minimum "
+                f"{minimum}",
+                pos + 4,
+            )
+        block = _DECODERS.get(btype, PcapngReader._unknown)(self, buf, pos, end)
+        trailer = self._codec.u32(buf, end - 4)[0]
+        if trailer != end - pos:
+            raise self._error(
+                f"block of type 0x{btype:08x}: trailing length {trailer} differs from "
+                f"leading length {end - pos}",
+                end - 4,
+            )
+        return block
+
+    def _unknown(self, buf: bytes, pos: int, end: int) -> UnknownBlock:
+        btype = self._codec.head(buf, pos)[0]
+        return UnknownBlock(
+            btype, self._base + pos, len(self.sections) - 1, [], buf[pos + 8 : end - 4]
+        )
+
+    def _section(self, buf: bytes, pos: int, end: int) -> SectionHeader:
+        codec = self._codec = _Codec(_SHB_MAGIC[buf[pos + 8 : pos + 12]])  # type: ignore[arg-type]
+        major, minor, length = struct.unpack_from(codec.prefix + "HHq", buf, pos + 12)
+        if major != 1 or minor > 2:
+            raise self._error(
+                f"unknown section header version {major}.{minor} (1.0 expected)", pos + 12
+            )
+        shb = SectionHeader(
+            SHB,
+            self._base + pos,
+            len(self.sections),
+            self._options(buf, pos + 24, end - 4),
+            codec.byte_order,
+            (major, minor),
+            length,
+        )  # type: ignore[arg-type]
+        self.sections.append(shb)
+        self._section_ifaces = []
+        return shb
+
+    def _interface(self, buf: bytes, pos: int, end: int) -> Interface:
+        linktype, _, snaplen = struct.unpack_from(self._codec.prefix + "HHI", buf, pos + 8)
+        options = self._options(buf, pos + 16, end - 4)
+        iface = Interface(
+            IDB,
+            self._base + pos,
+            len(self.sections) - 1,
+            options,
+            linktype,
+            snaplen,
+            len(self.interfaces),
+            len(self._section_ifaces),
+            self.byte_order,
+        )
+        resol = iface.option(IF_TSRESOL)
+        if resol:
+            iface.tsresol = tsresol_units(resol[0])
+        offset = iface.option(IF_TSOFFSET)
+        if offset is not None and len(offset) == 8:
+            iface.tsoffset = struct.unpack(self._codec.prefix + "q", offset)[0]
+        self.interfaces.append(iface)
+        self._section_ifaces.append(iface)
+        return iface
+
+    def _enhanced(self, buf: bytes, pos: int, end: int) -> PacketBlock:
+        _, _, iface, high, low, caplen, length = self._codec.epb(buf, pos)
+        data = self._packet_data(buf, pos + 28, caplen, end, pos)
+        options = self._options(buf, pos + 28 + _pad(caplen), end - 4)
+        return self._packet(EPB, pos, iface, high << 32 | low, data, length, options)
+
+    def _obsolete(self, buf: bytes, pos: int, end: int) -> PacketBlock:
+        iface, drops, high, low, caplen, length = struct.unpack_from(
+            self._codec.prefix + "HHIIII", buf, pos + 8
+        )
+        data = self._packet_data(buf, pos + 28, caplen, end, pos)
+        options = self._options(buf, pos + 28 + _pad(caplen), end - 4)
+        block = self._packet(PB, pos, iface, high << 32 | low, data, length, options)
+        block.drops = drops
+        return block
+
+    def _simple(self, buf: bytes, pos: int, end: int) -> PacketBlock:
+        if not self._section_ifaces:
+            raise self._error("simple packet block before any interface block", pos)
+        (length,) = self._codec.u32(buf, pos + 8)
+        iface = self._section_ifaces[0]
+        caplen = min(length, end - pos - 16)
+        if iface.snaplen:
+            caplen = min(caplen, iface.snaplen)
+        data = self._packet_data(buf, pos + 12, caplen, end, pos)
+        info = SimplePacketInfo(0, 0, iface.tsresol, caplen, length, iface.id, iface.linktype)
+        return PacketBlock(SPB, self._base + pos, len(self.sections) - 1, [], iface.id, data, info)
+
+    def _packet(
+        self,
+        btype: int,
+        pos: int,
+        local: int,
+        units: int,
+        data: bytes,
+        length: int,
+        options: Options,
+    ) -> PacketBlock:
+        if local >= len(self._section_ifaces):
+            raise self._error(
+                f"packet for interface {local}, but the section declares {len(self._section_ifaces)}",
+                pos + 8,
+            )
+        iface = self._section_ifaces[local]
+        sec, frac = divmod(units, iface.tsresol)
+        comments = [_text(v) for c, v in options if c == OPT_COMMENT]
+        info = CaptureInfo(
+            sec + iface.tsoffset,
+            frac,
+            iface.tsresol,
+            len(data),
+            length,
+            iface.id,
+            iface.linktype,
+            "\n".join(comments) if comments else None,
+        )
+        return PacketBlock(
+            btype, self._base + pos, len(self.sections) - 1, options, iface.id, data, info
+        )
+
+    def _packet_data(self, buf: bytes, start: int, caplen: int, end: int, pos: int) -> bytes:
+        if caplen > self.max_caplen:
+            raise self._error(
+                f"packet claims {caplen} captured bytes, more than the maximum of {self.max_caplen}",
+                pos + 20,
+            )
+        if start + caplen > end - 4:
+            raise self._error(
+                f"packet of {caplen} captured bytes does not fit in its {end - pos}-byte block",
+                pos + 20,
+            )
+        return buf[start : start + caplen]
+
+    def _name_resolution(self, buf: bytes, pos: int, end: int) -> NameResolution:
+        records, at, stop = [], pos + 8, end - 4
+        while at + 4 <= stop:
+            rtype, rlen = self._codec.opt(buf, at)
+            if at + 4 + rlen > stop:
+                raise self._error(
+                    f"name record of {rlen} bytes runs past the end of its block", at
+                )
+            if rtype == 0:
+                at += 4
+                break
+            records.append((rtype, buf[at + 4 : at + 4 + rlen]))
+            at += 4 + _pad(rlen)
+        return NameResolution(
+            NRB, self._base + pos, len(self.sections) - 1, self._options(buf, at, stop), records
+        )
+
+    def _statistics(self, buf: bytes, pos: int, end: int) -> InterfaceStatistics:
+        iface, high, low = struct.unpack_from(self._codec.prefix + "III", buf, pos + 8)
+        options = self._options(buf, pos + 20, end - 4)
+        gid = self._section_ifaces[iface].id if iface < len(self._section_ifaces) else iface
+        counters = {}
+        for code, value in options:
+            if code in _ISB_COUNTERS and len(value) == 8:
+                counters[_ISB_COUNTERS[code]] = struct.unpack(self._codec.prefix + "Q", value)[0]
+        return InterfaceStatistics(
+            ISB, self._base + pos, len(self.sections) - 1, options, gid, high << 32 | low, counters
+        )
+
+    def _secrets(self, buf: bytes, pos: int, end: int) -> DecryptionSecrets:
+        stype, slen = struct.unpack_from(self._codec.prefix + "II", buf, pos + 8)
+        if pos + 16 + slen > end - 4:
+            raise self._error(f"{slen} bytes of secrets do not fit in their block", pos + 12)
+        options = self._options(buf, pos + 16 + _pad(slen), end - 4)
+        return DecryptionSecrets(
+            DSB,
+            self._base + pos,
+            len(self.sections) - 1,
+            options,
+            stype,
+            buf[pos + 16 : pos + 16 + slen],
+        )
+
+    def _custom(self, buf: bytes, pos: int, end: int) -> CustomBlock:
+        btype, _ = self._codec.head(buf, pos)
+        (pen,) = self._codec.u32(buf, pos + 8)
+        return CustomBlock(
+            btype, self._base + pos, len(self.sections) - 1, [], pen, buf[pos + 12 : end - 4]
+        )
+
+    def _options(self, buf: bytes, at: int, stop: int) -> Options:
+        """The options between ``at`` and ``stop``, up to opt_endofopt; overruns are errors."""
+        options, unpack = [], self._codec.opt
+        while at + 4 <= stop:
+            code, size = unpack(buf, at)
+            if code == OPT_ENDOFOPT:
+                break
+            if at + 4 + size > stop:
+                raise self._error(
+                    f"option {code} of {size} bytes runs past the end of its block ({stop - at - 4} left)",
+                    at,
+                )
+            options.append((code, buf[at + 4 : at + 4 + size]))
+            at += 4 + _pad(size)
+        return options
+
+    def _epb_comment(self, buf: bytes, at: int, stop: int) -> str | None:
+        comments = [_text(v) for c, v in self._options(buf, at, stop) if c == OPT_COMMENT]
+        return "\n".join(comments) if comments else None
+
+    def _error(self, message: str, pos: int) -> CaptureError:
+        return CaptureError(message, self.path, self._base + pos, self.records_read + 1)
+
+    def _cut_short(self, buf: bytes, pos: int) -> None:
+        left = len(buf) - pos
+        if left >= 8:
+            btype, blen = self._codec.head(buf, pos)
+            what = f"{left} of the {blen} bytes of a block of type 0x{btype:08x}"
+        else:
+            what = f"{left} bytes, too few for a block header"
+        raise self._error(f"file ends in the middle of a block: {what} present", pos)
+
+    def close(self) -> None:
+        self._input.close()
+
+    def __enter__(self) -> PcapngReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _pad(size: int) -> int:
+    return (size + 3) & ~3
+
+
+_MIN_LENGTH = {SHB: 28, IDB: 20, EPB: 32, PB: 32, SPB: 16, ISB: 24, DSB: 20, CB: 16, DCB: 16}
+_DECODERS = {
+    SHB: PcapngReader._section,
+    IDB: PcapngReader._interface,
+    EPB: PcapngReader._enhanced,
+    PB: PcapngReader._obsolete,
+    SPB: PcapngReader._simple,
+    NRB: PcapngReader._name_resolution,
+    ISB: PcapngReader._statistics,
+    DSB: PcapngReader._secrets,
+    CB: PcapngReader._custom,
+    DCB: PcapngReader._custom,
+}
+
+
+# ---------------------------------------------------------------------------------- writer
+
+
+class PcapngWriter:
+    """Write one pcapng section: an SHB, IDBs as interfaces are added, EPBs (SPBs) for packets.
+
+    Interfaces come from ``interfaces`` (e.g. another reader's ``interfaces``: link type,
+    snaplen and every option are kept, numeric options byte-swapped when the byte order
+    differs), from :meth:`add_interface`, or are added on the fly: writing a CaptureInfo whose
+    interface does not exist yet adds interfaces with its link type and a clock fine enough
+    for its timestamps. A packet's ``info.comment`` is written as opt_comment, and packets
+    read from SPBs are written back as SPBs. Given a path, the file appears only on close.
+    """
+
+    def __init__(
+        self,
+        dest: Source,
+        interfaces: Sequence[Interface] = (),
+        *,
+        comments: Sequence[str] = (),
+        hardware: str | None = None,
+        os: str | None = None,
+        userappl: str | None = "pktspec",
+        byte_order: ByteOrder = sys.byteorder,  # type: ignore[assignment]
+        compress: bool | None = None,
+    ) -> None:
+        if byte_order not in _PREFIX:
+            raise ValueError(f"byte_order must be 'little' or 'big', not {byte_order!r}")
+        self.byte_order: ByteOrder = byte_order
+        self._p = _PREFIX[byte_order]
+        self._out = CaptureOutput(dest, compress)
+        self.path = self._out.path
+        self._write = self._out.stream.write
+        self.interfaces: list[Interface] = []
+        self.records_written = 0
+        options: Options = [(OPT_COMMENT, c.encode()) for c in comments]
+        for code, text in ((SHB_HARDWARE, hardware), (SHB_OS, os), (SHB_USERAPPL, userappl)):
+            if text is not None:
+                options.append((code, text.encode()))
+        body = struct.pack(self._p + "IHHq", BYTE_ORDER_MAGIC, 1, 0, -1)
+        self._block(SHB, body + self._encode_options(options))
+        for iface in interfaces:
+            self.add_interface(iface)
+
+    def add_interface(
+        self,
+        linktype: int | Interface = 1,
+        snaplen: int = 0,
+        *,
+        name: str | None = None,
+        tsresol: int = 6,
+        tsoffset: int = 0,
+        options: Options = (),  # type: ignore[assignment]
+    ) -> int:
+        """Declare an interface (write its IDB) and return its index for :meth:`write`.
+
+        ``tsresol`` is the if_tsresol byte: 6 for microseconds, 9 for nanoseconds, 0x80|n for
+        2**-n s. Pass an :class:`Interface` read from another file to copy it whole.
+        """
+        if isinstance(linktype, Interface):
+            src = linktype
+            options = [(c, self._convert(IDB, c, v, src.byte_order)) for c, v in src.options]
+            linktype, snaplen = src.linktype, src.snaplen
+        else:
+            options = list(options)
+            if name is not None:
+                options.insert(0, (IF_NAME, name.encode()))
+            if tsresol != 6:
+                options.append((IF_TSRESOL, bytes([tsresol])))
+            if tsoffset:
+                options.append((IF_TSOFFSET, struct.pack(self._p + "q", tsoffset)))
+        iface = Interface(IDB, 0, 0, options, linktype, snaplen, len(self.interfaces),
+                          len(self.interfaces), self.byte_order)  # fmt: skip
+        code = iface.option(IF_TSRESOL)
+        iface.tsresol = tsresol_units(code[0]) if code else 1_000_000
+        offset = iface.option(IF_TSOFFSET)
+        if offset is not None and len(offset) == 8:
+            iface.tsoffset = struct.unpack(self._p + "q", offset)[0]
+        body = struct.pack(self._p + "HHI", linktype, 0, snaplen)
+        self._block(IDB, body + self._encode_options(options))
+        self.interfaces.append(iface)
+        return iface.id
+
+    def write(
+        self,
+        data: bytes,
+        info_or_timestamp: Timestamp,
+        *,
+        interface: int | None = None,
+        length: int | None = None,
+        comment: str | None = None,
+        options: Options = (),  # type: ignore[assignment]
+    ) -> None:
+        """Append one packet as an EPB (an SPB for a :class:`SimplePacketInfo`)."""
+        info = info_or_timestamp if isinstance(info_or_timestamp, CaptureInfo) else None
+        if info is not None:
+            interface = info.interface if interface is None else interface
+            length = info.length if length is None else length
+            comment = info.comment if comment is None else comment
+        interface = 0 if interface is None else interface
+        iface = self._interface_for(interface, info)
+        if length is None:
+            length = len(data)
+        if iface.snaplen and len(data) > iface.snaplen:
+            data = data[: iface.snaplen]
+        if isinstance(info, SimplePacketInfo) and interface == 0 and not options:
+            self._block(SPB, struct.pack(self._p + "I", length) + data + _zeros(data))
+        else:
+            opts = list(options) + ([(OPT_COMMENT, comment.encode())] if comment else [])
+            units = self._units(info_or_timestamp, iface)
+            head = struct.pack(self._p + "IIIII", interface, units >> 32, units & 0xFFFFFFFF,
+                               len(data), length)  # fmt: skip
+            self._block(EPB, head + data + _zeros(data) + self._encode_options(opts))
+        self.records_written += 1
+
+    def _interface_for(self, interface: int, info: CaptureInfo | None) -> Interface:
+        """The interface to write to, adding missing ones for a CaptureInfo's link type."""
+        while interface >= len(self.interfaces) and info is not None:
+            resol = {10**k: k for k in (0, 3, 6, 9)}.get(info.ts_resolution, 9)
+            self.add_interface(info.linktype, tsresol=resol)
+        if interface >= len(self.interfaces):
+            raise CaptureError(
+                f"no interface {interface}: add_interface() first", self.path,
+                record=self.records_written + 1,
+            )  # fmt: skip
+        return self.interfaces[interface]
+
+    def _units(self, value: Timestamp, iface: Interface) -> int:
+        if isinstance(value, SimplePacketInfo):
+            return 0
+        sec, frac = split_timestamp(value, iface.tsresol)
+        units = (sec - iface.tsoffset) * iface.tsresol + frac
+        if not 0 <= units < 1 << 64:
+            raise CaptureError(
+                f"timestamp {sec}+{frac}/{iface.tsresol} s does not fit pcapng's 64-bit field",
+                self.path, record=self.records_written + 1,
+            )  # fmt: skip
+        return units
+
+    def _convert(self, btype: int, code: int, value: bytes, order: str) -> bytes:
+        """An option value from a section of byte order ``order``, in this file's order."""
+        if order == self.byte_order:
+            return value
+        fmt = _NUMERIC_OPTIONS.get((btype, code))
+        if fmt is not None and len(value) == struct.calcsize("<" + fmt):
+            return struct.pack(self._p + fmt, *struct.unpack(_PREFIX[order] + fmt, value))
+        if code in CUSTOM_OPTIONS and len(value) >= 4:
+            return value[3::-1] + value[4:]
+        return value
+
+    def _encode_options(self, options: Options) -> bytes:
+        if not options:
+            return b""
+        parts = [struct.pack(self._p + "HH", c, len(v)) + v + _zeros(v) for c, v in options]
+        return b"".join(parts) + struct.pack(self._p + "HH", OPT_ENDOFOPT, 0)
+
+    def _block(self, btype: int, body: bytes) -> None:
+        size = len(body) + 12
+        self._write(
+            struct.pack(self._p + "II", btype, size) + body + struct.pack(self._p + "I", size)
+        )
+
+    def close(self) -> None:
+        """Finish the file (rename it into place when writing to a path)."""
+        self._out.commit()
+
+    def abort(self) -> None:
+        """Discard what was written (only possible when writing to a path)."""
+        self._out.abort()
+
+    def __enter__(self) -> PcapngWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _zeros(data: bytes) -> bytes:
+    """Padding to the next multiple of four bytes."""
+    return b"\0" * (-len(data) % 4)
