@@ -27,7 +27,9 @@ Example::
 from __future__ import annotations
 
 import ctypes
+import operator
 import struct
+import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -73,23 +75,30 @@ _compile_lock = threading.RLock()  # older libpcaps' pcap_compile is not thread-
 
 
 def compile_filter(
-    expr: str, linktype: int = 1, snaplen: int = 262144, optimize: bool = True
+    expr: str,
+    linktype: int = 1,
+    snaplen: int = 262144,
+    optimize: bool = True,
+    byte_order: str = sys.byteorder,
 ) -> BPFProgram:
     """Compile a tcpdump filter expression for a link type (a LINKTYPE_* value, as in files).
 
-    Raises FilterError with libpcap's message when the expression does not compile, and
-    LiveCaptureError when libpcap is not installed.
+    The program is the one ``tcpdump -r`` runs on a pcap file of that link type, snaplen and
+    byte order (the byte order only matters for BSD loopback headers). Raises FilterError
+    with libpcap's message when the expression does not compile, and LiveCaptureError when
+    libpcap is not installed.
     """
     lib = libpcap.load()
-    dlt = libpcap.LINKTYPE_TO_DLT.get(linktype, linktype)
     with _compile_lock:
-        handle = lib.pcap_open_dead(dlt, snaplen)
+        handle = libpcap.open_header_only(linktype, snaplen, byte_order)
+        if handle is None:  # no fmemopen: a dead handle differs only for LINKTYPE_NULL
+            handle = lib.pcap_open_dead(libpcap.LINKTYPE_TO_DLT.get(linktype, linktype), snaplen)
         if not handle:
-            raise FilterError(f"libpcap cannot open a dead handle for link type {linktype}")
+            raise FilterError(f"libpcap cannot open a handle for link type {linktype}")
         try:
             insns = compile_on_handle(handle, expr, optimize)
         finally:
-            lib.pcap_close(handle)
+            libpcap.close(handle)
     return BPFProgram(insns, expr=expr, linktype=linktype, snaplen=snaplen)
 
 
@@ -206,7 +215,12 @@ def validate(instructions: Iterable[Sequence[int]]) -> list[Instruction]:
 
 
 def _as_instruction(insn: Sequence[int]) -> Instruction:
-    code, jt, jf, k = (int(v) for v in insn)
+    try:
+        code, jt, jf, k = (operator.index(v) for v in insn)
+    except (TypeError, ValueError) as exc:
+        raise FilterError(
+            f"a BPF instruction is 4 integers (code, jt, jf, k), not {insn!r}"
+        ) from exc
     if not (0 <= code <= 0xFFFF and 0 <= jt <= 0xFF and 0 <= jf <= 0xFF and 0 <= k <= MASK):
         raise FilterError(f"BPF instruction field out of range: {tuple(insn)}")
     return code, jt, jf, k

@@ -16,6 +16,7 @@ import ctypes.util
 import functools
 import ipaddress
 import socket
+import struct
 from collections.abc import Iterable, Iterator
 from ctypes import POINTER, c_char_p, c_int, c_uint, c_uint32, c_void_p
 
@@ -131,6 +132,7 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "pcap_datalink": (c_int, [_P]),
     "pcap_snapshot": (c_int, [_P]),
     "pcap_open_dead": (_P, [c_int, c_int]),
+    "pcap_fopen_offline": (_P, [c_void_p, c_char_p]),
     "pcap_offline_filter": (
         c_int,
         [POINTER(BpfProgram), POINTER(PcapPkthdr), ctypes.c_char_p],
@@ -206,6 +208,47 @@ def status_text(status: int) -> str:
 
 def errbuf() -> ctypes.Array[ctypes.c_char]:
     return ctypes.create_string_buffer(PCAP_ERRBUF_SIZE)
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.fmemopen.restype = c_void_p
+    libc.fmemopen.argtypes = [c_void_p, ctypes.c_size_t, c_char_p]
+    return libc
+
+
+def open_header_only(linktype: int, snaplen: int, byte_order: str) -> int | None:
+    """A pcap_t reading an in-memory pcap file with no records, or None if unsupported.
+
+    pcap_compile writes different code when it filters a file (``tcpdump -r``) than for a
+    dead handle: for BSD loopback (LINKTYPE_NULL) it matches all the BSDs' AF_INET6 values
+    and the file's byte order. A header-only file gives exactly the file behaviour.
+    """
+    order = "<" if byte_order == "little" else ">"
+    header = struct.pack(order + "IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, linktype)
+    buf = ctypes.create_string_buffer(header, len(header))
+    try:
+        stream = _libc().fmemopen(buf, len(header), b"rb")
+    except AttributeError:
+        return None
+    if not stream:
+        return None
+    handle = load().pcap_fopen_offline(stream, errbuf())
+    if not handle:
+        _libc().fclose(ctypes.c_void_p(stream))
+        return None
+    _header_buffers[handle] = buf  # libpcap reads lazily; keep the bytes until close
+    return handle
+
+
+_header_buffers: dict[int, ctypes.Array[ctypes.c_char]] = {}
+
+
+def close(handle: int) -> None:
+    """pcap_close, also releasing the memory an in-memory file handle reads from."""
+    load().pcap_close(handle)
+    _header_buffers.pop(handle, None)
 
 
 def make_program(instructions: Iterable[tuple[int, int, int, int]]) -> BpfProgram:
