@@ -132,7 +132,16 @@ class ArrayType:
     pos: Location
 
 
-TypeExpr = NamedType | BytesType | BitsType | SwitchType | ArrayType
+@dataclass(frozen=True)
+class SizedType:
+    """``T size expr``: a struct, switch or extern confined to exactly ``expr`` bytes."""
+
+    inner: TypeExpr
+    size: Expr
+    pos: Location
+
+
+TypeExpr = NamedType | BytesType | BitsType | SwitchType | ArrayType | SizedType
 
 # ---- members of a layer or struct ----------------------------------------------------------
 

@@ -204,6 +204,9 @@ class ToAst(Transformer):
             size, until = (expr, None) if kind == "size" else (None, expr)
         return ast.ArrayType(element, count, size, until, self._pos(meta))
 
+    def sized_type(self, meta, items):
+        return ast.SizedType(items[0], items[1], self._pos(meta))
+
     def array_size(self, meta, items):
         return ("size", items[0])
 

@@ -1,0 +1,632 @@
+"""Phase 2: check. Give every field its semantic type and find every mistake in a Program.
+
+The checker reports all problems of all files at once (a SpecError whose ``problems`` lists
+them), each at file:line:column with a hint. It catches unknown names (with "did you mean"),
+names that are not safe Python identifiers, type errors in expressions, fields used before
+they are decoded, fields that can never be reached, bit fields that do not end on a byte, flows
+over mismatched fields, and overlapping bindings. What passes is safe to emit: every name that
+reaches generated code has been validated here.
+"""
+
+from __future__ import annotations
+
+import keyword
+from dataclasses import dataclass, field
+
+from pktspec.errors import SpecError
+from pktspec.generator.resolve import Program, SourceFile
+from pktspec.generator.types import ADDRESS_KIND, ADDRESSES, FieldType, int_type, is_int_name
+from pktspec.grammar import ast
+
+LAYER_CLASSES = ("link", "network", "transport", "application", "other")
+# Attributes of runtime.Layer (and names generated code relies on) that a field may not shadow.
+RESERVED = frozenset({
+    "contents", "payload", "trailer", "flow", "fields", "raw_fields", "layer_type", "name",
+    "layer_class", "source", "fields_info", "FORMAT", "packet", "build", "header",
+    "data", "next_layer", "summary", "show", "copy", "replace", "serialize", "verify_checksum",
+    "self", "buf", "off", "end", "hend", "pend", "this", "nxt",
+})
+BUILTIN_FUNCS = {"len": (1, 1), "min": (2, 8), "max": (2, 8)}
+BUILD_FUNCS = {"inet_checksum": (1, 4), "crc32": (1, 4)}
+SPECIAL_NAMES = {"header", "payload", "pseudo_header"}
+
+
+@dataclass
+class CField:
+    name: str
+    ftype: FieldType
+    node: ast.Field
+
+
+@dataclass
+class Unit:
+    """A checked layer or struct: the model plans its layout from this."""
+
+    kind: str  # "layer" | "struct"
+    node: ast.Layer | ast.Struct
+    file: SourceFile
+    endian: str
+    fields: list[CField] = field(default_factory=list)
+    members: list = field(default_factory=list)  # fields, lets, requires in source order
+    header: ast.Expr | None = None
+    payload: ast.Expr | None = None
+    flow: ast.FlowStmt | None = None
+    next: ast.NextFixed | ast.NextBy | None = None
+    next_table: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    def field(self, name: str) -> CField | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+@dataclass
+class CEnum:
+    node: ast.Enum
+    file: SourceFile
+    base: FieldType
+    items: list[tuple[str, int]]
+
+
+@dataclass
+class Bind:
+    """One entry of a dispatch table: a value (or a heuristic) -> a layer."""
+
+    table: str
+    value: int | None
+    name: str | None
+    target: str
+    priority: int
+    cond: ast.Expr | None
+    pos: object
+    file: SourceFile
+
+
+@dataclass
+class Checked:
+    program: Program
+    units: dict[str, Unit]
+    enums: dict[str, CEnum]
+    consts: dict[str, int]
+    bindings: list[Bind]
+
+
+def valid_identifier(name: str) -> str | None:
+    """Why ``name`` cannot become a Python identifier in generated code (None if it can)."""
+    if not name.isidentifier() or not name.isascii():
+        return "is not a valid identifier"
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in ("None", "True", "False"):
+        return "is a Python keyword"
+    if name.startswith("_"):
+        return "starts with '_' (names with a leading underscore are reserved)"
+    return None
+
+
+class Checker:
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.problems: list[SpecError] = []
+        self.consts: dict[str, int] = {}
+        self.enums: dict[str, CEnum] = {}
+        self.units: dict[str, Unit] = {}
+        self.bindings: list[Bind] = []
+        self.current: SourceFile | None = None
+
+    # ---- reporting ----
+    def error(self, pos, message: str, hint: str | None = None) -> None:
+        source = self.current.module.source if self.current else None
+        self.problems.append(SpecError(pos, message, hint, source))
+
+    def check_name(self, name: str, pos, what: str) -> None:
+        why = valid_identifier(name)
+        if why:
+            self.error(pos, f"{what} name {name!r} {why}", "rename it")
+
+    # ---- driver ----
+    def run(self) -> Checked:
+        for source in self.program.files:
+            self.current = source
+            for decl in source.module.decls:
+                if isinstance(decl, ast.Const):
+                    self.check_name(decl.name, decl.pos, "constant")
+                    self.consts[decl.name] = self.const_value(decl.expr)
+                elif isinstance(decl, ast.Enum):
+                    self.check_enum(decl, source)
+                elif isinstance(decl, ast.Extern):
+                    self.check_name(decl.name, decl.pos, "extern type")
+        for source in self.program.files:
+            self.current = source
+            for decl in source.module.decls:
+                if isinstance(decl, (ast.Layer, ast.Struct)):
+                    self.check_unit(decl, source)
+                elif isinstance(decl, ast.Extend):
+                    self.check_extend(decl, source)
+            for decl in source.module.of_type(ast.Enum):
+                for item in decl.items:
+                    if item.target is not None:
+                        self.add_binding(decl.name, self.const_value(item.value), item.name,
+                                         item.target, None, item.pos, source)
+        self.check_overlaps()
+        if self.problems:
+            first = self.problems[0]
+            raise SpecError(first.location, first.message, first.hint, first.source,
+                            list(self.problems))
+        return Checked(self.program, self.units, self.enums, self.consts, self.bindings)
+
+    # ---- constants and enums ----
+    def const_value(self, expr: ast.Expr) -> int:
+        try:
+            return _const_eval(expr, self.consts)
+        except _NotConstant as exc:
+            self.error(exc.pos, "a constant integer is needed here", exc.hint)
+            return 0
+
+    def check_enum(self, decl: ast.Enum, source: SourceFile) -> None:
+        self.check_name(decl.name, decl.pos, "enum")
+        base = int_type(decl.base, "big")
+        if base is None:
+            self.error(decl.pos, f"enum base type {decl.base!r} is not an integer type",
+                       "use u8, u16, u32, ...")
+            base = FieldType("int", bits=32, written="u32")
+        items: list[tuple[str, int]] = []
+        seen: dict[str, int] = {}
+        for item in decl.items:
+            self.check_name(item.name, item.pos, "enum item")
+            if item.name in seen or item.name in ("name_of", "values", "names"):
+                self.error(item.pos, f"enum item {item.name!r} is declared twice"
+                           if item.name in seen else f"enum item name {item.name!r} is reserved")
+            value = self.const_value(item.value)
+            if not 0 <= value < (1 << base.bits) and not base.signed:
+                self.error(item.pos, f"{value} does not fit in {decl.base}")
+            seen[item.name] = value
+            items.append((item.name, value))
+        self.enums[decl.name] = CEnum(decl, source, base, items)
+
+    def check_extend(self, decl: ast.Extend, source: SourceFile) -> None:
+        if decl.table not in self.enums:
+            self.unknown(decl.table, decl.pos, "enum", {
+                n for n, e in self.enums.items()})
+            return
+        enum = self.enums[decl.table]
+        for item in decl.items:
+            if isinstance(item, ast.ExtHeuristic):
+                self.check_expr(item.cond, _Scope(heuristic=True))
+                self.add_binding(decl.table, None, None, item.target, item.cond, item.pos, source)
+                continue
+            if item.name is not None:
+                self.check_name(item.name, item.pos, "enum item")
+            value = self.const_value(item.value)
+            if not 0 <= value < (1 << enum.base.bits):
+                self.error(item.pos, f"{value} does not fit in {enum.node.base}")
+            self.add_binding(decl.table, value, item.name, item.target, None, item.pos, source)
+
+    def add_binding(self, table, value, name, target: ast.Binding, cond, pos, source) -> None:
+        symbol = self.program.symbols.get(target.layer)
+        if symbol is None or symbol.kind != "layer":
+            self.unknown(target.layer, target.pos, "layer",
+                         {n for n, s in self.program.symbols.items() if s.kind == "layer"})
+            return
+        self.bindings.append(Bind(table, value, name, target.layer, target.priority, cond, pos,
+                                  source))
+
+    def check_overlaps(self) -> None:
+        seen: dict[tuple[str, int, int], Bind] = {}
+        for b in self.bindings:
+            if b.value is None:
+                continue
+            key = (b.table, b.value, b.priority)
+            other = seen.get(key)
+            if other is not None and other.target != b.target:
+                self.current = b.file
+                self.error(b.pos, f"{b.table} value {b.value:#x} is bound to {other.target} "
+                           f"already (at {other.pos}) with the same priority",
+                           "give one binding a higher 'priority N' to make it win, or drop one")
+            seen[key] = b
+
+    def unknown(self, name: str, pos, what: str, pool: set[str]) -> None:
+        hint = self.program.suggest(name, pool)
+        self.error(pos, f"unknown {what} {name!r}", hint)
+
+    # ---- layers and structs ----
+    def check_unit(self, decl: ast.Layer | ast.Struct, source: SourceFile) -> None:
+        kind = "layer" if isinstance(decl, ast.Layer) else "struct"
+        self.check_name(decl.name, decl.pos, kind)
+        file_endian = next((e.value for e in source.module.of_type(ast.Endian)), "big")
+        unit = Unit(kind, decl, source, decl.endian or file_endian)
+        if kind == "layer" and decl.layer_class not in LAYER_CLASSES:
+            self.error(decl.pos, f"unknown layer class {decl.layer_class!r}",
+                       "one of: " + ", ".join(LAYER_CLASSES))
+        scope = _Scope(unit=unit, params=set(getattr(decl, "params", ())), consts=self.consts)
+        for p in scope.params:
+            self.check_name(p, decl.pos, "parameter")
+        bit_offset = 0
+        rest_taker: CField | None = None
+        for member in decl.members:
+            if isinstance(member, ast.Field):
+                if rest_taker is not None and member.cond is None:
+                    self.error(member.pos, f"field {member.name!r} can never be reached: "
+                               f"{rest_taker.name!r} takes the rest of the {kind}",
+                               f"give {rest_taker.name!r} a size, or move it last")
+                cf = self.check_field(member, unit, scope)
+                if cf is None:
+                    continue
+                bit_offset = self.check_alignment(cf, bit_offset)
+                if cf.ftype.to_end:
+                    rest_taker = cf
+                unit.fields.append(cf)
+                unit.members.append(cf)
+                scope.known[cf.name] = cf.ftype
+            elif isinstance(member, ast.Let):
+                self.check_member_name(member.name, member.pos, scope)
+                self.check_expr(member.expr, scope)
+                unit.members.append(member)
+                scope.known[member.name] = FieldType("int", written="let")
+            elif isinstance(member, ast.Requires):
+                self.check_expr(member.expr, scope)
+                unit.members.append(member)
+            else:
+                self.check_statement(member, unit, scope)
+        if bit_offset % 8:
+            self.error(decl.pos, f"the bit fields of {decl.name!r} end {bit_offset % 8} bits "
+                       "into a byte", "add a reserved field (for example 'reserved: u4;') so "
+                       "they end on a byte")
+        self.units[decl.name] = unit
+
+    def check_member_name(self, name: str, pos, scope: _Scope) -> None:
+        self.check_name(name, pos, "field")
+        if name in RESERVED and (scope.unit is None or scope.unit.kind == "layer"):
+            self.error(pos, f"field name {name!r} is reserved by the runtime",
+                       f"rename it, e.g. {name}_value")
+        if name in scope.known:
+            self.error(pos, f"field {name!r} is declared twice")
+
+    def check_alignment(self, cf: CField, bit_offset: int) -> int:
+        t = cf.ftype
+        if t.kind in ("int", "enum", "flags") and t.bits is not None:
+            if t.bits % 8 and cf.node.cond is not None:
+                self.error(cf.node.pos, "a conditional field must be whole bytes")
+            return bit_offset + t.bits
+        if bit_offset % 8:
+            self.error(cf.node.pos, f"field {cf.name!r} starts {bit_offset % 8} bits into a "
+                       "byte: the bit fields before it do not end on a byte",
+                       "add a reserved bit field so the bits add up to whole bytes")
+        return 0
+
+    def check_field(self, node: ast.Field, unit: Unit, scope: _Scope) -> CField | None:
+        self.check_member_name(node.name, node.pos, scope)
+        if node.cond is not None:
+            self.check_expr(node.cond, scope)
+        ftype = self.field_type(node.type, unit, scope)
+        if ftype is None:
+            return None
+        for extra in (node.check, node.default):
+            if extra is not None:
+                self.check_expr(extra, scope)
+        if node.value is not None:
+            inner = _Scope(unit=unit, params=scope.params, consts=self.consts, build=True,
+                           known=dict(scope.known))
+            inner.known[node.name] = ftype
+            for f in unit.node.members:  # build values may use any field of the unit
+                if isinstance(f, ast.Field) and f.name not in inner.known:
+                    inner.later.add(f.name)
+            self.check_expr(node.value, inner)
+        return CField(node.name, ftype, node)
+
+    def field_type(self, t, unit: Unit, scope: _Scope) -> FieldType | None:
+        if isinstance(t, ast.BytesType):
+            if t.size is None:
+                return FieldType("bytes", written="bytes[]")
+            self.check_expr(t.size, scope)
+            try:
+                n = _const_eval(t.size, self.consts)
+                return FieldType("bytes", bits=8 * n, size=t.size, written=f"bytes[{n}]")
+            except _NotConstant:
+                return FieldType("bytes", size=t.size, written="bytes[...]")
+        if isinstance(t, ast.BitsType):
+            for n in t.names:
+                self.check_name(n, t.pos, "flag")
+            if not 1 <= t.width <= 64 or len(t.names) > t.width:
+                self.error(t.pos, f"a bits {t.width} field has room for {t.width} flags, "
+                           f"not {len(t.names)}")
+            return FieldType("flags", bits=t.width, endian=unit.endian, flag_names=t.names,
+                             written=f"bits {t.width}")
+        if isinstance(t, ast.SwitchType):
+            self.check_expr(t.selector, scope)
+            cases = []
+            for case in t.cases:
+                values = None
+                if case.values is not None:
+                    values = case.values
+                    for v in values:
+                        self.check_expr(v, scope)
+                sub = self.field_type(case.type, unit, scope)
+                if sub is not None:
+                    cases.append((values, sub))
+            return FieldType("switch", selector=t.selector, cases=cases, written="switch")
+        if isinstance(t, ast.SizedType):
+            inner = self.field_type(t.inner, unit, scope)
+            if inner is None:
+                return None
+            if inner.kind not in ("struct", "switch", "extern", "array"):
+                self.error(t.pos, "'size' applies to structs, switches, arrays and externs",
+                           "for bytes write bytes[n]")
+            self.check_expr(t.size, scope)
+            inner.sized = t.size
+            return inner
+        if isinstance(t, ast.ArrayType):
+            element = self.field_type(t.element, unit, scope)
+            if element is None:
+                return None
+            for e in (t.count, t.size):
+                if e is not None:
+                    self.check_expr(e, scope)
+            if t.until is not None:
+                self.check_expr(t.until, _Scope(unit=unit, params=scope.params,
+                                                consts=self.consts, known=dict(scope.known),
+                                                until=True))
+            return FieldType("array", element=element, count=t.count, array_size=t.size,
+                             until=t.until, written=f"{element.written}[]")
+        return self.named_type(t, unit, scope)
+
+    def named_type(self, t: ast.NamedType, unit: Unit, scope: _Scope) -> FieldType | None:
+        name = t.name
+        as_int = int_type(name, unit.endian)
+        if as_int is not None or is_int_name(name):
+            if as_int is None:
+                self.error(t.pos, f"integer type {name!r} is out of range", "u1 .. u64")
+            return as_int
+        if name in ADDRESSES:
+            return FieldType("addr", bits=8 * ADDRESSES[name], addr=ADDRESS_KIND[name],
+                             written=name)
+        symbol = self.program.symbols.get(name)
+        if symbol is None or name not in self.program.visible_from(unit.file):
+            pool = {n for n, s in self.program.symbols.items()
+                    if s.kind in ("enum", "struct", "extern")} | set(ADDRESSES) | {
+                        "u8", "u16", "u32", "u64", "bytes"}
+            hint = self.program.suggest(name, pool)
+            if symbol is not None:
+                hint = f"add: import \"{symbol.file.path.name}\""
+            self.error(t.pos, f"unknown type {name!r}", hint)
+            return None
+        for a in t.args:
+            self.check_expr(a, scope)
+        if symbol.kind == "enum":
+            base = int_type(symbol.node.base, unit.endian) or FieldType("int", bits=32)
+            return FieldType("enum", bits=base.bits, signed=base.signed, endian=base.endian,
+                             enum=name, written=name)
+        if symbol.kind == "struct":
+            params = symbol.node.params
+            if len(t.args) != len(params):
+                self.error(t.pos, f"struct {name} takes {len(params)} argument(s), "
+                           f"got {len(t.args)}")
+            return FieldType("struct", struct=name, args=t.args, written=name)
+        if symbol.kind == "extern":
+            return FieldType("extern", extern=name, written=name)
+        self.error(t.pos, f"{name!r} is a {symbol.kind}, not a field type",
+                   "a layer follows another through 'next', not as a field")
+        return None
+
+    def check_statement(self, member, unit: Unit, scope: _Scope) -> None:
+        if isinstance(member, ast.Assign):
+            if member.name not in ("header", "payload"):
+                self.error(member.pos, f"unknown boundary {member.name!r}",
+                           "only 'header = expr;' and 'payload = expr;' set boundaries; "
+                           "a field needs 'name: type;'")
+                return
+            self.check_expr(member.expr, scope)
+            setattr(unit, member.name, member.expr)
+        elif isinstance(member, ast.FlowStmt):
+            self.check_flow(member, unit)
+        elif isinstance(member, (ast.NextFixed, ast.NextBy)):
+            if unit.kind != "layer":
+                self.error(member.pos, "only layers have a next layer")
+            elif unit.next is not None:
+                self.error(member.pos, "a layer has one 'next' statement")
+            self.check_next(member, unit, scope)
+            unit.next = member
+
+    def check_flow(self, member: ast.FlowStmt, unit: Unit) -> None:
+        src, dst = unit.field(member.src), unit.field(member.dst)
+        for name, f in ((member.src, src), (member.dst, dst)):
+            if f is None:
+                self.unknown(name, member.pos, "field", {x.name for x in unit.fields})
+        if src and dst:
+            if (src.ftype.kind, src.ftype.addr, src.ftype.bits) != (
+                    dst.ftype.kind, dst.ftype.addr, dst.ftype.bits):
+                self.error(member.pos, "the two ends of a flow must have the same type")
+            elif src.ftype.kind not in ("addr", "int", "enum", "bytes"):
+                self.error(member.pos, "flow endpoints must be addresses, integers or bytes")
+        unit.flow = member
+
+    def check_next(self, member, unit: Unit, scope: _Scope) -> None:
+        if isinstance(member, ast.NextFixed):
+            symbol = self.program.symbols.get(member.layer)
+            if symbol is None or symbol.kind != "layer":
+                self.unknown(member.layer, member.pos, "layer",
+                             {n for n, s in self.program.symbols.items() if s.kind == "layer"})
+            return
+        next_scope = _Scope(unit=unit, params=scope.params, consts=self.consts,
+                            known=dict(scope.known), next_by=True)
+        for e in member.exprs:
+            self.check_expr(e, next_scope)
+        if member.unless is not None:
+            self.check_expr(member.unless, next_scope)
+        table = member.table
+        if table is None:
+            first = member.exprs[0]
+            f = unit.field(first.name) if isinstance(first, ast.Name) else None
+            if f is None or f.ftype.kind != "enum":
+                self.error(member.pos, "'next by' needs 'in Table' unless its value is a field "
+                           "of an enum type", "write: next by <expr> in <EnumName>;")
+                return
+            table = f.ftype.enum
+        if table not in self.enums:
+            self.unknown(table, member.pos, "enum", set(self.enums))
+        unit.next_table = table
+
+    # ---- expressions ----
+    def check_expr(self, e: ast.Expr, scope: _Scope) -> str:
+        """Check an expression; return its type: int, bool, bytes, str, flags or any."""
+        if isinstance(e, ast.IntLit):
+            return "int"
+        if isinstance(e, ast.StrLit):
+            return "str"
+        if isinstance(e, ast.Name):
+            return self.check_name_ref(e, scope)
+        if isinstance(e, ast.Attr):
+            return self.check_attr(e, scope)
+        if isinstance(e, ast.Index):
+            base = self.check_expr(e.obj, scope)
+            self.check_expr(e.index, scope)
+            if base not in ("bytes", "any"):
+                self.error(e.pos, "only bytes can be indexed")
+            return "int"
+        if isinstance(e, ast.Call):
+            return self.check_call(e, scope)
+        if isinstance(e, ast.UnaryOp):
+            t = self.check_expr(e.operand, scope)
+            if e.op != "not" and t not in ("int", "flags", "any"):
+                self.error(e.pos, f"'{e.op}' needs a number, not {t}")
+            return "bool" if e.op == "not" else "int"
+        if isinstance(e, ast.Cond):
+            self.check_expr(e.test, scope)
+            a, b = self.check_expr(e.then, scope), self.check_expr(e.other, scope)
+            return a if a == b else "any"
+        left, right = self.check_expr(e.left, scope), self.check_expr(e.right, scope)
+        if e.op in ("and", "or"):
+            return "bool"
+        if e.op in ("==", "!="):
+            if "str" in (left, right) or (
+                    {left, right} == {"bytes", "int"}):
+                self.error(e.pos, f"cannot compare {left} with {right}")
+            return "bool"
+        for t in (left, right):
+            if t not in ("int", "flags", "bool", "any"):
+                self.error(e.pos, f"'{e.op}' needs numbers, not {t}")
+        return "bool" if e.op in ("<", "<=", ">", ">=") else "int"
+
+    def check_name_ref(self, e: ast.Name, scope: _Scope) -> str:
+        n = e.name
+        if n in scope.known:
+            return _expr_type(scope.known[n])
+        if n in scope.params or n in self.consts:
+            return "any" if n in scope.params else "int"
+        if scope.heuristic and n == "data":
+            return "bytes"
+        if scope.next_by and n == "payload":
+            return "bytes"
+        if scope.until and n == "item":
+            return "any"
+        if scope.build and n in SPECIAL_NAMES:
+            return "bytes"
+        if n in scope.later:
+            return "any"
+        if scope.unit is not None:
+            later = next((m for m in scope.unit.node.members
+                          if isinstance(m, (ast.Field, ast.Let)) and m.name == n), None)
+            if later is not None:
+                self.error(e.pos, f"{n!r} is used before it is decoded (declared at line "
+                           f"{later.pos.line})", "an expression may only use earlier fields")
+                return "any"
+        pool = set(scope.known) | scope.params | set(self.consts)
+        self.error(e.pos, f"unknown name {n!r}", self.program.suggest(n, pool) if pool else None)
+        return "any"
+
+    def check_attr(self, e: ast.Attr, scope: _Scope) -> str:
+        if isinstance(e.obj, ast.Name) and e.obj.name in self.enums \
+                and e.obj.name not in scope.known:
+            names = {n for n, _ in self.enums[e.obj.name].items}
+            names |= {b.name for b in self.bindings if b.table == e.obj.name and b.name}
+            if e.name not in names and not any(
+                    isinstance(d, ast.Extend) and d.table == e.obj.name
+                    for s in self.program.files for d in s.module.decls):
+                self.unknown(e.name, e.pos, f"{e.obj.name} item", names)
+            return "int"
+        base = self.check_expr(e.obj, scope)
+        if isinstance(e.obj, ast.Name) and e.obj.name in scope.known:
+            ft = scope.known[e.obj.name]
+            if ft.kind == "flags":
+                if e.name not in ft.flag_names:
+                    self.unknown(e.name, e.pos, f"flag of {e.obj.name!r}", set(ft.flag_names))
+                return "bool"
+            if ft.kind in ("struct", "switch", "extern", "array"):
+                return "any"
+            self.error(e.pos, f"{e.obj.name!r} is {ft.written}: it has no {e.name!r}")
+            return "any"
+        return "any" if base == "any" else "int"
+
+    def check_call(self, e: ast.Call, scope: _Scope) -> str:
+        funcs = dict(BUILTIN_FUNCS)
+        if scope.build:
+            funcs.update(BUILD_FUNCS)
+        if e.func not in funcs:
+            pool = set(funcs) | (set(BUILD_FUNCS) if not scope.build else set())
+            hint = self.program.suggest(e.func, pool)
+            if e.func in BUILD_FUNCS:
+                hint = f"{e.func}() is only for build values ('field: u16 = {e.func}(...)')"
+            self.error(e.pos, f"unknown function {e.func!r}", hint)
+            return "any"
+        low, high = funcs[e.func]
+        if not low <= len(e.args) <= high:
+            self.error(e.pos, f"{e.func}() takes {low}..{high} arguments, got {len(e.args)}")
+        for a in e.args:
+            self.check_expr(a, scope)
+        return "int"
+
+
+def _expr_type(ft: FieldType) -> str:
+    if ft.kind in ("int", "enum"):
+        return "int"
+    if ft.kind == "flags":
+        return "flags"
+    if ft.kind in ("bytes", "addr"):
+        return "bytes"
+    return "any"
+
+
+@dataclass
+class _Scope:
+    unit: Unit | None = None
+    params: set[str] = field(default_factory=set)
+    consts: dict[str, int] = field(default_factory=dict)
+    known: dict[str, FieldType] = field(default_factory=dict)
+    later: set[str] = field(default_factory=set)
+    build: bool = False
+    heuristic: bool = False
+    next_by: bool = False
+    until: bool = False
+
+
+class _NotConstant(Exception):
+    def __init__(self, pos, hint: str | None = None) -> None:
+        self.pos = pos
+        self.hint = hint
+
+
+_CONST_OPS = {
+    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+    "//": lambda a, b: a // b if b else 0, "%": lambda a, b: a % b if b else 0,
+    "<<": lambda a, b: a << b if 0 <= b < 128 else 0, ">>": lambda a, b: a >> b,
+    "&": lambda a, b: a & b, "|": lambda a, b: a | b, "^": lambda a, b: a ^ b,
+}
+
+
+def _const_eval(e: ast.Expr, consts: dict[str, int]) -> int:
+    """Evaluate a constant integer expression (numbers, constants, arithmetic) without eval()."""
+    if isinstance(e, ast.IntLit):
+        return e.value
+    if isinstance(e, ast.Name) and e.name in consts:
+        return consts[e.name]
+    if isinstance(e, ast.UnaryOp) and e.op in ("-", "~"):
+        v = _const_eval(e.operand, consts)
+        return -v if e.op == "-" else ~v
+    if isinstance(e, ast.BinOp) and e.op in _CONST_OPS:
+        return _CONST_OPS[e.op](_const_eval(e.left, consts), _const_eval(e.right, consts))
+    raise _NotConstant(getattr(e, "pos", None), "use a number or a 'const'")
+
+
+def check(program: Program) -> Checked:
+    """Run every check over a resolved Program; raise SpecError listing all problems."""
+    return Checker(program).run()

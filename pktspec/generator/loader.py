@@ -1,0 +1,97 @@
+"""Load a user's .layer file into the running process, compiling it on first use.
+
+A file's module is cached on disk under a key made of the generator version and the text of
+the file and of everything it imports, so an edit anywhere recompiles and nothing else does.
+Built-in protocol files are never compiled here: their generated modules ship in the package
+(``pktspec compile --check`` proves they are current). The runtime reaches the generator only
+through this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import os
+import sys
+import tempfile
+from pathlib import Path
+from types import ModuleType
+
+from pktspec.generator.compiler import GENERATOR_VERSION, module_name, render_file
+from pktspec.generator.check import check
+from pktspec.generator.resolve import SourceFile, resolve
+
+
+def cache_dir() -> Path:
+    """$PKTSPEC_CACHE, else $XDG_CACHE_HOME/pktspec, else ~/.cache/pktspec."""
+    env = os.environ.get("PKTSPEC_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "pktspec"
+
+
+def _key(source: SourceFile, keys: dict[int, str]) -> str:
+    h = hashlib.sha256(GENERATOR_VERSION.encode())
+    h.update(source.module.source.encode("utf-8"))
+    h.update(source.display.encode("utf-8"))
+    for dep in source.imports:
+        h.update(keys[id(dep)].encode())
+    return h.hexdigest()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".py")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _import_file(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    previous = sys.modules.get(name)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        if previous is not None:
+            sys.modules[name] = previous
+        else:
+            sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def load(path: Path | str) -> ModuleType:
+    """Compile (or take from the cache) and import a .layer file and its imports.
+
+    Returns the module of ``path``; its layers are registered and bound into the decode
+    chain. Raises SpecError (with every problem) if the file does not check.
+    """
+    checked = check(resolve(Path(path)))
+    keys: dict[int, str] = {}
+    module: ModuleType | None = None
+    for source in checked.program.files:
+        keys[id(source)] = _key(source, keys)
+        name = module_name(source)
+        if source.builtin:
+            module = importlib.import_module(name)
+            continue
+        cached = cache_dir() / f"{source.stem}-{keys[id(source)][:20]}.py"
+        current = sys.modules.get(name)
+        if current is not None and getattr(current, "__file__", None) == str(cached):
+            module = current
+            continue
+        if not cached.exists():
+            _write_atomic(cached, render_file(checked, source))
+        module = _import_file(name, cached)
+    assert module is not None
+    return module

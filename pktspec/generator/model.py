@@ -1,0 +1,814 @@
+"""Phase 3: model. Plan each checked layer and struct into what the templates print.
+
+All decisions live here, none in the templates: the fixed-offset prefix of a header and its
+``struct.Struct`` format, how bit fields are cut out of byte-aligned chunks, which variable
+parts are decoded lazily, the construct ``FORMAT`` of the same layer, the builder's length and
+checksum relations, the next-layer dispatch and the flow. Everything is emitted in wire order;
+dispatch tables and imports are sorted, so the same input always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from pktspec.generator.check import Checked, Unit, _const_eval, _NotConstant
+from pktspec.generator.pyexpr import PyExpr, names_in
+from pktspec.generator.resolve import SourceFile
+from pktspec.generator.types import FieldType
+from pktspec.grammar import ast
+
+_STRUCT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
+_LAYER_CLASSES = {"link": "LINK", "network": "NETWORK", "transport": "TRANSPORT",
+                  "application": "APPLICATION", "other": "OTHER"}
+_ADDR_ENDPOINT = {"mac": "MAC", "ipv4": "IPv4", "ipv6": "IPv6"}
+
+
+@dataclass
+class Segment:
+    """A run of fixed-size fields read with one struct.Struct at one position."""
+
+    fmt: str
+    size: int
+    targets: list[str] = field(default_factory=list)
+    post: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LayerModel:
+    name: str
+    kind: str  # layer | struct
+    doc: str
+    layer_class: str
+    source: str
+    slots: list[str]
+    field_infos: list[str]
+    format_lines: list[str]
+    structs: list[tuple[str, str]]  # (name, struct format) of the fast path
+    decode_lines: list[str]
+    properties: list[list[str]]
+    flow_lines: list[str]
+    defaults: list[tuple[str, str]]
+    relations: list[str]
+
+
+@dataclass
+class ModuleModel:
+    source: str
+    sha256: str
+    version: str
+    regenerate: str
+    imports: list[str]
+    flagsets: list[str]
+    enums: list[tuple[str, str, list[tuple[str, str]]]]
+    tables: list[str]
+    endpoints: list[str]
+    helpers: list[list[str]]
+    struct_formats: list[str]
+    field_formats: list[str]
+    layers: list[LayerModel]
+    registrations: list[str]
+    exports: list[str]
+
+
+def _int_construct(bits: int, signed: bool, endian: str) -> str:
+    if bits in (8, 16, 24, 32, 64):
+        letter = "s" if signed else "u"
+        order = "b" if endian == "big" or bits == 8 else "l"
+        return f"_c.Int{bits}{letter}{order}"
+    swapped = endian == "little"
+    return f"_c.BytesInteger({bits // 8}, signed={signed!r}, swapped={swapped!r})"
+
+
+class UnitPlanner:
+    """Plans one layer or struct of a module."""
+
+    def __init__(self, mod: ModulePlanner, unit: Unit) -> None:
+        self.mod = mod
+        self.unit = unit
+        self.chunk_no = 0
+        self.slots: list[str] = []
+        self.structs: list[tuple[str, str]] = []
+        self.lines: list[str] = []
+        self.format_lines: list[str] = []
+        self.properties: list[list[str]] = []
+        self.infos: list[str] = []
+        self.fixed_offset: int | None = 0  # byte offset of the cursor while it is constant
+        self.decoded: set[str] = set()
+        self.hend_ready = False
+        self.uses_p = False
+
+    # ---- naming of values in the three contexts ----
+    def fast_name(self, name: str) -> str:
+        cf = self.unit.field(name)
+        if cf is not None and cf.ftype.kind in ("flags", "addr"):
+            return f"self._{name}"
+        if cf is not None or any(isinstance(m, ast.Let) and m.name == name
+                                 for m in self.unit.members):
+            return f"self.{name}"
+        return self.mod.global_name(name)
+
+    def cons_name(self, name: str) -> str:
+        if name in getattr(self.unit.node, "params", ()):
+            return f"this._.{name}"
+        if self.unit.field(name) is not None or any(
+                isinstance(m, ast.Let) and m.name == name for m in self.unit.members):
+            return f"this.{name}"
+        if name == "item":
+            return "obj"
+        return self.mod.global_name(name)
+
+    def flag_attr(self, resolve, e: ast.Attr) -> str | None:
+        if isinstance(e.obj, ast.Name):
+            cf = self.unit.field(e.obj.name)
+            if cf is not None and cf.ftype.kind == "flags":
+                i = cf.ftype.flag_names.index(e.name)
+                shift = cf.ftype.bits - 1 - i
+                return f"(({resolve(e.obj.name)} >> {shift}) & 1)"
+        return self.mod.enum_constant(e)
+
+    def fast(self) -> PyExpr:
+        def index(e: ast.Index) -> str | None:
+            if isinstance(e.obj, ast.Name) and e.obj.name == "payload":
+                i = fx(e.index)
+                return f"(buf[hend + {i}] if hend + {i} < pend else -1)"
+            return None
+        fx = PyExpr(self.fast_name, lambda e: self.flag_attr(self.fast_name, e), index)
+        return fx
+
+    def cons(self) -> PyExpr:
+        return PyExpr(self.cons_name, lambda e: self.flag_attr(self.cons_name, e))
+
+    # ---- planning ----
+    def plan(self) -> LayerModel:
+        unit = self.unit
+        members = list(unit.members)
+        i = 0
+        while i < len(members):
+            m = members[i]
+            if hasattr(m, "ftype") and m.node.cond is None and m.ftype.is_scalar:
+                run = [m]
+                while i + 1 < len(members) and hasattr(members[i + 1], "ftype") and \
+                        members[i + 1].node.cond is None and members[i + 1].ftype.is_scalar \
+                        and members[i + 1].ftype.endian == m.ftype.endian:
+                    i += 1
+                    run.append(members[i])
+                self.emit_segment(run)
+            elif hasattr(m, "ftype"):
+                self.emit_variable(m)
+            elif isinstance(m, ast.Let):
+                self.emit_let(m)
+            else:
+                self.emit_requires(m)
+            self.maybe_header()
+            i += 1
+        if unit.kind == "layer":
+            self.emit_bounds()
+        return self.finish()
+
+    def position(self) -> str:
+        if self.fixed_offset is not None:
+            return f"off + {self.fixed_offset}" if self.fixed_offset else "off"
+        return "p"
+
+    def advance(self, nbytes_expr: str, const: int | None) -> None:
+        if self.fixed_offset is not None and const is not None:
+            self.fixed_offset += const
+            return
+        if self.fixed_offset is not None:
+            self.lines.append(f"p = {self.position()} + {nbytes_expr}")
+            self.fixed_offset = None
+        else:
+            self.lines.append(f"p += {nbytes_expr}")
+        self.uses_p = True
+
+    def chunks(self, run: list) -> list[list]:
+        """Group a run of scalar fields: bit fields share byte-aligned chunks."""
+        groups: list[list] = []
+        bits = 0
+        for cf in run:
+            if bits == 0 and cf.ftype.bits % 8 == 0:
+                groups.append([cf])
+                continue
+            if bits == 0:
+                groups.append([])
+            groups[-1].append(cf)
+            bits = (bits + cf.ftype.bits) % 8
+        return groups
+
+    def emit_segment(self, run: list, cond: str | None = None) -> None:
+        endian = run[0].ftype.endian
+        seg = Segment(">" if endian == "big" else "<", 0)
+        base_offset = self.fixed_offset
+        for group in self.chunks(run):
+            if len(group) == 1 and group[0].ftype.bits % 8 == 0:
+                self.plain_item(seg, group[0], base_offset)
+            else:
+                self.chunk_item(seg, group, base_offset)
+        pos = self.position()
+        name = f"_{self.unit.name}_S{len(self.structs)}"
+        self.structs.append((name, seg.fmt))
+        guard = f"if end - off < {seg.size}:" if pos == "off" else f"if {pos} + {seg.size} > end:"
+        body = [guard, "    raise self._truncated(buf, off, end)",
+                f"({', '.join(seg.targets)},) = {name}.unpack_from(buf, {pos})",
+                *seg.post, *seg.checks]
+        if cond is not None:
+            self.lines.append(f"if {cond}:")
+            self.lines.extend("    " + ln for ln in body)
+            self.lines.append("else:")
+            self.lines.extend(f"    {t} = None" for t in seg.targets if t.startswith("self."))
+        else:
+            self.lines.extend(body)
+        for cf in run:
+            self.decoded.add(cf.name)
+        if cond is not None:
+            self.advance(f"({seg.size} if {cond} else 0)", None)
+        else:
+            self.advance(str(seg.size), seg.size)
+
+    def slot_for(self, cf) -> str:
+        raw = cf.ftype.kind in ("flags", "addr")
+        slot = f"_{cf.name}" if raw else cf.name
+        self.slots.append(slot)
+        return f"self.{slot}"
+
+    def plain_item(self, seg: Segment, cf, base_offset: int | None) -> None:
+        t = cf.ftype
+        nbytes = t.bits // 8
+        target = self.slot_for(cf)
+        offset = None if base_offset is None else base_offset + seg.size
+        if t.kind in ("addr", "bytes"):
+            seg.fmt += f"{nbytes}s"
+            seg.targets.append(target)
+        elif nbytes in _STRUCT_CODES:
+            code = _STRUCT_CODES[nbytes]
+            seg.fmt += code.lower() if t.signed else code
+            seg.targets.append(target)
+        else:
+            tmp = f"_t{len(seg.targets)}"
+            seg.fmt += f"{nbytes}s"
+            seg.targets.append(tmp)
+            seg.post.append(f"{target} = int.from_bytes({tmp}, {t.endian!r}, "
+                            f"signed={t.signed!r})")
+        self.add_check(seg, cf, target, offset)
+        self.format_lines.append(self.cond_wrap(cf, f'"{cf.name}" / {self.construct_of(t)}'))
+        self.add_format_check(cf)
+        self.add_info(cf, offset, nbytes, None)
+        seg.size += nbytes
+
+    def chunk_item(self, seg: Segment, group: list, base_offset: int | None) -> None:
+        total = sum(cf.ftype.bits for cf in group)
+        nbytes = total // 8
+        tmp = f"_t{len(seg.targets)}"
+        chunk = f"_bits{self.chunk_no}"
+        self.chunk_no += 1
+        endian = group[0].ftype.endian
+        if nbytes in _STRUCT_CODES:
+            seg.fmt += _STRUCT_CODES[nbytes]
+            seg.targets.append(tmp)
+        else:
+            seg.fmt += f"{nbytes}s"
+            seg.targets.append(tmp + "b")
+            seg.post.append(f"{tmp} = int.from_bytes({tmp}b, {endian!r})")
+        offset = None if base_offset is None else base_offset + seg.size
+        shift = total
+        parts = []
+        for cf in group:
+            bits = cf.ftype.bits
+            shift -= bits
+            mask = (1 << bits) - 1
+            target = self.slot_for(cf)
+            expr = f"({tmp} >> {shift}) & {mask:#x}" if shift else f"{tmp} & {mask:#x}"
+            if cf.ftype.signed:
+                expr = f"_signed({expr}, {bits})"
+                self.mod.needs_signed = True
+            seg.post.append(f"{target} = {expr}")
+            self.add_check(seg, cf, target, offset)
+            self.add_info(cf, offset, nbytes, bits)
+            parts.append(f"((this.{cf.name} & {mask:#x}) << {shift})" if shift
+                         else f"(this.{cf.name} & {mask:#x})")
+        rebuild = " | ".join(parts)
+        self.format_lines.append(
+            f'"{chunk}" / _c.Rebuild({_int_construct(8 * nbytes, False, endian)}, '
+            f"lambda this: {rebuild}),")
+        shift = total
+        for cf in group:
+            bits = cf.ftype.bits
+            shift -= bits
+            mask = (1 << bits) - 1
+            value = f"(this.{chunk} >> {shift}) & {mask:#x}" if shift else \
+                f"this.{chunk} & {mask:#x}"
+            if cf.ftype.signed:
+                value = f"_signed({value}, {bits})"
+            self.format_lines.append(f'"{cf.name}" / _c.Computed(lambda this: {value}),  '
+                                     f"# {self.where(cf.node.pos)}")
+            self.add_format_check(cf)
+        seg.size += nbytes
+
+    def add_check(self, seg: Segment, cf, target: str, offset: int | None) -> None:
+        if cf.node.check is None:
+            return
+        expected = self.fast()(cf.node.check)
+        at = f"off + {offset}" if offset is not None else "p"
+        seg.checks.append(f"if {target} != {expected}:")
+        seg.checks.append(f"    raise self._fail({cf.name!r}, {at}, 'expected %r, got %r' % "
+                          f"({expected}, {target}))")
+
+    def add_format_check(self, cf) -> None:
+        if cf.node.check is not None:
+            self.format_lines.append(
+                f"_c.Check(lambda this: this.{cf.name} == {self.cons()(cf.node.check)}),")
+
+    def where(self, pos) -> str:
+        return f"{self.unit.file.path.name}:{pos.line}"
+
+    def add_info(self, cf, offset: int | None, size: int | None, bits: int | None) -> None:
+        if self.unit.kind == "struct":
+            return
+        t = cf.ftype
+        kind = {"addr": "address", "enum": "enum", "flags": "flags", "int": "int",
+                "bytes": "bytes"}.get(t.kind, "value")
+        args = [repr(cf.name), repr(t.written or t.kind)]
+        if t.kind == "enum":
+            args.append(f"enum={self.mod.ref(t.enum)}")
+        if t.kind == "flags":
+            args.append(f"flags={self.flagset(cf)}")
+        if bits is not None:
+            args.append(f"bits={bits}")
+        elif t.bits is not None:
+            args.append(f"bits={t.bits}")
+        if offset is not None:
+            args.append(f"offset={offset}")
+        if size is not None:
+            args.append(f"size={size}")
+        args.append(f"line={cf.node.pos.line}")
+        if cf.node.doc:
+            args.append(f"doc={cf.node.doc!r}")
+        args.append(f"kind={kind!r}")
+        self.infos.append(f"_FieldInfo({', '.join(args)}),")
+        if t.kind == "flags":
+            self.properties.append([
+                "@property", f"def {cf.name}(self):",
+                f"    v = self._{cf.name}",
+                f"    return None if v is None else {self.flagset(cf)}(v)"])
+        elif t.kind == "addr":
+            self.properties.append([
+                "@property", f"def {cf.name}(self):",
+                f"    v = self._{cf.name}",
+                f"    return None if v is None else _{t.addr}_text(v)"])
+            self.mod.runtime_names.add(f"{t.addr}_text")
+
+    def flagset(self, cf) -> str:
+        return self.mod.flagset(self.unit.name, cf)
+
+    # ---- variable parts ----
+    def emit_variable(self, cf) -> None:
+        t = cf.ftype
+        cond = self.fast()(cf.node.cond) if cf.node.cond is not None else None
+        if t.is_scalar:
+            self.emit_segment([cf], cond)
+            return
+        lines_before = len(self.lines)
+        if t.kind == "bytes":
+            self.emit_bytes(cf)
+        else:
+            self.emit_complex(cf)
+        if cond is not None:
+            body = self.lines[lines_before:]
+            del self.lines[lines_before:]
+            self.lines.append(f"if {cond}:")
+            self.lines.extend("    " + ln for ln in body)
+            self.lines.append("else:")
+            self.lines.append(f"    self.{self.slots[-1]} = None")
+        self.decoded.add(cf.name)
+        if t.kind != "bytes":
+            self.add_format_check(cf)
+
+    def limit(self) -> str:
+        return "hend" if self.hend_ready else "end"
+
+    def emit_bytes(self, cf) -> None:
+        t = cf.ftype
+        self.slots.append(cf.name)
+        pos = self.position()
+        self.mark_p(pos)
+        if t.size is None:
+            self.lines.append(f"self.{cf.name} = buf[p:{self.limit()}]")
+            self.lines.append(f"p = {self.limit()}")
+        else:
+            n = self.fast()(t.size)
+            self.lines += [f"n = {n}",
+                           "if n < 0:",
+                           f"    raise self._fail({cf.name!r}, p, 'negative length %d' % n)",
+                           f"if p + n > {self.limit()}:",
+                           "    raise self._truncated(buf, off, end)",
+                           f"self.{cf.name} = buf[p:p + n]",
+                           "p += n"]
+        cons = self.construct_of(t)
+        self.format_lines.append(self.cond_wrap(cf, f'"{cf.name}" / {cons}'))
+        self.add_format_check(cf)
+        self.add_info(cf, None, None, None)
+
+    def mark_p(self, pos: str) -> None:
+        if pos != "p":
+            self.lines.append(f"p = {pos}")
+            self.fixed_offset = None
+        self.uses_p = True
+
+    def emit_complex(self, cf) -> None:
+        """Arrays, structs, switches, externs: construct decodes them, lazily when it can."""
+        t = cf.ftype
+        if self.unit.kind == "struct":  # structs are decoded by construct alone
+            self.format_lines.append(self.cond_wrap(cf, f'"{cf.name}" / {self.construct_of(t)}'))
+            self.slots.append(f"_{cf.name}")
+            return
+        fmt = self.mod.field_format(self.unit, cf, self.construct_of(t, bounded=False))
+        pos = self.position()
+        self.mark_p(pos)
+        self.slots.append(f"_{cf.name}")
+        span_size = t.sized if t.sized is not None else t.array_size
+        if span_size is not None or (t.kind == "array" and t.to_end):
+            if span_size is not None:
+                n = self.fast()(span_size)
+                self.lines += [f"n = {n}",
+                               "if n < 0:",
+                               f"    raise self._fail({cf.name!r}, p, 'negative size %d' % n)",
+                               f"if p + n > {self.limit()}:",
+                               "    raise self._truncated(buf, off, end)"]
+                stop = "p + n"
+            else:
+                stop = self.limit()
+            self.lines.append(f"self._{cf.name} = _Span(p, {stop})")
+            self.lines.append(f"p = {stop}")
+        else:
+            self.lines.append(f"self._{cf.name}, p = _parse_at({fmt}, self, {cf.name!r}, buf, p, "
+                              f"{self.limit()})")
+        self.properties.append([
+            "@property", f"def {cf.name}(self):",
+            f"    return _lazy_value(self, {cf.name!r}, {fmt})"])
+        self.format_lines.append(self.cond_wrap(cf, f'"{cf.name}" / {self.construct_of(t)}'))
+        self.add_info(cf, None, None, None)
+
+    def cond_wrap(self, cf, item: str) -> str:
+        if cf.node.cond is None:
+            return item + f",  # {self.where(cf.node.pos)}"
+        name, cons = item.split(" / ", 1)
+        return (f"{name} / _c.If(lambda this: {self.cons()(cf.node.cond)}, {cons}),  "
+                f"# {self.where(cf.node.pos)}")
+
+    def construct_of(self, t: FieldType, bounded: bool = True) -> str:
+        cx = self.cons()
+        if t.sized is not None:
+            inner = self.construct_of(_unsized(t), bounded)
+            if not bounded:
+                return inner
+            return f"_c.FixedSized(lambda this: {cx(t.sized)}, {inner})"
+        if t.kind in ("int", "enum", "flags"):
+            return _int_construct(t.bits, t.signed, t.endian)
+        if t.kind == "addr":
+            return f"_c.Bytes({t.bits // 8})"
+        if t.kind == "bytes":
+            if t.size is None:
+                return "_c.GreedyBytes"
+            if t.bits is not None:
+                return f"_c.Bytes({t.bits // 8})"
+            return f"_c.Bytes(lambda this: {cx(t.size)})"
+        if t.kind == "struct":
+            ref = self.mod.struct_ref(t.struct)
+            if not t.args:
+                return ref
+            params = self.mod.struct_params(t.struct)
+            kw = ", ".join(f"{p}=lambda this: {cx(a)}" for p, a in zip(params, t.args,
+                                                                          strict=True))
+            return f"_Params({ref}, {kw})"
+        if t.kind == "extern":
+            return f"_extern({t.extern!r})"
+        if t.kind == "switch":
+            cases, default = [], "_c.Pass"
+            for values, sub in t.cases:
+                if values is None:
+                    default = self.construct_of(sub)
+                    continue
+                for v in values:
+                    cases.append((self.mod.const_int(v), self.construct_of(sub)))
+            table = ", ".join(f"{k!r}: {v}" for k, v in sorted(cases))
+            return f"_c.Switch(lambda this: {cx(t.selector)}, {{{table}}}, default={default})"
+        if t.kind == "array":
+            elem = self.construct_of(t.element)
+            if t.count is not None:
+                return f"_c.Array(lambda this: {cx(t.count)}, {elem})"
+            if t.until is not None:
+                return f"_c.RepeatUntil(lambda obj, lst, this: {cx(t.until)}, {elem})"
+            if t.array_size is not None and bounded:
+                return (f"_c.FixedSized(lambda this: {cx(t.array_size)}, "
+                        f"_c.GreedyRange({elem}))")
+            return f"_c.GreedyRange({elem})"
+        raise TypeError(t.kind)  # pragma: no cover
+
+    def emit_let(self, m: ast.Let) -> None:
+        self.slots.append(m.name)
+        self.lines.append(f"self.{m.name} = {self.fast()(m.expr)}")
+        self.format_lines.append(f'"{m.name}" / _c.Computed(lambda this: {self.cons()(m.expr)}),'
+                                 f"  # {self.where(m.pos)}")
+        self.infos.append(f"_FieldInfo({m.name!r}, 'let', line={m.pos.line}, kind='let'),")
+        self.decoded.add(m.name)
+
+    def emit_requires(self, m: ast.Requires) -> None:
+        message = m.message or "requirement failed"
+        self.lines += [f"if not {self.fast()(m.expr)}:",
+                       f"    raise self._fail('requires', off, {message!r})"]
+        self.format_lines.append(f"_c.Check(lambda this: {self.cons()(m.expr)}),")
+
+    # ---- boundaries and dispatch ----
+    def maybe_header(self) -> None:
+        h = self.unit.header
+        if self.unit.kind != "layer" or h is None or self.hend_ready:
+            return
+        if names_in(h) <= self.decoded | set(self.mod.checked.consts):
+            self.lines += [f"hend = off + {self.fast()(h)}",
+                           "if hend > end:",
+                           "    raise self._truncated(buf, off, end)"]
+            self.hend_ready = True
+
+    def emit_bounds(self) -> None:
+        unit = self.unit
+        if not self.hend_ready:
+            self.lines.append(f"hend = {self.position()}")
+        elif self.uses_p or self.fixed_offset:
+            self.lines += [f"if hend < {self.position()}:",
+                           f"    raise self._fail('header', off, 'header length %d is shorter "
+                           f"than its fields' % (hend - off))"]
+        if unit.payload is not None:
+            self.lines += [f"pend = hend + {self.fast()(unit.payload)}",
+                           "if pend < hend:",
+                           "    raise self._fail('payload', off, 'payload length %d is negative'"
+                           " % (pend - hend))",
+                           "if pend > end:",
+                           "    pend = end"]
+        else:
+            self.lines.append("pend = end")
+        self.lines += ["self._buf = buf", "self._off = off", "self._hend = hend",
+                       "self._pend = pend", "self._end = end"]
+        self.lines += self.next_lines()
+
+    def next_lines(self) -> list[str]:
+        nxt = self.unit.next
+        if nxt is None:
+            return ["return None"]
+        if isinstance(nxt, ast.NextFixed):
+            return [f"return {self.mod.ref(nxt.layer)}"]
+        out = []
+        fx = self.fast()
+        if nxt.unless is not None:
+            out += [f"if {fx(nxt.unless)}:", "    return None"]
+        table = self.mod.table(self.unit.next_table)
+        values = [fx(e) for e in nxt.exprs]
+        gets = " or ".join(f"{table}.get({v})" for v in values)
+        out += [f"nxt = {gets}",
+                f"if nxt is None and {table}.heuristics:",
+                f"    nxt = {table}.lookup(None, buf, hend, pend)",
+                "return nxt"]
+        return out
+
+    def flow_lines(self) -> list[str]:
+        flow = self.unit.flow
+        if flow is None:
+            return []
+        cf = self.unit.field(flow.src)
+        t = cf.ftype
+        if t.kind == "addr":
+            ep = self.mod.endpoint(_ADDR_ENDPOINT[t.addr], t.addr)
+            return ["@property", "def flow(self):",
+                    f"    return _Flow({ep}, self._{flow.src}, self._{flow.dst})"]
+        fmt = "int" if t.kind in ("int", "enum") else "bytes"
+        ep = self.mod.endpoint(f"{self.unit.name} port" if fmt == "int" else self.unit.name, fmt)
+        return ["@property", "def flow(self):",
+                f"    return _Flow({ep}, self.{flow.src}, self.{flow.dst})"]
+
+    def defaults_and_relations(self) -> tuple[list[tuple[str, str]], list[str]]:
+        defaults, relations = [], []
+        build = PyExpr(self.build_name, self.build_attr, None, self.build_call)
+        for cf in self.unit.fields:
+            node = cf.node
+            if node.default is not None:
+                defaults.append((cf.name, self.fast_const(node.default)))
+            elif node.check is not None:
+                defaults.append((cf.name, self.fast_const(node.check)))
+            if node.value is not None:
+                kind = "checksum" if _is_checksum(node.value) else "length"
+                relations.append(f"({cf.name!r}, {kind!r}, lambda c: {build(node.value)}),")
+        return defaults, relations
+
+    def fast_const(self, e: ast.Expr) -> str:
+        try:
+            return repr(self.mod.const_int(e))
+        except _NotConstant:
+            return "None"
+
+    def build_name(self, name: str) -> str:
+        special = {"header": "c._header", "payload": "c._payload",
+                   "pseudo_header": "c._pseudo_header"}
+        if name in special:
+            return special[name]
+        if self.unit.field(name) is not None or any(
+                isinstance(m, ast.Let) and m.name == name for m in self.unit.members):
+            return f"c.{name}"
+        return self.mod.global_name(name)
+
+    def build_attr(self, e: ast.Attr) -> str | None:
+        return self.flag_attr(self.build_name, e)
+
+    def build_call(self, e: ast.Call) -> str | None:
+        if e.func == "len" and isinstance(e.args[0], ast.Name) and \
+                e.args[0].name in ("header", "payload"):
+            return f"c._{e.args[0].name}_len"
+        return None
+
+    def finish(self) -> LayerModel:
+        lines = self.lines
+        defaults, relations = self.defaults_and_relations()
+        node = self.unit.node
+        return LayerModel(
+            name=node.name, kind=self.unit.kind, doc=node.doc or f"The {node.name} layer.",
+            layer_class=_LAYER_CLASSES.get(getattr(node, "layer_class", "other"), "OTHER"),
+            source=self.unit.file.display, slots=self.slots, field_infos=self.infos,
+            format_lines=self.format_lines, structs=self.structs, decode_lines=lines,
+            properties=self.properties, flow_lines=self.flow_lines(), defaults=defaults,
+            relations=relations)
+
+
+def _unsized(t: FieldType) -> FieldType:
+    return replace(t, sized=None)
+
+
+def _is_checksum(e: ast.Expr) -> bool:
+    return isinstance(e, ast.Call) and e.func in ("inet_checksum", "crc32")
+
+
+class ModulePlanner:
+    """Plans one .layer file's module: enums, tables, structs, layers, bindings, imports."""
+
+    def __init__(self, checked: Checked, source: SourceFile, version: str, sha256: str,
+                 module_name_of) -> None:
+        self.checked = checked
+        self.source = source
+        self.version = version
+        self.sha256 = sha256
+        self.module_name_of = module_name_of
+        self.foreign: dict[str, set[str]] = {}
+        self.tables: dict[str, str] = {}
+        self.endpoints: dict[str, str] = {}
+        self.flagsets: dict[str, str] = {}
+        self.field_formats: list[str] = []
+        self.helpers: list[list[str]] = []
+        self.runtime_names: set[str] = set()
+        self.needs_signed = False
+
+    def own(self, name: str) -> bool:
+        symbol = self.checked.program.symbols.get(name)
+        return symbol is not None and symbol.file is self.source
+
+    def ref(self, name: str) -> str:
+        """A layer or enum of this or another file, importing it when foreign."""
+        if not self.own(name):
+            symbol = self.checked.program.symbols[name]
+            self.foreign.setdefault(self.module_name_of(symbol.file), set()).add(name)
+        return name
+
+    def struct_ref(self, name: str) -> str:
+        ref = f"_S_{name}"
+        if not self.own(name):
+            symbol = self.checked.program.symbols[name]
+            self.foreign.setdefault(self.module_name_of(symbol.file), set()).add(ref)
+        return ref
+
+    def struct_params(self, name: str) -> tuple[str, ...]:
+        return self.checked.program.symbols[name].node.params
+
+    def table(self, name: str) -> str:
+        return self.tables.setdefault(name, f"_T_{name}")
+
+    def endpoint(self, name: str, fmt: str) -> str:
+        ident = "_EP_" + "".join(ch if ch.isalnum() else "_" for ch in name)
+        self.endpoints[ident] = f"_endpoint_type({name!r}, {fmt!r})"
+        return ident
+
+    def flagset(self, layer: str, cf) -> str:
+        ident = f"_{layer}_{cf.name}_flags"
+        names = ", ".join(repr(n) for n in cf.ftype.flag_names)
+        self.flagsets[ident] = (f"_FlagSet.define({layer + '_' + cf.name!r}, ({names},), "
+                                f"width={cf.ftype.bits})")
+        return ident
+
+    def field_format(self, unit: Unit, cf, construct: str) -> str:
+        ident = f"_F_{unit.name}_{cf.name}"
+        self.field_formats.append(f"{ident} = {construct}")
+        return ident
+
+    def global_name(self, name: str) -> str:
+        if name in self.checked.consts:
+            return repr(self.checked.consts[name])
+        raise ValueError(f"unresolved name {name!r}")  # the checker refuses these first
+
+    def enum_constant(self, e: ast.Attr) -> str | None:
+        if isinstance(e.obj, ast.Name) and e.obj.name in self.checked.enums:
+            return repr(self.enum_value(e.obj.name, e.name))
+        return None
+
+    def enum_value(self, enum: str, item: str) -> int:
+        for name, value in self.checked.enums[enum].items:
+            if name == item:
+                return value
+        for b in self.checked.bindings:
+            if b.table == enum and b.name == item:
+                return b.value
+        raise ValueError(f"{enum}.{item}")  # pragma: no cover - checked before
+
+    def const_int(self, e: ast.Expr) -> int:
+        if isinstance(e, ast.Attr) and isinstance(e.obj, ast.Name) and \
+                e.obj.name in self.checked.enums:
+            return self.enum_value(e.obj.name, e.name)
+        return _const_eval(e, self.checked.consts)
+
+    # ---- the whole module ----
+    def plan(self) -> ModuleModel:
+        checked = self.checked
+        decls = self.source.module.decls
+        enums = []
+        for d in decls:
+            if isinstance(d, ast.Enum):
+                enums.append((d.name, d.doc or f"The values of {d.name}.",
+                              [(n, repr(v)) for n, v in checked.enums[d.name].items]))
+                self.table(d.name)
+        struct_formats, layers = [], []
+        for d in decls:
+            if isinstance(d, ast.Struct):
+                planner = UnitPlanner(self, checked.units[d.name])
+                planner.plan()
+                body = "\n".join("    " + ln for ln in planner.format_lines)
+                struct_formats.append(f"_S_{d.name} = _c.Struct(\n{body}\n)")
+            elif isinstance(d, ast.Layer):
+                layers.append(UnitPlanner(self, checked.units[d.name]).plan())
+        registrations = [f"_REGISTRY.add_layer({lm.name})" for lm in layers]
+        registrations += self.binding_lines()
+        exports = sorted([e[0] for e in enums] + [lm.name for lm in layers])
+        return ModuleModel(
+            source=self.source.display, sha256=self.sha256, version=self.version,
+            regenerate=f"pktspec compile {self.source.display}",
+            imports=self.import_lines(), flagsets=[f"{k} = {v}" for k, v in
+                                                   sorted(self.flagsets.items())],
+            enums=enums,
+            tables=[f"{v} = _REGISTRY.table({k!r})" for k, v in sorted(self.tables.items())],
+            endpoints=[f"{k} = {v}" for k, v in sorted(self.endpoints.items())],
+            helpers=self.helpers, struct_formats=struct_formats,
+            field_formats=self.field_formats, layers=layers, registrations=registrations,
+            exports=exports)
+
+    def binding_lines(self) -> list[str]:
+        out = []
+        for b in self.checked.bindings:
+            if b.file is not self.source:
+                continue
+            table = self.table(b.table)
+            target = self.ref(b.target)
+            where = f"{self.source.display}:{b.pos.line}"
+            if b.cond is None:
+                out.append(f"{table}.bind({b.value:#x}, {target}, source={where!r}, "
+                           f"priority={b.priority})")
+            else:
+                fn = self.heuristic(b)
+                out.append(f"{table}.add_heuristic({fn}, {target}, priority={b.priority})")
+        return out
+
+    def heuristic(self, b) -> str:
+        ident = f"_heuristic_{b.table}_{b.target}_{b.pos.line}"
+
+        def index(e: ast.Index) -> str | None:
+            if isinstance(e.obj, ast.Name) and e.obj.name == "data":
+                i = px(e.index)
+                return f"(buf[off + {i}] if 0 <= {i} < end - off else -1)"
+            return None
+
+        def call(e: ast.Call) -> str | None:
+            if e.func == "len" and isinstance(e.args[0], ast.Name) and e.args[0].name == "data":
+                return "(end - off)"
+            return None
+
+        px = PyExpr(self.global_name, self.enum_constant, index, call)
+        self.helpers.append([f"def {ident}(buf, off, end):",
+                             f'    """Heuristic from {self.source.display}:{b.pos.line}."""',
+                             f"    return bool({px(b.cond)})"])
+        return ident
+
+    def import_lines(self) -> list[str]:
+        lines = []
+        for module in sorted(self.foreign):
+            names = ", ".join(sorted(self.foreign[module]))
+            lines.append(f"from {module} import {names}")
+        return lines
+
+
+def plan_module(checked: Checked, source: SourceFile, version: str, sha256: str,
+                module_name_of) -> ModuleModel:
+    """The view-model of one .layer file's generated module."""
+    return ModulePlanner(checked, source, version, sha256, module_name_of).plan()

@@ -1,0 +1,165 @@
+"""Phase 1: resolve. Load a .layer file and everything it imports, and name every declaration.
+
+The result is a Program: the parsed files in dependency order (imports first) and one symbol
+table over all of them. Built-in protocol files (pktspec/protocols/*.layer) are found by bare
+name from anywhere (`import "ethernet.layer"`); other imports are relative to the importing file.
+Duplicate names and import cycles stop here, before the checker runs, as kaitai does.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pktspec.errors import Location, SpecError
+from pktspec.grammar import ast, parse
+
+PROTOCOLS_DIR = Path(__file__).resolve().parent.parent / "protocols"
+
+
+@dataclass
+class SourceFile:
+    """One parsed .layer file and where it came from."""
+
+    path: Path
+    display: str  # the name used in messages and generated headers (stable across machines)
+    module: ast.Module
+    builtin: bool
+    imports: list[SourceFile] = field(default_factory=list)
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem
+
+    @property
+    def module_name(self) -> str:
+        """The Python module a built-in file compiles to."""
+        return f"pktspec.protocols.{self.stem}"
+
+
+@dataclass
+class Symbol:
+    """A declared name: what it is (kind), its AST node and the file that declared it."""
+
+    kind: str  # "enum" | "struct" | "layer" | "extern" | "const"
+    node: ast.Enum | ast.Struct | ast.Layer | ast.Extern | ast.Const
+    file: SourceFile
+
+
+@dataclass
+class Program:
+    """All files reachable from the entry file, imports first, and their symbols."""
+
+    files: list[SourceFile]
+    symbols: dict[str, Symbol]
+
+    @property
+    def entry(self) -> SourceFile:
+        return self.files[-1]
+
+    def visible_from(self, source: SourceFile) -> set[str]:
+        """Names a file may use: its own and those of everything it imports, transitively."""
+        reach: set[int] = set()
+        stack = [source]
+        while stack:
+            f = stack.pop()
+            if id(f) in reach:
+                continue
+            reach.add(id(f))
+            stack.extend(f.imports)
+        return {n for n, s in self.symbols.items() if id(s.file) in reach}
+
+    def suggest(self, name: str, candidates: set[str] | None = None) -> str | None:
+        pool = candidates if candidates is not None else set(self.symbols)
+        close = difflib.get_close_matches(name, sorted(pool), n=1, cutoff=0.6)
+        return f"did you mean {close[0]!r}?" if close else None
+
+
+def display_name(path: Path) -> str:
+    """Built-in files are shown as protocols/x.layer; others by their file name."""
+    try:
+        return "protocols/" + str(path.resolve().relative_to(PROTOCOLS_DIR))
+    except ValueError:
+        return path.name
+
+
+class _Loader:
+    def __init__(self, extra_sources: dict[Path, str] | None = None) -> None:
+        self.by_path: dict[Path, SourceFile] = {}
+        self.order: list[SourceFile] = []
+        self.in_progress: list[Path] = []
+        self.extra = extra_sources or {}
+
+    def load(self, path: Path, at: Location | None = None) -> SourceFile:
+        path = path.resolve()
+        if path in self.by_path:
+            return self.by_path[path]
+        if path in self.in_progress:
+            chain = " -> ".join(p.name for p in self.in_progress + [path])
+            raise SpecError(at, f"import cycle: {chain}", hint="move the shared part to a file "
+                            "that both import")
+        text = self._read(path, at)
+        display = display_name(path)
+        module = parse(text, display)
+        source = SourceFile(path, display, module, builtin=path.parent == PROTOCOLS_DIR)
+        self.in_progress.append(path)
+        for imp in module.of_type(ast.Import):
+            source.imports.append(self.load(self._find(imp, path), imp.pos))
+        self.in_progress.pop()
+        self.by_path[path] = source
+        self.order.append(source)
+        return source
+
+    def _read(self, path: Path, at: Location | None) -> str:
+        if path in self.extra:
+            return self.extra[path]
+        try:
+            return path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise SpecError(at, f"no such .layer file: {path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SpecError(at, f"cannot read {path}: {exc}") from None
+
+    def _find(self, imp: ast.Import, importer: Path) -> Path:
+        local = importer.parent / imp.path
+        if local.exists() or local.resolve() in self.extra:
+            return local
+        builtin = PROTOCOLS_DIR / imp.path
+        if builtin.exists():
+            return builtin
+        known = sorted(p.name for p in PROTOCOLS_DIR.glob("*.layer"))
+        close = difflib.get_close_matches(imp.path, known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else (
+            "imports are relative to the importing file, or name a built-in protocol file")
+        raise SpecError(imp.pos, f"cannot find imported file {imp.path!r}", hint=hint)
+
+
+_KINDS = ((ast.Enum, "enum"), (ast.Struct, "struct"), (ast.Layer, "layer"),
+          (ast.Extern, "extern"), (ast.Const, "const"))
+
+
+def resolve(path: Path | str, extra_sources: dict[Path, str] | None = None) -> Program:
+    """Load ``path`` and its imports; return the Program or raise SpecError."""
+    loader = _Loader({p.resolve(): t for p, t in (extra_sources or {}).items()})
+    loader.load(Path(path))
+    symbols: dict[str, Symbol] = {}
+    problems: list[SpecError] = []
+    for source in loader.order:
+        for decl in source.module.decls:
+            kind = next((k for t, k in _KINDS if isinstance(decl, t)), None)
+            if kind is None:
+                continue
+            previous = symbols.get(decl.name)
+            if previous is not None:
+                problems.append(SpecError(
+                    decl.pos, f"{decl.name!r} is already declared as a {previous.kind} at "
+                    f"{previous.node.pos}", hint="each name may be declared once across the "
+                    "files imported together; extend an enum with 'extend'",
+                    source=source.module.source))
+                continue
+            symbols[decl.name] = Symbol(kind, decl, source)
+    if problems:
+        raise SpecError(problems[0].location, problems[0].message, problems[0].hint,
+                        problems[0].source, problems)
+    return Program(loader.order, symbols)

@@ -1,0 +1,194 @@
+"""The small pieces generated modules need beside construct itself.
+
+- ``Params``: construct has no parameterised structs; this passes a struct its arguments.
+- ``Span``/``lazy_value``: a variable part (options, arrays) is remembered as a byte span by
+  the fast decoder and parsed by construct only when someone reads it.
+- ``parse_at``: the fast decoder hands a part it cannot plan (arrays by count, switches,
+  externs) to construct, and learns how many bytes it took.
+- ``extern``: field types implemented in Python (DNS name compression), registered by name.
+- ``inet_checksum``, ``crc32``: the functions build relations may call.
+"""
+
+from __future__ import annotations
+
+import io
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+import construct as _c
+
+from pktspec.errors import DecodeError, PktspecError
+
+
+class Params(_c.Subconstruct):
+    """Give a struct its arguments: inside it, parameter ``p`` reads as ``this._.p``."""
+
+    def __init__(self, subcon: _c.Construct, **params: Callable[[Any], Any]) -> None:
+        super().__init__(subcon)
+        self.params = params
+
+    def _inner(self, context: Any) -> _c.Container:
+        inner = _c.Container({k: _c.evaluate(v, context) for k, v in self.params.items()})
+        inner._ = context
+        inner._params = getattr(context, "_params", None)
+        inner._root = getattr(context, "_root", context)
+        inner._parsing = getattr(context, "_parsing", True)
+        inner._building = getattr(context, "_building", False)
+        inner._sizing = getattr(context, "_sizing", False)
+        inner._io = getattr(context, "_io", None)
+        inner._index = getattr(context, "_index", None)
+        return inner
+
+    def _parse(self, stream, context, path):
+        return self.subcon._parsereport(stream, self._inner(context), path)
+
+    def _build(self, obj, stream, context, path):
+        return self.subcon._build(obj, stream, self._inner(context), path)
+
+    def _sizeof(self, context, path):
+        return self.subcon._sizeof(self._inner(context), path)
+
+
+class Span:
+    """Where a not-yet-decoded variable part of a layer lies in the packet buffer."""
+
+    __slots__ = ("start", "stop")
+
+    def __init__(self, start: int, stop: int) -> None:
+        self.start = start
+        self.stop = stop
+
+    def __repr__(self) -> str:
+        return f"Span({self.start}, {self.stop})"
+
+
+def _context(layer: Any) -> dict[str, Any]:
+    """The already-decoded scalar fields of a layer, as construct's context sees them."""
+    out: dict[str, Any] = {}
+    for info in type(layer).fields_info:
+        if info.kind in ("int", "enum", "flags", "address", "bytes", "let"):
+            out[info.name] = getattr(layer, info.raw_attr, None)
+    return out
+
+
+def _parse(fmt: _c.Construct, data: bytes, layer: Any, name: str, offset: int) -> tuple[Any, int]:
+    """Parse data with fmt; the context also carries ``_layer`` and ``_start`` (the absolute
+    offset of data in the layer's buffer), which extern types such as DNS names need to
+    follow pointers elsewhere in the packet."""
+    stream = io.BytesIO(data)
+    context = _c.Container(_context(layer), _parsing=True, _building=False, _sizing=False,
+                           _params=None, _io=stream, _index=None, _layer=layer,
+                           _start=offset)
+    try:
+        value = fmt._parsereport(stream, context, f"(parsing) -> {name}")
+    except _c.StreamError as exc:
+        raise DecodeError(layer.name, name, offset, f"truncated: {exc}", truncated=True) \
+            from None
+    except (_c.ConstructError, ValueError, TypeError, KeyError, IndexError,
+            PktspecError) as exc:
+        raise DecodeError(layer.name, name, offset, str(exc) or type(exc).__name__) from None
+    return value, stream.tell()
+
+
+def lazy_value(layer: Any, name: str, fmt: _c.Construct) -> Any:
+    """The value of a lazily decoded field, parsing its Span on first access."""
+    slot = "_" + name
+    value = getattr(layer, slot)
+    if type(value) is Span:
+        data = bytes(layer._buf[value.start:value.stop])
+        value, _ = _parse(fmt, data, layer, name, value.start)
+        setattr(layer, slot, value)
+    return value
+
+
+def parse_at(fmt: _c.Construct, layer: Any, name: str, buf: Any, pos: int,
+             limit: int) -> tuple[Any, int]:
+    """Parse one field with construct at buf[pos:limit]; return (value, position after it)."""
+    value, used = _parse(fmt, bytes(buf[pos:limit]), layer, name, pos)
+    return value, pos + used
+
+
+def signed(value: int, bits: int) -> int:
+    """Two's complement of a bits-wide bit field."""
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+# ---- extern field types --------------------------------------------------------------------
+
+_EXTERNS: dict[str, _c.Construct] = {}
+
+
+class _ExternAdapter(_c.Construct):
+    """A Python-implemented field: parse(stream, context) and build(value, context) -> bytes."""
+
+    def __init__(self, name: str, parse: Callable, build: Callable) -> None:
+        super().__init__()
+        self.extern_name = name
+        self.parse_fn = parse
+        self.build_fn = build
+
+    def _parse(self, stream, context, path):
+        return self.parse_fn(stream, context)
+
+    def _build(self, obj, stream, context, path):
+        data = self.build_fn(obj, context)
+        _c.stream_write(stream, data, len(data), path)
+        return obj
+
+
+def register_extern(name: str, parse: Callable, build: Callable) -> None:
+    """Register an extern field type for .layer files that declare ``extern name;``.
+
+    ``parse(stream, context)`` reads from a binary stream positioned at the field and returns
+    the value; ``build(value, context)`` returns the bytes. Register before loading the
+    .layer file that uses it.
+    """
+    _EXTERNS[name] = _ExternAdapter(name, parse, build)
+
+
+class _LateExtern(_c.Construct):
+    """Looks the extern up when first used, so registration order does not matter."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.extern_name = name
+
+    def _target(self) -> _c.Construct:
+        target = _EXTERNS.get(self.extern_name)
+        if target is None:
+            raise PktspecError(f"extern field type {self.extern_name!r} is not registered: "
+                               "call pktspec.runtime.constructs.register_extern first")
+        return target
+
+    def _parse(self, stream, context, path):
+        return self._target()._parse(stream, context, path)
+
+    def _build(self, obj, stream, context, path):
+        return self._target()._build(obj, stream, context, path)
+
+
+def extern(name: str) -> _c.Construct:
+    return _LateExtern(name)
+
+
+# ---- build functions -----------------------------------------------------------------------
+
+
+def inet_checksum(*parts: Any) -> int:
+    """The Internet checksum (RFC 1071) over the concatenated parts."""
+    data = b"".join(bytes(p) for p in parts if p is not None)
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(memoryview(data).cast("H")) if data else 0
+    # cast("H") reads native order; fold and swap back to network order when little-endian.
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    value = ~total & 0xFFFF
+    if memoryview(b"\x01\x00").cast("H")[0] == 1:  # little-endian machine
+        value = ((value & 0xFF) << 8) | (value >> 8)
+    return value
+
+
+def crc32(*parts: Any) -> int:
+    return zlib.crc32(b"".join(bytes(p) for p in parts if p is not None)) & 0xFFFFFFFF
