@@ -76,6 +76,9 @@ IF_NAME, IF_DESCRIPTION, IF_TSRESOL, IF_FILTER, IF_OS, IF_FCSLEN, IF_TSOFFSET = 
 SHB_HARDWARE, SHB_OS, SHB_USERAPPL = 2, 3, 4
 CUSTOM_OPTIONS = frozenset((2988, 2989, 19372, 19373))
 
+#: How many blocks the constructor reads ahead looking for interfaces.
+LOOKAHEAD = 64
+_PACKET_TYPES = frozenset((EPB, SPB, PB))
 #: Blocks other than packets are read whole; this bounds what a damaged length can cost.
 MAX_BLOCK = 16 << 20
 
@@ -239,6 +242,16 @@ def tsresol_units(code: int) -> int:
     return 2 ** (code & 0x7F) if code & 0x80 else 10**code
 
 
+def tsresol_code(units: int) -> int:
+    """The if_tsresol byte for a clock of ``units`` ticks per second (9 if there is none)."""
+    for code in range(20):
+        if 10**code == units:
+            return code
+    if units > 0 and units & (units - 1) == 0 and units.bit_length() <= 128:
+        return 0x80 | (units.bit_length() - 1)
+    return 9
+
+
 _ISB_COUNTERS = {4: "ifrecv", 5: "ifdrop", 6: "filteraccept", 7: "osdrop", 8: "usrdeliv"}
 
 
@@ -262,8 +275,8 @@ class _Codec:
 class PcapngReader:
     """Iterate a pcapng file as ``(data, CaptureInfo)`` packets, or as typed blocks.
 
-    The constructor reads the first section header and the interface blocks right after it,
-    so ``interfaces`` and ``linktype_of`` answer before the first packet in a typical file;
+    The constructor reads the blocks before the first packet (at most ``LOOKAHEAD`` of them),
+    so ``interfaces`` and ``linktype_of`` answer before iterating in a typical file;
     interfaces declared later appear as the file is read. The file is read once: iterate it
     (packets) or call :meth:`blocks`, not both.
     """
@@ -308,7 +321,7 @@ class PcapngReader:
         return self.interfaces[interface].linktype
 
     def _read_leading_blocks(self) -> list[Block]:
-        """The first SHB (checked: this is the format test) and the IDBs that follow it."""
+        """The first SHB (checked: this is the format test) and the blocks up to a packet."""
         head = self._input.read(12)
         self._buf = head
         if len(head) < 12 or head[:4] != b"\x0a\x0d\x0d\x0a":
@@ -319,20 +332,21 @@ class PcapngReader:
             raise CaptureError(
                 f"section header byte-order magic 0x{head[8:12].hex()} is invalid", self.path, 8
             )
-        lead = []
-        while True:
-            block = self._next_slow_block((SHB, IDB))
+        lead: list[Block] = []
+        while len(lead) < LOOKAHEAD:
+            block = self._next_slow_block(_PACKET_TYPES)
             if block is None:
-                return lead
+                break
             lead.append(block)
+        return lead
 
-    def _next_slow_block(self, wanted: tuple[int, ...] | None) -> Block | None:
-        """Decode the next block (if its type is in ``wanted``, when given); None at the end."""
+    def _next_slow_block(self, stop_at: frozenset[int] = frozenset()) -> Block | None:
+        """Decode the next block, unless its type is in ``stop_at``; None there or at the end."""
         while True:
             buf, pos = self._buf, self._pos
             if pos + 12 <= len(buf):
                 btype = self._codec.head(buf, pos)[0]
-                if wanted is not None and btype not in wanted:
+                if btype in stop_at:
                     return None
                 end = self._block_end(buf, pos, btype)
                 if end <= len(buf):
@@ -362,7 +376,7 @@ class PcapngReader:
         yield from self._lead
         self._lead = []
         while True:
-            block = self._next_slow_block(None)
+            block = self._next_slow_block()
             if block is None:
                 return
             if isinstance(block, PacketBlock):
@@ -425,7 +439,7 @@ class PcapngReader:
                     f"block ending here: trailing length differs from leading length {prev}",
                     pos - 4,
                 )
-            block = self._next_slow_block(None)
+            block = self._next_slow_block()
             if block is None:
                 return
             if isinstance(block, PacketBlock) and block.info is not None:
@@ -830,10 +844,15 @@ class PcapngWriter:
         self.records_written += 1
 
     def _interface_for(self, interface: int, info: CaptureInfo | None) -> Interface:
-        """The interface to write to, adding missing ones for a CaptureInfo's link type."""
+        """The interface to write to, adding missing ones for a CaptureInfo's link type.
+
+        A bare timestamp on a writer without interfaces gets an Ethernet interface with a
+        nanosecond clock, as PcapWriter defaults to Ethernet.
+        """
         while interface >= len(self.interfaces) and info is not None:
-            resol = {10**k: k for k in (0, 3, 6, 9)}.get(info.ts_resolution, 9)
-            self.add_interface(info.linktype, tsresol=resol)
+            self.add_interface(info.linktype, tsresol=tsresol_code(info.ts_resolution))
+        if interface == 0 and not self.interfaces:
+            self.add_interface(1, tsresol=9)
         if interface >= len(self.interfaces):
             raise CaptureError(
                 f"no interface {interface}: add_interface() first", self.path,
