@@ -1,0 +1,298 @@
+"""The Layer base class: what every decoded header shares (gopacket's Layer and BaseLayer).
+
+A generated layer class (see docs/GENERATED.md) sets its fields in ``__slots__`` from its
+``_decode(buf, off, end)`` and records where its header, payload and trailer are with
+``_set_bounds``. Everything else a person or a tool asks of a layer lives here and works from
+those two things plus the class's ``fields_info`` table:
+
+- ``contents``, ``payload``, ``trailer``: slices of the packet buffer (bytes, or memoryview
+  slices of the caller's buffer when the packet was decoded with ``copy=False``);
+- ``raw_fields()``: the values as stored, comparable with what ``FORMAT.parse`` gives;
+- ``fields()`` and ``repr()``: the values as shown, ``TCP (6)`` rather than ``6``;
+- ``_fail`` and ``_truncated``: the DecodeErrors a decoder raises, which name the field and
+  the byte offset, so that ``packet.error`` tells the user where the bytes went wrong.
+
+Nothing here runs per packet except what ``_decode`` itself calls, so a layer costs what its
+generated decoder costs.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pktspec.errors import DecodeError
+
+__all__ = ["FieldInfo", "Layer", "LayerClass", "RESERVED_NAMES"]
+
+
+class LayerClass(enum.IntEnum):
+    """Where a layer sits, for ``packet.link`` / ``.network`` / ``.transport`` / ``.application``."""
+
+    OTHER = 0
+    LINK = 1
+    NETWORK = 2
+    TRANSPORT = 3
+    APPLICATION = 4
+
+
+# Field kinds whose raw value lives in the slot ``_<name>`` while ``<name>`` is a property
+# that shows it (a FlagSet, an address as text).
+RAW_SLOT_KINDS = frozenset({"flags", "address"})
+_ADDRESS_TYPES = frozenset({"mac", "ipv4", "ipv6", "mac_addr", "ipv4_addr", "ipv6_addr"})
+_INT_TYPE = re.compile(r"^(u|i|s|b|bits)\d+(le|be)?$")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldInfo:
+    """One field of a layer, for display, export, error offsets and ``pktspec list/doc``.
+
+    ``offset`` and ``size`` are in bytes from the start of the layer and are known for the
+    fixed part of a header (None after a variable-length part); ``bits`` is the width of a
+    bit field, whose ``offset``/``size`` are those of the bytes that hold it. ``line`` is the
+    line in the .layer file. ``kind`` says how the value is stored; when not given it follows
+    from the other arguments: ``flags`` (a FlagSet class given), ``address`` (a mac/ipv4/ipv6
+    type), ``enum`` (an OpenEnum given), ``int``, or ``value`` for anything else.
+    ``raw_attr`` is where the raw value lives: ``_<name>`` for flags and addresses, whose
+    ``<name>`` is a property that shows the value, ``<name>`` otherwise.
+    """
+
+    name: str
+    type_name: str
+    enum: Any = None
+    flags: Any = None
+    bits: int | None = None
+    offset: int | None = None
+    size: int | None = None
+    line: int | None = None
+    doc: str | None = None
+    kind: str | None = None
+    raw_attr: str = field(init=False, default="", compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        kind = self.kind
+        if kind is None:
+            if self.flags is not None:
+                kind = "flags"
+            elif self.type_name in _ADDRESS_TYPES:
+                kind = "address"
+            elif self.enum is not None:
+                kind = "enum"
+            elif _INT_TYPE.match(self.type_name):
+                kind = "int"
+            else:
+                kind = "value"
+            object.__setattr__(self, "kind", kind)
+        raw_attr = "_" + self.name if kind in RAW_SLOT_KINDS else self.name
+        object.__setattr__(self, "raw_attr", raw_attr)
+
+
+_UNSET = object()
+
+
+class Layer:
+    """Base of every layer class, generated or written in Python.
+
+    A layer is made by the runtime with ``cls.__new__(cls)`` (no ``__init__`` on the decode
+    path) and filled by ``_decode(buf, off, end) -> next layer class | None``. Class
+    attributes describe the layer: ``name``, ``layer_class``, ``source`` (the .layer file),
+    ``fields_info`` (a tuple of FieldInfo in wire order) and, for generated layers, ``FORMAT``
+    (the construct Struct: the reference decoder and the builder).
+    """
+
+    __slots__ = ("_buf", "_off", "_hend", "_pend", "_end")
+
+    name: ClassVar[str] = "Layer"
+    layer_class: ClassVar[LayerClass] = LayerClass.OTHER
+    source: ClassVar[str | None] = None
+    fields_info: ClassVar[tuple[FieldInfo, ...]] = ()
+    FORMAT: ClassVar[Any] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = cls.__name__
+
+    # -- decoding ---------------------------------------------------------------------------
+
+    def _decode(self, buf: Any, off: int, end: int) -> type[Layer] | None:
+        """Decode the layer at buf[off:end]; set fields and bounds; return the next class."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement _decode")
+
+    def _set_bounds(self, buf: Any, off: int, hend: int, pend: int, end: int) -> None:
+        """Record the layer's extent: header buf[off:hend], payload [hend:pend], trailer [pend:end]."""
+        self._buf = buf
+        self._off = off
+        self._hend = hend
+        self._pend = pend
+        self._end = end
+
+    @classmethod
+    def from_bytes(cls, data: Any) -> Layer:
+        """Decode one layer alone from data (raises DecodeError); the next class is dropped."""
+        layer = cls.__new__(cls)
+        layer._decode(data, 0, len(data))
+        return layer
+
+    def _fail(self, field: str, offset: int, message: str) -> DecodeError:
+        """The DecodeError for a bad value of field at absolute byte offset; the caller raises it."""
+        return DecodeError(self.name, field, offset, message)
+
+    def _truncated(self, buf: Any, off: int, end: int) -> DecodeError:
+        """The DecodeError for a layer cut short at end: it names the first field that ran out.
+
+        Only fields with a known offset and size can be named; without any, the error points
+        at the layer's start.
+        """
+        have = end - off
+        for info in self.fields_info:
+            if info.offset is None or info.size is None:
+                continue
+            if info.offset + info.size > have:
+                return DecodeError(
+                    self.name,
+                    info.name,
+                    off + info.offset,
+                    f"truncated: {info.name} needs bytes {info.offset}..{info.offset + info.size}"
+                    f" of the header, only {have} present",
+                    truncated=True,
+                )
+        return DecodeError(
+            self.name, "", off, f"truncated: only {have} bytes present", truncated=True
+        )
+
+    # -- extent -----------------------------------------------------------------------------
+
+    @property
+    def contents(self) -> Any:
+        """The header bytes of this layer (gopacket's LayerContents)."""
+        return self._buf[self._off : self._hend]
+
+    @property
+    def payload(self) -> Any:
+        """The bytes this layer carries for the next one (gopacket's LayerPayload)."""
+        return self._buf[self._hend : self._pend]
+
+    @property
+    def trailer(self) -> Any:
+        """Bytes after the payload that still belong to this layer (Ethernet padding, FCS)."""
+        return self._buf[self._pend : self._end]
+
+    @property
+    def length(self) -> int:
+        """Header length in bytes. A layer with a field called ``length`` shadows this one;
+        ``len(layer.contents)`` is the same number."""
+        return self._hend - self._off
+
+    @property
+    def offset(self) -> int:
+        """Where this layer starts in the packet."""
+        return self._off
+
+    @property
+    def layer_type(self) -> type[Layer]:
+        """The layer's class, as gopacket's LayerType()."""
+        return type(self)
+
+    @property
+    def flow(self) -> Any:
+        """The layer's Flow, for layers that declare one; None for the others."""
+        return None
+
+    # -- values -----------------------------------------------------------------------------
+
+    def raw_fields(self) -> dict[str, Any]:
+        """Field name -> raw value (ints, bytes, lists of dicts), as ``FORMAT.parse`` gives them.
+
+        Fields a packet does not carry (a conditional field whose condition is false, a layer
+        that failed half way) are None.
+        """
+        return {
+            info.name: _raw(getattr(self, info.raw_attr, None)) for info in self.fields_info
+        }
+
+    def fields(self) -> dict[str, Any]:
+        """Field name -> value for display: enum values print as ``TCP (6)`` but are still
+        ints, flag sets are FlagSets, addresses are text, variable parts are decoded."""
+        return {info.name: _shown(info, getattr(self, info.name, None)) for info in self.fields_info}
+
+    def _display_fields(self) -> list[tuple[str, Any]]:
+        """fields() for repr and dumps: never raises (a broken lazy part shows its error) and
+        leaves out fields the layer does not have."""
+        out = []
+        for info in self.fields_info:
+            try:
+                value = getattr(self, info.name, _UNSET)
+                if value is _UNSET:
+                    continue
+                value = _shown(info, value)
+            except Exception as exc:
+                value = f"<{type(exc).__name__}: {exc}>"
+            out.append((info.name, value))
+        return out
+
+    def __repr__(self) -> str:
+        parts = [f"{name}={_short(value)}" for name, value in self._display_fields()]
+        return f"<{self.name} {' '.join(parts)}>" if parts else f"<{self.name}>"
+
+
+def _shown(info: FieldInfo, value: Any) -> Any:
+    if type(value) is int:
+        if info.enum is not None:
+            return info.enum(value)
+        if info.flags is not None:
+            return info.flags(value)
+    return value
+
+
+def _raw(value: Any) -> Any:
+    """A value as stored: display wrappers back to ints, memoryviews to bytes, nested parts
+    to dicts."""
+    if value is None or type(value) is int or type(value) is bytes:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, (memoryview, bytearray)):
+        return bytes(value)
+    if isinstance(value, list):
+        return [_raw(v) for v in value]
+    raw_fields = getattr(value, "raw_fields", None)
+    if raw_fields is not None:
+        return raw_fields()
+    return value
+
+
+def _short(value: Any) -> str:
+    """A value for a one-line repr: long byte strings cut, text unquoted."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+        if len(data) > 16:
+            return f"{data[:16].hex()}...({len(data)} bytes)"
+        return data.hex() if data else "''"
+    if isinstance(value, str):
+        return value
+    return str(value)
+
+
+RESERVED_NAMES = frozenset(
+    {
+        "contents",
+        "payload",
+        "trailer",
+        "offset",
+        "layer_type",
+        "flow",
+        "raw_fields",
+        "fields",
+        "name",
+        "layer_class",
+        "source",
+        "fields_info",
+        "FORMAT",
+        "from_bytes",
+    }
+)
+"""Names a generated field must not take: they are Layer attributes the runtime relies on.
+(``length`` is allowed: a field called length shadows the header-length property.)"""

@@ -1,0 +1,226 @@
+"""Layer registry and dispatch tables: who comes after whom, decided by a dict lookup.
+
+gopacket keys its decoders by EtherType, IP protocol or port in arrays and maps filled at init
+time. pktspec does the same with one :class:`DispatchTable` per enum (``EtherType``,
+``IPProtocol``, ``UDPPort``, ``LinkType``, ...): a ``dict`` subclass from value to layer class,
+so that a generated decoder picks its next layer with ``_TABLE.get(value)``, a C-level lookup
+whose cost does not depend on how many layers or .layer files are loaded.
+
+Tables are filled by generated modules at import (one explicit ``bind`` per ``extend`` in a
+.layer file) or by Python code. A value bound twice is a conflict between two specs: it raises
+:class:`~pktspec.errors.SpecError` naming both sources, unless one binding has a higher
+priority, which then wins whatever the import order. The losing binding is remembered, so
+unbinding the winner brings it back.
+
+When a value is not in a table, ``lookup`` tries the table's heuristics, predicates over the
+payload bytes (``looks like TLS``), in priority order: the hook for protocols that have no
+number of their own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+from pktspec.errors import Location, SpecError
+
+__all__ = ["REGISTRY", "Binding", "DispatchTable", "Registry"]
+
+Predicate = Callable[[Any, int, int], bool]
+
+
+class Binding(NamedTuple):
+    """One ``value -> cls`` entry of a table, with where it came from."""
+
+    value: Any
+    cls: type
+    source: str | None
+    priority: int
+
+
+def _same_class(a: type, b: type) -> bool:
+    """The same class, or the same class from a reloaded module (modules can be reloaded)."""
+    return a is b or (a.__module__ == b.__module__ and a.__qualname__ == b.__qualname__)
+
+
+def _class_name(cls: type) -> str:
+    return getattr(cls, "name", None) or cls.__name__
+
+
+_SOURCE = re.compile(r"^(?P<file>.*?):(?P<line>\d+)(?::(?P<col>\d+))?$")
+
+
+def _location(source: str | None) -> Location | None:
+    """``udp.layer:20`` or ``udp.layer:20:5`` as a Location; None for other sources."""
+    m = _SOURCE.match(source or "")
+    if m is None:
+        return None
+    return Location(m["file"], int(m["line"]), int(m["col"] or 1))
+
+
+class DispatchTable(dict):
+    """value -> layer class for one enum; ``get`` stays dict.get on the hot path.
+
+    Never assign with ``table[value] = cls``: use :meth:`bind`, which checks for conflicts and
+    keeps the provenance that error messages and ``pktspec list`` show.
+    """
+
+    __slots__ = ("name", "heuristics", "_bindings")
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.heuristics: list[tuple[int, Predicate, type]] = []
+        self._bindings: dict[Any, list[Binding]] = {}
+
+    def bind(self, value: Any, cls: type, source: str | None = None, priority: int = 0) -> type:
+        """Send value to cls. Returns cls.
+
+        Binding a value already bound is allowed when it is the same binding again (same
+        class and source: a module was reloaded) or when the priorities differ (the higher
+        one is used; the other is kept behind it). Two bindings of one priority from
+        different sources are a conflict: SpecError, located at the new source.
+        """
+        stack = self._bindings.get(value, [])
+        again = [b for b in stack if b.source == source and _same_class(b.cls, cls)]
+        for old in stack:
+            if old.priority == priority and old not in again:
+                raise SpecError(
+                    _location(source),
+                    f"{self.name} value {value!r} is already bound to "
+                    f"{_class_name(old.cls)} by {old.source or 'Python code'}; "
+                    f"{source or 'Python code'} binds it to {_class_name(cls)}",
+                    hint="give one of them a higher priority, or unbind the other first",
+                )
+        stack = [b for b in stack if b not in again]
+        stack.append(Binding(value, cls, source, priority))
+        stack.sort(key=lambda b: -b.priority)
+        self._bindings[value] = stack
+        dict.__setitem__(self, value, stack[0].cls)
+        return cls
+
+    def unbind(self, value: Any, cls: type | None = None, source: str | None = None) -> None:
+        """Remove value's binding (only the one to cls / from source when given); a binding
+        that a higher priority one had hidden becomes active again."""
+        stack = self._bindings.get(value)
+        if not stack:
+            raise KeyError(f"{self.name} has no binding for {value!r}")
+        keep = [
+            b
+            for b in stack
+            if (cls is not None and not _same_class(b.cls, cls))
+            or (source is not None and b.source != source)
+        ]
+        if len(keep) == len(stack):
+            raise KeyError(f"{self.name} has no binding for {value!r} matching {cls}, {source}")
+        if keep:
+            self._bindings[value] = keep
+            dict.__setitem__(self, value, keep[0].cls)
+        else:
+            del self._bindings[value]
+            dict.__delitem__(self, value)
+
+    def bindings(self, value: Any = None) -> list[Binding]:
+        """Every binding (of value, when given), the active one of each value first."""
+        if value is not None:
+            return list(self._bindings.get(value, ()))
+        return [b for stack in self._bindings.values() for b in stack]
+
+    def add_heuristic(self, predicate: Predicate, cls: type, priority: int = 0) -> None:
+        """Try ``predicate(buf, off, end)`` when a lookup misses; higher priorities first,
+        equal priorities in the order they were added."""
+        self.heuristics.append((priority, predicate, cls))
+        self.heuristics.sort(key=lambda h: -h[0])
+
+    def remove_heuristic(self, predicate: Predicate) -> None:
+        self.heuristics[:] = [h for h in self.heuristics if h[1] is not predicate]
+
+    def lookup(self, value: Any, buf: Any = None, off: int = 0, end: int = 0) -> type | None:
+        """The class for value, else the first heuristic that accepts buf[off:end], else None."""
+        cls = self.get(value)
+        if cls is None and self.heuristics and buf is not None:
+            for _, predicate, candidate in self.heuristics:
+                if predicate(buf, off, end):
+                    return candidate
+        return cls
+
+    def __setitem__(self, value: Any, cls: type) -> None:
+        raise TypeError(f"use {self.name}.bind(value, cls, source=...) to change a table")
+
+    def __delitem__(self, value: Any) -> None:
+        raise TypeError(f"use {self.name}.unbind(value) to change a table")
+
+    def __repr__(self) -> str:
+        items = ", ".join(f"{k!r}: {_class_name(v)}" for k, v in self.items())
+        return f"<DispatchTable {self.name} {{{items}}}>"
+
+
+class Registry:
+    """Every layer class by name and every dispatch table by enum name.
+
+    There is one, :data:`REGISTRY`; tests and embedders may make their own.
+    """
+
+    def __init__(self) -> None:
+        self._layers: dict[str, type] = {}
+        self._tables: dict[str, DispatchTable] = {}
+
+    def add_layer(self, cls: type) -> type:
+        """Register cls under ``cls.name``; returns cls, so it can decorate a class.
+
+        A second class with the same name is a SpecError unless it is the same class again
+        (a reloaded module), which then replaces the old one.
+        """
+        name = _class_name(cls)
+        old = self._layers.get(name)
+        if old is not None and not _same_class(old, cls):
+            raise SpecError(
+                _location(getattr(cls, "source", None)),
+                f"layer {name!r} is already defined by "
+                f"{getattr(old, 'source', None) or old.__module__}",
+                hint="rename one of the layers",
+            )
+        self._layers[name] = cls
+        return cls
+
+    def remove_layer(self, name: str) -> None:
+        del self._layers[name]
+
+    def layer(self, name: str) -> type:
+        """The layer class called name (KeyError listing the known names when there is none)."""
+        cls = self._layers.get(name)
+        if cls is None:
+            known = ", ".join(sorted(self._layers)) or "none"
+            raise KeyError(f"no layer called {name!r} (known: {known})")
+        return cls
+
+    def get_layer(self, name: str) -> type | None:
+        return self._layers.get(name)
+
+    def layers(self) -> list[type]:
+        """Every registered layer class, sorted by name."""
+        return [self._layers[n] for n in sorted(self._layers)]
+
+    def table(self, name: str) -> DispatchTable:
+        """The dispatch table of the enum called name, created empty on first use."""
+        table = self._tables.get(name)
+        if table is None:
+            table = self._tables[name] = DispatchTable(name)
+        return table
+
+    def tables(self) -> dict[str, DispatchTable]:
+        return dict(sorted(self._tables.items()))
+
+    def __iter__(self) -> Iterator[type]:
+        return iter(self.layers())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._layers
+
+    def __repr__(self) -> str:
+        return f"<Registry {len(self._layers)} layers, {len(self._tables)} tables>"
+
+
+REGISTRY = Registry()
+"""The registry that generated modules and ``decode(data, "Ethernet")`` use."""
