@@ -1,0 +1,407 @@
+"""Decoding a packet: bytes in, a Packet of layers out (gopacket's NewPacket and Packet).
+
+:func:`decode` walks the decode chain: it makes the first layer, lets it decode itself, moves to
+the payload it reported and goes on with the class it named, until a layer names no successor
+(the rest, if any, becomes a ``Payload`` layer) or the bytes run out. Bad bytes never raise:
+the layers that decoded are kept, a :class:`DecodeFailure` layer holds the rest and
+``packet.error`` says which layer broke, at which field and byte offset. ``strict=True``
+raises the DecodeError instead, which is what tests want.
+
+The eager loop is the hot path of every capture run, so it allocates one object per layer and
+nothing else: no dict per layer, no isinstance chain, no logging.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from pktspec.errors import DecodeError
+from pktspec.runtime.layer import FieldInfo, Layer, LayerClass
+from pktspec.runtime.metadata import CaptureInfo
+from pktspec.runtime.registry import REGISTRY
+
+__all__ = ["MAX_LAYERS", "DecodeFailure", "Packet", "decode"]
+
+MAX_LAYERS = 64
+"""A packet deeper than this is an error: it stops layers that consume nothing from looping."""
+
+_DEPTH = range(MAX_LAYERS)
+_PAYLOAD = "Payload"
+_LINK = LayerClass.LINK
+_NETWORK = LayerClass.NETWORK
+_TRANSPORT = LayerClass.TRANSPORT
+_APPLICATION = LayerClass.APPLICATION
+_TAIL_LOCK = threading.Lock()
+
+
+class DecodeFailure(Layer):
+    """The error layer (gopacket's DecodeFailure): the bytes that did not decode, and why.
+
+    Its contents run from where the failing layer started to the end of the region that
+    layer was given; ``error`` is the DecodeError, also found as ``packet.error``.
+    """
+
+    __slots__ = ("error",)
+    name = "DecodeFailure"
+    layer_class = LayerClass.OTHER
+    fields_info = (FieldInfo("error", "DecodeError", kind="value"),)
+
+    def _decode(self, buf: Any, off: int, end: int) -> None:
+        self._set_bounds(buf, off, end, end, end)
+        return None
+
+    def __repr__(self) -> str:
+        return f"<DecodeFailure {self.error}>"
+
+
+def _as_decode_error(exc: Exception, cls: type, off: int) -> DecodeError:
+    """Any exception a layer raised, as the DecodeError that names the layer."""
+    if isinstance(exc, DecodeError):
+        return exc
+    message = f"{type(exc).__name__}: {exc}"
+    truncated = isinstance(exc, IndexError) or (
+        isinstance(exc, struct.error) and "requires a buffer" in str(exc)
+    )
+    return DecodeError(getattr(cls, "name", cls.__name__), "", off, message, truncated)
+
+
+def _view(data: Any) -> memoryview:
+    """The caller's buffer as a flat memoryview of bytes, without copying it."""
+    view = data if type(data) is memoryview else memoryview(data)
+    if view.format != "B" or view.ndim != 1:
+        view = view.cast("B")
+    return view
+
+
+class Packet:
+    """The layers of one packet, with its bytes and capture metadata.
+
+    ``layers`` in order; ``layer(IPv4)``, ``packet[IPv4]``, ``IPv4 in packet`` (a class or a
+    layer name); ``link``, ``network``, ``transport``, ``application`` by layer class;
+    ``error`` (a DecodeError or None); ``metadata`` (CaptureInfo or None); ``data`` (bytes, or
+    a memoryview of the caller's buffer with ``copy=False``).
+
+    A lazy packet decodes a layer the first time something asks for it or for a layer after
+    it, and never decodes a layer twice. That makes it mutable behind the scenes: a lazy
+    packet is not for sharing between threads (decode it fully with ``packet.layers`` first,
+    or give each thread its own packet).
+    """
+
+    __slots__ = ("data", "metadata", "_layers", "_error", "_pending", "_tail", "_strict")
+
+    data: Any
+    metadata: CaptureInfo | None
+
+    # -- lazy decoding ----------------------------------------------------------------------
+
+    def _step(self) -> Layer:
+        """Decode the pending layer, append it (or the failure) and set up the next one."""
+        cls, off, end = self._pending
+        self._pending = None
+        layer = cls.__new__(cls)
+        try:
+            nxt = layer._decode(self.data, off, end)
+        except Exception as exc:
+            return self._fail(exc, cls, off, end)
+        self._layers.append(layer)
+        hend = layer._hend
+        pend = layer._pend
+        if nxt is None and pend > hend:
+            nxt = REGISTRY.get_layer(_PAYLOAD)
+            if nxt is cls:
+                nxt = None
+        if nxt is not None:
+            if len(self._layers) >= MAX_LAYERS:
+                return self._fail(_too_deep(nxt, hend), nxt, hend, pend)
+            self._pending = (nxt, hend, pend)
+        return layer
+
+    def _fail(self, exc: Exception, cls: type, off: int, end: int) -> DecodeFailure:
+        """Record a failed layer: the error, and a DecodeFailure over the bytes it left."""
+        error = _as_decode_error(exc, cls, off)
+        self._error = error
+        self._pending = None
+        failure = DecodeFailure.__new__(DecodeFailure)
+        failure.error = error
+        failure._set_bounds(self.data, off, end, end, end)
+        self._layers.append(failure)
+        if self._strict:
+            if error is exc:
+                raise error
+            raise error from exc
+        return failure
+
+    def _decode_rest(self) -> None:
+        while self._pending is not None:
+            self._step()
+
+    def _add_tail(self) -> Layer:
+        """Make the deferred Payload layer of an eager packet (see :func:`decode`).
+
+        Eager packets may be shared between threads, so this one step takes a lock; it runs
+        at most once per packet.
+        """
+        with _TAIL_LOCK:
+            tail = self._tail
+            if tail is None:
+                return self._layers[-1]
+            cls, off, end = tail
+            layer = cls.__new__(cls)
+            try:
+                layer._decode(self.data, off, end)
+            except Exception as exc:
+                self._tail = None
+                return self._fail(exc, cls, off, end)
+            self._layers.append(layer)
+            self._tail = None
+            return layer
+
+    def _find(self, match: Callable[[Layer], bool]) -> Layer | None:
+        for layer in self._layers:
+            if match(layer):
+                return layer
+        while self._pending is not None:
+            layer = self._step()
+            if match(layer):
+                return layer
+        if self._tail is not None:
+            layer = self._add_tail()
+            if match(layer):
+                return layer
+        return None
+
+    # -- access -----------------------------------------------------------------------------
+
+    @property
+    def layers(self) -> list[Layer]:
+        """Every layer, in order (decodes the rest of a lazy packet). Do not modify the list."""
+        if self._pending is not None:
+            self._decode_rest()
+        if self._tail is not None:
+            self._add_tail()
+        return self._layers
+
+    @property
+    def error(self) -> DecodeError | None:
+        """Why decoding stopped early, or None (decodes the rest of a lazy packet)."""
+        if self._pending is not None:
+            self._decode_rest()
+        return self._error
+
+    @property
+    def decoded(self) -> list[Layer]:
+        """The layers decoded so far, without decoding more (a copy of the list)."""
+        return list(self._layers)
+
+    def layer(self, which: type | str) -> Layer | None:
+        """The first layer of class which (or called which), or None.
+
+        A lazy packet decodes up to that layer and no further.
+        """
+        if type(which) is str:
+            return self._find(lambda layer: layer.name == which)
+        for layer in self._layers:
+            if isinstance(layer, which):
+                return layer
+        if self._pending is None and self._tail is None:
+            return None
+        return self._find(lambda layer: isinstance(layer, which))
+
+    def __getitem__(self, key: type | str | int) -> Any:
+        """``packet[IPv4]`` / ``packet["IPv4"]`` (KeyError when absent) or ``packet[0]``."""
+        if isinstance(key, (int, slice)):
+            return self.layers[key]
+        layer = self.layer(key)
+        if layer is None:
+            name = key if isinstance(key, str) else getattr(key, "name", key)
+            raise KeyError(f"packet has no {name} layer")
+        return layer
+
+    def __contains__(self, which: type | str) -> bool:
+        return self.layer(which) is not None
+
+    def __iter__(self) -> Iterator[Layer]:
+        return iter(self.layers)
+
+    def _by_class(self, layer_class: LayerClass) -> Layer | None:
+        for layer in self._layers:
+            if layer.layer_class is layer_class:
+                return layer
+        if self._pending is None and self._tail is None:
+            return None
+        return self._find(lambda layer: layer.layer_class is layer_class)
+
+    # The four typed layers are read for every packet of a capture: each is one loop over
+    # the decoded layers, with the class constant bound at definition time.
+
+    @property
+    def link(self) -> Layer | None:
+        """The first link layer (Ethernet, SLL, ...), or None."""
+        for layer in self._layers:
+            if layer.layer_class is _LINK:
+                return layer
+        return self._by_class(_LINK)
+
+    @property
+    def network(self) -> Layer | None:
+        """The first network layer (IPv4, IPv6, ARP, ...), or None."""
+        for layer in self._layers:
+            if layer.layer_class is _NETWORK:
+                return layer
+        return self._by_class(_NETWORK)
+
+    @property
+    def transport(self) -> Layer | None:
+        """The first transport layer (TCP, UDP, SCTP, ...), or None."""
+        for layer in self._layers:
+            if layer.layer_class is _TRANSPORT:
+                return layer
+        return self._by_class(_TRANSPORT)
+
+    @property
+    def application(self) -> Layer | None:
+        """The first application layer (a Payload counts), or None."""
+        for layer in self._layers:
+            if layer.layer_class is _APPLICATION:
+                return layer
+        return self._by_class(_APPLICATION)
+
+    @property
+    def truncated(self) -> bool:
+        """The capture kept fewer bytes than were sent, or a layer ran out of bytes."""
+        if self.metadata is not None and self.metadata.truncated:
+            return True
+        error = self.error
+        return error is not None and error.truncated
+
+    # -- display ----------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        if self._tail is not None:
+            self._add_tail()
+        names = " / ".join(layer.name for layer in self._layers)
+        more = " / ..." if self._pending is not None else ""
+        return f"<Packet {len(self.data)} bytes: {names or '-'}{more}>"
+
+    def dump(self) -> str:
+        """A field tree, one layer after the other, as tshark -V shows it."""
+        lines = [f"Packet: {len(self.data)} bytes"]
+        if self.metadata is not None:
+            m = self.metadata
+            lines.append(
+                f"  captured {m.timestamp:.6f}, caplen {m.caplen}, length {m.length}, "
+                f"interface {m.interface}" + (" (truncated)" if m.truncated else "")
+            )
+        layers = self.layers
+        for i, layer in enumerate(layers):
+            if isinstance(layer, DecodeFailure):
+                lines.append(f"- DecodeFailure, {layer.length} bytes: {layer.error}")
+                continue
+            lines.append(f"- {layer.name}, {layer.length} bytes at offset {layer.offset}")
+            for name, value in layer._display_fields():
+                _dump_value(lines, "    ", name, value)
+            if i == len(layers) - 1 and layer._pend > layer._hend:
+                # nothing decoded it further (a Payload layer, or a layer that ends the chain)
+                _dump_value(lines, "    ", "payload", layer.payload)
+        return "\n".join(lines)
+
+    def show(self) -> None:
+        """Print :meth:`dump`."""
+        print(self.dump())
+
+
+def _dump_value(lines: list[str], indent: str, name: str, value: Any) -> None:
+    if isinstance(value, list):
+        lines.append(f"{indent}{name}: {len(value)} item(s)")
+        for i, item in enumerate(value):
+            _dump_value(lines, indent + "  ", str(i), item)
+    elif isinstance(value, dict):
+        lines.append(f"{indent}{name}:")
+        for key, item in value.items():
+            _dump_value(lines, indent + "  ", key, item)
+    elif isinstance(value, Layer):
+        lines.append(f"{indent}{name}:")
+        for key, item in value._display_fields():
+            _dump_value(lines, indent + "  ", key, item)
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+        text = data.hex(" ") if len(data) <= 32 else f"{data[:32].hex(' ')} ..."
+        lines.append(f"{indent}{name}: {text} ({len(data)} bytes)")
+    else:
+        lines.append(f"{indent}{name}: {value}")
+
+
+def _too_deep(cls: type, off: int) -> DecodeError:
+    return DecodeError(
+        getattr(cls, "name", cls.__name__), "", off, f"more than {MAX_LAYERS} layers"
+    )
+
+
+def decode(
+    data: bytes | bytearray | memoryview,
+    first: type | str,
+    *,
+    lazy: bool = False,
+    copy: bool = True,
+    strict: bool = False,
+    metadata: CaptureInfo | None = None,
+) -> Packet:
+    """Decode data starting with the layer class first (or the layer called first).
+
+    ``copy=True`` keeps the packet's own bytes (bytes input is immutable and is used as is);
+    ``copy=False`` keeps the caller's buffer as a memoryview, so layer contents are views into
+    it: faster, but the caller must not reuse the buffer while the packet lives.
+    ``lazy=True`` decodes layers only when they are asked for. ``strict=True`` raises the
+    DecodeError instead of keeping it in ``packet.error``. ``metadata`` is the CaptureInfo of
+    the record the bytes came from.
+
+    An eager packet is fully decoded on return, with one saving: the trailing ``Payload``
+    layer (a view of the bytes no layer claimed, which cannot fail) is made the first time
+    ``layers``, ``application`` or a lookup reaches it. Most capture loops read the network
+    and transport layers and never pay for it.
+    """
+    if copy:
+        buf = data if type(data) is bytes else bytes(data)
+    else:
+        buf = _view(data)
+    if type(first) is str:
+        first = REGISTRY.layer(first)
+    packet = Packet.__new__(Packet)
+    packet.data = buf
+    packet.metadata = metadata
+    packet._strict = strict
+    packet._error = None
+    packet._tail = None
+    layers = packet._layers = []
+    if lazy:
+        packet._pending = (first, 0, len(buf))
+        return packet
+    packet._pending = None
+
+    # The eager loop: kept flat on purpose (it is what every capture run spends its time in).
+    cls = first
+    off = 0
+    end = len(buf)
+    append = layers.append
+    for _ in _DEPTH:
+        layer = cls.__new__(cls)
+        try:
+            nxt = layer._decode(buf, off, end)
+        except Exception as exc:
+            packet._fail(exc, cls, off, end)
+            return packet
+        append(layer)
+        off = layer._hend
+        end = layer._pend
+        if nxt is None:
+            if end > off:
+                nxt = REGISTRY.get_layer(_PAYLOAD)
+                if nxt is not None and nxt is not cls:
+                    packet._tail = (nxt, off, end)
+            return packet
+        cls = nxt
+    packet._fail(_too_deep(cls, off), cls, off, end)
+    return packet

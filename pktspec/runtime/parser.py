@@ -1,0 +1,133 @@
+"""The fast parser over preallocated layers (gopacket's DecodingLayerParser).
+
+:func:`~pktspec.runtime.packet.decode` makes a new Packet and new layer objects for every
+packet, which is what you want when packets are kept, passed around or printed. A loop that
+only looks at a few fields of millions of packets wants none of that: :class:`Parser` makes one
+instance of each layer class you name, once, and decodes every packet into those same objects::
+
+    parser = Parser(Ethernet, [Ethernet, IPv4, IPv6, TCP, UDP])
+    for data in source:
+        for cls in parser.decode_layers(data):
+            if cls is TCP:
+                count[parser[TCP].dst_port] += 1
+
+Layer objects are overwritten by the next packet: copy what you keep. A layer class that is
+not in the parser stops decoding with ``parser.unsupported`` set to it (gopacket returns
+UnsupportedLayerType; here it is not an error, because "decode up to TCP" is the usual wish),
+and bad bytes stop it with ``parser.error`` set, never with an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pktspec.errors import DecodeError
+from pktspec.runtime.layer import Layer
+from pktspec.runtime.packet import MAX_LAYERS, _as_decode_error
+from pktspec.runtime.registry import REGISTRY
+
+__all__ = ["Parser"]
+
+_DEPTH = range(MAX_LAYERS)
+
+
+class Parser:
+    """Decode packets into one preallocated instance per layer class.
+
+    ``first`` is the class of the first layer (or its registered name); ``layers`` the classes
+    to decode. After :meth:`decode_layers`: ``decoded`` lists the classes decoded, in order
+    (the same list object every time); ``parser[IPv4]`` or ``parser.ipv4`` is the IPv4
+    instance; ``unsupported`` is the next class when it was not given to the parser (else
+    None); ``error`` is the DecodeError that stopped decoding (else None) and ``truncated``
+    says whether it was a layer running out of bytes.
+
+    When a layer names no next layer but carries a payload, the parser decodes the payload as
+    the registered ``Payload`` layer if that class is among ``layers``.
+    """
+
+    __slots__ = ("first", "decoded", "unsupported", "error", "_instances", "_payload")
+
+    def __init__(self, first: type | str, layers: Iterable[type | str]) -> None:
+        self.first = REGISTRY.layer(first) if isinstance(first, str) else first
+        classes = [REGISTRY.layer(c) if isinstance(c, str) else c for c in layers]
+        if self.first not in classes:
+            classes.insert(0, self.first)
+        self._instances: dict[type, Layer] = {cls: cls.__new__(cls) for cls in classes}
+        payload = REGISTRY.get_layer("Payload")
+        self._payload = payload if payload in self._instances else None
+        self.decoded: list[type] = []
+        self.unsupported: type | None = None
+        self.error: DecodeError | None = None
+
+    @property
+    def truncated(self) -> bool:
+        """The last packet stopped because a layer ran out of bytes."""
+        return self.error is not None and self.error.truncated
+
+    def decode_layers(self, data: Any) -> list[type]:
+        """Decode data into the preallocated layers; returns (and keeps) the decoded classes.
+
+        data is used as is: bytes, bytearray or memoryview. Layer contents are slices of it.
+        """
+        decoded = self.decoded
+        decoded.clear()
+        if self.unsupported is not None:
+            self.unsupported = None
+        if self.error is not None:
+            self.error = None
+        get = self._instances.get
+        append = decoded.append
+        cls = self.first
+        off = 0
+        end = len(data)
+        for _ in _DEPTH:
+            layer = get(cls)
+            if layer is None:
+                self.unsupported = cls
+                return decoded
+            try:
+                nxt = layer._decode(data, off, end)
+            except Exception as exc:
+                self.error = _as_decode_error(exc, cls, off)
+                return decoded
+            append(cls)
+            off = layer._hend
+            end = layer._pend
+            if nxt is None:
+                if end <= off or self._payload is None or cls is self._payload:
+                    return decoded
+                nxt = self._payload
+            cls = nxt
+        self.error = DecodeError(cls.name, "", off, f"more than {MAX_LAYERS} layers")
+        return decoded
+
+    def __getitem__(self, cls: type | str) -> Layer:
+        """The preallocated instance of cls (a class or a layer name)."""
+        if isinstance(cls, str):
+            return self._by_name(cls)
+        return self._instances[cls]
+
+    def _by_name(self, name: str) -> Layer:
+        folded = name.casefold()
+        for cls, layer in self._instances.items():
+            if cls.name.casefold() == folded:
+                return layer
+        known = ", ".join(cls.name for cls in self._instances)
+        raise KeyError(f"parser has no {name} layer (it has: {known})")
+
+    def __getattr__(self, name: str) -> Layer:
+        # only reached for names that are not attributes: parser.ipv4, parser.tcp
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._by_name(name)
+        except KeyError as exc:
+            raise AttributeError(exc.args[0]) from None
+
+    def __contains__(self, cls: type) -> bool:
+        return cls in self._instances
+
+    def __repr__(self) -> str:
+        names = ", ".join(cls.name for cls in self._instances)
+        return f"<Parser first={self.first.name} layers=[{names}]>"
