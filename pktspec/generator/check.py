@@ -17,6 +17,7 @@ from pktspec.errors import SpecError
 from pktspec.generator.resolve import Program, SourceFile
 from pktspec.generator.types import ADDRESS_KIND, ADDRESSES, FieldType, int_type, is_int_name
 from pktspec.grammar import ast
+from pktspec.runtime.layer import RESERVED_NAMES
 
 LAYER_CLASSES = ("link", "network", "transport", "application", "other")
 # Attributes of runtime.Layer (and names generated code relies on) that a field may not shadow.
@@ -25,7 +26,7 @@ RESERVED = frozenset({
     "layer_class", "source", "fields_info", "FORMAT", "packet", "build", "header",
     "data", "next_layer", "summary", "show", "copy", "replace", "serialize", "verify_checksum",
     "self", "buf", "off", "end", "hend", "pend", "this", "nxt",
-})
+}) | RESERVED_NAMES
 BUILTIN_FUNCS = {"len": (1, 1), "min": (2, 8), "max": (2, 8)}
 BUILD_FUNCS = {"inet_checksum": (1, 4), "crc32": (1, 4)}
 SPECIAL_NAMES = {"header", "payload", "pseudo_header"}

@@ -1,0 +1,7 @@
+"""``python -m pktspec`` is the ``pktspec`` command."""
+
+import sys
+
+from pktspec.cli import main
+
+sys.exit(main())

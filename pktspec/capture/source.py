@@ -1,0 +1,89 @@
+"""Decoded packets from a capture file or interface: gopacket's PacketSource.
+
+A PacketSource wraps any record source (a file reader or a live capture) and decodes each
+record from the first layer its link type names in the ``LinkType`` dispatch table, so a
+.layer file that binds a layer to a link type (``extend LinkType { 147 -> MyLink }``) makes
+captures of that link type decode with it. An unknown link type decodes as one Payload layer
+and the source says so in ``notes`` (never a crash).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from pktspec.runtime.metadata import CaptureInfo
+from pktspec.runtime.packet import Packet, decode
+from pktspec.runtime.registry import REGISTRY
+
+Filter = str | Callable[[Packet], bool] | None
+
+
+class PacketSource:
+    """Iterate decoded packets; ``records()`` gives the raw (bytes, CaptureInfo) instead.
+
+    ``first`` overrides the link type's first layer (a class or a layer name); ``lazy``,
+    ``copy`` and ``strict`` are passed to :func:`pktspec.runtime.decode`. ``filter`` is a BPF
+    expression (compiled by libpcap for each link type, applied before decoding) or a Python
+    predicate over the decoded packet.
+    """
+
+    def __init__(self, records: Any, *, first: type | str | None = None, lazy: bool = False,
+                 copy: bool = True, strict: bool = False, filter: Filter = None) -> None:
+        self._records = records
+        self.first = REGISTRY.layer(first) if isinstance(first, str) else first
+        self.lazy = lazy
+        self.copy = copy
+        self.strict = strict
+        self.notes: list[str] = []
+        self._bpf: dict[int, Any] = {}
+        self._filter_text = filter if isinstance(filter, str) else None
+        self._predicate = filter if callable(filter) else None
+        self._first_by_linktype: dict[int, type] = {}
+
+    def first_layer(self, linktype: int) -> type:
+        """The first layer for a link type: the override, the binding, or Payload."""
+        if self.first is not None:
+            return self.first
+        cls = self._first_by_linktype.get(linktype)
+        if cls is None:
+            cls = REGISTRY.table("LinkType").get(linktype)
+            if cls is None:
+                cls = REGISTRY.layer("Payload")
+                self.notes.append(f"link type {linktype} has no first layer: its packets decode "
+                                  "as Payload (bind one with 'extend LinkType { N -> Layer }')")
+            self._first_by_linktype[linktype] = cls
+        return cls
+
+    def _bpf_matches(self, data: bytes, info: CaptureInfo) -> bool:
+        program = self._bpf.get(info.linktype)
+        if program is None:
+            from pktspec.capture.bpf import compile_filter  # libpcap only when asked for
+            program = self._bpf[info.linktype] = compile_filter(self._filter_text, info.linktype)
+        return program.matches(data, info.length)
+
+    def records(self) -> Iterator[tuple[bytes, CaptureInfo]]:
+        """The undecoded records (after a BPF filter, if one was given)."""
+        for data, info in self._records:
+            if self._filter_text is None or self._bpf_matches(data, info):
+                yield data, info
+
+    def __iter__(self) -> Iterator[Packet]:
+        first_layer = self.first_layer
+        lazy, copy, strict, predicate = self.lazy, self.copy, self.strict, self._predicate
+        for data, info in self.records():
+            packet = decode(data, first_layer(info.linktype), lazy=lazy, copy=copy,
+                            strict=strict, metadata=info)
+            if predicate is None or predicate(packet):
+                yield packet
+
+    def close(self) -> None:
+        close = getattr(self._records, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> PacketSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,165 @@
+"""How packets look to a person or a program: tcpdump-like lines, a tshark -V-like field
+tree, a hexdump, and JSON. Used by ``pktspec decode``; knows nothing of particular protocols
+beyond the conventions every layer follows (flows, flag sets, enums)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from typing import Any
+
+from pktspec.runtime.layer import LayerClass
+from pktspec.runtime.packet import Packet
+
+
+def timestamp_text(packet: Packet) -> str:
+    m = packet.metadata
+    if m is None:
+        return "-"
+    seconds = m.ts_sec + m.ts_frac // m.ts_resolution
+    frac = (m.ts_frac % m.ts_resolution) * 1_000_000 // m.ts_resolution
+    try:
+        t = _dt.datetime.fromtimestamp(seconds, _dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return f"{seconds}.{frac:06d}"
+    return t.strftime("%H:%M:%S") + f".{frac:06d}"
+
+
+def _endpoints(packet: Packet) -> tuple[str, str] | None:
+    net, trans = packet.network, packet.transport
+    flow = getattr(net, "flow", None) if net is not None else None
+    if flow is None:
+        link = packet.link
+        flow = getattr(link, "flow", None) if link is not None else None
+        if flow is None:
+            return None
+        return str(flow.src), str(flow.dst)
+    src, dst = str(flow.src), str(flow.dst)
+    tflow = getattr(trans, "flow", None) if trans is not None else None
+    if tflow is not None:
+        src, dst = f"{src}.{tflow.src}", f"{dst}.{tflow.dst}"
+    return src, dst
+
+
+def _transport_details(layer: Any) -> list[str]:
+    out = []
+    flags = getattr(layer, "flags", None)
+    if flags is not None and hasattr(flags, "names"):
+        text = str(flags)
+        out.append(f"Flags {text if text.startswith('[') else '[' + text + ']'}")
+    for name, label in (("seq", "seq"), ("ack", "ack"), ("window", "win")):
+        value = getattr(layer, name, None)
+        if isinstance(value, int):
+            out.append(f"{label} {value}")
+    return out
+
+
+def summary(packet: Packet) -> str:
+    """One line per packet, in the spirit of tcpdump's."""
+    layers = packet.layers
+    names = [layer.name for layer in layers if layer.name != "Payload"]
+    head = timestamp_text(packet)
+    ends = _endpoints(packet)
+    parts = [head, " ".join(names) if names else "Payload"]
+    if ends is not None:
+        parts.append(f"{ends[0]} > {ends[1]}:")
+    trans = packet.transport
+    details = _transport_details(trans) if trans is not None else []
+    app = packet.application
+    length = len(app.payload) if app is not None else 0
+    details.append(f"length {length}")
+    line = " ".join(parts) + " " + ", ".join(details)
+    if packet.error is not None:
+        line += f" [error: {packet.error}]"
+    return line
+
+
+def _value_lines(name: str, value: Any, indent: str) -> list[str]:
+    if isinstance(value, list):
+        if not value:
+            return [f"{indent}{name}: []"]
+        out = [f"{indent}{name}: ({len(value)})"]
+        for i, item in enumerate(value):
+            out += _value_lines(f"[{i}]", item, indent + "    ")
+        return out
+    if isinstance(value, dict):
+        out = [f"{indent}{name}:"]
+        for k, v in value.items():
+            if not str(k).startswith("_"):
+                out += _value_lines(str(k), v, indent + "    ")
+        return out
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+        shown = data[:32].hex(" ") + (" ..." if len(data) > 32 else "")
+        return [f"{indent}{name}: {shown} ({len(data)} bytes)"]
+    return [f"{indent}{name}: {value}"]
+
+
+def tree(packet: Packet) -> str:
+    """Every layer's fields, like tshark -V."""
+    lines = []
+    m = packet.metadata
+    if m is not None:
+        lines.append(f"Frame: {m.length} bytes on wire, {m.caplen} captured, "
+                     f"interface {m.interface}, link type {m.linktype}")
+    for layer in packet.layers:
+        span = f"bytes {layer._off}..{layer._hend}" if hasattr(layer, "_hend") else ""
+        lines.append(f"{layer.name} ({_class_name(layer)}) {span}".rstrip())
+        for name, value in layer._display_fields():
+            lines += _value_lines(name, value, "    ")
+        if layer.name == "Payload":
+            lines += _value_lines("data", layer.payload, "    ")
+    if packet.error is not None:
+        lines.append(f"Error: {packet.error}")
+    return "\n".join(lines)
+
+
+def _class_name(layer: Any) -> str:
+    try:
+        return LayerClass(layer.layer_class).name.lower()
+    except ValueError:
+        return "other"
+
+
+def hexdump(data: bytes) -> str:
+    lines = []
+    for pos in range(0, len(data), 16):
+        chunk = bytes(data[pos:pos + 16])
+        hexpart = " ".join(f"{b:02x}" for b in chunk)
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        lines.append(f"  {pos:04x}  {hexpart:<47}  {text}")
+    return "\n".join(lines)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items() if not str(k).startswith("_")}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, int):
+        return int(value)
+    if value is None or isinstance(value, (str, float, bool)):
+        return value
+    return str(value)
+
+
+def as_json(packet: Packet) -> str:
+    m = packet.metadata
+    obj: dict[str, Any] = {}
+    if m is not None:
+        obj["frame"] = {"timestamp": m.timestamp, "caplen": m.caplen, "length": m.length, "interface": m.interface,
+                        "linktype": m.linktype}
+    obj["layers"] = []
+    for layer in packet.layers:
+        entry: dict[str, Any] = {"layer": layer.name}
+        entry["fields"] = {name: _jsonable(value) for name, value in layer._display_fields()}
+        if layer.name == "Payload":
+            entry["fields"]["data"] = bytes(layer.payload).hex()
+        obj["layers"].append(entry)
+    if packet.error is not None:
+        e = packet.error
+        obj["error"] = {"layer": e.layer, "field": e.field_path, "offset": e.offset,
+                        "message": e.message}
+    return json.dumps(obj, sort_keys=False)
