@@ -252,7 +252,8 @@ class PcapWriter:
 
     ``write(data, info_or_timestamp)`` takes a CaptureInfo (its timestamp, original length
     and link type are kept) or a bare timestamp (int, float, Fraction or Decimal seconds).
-    Packets longer than ``snaplen`` are cut to it, as a capture with that snaplen would be.
+    ``snaplen`` only goes into the header: packets are written as given, as libpcap's
+    pcap_dump does, so a copy of a file whose records exceed its snaplen stays faithful.
     Leaving a ``with`` block by an exception discards the file.
     """
 
@@ -292,7 +293,7 @@ class PcapWriter:
                 )
             if length is None:
                 length = info_or_timestamp.length
-        caplen = min(len(data), self.snaplen)
+        caplen = len(data)
         if length is None:
             length = len(data)
         if not (0 <= sec <= 0xFFFFFFFF and 0 <= frac <= 0xFFFFFFFF):
@@ -302,7 +303,7 @@ class PcapWriter:
                 record=self.records_written + 1,
             )
         self._write(self._pack(sec, frac, caplen, length))
-        self._write(data[:caplen] if caplen < len(data) else data)
+        self._write(data)
         self.records_written += 1
 
     def close(self) -> None:

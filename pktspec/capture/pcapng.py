@@ -831,8 +831,6 @@ class PcapngWriter:
         iface = self._interface_for(interface, info)
         if length is None:
             length = len(data)
-        if iface.snaplen and len(data) > iface.snaplen:
-            data = data[: iface.snaplen]
         if isinstance(info, SimplePacketInfo) and interface == 0 and not options:
             self._block(SPB, struct.pack(self._p + "I", length) + data + _zeros(data))
         else:

@@ -153,10 +153,14 @@ def test_writer_keeps_out_of_range_fractions_of_its_own_resolution():
     assert list(PcapReader(io.BytesIO(blob)))[0][1] == info
 
 
-def test_writer_cuts_to_snaplen_and_keeps_original_length():
-    blob = write_pcap([(b"x" * 100, 1.0)], snaplen=60)
-    (data, info), = PcapReader(io.BytesIO(blob))  # fmt: skip
-    assert (len(data), info.caplen, info.length, info.truncated) == (60, 60, 100, True)
+def test_writer_keeps_records_longer_than_snaplen_and_the_original_length():
+    blob = write_pcap(
+        [(b"x" * 100, 1.0), (b"y" * 10, CaptureInfo(1, 0, 10**6, 10, 99))], snaplen=60
+    )
+    reader = PcapReader(io.BytesIO(blob))
+    assert reader.snaplen == 60
+    got = [(len(d), i.caplen, i.length, i.truncated) for d, i in reader]
+    assert got == [(100, 100, 100, False), (10, 10, 99, True)]
 
 
 def test_writer_refuses_what_pcap_cannot_say():
