@@ -59,6 +59,7 @@ HATYPE_TO_LINKTYPE = {ARPHRD_ETHER: 1, ARPHRD_LOOPBACK: 1, ARPHRD_NONE: 101}
 _TIMESPEC = struct.Struct("@qq")
 _ANC_SIZE = socket.CMSG_SPACE(_TIMESPEC.size)
 _REJECT_ALL = [(0x06, 0, 0, 0)]  # ret #0
+_MAX_SKIPPED = 256
 
 
 class AFPacketSource(PolledSource):
@@ -172,7 +173,8 @@ class AFPacketSource(PolledSource):
                 return
 
     def _try_read(self) -> Packet | None:
-        while True:
+        # A bounded number of rejected packets per call, so close() never waits on a flood.
+        for _ in range(_MAX_SKIPPED):
             try:
                 size, anc, _flags, addr = self._sock.recvmsg_into(
                     [self._view], _ANC_SIZE, socket.MSG_TRUNC | socket.MSG_DONTWAIT
@@ -187,6 +189,7 @@ class AFPacketSource(PolledSource):
                 continue
             sec, nsec = _timestamp(anc)
             return data, CaptureInfo(sec, nsec, 1_000_000_000, caplen, size, 0, self.linktype)
+        return None
 
     def stats(self) -> CaptureStats:
         """Kernel counters; PACKET_STATISTICS resets on read, so they are summed here."""

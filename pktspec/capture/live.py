@@ -230,7 +230,11 @@ class LiveSource(PolledSource):
         super().__init__(timeout)
         self.filter: str | BPFProgram | None = None
         if bpf is not None:
-            self.set_filter(bpf)
+            try:
+                self.set_filter(bpf)
+            except BaseException:
+                self.close()
+                raise
         self._hdr = ctypes.POINTER(libpcap.PcapPkthdr)()
         self._data = ctypes.POINTER(ctypes.c_ubyte)()
 
