@@ -35,9 +35,8 @@ from pktspec.runtime.metadata import CaptureInfo
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from pktspec.capture.pcapng import PcapngReader
-
     from pktspec.capture.pcap import PcapReader
+    from pktspec.capture.pcapng import PcapngReader
 
 Source = str | os.PathLike[str] | IO[bytes]
 Timestamp = CaptureInfo | int | float | Fraction | Decimal
@@ -185,9 +184,8 @@ def detect_format(source: Source) -> Literal["pcap", "pcapng"]:
 def open_records(source: Source, **options: int) -> PcapReader | PcapngReader:
     """A reader of the right kind for ``source``; keyword options go to the reader."""
     # Imported here because both readers import this module for CaptureInput.
-    from pktspec.capture.pcapng import PcapngReader
-
     from pktspec.capture.pcap import PcapReader
+    from pktspec.capture.pcapng import PcapngReader
 
     stream = CaptureInput(source)
     try:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import CAPTURES, TRUTH, corpus_captures, corpus_or_skip
 
 from pktspec.capture.files import open_records
 from pktspec.errors import CaptureError
+from tests.conftest import CAPTURES, TRUTH, corpus_captures, corpus_or_skip
 
 pytestmark = pytest.mark.corpus
 

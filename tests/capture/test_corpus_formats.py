@@ -24,11 +24,11 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from conftest import CAPTURES, TRUTH, corpus_captures, corpus_or_skip
 
 from pktspec.capture.files import detect_format, open_records
 from pktspec.capture.pcap import PcapReader, PcapWriter
 from pktspec.capture.pcapng import CustomBlock, PacketBlock, PcapngReader, PcapngWriter
+from tests.conftest import CAPTURES, TRUTH, corpus_captures, corpus_or_skip
 
 pytestmark = pytest.mark.corpus
 
