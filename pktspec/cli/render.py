@@ -19,7 +19,7 @@ def timestamp_text(packet: Packet) -> str:
     seconds = m.ts_sec + m.ts_frac // m.ts_resolution
     frac = (m.ts_frac % m.ts_resolution) * 1_000_000 // m.ts_resolution
     try:
-        t = _dt.datetime.fromtimestamp(seconds, _dt.timezone.utc)
+        t = _dt.datetime.fromtimestamp(seconds, _dt.UTC)
     except (OverflowError, OSError, ValueError):
         return f"{seconds}.{frac:06d}"
     return t.strftime("%H:%M:%S") + f".{frac:06d}"

@@ -319,7 +319,7 @@ class Checker:
         if isinstance(t, ast.BytesType):
             if t.size is None:
                 return FieldType("bytes", written="bytes[]")
-            self.check_expr(t.size, scope)
+            self.check_number(t.size, scope, "a byte count")
             try:
                 n = _const_eval(t.size, self.consts)
                 return FieldType("bytes", bits=8 * n, size=t.size, written=f"bytes[{n}]")
@@ -353,7 +353,7 @@ class Checker:
             if inner.kind not in ("struct", "switch", "extern", "array"):
                 self.error(t.pos, "'size' applies to structs, switches, arrays and externs",
                            "for bytes write bytes[n]")
-            self.check_expr(t.size, scope)
+            self.check_number(t.size, scope, "a byte count")
             inner.sized = t.size
             return inner
         if isinstance(t, ast.ArrayType):
@@ -362,7 +362,7 @@ class Checker:
                 return None
             for e in (t.count, t.size):
                 if e is not None:
-                    self.check_expr(e, scope)
+                    self.check_number(e, scope, "an array bound")
             if t.until is not None:
                 self.check_expr(t.until, _Scope(unit=unit, params=scope.params,
                                                 consts=self.consts, known=dict(scope.known),
@@ -468,6 +468,11 @@ class Checker:
         unit.next_table = table
 
     # ---- expressions ----
+    def check_number(self, e: ast.Expr, scope: _Scope, what: str) -> None:
+        t = self.check_expr(e, scope)
+        if t not in ("int", "flags", "any"):
+            self.error(getattr(e, "pos", None), f"{what} must be a number, not {t}")
+
     def check_expr(self, e: ast.Expr, scope: _Scope) -> str:
         """Check an expression; return its type: int, bool, bytes, str, flags or any."""
         if isinstance(e, ast.IntLit):

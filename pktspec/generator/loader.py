@@ -18,8 +18,8 @@ import tempfile
 from pathlib import Path
 from types import ModuleType
 
-from pktspec.generator.compiler import GENERATOR_VERSION, module_name, render_file
 from pktspec.generator.check import check
+from pktspec.generator.compiler import GENERATOR_VERSION, module_name, render_file
 from pktspec.generator.resolve import SourceFile, resolve
 
 

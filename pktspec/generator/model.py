@@ -100,6 +100,10 @@ class UnitPlanner:
 
     # ---- naming of values in the three contexts ----
     def fast_name(self, name: str) -> str:
+        if name in getattr(self.unit.node, "params", ()):
+            # Structs are decoded by construct alone: their fast-path lines are never
+            # emitted, so a parameter needs no fast-path spelling.
+            return "None"
         cf = self.unit.field(name)
         if cf is not None and cf.ftype.kind in ("flags", "addr"):
             return f"self._{name}"
@@ -536,8 +540,8 @@ class UnitPlanner:
             self.lines.append(f"hend = {self.position()}")
         elif self.uses_p or self.fixed_offset:
             self.lines += [f"if hend < {self.position()}:",
-                           f"    raise self._fail('header', off, 'header length %d is shorter "
-                           f"than its fields' % (hend - off))"]
+                           "    raise self._fail('header', off, 'header length %d is shorter "
+                           "than its fields' % (hend - off))"]
         if unit.payload is not None:
             self.lines += [f"pend = hend + {self.fast()(unit.payload)}",
                            "if pend < hend:",

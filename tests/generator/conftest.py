@@ -1,0 +1,38 @@
+"""Helpers for generator tests: write .layer text to a temp dir, check it or load it."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+import pktspec
+from pktspec.errors import SpecError
+from pktspec.generator import check_file
+
+_counter = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """Each test session compiles user layers into its own cache directory."""
+    monkeypatch.setenv("PKTSPEC_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def write_layer(tmp_path: Path, text: str, name: str | None = None) -> Path:
+    path = tmp_path / (name or f"spec{next(_counter)}.layer")
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def spec_errors(tmp_path: Path, text: str) -> list[SpecError]:
+    """The problems the checker reports for text (fails the test if there are none)."""
+    path = write_layer(tmp_path, text)
+    with pytest.raises(SpecError) as info:
+        check_file(path)
+    return info.value.problems
+
+
+def load_text(tmp_path: Path, text: str, name: str | None = None):
+    return pktspec.load(write_layer(tmp_path, text, name))
