@@ -124,8 +124,7 @@ def endpoint_type(name: str, format: str = "bytes") -> EndpointType:
         kind = _TYPES[name] = EndpointType(name, format)
     elif kind.format != format:
         raise PktspecError(
-            f"endpoint type {name!r} already exists with format {kind.format!r}, "
-            f"not {format!r}"
+            f"endpoint type {name!r} already exists with format {kind.format!r}, not {format!r}"
         )
     return kind
 

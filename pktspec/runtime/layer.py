@@ -29,7 +29,7 @@ __all__ = ["FieldInfo", "Layer", "LayerClass", "RESERVED_NAMES"]
 
 
 class LayerClass(enum.IntEnum):
-    """Where a layer sits, for ``packet.link`` / ``.network`` / ``.transport`` / ``.application``."""
+    """Where a layer sits: ``packet.link``, ``.network``, ``.transport``, ``.application``."""
 
     OTHER = 0
     LINK = 1
@@ -92,6 +92,20 @@ class FieldInfo:
 _UNSET = object()
 
 
+class _HeaderLength:
+    """``layer.length``: the header length in bytes, ``len(layer.contents)``.
+
+    A non-data descriptor on purpose: a layer with a field called ``length`` (UDP, many
+    others) shadows it, with a slot in generated classes or an instance attribute in Python
+    layers, and then ``layer.length`` is that field.
+    """
+
+    def __get__(self, layer: Any, owner: type | None = None) -> Any:
+        if layer is None:
+            return self
+        return layer._hend - layer._off
+
+
 class Layer:
     """Base of every layer class, generated or written in Python.
 
@@ -122,7 +136,7 @@ class Layer:
         raise NotImplementedError(f"{type(self).__name__} does not implement _decode")
 
     def _set_bounds(self, buf: Any, off: int, hend: int, pend: int, end: int) -> None:
-        """Record the layer's extent: header buf[off:hend], payload [hend:pend], trailer [pend:end]."""
+        """Record the layer's extent: header [off:hend], payload [hend:pend], trailer [pend:end]."""
         self._buf = buf
         self._off = off
         self._hend = hend
@@ -137,7 +151,7 @@ class Layer:
         return layer
 
     def _fail(self, field: str, offset: int, message: str) -> DecodeError:
-        """The DecodeError for a bad value of field at absolute byte offset; the caller raises it."""
+        """The DecodeError for a bad field value at an absolute byte offset (caller raises it)."""
         return DecodeError(self.name, field, offset, message)
 
     def _truncated(self, buf: Any, off: int, end: int) -> DecodeError:
@@ -180,11 +194,7 @@ class Layer:
         """Bytes after the payload that still belong to this layer (Ethernet padding, FCS)."""
         return self._buf[self._pend : self._end]
 
-    @property
-    def length(self) -> int:
-        """Header length in bytes. A layer with a field called ``length`` shadows this one;
-        ``len(layer.contents)`` is the same number."""
-        return self._hend - self._off
+    length = _HeaderLength()
 
     @property
     def offset(self) -> int:
@@ -209,14 +219,14 @@ class Layer:
         Fields a packet does not carry (a conditional field whose condition is false, a layer
         that failed half way) are None.
         """
-        return {
-            info.name: _raw(getattr(self, info.raw_attr, None)) for info in self.fields_info
-        }
+        return {info.name: _raw(getattr(self, info.raw_attr, None)) for info in self.fields_info}
 
     def fields(self) -> dict[str, Any]:
         """Field name -> value for display: enum values print as ``TCP (6)`` but are still
         ints, flag sets are FlagSets, addresses are text, variable parts are decoded."""
-        return {info.name: _shown(info, getattr(self, info.name, None)) for info in self.fields_info}
+        return {
+            info.name: _shown(info, getattr(self, info.name, None)) for info in self.fields_info
+        }
 
     def _display_fields(self) -> list[tuple[str, Any]]:
         """fields() for repr and dumps: never raises (a broken lazy part shows its error) and

@@ -56,7 +56,7 @@ class PyLayer(Layer):
             cls.source = f"{cls.__module__}.{cls.__qualname__}"
 
     def decode(self, data: memoryview) -> tuple[int, type[Layer] | None] | tuple[int, Any, int]:
-        """Set the fields from data; return (header length, next class or None[, payload length])."""
+        """Set the fields; return (header length, next class or None[, payload length])."""
         raise NotImplementedError(f"{type(self).__name__} must implement decode(data)")
 
     def _decode(self, buf: Any, off: int, end: int) -> type[Layer] | None:

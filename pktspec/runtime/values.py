@@ -175,7 +175,9 @@ class FlagSet(int):
 
     _cache: ClassVar[dict[tuple, type[FlagSet]]] = {}
 
-    def __new__(cls, value: int = 0, names: Iterable[str | None] | Mapping[str, int] | None = None):
+    def __new__(
+        cls, value: int = 0, names: Iterable[str | None] | Mapping[str, int] | None = None
+    ):
         if names is not None:
             cls = FlagSet._cached(names)
         return int.__new__(cls, value)
@@ -217,7 +219,8 @@ class FlagSet(int):
             "_masks_": bits,
             "_order_": order,
             "_known_": sum(bits.values()),
-            "_tcpdump_": letters is not None or (_TCPDUMP_NAMES.issuperset(bits) and len(bits) >= 4),
+            "_tcpdump_": letters is not None
+            or (_TCPDUMP_NAMES.issuperset(bits) and len(bits) >= 4),
             "_letters_": tuple(letters.items()) if letters is not None else _TCPDUMP_LETTERS,
         }
         for flag, mask in bits.items():
