@@ -172,13 +172,23 @@ def sniff_format(magic: bytes, path: str | None = None) -> Literal["pcap", "pcap
 
 
 def detect_format(source: Source) -> Literal["pcap", "pcapng"]:
-    """The format of a capture, by its magic number (gzip-compressed files are looked into)."""
-    stream = CaptureInput(source)
-    try:
-        return sniff_format(stream.peek(4), stream.path)
-    finally:
-        if isinstance(source, (str, os.PathLike)):
+    """The format of a capture, by its magic number (gzip-compressed files are looked into).
+
+    A file object is read from, and put back where it was if it can seek; to sniff one that
+    cannot, use :func:`open_records`, which hands the sniffed bytes on to the reader.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        stream = CaptureInput(source)
+        try:
+            return sniff_format(stream.peek(4), stream.path)
+        finally:
             stream.close()
+    start = source.tell() if source.seekable() else None
+    try:
+        return sniff_format(CaptureInput(source).peek(4), getattr(source, "name", None))
+    finally:
+        if start is not None:
+            source.seek(start)
 
 
 def open_records(source: Source, **options: int) -> PcapReader | PcapngReader:

@@ -163,6 +163,7 @@ class PcapReader:
         self.max_caplen = max_caplen
         self._chunk_size = chunk_size
         self.records_read = 0
+        self._iterator: Iterator[tuple[bytes, CaptureInfo]] | None = None
 
     linktype = property(lambda self: self.header.linktype, doc="LINKTYPE of every record.")
     snaplen = property(lambda self: self.header.snaplen, doc="The header's snapshot length.")
@@ -182,7 +183,10 @@ class PcapReader:
         return self.header.linktype
 
     def __iter__(self) -> Iterator[tuple[bytes, CaptureInfo]]:
-        return self._records()
+        """The records; iterating again continues where the last iteration stopped."""
+        if self._iterator is None:
+            self._iterator = self._records()
+        return self._iterator
 
     def _records(self) -> Iterator[tuple[bytes, CaptureInfo]]:
         """The hot loop: one unpack_from, one slice and one CaptureInfo per record."""
@@ -217,6 +221,7 @@ class PcapReader:
             buf, base, pos = buf[pos:] + more, base + pos, 0
 
     def _too_big(self, caplen: int, offset: int, record: int) -> None:
+        self.records_read = record - 1
         raise CaptureError(
             f"record claims {caplen} captured bytes, more than the maximum of "
             f"{self.max_caplen} (damaged file? pass max_caplen= to allow more)",
@@ -226,6 +231,7 @@ class PcapReader:
         )
 
     def _cut_short(self, buf: bytes, pos: int, hsize: int, base: int, record: int) -> None:
+        self.records_read = record - 1
         left = len(buf) - pos
         if left < hsize:
             what = f"{left} bytes into the {hsize}-byte record header"

@@ -64,15 +64,8 @@ BYTE_ORDER_MAGIC = 0x1A2B3C4D
 
 OPT_ENDOFOPT = 0
 OPT_COMMENT = 1
-IF_NAME, IF_DESCRIPTION, IF_TSRESOL, IF_FILTER, IF_OS, IF_FCSLEN, IF_TSOFFSET = (
-    2,
-    3,
-    9,
-    11,
-    12,
-    13,
-    14,
-)
+IF_NAME, IF_DESCRIPTION, IF_TSRESOL, IF_FILTER = 2, 3, 9, 11
+IF_OS, IF_FCSLEN, IF_TSOFFSET = 12, 13, 14
 SHB_HARDWARE, SHB_OS, SHB_USERAPPL = 2, 3, 4
 CUSTOM_OPTIONS = frozenset((2988, 2989, 19372, 19373))
 
@@ -298,6 +291,7 @@ class PcapngReader:
         self._codec = _Codec("little")
         self._buf, self._pos, self._base = b"", 0, 0
         self.records_read = 0
+        self._iterator: Iterator[tuple[bytes, CaptureInfo]] | None = None
         try:
             self._lead = self._read_leading_blocks()
         except BaseException:
@@ -369,7 +363,10 @@ class PcapngReader:
         return True
 
     def __iter__(self) -> Iterator[tuple[bytes, CaptureInfo]]:
-        return self._packets()
+        """The packets; iterating again continues where the last iteration stopped."""
+        if self._iterator is None:
+            self._iterator = self._packets()
+        return self._iterator
 
     def blocks(self) -> Iterator[Block]:
         """Every block in file order as a typed object (custom and unknown blocks included)."""
@@ -494,11 +491,13 @@ class PcapngReader:
             )
         return block
 
+    def _where(self, btype: int, pos: int) -> tuple[int, int, int]:
+        """The common head of every Block: type, file offset, section number."""
+        return btype, self._base + pos, len(self.sections) - 1
+
     def _unknown(self, buf: bytes, pos: int, end: int) -> UnknownBlock:
         btype = self._codec.head(buf, pos)[0]
-        return UnknownBlock(
-            btype, self._base + pos, len(self.sections) - 1, [], buf[pos + 8 : end - 4]
-        )
+        return UnknownBlock(*self._where(btype, pos), [], buf[pos + 8 : end - 4])
 
     def _section(self, buf: bytes, pos: int, end: int) -> SectionHeader:
         codec = self._codec = _Codec(_SHB_MAGIC[buf[pos + 8 : pos + 12]])  # type: ignore[arg-type]
@@ -507,15 +506,9 @@ class PcapngReader:
             raise self._error(
                 f"unknown section header version {major}.{minor} (1.0 expected)", pos + 12
             )
-        shb = SectionHeader(
-            SHB,
-            self._base + pos,
-            len(self.sections),
-            self._options(buf, pos + 24, end - 4),
-            codec.byte_order,
-            (major, minor),
-            length,
-        )  # type: ignore[arg-type]
+        options = self._options(buf, pos + 24, end - 4)
+        where = SHB, self._base + pos, len(self.sections)  # this is a new section
+        shb = SectionHeader(*where, options, codec.byte_order, (major, minor), length)  # type: ignore[arg-type]
         self.sections.append(shb)
         self._section_ifaces = []
         return shb
@@ -523,16 +516,9 @@ class PcapngReader:
     def _interface(self, buf: bytes, pos: int, end: int) -> Interface:
         linktype, _, snaplen = struct.unpack_from(self._codec.prefix + "HHI", buf, pos + 8)
         options = self._options(buf, pos + 16, end - 4)
+        ids = len(self.interfaces), len(self._section_ifaces)
         iface = Interface(
-            IDB,
-            self._base + pos,
-            len(self.sections) - 1,
-            options,
-            linktype,
-            snaplen,
-            len(self.interfaces),
-            len(self._section_ifaces),
-            self.byte_order,
+            *self._where(IDB, pos), options, linktype, snaplen, *ids, self.byte_order
         )
         resol = iface.option(IF_TSRESOL)
         if resol:
@@ -570,18 +556,10 @@ class PcapngReader:
             caplen = min(caplen, iface.snaplen)
         data = self._packet_data(buf, pos + 12, caplen, end, pos)
         info = SimplePacketInfo(0, 0, iface.tsresol, caplen, length, iface.id, iface.linktype)
-        return PacketBlock(SPB, self._base + pos, len(self.sections) - 1, [], iface.id, data, info)
+        return PacketBlock(*self._where(SPB, pos), [], iface.id, data, info)
 
-    def _packet(
-        self,
-        btype: int,
-        pos: int,
-        local: int,
-        units: int,
-        data: bytes,
-        length: int,
-        options: Options,
-    ) -> PacketBlock:
+    def _packet(self, btype: int, pos: int, local: int, units: int, data: bytes, length: int,
+                options: Options) -> PacketBlock:  # fmt: skip
         if local >= len(self._section_ifaces):
             raise self._error(
                 f"packet for interface {local}, but the section declares {len(self._section_ifaces)}",
@@ -590,19 +568,10 @@ class PcapngReader:
         iface = self._section_ifaces[local]
         sec, frac = divmod(units, iface.tsresol)
         comments = [_text(v) for c, v in options if c == OPT_COMMENT]
-        info = CaptureInfo(
-            sec + iface.tsoffset,
-            frac,
-            iface.tsresol,
-            len(data),
-            length,
-            iface.id,
-            iface.linktype,
-            "\n".join(comments) if comments else None,
-        )
-        return PacketBlock(
-            btype, self._base + pos, len(self.sections) - 1, options, iface.id, data, info
-        )
+        comment = "\n".join(comments) if comments else None
+        info = CaptureInfo(sec + iface.tsoffset, frac, iface.tsresol, len(data), length,
+                           iface.id, iface.linktype, comment)  # fmt: skip
+        return PacketBlock(*self._where(btype, pos), options, iface.id, data, info)
 
     def _packet_data(self, buf: bytes, start: int, caplen: int, end: int, pos: int) -> bytes:
         if caplen > self.max_caplen:
@@ -630,9 +599,7 @@ class PcapngReader:
                 break
             records.append((rtype, buf[at + 4 : at + 4 + rlen]))
             at += 4 + _pad(rlen)
-        return NameResolution(
-            NRB, self._base + pos, len(self.sections) - 1, self._options(buf, at, stop), records
-        )
+        return NameResolution(*self._where(NRB, pos), self._options(buf, at, stop), records)
 
     def _statistics(self, buf: bytes, pos: int, end: int) -> InterfaceStatistics:
         iface, high, low = struct.unpack_from(self._codec.prefix + "III", buf, pos + 8)
@@ -642,30 +609,21 @@ class PcapngReader:
         for code, value in options:
             if code in _ISB_COUNTERS and len(value) == 8:
                 counters[_ISB_COUNTERS[code]] = struct.unpack(self._codec.prefix + "Q", value)[0]
-        return InterfaceStatistics(
-            ISB, self._base + pos, len(self.sections) - 1, options, gid, high << 32 | low, counters
-        )
+        units = high << 32 | low
+        return InterfaceStatistics(*self._where(ISB, pos), options, gid, units, counters)
 
     def _secrets(self, buf: bytes, pos: int, end: int) -> DecryptionSecrets:
         stype, slen = struct.unpack_from(self._codec.prefix + "II", buf, pos + 8)
         if pos + 16 + slen > end - 4:
             raise self._error(f"{slen} bytes of secrets do not fit in their block", pos + 12)
         options = self._options(buf, pos + 16 + _pad(slen), end - 4)
-        return DecryptionSecrets(
-            DSB,
-            self._base + pos,
-            len(self.sections) - 1,
-            options,
-            stype,
-            buf[pos + 16 : pos + 16 + slen],
-        )
+        secrets = buf[pos + 16 : pos + 16 + slen]
+        return DecryptionSecrets(*self._where(DSB, pos), options, stype, secrets)
 
     def _custom(self, buf: bytes, pos: int, end: int) -> CustomBlock:
         btype, _ = self._codec.head(buf, pos)
         (pen,) = self._codec.u32(buf, pos + 8)
-        return CustomBlock(
-            btype, self._base + pos, len(self.sections) - 1, [], pen, buf[pos + 12 : end - 4]
-        )
+        return CustomBlock(*self._where(btype, pos), [], pen, buf[pos + 12 : end - 4])
 
     def _options(self, buf: bytes, at: int, stop: int) -> Options:
         """The options between ``at`` and ``stop``, up to opt_endofopt; overruns are errors."""

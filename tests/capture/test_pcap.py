@@ -248,3 +248,56 @@ def test_round_trip_property(items, order, nanosecond):
     ]
     blob = write_pcap(records, nanosecond=nanosecond, byte_order=order)
     assert list(PcapReader(io.BytesIO(blob), chunk_size=64)) == records
+
+
+def test_iterating_again_continues_like_a_file():
+    reader = PcapReader(io.BytesIO(write_pcap(make_records(5))))
+    first = [next(iter(reader)) for _ in range(2)]
+    rest = list(reader)
+    assert first + rest == make_records(5) and reader.records_read == 5
+
+
+class Unseekable(io.RawIOBase):
+    """A pipe-like stream: short reads, no seek."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = min(len(buffer), 5, len(self._data))
+        buffer[:n], self._data = self._data[:n], self._data[n:]
+        return n
+
+
+def test_sniffing_file_objects():
+    blob = write_pcap(make_records(3))
+    stream = io.BytesIO(blob)
+    assert detect_format(stream) == "pcap" and stream.tell() == 0
+    assert list(open_records(Unseekable(gzip.compress(blob)))) == make_records(3)
+
+
+def test_memory_stays_flat_while_streaming(tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "big.pcap"
+    with PcapWriter(path) as writer:
+        for i in range(30_000):
+            writer.write(b"x" * 100, float(i))
+    assert path.stat().st_size > 3_000_000
+    tracemalloc.start()
+    try:
+        assert sum(1 for _ in PcapReader(path, chunk_size=1 << 16)) == 30_000
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20  # a few chunks, not the file
+
+
+def test_readers_are_record_sources():
+    from pktspec.capture.files import RecordSource
+
+    reader = PcapReader(io.BytesIO(write_pcap([])))
+    assert isinstance(reader, RecordSource) and reader.linktype_of(0) == 1
