@@ -245,7 +245,10 @@ class Layer:
 
     def __repr__(self) -> str:
         parts = [f"{name}={_short(value)}" for name, value in self._display_fields()]
-        return f"<{self.name} {' '.join(parts)}>" if parts else f"<{self.name}>"
+        if parts:
+            return f"<{self.name} {' '.join(parts)}>"
+        size = getattr(self, "_end", None)
+        return f"<{self.name} {size - self._off} bytes>" if size is not None else f"<{self.name}>"
 
 
 def _shown(info: FieldInfo, value: Any) -> Any:
@@ -274,8 +277,9 @@ def _raw(value: Any) -> Any:
     return value
 
 
-def _short(value: Any) -> str:
-    """A value for a one-line repr: long byte strings cut, text unquoted."""
+def _short(value: Any, depth: int = 0) -> str:
+    """A value for a one-line repr: long byte strings and lists cut, text unquoted, nested
+    parts (construct Containers, dicts) as ``{k=v ...}`` without private keys or Nones."""
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
         if len(data) > 16:
@@ -283,7 +287,26 @@ def _short(value: Any) -> str:
         return data.hex() if data else "''"
     if isinstance(value, str):
         return value
+    if isinstance(value, list):
+        if depth > 1:
+            return f"[{len(value)} items]"
+        text = "[" + ", ".join(_short(v, depth + 1) for v in value) + "]"
+        return text if len(text) <= 80 else f"[{len(value)} items]"
+    if isinstance(value, dict):
+        if depth > 1:
+            return "{...}"
+        return "{" + " ".join(f"{k}={_short(v, depth + 1)}" for k, v in visible_items(value)) + "}"
     return str(value)
+
+
+def visible_items(value: dict) -> list[tuple[str, Any]]:
+    """The items of a nested part worth showing: no private keys (construct's ``_io``), no
+    absent optional fields."""
+    return [
+        (k, v)
+        for k, v in value.items()
+        if not (isinstance(k, str) and k.startswith("_")) and v is not None
+    ]
 
 
 RESERVED_NAMES = frozenset(

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from pktspec.errors import DecodeError
-from pktspec.runtime.layer import FieldInfo, Layer, LayerClass
+from pktspec.runtime.layer import FieldInfo, Layer, LayerClass, visible_items
 from pktspec.runtime.metadata import CaptureInfo
 from pktspec.runtime.registry import REGISTRY
 
@@ -300,11 +300,13 @@ class Packet:
             if isinstance(layer, DecodeFailure):
                 lines.append(f"- DecodeFailure, {layer.length} bytes: {layer.error}")
                 continue
-            lines.append(f"- {layer.name}, {layer.length} bytes at offset {layer.offset}")
+            # the last layer's payload is what nothing decoded further: show its size and bytes
+            rest = layer._pend - layer._hend if i == len(layers) - 1 else 0
+            head = f"- {layer.name}, {layer.length} bytes at offset {layer.offset}"
+            lines.append(head + (f", {rest} bytes of payload" if rest > 0 else ""))
             for name, value in layer._display_fields():
                 _dump_value(lines, "    ", name, value)
-            if i == len(layers) - 1 and layer._pend > layer._hend:
-                # nothing decoded it further (a Payload layer, or a layer that ends the chain)
+            if rest > 0:
                 _dump_value(lines, "    ", "payload", layer.payload)
         return "\n".join(lines)
 
@@ -320,8 +322,8 @@ def _dump_value(lines: list[str], indent: str, name: str, value: Any) -> None:
             _dump_value(lines, indent + "  ", str(i), item)
     elif isinstance(value, dict):
         lines.append(f"{indent}{name}:")
-        for key, item in value.items():
-            _dump_value(lines, indent + "  ", key, item)
+        for key, item in visible_items(value):
+            _dump_value(lines, indent + "  ", str(key), item)
     elif isinstance(value, Layer):
         lines.append(f"{indent}{name}:")
         for key, item in value._display_fields():

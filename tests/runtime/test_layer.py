@@ -109,6 +109,34 @@ class TestValues:
         blob.data = bytes(range(40))
         assert repr(blob) == "<Blob data=000102030405060708090a0b0c0d0e0f...(40 bytes)>"
 
+    def test_repr_and_dump_of_nested_parts(self):
+        class WithOptions(Layer):
+            __slots__ = ("options",)
+            fields_info = (FieldInfo("options", "Opt[]"),)
+
+            def _decode(self, buf, off, end):
+                self.options = [{"_io": object(), "kind": 1, "length": None}] * 2
+                self._set_bounds(buf, off, end, end, end)
+
+        layer = WithOptions.from_bytes(b"xy")
+        assert repr(layer) == "<WithOptions options=[{kind=1}, {kind=1}]>"
+        layer.options = [{"kind": i} for i in range(40)]
+        assert repr(layer) == "<WithOptions options=[40 items]>"
+        from pktspec.runtime.packet import decode
+
+        text = decode(b"xy", WithOptions).dump()
+        assert "options: 2 item(s)\n      0:\n        kind: 1\n      1:" in text
+        assert "_io" not in text and "length" not in text
+
+    def test_repr_of_a_layer_without_fields_gives_its_size(self):
+        class Bare(Layer):
+            __slots__ = ()
+
+            def _decode(self, buf, off, end):
+                self._set_bounds(buf, off, off, end, end)
+
+        assert repr(Bare.from_bytes(b"abc")) == "<Bare 3 bytes>"
+
     def test_repr_survives_a_broken_lazy_part(self):
         class Lazy(Layer):
             __slots__ = ()
