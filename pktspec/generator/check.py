@@ -416,6 +416,9 @@ class Checker:
                            "only 'header = expr;' and 'payload = expr;' set boundaries; "
                            "a field needs 'name: type;'")
                 return
+            if member.name == "payload":  # the payload may be "all that is left"
+                scope = _Scope(unit=unit, params=scope.params, consts=self.consts,
+                               known=dict(scope.known), remaining=True)
             self.check_expr(member.expr, scope)
             setattr(unit, member.name, member.expr)
         elif isinstance(member, ast.FlowStmt):
@@ -454,6 +457,11 @@ class Checker:
             self.check_expr(e, next_scope)
         if member.unless is not None:
             self.check_expr(member.unless, next_scope)
+        if member.instead is not None:
+            symbol = self.program.symbols.get(member.instead)
+            if symbol is None or symbol.kind != "layer":
+                self.unknown(member.instead, member.pos, "layer",
+                             {n for n, s in self.program.symbols.items() if s.kind == "layer"})
         table = member.table
         if table is None:
             first = member.exprs[0]
@@ -523,6 +531,8 @@ class Checker:
             return "bytes"
         if scope.next_by and n == "payload":
             return "bytes"
+        if scope.remaining and n == "remaining":
+            return "int"
         if scope.until and n == "item":
             return "any"
         if scope.build and n in SPECIAL_NAMES:
@@ -603,6 +613,7 @@ class _Scope:
     heuristic: bool = False
     next_by: bool = False
     until: bool = False
+    remaining: bool = False  # `payload = ...` may say `remaining`: the bytes after the header
 
 
 class _NotConstant(Exception):

@@ -110,6 +110,8 @@ class UnitPlanner:
         if cf is not None or any(isinstance(m, ast.Let) and m.name == name
                                  for m in self.unit.members):
             return f"self.{name}"
+        if name == "remaining":  # only in `payload = ...` (the checker sees to that)
+            return "(end - hend)"
         return self.mod.global_name(name)
 
     def cons_name(self, name: str) -> str:
@@ -564,7 +566,8 @@ class UnitPlanner:
         out = []
         fx = self.fast()
         if nxt.unless is not None:
-            out += [f"if {fx(nxt.unless)}:", "    return None"]
+            instead = self.mod.ref(nxt.instead) if nxt.instead is not None else "None"
+            out += [f"if {fx(nxt.unless)}:", f"    return {instead}"]
         table = self.mod.table(self.unit.next_table)
         values = [fx(e) for e in nxt.exprs]
         gets = " or ".join(f"{table}.get({v})" for v in values)

@@ -199,12 +199,17 @@ class NextFixed:
 
 @dataclass(frozen=True)
 class NextBy:
-    """``next by a, b in Table unless cond;``: the first value bound in the table wins."""
+    """``next by a, b in Table unless cond;``: the first value bound in the table wins.
+
+    When ``unless`` holds the chain ends there, or goes on with the layer ``instead``
+    (``unless fragment_offset != 0 -> Fragment``).
+    """
 
     exprs: tuple[Expr, ...]
     table: str | None
     unless: Expr | None
     pos: Location
+    instead: str | None = None
 
 
 Member = Field | Let | Assign | Requires | FlowStmt | NextFixed | NextBy

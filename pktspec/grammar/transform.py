@@ -167,8 +167,9 @@ class ToAst(Transformer):
         return ast.NextFixed(str(items[0]), self._tok_pos(items[0]))
 
     def next_by(self, meta, items):
-        *exprs, table, unless = items
-        return ast.NextBy(tuple(exprs), str(table) if table else None, unless, self._pos(meta))
+        *exprs, table, unless, instead = items
+        return ast.NextBy(tuple(exprs), str(table) if table else None, unless, self._pos(meta),
+                          str(instead) if instead else None)
 
     # ---- types ----
     def named_type(self, meta, items):
