@@ -143,7 +143,9 @@ class PcapReader:
     """Iterate a pcap file as ``(data, CaptureInfo)`` pairs, in file order, once.
 
     ``source`` is a path or a binary file object (plain or gzip). The header is read and
-    checked here, so a file that is not pcap fails at once. Records are numbered from 1.
+    checked here, so a file that is not pcap fails at once. Records are numbered from 1;
+    ``records_read`` counts those delivered (kept up to date once per chunk, and exactly at
+    the end of the file or at an error).
     """
 
     def __init__(
