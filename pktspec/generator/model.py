@@ -139,7 +139,14 @@ class UnitPlanner:
                 i = fx(e.index)
                 return f"(buf[hend + {i}] if hend + {i} < pend else -1)"
             return None
-        fx = PyExpr(self.fast_name, lambda e: self.flag_attr(self.fast_name, e), index)
+
+        def call(e: ast.Call) -> str | None:
+            # len(payload) in a `next by` rule: the payload's size, known from its bounds
+            if e.func == "len" and isinstance(e.args[0], ast.Name) and \
+                    e.args[0].name == "payload":
+                return "(pend - hend)"
+            return None
+        fx = PyExpr(self.fast_name, lambda e: self.flag_attr(self.fast_name, e), index, call)
         return fx
 
     def cons(self) -> PyExpr:
