@@ -29,7 +29,6 @@ MAX_LAYERS = 64
 """A packet deeper than this is an error: it stops layers that consume nothing from looping."""
 
 _DEPTH = range(MAX_LAYERS)
-_PAYLOAD = "Payload"
 _LINK = LayerClass.LINK
 _NETWORK = LayerClass.NETWORK
 _TRANSPORT = LayerClass.TRANSPORT
@@ -110,7 +109,7 @@ class Packet:
         hend = layer._hend
         pend = layer._pend
         if nxt is None and pend > hend:
-            nxt = REGISTRY.get_layer(_PAYLOAD)
+            nxt = REGISTRY.payload
             if nxt is cls:
                 nxt = None
         if nxt is not None:
@@ -342,6 +341,17 @@ def _too_deep(cls: type, off: int) -> DecodeError:
     )
 
 
+def _first_layer(first: Any) -> type:
+    if isinstance(first, str):
+        return REGISTRY.layer(first)
+    if isinstance(first, type) and issubclass(first, Layer):
+        return first
+    raise TypeError(
+        f"decode() needs a layer class or a registered layer name as first, not {first!r}"
+        + (" (no layer is bound to this link type?)" if first is None else "")
+    )
+
+
 def decode(
     data: bytes | bytearray | memoryview,
     first: type | str,
@@ -369,8 +379,8 @@ def decode(
         buf = data if type(data) is bytes else bytes(data)
     else:
         buf = _view(data)
-    if type(first) is str:
-        first = REGISTRY.layer(first)
+    if type(first) is not type:  # layer classes have no metaclass: one check on the hot path
+        first = _first_layer(first)
     packet = Packet.__new__(Packet)
     packet.data = buf
     packet.metadata = metadata
@@ -400,7 +410,7 @@ def decode(
         end = layer._pend
         if nxt is None:
             if end > off:
-                nxt = REGISTRY.get_layer(_PAYLOAD)
+                nxt = REGISTRY.payload
                 if nxt is not None and nxt is not cls:
                     packet._tail = (nxt, off, end)
             return packet

@@ -165,6 +165,9 @@ class Registry:
     def __init__(self) -> None:
         self._layers: dict[str, type] = {}
         self._tables: dict[str, DispatchTable] = {}
+        self.payload: type | None = None
+        """The layer called "Payload", kept as an attribute because decode asks for it
+        on every packet that ends with data no layer claimed."""
 
     def add_layer(self, cls: type) -> type:
         """Register cls under ``cls.name``; returns cls, so it can decorate a class.
@@ -182,10 +185,14 @@ class Registry:
                 hint="rename one of the layers",
             )
         self._layers[name] = cls
+        if name == "Payload":
+            self.payload = cls
         return cls
 
     def remove_layer(self, name: str) -> None:
         del self._layers[name]
+        if name == "Payload":
+            self.payload = None
 
     def layer(self, name: str) -> type:
         """The layer class called name (KeyError listing the known names when there is none)."""

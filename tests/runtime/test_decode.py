@@ -48,6 +48,14 @@ class TestEager:
     def test_first_by_name(self):
         assert kinds(decode(FULL, "Outer")) == [Outer, Net, Inner, Payload]
 
+    def test_first_must_be_a_layer(self):
+        with pytest.raises(TypeError, match="link type"):
+            decode(FULL, None)
+        with pytest.raises(TypeError, match="not 3"):
+            decode(FULL, 3)
+        with pytest.raises(KeyError, match="no layer called 'Nope'"):
+            decode(FULL, "Nope")
+
     def test_from_other_starting_points(self):
         packet = decode(inner() + b"data", Inner)
         assert kinds(packet) == [Inner, Payload]
