@@ -1,0 +1,253 @@
+"""Decode benchmark: pktspec (eager, lazy, fast Parser) beside dpkt, scapy, construct and a
+hand-written struct decoder, in one run, on the same records, reported as ratios.
+
+Workload (DESIGN.md section 8): a real capture of loopback HTTP, DNS and ping traffic, records
+preloaded into memory so that only decoding is timed; for every packet decode to the
+transport layer and read both addresses and both ports (through the flows for pktspec).
+
+    python benchmarks/bench_decode.py                  # records the capture if missing (root)
+    python benchmarks/bench_decode.py --pcap x.pcap --packets 50000
+    python benchmarks/bench_decode.py --all-layers     # also load every .layer file we ship
+
+The capture is made by ../shared/bench/make_capture.sh (real traffic in a private network
+namespace; needs root, tcpdump, curl, dnsutils, iputils-ping, ethtool) and kept out of git.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_PCAP = HERE / "data" / "loopback.pcap"
+MAKE_CAPTURE = HERE.parent.parent / "shared" / "bench" / "make_capture.sh"
+
+
+def ensure_capture(path: Path) -> None:
+    if path.exists():
+        return
+    if not MAKE_CAPTURE.exists():
+        sys.exit(f"no capture at {path} and no {MAKE_CAPTURE} to make one")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"recording {path} with {MAKE_CAPTURE.name} (real loopback traffic) ...",
+          file=sys.stderr)
+    subprocess.run(["bash", str(MAKE_CAPTURE), str(path), "1500", "600", "1", "4000", "200"],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def load_records(path: Path, limit: int) -> list[bytes]:
+    from pktspec.capture.files import open_records
+
+    records = []
+    with open_records(str(path)) as reader:
+        for data, _info in reader:
+            records.append(data)
+            if len(records) >= limit:
+                break
+    return records
+
+
+# ---- the workloads: each returns a checksum of what it read, so nothing is skipped -------
+
+def hand_written(records: list[bytes]) -> int:
+    """The pure-Python limit: struct.unpack_from on fixed offsets, no objects."""
+    u16, u8 = struct.Struct(">H").unpack_from, struct.Struct(">B").unpack_from
+    ports = struct.Struct(">HH").unpack_from
+    total = 0
+    for buf in records:
+        (etype,) = u16(buf, 12)
+        if etype == 0x0800:
+            (vihl,) = u8(buf, 14)
+            proto = buf[23]
+            src, dst = buf[26:30], buf[30:34]
+            off = 14 + (vihl & 15) * 4
+        elif etype == 0x86DD:
+            proto = buf[20]
+            src, dst = buf[22:38], buf[38:54]
+            off = 54
+        else:
+            continue
+        if proto == 6 or proto == 17:
+            sport, dport = ports(buf, off)
+            total += sport + dport + len(src) + len(dst)
+    return total
+
+
+def pktspec_eager(records: list[bytes]) -> int:
+    from pktspec.layers import Ethernet
+    from pktspec.runtime import decode
+
+    total = 0
+    for buf in records:
+        p = decode(buf, Ethernet)
+        net, trans = p.network, p.transport
+        if net is None or trans is None:
+            continue
+        nf, tf = net.flow, trans.flow
+        total += tf.src.raw + tf.dst.raw + len(nf.src.raw) + len(nf.dst.raw)
+    return total
+
+
+def pktspec_lazy(records: list[bytes]) -> int:
+    from pktspec.layers import Ethernet
+    from pktspec.runtime import decode
+
+    total = 0
+    for buf in records:
+        p = decode(buf, Ethernet, lazy=True)
+        trans = p.transport
+        if trans is None:
+            continue
+        nf, tf = p.network.flow, trans.flow
+        total += tf.src.raw + tf.dst.raw + len(nf.src.raw) + len(nf.dst.raw)
+    return total
+
+
+def pktspec_parser(records: list[bytes]) -> int:
+    from pktspec.layers import TCP, UDP, Ethernet, IPv4, IPv6
+    from pktspec.runtime import Parser
+
+    parser = Parser(Ethernet, [Ethernet, IPv4, IPv6, TCP, UDP])
+    ip4, ip6, tcp, udp = parser[IPv4], parser[IPv6], parser[TCP], parser[UDP]
+    decode_layers = parser.decode_layers
+    total = 0
+    for buf in records:
+        decoded = decode_layers(buf)
+        if len(decoded) < 3:
+            continue
+        net = ip4 if decoded[1] is IPv4 else ip6
+        trans = tcp if decoded[2] is TCP else udp
+        nf, tf = net.flow, trans.flow
+        total += tf.src.raw + tf.dst.raw + len(nf.src.raw) + len(nf.dst.raw)
+    return total
+
+
+def dpkt_decode(records: list[bytes]) -> int:
+    import dpkt
+
+    Ethernet, IP, IP6 = dpkt.ethernet.Ethernet, dpkt.ip.IP, dpkt.ip6.IP6
+    TCP, UDP = dpkt.tcp.TCP, dpkt.udp.UDP
+    total = 0
+    for buf in records:
+        eth = Ethernet(buf)
+        ip = eth.data
+        if not isinstance(ip, (IP, IP6)):
+            continue
+        t = ip.data
+        if not isinstance(t, (TCP, UDP)):
+            continue
+        total += t.sport + t.dport + len(ip.src) + len(ip.dst)
+    return total
+
+
+def scapy_decode(records: list[bytes]) -> int:
+    from scapy.layers.inet import IP, TCP, UDP
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.l2 import Ether
+
+    total = 0
+    for buf in records:
+        pkt = Ether(buf)
+        net = pkt.getlayer(IP) or pkt.getlayer(IPv6)
+        trans = pkt.getlayer(TCP) or pkt.getlayer(UDP)
+        if net is None or trans is None:
+            continue
+        total += trans.sport + trans.dport + len(net.src) + len(net.dst)
+    return total
+
+
+def construct_decode(records: list[bytes]) -> int:
+    """construct's plain parse of the same headers (pktspec's reference path, FORMAT)."""
+    from pktspec.layers import TCP, UDP, Ethernet, IPv4, IPv6
+
+    eth_f, ip4_f, ip6_f, tcp_f, udp_f = (c.FORMAT for c in (Ethernet, IPv4, IPv6, TCP, UDP))
+    total = 0
+    for buf in records:
+        eth = eth_f.parse(buf)
+        if eth.ethertype == 0x0800:
+            ip = ip4_f.parse(buf[14:])
+            rest, proto = buf[14 + ip.ihl * 4:], ip.protocol
+        elif eth.ethertype == 0x86DD:
+            ip = ip6_f.parse(buf[14:])
+            rest, proto = buf[54:], ip.next_header
+        else:
+            continue
+        if proto == 6:
+            t = tcp_f.parse(rest)
+        elif proto == 17:
+            t = udp_f.parse(rest)
+        else:
+            continue
+        total += t.src_port + t.dst_port + len(ip.src) + len(ip.dst)
+    return total
+
+
+def timed(fn: Callable[[list[bytes]], int], records: list[bytes], budget: float) -> tuple[float, int]:
+    """Packets per second of fn, best of a few rounds within about budget seconds."""
+    fn(records[:200])  # warm up imports and caches
+    best, rounds, spent = 0.0, 0, 0.0
+    check = 0
+    while rounds < 3 or (spent < budget and rounds < 10):
+        t0 = time.perf_counter()
+        check = fn(records)
+        dt = time.perf_counter() - t0
+        best = max(best, len(records) / dt)
+        spent += dt
+        rounds += 1
+        if dt > budget:
+            break
+    return best, check
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--pcap", type=Path, default=DEFAULT_PCAP)
+    ap.add_argument("--packets", type=int, default=50_000)
+    ap.add_argument("--slow-packets", type=int, default=5_000,
+                    help="records for scapy and construct (they are 20-500x slower)")
+    ap.add_argument("--budget", type=float, default=3.0, help="seconds per contender")
+    ap.add_argument("--all-layers", action="store_true",
+                    help="load every shipped .layer file and 50 extra ones first")
+    args = ap.parse_args()
+    ensure_capture(args.pcap)
+    import pktspec  # noqa: F401
+
+    if args.all_layers:
+        from pktspec.runtime import REGISTRY
+        print(f"layers registered: {len(REGISTRY.layers())}")
+    records = load_records(args.pcap, args.packets)
+    slow = records[: args.slow_packets]
+    print(f"capture: {args.pcap} ({len(records)} records; {len(slow)} for the slow ones); "
+          f"python {sys.version.split()[0]}, pid {os.getpid()}")
+    contenders = [
+        ("hand-written struct", hand_written, records),
+        ("pktspec eager decode", pktspec_eager, records),
+        ("pktspec lazy decode", pktspec_lazy, records),
+        ("pktspec Parser", pktspec_parser, records),
+        ("dpkt", dpkt_decode, records),
+        ("construct FORMAT.parse", construct_decode, slow),
+        ("scapy", scapy_decode, slow),
+    ]
+    results = {}
+    checks = {}
+    for name, fn, recs in contenders:
+        rate, check = timed(fn, recs, args.budget)
+        results[name] = rate
+        checks[name] = (len(recs), check)
+    full = {name: c for name, (n, c) in checks.items() if n == len(records)}
+    agree = len(set(full.values())) == 1
+    hand, dpkt_rate = results["hand-written struct"], results["dpkt"]
+    print(f"\n{'contender':26} {'packets/s':>12} {'vs dpkt':>9} {'vs hand':>9}")
+    for name, rate in results.items():
+        print(f"{name:26} {rate:12,.0f} {rate / dpkt_rate:8.2f}x {rate / hand:8.3f}x")
+    print(f"\nall full-size contenders read the same values: {agree}")
+
+
+if __name__ == "__main__":
+    main()
