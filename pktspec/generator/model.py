@@ -97,6 +97,9 @@ class UnitPlanner:
         self.decoded: set[str] = set()
         self.hend_ready = False
         self.uses_p = False
+        self.referenced = _referenced_names(unit) if unit.kind == "layer" else set()
+        self.locals: set[str] = set()  # fields whose value is also in a local f_<name>
+        self.eager = False  # a part is parsed by construct inside _decode
 
     # ---- naming of values in the three contexts ----
     def fast_name(self, name: str) -> str:
@@ -104,6 +107,8 @@ class UnitPlanner:
             # Structs are decoded by construct alone: their fast-path lines are never
             # emitted, so a parameter needs no fast-path spelling.
             return "None"
+        if name in self.locals:
+            return f"f_{name}"
         cf = self.unit.field(name)
         if cf is not None and cf.ftype.kind in ("flags", "addr"):
             return f"self._{name}"
@@ -145,7 +150,12 @@ class UnitPlanner:
             if e.func == "len" and isinstance(e.args[0], ast.Name) and \
                     e.args[0].name == "payload":
                 return "(pend - hend)"
+            if e.func in ("min", "max") and len(e.args) == 2:  # inline: no call on the hot path
+                a, b = fx(e.args[0]), fx(e.args[1])
+                op = "<=" if e.func == "min" else ">="
+                return f"({a} if {a} {op} {b} else {b})"
             return None
+
         fx = PyExpr(self.fast_name, lambda e: self.flag_attr(self.fast_name, e), index, call)
         return fx
 
@@ -245,6 +255,16 @@ class UnitPlanner:
         self.slots.append(slot)
         return f"self.{slot}"
 
+    def local_for(self, cf, target: str, seg: Segment) -> str:
+        """Unpack a field that later expressions read into a local too (LOAD_FAST beats
+        reading the slot back), unless it is conditional."""
+        if cf.name not in self.referenced or cf.node.cond is not None:
+            return target
+        local = f"f_{cf.name}"
+        seg.post.insert(0, f"{target} = {local}")
+        self.locals.add(cf.name)
+        return local
+
     def plain_item(self, seg: Segment, cf, base_offset: int | None) -> None:
         t = cf.ftype
         nbytes = t.bits // 8
@@ -252,18 +272,18 @@ class UnitPlanner:
         offset = None if base_offset is None else base_offset + seg.size
         if t.kind in ("addr", "bytes"):
             seg.fmt += f"{nbytes}s"
-            seg.targets.append(target)
+            seg.targets.append(self.local_for(cf, target, seg))
         elif nbytes in _STRUCT_CODES:
             code = _STRUCT_CODES[nbytes]
             seg.fmt += code.lower() if t.signed else code
-            seg.targets.append(target)
+            seg.targets.append(self.local_for(cf, target, seg))
         else:
             tmp = f"_t{len(seg.targets)}"
             seg.fmt += f"{nbytes}s"
             seg.targets.append(tmp)
             seg.post.append(f"{target} = int.from_bytes({tmp}, {t.endian!r}, "
                             f"signed={t.signed!r})")
-        self.add_check(seg, cf, target, offset)
+        self.add_check(seg, cf, self.fast_name(cf.name), offset)
         self.format_lines.append(self.cond_wrap(cf, f'"{cf.name}" / {self.construct_of(t)}'))
         self.add_format_check(cf)
         self.add_info(cf, offset, nbytes, None)
@@ -295,8 +315,12 @@ class UnitPlanner:
             if cf.ftype.signed:
                 expr = f"_signed({expr}, {bits})"
                 self.mod.needs_signed = True
-            seg.post.append(f"{target} = {expr}")
-            self.add_check(seg, cf, target, offset)
+            if cf.name in self.referenced and cf.node.cond is None:
+                seg.post.append(f"{target} = f_{cf.name} = {expr}")
+                self.locals.add(cf.name)
+            else:
+                seg.post.append(f"{target} = {expr}")
+            self.add_check(seg, cf, self.fast_name(cf.name), offset)
             self.add_info(cf, offset, nbytes, bits)
             parts.append(f"((this.{cf.name} & {mask:#x}) << {shift})" if shift
                          else f"(this.{cf.name} & {mask:#x})")
@@ -451,9 +475,10 @@ class UnitPlanner:
                 stop = "p + n"
             else:
                 stop = self.limit()
-            self.lines.append(f"self._{cf.name} = _Span(p, {stop})")
+            self.lines.append(f"self._{cf.name} = (p, {stop})")
             self.lines.append(f"p = {stop}")
         else:
+            self.eager = True
             self.lines.append(f"self._{cf.name}, p = _parse_at({fmt}, self, {cf.name!r}, buf, p, "
                               f"{self.limit()})")
         self.properties.append([
@@ -640,6 +665,10 @@ class UnitPlanner:
 
     def finish(self) -> LayerModel:
         lines = self.lines
+        if self.eager and self.unit.kind == "layer":
+            # construct parses a part while _decode runs: an extern type in it (a DNS name)
+            # may read the packet around it, so say where the buffer and the layer are first
+            lines = ["self._buf = buf", "self._off = off", *lines]
         defaults, relations = self.defaults_and_relations()
         node = self.unit.node
         return LayerModel(
@@ -649,6 +678,27 @@ class UnitPlanner:
             format_lines=self.format_lines, structs=self.structs, decode_lines=lines,
             properties=self.properties, flow_lines=self.flow_lines(), defaults=defaults,
             relations=relations)
+
+
+def _referenced_names(unit: Unit) -> set[str]:
+    """Names read by a layer's expressions: sizes, conditions, checks, lets, boundaries,
+    requires and the next-layer rule. Their fields are worth keeping in locals."""
+    exprs: list = [unit.header, unit.payload]
+    for m in unit.members:
+        if isinstance(m, ast.Let):
+            exprs.append(m.expr)
+        elif isinstance(m, ast.Requires):
+            exprs.append(m.expr)
+        elif hasattr(m, "ftype"):
+            t = m.ftype
+            exprs += [m.node.cond, m.node.check, t.size, t.sized, t.count, t.array_size]
+    nxt = unit.next
+    if isinstance(nxt, ast.NextBy):
+        exprs += [*nxt.exprs, nxt.unless]
+    names: set[str] = set()
+    for e in exprs:
+        names |= names_in(e)
+    return names
 
 
 def _unsized(t: FieldType) -> FieldType:

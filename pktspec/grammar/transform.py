@@ -115,6 +115,7 @@ class ToAst(Transformer):
     def struct_decl(self, meta, items):
         doc, rest = _docs(items)
         name, params, endian, *members = rest
+        members = [m for m in members if not isinstance(m, Token)]  # ## lines on statements
         return ast.Struct(str(name), params or (), str(endian) if endian else None,
                           tuple(members), self._tok_pos(name), doc)
 
@@ -124,6 +125,7 @@ class ToAst(Transformer):
     def layer_decl(self, meta, items):
         doc, rest = _docs(items)
         name, cls, endian, *members = rest
+        members = [m for m in members if not isinstance(m, Token)]  # ## lines on statements
         return ast.Layer(str(name), str(cls), str(endian) if endian else None,
                          tuple(members), self._tok_pos(name), doc)
 

@@ -1,8 +1,8 @@
 """The small pieces generated modules need beside construct itself.
 
 - ``Params``: construct has no parameterised structs; this passes a struct its arguments.
-- ``Span``/``lazy_value``: a variable part (options, arrays) is remembered as a byte span by
-  the fast decoder and parsed by construct only when someone reads it.
+- ``lazy_value``: a variable part (options, arrays) is remembered as a ``(start, stop)`` span
+  by the fast decoder and parsed by construct only when someone reads it.
 - ``parse_at``: the fast decoder hands a part it cannot plan (arrays by count, switches,
   externs) to construct, and learns how many bytes it took.
 - ``extern``: field types implemented in Python (DNS name compression), registered by name.
@@ -50,17 +50,11 @@ class Params(_c.Subconstruct):
         return self.subcon._sizeof(self._inner(context), path)
 
 
-class Span:
-    """Where a not-yet-decoded variable part of a layer lies in the packet buffer."""
+class Span(tuple):
+    """Deprecated spelling of a lazy span, kept while older generated modules are regenerated."""
 
-    __slots__ = ("start", "stop")
-
-    def __init__(self, start: int, stop: int) -> None:
-        self.start = start
-        self.stop = stop
-
-    def __repr__(self) -> str:
-        return f"Span({self.start}, {self.stop})"
+    def __new__(cls, start: int, stop: int) -> tuple:  # type: ignore[misc]
+        return (start, stop)
 
 
 def _context(layer: Any) -> dict[str, Any]:
@@ -92,12 +86,19 @@ def _parse(fmt: _c.Construct, data: bytes, layer: Any, name: str, offset: int) -
 
 
 def lazy_value(layer: Any, name: str, fmt: _c.Construct) -> Any:
-    """The value of a lazily decoded field, parsing its Span on first access."""
+    """The value of a lazily decoded field, parsing its span on first access.
+
+    The fast decoder stores the span as a plain ``(start, stop)`` tuple (the cheapest object
+    to make per packet); construct never parses to a tuple, and a tuple from an extern is
+    turned into a list, so a tuple in the slot always means "not parsed yet".
+    """
     slot = "_" + name
     value = getattr(layer, slot)
-    if type(value) is Span:
-        data = bytes(layer._buf[value.start:value.stop])
-        value, _ = _parse(fmt, data, layer, name, value.start)
+    if type(value) is tuple:
+        start, stop = value
+        value, _ = _parse(fmt, bytes(layer._buf[start:stop]), layer, name, start)
+        if type(value) is tuple:
+            value = list(value)
         setattr(layer, slot, value)
     return value
 
