@@ -416,7 +416,8 @@ class Checker:
                            "only 'header = expr;' and 'payload = expr;' set boundaries; "
                            "a field needs 'name: type;'")
                 return
-            if member.name == "payload":  # the payload may be "all that is left"
+            # either boundary may be "all that is left" (a header: of the layer's bytes)
+            if member.name in ("header", "payload"):
                 scope = _Scope(unit=unit, params=scope.params, consts=self.consts,
                                known=dict(scope.known), remaining=True)
             self.check_expr(member.expr, scope)
@@ -613,7 +614,9 @@ class _Scope:
     heuristic: bool = False
     next_by: bool = False
     until: bool = False
-    remaining: bool = False  # `payload = ...` may say `remaining`: the bytes after the header
+    # `payload = ...` may say `remaining`: the bytes after the header; `header = ...` too,
+    # where it is all the bytes the layer was given (`header = min(5 + length, remaining)`)
+    remaining: bool = False
 
 
 class _NotConstant(Exception):

@@ -100,6 +100,7 @@ class UnitPlanner:
         self.referenced = _referenced_names(unit) if unit.kind == "layer" else set()
         self.locals: set[str] = set()  # fields whose value is also in a local f_<name>
         self.eager = False  # a part is parsed by construct inside _decode
+        self.remaining = "(end - hend)"  # `remaining` in `payload = ...`
 
     # ---- naming of values in the three contexts ----
     def fast_name(self, name: str) -> str:
@@ -115,8 +116,8 @@ class UnitPlanner:
         if cf is not None or any(isinstance(m, ast.Let) and m.name == name
                                  for m in self.unit.members):
             return f"self.{name}"
-        if name == "remaining":  # only in `payload = ...` (the checker sees to that)
-            return "(end - hend)"
+        if name == "remaining":  # only in boundaries (the checker sees to that)
+            return self.remaining
         return self.mod.global_name(name)
 
     def cons_name(self, name: str) -> str:
@@ -562,10 +563,12 @@ class UnitPlanner:
         h = self.unit.header
         if self.unit.kind != "layer" or h is None or self.hend_ready:
             return
-        if names_in(h) <= self.decoded | set(self.mod.checked.consts):
+        if names_in(h) <= self.decoded | set(self.mod.checked.consts) | {"remaining"}:
+            self.remaining = "(end - off)"  # in a header: all the bytes the layer was given
             self.lines += [f"hend = off + {self.fast()(h)}",
                            "if hend > end:",
                            "    raise self._truncated(buf, off, end)"]
+            self.remaining = "(end - hend)"
             self.hend_ready = True
 
     def emit_bounds(self) -> None:

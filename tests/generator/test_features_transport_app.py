@@ -32,3 +32,77 @@ def test_len_payload_in_next_by(tmp_path):
     empty = pktspec.decode(bytes([7]), mod.LenHead, strict=True)
     assert [layer.name for layer in empty.layers] == ["LenHead"]
     assert empty.error is None
+
+
+RECORDS = """
+enum RecKind : u8 { Data = 1 -> Rec }
+
+## A record: kind, length and that many bytes, cut short when the bytes run out; the next
+## record follows.
+layer Rec : other {
+    kind: RecKind;
+    length: u8;
+    header = min(2 + length, remaining);
+    body: bytes[];
+    payload = remaining;
+    next by payload[0] in RecKind;
+}
+"""
+
+
+def test_remaining_in_a_header_is_what_the_layer_was_given(tmp_path):
+    mod = load_text(tmp_path, RECORDS, "records.layer")
+    whole = pktspec.decode(bytes([1, 2, 0xAA, 0xBB, 1, 1, 0xCC]), mod.Rec, strict=True)
+    assert [bytes(layer.body) for layer in whole.layers] == [b"\xaa\xbb", b"\xcc"]
+    cut = pktspec.decode(bytes([1, 2, 0xAA, 0xBB, 1, 9, 0xCC]), mod.Rec, strict=True)
+    assert [bytes(layer.body) for layer in cut.layers] == [b"\xaa\xbb", b"\xcc"]
+    assert cut.error is None and cut.layers[-1].length == 9
+
+
+EXTERN = """
+extern back_ref;
+
+## A one-byte field read through construct while the layer decodes, and a reference
+## that looks back at it from outside its own bytes.
+struct Item {
+    ref: back_ref;
+}
+
+## Two bytes, then an item whose value is found through the layer's buffer.
+layer Ref : other {
+    magic: u16;
+    count: u8;
+    refs: Item[count];
+}
+
+## One byte in front, so that Ref does not start at the packet's first byte.
+layer RefPrefix : other {
+    pad: u8;
+    next Ref;
+}
+"""
+
+
+def test_extern_sees_the_layer_buffer_while_decoding(tmp_path):
+    from pktspec.runtime.constructs import register_extern
+
+    def parse(stream, context):
+        # the byte the field holds is an offset from the layer's start
+        ctx = context
+        while ctx.get("_") is not None:
+            ctx = ctx._
+        layer = ctx.get("_layer")
+        where = stream.read(1)[0]
+        if layer is not None:
+            return layer._buf[layer._off + where]
+        root = stream
+        while getattr(root, "parent_stream", None) is not None:
+            root = root.parent_stream
+        return root.getvalue()[where]
+
+    register_extern("back_ref", parse, lambda value, context: bytes([value]))
+    mod = load_text(tmp_path, EXTERN, "backref.layer")
+    data = bytes([0x12, 0x34, 2, 0, 1])
+    layer = pktspec.decode(b"\xee" + data, mod.RefPrefix, strict=True).layers[1]
+    assert [item.ref for item in layer.refs] == [0x12, 0x34]
+    assert mod.Ref.FORMAT.parse(data).refs[1].ref == 0x34
