@@ -406,6 +406,8 @@ class UnitPlanner:
         if t.is_scalar:
             self.emit_segment([cf], cond)
             return
+        if cond is not None:  # both branches must leave the cursor in p
+            self.mark_p(self.position())
         lines_before = len(self.lines)
         if t.kind == "bytes":
             self.emit_bytes(cf)

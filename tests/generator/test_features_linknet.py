@@ -71,3 +71,22 @@ layer Head : other {
 }
 """)
     assert any("'remaining'" in p.message for p in problems)
+
+
+COND_FIRST = """
+## A conditional variable part right after the fixed fields (PPPoE's discovery tags).
+layer Tagged : other {
+    code: u8;
+    length: u8;
+    tags: bytes[length] if code != 0;
+    payload = code == 0 ? length : 0;
+}
+"""
+
+
+def test_conditional_variable_part_first(tmp_path):
+    mod = load_text(tmp_path, COND_FIRST, "condfirst.layer")
+    with_tags = pktspec.decode(bytes([1, 2, 0xAA, 0xBB]), mod.Tagged, strict=True).layers[0]
+    assert bytes(with_tags.tags) == b"\xaa\xbb" and with_tags.length == 2
+    without = pktspec.decode(bytes([0, 2, 0xAA, 0xBB]), mod.Tagged, strict=True).layers[0]
+    assert without.tags is None and bytes(without.payload) == b"\xaa\xbb"
