@@ -240,7 +240,9 @@ class UnitPlanner:
             self.lines.append(f"if {cond}:")
             self.lines.extend("    " + ln for ln in body)
             self.lines.append("else:")
-            self.lines.extend(f"    {t} = None" for t in seg.targets if t.startswith("self."))
+            # every field of the run, also those unpacked through a temporary (u24, bits)
+            self.lines.extend(f"    self.{'_' if cf.ftype.kind in ('flags', 'addr') else ''}"
+                              f"{cf.name} = None" for cf in run)
         else:
             self.lines.extend(body)
         for cf in run:

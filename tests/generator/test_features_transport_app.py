@@ -106,3 +106,23 @@ def test_extern_sees_the_layer_buffer_while_decoding(tmp_path):
     layer = pktspec.decode(b"\xee" + data, mod.RefPrefix, strict=True).layers[1]
     assert [item.ref for item in layer.refs] == [0x12, 0x34]
     assert mod.Ref.FORMAT.parse(data).refs[1].ref == 0x34
+
+
+COND24 = """
+## A kind byte, and a 24-bit length only when the kind is 22.
+layer Cond24 : other {
+    kind: u8;
+    length: u24 if kind == 22;
+    rest: bytes[];
+}
+"""
+
+
+def test_conditional_odd_width_field_absent_is_none(tmp_path):
+    mod = load_text(tmp_path, COND24, "cond24.layer")
+    there = pktspec.decode(bytes([22, 0, 1, 2, 9]), mod.Cond24, strict=True).layers[0]
+    assert there.length == 0x102 and bytes(there.rest) == b"\x09"
+    absent = pktspec.decode(bytes([23, 0, 1, 2, 9]), mod.Cond24, strict=True).layers[0]
+    assert absent.length is None and bytes(absent.rest) == bytes([0, 1, 2, 9])
+    assert absent.raw_fields() == {k: v for k, v in mod.Cond24.FORMAT.parse(
+        bytes([23, 0, 1, 2, 9])).items() if not k.startswith("_")}
