@@ -9,6 +9,7 @@ and the source says so in ``notes`` (never a crash).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -59,7 +60,11 @@ class PacketSource:
         program = self._bpf.get(info.linktype)
         if program is None:
             from pktspec.capture.bpf import compile_filter  # libpcap only when asked for
-            program = self._bpf[info.linktype] = compile_filter(self._filter_text, info.linktype)
+
+            # BSD loopback headers are in the capturing host's order: compile for the file's.
+            order = getattr(self._records, "byte_order", None) or sys.byteorder
+            program = self._bpf[info.linktype] = compile_filter(
+                self._filter_text, info.linktype, byte_order=order)
         return program.matches(data, info.length)
 
     def records(self) -> Iterator[tuple[bytes, CaptureInfo]]:
@@ -76,6 +81,13 @@ class PacketSource:
                             strict=strict, metadata=info)
             if predicate is None or predicate(packet):
                 yield packet
+
+    def stats(self) -> Any:
+        """Capture statistics of a live source (received, dropped, if_dropped)."""
+        stats = getattr(self._records, "stats", None)
+        if stats is None:
+            raise TypeError("only live sources have capture statistics")
+        return stats()
 
     def close(self) -> None:
         close = getattr(self._records, "close", None)
