@@ -1,0 +1,392 @@
+"""IPv4 and IPv6 defragmentation: fragments in, whole datagrams (decoded again) out.
+
+::
+
+    from pktspec.reassembly import defragment
+
+    for packet in defragment(pktspec.open("trace.pcap")):
+        ...                      # fragments replaced by the datagram they make up
+
+or, packet by packet, as gopacket's ip4defrag::
+
+    v4 = IPv4Defragmenter()
+    whole = v4.defrag(packet)    # packet itself if not a fragment, None while incomplete,
+                                 # the reassembled packet when this fragment completes one
+
+Datagrams are keyed by source, destination, protocol and identification (IPv4) or source,
+destination and identification (IPv6, RFC 8200). The overlap policy and the RFC limits are
+those of :mod:`pktspec.reassembly.fragments`. An unfinished datagram is given up on when its
+first fragment is ``timeout`` seconds older than the newest packet (packet time, never the
+wall clock), or when the defragmenter's memory cap (``max_bytes``, ``max_datagrams``) needs
+room, oldest first; counters in :class:`DefragStats` say how often.
+
+The reassembled datagram is decoded again as a whole packet: the link-layer bytes of the
+first fragment (when only link layers precede the IP header), a rebuilt IP header (IPv4:
+total length, flags, offset and checksum fixed; IPv6: payload length fixed and the Fragment
+header removed from the chain), then the payload. So TCP inside fragments reaches the TCP
+assembler, and ``packet.network`` of the result says ``more_fragments`` is off.
+
+IPv6 fragments are found by walking the extension-header chain in the raw bytes, which works
+whether or not the protocol library decodes IPv6 extension headers as layers. An atomic
+fragment (offset 0, no more fragments; RFC 6946) is a whole datagram and passes unchanged.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any, NamedTuple
+
+from pktspec.protocols.ipv4 import IPv4
+from pktspec.protocols.ipv6 import IPv6
+from pktspec.reassembly.fragments import FragmentError, FragmentSet
+from pktspec.runtime.layer import LayerClass
+from pktspec.runtime.packet import Packet, decode
+
+__all__ = ["DefragStats", "IPv4Defragmenter", "IPv6Defragmenter", "Ipv6Fragment",
+           "defragment", "ipv6_fragment", "is_fragment"]
+
+_IPV6_EXTENSIONS = frozenset({0, 43, 60, 135, 139, 140, 253, 254})  # length in 8-byte units
+_AH = 51  # length in 4-byte units, minus 2
+_FRAGMENT = 44
+_NO_EXTENSIONS = frozenset({6, 17, 58, 59})  # TCP, UDP, ICMPv6, no next header
+_MF = 1  # IPv4 flags: evil, dont_fragment, more_fragments
+
+
+class Ipv6Fragment(NamedTuple):
+    """Where a Fragment header sits in a packet and what it says.
+
+    ``next_header_at`` is the byte holding the Next Header value that announced it (in the
+    IPv6 header or the extension header before it); ``at`` is the Fragment header itself.
+    """
+
+    next_header_at: int
+    at: int
+    next_header: int
+    offset: int
+    more: bool
+    ident: int
+
+
+def ipv6_fragment(buf: Any, off: int, end: int) -> Ipv6Fragment | None:
+    """The Fragment header of the IPv6 packet at buf[off:end], or None (none, or the chain is
+    cut short or holds a header we cannot step over, such as ESP)."""
+    if end - off < 40:
+        return None
+    nh_at = off + 6
+    nh = buf[nh_at]
+    pos = off + 40
+    while True:
+        if nh == _FRAGMENT:
+            if pos + 8 > end:
+                return None
+            nxt, _, word, ident = struct.unpack_from(">BBHI", buf, pos)
+            return Ipv6Fragment(nh_at, pos, nxt, word & 0xFFF8, bool(word & 1), ident)
+        if pos + 2 > end:
+            return None
+        if nh in _IPV6_EXTENSIONS:
+            size = (buf[pos + 1] + 1) * 8
+        elif nh == _AH:
+            size = (buf[pos + 1] + 2) * 4
+        else:
+            return None
+        nh_at = pos
+        nh = buf[pos]
+        pos += size
+
+
+def is_fragment(net: Any) -> bool:
+    """Whether a network layer is a fragment of a larger datagram (not an atomic one)."""
+    t = type(net)
+    if t is IPv4:
+        return bool(net._flags & _MF or net.fragment_offset)
+    if t is IPv6:
+        if net.next_header in _NO_EXTENSIONS:
+            return False
+        frag = ipv6_fragment(net._buf, net._off, net._end)
+        return frag is not None and (frag.more or frag.offset != 0)
+    return False
+
+
+@dataclass(slots=True)
+class DefragStats:
+    """Counters of one defragmenter.
+
+    ``fragments`` taken; ``reassembled`` datagrams produced; ``atomic`` IPv6 atomic
+    fragments passed through; ``overlaps`` and ``conflicts`` fragments that overlapped
+    others (``conflicts``: with different bytes) in produced datagrams; ``beyond_end``
+    fragments cut at the datagram's end; ``invalid`` datagrams given up on for breaking an
+    RFC limit; ``truncated`` fragments the capture cut short (passed through, unusable);
+    ``timed_out`` and ``evicted`` datagrams given up on by timeout or memory cap.
+    """
+
+    fragments: int = 0
+    reassembled: int = 0
+    atomic: int = 0
+    overlaps: int = 0
+    conflicts: int = 0
+    beyond_end: int = 0
+    invalid: int = 0
+    truncated: int = 0
+    timed_out: int = 0
+    evicted: int = 0
+
+
+class _Pending:
+    """A datagram being collected: its fragments, how to rebuild it, the packets it ate."""
+
+    __slots__ = ("fragments", "template", "packets")
+
+    def __init__(self, ts: float) -> None:
+        self.fragments = FragmentSet(ts)
+        self.template: tuple[bytes, type, bytes, type] | None = None
+        self.packets: list[Packet] = []
+
+
+class _Defragmenter:
+    """What both IP versions share: the table, timeouts, caps and re-decoding."""
+
+    def __init__(self, *, timeout: float = 30.0, max_bytes: int = 16 << 20,
+                 max_datagrams: int = 4096, keep_fragments: bool = False) -> None:
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.max_datagrams = max_datagrams
+        self.keep_fragments = keep_fragments
+        self.stats = DefragStats()
+        self.cost = 0
+        self._pending: OrderedDict[Any, _Pending] = OrderedDict()  # oldest first
+        self._given_up: list[Packet] = []
+
+    # -- the version-specific part --------------------------------------------------------------
+
+    def _parse(self, packet: Packet, net: Any) -> tuple[Any, int, bytes, bool, Any] | None:
+        """(key, offset, data, last, header info) of a fragment; None if not a fragment."""
+        raise NotImplementedError
+
+    def _rebuild(self, header: bytes, info: Any, payload: bytes) -> bytes:
+        raise NotImplementedError
+
+    # -- the shared part ----------------------------------------------------------------------
+
+    def defrag(self, packet: Packet) -> Packet | None:
+        """The packet itself when it is not a fragment of this IP version; None while its
+        datagram is incomplete; the reassembled packet when it completes one."""
+        net = packet.network
+        parsed = self._parse(packet, net) if net is not None else None
+        if parsed is None:
+            return packet
+        key, offset, data, last, info = parsed
+        ts = packet.metadata.timestamp if packet.metadata is not None else 0.0
+        self.discard_older_than(ts - self.timeout)
+        self.stats.fragments += 1
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = self._pending[key] = _Pending(ts)
+        before = pending.fragments.cost
+        try:
+            pending.fragments.add(offset, data, last, ts)
+        except FragmentError:
+            self.stats.invalid += 1
+            self._give_up(key, packet)
+            return None
+        self.cost += pending.fragments.cost - before
+        if offset == 0 and pending.template is None:
+            pending.template = self._template(packet, net, info)
+        if self.keep_fragments:
+            pending.packets.append(packet)
+        if pending.fragments.complete and pending.template is not None:
+            return self._finish(key, pending, packet)
+        self._enforce_caps(key)
+        return None
+
+    def _template(self, packet: Packet, net: Any, info: Any) -> tuple[bytes, type, bytes, Any]:
+        """What the rebuilt packet starts with: link bytes (when only link layers precede the
+        IP header), the class to decode from, the IP header bytes and parsing info."""
+        layers = packet.decoded
+        before = layers[:layers.index(net)]
+        if before and all(layer.layer_class is LayerClass.LINK for layer in before):
+            prefix, cls = bytes(packet.data[:net.offset]), type(before[0])
+        else:  # nothing before it, or a tunnel whose outer lengths would not fit the datagram
+            prefix, cls = b"", type(net)
+        return prefix, cls, self._header(packet, net, info), info
+
+    def _header(self, packet: Packet, net: Any, info: Any) -> bytes:
+        raise NotImplementedError
+
+    def _finish(self, key: Any, pending: _Pending, packet: Packet) -> Packet:
+        del self._pending[key]
+        fragments = pending.fragments
+        self.cost -= fragments.cost
+        payload = fragments.assemble()
+        stats = self.stats
+        stats.reassembled += 1
+        stats.overlaps += fragments.overlaps
+        stats.conflicts += fragments.conflicts
+        stats.beyond_end += fragments.beyond_end
+        prefix, cls, header, info = pending.template  # type: ignore[misc]
+        data = prefix + self._rebuild(header, info, payload)
+        meta = packet.metadata
+        if meta is not None:
+            meta = replace(meta, caplen=len(data), length=len(data))
+        return decode(data, cls, metadata=meta)
+
+    def _give_up(self, key: Any, packet: Packet | None = None) -> None:
+        pending = self._pending.pop(key, None)
+        if pending is not None:
+            self.cost -= pending.fragments.cost
+            if self.keep_fragments:
+                self._given_up.extend(pending.packets)
+        if packet is not None and self.keep_fragments:
+            self._given_up.append(packet)
+
+    def _enforce_caps(self, newest: Any) -> None:
+        while self._pending and (self.cost > self.max_bytes
+                                 or len(self._pending) > self.max_datagrams):
+            key = next(iter(self._pending))
+            self.stats.evicted += 1
+            self._give_up(key)
+
+    def discard_older_than(self, timestamp: float) -> int:
+        """Give up on datagrams whose first fragment came before timestamp; returns how many."""
+        count = 0
+        while self._pending:
+            key, pending = next(iter(self._pending.items()))
+            if pending.fragments.first_seen >= timestamp:
+                break
+            self.stats.timed_out += 1
+            self._give_up(key)
+            count += 1
+        return count
+
+    def discard_all(self) -> int:
+        """Give up on every unfinished datagram (end of input); returns how many."""
+        count = len(self._pending)
+        for key in list(self._pending):
+            self._give_up(key)
+        return count
+
+    def take_given_up(self) -> list[Packet]:
+        """With ``keep_fragments``: the fragments of datagrams given up on since the last
+        call, in capture order (so that nothing a capture held is silently lost)."""
+        out, self._given_up = self._given_up, []
+        return out
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+
+class IPv4Defragmenter(_Defragmenter):
+    """Reassemble IPv4 datagrams (gopacket's ip4defrag); see the module docstring.
+
+    ``timeout`` seconds of packet time, ``max_bytes`` and ``max_datagrams`` cap what is held;
+    with ``keep_fragments`` the fragments of datagrams given up on can be taken back
+    (:meth:`take_given_up`).
+    """
+
+    def _parse(self, packet: Packet, net: Any) -> tuple[Any, int, bytes, bool, Any] | None:
+        if type(net) is not IPv4 or not (net._flags & _MF or net.fragment_offset):
+            return None
+        data = net.payload
+        if len(data) < net.total_length - net.ihl * 4:
+            self.stats.truncated += 1
+            return None
+        key = (net._src, net._dst, net.protocol, net.id)
+        return key, net.fragment_offset * 8, bytes(data), not net._flags & _MF, None
+
+    def _header(self, packet: Packet, net: Any, info: Any) -> bytes:
+        return bytes(net.contents)
+
+    def _rebuild(self, header: bytes, info: Any, payload: bytes) -> bytes:
+        h = bytearray(header)
+        struct.pack_into(">H", h, 2, len(h) + len(payload))
+        struct.pack_into(">H", h, 6, struct.unpack_from(">H", h, 6)[0] & 0x4000)  # keep DF
+        struct.pack_into(">H", h, 10, 0)
+        struct.pack_into(">H", h, 10, _checksum(h))
+        return bytes(h) + payload
+
+
+class IPv6Defragmenter(_Defragmenter):
+    """Reassemble IPv6 datagrams from their Fragment extension headers (RFC 8200).
+
+    Same options as :class:`IPv4Defragmenter`. Atomic fragments pass through unchanged.
+    """
+
+    def _parse(self, packet: Packet, net: Any) -> tuple[Any, int, bytes, bool, Any] | None:
+        if type(net) is not IPv6 or net.next_header in _NO_EXTENSIONS:
+            return None
+        end = net._off + 40 + net.payload_length
+        frag = ipv6_fragment(net._buf, net._off, min(end, net._end))
+        if frag is None:
+            return None
+        if not frag.more and frag.offset == 0:
+            self.stats.atomic += 1
+            return None
+        if end > net._end:
+            self.stats.truncated += 1
+            return None
+        data = bytes(net._buf[frag.at + 8:end])
+        key = (net._src, net._dst, frag.ident)
+        return key, frag.offset, data, not frag.more, frag
+
+    def _header(self, packet: Packet, net: Any, info: Ipv6Fragment) -> bytes:
+        """The unfragmentable part: the IPv6 header and the extension headers before the
+        Fragment header, with the Next Header that announced it now naming what follows."""
+        h = bytearray(net._buf[net._off:info.at])
+        h[info.next_header_at - net._off] = info.next_header
+        return bytes(h)
+
+    def _rebuild(self, header: bytes, info: Any, payload: bytes) -> bytes:
+        h = bytearray(header)
+        struct.pack_into(">H", h, 4, len(h) - 40 + len(payload))
+        return bytes(h) + payload
+
+
+def _checksum(header: bytes | bytearray) -> int:
+    """The Internet checksum (RFC 1071) of an IPv4 header."""
+    if len(header) % 2:
+        header = bytes(header) + b"\0"
+    total = sum(struct.unpack(f">{len(header) // 2}H", header))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def defragment(packets: Iterable[Packet], *, timeout: float = 30.0,
+               max_bytes: int = 16 << 20, max_datagrams: int = 4096,
+               keep_incomplete: bool = True) -> Iterator[Packet]:
+    """Yield packets with IPv4 and IPv6 fragments replaced by the datagrams they make up.
+
+    A datagram comes out where its last missing fragment was captured. With
+    ``keep_incomplete`` (the default) the fragments of a datagram that never completes are
+    not lost: they come out, unchanged, when it is given up on (timeout, memory cap, or the
+    end of input), so later than their capture time. This is what
+    ``pktspec.open(path, defragment=True)`` runs.
+    """
+    options = dict(timeout=timeout, max_bytes=max_bytes, max_datagrams=max_datagrams,
+                   keep_fragments=keep_incomplete)
+    v4 = IPv4Defragmenter(**options)
+    v6 = IPv6Defragmenter(**options)
+    for packet in packets:
+        net = packet.network
+        t = type(net)
+        if t is IPv4:
+            if not (net._flags & _MF or net.fragment_offset):
+                yield packet
+                continue
+            out = v4.defrag(packet)
+        elif t is IPv6 and net.next_header not in _NO_EXTENSIONS:
+            out = v6.defrag(packet)
+        else:
+            yield packet
+            continue
+        if out is not None:
+            yield out
+        if keep_incomplete:
+            yield from v4.take_given_up()
+            yield from v6.take_given_up()
+    v4.discard_all()
+    v6.discard_all()
+    yield from v4.take_given_up()
+    yield from v6.take_given_up()

@@ -1,0 +1,381 @@
+"""TCPAssembler: packets in, each connection's two byte streams out, in order and bounded.
+
+::
+
+    assembler = TCPAssembler(lambda conn: MyStream(conn), max_buffered_total=64 << 20)
+    for packet in pktspec.open("trace.pcap"):
+        assembler.assemble(packet)
+        if n % 10_000 == 0:
+            assembler.flush_older_than(packet.metadata.timestamp - 120)
+    assembler.flush_all()
+
+Connections are keyed by the network and transport flows (addresses and ports), both
+directions under one :class:`~pktspec.reassembly.connection.Connection`; the factory is called
+once per connection and its stream gets both directions' chunks (see
+:mod:`pktspec.reassembly.stream`). The per-direction sequence logic lives in
+:mod:`pktspec.reassembly.connection`; this module owns the table of connections, their life
+(open, close on FIN/FIN or RST, port reuse, flushing) and the limits.
+
+Limits. Out-of-order data is charged (bytes plus a per-piece overhead) against
+``max_buffered_per_connection`` and ``max_buffered_total``; the number of connections against
+``max_connections``. When a limit is hit, ``on_limit="deliver"`` gives up on the oldest hole
+(the buffered data after it is delivered, with the hole reported as skipped bytes) and
+``on_limit="drop"`` drops the connection (its buffered data is discarded, its stream
+completed, its later packets ignored). Too many connections evicts the least recently active
+one (closed ones first). Every such event has a counter in :class:`AssemblerStats`, so a
+result that lost data says so. :meth:`TCPAssembler.memory_bound` is what the assembler can hold
+at most, which a hostile capture cannot raise.
+
+Time. Everything uses packet timestamps, never the wall clock: the same capture gives the same
+streams on every run and every machine.
+
+Fragments. TCP inside IP fragments is skipped (and counted): run packets through
+:func:`pktspec.reassembly.ipdefrag.defragment` first, as :func:`pktspec.reassembly.streams`
+does.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pktspec.errors import PktspecError
+from pktspec.protocols.tcp import TCP
+from pktspec.reassembly.connection import ACK, RST, SYN, Connection, Side
+from pktspec.reassembly.ipdefrag import is_fragment
+from pktspec.reassembly.stream import Direction, Stream
+from pktspec.runtime.flow import ENDPOINT_TCP_PORT, Flow
+from pktspec.runtime.layer import LayerClass
+from pktspec.runtime.packet import Packet
+
+__all__ = ["CONNECTION_COST", "AssemblerStats", "StreamFactory", "TCPAssembler"]
+
+StreamFactory = Callable[[Connection], Stream]
+
+CONNECTION_COST = 4096
+"""Upper estimate of the memory a connection's own objects take (both sides, counters, table
+entries, a small stream object), for :meth:`TCPAssembler.memory_bound`."""
+
+_NETWORK = LayerClass.NETWORK
+
+
+@dataclass(slots=True)
+class AssemblerStats:
+    """Counters of one assembler (per-direction counters are in each Side's StreamStats).
+
+    ``packets`` TCP packets taken; ``ignored`` packets without TCP; ``fragments`` TCP
+    headers inside IP fragments, skipped (defragment first); ``connections`` opened;
+    ``closed_fin``/``closed_rst`` ended by the protocol; ``flushed`` closed by a flush;
+    ``evicted`` closed because ``max_connections`` was reached; ``dropped`` dropped by a
+    memory limit with ``on_limit="drop"`` and ``dropped_bytes`` the buffered bytes lost that
+    way; ``limit_skips`` holes given up on because of a memory limit; ``reused`` connections
+    ended by a new SYN on the same addresses and ports; ``after_close`` packets of a
+    connection that had ended; ``peak_buffered`` the most ever charged at once.
+    """
+
+    packets: int = 0
+    ignored: int = 0
+    fragments: int = 0
+    connections: int = 0
+    closed_fin: int = 0
+    closed_rst: int = 0
+    flushed: int = 0
+    evicted: int = 0
+    dropped: int = 0
+    dropped_bytes: int = 0
+    limit_skips: int = 0
+    reused: int = 0
+    after_close: int = 0
+    peak_buffered: int = 0
+
+
+def _key(side: Side) -> tuple[Any, int, Any, int]:
+    """The table key of packets sent by side: (src address, src port, dst address, dst port)."""
+    peer = side.peer
+    return (side.address.raw, side.port.raw, peer.address.raw, peer.port.raw)
+
+
+class TCPAssembler:
+    """Reassemble TCP connections from packets; see the module docstring.
+
+    ``factory(conn)`` makes the stream of each new connection. Limits: see the module
+    docstring; ``on_limit`` is ``"deliver"`` (default) or ``"drop"``. With
+    ``skip_acked_gaps`` (default) a hole is given up on as soon as the receiver acknowledges
+    bytes past it, as tshark's follow does; without it holes wait for a flush or a limit.
+    """
+
+    def __init__(self, factory: StreamFactory, *,
+                 max_buffered_per_connection: int = 4 << 20,
+                 max_buffered_total: int = 64 << 20,
+                 max_connections: int = 65536,
+                 on_limit: str = "deliver",
+                 skip_acked_gaps: bool = True) -> None:
+        if on_limit not in ("deliver", "drop"):
+            raise PktspecError(f"on_limit must be 'deliver' or 'drop', not {on_limit!r}")
+        if min(max_buffered_per_connection, max_buffered_total, max_connections) < 1:
+            raise PktspecError("assembler limits must be positive")
+        self.factory = factory
+        self.max_buffered_per_connection = max_buffered_per_connection
+        self.max_buffered_total = max_buffered_total
+        self.max_connections = max_connections
+        self.on_limit = on_limit
+        self.skip_acked_gaps = skip_acked_gaps
+        self.stats = AssemblerStats()
+        self.buffered = 0
+        self._sides: dict[tuple[Any, int, Any, int], Side] = {}
+        self._conns: OrderedDict[int, Connection] = OrderedDict()  # least recently active first
+        self._buffering: dict[int, Connection] = {}  # in the order they started buffering
+        self._closed: OrderedDict[int, Connection] = OrderedDict()
+        self._next_index = 0
+
+    # -- input --------------------------------------------------------------------------------
+
+    def assemble(self, packet: Packet) -> None:
+        """Take one decoded packet; packets without TCP are counted and ignored."""
+        tcp = packet.transport
+        net = packet.network
+        if type(tcp) is not TCP or net is None or tcp._off != net._hend:
+            tcp, net = self._find_tcp(packet)
+            if tcp is None:
+                self.stats.ignored += 1
+                return
+        if is_fragment(net):
+            self.stats.fragments += 1
+            return
+        try:
+            key = (net._src, tcp.src_port, net._dst, tcp.dst_port)
+        except AttributeError:
+            flow = net.flow
+            key = (flow.src_raw, tcp.src_port, flow.dst_raw, tcp.dst_port)
+        meta = packet.metadata
+        ts = meta.timestamp if meta is not None else 0.0
+        flags = tcp._flags
+        side = self._sides.get(key)
+        if side is None or side.conn.closed or (flags & SYN and side.isn is not None
+                                                 and side.isn != tcp.seq):
+            side = self._reopen(side, key, net, tcp, flags, ts)
+            if side is None:
+                return
+        self._segment(side, tcp, flags, ts)
+
+    def assemble_all(self, packets: Iterable[Packet]) -> None:
+        """Assemble every packet, then :meth:`flush_all`."""
+        for packet in packets:
+            self.assemble(packet)
+        self.flush_all()
+
+    def _find_tcp(self, packet: Packet) -> tuple[Any, Any]:
+        """The TCP layer and the network layer that carries it, when they are not simply the
+        first transport and network layers (tunnels, IPv6 extension headers)."""
+        layers = packet.decoded
+        for i in range(len(layers) - 1, -1, -1):
+            if type(layers[i]) is TCP:
+                for net in reversed(layers[:i]):
+                    if net.layer_class is _NETWORK and net.flow is not None:
+                        return layers[i], net
+                return None, None
+        return None, None
+
+    def _segment(self, side: Side, tcp: Any, flags: int, ts: float) -> None:
+        conn = side.conn
+        conn.last_seen = ts
+        self._conns.move_to_end(conn.index)
+        self.stats.packets += 1
+        stats = side.stats
+        stats.packets += 1
+        if stats.first is None:
+            stats.first = ts
+        stats.last = ts
+        before = side.buffer.cost + side.peer.buffer.cost
+        if flags & SYN and not flags & ACK and side.direction is Direction.SERVER:
+            self._late_syn(conn)
+        side.receive(tcp.seq, flags, tcp.window, tcp.payload, ts)
+        if flags & ACK and self.skip_acked_gaps:
+            side.peer.acknowledged(tcp.ack)
+        after = side.buffer.cost + side.peer.buffer.cost
+        if before or after:
+            self._recharge(conn, after - before)
+            if conn.closed:
+                return
+        if flags & RST:
+            self._close(conn, "rst")
+        elif conn.finished:
+            self._close(conn, "fin")
+
+    @staticmethod
+    def _late_syn(conn: Connection) -> None:
+        """A bare SYN from the side taken for the server: swap roles if nothing was sent yet."""
+        if not (conn.client.delivered or conn.server.delivered or conn.client.isn is not None):
+            conn.swap_roles()
+
+    # -- the connection table -----------------------------------------------------------------
+
+    def _reopen(self, side: Side | None, key: tuple[Any, int, Any, int], net: Any, tcp: Any,
+                flags: int, ts: float) -> Side | None:
+        """A packet whose connection is unknown, closed, or reused by a new SYN."""
+        if side is not None:
+            conn = side.conn
+            if not flags & SYN or side.isn == tcp.seq:
+                self.stats.after_close += 1
+                return None
+            if not conn.closed:
+                self.stats.reused += 1
+                self._close(conn, "reused")
+            self._forget(conn)
+        return self._open(key, net, tcp, flags, ts)
+
+    def _open(self, key: tuple[Any, int, Any, int], net: Any, tcp: Any, flags: int,
+              ts: float) -> Side:
+        while len(self._conns) >= self.max_connections:
+            self._evict()
+        kind = net.flow.kind
+        src, sport, dst, dport = key
+        if flags & SYN and flags & ACK:  # a SYN-ACK comes from the server
+            src, sport, dst, dport = dst, dport, src, sport
+        conn = Connection(self._next_index, Flow(kind, src, dst),
+                          Flow(ENDPOINT_TCP_PORT, sport, dport), ts)
+        self._next_index += 1
+        self.stats.connections += 1
+        for s in (conn.client, conn.server):
+            self._sides[_key(s)] = s
+        self._conns[conn.index] = conn
+        conn.stream = self.factory(conn)
+        return self._sides[key]
+
+    def _evict(self) -> None:
+        """Make room for one connection: forget the oldest closed one, else close the least
+        recently active one."""
+        if self._closed:
+            self._forget(next(iter(self._closed.values())))
+            return
+        conn = next(iter(self._conns.values()))
+        self.stats.evicted += 1
+        self._close(conn, "evicted")
+        self._forget(conn)
+
+    def _forget(self, conn: Connection) -> None:
+        """Remove a closed connection from every table."""
+        for side in (conn.client, conn.server):
+            key = _key(side)
+            if self._sides.get(key) is side:
+                del self._sides[key]
+        self._conns.pop(conn.index, None)
+        self._closed.pop(conn.index, None)
+
+    def _close(self, conn: Connection, reason: str, deliver: bool = True) -> None:
+        """End a connection: deliver (or drop) what it buffered, then complete its stream.
+
+        The connection stays in the table, closed, so that its last ACKs and retransmissions
+        are recognised and ignored; flushes and evictions forget it later.
+        """
+        before = conn.buffered
+        if deliver:
+            conn.client.flush()
+            conn.server.flush()
+        else:
+            lost = conn.client.buffer.clear() + conn.server.buffer.clear()
+            self.stats.dropped_bytes += lost
+        self.buffered -= before - conn.buffered
+        self._buffering.pop(conn.index, None)
+        conn.closed = True
+        conn.reason = reason
+        counter = {"fin": "closed_fin", "rst": "closed_rst", "flush": "flushed",
+                   "idle": "flushed", "end": "flushed", "limit": "dropped"}.get(reason)
+        if counter is not None:
+            setattr(self.stats, counter, getattr(self.stats, counter) + 1)
+        self._closed[conn.index] = conn
+        stream, conn.stream = conn.stream, None
+        if stream is not None:
+            stream.complete()
+
+    # -- limits -------------------------------------------------------------------------------
+
+    def _recharge(self, conn: Connection, delta: int) -> None:
+        """Apply a change of conn's buffered charge, then enforce the limits."""
+        self.buffered += delta
+        if self.buffered > self.stats.peak_buffered:
+            self.stats.peak_buffered = self.buffered
+        self._track(conn)
+        if conn.buffered > self.max_buffered_per_connection:
+            self._relieve(conn, self.max_buffered_per_connection)
+        while self.buffered > self.max_buffered_total and self._buffering:
+            self._relieve(next(iter(self._buffering.values())), 0)
+
+    def _track(self, conn: Connection) -> None:
+        if conn.buffered:
+            self._buffering.setdefault(conn.index, conn)
+        else:
+            self._buffering.pop(conn.index, None)
+
+    def _relieve(self, conn: Connection, target: int) -> None:
+        """Bring conn's charge to target or below, by on_limit's rule."""
+        if self.on_limit == "drop":
+            self._close(conn, "limit", deliver=False)
+            return
+        while conn.buffered > target:
+            before = conn.buffered
+            client, server = conn.client.buffer.first, conn.server.buffer.first
+            older = client is not None and (server is None or client.timestamp <= server.timestamp)
+            (conn.client if older else conn.server).skip_gap()
+            self.stats.limit_skips += 1
+            self.buffered -= before - conn.buffered
+        self._track(conn)
+        if conn.finished:
+            self._close(conn, "fin")
+
+    def memory_bound(self) -> int:
+        """The most memory (bytes) the assembler holds, whatever the input: buffered data up
+        to ``max_buffered_total`` plus ``CONNECTION_COST`` per connection. A factory's
+        streams are the caller's and come on top (keep them small, or bounded too)."""
+        return self.max_buffered_total + self.max_connections * CONNECTION_COST
+
+    # -- flushing -----------------------------------------------------------------------------
+
+    def flush_older_than(self, timestamp: float) -> int:
+        """Close connections idle since before timestamp (delivering what they buffered,
+        across holes) and, in the others, skip holes whose data has waited since before it.
+
+        Timestamps are packet times. Returns the number of connections closed.
+        """
+        closed = 0
+        for conn in list(self._conns.values()):
+            if conn.closed:
+                if conn.last_seen < timestamp:
+                    self._forget(conn)
+                continue
+            if conn.last_seen < timestamp:
+                self._close(conn, "idle")
+                self._forget(conn)
+                closed += 1
+            elif conn.buffered:
+                before = conn.buffered
+                conn.client.flush_waiting(timestamp)
+                conn.server.flush_waiting(timestamp)
+                self.buffered -= before - conn.buffered
+                self._track(conn)
+                if conn.finished:
+                    self._close(conn, "fin")
+        return closed
+
+    def flush_all(self) -> int:
+        """Close every connection (end of input): deliver what they buffered, complete their
+        streams, forget them. Returns the number closed."""
+        closed = 0
+        for conn in list(self._conns.values()):
+            if not conn.closed:
+                self._close(conn, "end")
+                closed += 1
+            self._forget(conn)
+        return closed
+
+    # -- inspection ---------------------------------------------------------------------------
+
+    def connections(self) -> list[Connection]:
+        """The connections still open, least recently active first."""
+        return [c for c in self._conns.values() if not c.closed]
+
+    def __repr__(self) -> str:
+        return (f"<TCPAssembler {len(self.connections())} open, {self.stats.connections} seen,"
+                f" {self.buffered} bytes buffered>")
