@@ -7,6 +7,9 @@ ALL_MODULES = (
     'arp',
     'fragment',
     'ipv4',
+    'udp',
+    'tcp',
+    'dns',
     'gre',
     'icmpv4',
     'ipv6',
@@ -21,7 +24,5 @@ ALL_MODULES = (
     'linktypes',
     'mpls',
     'payload',
-    'tcp',
-    'udp',
     'vlan',
 )
