@@ -1,0 +1,261 @@
+"""Application messages over reassembled TCP streams, described by .layer files.
+
+A protocol that frames its messages with a length field needs no Python: describe one message
+as a layer whose payload the length bounds, and bind it to its port like any other layer::
+
+    # lenmsg.layer
+    import "tcp.layer"
+    layer LenMsg : application {
+        kind: u8;
+        length: u16 = len(payload);
+        payload = length;
+    }
+    extend TCPPort { 5555 -> LenMsg }
+
+    pktspec.load("lenmsg.layer")
+    for message in messages("trace.pcap"):
+        print(message.connection.index, message.direction.name, message.layer.kind,
+              bytes(message.layer.payload))
+
+How a stream is cut: the message layer is decoded at the start of the direction's unread
+bytes; its header and payload (the layer's own boundaries) are one message, and decoding goes
+on right after it. A message whose bytes have not all arrived waits for more: the layer is
+decoded over the bytes so far plus one padding byte, so a declared length beyond them shows
+as a payload that reaches the padding (decoders clip payloads to what they are given, which
+would otherwise make a partial message look whole). Each message is then decoded again, alone,
+as a :class:`~pktspec.runtime.packet.Packet` starting with the message layer, so whatever the
+layer's ``next`` names (DNS after DNS-over-TCP's length) is decoded too.
+
+A hole in the stream loses the framing (the next length field is somewhere in the missing
+bytes), so decoding of that direction stops there and ``stream.errors`` says why; so does a
+message larger than ``max_message`` (a bound against hostile lengths) and bytes that are not a
+message of the layer. At the end of a connection, bytes that never made a whole message come
+out as one last message with ``partial`` set (its packet's ``error`` says what is missing).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from pktspec.errors import DecodeError
+from pktspec.reassembly.connection import Connection
+from pktspec.reassembly.stream import Chunk, Direction
+from pktspec.runtime.packet import Packet, decode
+from pktspec.runtime.registry import REGISTRY
+
+__all__ = ["Message", "MessageFactory", "MessageStream", "message_extent", "messages"]
+
+MAX_MESSAGE = 16 << 20
+"""Default bound on one message (bytes): a larger declared length stops the direction."""
+
+
+class Message:
+    """One decoded message: ``packet`` (a Packet whose first layer is the message layer),
+    ``layer`` (that layer), ``connection``, ``direction``, ``offset`` (where it starts in the
+    direction's delivered bytes), ``timestamp`` (capture time of the packet that completed
+    it) and ``partial`` (the connection ended before the message did)."""
+
+    __slots__ = ("packet", "connection", "direction", "offset", "timestamp", "partial")
+
+    def __init__(self, packet: Packet, connection: Connection, direction: Direction,
+                 offset: int, timestamp: float, partial: bool = False) -> None:
+        self.packet = packet
+        self.connection = connection
+        self.direction = direction
+        self.offset = offset
+        self.timestamp = timestamp
+        self.partial = partial
+
+    @property
+    def layer(self) -> Any:
+        return self.packet.layers[0]
+
+    def __repr__(self) -> str:
+        more = " partial" if self.partial else ""
+        return (f"<Message {self.connection.index} {self.direction.name} at {self.offset}: "
+                f"{self.packet!r}{more}>")
+
+
+def message_extent(cls: type, buf: bytearray, pos: int) -> int | None:
+    """Length of the message of layer cls at buf[pos:], or None while it is incomplete.
+
+    Raises DecodeError when the bytes there are not such a message. buf gets one padding byte
+    for the duration of the call (see the module docstring).
+    """
+    have = len(buf)
+    buf.append(0)
+    try:
+        bounds = _bounds(cls, buf, pos, have)
+    finally:
+        del buf[have:]
+    if bounds is None:
+        return None
+    hend, pend = bounds
+    if hend > have or pend > have:
+        return None
+    if pend <= pos:
+        raise DecodeError(cls.name, "", pos, "a message layer must consume at least one byte")
+    return pend - pos
+
+
+def _bounds(cls: type, buf: bytearray, pos: int, have: int) -> tuple[int, int] | None:
+    """Header and payload ends of cls decoded at pos over the padded buffer; None when it
+    ran out of bytes. The layer is dropped on return, so nothing keeps the buffer."""
+    layer = cls.__new__(cls)
+    try:
+        layer._decode(buf, pos, have + 1)
+    except DecodeError as exc:
+        if exc.truncated or exc.offset >= have:
+            return None
+        raise
+    except (struct.error, IndexError):
+        return None
+    return layer._hend, layer._pend
+
+
+class _Direction:
+    """Decoding state of one direction: unread bytes, where they start, whether it stopped."""
+
+    __slots__ = ("buf", "offset", "stopped", "timestamp")
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.offset = 0
+        self.stopped: str | None = None
+        self.timestamp = 0.0
+
+
+class MessageStream:
+    """A Stream that cuts each direction into messages of one layer class.
+
+    ``layer`` is the message layer (a class or a layer name); by default the one bound in the
+    ``TCPPort`` table to the lower, then the higher, port of the connection, as the TCP
+    layer picks its next layer. ``on_message(message)`` gets each message; ``errors``
+    collects why a direction stopped.
+    """
+
+    def __init__(self, conn: Connection, on_message: Callable[[Message], Any],
+                 layer: type | str | None = None, *, max_message: int = MAX_MESSAGE) -> None:
+        self.conn = conn
+        self.on_message = on_message
+        self.layer = port_layer(conn) if layer is None else _layer_class(layer)
+        self.max_message = max_message
+        self.errors: list[str] = []
+        self._dirs = (_Direction(), _Direction())
+
+    def reassembled(self, chunk: Chunk) -> None:
+        state = self._dirs[chunk.direction]
+        if state.stopped or self.layer is None:
+            return
+        if chunk.skipped:
+            self._stop(state, chunk.direction, f"{chunk.skipped} bytes missing at byte "
+                       f"{state.offset + len(state.buf)}: message framing lost")
+            return
+        state.buf += chunk.data
+        state.timestamp = chunk.timestamp
+        self._cut(state, chunk.direction)
+
+    def _cut(self, state: _Direction, direction: Direction) -> None:
+        """Deliver every whole message at the front of the direction's bytes."""
+        buf = state.buf
+        pos = 0
+        while pos < len(buf):
+            try:
+                extent = message_extent(self.layer, buf, pos)  # type: ignore[arg-type]
+            except DecodeError as exc:
+                self._stop(state, direction, f"not a {self.layer.name} message: {exc}")
+                break
+            if extent is None:
+                if len(buf) - pos > self.max_message:
+                    self._stop(state, direction, f"message larger than {self.max_message}")
+                break
+            self._emit(bytes(buf[pos:pos + extent]), direction, state.offset + pos,
+                       state.timestamp)
+            pos += extent
+        del buf[:pos]
+        state.offset += pos
+
+    def _emit(self, data: bytes, direction: Direction, offset: int, ts: float,
+              partial: bool = False) -> None:
+        packet = decode(data, self.layer)  # type: ignore[arg-type]
+        self.on_message(Message(packet, self.conn, direction, offset, ts, partial))
+
+    def _stop(self, state: _Direction, direction: Direction, why: str) -> None:
+        state.stopped = why
+        state.buf.clear()
+        self.errors.append(f"{direction.name}: {why}")
+
+    def complete(self) -> None:
+        """Bytes that never made a whole message come out as one partial message."""
+        for direction in Direction:
+            state = self._dirs[direction]
+            if state.buf and not state.stopped:
+                self._emit(bytes(state.buf), direction, state.offset, state.timestamp, True)
+                state.buf.clear()
+
+
+def _layer_class(layer: type | str) -> type:
+    return REGISTRY.layer(layer) if isinstance(layer, str) else layer
+
+
+def port_layer(conn: Connection) -> type | None:
+    """The layer bound in the TCPPort table to the connection's lower, then higher, port."""
+    table = REGISTRY.table("TCPPort")
+    a, b = conn.transport.src_raw, conn.transport.dst_raw
+    return table.get(min(a, b)) or table.get(max(a, b))
+
+
+class _Ignore:
+    """The stream of a connection that carries no known messages."""
+
+    __slots__ = ()
+
+    def reassembled(self, chunk: Chunk) -> None:
+        pass
+
+    def complete(self) -> None:
+        pass
+
+
+class MessageFactory:
+    """An assembler factory: a :class:`MessageStream` for each connection whose port (or
+    the given ``layer``) names a message layer, nothing for the others."""
+
+    def __init__(self, on_message: Callable[[Message], Any], layer: type | str | None = None,
+                 *, max_message: int = MAX_MESSAGE) -> None:
+        self.on_message = on_message
+        self.layer = None if layer is None else _layer_class(layer)
+        self.max_message = max_message
+        self.streams: list[MessageStream] = []
+
+    def __call__(self, conn: Connection) -> Any:
+        if self.layer is None and port_layer(conn) is None:
+            return _Ignore()
+        stream = MessageStream(conn, self.on_message, self.layer, max_message=self.max_message)
+        self.streams.append(stream)
+        return stream
+
+
+def messages(source: Any, layer: type | str | None = None, *, defragment: bool = True,
+             max_message: int = MAX_MESSAGE, **assembler_options: Any) -> Iterator[Message]:
+    """Yield the messages of every TCP connection of a capture (a path, or packets).
+
+    Messages come out as soon as they are whole, so in capture order of their last byte.
+    ``layer`` forces the message layer for every connection; by default each connection's
+    port picks it (``extend TCPPort``) and connections on other ports are skipped.
+    """
+    from pktspec.reassembly.collect import open_packets
+    from pktspec.reassembly.tcp import TCPAssembler
+
+    ready: list[Message] = []
+    factory = MessageFactory(ready.append, layer, max_message=max_message)
+    assembler = TCPAssembler(factory, **assembler_options)
+    for packet in open_packets(source, defragment):
+        assembler.assemble(packet)
+        if ready:
+            yield from ready
+            ready.clear()
+    assembler.flush_all()
+    yield from ready

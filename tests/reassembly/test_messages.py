@@ -1,0 +1,158 @@
+"""Messages over reassembled streams: examples/lenmsg.layer and DNS over TCP."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+from reassembly_builders import Conversation
+
+import pktspec
+from pktspec.reassembly.messages import MessageFactory, message_extent, messages
+from pktspec.reassembly.stream import Direction
+from pktspec.reassembly.tcp import TCPAssembler
+from pktspec.runtime import REGISTRY
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture(scope="module")
+def lenmsg():
+    return pktspec.load(EXAMPLES / "lenmsg.layer").LenMsg
+
+
+def msg(kind: int, body: bytes, flags: int = 0) -> bytes:
+    return struct.pack(">BBH", kind, flags, len(body)) + body
+
+
+def lenmsg_traffic() -> list:
+    """Client: hello + data in one segment, a 3000-byte message over three segments (the
+    last two swapped), bye split in the middle of its header. Server: one reply."""
+    c = Conversation(sport=5555)
+    big = msg(2, bytes(range(250)) * 12)
+    stream = msg(1, b"hi") + msg(2, b"first") + big + msg(3, b"")
+    cut = [0, len(msg(1, b"hi") + msg(2, b"first")) + 10, 1500, 2600, len(stream) - 2,
+           len(stream)]
+    pieces = [(cut[i], stream[cut[i]:cut[i + 1]]) for i in range(len(cut) - 1)]
+    pkts = c.handshake()
+    pkts += [c.seg("c", "PA", body, rel=rel) for rel, body in pieces[:2]]
+    pkts += [c.seg("c", "PA", pieces[3][1], rel=pieces[3][0]),
+             c.seg("c", "PA", pieces[2][1], rel=pieces[2][0])]
+    pkts.append(c.seg("s", "PA", msg(2, b"reply")))
+    pkts.append(c.seg("c", "PA", pieces[4][1], rel=pieces[4][0]))
+    return pkts + c.close()
+
+
+def test_length_prefixed_messages_from_a_layer_file(lenmsg):
+    got = list(messages(lenmsg_traffic()))
+    client = [m for m in got if m.direction is Direction.CLIENT]
+    server = [m for m in got if m.direction is Direction.SERVER]
+    assert [m.layer.kind for m in client] == [1, 2, 2, 3]
+    assert [bytes(m.layer.payload) for m in client[:2]] == [b"hi", b"first"]
+    assert bytes(client[2].layer.payload) == bytes(range(250)) * 12
+    assert [m.offset for m in client] == [0, 6, 15, 3019]
+    assert all(type(m.layer) is lenmsg and not m.partial for m in got)
+    assert [bytes(m.layer.payload) for m in server] == [b"reply"]
+    assert client[0].connection.index == 0 and str(client[0].connection.server) == "10.0.0.2:5555"
+
+
+def test_other_ports_are_not_cut_into_messages(lenmsg):
+    c = Conversation(sport=80)
+    pkts = c.handshake() + [c.seg("c", "PA", msg(1, b"x"))] + c.close()
+    assert list(messages(pkts)) == []
+    forced = list(messages(pkts, layer="LenMsg"))
+    assert [bytes(m.layer.payload) for m in forced] == [b"x"]
+
+
+def test_partial_message_at_the_end_and_holes_stop_a_direction(lenmsg):
+    c = Conversation(sport=5555)
+    pkts = c.handshake() + [c.seg("c", "PA", msg(2, b"whole") + msg(2, b"cut short")[:6])]
+    pkts += [c.seg("s", "PA", msg(2, b"abc"), rel=0), c.seg("s", "PA", msg(2, b"def"), rel=20)]
+    pkts.append(c.seg("c", "A", ack=c.isn["s"] + 1 + 30))  # the server's hole was received
+    factory_messages: list = []
+    factory = MessageFactory(factory_messages.append)
+    assembler = TCPAssembler(factory)
+    for p in pkts:
+        assembler.assemble(p)
+    assembler.flush_all()
+    kinds = [(m.direction.name, bytes(m.layer.payload), m.partial) for m in factory_messages]
+    assert ("CLIENT", b"whole", False) in kinds and ("SERVER", b"abc", False) in kinds
+    partial = [m for m in factory_messages if m.partial]
+    assert len(partial) == 1 and bytes(partial[0].packet.data) == msg(2, b"cut short")[:6]
+    (stream,) = factory.streams
+    assert any("framing lost" in e for e in stream.errors)
+
+
+def test_oversized_declared_length_is_bounded(lenmsg):
+    c = Conversation(sport=5555)
+    pkts = c.handshake() + [c.seg("c", "PA", struct.pack(">BBH", 2, 0, 60000) + b"z" * 1000)]
+    factory = MessageFactory(lambda m: None, max_message=500)
+    assembler = TCPAssembler(factory)
+    for p in pkts:
+        assembler.assemble(p)
+    assert any("larger than 500" in e for e in factory.streams[0].errors)
+
+
+def test_message_extent_waits_for_the_declared_length(lenmsg):
+    buf = bytearray(msg(2, b"0123456789"))
+    assert message_extent(lenmsg, buf, 0) == 14
+    assert message_extent(lenmsg, bytearray(buf[:13]), 0) is None  # body incomplete
+    assert message_extent(lenmsg, bytearray(buf[:3]), 0) is None   # header incomplete
+    assert bytes(buf) == msg(2, b"0123456789")                     # padding removed
+
+
+# -- DNS over TCP ------------------------------------------------------------------------------
+
+
+def dns_query(ident: int, name: bytes) -> bytes:
+    labels = b"".join(bytes([len(p)]) + p for p in name.split(b".")) + b"\0"
+    return struct.pack(">HHHHHH", ident, 0x0100, 1, 0, 0, 0) + labels + struct.pack(">HH", 1, 1)
+
+
+def dns_answer(ident: int, name: bytes, address: bytes) -> bytes:
+    query = dns_query(ident, name)
+    head = struct.pack(">HHHHHH", ident, 0x8180, 1, 1, 0, 0)
+    record = struct.pack(">HHHIH", 0xC00C, 1, 1, 60, 4) + address
+    return head + query[12:] + record
+
+
+def framed(message: bytes) -> bytes:
+    return struct.pack(">H", len(message)) + message
+
+
+def dns_traffic() -> list:
+    c = Conversation(sport=53)
+    queries = framed(dns_query(1, b"example.com")) + framed(dns_query(2, b"pktspec.org"))
+    answer = framed(dns_answer(1, b"example.com", bytes([192, 0, 2, 10])))
+    return (c.handshake() + [c.seg("c", "PA", queries), c.seg("s", "PA", answer[:9]),
+                             c.seg("s", "PA", answer[9:])] + c.close())
+
+
+def _dns_or_skip():
+    if REGISTRY.get_layer("DNS") is None:
+        pytest.skip("the DNS layer (protocols/dns.layer) is not in the protocol library yet")
+
+
+def _check_dns(got):
+    dns = [(m.direction.name, m.packet.layer("DNS")) for m in got]
+    assert [(d, layer.id, layer.qr) for d, layer in dns] == [
+        ("CLIENT", 1, 0), ("CLIENT", 2, 0), ("SERVER", 1, 1)]
+    assert [layer.questions[0].name for _, layer in dns] == [
+        "example.com", "pktspec.org", "example.com"]
+    assert dns[2][1].an_count == 1
+
+
+def test_dns_over_tcp_with_the_framing_layer_of_examples():
+    _dns_or_skip()
+    layer = pktspec.load(EXAMPLES / "dns_tcp.layer").DNSTCPMessage
+    got = list(messages(dns_traffic(), layer=layer))
+    assert all(m.layer.name == "DNSTCPMessage" for m in got)
+    _check_dns(got)
+
+
+def test_dns_over_tcp_by_port_with_the_built_in_binding():
+    _dns_or_skip()
+    if REGISTRY.table("TCPPort").get(53) is None:
+        pytest.skip("no layer bound to TCP port 53 in the protocol library")
+    _check_dns(list(messages(dns_traffic())))
