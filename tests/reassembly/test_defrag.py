@@ -5,12 +5,12 @@ from __future__ import annotations
 import struct
 
 import pytest
-from reassembly_builders import ipv4_fragment, ipv6_fragment, tcp, tcp_header
 
 from pktspec.reassembly.collect import streams
 from pktspec.reassembly.fragments import MAX_FRAGMENTS, FragmentSet
 from pktspec.reassembly.ipdefrag import IPv4Defragmenter, IPv6Defragmenter, defragment
 from pktspec.reassembly.tcp import TCPAssembler
+from tests.reassembly.reassembly_builders import ipv4_fragment, ipv6_fragment, tcp, tcp_header
 
 A, B = "192.0.2.1", "192.0.2.2"
 A6, B6 = "2001:db8::1", "2001:db8::2"

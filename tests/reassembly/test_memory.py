@@ -13,9 +13,9 @@ import tracemalloc
 from collections.abc import Iterator
 
 import pytest
-from reassembly_builders import ETH_IPV4, ipv4_header, packet, tcp_header
 
 from pktspec.reassembly.tcp import TCPAssembler
+from tests.reassembly.reassembly_builders import ETH_IPV4, ipv4_header, packet, tcp_header
 
 CONNECTIONS = 2000
 SEGMENT = 64000

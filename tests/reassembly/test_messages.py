@@ -6,13 +6,13 @@ import struct
 from pathlib import Path
 
 import pytest
-from reassembly_builders import Conversation
 
 import pktspec
 from pktspec.reassembly.messages import MessageFactory, message_extent, messages
 from pktspec.reassembly.stream import Direction
 from pktspec.reassembly.tcp import TCPAssembler
 from pktspec.runtime import REGISTRY
+from tests.reassembly.reassembly_builders import Conversation
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

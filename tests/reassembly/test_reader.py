@@ -6,11 +6,11 @@ import io
 import threading
 
 import pytest
-from reassembly_builders import Conversation
 
 from pktspec.reassembly.reader import DataLost, ReaderFactory, ReaderStream, StreamReader
 from pktspec.reassembly.stream import Chunk, Direction, Gap
 from pktspec.reassembly.tcp import TCPAssembler
+from tests.reassembly.reassembly_builders import Conversation
 
 
 def http_traffic(body: bytes = b"x" * 5000) -> list:

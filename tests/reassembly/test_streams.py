@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from reassembly_builders import Conversation
-
 import pktspec.reassembly as reassembly
 from pktspec.reassembly import Direction, Gap, streams
+from tests.reassembly.reassembly_builders import Conversation
 
 
 def two_connections() -> list:

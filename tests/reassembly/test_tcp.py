@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from reassembly_builders import Conversation, ipv4_fragment, tcp, tcp_header
 
 from pktspec.errors import PktspecError
 from pktspec.reassembly.stream import Chunk, Direction, Gap
 from pktspec.reassembly.tcp import TCPAssembler
+from tests.reassembly.reassembly_builders import Conversation, ipv4_fragment, tcp, tcp_header
 
 C, S = Direction.CLIENT, Direction.SERVER
 
