@@ -29,7 +29,15 @@ RESERVED = frozenset({
 }) | RESERVED_NAMES
 BUILTIN_FUNCS = {"len": (1, 1), "min": (2, 8), "max": (2, 8)}
 BUILD_FUNCS = {"inet_checksum": (1, 4), "crc32": (1, 4)}
+# Build-only functions that make bytes: concat(a, b, ...) joins byte strings, and uN(x) is x
+# as an N-bit integer in the unit's byte order (a pseudo-header spells out its layout so).
+BYTES_FUNCS = {"concat": (1, 16), "u8": (1, 1), "u16": (1, 1), "u24": (1, 1), "u32": (1, 1),
+               "u64": (1, 1)}
 SPECIAL_NAMES = {"header", "payload", "pseudo_header"}
+# What `pseudo_header = ...` may read besides the layer's fields: the length of the layer
+# whose checksum covers it, and the number this layer's next table binds that layer to.
+PSEUDO_NAMES = {"upper_length", "upper_protocol"}
+BOUNDARIES = ("header", "payload", "pseudo_header")
 
 
 @dataclass
@@ -54,6 +62,7 @@ class Unit:
     flow: ast.FlowStmt | None = None
     next: ast.NextFixed | ast.NextBy | None = None
     next_table: str | None = None
+    pseudo_header: ast.Expr | None = None
 
     @property
     def name(self) -> str:
@@ -411,10 +420,14 @@ class Checker:
 
     def check_statement(self, member, unit: Unit, scope: _Scope) -> None:
         if isinstance(member, ast.Assign):
-            if member.name not in ("header", "payload"):
+            if member.name not in BOUNDARIES:
                 self.error(member.pos, f"unknown boundary {member.name!r}",
-                           "only 'header = expr;' and 'payload = expr;' set boundaries; "
+                           "only 'header = expr;' and 'payload = expr;' set boundaries (and "
+                           "'pseudo_header = expr;' says what a checksum inside covers); "
                            "a field needs 'name: type;'")
+                return
+            if member.name == "pseudo_header":
+                self.check_pseudo_header(member, unit, scope)
                 return
             # either boundary may be "all that is left" (a header: of the layer's bytes)
             if member.name in ("header", "payload"):
@@ -431,6 +444,23 @@ class Checker:
                 self.error(member.pos, "a layer has one 'next' statement")
             self.check_next(member, unit, scope)
             unit.next = member
+
+    def check_pseudo_header(self, member: ast.Assign, unit: Unit, scope: _Scope) -> None:
+        """`pseudo_header = concat(...);`: the bytes a checksum of an enclosed layer covers
+        from this one (TCP and UDP over IP), built from any field of the layer and from
+        upper_length and upper_protocol."""
+        if unit.kind != "layer":
+            self.error(member.pos, "only layers have a pseudo_header")
+            return
+        inner = _Scope(unit=unit, params=scope.params, consts=self.consts, build=True,
+                       pseudo=True, known=dict(scope.known))
+        inner.later |= {f.name for f in unit.node.members
+                        if isinstance(f, ast.Field) and f.name not in inner.known}
+        if self.check_expr(member.expr, inner) not in ("bytes", "any"):
+            self.error(member.pos, "pseudo_header must be bytes",
+                       "spell the layout out: concat(src, dst, u8(0), u8(upper_protocol), "
+                       "u16(upper_length))")
+        unit.pseudo_header = member.expr
 
     def check_flow(self, member: ast.FlowStmt, unit: Unit) -> None:
         src, dst = unit.field(member.src), unit.field(member.dst)
@@ -536,8 +566,10 @@ class Checker:
             return "int"
         if scope.until and n == "item":
             return "any"
-        if scope.build and n in SPECIAL_NAMES:
+        if scope.build and not scope.pseudo and n in SPECIAL_NAMES:
             return "bytes"
+        if scope.pseudo and n in PSEUDO_NAMES:
+            return "int"
         if n in scope.later:
             return "any"
         if scope.unit is not None:
@@ -578,10 +610,12 @@ class Checker:
         funcs = dict(BUILTIN_FUNCS)
         if scope.build:
             funcs.update(BUILD_FUNCS)
+            funcs.update(BYTES_FUNCS)
         if e.func not in funcs:
-            pool = set(funcs) | (set(BUILD_FUNCS) if not scope.build else set())
+            build_only = {**BUILD_FUNCS, **BYTES_FUNCS}
+            pool = set(funcs) | (set(build_only) if not scope.build else set())
             hint = self.program.suggest(e.func, pool)
-            if e.func in BUILD_FUNCS:
+            if e.func in build_only:
                 hint = f"{e.func}() is only for build values ('field: u16 = {e.func}(...)')"
             self.error(e.pos, f"unknown function {e.func!r}", hint)
             return "any"
@@ -590,7 +624,7 @@ class Checker:
             self.error(e.pos, f"{e.func}() takes {low}..{high} arguments, got {len(e.args)}")
         for a in e.args:
             self.check_expr(a, scope)
-        return "int"
+        return "bytes" if e.func in BYTES_FUNCS else "int"
 
 
 def _expr_type(ft: FieldType) -> str:
@@ -611,6 +645,7 @@ class _Scope:
     known: dict[str, FieldType] = field(default_factory=dict)
     later: set[str] = field(default_factory=set)
     build: bool = False
+    pseudo: bool = False  # in `pseudo_header = ...`: upper_length, upper_protocol
     heuristic: bool = False
     next_by: bool = False
     until: bool = False

@@ -50,6 +50,7 @@ class LayerModel:
     flow_lines: list[str]
     defaults: list[tuple[str, str]]
     relations: list[str]
+    build_info: list[str] = field(default_factory=list)  # HEADER, PSEUDO_HEADER, NEXT
 
 
 @dataclass
@@ -633,7 +634,7 @@ class UnitPlanner:
 
     def defaults_and_relations(self) -> tuple[list[tuple[str, str]], list[str]]:
         defaults, relations = [], []
-        build = PyExpr(self.build_name, self.build_attr, None, self.build_call)
+        build = self.build()
         for cf in self.unit.fields:
             node = cf.node
             if node.default is not None:
@@ -643,7 +644,98 @@ class UnitPlanner:
             if node.value is not None:
                 kind = "checksum" if _is_checksum(node.value) else "length"
                 relations.append(f"({cf.name!r}, {kind!r}, lambda c: {build(node.value)}),")
+        relations += [f"({name!r}, 'length', lambda c: {expr})," for name, expr in
+                      self.implied_lengths()]
         return defaults, relations
+
+    def build(self) -> PyExpr:
+        return PyExpr(self.build_name, self.build_attr, None, self.build_call)
+
+    def implied_lengths(self) -> list[tuple[str, str]]:
+        """Length fields the builder fills although the file gives them no `= expr`: the
+        field a boundary or an array bound is made of (``header = ihl * 4`` gives
+        ``ihl = ceil(len(header) / 4)``, ``items: Item[count]`` gives ``count =
+        len(items)``), solved when the bound is linear in one such field."""
+        if self.unit.kind != "layer":
+            return []
+        bounds = [(self.unit.header, "c._header_len"), (self.unit.payload, "c._payload_len")]
+        for cf in self.unit.fields:
+            t = cf.ftype
+            bound = t.count if t.kind == "array" else t.size if t.kind == "bytes" else None
+            if bound is not None:
+                bounds.append((bound, f"len(c.{cf.name} or ())"))
+        solved: list[tuple[str, str]] = []
+        taken = {cf.name for cf in self.unit.fields if cf.node.value is not None}
+        for expr, measured in bounds:
+            free = [n for n in sorted(names_in(expr)) if n not in taken and
+                    (cf := self.unit.field(n)) is not None and cf.node.cond is None and
+                    cf.ftype.kind == "int"]
+            if expr is None or len(free) != 1:
+                continue
+            linear = self.linear(expr, free[0])
+            if linear is None or linear[0] <= 0:
+                continue
+            a, b = linear
+            rest = f"{measured} - {b}" if b else measured
+            solved.append((free[0], f"({rest} + {a - 1}) // {a}" if a > 1 else rest))
+            taken.add(free[0])
+        return solved
+
+    def linear(self, e: ast.Expr, name: str) -> tuple[int, str | None] | None:
+        """``e`` as ``a * name + b``: (a, Python source of b or None), or None when it is not
+        linear in name (b may read other fields)."""
+        if name not in names_in(e):
+            source = self.build()(e)
+            return 0, None if source == "0" else source
+        if isinstance(e, ast.Name):
+            return 1, None
+        if not isinstance(e, ast.BinOp) or e.op not in ("+", "-", "*"):
+            return None
+        left, right = self.linear(e.left, name), self.linear(e.right, name)
+        if left is None or right is None:
+            return None
+        if e.op == "*":
+            (a, b), other = (left, e.right) if left[0] else (right, e.left)
+            if name in names_in(other):
+                return None  # name * name
+            try:
+                k = self.mod.const_int(other)
+            except _NotConstant:
+                return None
+            return a * k, f"({b} * {k})" if b else None
+        sign = "+" if e.op == "+" else "-"
+        a = left[0] + right[0] if e.op == "+" else left[0] - right[0]
+        bl, br = left[1], right[1]
+        if bl and br:
+            return a, f"({bl} {sign} {br})"
+        if br:
+            return a, br if sign == "+" else f"(-{br})"
+        return a, bl
+
+    def build_info(self) -> list[str]:
+        """What the builder needs beyond the relations: the header length (to pad a header
+        to it), the pseudo-header this layer gives the checksums of layers inside it, and
+        the fields the next-layer rule reads (to fill them from the layer stacked on top)."""
+        if self.unit.kind != "layer":
+            return []
+        out, build = [], self.build()
+        h = self.unit.header
+        fields = {cf.name for cf in self.unit.fields}
+        if h is not None and names_in(h) <= fields | set(self.mod.checked.consts):
+            out.append(f"HEADER = staticmethod(lambda c: {build(h)})")
+        if self.unit.pseudo_header is not None:
+            out.append(f"PSEUDO_HEADER = staticmethod(lambda c: {build(self.unit.pseudo_header)})")
+        nxt = self.unit.next
+        if isinstance(nxt, ast.NextBy) and self.unit.next_table is not None:
+            names: list[str] = []
+            for e in nxt.exprs:
+                args = e.args if isinstance(e, ast.Call) and e.func in ("min", "max") else (e,)
+                for a in args:
+                    if isinstance(a, ast.Name) and a.name in fields and a.name not in names:
+                        names.append(a.name)
+            if names:
+                out.append(f"NEXT = ({self.unit.next_table!r}, {tuple(names)!r})")
+        return out
 
     def fast_const(self, e: ast.Expr) -> str:
         try:
@@ -653,7 +745,8 @@ class UnitPlanner:
 
     def build_name(self, name: str) -> str:
         special = {"header": "c._header", "payload": "c._payload",
-                   "pseudo_header": "c._pseudo_header"}
+                   "pseudo_header": "c._pseudo_header", "upper_length": "c._upper_length",
+                   "upper_protocol": "c._upper_protocol"}
         if name in special:
             return special[name]
         if self.unit.field(name) is not None or any(
@@ -668,6 +761,13 @@ class UnitPlanner:
         if e.func == "len" and isinstance(e.args[0], ast.Name) and \
                 e.args[0].name in ("header", "payload"):
             return f"c._{e.args[0].name}_len"
+        build = self.build()
+        if e.func == "concat":
+            return "b''.join((" + "".join(f"bytes({build(a)}), " for a in e.args) + "))"
+        if e.func in ("u8", "u16", "u24", "u32", "u64"):
+            bits = int(e.func[1:])
+            return (f"(int({build(e.args[0])}) & {(1 << bits) - 1:#x}).to_bytes({bits // 8}, "
+                    f"{self.unit.endian!r})")
         return None
 
     def finish(self) -> LayerModel:
@@ -684,7 +784,7 @@ class UnitPlanner:
             source=self.unit.file.display, slots=self.slots, field_infos=self.infos,
             format_lines=self.format_lines, structs=self.structs, decode_lines=lines,
             properties=self.properties, flow_lines=self.flow_lines(), defaults=defaults,
-            relations=relations)
+            relations=relations, build_info=self.build_info())
 
 
 def _referenced_names(unit: Unit) -> set[str]:

@@ -104,7 +104,10 @@ class ARP(_Layer):
         "dst_prot_address" / _c.Bytes(lambda this: this.prot_address_size),  # arp.layer:45
     )
     DEFAULTS = {}
-    RELATIONS = ()
+    RELATIONS = (
+        ('hw_address_size', 'length', lambda c: len(c.source_hw_address or ())),
+        ('prot_address_size', 'length', lambda c: len(c.source_prot_address or ())),
+    )
 
     def _decode(self, buf, off, end):
         if end - off < 8:

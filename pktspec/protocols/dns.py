@@ -220,7 +220,12 @@ class DNS(_Layer):
         "additionals" / _c.Array(lambda this: this.ar_count, _S_DNSResourceRecord),  # dns.layer:176
     )
     DEFAULTS = {}
-    RELATIONS = ()
+    RELATIONS = (
+        ('qd_count', 'length', lambda c: len(c.questions or ())),
+        ('an_count', 'length', lambda c: len(c.answers or ())),
+        ('ns_count', 'length', lambda c: len(c.authorities or ())),
+        ('ar_count', 'length', lambda c: len(c.additionals or ())),
+    )
 
     def _decode(self, buf, off, end):
         self._buf = buf

@@ -109,6 +109,7 @@ class Ethernet(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    NEXT = ('EtherType', ('ethertype',))
 
     def _decode(self, buf, off, end):
         if end - off < 14:
@@ -173,6 +174,7 @@ class LLC(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    NEXT = ('LLCSAP', ('dsap',))
 
     def _decode(self, buf, off, end):
         if end - off < 3:
@@ -220,6 +222,7 @@ class SNAP(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    NEXT = ('EtherType', ('protocol_id',))
 
     def _decode(self, buf, off, end):
         if end - off < 5:

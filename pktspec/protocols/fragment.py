@@ -47,6 +47,7 @@ class Fragment(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    HEADER = staticmethod(lambda c: 0)
 
     def _decode(self, buf, off, end):
         hend = off

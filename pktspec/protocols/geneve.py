@@ -86,6 +86,7 @@ class Geneve(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    NEXT = ('EtherType', ('protocol',))
 
     def _decode(self, buf, off, end):
         if end - off < 1:

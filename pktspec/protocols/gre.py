@@ -107,6 +107,7 @@ class GRE(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    NEXT = ('EtherType', ('protocol',))
 
     def _decode(self, buf, off, end):
         self._buf = buf

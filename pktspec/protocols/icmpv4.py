@@ -122,6 +122,8 @@ class ICMPv4(_Layer):
     RELATIONS = (
         ('checksum', 'checksum', lambda c: _inet_checksum(c._header, c._payload)),
     )
+    HEADER = staticmethod(lambda c: 8)
+    NEXT = ('ICMPv4Type', ('type',))
 
     def _decode(self, buf, off, end):
         if end - off < 4:

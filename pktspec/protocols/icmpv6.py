@@ -165,6 +165,7 @@ class ICMPv6(_Layer):
     RELATIONS = (
         ('checksum', 'checksum', lambda c: _inet_checksum(c._pseudo_header, c._header, c._payload)),
     )
+    NEXT = ('ICMPv6Type', ('type',))
 
     def _decode(self, buf, off, end):
         if end - off < 4:
@@ -726,7 +727,9 @@ class MLDv2Report(_Layer):
         "records" / _c.Array(lambda this: this.num_records, _S_MLDv2Record),  # icmpv6.layer:219
     )
     DEFAULTS = {}
-    RELATIONS = ()
+    RELATIONS = (
+        ('num_records', 'length', lambda c: len(c.records or ())),
+    )
 
     def _decode(self, buf, off, end):
         self._buf = buf

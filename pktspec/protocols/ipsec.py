@@ -63,7 +63,11 @@ class IPSecAH(_Layer):
         "authentication_data" / _c.Bytes(lambda this: ((this.payload_length * 4) - 4)),  # ipsec.layer:15
     )
     DEFAULTS = {}
-    RELATIONS = ()
+    RELATIONS = (
+        ('payload_length', 'length', lambda c: (c._header_len - 8 + 3) // 4),
+    )
+    HEADER = staticmethod(lambda c: ((c.payload_length * 4) + 8))
+    NEXT = ('IPProtocol', ('next_header',))
 
     def _decode(self, buf, off, end):
         if end - off < 12:

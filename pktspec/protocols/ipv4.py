@@ -161,7 +161,10 @@ class IPv4(_Layer):
     RELATIONS = (
         ('total_length', 'length', lambda c: (c._header_len + c._payload_len)),
         ('checksum', 'checksum', lambda c: _inet_checksum(c._header)),
+        ('ihl', 'length', lambda c: (c._header_len + 3) // 4),
     )
+    HEADER = staticmethod(lambda c: (c.ihl * 4))
+    NEXT = ('IPProtocol', ('protocol',))
 
     def _decode(self, buf, off, end):
         if end - off < 20:

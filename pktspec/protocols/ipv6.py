@@ -82,6 +82,7 @@ class IPv6(_Layer):
     RELATIONS = (
         ('payload_length', 'length', lambda c: c._payload_len),
     )
+    NEXT = ('IPProtocol', ('next_header',))
 
     def _decode(self, buf, off, end):
         if end - off < 40:

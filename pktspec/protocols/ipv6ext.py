@@ -105,7 +105,11 @@ class IPv6HopByHop(_Layer):
         "options" / _c.FixedSized(lambda this: ((this.header_length * 8) + 6), _c.GreedyRange(_S_IPv6Option)),  # ipv6ext.layer:33
     )
     DEFAULTS = {}
-    RELATIONS = ()
+    RELATIONS = (
+        ('header_length', 'length', lambda c: (c._header_len - 8 + 7) // 8),
+    )
+    HEADER = staticmethod(lambda c: ((c.header_length * 8) + 8))
+    NEXT = ('IPProtocol', ('next_header',))
 
     def _decode(self, buf, off, end):
         if end - off < 2:
@@ -163,7 +167,11 @@ class IPv6Destination(_Layer):
         "options" / _c.FixedSized(lambda this: ((this.header_length * 8) + 6), _c.GreedyRange(_S_IPv6Option)),  # ipv6ext.layer:44
     )
     DEFAULTS = {}
-    RELATIONS = ()
+    RELATIONS = (
+        ('header_length', 'length', lambda c: (c._header_len - 8 + 7) // 8),
+    )
+    HEADER = staticmethod(lambda c: ((c.header_length * 8) + 8))
+    NEXT = ('IPProtocol', ('next_header',))
 
     def _decode(self, buf, off, end):
         if end - off < 2:
@@ -225,7 +233,11 @@ class IPv6Routing(_Layer):
         "routing_data" / _c.FixedSized(lambda this: ((this.header_length * 8) + 4), _c.Switch(lambda this: this.routing_type, {0: _S_IPv6SourceRoute, 2: _c.Bytes(16), 4: _S_IPv6SegmentRouting}, default=_c.GreedyBytes)),  # ipv6ext.layer:80
     )
     DEFAULTS = {}
-    RELATIONS = ()
+    RELATIONS = (
+        ('header_length', 'length', lambda c: (c._header_len - 8 + 7) // 8),
+    )
+    HEADER = staticmethod(lambda c: ((c.header_length * 8) + 8))
+    NEXT = ('IPProtocol', ('next_header',))
 
     def _decode(self, buf, off, end):
         if end - off < 4:
@@ -291,6 +303,7 @@ class IPv6Fragment(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    NEXT = ('IPProtocol', ('next_header',))
 
     def _decode(self, buf, off, end):
         if end - off < 8:

@@ -91,6 +91,7 @@ class RawIP(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    HEADER = staticmethod(lambda c: 0)
 
     def _decode(self, buf, off, end):
         hend = off

@@ -9,7 +9,6 @@ import construct as _c
 
 from pktspec.runtime import require_api as _require_api
 from pktspec.runtime.constructs import Params as _Params
-from pktspec.runtime.constructs import Span as _Span
 from pktspec.runtime.constructs import crc32 as _crc32
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import inet_checksum as _inet_checksum
@@ -47,8 +46,8 @@ class Payload(_Layer):
     FORMAT = _c.Struct(
     )
     DEFAULTS = {}
-    RELATIONS = (
-    )
+    RELATIONS = ()
+    HEADER = staticmethod(lambda c: 0)
 
     def _decode(self, buf, off, end):
         hend = off

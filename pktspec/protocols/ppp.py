@@ -81,6 +81,7 @@ class PPP(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    NEXT = ('PPPProtocol', ('protocol',))
 
     def _decode(self, buf, off, end):
         if end - off < 2:

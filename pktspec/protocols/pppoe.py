@@ -107,6 +107,7 @@ class PPPoE(_Layer):
     RELATIONS = (
         ('length', 'length', lambda c: ((c._header_len + c._payload_len) - 6)),
     )
+    NEXT = ('PPPoECode', ('code',))
 
     def _decode(self, buf, off, end):
         if end - off < 6:

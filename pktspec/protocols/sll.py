@@ -95,6 +95,7 @@ class LinuxSLL(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    NEXT = ('EtherType', ('ethertype',))
 
     def _decode(self, buf, off, end):
         if end - off < 16:
@@ -146,6 +147,7 @@ class LinuxSLL2(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    NEXT = ('EtherType', ('ethertype',))
 
     def _decode(self, buf, off, end):
         if end - off < 20:

@@ -160,7 +160,10 @@ class TCP(_Layer):
     DEFAULTS = {'data_offset': 5, 'window': 65535}
     RELATIONS = (
         ('checksum', 'checksum', lambda c: _inet_checksum(c._pseudo_header, c._header, c._payload)),
+        ('data_offset', 'length', lambda c: (c._header_len + 3) // 4),
     )
+    HEADER = staticmethod(lambda c: (c.data_offset * 4))
+    NEXT = ('TCPPort', ('src_port', 'dst_port'))
 
     def _decode(self, buf, off, end):
         if end - off < 20:

@@ -82,6 +82,7 @@ class UDP(_Layer):
         ('length', 'length', lambda c: (c._header_len + c._payload_len)),
         ('checksum', 'checksum', lambda c: _inet_checksum(c._pseudo_header, c._header, c._payload)),
     )
+    NEXT = ('UDPPort', ('src_port', 'dst_port'))
 
     def _decode(self, buf, off, end):
         if end - off < 8:

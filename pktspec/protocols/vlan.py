@@ -61,6 +61,7 @@ class Dot1Q(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    NEXT = ('EtherType', ('ethertype',))
 
     def _decode(self, buf, off, end):
         if end - off < 4:
@@ -114,6 +115,7 @@ class Dot1AD(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    NEXT = ('EtherType', ('ethertype',))
 
     def _decode(self, buf, off, end):
         if end - off < 4:
