@@ -173,7 +173,7 @@ def llc_pid(v: View) -> str | None:
 
 def dns_names(v: View) -> str | None:
     out = []
-    for dns in v.of("DNS", "DNSOverTCP"):
+    for dns in v["DNS"]:
         for q in dns.questions or ():
             name = get(q, "name")
             out.append("<Root>" if name in ("", ".") else str(name).rstrip("."))
@@ -335,11 +335,11 @@ COLUMNS: tuple[Column, ...] = (
         lambda v: join(get(c, "type") for s in v["SCTP"] for c in s.chunks or ())),
     simple("vxlan.vni", "vxlan", "VXLAN", "vni"),
     simple("geneve.vni", "geneve", "Geneve", "vni", hex6),
-    simple("dns.id", "dns", ("DNS", "DNSOverTCP"), "id", hex4),
+    simple("dns.id", "dns", "DNS", "id", hex4),
     col("dns.qry.name", "dns", {"DNS": ("questions",)}, dns_names),
-    simple("dns.flags.response", "dns", ("DNS", "DNSOverTCP"), "qr"),
-    simple("dns.count.queries", "dns", ("DNS", "DNSOverTCP"), "qd_count"),
-    simple("dns.count.answers", "dns", ("DNS", "DNSOverTCP"), "an_count"),
+    simple("dns.flags.response", "dns", "DNS", "qr"),
+    simple("dns.count.queries", "dns", "DNS", "qd_count"),
+    simple("dns.count.answers", "dns", "DNS", "an_count"),
     col("dhcp.option.dhcp", "dhcp", {"DHCPv4": ("options",)}, dhcp_message_type),
     simple("dhcp.id", "dhcp", "DHCPv4", "xid", hex8),
     simple("ntp.flags.mode", "ntp", "NTP", "mode"),
