@@ -107,7 +107,8 @@ def valid_identifier(name: str) -> str | None:
     """Why ``name`` cannot become a Python identifier in generated code (None if it can)."""
     if not name.isidentifier() or not name.isascii():
         return "is not a valid identifier"
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in ("None", "True", "False"):
+    # Soft keywords (match, case, type, _) stay valid attribute and variable names.
+    if keyword.iskeyword(name) or name in ("None", "True", "False"):
         return "is a Python keyword"
     if name.startswith("_"):
         return "starts with '_' (names with a leading underscore are reserved)"

@@ -20,7 +20,7 @@ from tests.generator.conftest import load_text, spec_errors
     ("class", "Python keyword"),
     ("import", "Python keyword"),
     ("None", "Python keyword"),
-    ("match", "Python keyword"),
+    ("lambda", "Python keyword"),
     ("contents", "reserved by the runtime"),
     ("flow", "unexpected ':'"),  # a statement keyword where a field starts
 ])
