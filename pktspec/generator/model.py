@@ -9,6 +9,7 @@ dispatch tables and imports are sorted, so the same input always gives the same 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 
 from pktspec.generator.check import Checked, Unit, _const_eval, _NotConstant
@@ -51,6 +52,7 @@ class LayerModel:
     defaults: list[tuple[str, str]]
     relations: list[str]
     build_info: list[str] = field(default_factory=list)  # HEADER, PSEUDO_HEADER, NEXT
+    tail_lines: list[str] = field(default_factory=list)  # body of _decode_tail, if any
 
 
 @dataclass
@@ -102,6 +104,10 @@ class UnitPlanner:
         self.locals: set[str] = set()  # fields whose value is also in a local f_<name>
         self.eager = False  # a part is parsed by construct inside _decode
         self.remaining = "(end - hend)"  # `remaining` in `payload = ...`
+        self.members: list = []
+        self.index = 0  # the member being planned
+        self.main_lines: list[str] | None = None  # _decode's lines while planning the tail
+        self.tail_fields: list[str] = []
 
     # ---- naming of values in the three contexts ----
     def fast_name(self, name: str) -> str:
@@ -109,7 +115,7 @@ class UnitPlanner:
             # Structs are decoded by construct alone: their fast-path lines are never
             # emitted, so a parameter needs no fast-path spelling.
             return "None"
-        if name in self.locals:
+        if name in self.locals and self.main_lines is None:  # no locals in _decode_tail
             return f"f_{name}"
         cf = self.unit.field(name)
         if cf is not None and cf.ftype.kind in ("flags", "addr"):
@@ -167,10 +173,11 @@ class UnitPlanner:
     # ---- planning ----
     def plan(self) -> LayerModel:
         unit = self.unit
-        members = list(unit.members)
+        members = self.members = list(unit.members)
         i = 0
         while i < len(members):
             m = members[i]
+            self.index = i
             if hasattr(m, "ftype") and m.node.cond is None and m.ftype.is_scalar:
                 run = [m]
                 while i + 1 < len(members) and hasattr(members[i + 1], "ftype") and \
@@ -405,6 +412,8 @@ class UnitPlanner:
     # ---- variable parts ----
     def emit_variable(self, cf) -> None:
         t = cf.ftype
+        if self.tail_can_start(t):
+            self.start_tail()
         cond = self.fast()(cf.node.cond) if cf.node.cond is not None else None
         if t.is_scalar:
             self.emit_segment([cf], cond)
@@ -484,14 +493,46 @@ class UnitPlanner:
             self.lines.append(f"self._{cf.name} = (p, {stop})")
             self.lines.append(f"p = {stop}")
         else:
-            self.eager = True
+            self.eager = self.main_lines is None
             self.lines.append(f"self._{cf.name}, p = _parse_at({fmt}, self, {cf.name!r}, buf, p, "
                               f"{self.limit()})")
-        self.properties.append([
-            "@property", f"def {cf.name}(self):",
-            f"    return _lazy_value(self, {cf.name!r}, {fmt})"])
+        if self.main_lines is not None:
+            self.tail_fields.append(cf.name)
+            self.properties.append([
+                "@property", f"def {cf.name}(self):",
+                f"    if self._{cf.name} is ...:",
+                f"        self._decode_tail({cf.name!r})",
+                f"    return _lazy_value(self, {cf.name!r}, {fmt})"])
+        else:
+            self.properties.append([
+                "@property", f"def {cf.name}(self):",
+                f"    return _lazy_value(self, {cf.name!r}, {fmt})"])
         self.format_lines.append(self.cond_wrap(cf, f'"{cf.name}" / {self.construct_of(t)}'))
         self.add_info(cf, None, None, None)
+
+    def tail_can_start(self, t: FieldType) -> bool:
+        """A part construct must parse to find its end (an array by count, a struct) is left
+        for later, with every field after it, when nothing else needs those ends: the header's
+        end is already known and only such variable parts follow (DNS's four sections)."""
+        if self.unit.kind != "layer" or not self.hend_ready or self.main_lines is not None:
+            return False
+        if t.kind not in ("array", "struct", "switch", "extern"):
+            return False
+        if t.sized is not None or t.array_size is not None or (t.kind == "array" and t.to_end):
+            return False  # a span costs nothing: no need to defer it
+        rest = self.members[self.index:]
+        return all(hasattr(m, "ftype") and m.ftype.kind in ("array", "struct", "switch", "extern")
+                   for m in rest)
+
+    def start_tail(self) -> None:
+        """From here on, lines go to _decode_tail; _decode marks the fields as not decoded."""
+        self.mark_p(self.position())
+        rest = [m.name for m in self.members[self.index:]]
+        self.lines.append("self._at_tail = p")
+        self.lines += [f"self._{name} = ..." for name in rest]
+        self.slots.append("_at_tail")
+        self.main_lines = self.lines
+        self.lines = []
 
     def cond_wrap(self, cf, item: str) -> str:
         if cf.node.cond is None:
@@ -578,6 +619,9 @@ class UnitPlanner:
 
     def emit_bounds(self) -> None:
         unit = self.unit
+        if self.main_lines is not None:  # the tail is planned: back to _decode
+            self.tail = self.lines
+            self.lines = self.main_lines
         if not self.hend_ready:
             self.lines.append(f"hend = {self.position()}")
         elif self.uses_p or self.fixed_offset:
@@ -778,13 +822,25 @@ class UnitPlanner:
             lines = ["self._buf = buf", "self._off = off", *lines]
         defaults, relations = self.defaults_and_relations()
         node = self.unit.node
+        tail = []
+        if self.tail_fields:
+            names = ", ".join(self.tail_fields)
+            used = set(re.findall(r"\b(off|end|hend)\b", "\n".join(self.tail)))
+            # a part that does not decode fails the reads of it and of the parts after it,
+            # not of those before it (a DNS question before a truncated answer)
+            tail = [f'"""Decode {names} when one of them is first read."""',
+                    "buf = self._buf",
+                    *[f"{name} = self._{name}" for name in ("off", "end", "hend") if name in used],
+                    "p = self._at_tail", "try:", *["    " + ln for ln in self.tail],
+                    "except Exception:", "    if getattr(self, '_' + name) is ...:",
+                    "        raise"]
         return LayerModel(
             name=node.name, kind=self.unit.kind, doc=node.doc or f"The {node.name} layer.",
             layer_class=_LAYER_CLASSES.get(getattr(node, "layer_class", "other"), "OTHER"),
             source=self.unit.file.display, slots=self.slots, field_infos=self.infos,
             format_lines=self.format_lines, structs=self.structs, decode_lines=lines,
             properties=self.properties, flow_lines=self.flow_lines(), defaults=defaults,
-            relations=relations, build_info=self.build_info())
+            relations=relations, build_info=self.build_info(), tail_lines=tail)
 
 
 def _referenced_names(unit: Unit) -> set[str]:

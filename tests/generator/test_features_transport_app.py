@@ -4,8 +4,18 @@ broken DNS message)."""
 
 from __future__ import annotations
 
+import pytest
+
 import pktspec
+from pktspec.errors import DecodeError
 from tests.generator.conftest import load_text
+
+
+def agree(layer):
+    """The fast path's raw fields equal what construct parses from the same header bytes."""
+    ref = type(layer).FORMAT.parse(bytes(layer.contents))
+    ref = {k: v for k, v in ref.items() if not k.startswith("_")}
+    assert layer.raw_fields() == ref
 
 EMPTY = """
 enum LenPort : u8 { }
@@ -126,3 +136,35 @@ def test_conditional_odd_width_field_absent_is_none(tmp_path):
     assert absent.length is None and bytes(absent.rest) == bytes([0, 1, 2, 9])
     assert absent.raw_fields() == {k: v for k, v in mod.Cond24.FORMAT.parse(
         bytes([23, 0, 1, 2, 9])).items() if not k.startswith("_")}
+
+
+TAIL = """
+## Two counts, then two arrays by count that fill the rest: decoded when first read.
+layer Tail : other {
+    header = remaining;
+    na: u8;
+    nb: u8;
+    a: u16[na];
+    b: u8[nb];
+}
+"""
+
+
+def test_variable_tail_decodes_when_first_read(tmp_path):
+    mod = load_text(tmp_path, TAIL, "tail.layer")
+    layer = pktspec.decode(bytes([2, 1, 0, 1, 0, 2, 9]), mod.Tail, strict=True).layers[0]
+    assert layer._a is ... and layer._b is ...  # nothing parsed by decode
+    assert layer.b == [9] and layer.a == [1, 2]
+    agree(layer)
+    # a part that does not decode fails its reads and those after it, not those before
+    cut = pktspec.decode(bytes([2, 3, 0, 1, 0, 2, 9]), mod.Tail, strict=True).layers[0]
+    assert cut.a == [1, 2]
+    with pytest.raises(DecodeError):
+        cut.b  # noqa: B018
+    with pytest.raises(Exception):  # noqa: B017 - construct's own error type
+        mod.Tail.FORMAT.parse(bytes([2, 3, 0, 1, 0, 2, 9]))
+    # a part the fast path needs (a scalar after the arrays) keeps them eager
+    eager = load_text(tmp_path, TAIL.replace("Tail", "Eager").replace(
+        "    b: u8[nb];\n", "    b: u8[nb];\n    last: u8;\n"), "eager.layer")
+    layer = pktspec.decode(bytes([1, 1, 0, 1, 2, 3]), eager.Eager, strict=True).layers[0]
+    assert layer._a == [1] and layer.last == 3
