@@ -76,9 +76,9 @@ def test_conversations_count_both_directions(capsys):
 
 
 def test_errors_show_in_the_hierarchy_and_filters_apply(capsys):
-    result = stats_json(capsys, "badpkt__zk-geneve-vxlan-dns-truncated.pcap")
-    assert result["decode_errors"] == 2
-    assert ours(result["hierarchy"])[-1][1] == "[DNS: error]"
+    result = stats_json(capsys, "badpkt__td-tcp-header-heapoverflow.pcap")
+    assert result["decode_errors"] == 1
+    assert ours(result["hierarchy"])[-1][1] == "[TCP: error]"
     only_syn = stats_json(capsys, "tcp__zk-tls-ecdhe.pcap", "-f", "tcp[tcpflags] & tcp-syn != 0")
     assert only_syn["packets"] == 2
     assert stats_json(capsys, "tcp__zk-tls-ecdhe.pcap", "-c", "5")["packets"] == 5
