@@ -60,7 +60,7 @@ class Side:
     """
 
     __slots__ = ("direction", "address", "port", "stats", "gaps", "finished", "conn", "peer",
-                 "buffer", "nxt", "nxt_seq", "isn", "fin", "window", "delivered", "skipping")
+                 "buffer", "nxt", "nxt_seq", "isn", "fin", "window", "skipping")
 
     def __init__(self, conn: Connection, direction: Direction, address: Endpoint,
                  port: Endpoint) -> None:
@@ -78,7 +78,6 @@ class Side:
         self.isn: int | None = None
         self.fin: int | None = None
         self.window = -1
-        self.delivered = 0
         self.skipping = 0
 
     def __str__(self) -> str:
@@ -165,11 +164,10 @@ class Side:
             self.skipping = 0
             stats.skipped += skipped
             stats.gaps += 1
-            self.gaps.append(Gap(self.delivered, skipped))
+            self.gaps.append(Gap(stats.bytes, skipped))
         start = self.nxt
         n = len(data)
         stats.bytes += n
-        self.delivered += n
         self.nxt = start + n
         self.nxt_seq = (self.nxt_seq + n) & _MASK  # type: ignore[operator]
         stream: Stream | None = self.conn.stream

@@ -42,10 +42,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from pktspec.errors import PktspecError
+from pktspec.protocols.ipv4 import IPv4
+from pktspec.protocols.ipv6 import IPv6
 from pktspec.protocols.tcp import TCP
-from pktspec.reassembly.connection import ACK, RST, SYN, Connection, Side
+from pktspec.reassembly.connection import ACK, FIN, RST, SYN, Connection, Side
 from pktspec.reassembly.ipdefrag import is_fragment
-from pktspec.reassembly.stream import Direction, Stream
+from pktspec.reassembly.stream import Chunk, Direction, Stream
 from pktspec.runtime.flow import ENDPOINT_TCP_PORT, Flow
 from pktspec.runtime.layer import LayerClass
 from pktspec.runtime.packet import Packet
@@ -59,6 +61,9 @@ CONNECTION_COST = 4096
 entries, a small stream object), for :meth:`TCPAssembler.memory_bound`."""
 
 _NETWORK = LayerClass.NETWORK
+_SYN_FIN_RST = SYN | FIN | RST
+_MF = 1  # IPv4 more-fragments flag
+_new_chunk = tuple.__new__  # Chunk(...) without the Python-level __new__ of a NamedTuple
 
 
 @dataclass(slots=True)
@@ -134,23 +139,32 @@ class TCPAssembler:
 
     def assemble(self, packet: Packet) -> None:
         """Take one decoded packet; packets without TCP are counted and ignored."""
-        tcp = packet.transport
-        net = packet.network
-        if type(tcp) is not TCP or net is None or tcp._off != net._hend:
+        # The hot loop of every capture run. An eager packet's decoded layers end with TCP
+        # when nothing decodes its payload (a deferred Payload layer is not in the list yet),
+        # so look there before asking the packet, which walks its layers.
+        layers = packet._layers
+        tcp = layers[-1] if layers else None
+        net = layers[-2] if type(tcp) is TCP and len(layers) > 1 else None
+        if (type(net) is not IPv4 and type(net) is not IPv6) or tcp._off != net._hend:
             tcp, net = self._find_tcp(packet)
             if tcp is None:
                 self.stats.ignored += 1
                 return
-        if is_fragment(net):
+        t = type(net)
+        if t is IPv4:
+            if net._flags & _MF or net.fragment_offset:
+                self.stats.fragments += 1
+                return
+        elif (t is not IPv6 or net.next_header != 6) and is_fragment(net):
             self.stats.fragments += 1
             return
-        try:
+        if t is IPv4 or t is IPv6:
             key = (net._src, tcp.src_port, net._dst, tcp.dst_port)
-        except AttributeError:
+        else:
             flow = net.flow
             key = (flow.src_raw, tcp.src_port, flow.dst_raw, tcp.dst_port)
         meta = packet.metadata
-        ts = meta.timestamp if meta is not None else 0.0
+        ts = meta.ts_sec + meta.ts_frac / meta.ts_resolution if meta is not None else 0.0
         flags = tcp._flags
         side = self._sides.get(key)
         if side is None or side.conn.closed or (flags & SYN and side.isn is not None
@@ -158,7 +172,40 @@ class TCPAssembler:
             side = self._reopen(side, key, net, tcp, flags, ts)
             if side is None:
                 return
+        elif (not flags & _SYN_FIN_RST and tcp.seq == side.nxt_seq and side.fin is None
+              and not side.buffer.cost and not side.peer.buffer.cost):
+            self._in_order(side, tcp, ts)
+            return
         self._segment(side, tcp, flags, ts)
+
+    def _in_order(self, side: Side, tcp: Any, ts: float) -> None:
+        """The common case, flat: a segment at the next expected byte (or a pure ACK) of a
+        connection with nothing buffered and no FIN. Does what _segment would, minus the
+        checks that cannot apply."""
+        conn = side.conn
+        conn.last_seen = ts
+        self._conns.move_to_end(conn.index)
+        self.stats.packets += 1
+        stats = side.stats
+        stats.packets += 1
+        stats.last = ts
+        side.window = tcp.window
+        hend, pend = tcp._hend, tcp._pend
+        if pend <= hend:
+            return
+        payload = tcp._buf[hend:pend]
+        if type(payload) is not bytes:  # a copy=False packet: never keep the caller's buffer
+            payload = bytes(payload)
+        n = pend - hend
+        if n == 1 and side.peer.window == 0:
+            stats.zero_window_probes += 1
+        start = side.nxt
+        side.nxt = start + n
+        side.nxt_seq = (tcp.seq + n) & 0xFFFFFFFF
+        stats.bytes += n
+        stream = conn.stream
+        if stream is not None:
+            stream.reassembled(_new_chunk(Chunk, (payload, 0, side.direction, start, ts)))
 
     def assemble_all(self, packets: Iterable[Packet]) -> None:
         """Assemble every packet, then :meth:`flush_all`."""
@@ -168,14 +215,15 @@ class TCPAssembler:
 
     def _find_tcp(self, packet: Packet) -> tuple[Any, Any]:
         """The TCP layer and the network layer that carries it, when they are not simply the
-        first transport and network layers (tunnels, IPv6 extension headers)."""
+        last two decoded layers (lazy packets, tunnels, IPv6 extension headers, a layer
+        decoded on top of TCP)."""
+        tcp = packet.layer(TCP)  # decodes a lazy packet as far as TCP
+        if tcp is None:
+            return None, None
         layers = packet.decoded
-        for i in range(len(layers) - 1, -1, -1):
-            if type(layers[i]) is TCP:
-                for net in reversed(layers[:i]):
-                    if net.layer_class is _NETWORK and net.flow is not None:
-                        return layers[i], net
-                return None, None
+        for net in reversed(layers[:layers.index(tcp)]):
+            if net.layer_class is _NETWORK and net.flow is not None:
+                return tcp, net
         return None, None
 
     def _segment(self, side: Side, tcp: Any, flags: int, ts: float) -> None:
@@ -207,7 +255,7 @@ class TCPAssembler:
     @staticmethod
     def _late_syn(conn: Connection) -> None:
         """A bare SYN from the side taken for the server: swap roles if nothing was sent yet."""
-        if not (conn.client.delivered or conn.server.delivered or conn.client.isn is not None):
+        if not (conn.client.stats.bytes or conn.server.stats.bytes or conn.client.isn is not None):
             conn.swap_roles()
 
     # -- the connection table -----------------------------------------------------------------

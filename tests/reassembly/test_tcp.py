@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 
 from pktspec.errors import PktspecError
 from pktspec.reassembly.stream import Chunk, Direction, Gap
 from pktspec.reassembly.tcp import TCPAssembler
-from tests.reassembly.reassembly_builders import Conversation, ipv4_fragment, tcp, tcp_header
+from pktspec.runtime import decode
+from tests.reassembly.reassembly_builders import (
+    ETH_IPV6,
+    Conversation,
+    ipv4_fragment,
+    ipv6_header,
+    packet,
+    tcp,
+    tcp_header,
+)
 
 C, S = Direction.CLIENT, Direction.SERVER
 
@@ -342,3 +353,25 @@ def test_bad_limits_are_refused():
         TCPAssembler(Recorder, on_limit="explode")
     with pytest.raises(PktspecError):
         TCPAssembler(Recorder, max_connections=0)
+
+
+def test_lazy_and_no_copy_packets():
+    c = Conversation()
+    built = c.handshake() + [c.seg("c", "PA", b"lazy"), c.seg("c", "PA", b"view")]
+    for options in ({"lazy": True}, {"copy": False}):
+        pkts = [decode(bytearray(p.data), "Ethernet", metadata=p.metadata, **options)
+                for p in built]
+        _, (rec,) = run(pkts)
+        assert rec.data(C) == b"lazyview"
+        assert all(type(ch.data) is bytes for ch in rec.chunks)
+
+
+def test_tcp_behind_an_ipv6_extension_header():
+    segment = tcp_header(5000, 443, 10, 0, "PA", 100) + b"behind hop-by-hop"
+    hop_by_hop = struct.pack(">BB6s", 6, 0, b"\x01\x04\0\0\0\0")
+    body = hop_by_hop + segment
+    p = packet(ETH_IPV6 + ipv6_header("2001:db8::1", "2001:db8::2", 0, len(body)) + body, 1.0)
+    if p.layer("TCP") is None:
+        pytest.skip("the protocol library does not decode IPv6 extension headers yet")
+    _, (rec,) = run([p])
+    assert rec.data(C) == b"behind hop-by-hop" and str(rec.conn.client) == "[2001:db8::1]:5000"
