@@ -81,18 +81,16 @@ class _Ignore:
 
 def _packets(args: argparse.Namespace) -> Iterable[Any]:
     import pktspec
-    from pktspec.reassembly import defragment
 
     for path in args.layers:
         pktspec.load(path)
-    source = pktspec.open(args.file, filter=args.filter)
-    return defragment(progress_over(source, args.file))
+    return progress_over(pktspec.open(args.file, filter=args.filter), args.file)
 
 
 def _assemble(args: argparse.Namespace, factory: Any) -> None:
     from pktspec.reassembly import TCPAssembler
 
-    assembler = TCPAssembler(factory)
+    assembler = TCPAssembler(factory)  # IP fragments carrying TCP are reassembled too
     for packet in _packets(args):
         assembler.assemble(packet)
     assembler.flush_all()

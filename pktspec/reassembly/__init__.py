@@ -33,7 +33,7 @@ sequence order, as :class:`Chunk` objects, then ``complete()``::
             print(self.conn, self.sizes, self.conn.client.stats)
 
     assembler = TCPAssembler(Counter, max_buffered_total=64 << 20)
-    for packet in defragment(pktspec.open("trace.pcap")):
+    for packet in pktspec.open("trace.pcap"):
         assembler.assemble(packet)
     assembler.flush_all()
 
@@ -62,7 +62,9 @@ IP fragments
 protocol and identification, under the RFC limits and with a documented overlap policy
 (Wireshark's: see :mod:`pktspec.reassembly.fragments`), and decode each reassembled datagram
 again as a whole packet. :func:`defragment` wraps any packet iterator: fragments in, whole
-datagrams out, so TCP inside fragments reaches the assembler.
+datagrams out. The TCP assembler runs its own defragmenters on fragments that carry TCP
+(``defragment=True``, the default), so TCP inside fragments reaches the streams at no cost
+for the other packets.
 
 Modules: ``stream`` (Chunk, Stream, StreamStats, Gap), ``segments`` (the out-of-order
 buffer and overlap policy), ``connection`` (one connection's sequence state), ``tcp`` (the

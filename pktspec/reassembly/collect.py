@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from pktspec.reassembly.connection import Connection, Side
-from pktspec.reassembly.ipdefrag import defragment as _defragment
 from pktspec.reassembly.stream import Chunk, Direction, Gap, StreamStats
 from pktspec.reassembly.tcp import TCPAssembler
 from pktspec.runtime.flow import Endpoint, Flow
@@ -112,30 +111,29 @@ class _Collector:
                                    conn.reason))
 
 
-def open_packets(source: Any, defragment: bool = True) -> Iterable[Packet]:
-    """Packets from a path (opened with the capture readers) or any iterable of packets,
-    defragmented unless told otherwise."""
+def open_packets(source: Any) -> Iterable[Packet]:
+    """Packets from a path (opened with the capture readers) or any iterable of packets."""
     if isinstance(source, (str, os.PathLike)):
         from pktspec.capture.files import open_records  # reassembly needs capture only here
         from pktspec.capture.source import PacketSource
 
-        source = PacketSource(open_records(source))
-    return _defragment(source) if defragment else source
+        return PacketSource(open_records(source))
+    return source
 
 
-def streams(source: Any, *, ordered: bool = True, defragment: bool = True,
+def streams(source: Any, *, ordered: bool = True,
             **assembler_options: Any) -> Iterator[TCPStream]:
     """Yield every TCP connection of a capture (a path, or packets) with its bytes.
 
     ``ordered`` (default) yields connections by index, as tshark numbers streams; otherwise
-    each comes out as soon as it ends, which holds less in memory. ``defragment`` reassembles
-    IP fragments first. Other keywords go to :class:`TCPAssembler` (limits, ``on_limit``).
+    each comes out as soon as it ends, which holds less in memory. Other keywords go to
+    :class:`TCPAssembler` (limits, ``on_limit``, ``defragment`` of IP fragments).
     """
     done: list[TCPStream] = []
     assembler = TCPAssembler(lambda conn: _Collector(conn, done), **assembler_options)
     waiting: dict[int, TCPStream] = {}
     next_index = 0
-    for packet in open_packets(source, defragment):
+    for packet in open_packets(source):
         assembler.assemble(packet)
         if done:
             if not ordered:

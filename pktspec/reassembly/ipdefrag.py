@@ -46,7 +46,7 @@ from pktspec.runtime.layer import LayerClass
 from pktspec.runtime.packet import Packet, decode
 
 __all__ = ["DefragStats", "IPv4Defragmenter", "IPv6Defragmenter", "Ipv6Fragment",
-           "defragment", "ipv6_fragment", "is_fragment"]
+           "defragment", "fragment_protocol", "ipv6_fragment", "is_fragment"]
 
 _IPV6_EXTENSIONS = frozenset({0, 43, 60, 135, 139, 140, 253, 254})  # length in 8-byte units
 _AH = 51  # length in 4-byte units, minus 2
@@ -97,17 +97,24 @@ def ipv6_fragment(buf: Any, off: int, end: int) -> Ipv6Fragment | None:
         pos += size
 
 
-def is_fragment(net: Any) -> bool:
-    """Whether a network layer is a fragment of a larger datagram (not an atomic one)."""
+def fragment_protocol(net: Any) -> int | None:
+    """The protocol a fragment carries (6 for TCP, ...) when the network layer is a fragment
+    of a larger datagram; None when it is not (atomic IPv6 fragments included)."""
     t = type(net)
     if t is IPv4:
-        return bool(net._flags & _MF or net.fragment_offset)
+        return net.protocol if net._flags & _MF or net.fragment_offset else None
     if t is IPv6:
         if net.next_header in _NO_EXTENSIONS:
-            return False
+            return None
         frag = ipv6_fragment(net._buf, net._off, net._end)
-        return frag is not None and (frag.more or frag.offset != 0)
-    return False
+        if frag is not None and (frag.more or frag.offset != 0):
+            return frag.next_header
+    return None
+
+
+def is_fragment(net: Any) -> bool:
+    """Whether a network layer is a fragment of a larger datagram (not an atomic one)."""
+    return fragment_protocol(net) is not None
 
 
 @dataclass(slots=True)

@@ -238,8 +238,8 @@ class MessageFactory:
         return stream
 
 
-def messages(source: Any, layer: type | str | None = None, *, defragment: bool = True,
-             max_message: int = MAX_MESSAGE, **assembler_options: Any) -> Iterator[Message]:
+def messages(source: Any, layer: type | str | None = None, *, max_message: int = MAX_MESSAGE,
+             **assembler_options: Any) -> Iterator[Message]:
     """Yield the messages of every TCP connection of a capture (a path, or packets).
 
     Messages come out as soon as they are whole, so in capture order of their last byte.
@@ -252,7 +252,7 @@ def messages(source: Any, layer: type | str | None = None, *, defragment: bool =
     ready: list[Message] = []
     factory = MessageFactory(ready.append, layer, max_message=max_message)
     assembler = TCPAssembler(factory, **assembler_options)
-    for packet in open_packets(source, defragment):
+    for packet in open_packets(source):
         assembler.assemble(packet)
         if ready:
             yield from ready

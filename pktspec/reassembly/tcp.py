@@ -29,9 +29,10 @@ at most, which a hostile capture cannot raise.
 Time. Everything uses packet timestamps, never the wall clock: the same capture gives the same
 streams on every run and every machine.
 
-Fragments. TCP inside IP fragments is skipped (and counted): run packets through
-:func:`pktspec.reassembly.ipdefrag.defragment` first, as :func:`pktspec.reassembly.streams`
-does.
+Fragments. IP fragments that carry TCP are reassembled first (``defragment=True``, the
+default, runs an IPv4 and an IPv6 defragmenter of :mod:`pktspec.reassembly.ipdefrag` on
+them, so the check costs nothing for other packets); with ``defragment=False`` they are
+skipped and counted.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from pktspec.protocols.ipv4 import IPv4
 from pktspec.protocols.ipv6 import IPv6
 from pktspec.protocols.tcp import TCP
 from pktspec.reassembly.connection import ACK, FIN, RST, SYN, Connection, Side
-from pktspec.reassembly.ipdefrag import is_fragment
+from pktspec.reassembly.ipdefrag import IPv4Defragmenter, IPv6Defragmenter, fragment_protocol
 from pktspec.reassembly.stream import Chunk, Direction, Stream
 from pktspec.runtime.flow import ENDPOINT_TCP_PORT, Flow
 from pktspec.runtime.layer import LayerClass
@@ -63,6 +64,7 @@ entries, a small stream object), for :meth:`TCPAssembler.memory_bound`."""
 _NETWORK = LayerClass.NETWORK
 _SYN_FIN_RST = SYN | FIN | RST
 _MF = 1  # IPv4 more-fragments flag
+_TCP = 6  # IP protocol number
 _new_chunk = tuple.__new__  # Chunk(...) without the Python-level __new__ of a NamedTuple
 
 
@@ -70,8 +72,9 @@ _new_chunk = tuple.__new__  # Chunk(...) without the Python-level __new__ of a N
 class AssemblerStats:
     """Counters of one assembler (per-direction counters are in each Side's StreamStats).
 
-    ``packets`` TCP packets taken; ``ignored`` packets without TCP; ``fragments`` TCP
-    headers inside IP fragments, skipped (defragment first); ``connections`` opened;
+    ``packets`` TCP packets taken; ``ignored`` packets without TCP; ``fragments`` IP
+    fragments carrying TCP and ``reassembled`` the datagrams rebuilt from them (assembled
+    like any packet); ``connections`` opened;
     ``closed_fin``/``closed_rst`` ended by the protocol; ``flushed`` closed by a flush;
     ``evicted`` closed because ``max_connections`` was reached; ``dropped`` dropped by a
     memory limit with ``on_limit="drop"`` and ``dropped_bytes`` the buffered bytes lost that
@@ -83,6 +86,7 @@ class AssemblerStats:
     packets: int = 0
     ignored: int = 0
     fragments: int = 0
+    reassembled: int = 0
     connections: int = 0
     closed_fin: int = 0
     closed_rst: int = 0
@@ -109,6 +113,8 @@ class TCPAssembler:
     docstring; ``on_limit`` is ``"deliver"`` (default) or ``"drop"``. With
     ``skip_acked_gaps`` (default) a hole is given up on as soon as the receiver acknowledges
     bytes past it, as tshark's follow does; without it holes wait for a flush or a limit.
+    ``defragment`` (default) reassembles IP fragments that carry TCP; the defragmenters are
+    ``defragmenters`` (IPv4, IPv6), with their own limits and counters.
     """
 
     def __init__(self, factory: StreamFactory, *,
@@ -116,7 +122,8 @@ class TCPAssembler:
                  max_buffered_total: int = 64 << 20,
                  max_connections: int = 65536,
                  on_limit: str = "deliver",
-                 skip_acked_gaps: bool = True) -> None:
+                 skip_acked_gaps: bool = True,
+                 defragment: bool = True) -> None:
         if on_limit not in ("deliver", "drop"):
             raise PktspecError(f"on_limit must be 'deliver' or 'drop', not {on_limit!r}")
         if min(max_buffered_per_connection, max_buffered_total, max_connections) < 1:
@@ -127,6 +134,7 @@ class TCPAssembler:
         self.max_connections = max_connections
         self.on_limit = on_limit
         self.skip_acked_gaps = skip_acked_gaps
+        self.defragmenters = (IPv4Defragmenter(), IPv6Defragmenter()) if defragment else None
         self.stats = AssemblerStats()
         self.buffered = 0
         self._sides: dict[tuple[Any, int, Any, int], Side] = {}
@@ -148,15 +156,19 @@ class TCPAssembler:
         if (type(net) is not IPv4 and type(net) is not IPv6) or tcp._off != net._hend:
             tcp, net = self._find_tcp(packet)
             if tcp is None:
-                self.stats.ignored += 1
+                net = packet.network
+                if net is not None and fragment_protocol(net) == _TCP:
+                    self._fragment(packet, net)  # a fragment too short to show its TCP
+                else:
+                    self.stats.ignored += 1
                 return
         t = type(net)
         if t is IPv4:
             if net._flags & _MF or net.fragment_offset:
-                self.stats.fragments += 1
+                self._fragment(packet, net)
                 return
-        elif (t is not IPv6 or net.next_header != 6) and is_fragment(net):
-            self.stats.fragments += 1
+        elif (t is not IPv6 or net.next_header != _TCP) and fragment_protocol(net) is not None:
+            self._fragment(packet, net)
             return
         if t is IPv4 or t is IPv6:
             key = (net._src, tcp.src_port, net._dst, tcp.dst_port)
@@ -177,6 +189,17 @@ class TCPAssembler:
             self._in_order(side, tcp, ts)
             return
         self._segment(side, tcp, flags, ts)
+
+    def _fragment(self, packet: Packet, net: Any) -> None:
+        """An IP fragment carrying TCP: reassemble it, and assemble the whole datagram."""
+        self.stats.fragments += 1
+        if self.defragmenters is None:
+            return
+        v4, v6 = self.defragmenters
+        whole = (v4 if type(net) is IPv4 else v6).defrag(packet)
+        if whole is not None and whole is not packet:
+            self.stats.reassembled += 1
+            self.assemble(whole)
 
     def _in_order(self, side: Side, tcp: Any, ts: float) -> None:
         """The common case, flat: a segment at the next expected byte (or a pure ACK) of a
@@ -385,8 +408,11 @@ class TCPAssembler:
         """Close connections idle since before timestamp (delivering what they buffered,
         across holes) and, in the others, skip holes whose data has waited since before it.
 
-        Timestamps are packet times. Returns the number of connections closed.
+        Timestamps are packet times. Returns the number of connections closed. Unfinished IP
+        datagrams whose first fragment came before timestamp are given up on too.
         """
+        for defragmenter in self.defragmenters or ():
+            defragmenter.discard_older_than(timestamp)
         closed = 0
         for conn in list(self._conns.values()):
             if conn.closed:
@@ -410,6 +436,8 @@ class TCPAssembler:
     def flush_all(self) -> int:
         """Close every connection (end of input): deliver what they buffered, complete their
         streams, forget them. Returns the number closed."""
+        for defragmenter in self.defragmenters or ():
+            defragmenter.discard_all()
         closed = 0
         for conn in list(self._conns.values()):
             if not conn.closed:

@@ -158,10 +158,22 @@ def test_tcp_inside_fragments_reaches_the_assembler():
                ipv4_fragment(A, B, 6, 2, 24, data[24:], False, 0.4)]
     (conn,) = streams(packets)
     assert conn.client.data == b"fragmented request!!"
-    chunks = []
-    asm = TCPAssembler(lambda c: type("S", (), {"reassembled": lambda s, ch: chunks.append(ch),
-                                                "complete": lambda s: None})())
+    (conn,) = streams(defragment(packets), defragment=False)  # the generator does it too
+    assert conn.client.data == b"fragmented request!!"
+    assembler = TCPAssembler(lambda c: None)
     for p in packets:
-        asm.assemble(p)
-    assert chunks == [] and asm.stats.packets == 0  # without defragment(): nothing
-    assert asm.stats.fragments == 1  # (the SYN's first fragment is too short to be TCP)
+        assembler.assemble(p)
+    assert assembler.stats.fragments == 4 and assembler.stats.reassembled == 2
+    assert assembler.stats.connections == 1
+
+
+def test_fragments_skipped_when_the_assembler_does_not_defragment():
+    data = tcp_header(4000, 80, 11, 0, "PA", 100) + b"fragmented request!!"
+    packets = [ipv4_fragment(A, B, 6, 2, 0, data[:24], True, 0.3),
+               ipv4_fragment(A, B, 6, 2, 24, data[24:], False, 0.4),
+               ipv4_fragment(A, B, 17, 3, 24, b"u" * 8, False, 0.5)]
+    assembler = TCPAssembler(lambda c: None, defragment=False)
+    for p in packets:
+        assembler.assemble(p)
+    assert assembler.stats.fragments == 2 and assembler.stats.ignored == 1
+    assert assembler.stats.packets == 0

@@ -280,11 +280,11 @@ def test_ipv6_connection():
     assert str(rec.conn.client) == "[2001:db8::1]:5000" and rec.data(C) == b"hello"
 
 
-def test_tcp_in_ip_fragments_is_skipped_and_counted():
+def test_tcp_in_ip_fragments_waits_for_the_rest_of_the_datagram():
     segment = tcp_header(1, 2, 3, 0, "S", 100) + b"x" * 16
     first = ipv4_fragment("10.0.0.1", "10.0.0.2", 6, 7, 0, segment[:24], True)
     asm, recs = run([first])
-    assert recs == [] and asm.stats.fragments == 1
+    assert recs == [] and asm.stats.fragments == 1 and asm.stats.reassembled == 0
 
 
 def test_packets_without_tcp_are_ignored():
