@@ -624,7 +624,10 @@ class Checker:
         if not low <= len(e.args) <= high:
             self.error(e.pos, f"{e.func}() takes {low}..{high} arguments, got {len(e.args)}")
         for a in e.args:
-            self.check_expr(a, scope)
+            t = self.check_expr(a, scope)
+            if e.func == "concat" and t not in ("bytes", "any"):
+                self.error(getattr(a, "pos", e.pos), f"concat() joins bytes, not {t}",
+                           "write an integer as bytes of its width: u8(x), u16(x), ...")
         return "bytes" if e.func in BYTES_FUNCS else "int"
 
 

@@ -806,11 +806,16 @@ class UnitPlanner:
                 e.args[0].name in ("header", "payload"):
             return f"c._{e.args[0].name}_len"
         build = self.build()
-        if e.func == "concat":
-            return "b''.join((" + "".join(f"bytes({build(a)}), " for a in e.args) + "))"
+        if e.func == "concat":  # the checker saw that every part is bytes
+            return "b''.join((" + "".join(f"{build(a)}, " for a in e.args) + "))"
         if e.func in ("u8", "u16", "u24", "u32", "u64"):
             bits = int(e.func[1:])
-            return (f"(int({build(e.args[0])}) & {(1 << bits) - 1:#x}).to_bytes({bits // 8}, "
+            try:  # a constant is written as its bytes
+                return repr((self.mod.const_int(e.args[0]) & ((1 << bits) - 1)).to_bytes(
+                    bits // 8, self.unit.endian))
+            except _NotConstant:
+                pass
+            return (f"({build(e.args[0])} & {(1 << bits) - 1:#x}).to_bytes({bits // 8}, "
                     f"{self.unit.endian!r})")
         return None
 

@@ -98,6 +98,17 @@ def test_pseudo_header_errors(tmp_path):
     assert any("unknown name 'upper_size'" in m for m in messages)
 
 
+def test_concat_joins_bytes_only(tmp_path):
+    problems = spec_errors(tmp_path, """
+    layer A : network {
+        x: u8;
+        a: ipv4addr;
+        pseudo_header = concat(a, x, u8(x));
+    }
+    """)
+    assert [p.message for p in problems] == ["concat() joins bytes, not int"]
+
+
 def test_upper_names_and_byte_functions_are_only_for_building(tmp_path):
     problems = spec_errors(tmp_path, """
     layer A : other {
