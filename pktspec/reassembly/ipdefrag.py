@@ -18,7 +18,9 @@ destination and identification (IPv6, RFC 8200). The overlap policy and the RFC 
 those of :mod:`pktspec.reassembly.fragments`. An unfinished datagram is given up on when its
 first fragment is ``timeout`` seconds older than the newest packet (packet time, never the
 wall clock), or when the defragmenter's memory cap (``max_bytes``, ``max_datagrams``) needs
-room, oldest first; counters in :class:`DefragStats` say how often.
+room, oldest first; counters in :class:`DefragStats` say how often. ``max_bytes`` bounds
+the estimated memory held (fragment data plus a fixed cost per fragment and per datagram),
+so :meth:`memory_bound` holds whatever the input.
 
 The reassembled datagram is decoded again as a whole packet: the link-layer bytes of the
 first fragment (when only link layers precede the IP header), a rebuilt IP header (IPv4:
@@ -141,15 +143,29 @@ class DefragStats:
     evicted: int = 0
 
 
-class _Pending:
-    """A datagram being collected: its fragments, how to rebuild it, the packets it ate."""
+DATAGRAM_COST = 1024
+"""Bytes charged per unfinished datagram for its own objects (table entry, fragment set,
+rebuild template), on top of its fragments (measured with tracemalloc, rounded up)."""
 
-    __slots__ = ("fragments", "template", "packets")
+PACKET_COST = 1024
+"""Bytes charged per kept fragment packet (``keep_fragments``) beyond its data."""
+
+
+class _Pending:
+    """A datagram being collected: its fragments, how to rebuild it, the packets it ate, and
+    what it is charged against the cap (``cost``)."""
+
+    __slots__ = ("fragments", "template", "packets", "kept")
 
     def __init__(self, ts: float) -> None:
         self.fragments = FragmentSet(ts)
         self.template: tuple[bytes, type, bytes, type] | None = None
         self.packets: list[Packet] = []
+        self.kept = 0
+
+    @property
+    def cost(self) -> int:
+        return DATAGRAM_COST + self.fragments.cost + self.kept
 
 
 class _Defragmenter:
@@ -191,18 +207,20 @@ class _Defragmenter:
         pending = self._pending.get(key)
         if pending is None:
             pending = self._pending[key] = _Pending(ts)
-        before = pending.fragments.cost
+            self.cost += pending.cost
+        before = pending.cost
         try:
             pending.fragments.add(offset, data, last, ts)
         except FragmentError:
             self.stats.invalid += 1
             self._give_up(key, packet)
             return None
-        self.cost += pending.fragments.cost - before
         if offset == 0 and pending.template is None:
             pending.template = self._template(packet, net, info)
         if self.keep_fragments:
             pending.packets.append(packet)
+            pending.kept += len(packet.data) + PACKET_COST
+        self.cost += pending.cost - before
         if pending.fragments.complete and pending.template is not None:
             return self._finish(key, pending, packet)
         self._enforce_caps(key)
@@ -225,7 +243,7 @@ class _Defragmenter:
     def _finish(self, key: Any, pending: _Pending, packet: Packet) -> Packet:
         del self._pending[key]
         fragments = pending.fragments
-        self.cost -= fragments.cost
+        self.cost -= pending.cost
         payload = fragments.assemble()
         stats = self.stats
         stats.reassembled += 1
@@ -242,7 +260,7 @@ class _Defragmenter:
     def _give_up(self, key: Any, packet: Packet | None = None) -> None:
         pending = self._pending.pop(key, None)
         if pending is not None:
-            self.cost -= pending.fragments.cost
+            self.cost -= pending.cost
             if self.keep_fragments:
                 self._given_up.extend(pending.packets)
         if packet is not None and self.keep_fragments:
@@ -254,6 +272,11 @@ class _Defragmenter:
             key = next(iter(self._pending))
             self.stats.evicted += 1
             self._give_up(key)
+
+    def memory_bound(self) -> int:
+        """The most memory (bytes) held at once: the cap, plus the fragment being added
+        (at most one packet) before the cap evicts."""
+        return self.max_bytes + 65535 + DATAGRAM_COST + PACKET_COST
 
     def discard_older_than(self, timestamp: float) -> int:
         """Give up on datagrams whose first fragment came before timestamp; returns how many."""

@@ -398,9 +398,11 @@ class TCPAssembler:
 
     def memory_bound(self) -> int:
         """The most memory (bytes) the assembler holds, whatever the input: buffered data up
-        to ``max_buffered_total`` plus ``CONNECTION_COST`` per connection. A factory's
-        streams are the caller's and come on top (keep them small, or bounded too)."""
-        return self.max_buffered_total + self.max_connections * CONNECTION_COST
+        to ``max_buffered_total``, ``CONNECTION_COST`` per connection, and what its
+        defragmenters may hold. A factory's streams are the caller's and come on top (keep
+        them small, or bounded too)."""
+        bound = self.max_buffered_total + self.max_connections * CONNECTION_COST
+        return bound + sum(d.memory_bound() for d in self.defragmenters or ())
 
     # -- flushing -----------------------------------------------------------------------------
 

@@ -1,10 +1,10 @@
 """A capture built to exhaust memory cannot: peak memory stays under the assembler's bound.
 
 Thousands of connections each lose their first byte and then send a megabyte behind the hole,
-so an assembler without limits would hold gigabytes waiting for bytes that never come. The
-packets are made on the fly (never all in memory) and tracemalloc measures everything
-allocated while they are assembled: the assembler's buffers, its tables, the packets in
-flight.
+so an assembler without limits would hold gigabytes waiting for bytes that never come; and a
+flood of TCP fragments whose datagrams never complete. The packets are made on the fly
+(never all in memory) and tracemalloc measures everything allocated while they are
+assembled: the assembler's buffers, its tables, the packets in flight.
 """
 
 from __future__ import annotations
@@ -14,8 +14,15 @@ from collections.abc import Iterator
 
 import pytest
 
+from pktspec.reassembly.ipdefrag import IPv4Defragmenter, IPv6Defragmenter
 from pktspec.reassembly.tcp import TCPAssembler
-from tests.reassembly.reassembly_builders import ETH_IPV4, ipv4_header, packet, tcp_header
+from tests.reassembly.reassembly_builders import (
+    ETH_IPV4,
+    ipv4_fragment,
+    ipv4_header,
+    packet,
+    tcp_header,
+)
 
 CONNECTIONS = 2000
 SEGMENT = 64000
@@ -66,7 +73,7 @@ def test_hostile_capture_stays_under_the_memory_bound(on_limit):
         return streams[-1]
 
     assembler = TCPAssembler(factory, max_buffered_total=32 << 20, max_connections=4096,
-                             on_limit=on_limit)
+                             on_limit=on_limit, defragment=False)
     offered = CONNECTIONS * SEGMENTS * SEGMENT
     tracemalloc.start()
     try:
@@ -93,3 +100,26 @@ def test_the_bound_counts_connections_too():
     for n in range(50):
         assembler.assemble(_segment(n, 5, "S", b"", float(n)))
     assert len(assembler.connections()) == 10 and assembler.stats.evicted == 40
+
+
+def test_fragment_flood_stays_under_the_memory_bound():
+    """40000 datagrams of TCP that never complete (their last fragment never comes)."""
+    assembler = TCPAssembler(Counting, max_buffered_total=1 << 20, max_connections=16)
+    assembler.defragmenters = (IPv4Defragmenter(max_bytes=4 << 20),
+                               IPv6Defragmenter(max_bytes=4 << 20))
+    body = tcp_header(1234, 80, 1, 0, "A", 100) + BODY[:1400]
+    offered = 0
+    tracemalloc.start()
+    try:
+        for n in range(40000):
+            high, low = divmod(n % 60000, 256)
+            p = ipv4_fragment(f"10.1.{high}.{low}", "10.255.0.1", 6, n, 0, body, True, n * 1e-4)
+            offered += len(body)
+            assembler.assemble(p)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    v4 = assembler.defragmenters[0]
+    assert offered > 3 * assembler.memory_bound()
+    assert peak < assembler.memory_bound(), f"peak {peak} over {assembler.memory_bound()}"
+    assert v4.cost <= v4.max_bytes and v4.stats.evicted > 30000
