@@ -108,13 +108,16 @@ class Packet:
         self._layers.append(layer)
         hend = layer._hend
         pend = layer._pend
-        if nxt is None and pend > hend:
-            nxt = REGISTRY.payload
-            if nxt is cls:
-                nxt = None
+        # The rest becomes Payload, which ends the chain: like the eager loop's deferred
+        # Payload layer, it does not count against MAX_LAYERS.
+        if nxt is None:
+            if pend > hend:
+                nxt = REGISTRY.payload
+                if nxt is cls:
+                    nxt = None
+        elif len(self._layers) >= MAX_LAYERS:
+            return self._fail(_too_deep(nxt, hend), nxt, hend, pend)
         if nxt is not None:
-            if len(self._layers) >= MAX_LAYERS:
-                return self._fail(_too_deep(nxt, hend), nxt, hend, pend)
             self._pending = (nxt, hend, pend)
         return layer
 

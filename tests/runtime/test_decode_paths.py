@@ -1,0 +1,194 @@
+"""Every path through the decode loops: chains of each length, a failure at each position.
+
+The eager loop writes out its first three steps (see ``decode`` in packet.py), lazy lookups
+decode in their own loop, and the Parser has its own: these tests walk all of them with a
+one-byte layer whose byte says what comes next, so each position and each way of ending
+(no next layer, a payload, an error, too deep) is reached, and the three paths must agree.
+"""
+
+from __future__ import annotations
+
+import pytest
+from runtime_fixtures import CALLS, Payload
+
+from pktspec.errors import DecodeError
+from pktspec.runtime.layer import FieldInfo, Layer, LayerClass
+from pktspec.runtime.packet import MAX_LAYERS, DecodeFailure, decode
+from pktspec.runtime.parser import Parser
+from pktspec.runtime.registry import REGISTRY
+
+FAIL = 0xFF  # the hop byte that makes a Hop layer raise
+BROKEN = 0xFE  # the hop byte that makes a Hop layer raise something that is not a DecodeError
+
+
+class Hop(Layer):
+    """One byte: 0 ends the chain (the rest is payload), 1 names Hop next, 2 names Last."""
+
+    __slots__ = ("hop",)
+    name = "Hop"
+    layer_class = LayerClass.LINK
+    fields_info = (FieldInfo("hop", "u8", offset=0, size=1),)
+
+    def _decode(self, buf, off, end):
+        CALLS["Hop"] += 1
+        if end - off < 1:
+            raise self._truncated(buf, off, end)
+        self.hop = hop = buf[off]
+        if hop == FAIL:
+            raise self._fail("hop", off, "bad hop")
+        if hop == BROKEN:
+            raise ValueError("broken hop")
+        self._set_bounds(buf, off, off + 1, end, end)
+        return (None, Hop, Last)[hop]
+
+
+class Last(Layer):
+    """A transport-class layer of one byte, so typed lookups have something to find late."""
+
+    __slots__ = ("value",)
+    name = "Last"
+    layer_class = LayerClass.TRANSPORT
+    fields_info = (FieldInfo("value", "u8", offset=0, size=1),)
+
+    def _decode(self, buf, off, end):
+        CALLS["Last"] += 1
+        if end - off < 1:
+            raise self._truncated(buf, off, end)
+        self.value = buf[off]
+        self._set_bounds(buf, off, off + 1, end, end)
+        return None
+
+
+def chain(n: int, last: int = 0) -> bytes:
+    """n Hop layers; the last one's byte is last (0: end, FAIL: error, 2: then Last)."""
+    return bytes([1] * (n - 1) + [last])
+
+
+def names(layers) -> list[str]:
+    return [layer.name for layer in layers]
+
+
+LENGTHS = [1, 2, 3, 4, 5, 6, MAX_LAYERS - 1, MAX_LAYERS]
+
+
+class TestChains:
+    @pytest.mark.parametrize("n", LENGTHS)
+    @pytest.mark.parametrize("lazy", [False, True])
+    def test_a_chain_of_n_layers(self, n, lazy):
+        packet = decode(chain(n), Hop, lazy=lazy)
+        assert names(packet.layers) == ["Hop"] * n
+        assert packet.error is None
+        assert CALLS["Hop"] == n
+
+    @pytest.mark.parametrize("n", LENGTHS)
+    @pytest.mark.parametrize("lazy", [False, True])
+    def test_a_chain_with_a_payload(self, n, lazy):
+        packet = decode(chain(n) + b"data", Hop, lazy=lazy)
+        assert names(packet.layers) == ["Hop"] * n + ["Payload"]
+        assert packet.application.data == b"data"
+        assert packet.layers[-2]._hend == n
+
+    @pytest.mark.parametrize("n", [1, 2, 3, 4, 5, MAX_LAYERS - 1])
+    @pytest.mark.parametrize("lazy", [False, True])
+    def test_a_chain_ending_in_a_layer_of_another_class(self, n, lazy):
+        packet = decode(chain(n, last=2) + b"\x07", Hop, lazy=lazy)
+        assert names(packet.layers) == ["Hop"] * n + ["Last"]
+        assert packet.transport.value == 7
+
+    @pytest.mark.parametrize("extra", [1, 2, 5])
+    @pytest.mark.parametrize("lazy", [False, True])
+    def test_too_deep(self, extra, lazy):
+        packet = decode(chain(MAX_LAYERS + extra), Hop, lazy=lazy)
+        layers = packet.layers
+        assert len(layers) == MAX_LAYERS + 1 and type(layers[-1]) is DecodeFailure
+        assert f"more than {MAX_LAYERS} layers" in packet.error.message
+        assert packet.error.offset == MAX_LAYERS
+        assert layers[-1].offset == MAX_LAYERS
+
+    def test_a_lazy_lookup_finds_the_too_deep_failure(self):
+        packet = decode(chain(MAX_LAYERS + 1), Hop, lazy=True)
+        failure = packet.layer(DecodeFailure)
+        assert failure is packet.layers[MAX_LAYERS] and "more than" in failure.error.message
+
+    def test_too_deep_is_the_same_error_on_every_path(self):
+        data = chain(MAX_LAYERS + 1)
+        eager, lazy = decode(data, Hop), decode(data, Hop, lazy=True)
+        lazy_typed = decode(data, Hop, lazy=True)
+        assert lazy_typed.transport is None
+        assert str(eager.error) == str(lazy.error) == str(lazy_typed.error)
+        parser = Parser(Hop, [Hop])
+        assert len(parser.decode_layers(data)) == MAX_LAYERS
+        assert f"more than {MAX_LAYERS} layers" in parser.error.message
+
+
+class TestFailures:
+    @pytest.mark.parametrize("n", [1, 2, 3, 4, 5, MAX_LAYERS])
+    @pytest.mark.parametrize("lazy", [False, True])
+    @pytest.mark.parametrize("bad", [FAIL, BROKEN])
+    def test_a_failure_at_each_position(self, n, lazy, bad):
+        packet = decode(chain(n, last=bad) + b"rest", Hop, lazy=lazy)
+        layers = packet.layers
+        assert names(layers) == ["Hop"] * (n - 1) + ["DecodeFailure"]
+        assert packet.error.layer == "Hop" and packet.error.offset == n - 1
+        assert layers[-1].contents == (chain(n, last=bad) + b"rest")[n - 1 :]
+
+    @pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
+    @pytest.mark.parametrize("lazy", [False, True])
+    def test_strict_raises_at_each_position(self, n, lazy):
+        packet = None
+        with pytest.raises(DecodeError, match="bad hop"):
+            packet = decode(chain(n, last=FAIL), Hop, lazy=lazy, strict=True)
+            _ = packet.layers
+        if lazy:
+            assert packet is not None  # lazy packets raise on access, not in decode()
+
+    @pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
+    def test_a_lazy_lookup_that_reaches_the_failure(self, n):
+        packet = decode(chain(n, last=FAIL), Hop, lazy=True)
+        failure = packet.layer(DecodeFailure)
+        assert type(failure) is DecodeFailure and failure is packet.layers[-1]
+        assert decode(chain(n, last=FAIL), Hop, lazy=True).transport is None
+
+
+class TestLazyLookups:
+    def test_a_class_lookup_decodes_up_to_the_layer_and_keeps_the_rest_pending(self):
+        packet = decode(chain(4, last=2) + b"\x09tail", Hop, lazy=True)
+        assert packet.layer(Hop) is packet.decoded[0]
+        assert CALLS == {"Hop": 1}
+        assert packet.transport.value == 9
+        assert CALLS == {"Hop": 4, "Last": 1}
+        assert packet.layer(Last) is packet.transport  # already decoded: nothing more
+        assert CALLS == {"Hop": 4, "Last": 1}
+        assert names(packet.layers) == ["Hop"] * 4 + ["Last", "Payload"]
+        assert CALLS == {"Hop": 4, "Last": 1, "Payload": 1}
+
+    def test_a_missing_layer_decodes_the_whole_packet_once(self):
+        packet = decode(chain(5) + b"x", Hop, lazy=True)
+        assert packet.transport is None and packet.layer(Last) is None
+        assert packet.application.data == b"x"
+        assert CALLS == {"Hop": 5, "Payload": 1}
+        assert names(packet.decoded) == ["Hop"] * 5 + ["Payload"]
+
+    def test_the_payload_layer_is_found_by_class_and_by_kind(self):
+        assert type(decode(chain(2) + b"x", Hop, lazy=True).layer(Payload)) is Payload
+        assert type(decode(chain(2) + b"x", Hop, lazy=True).application) is Payload
+        assert type(decode(chain(2) + b"x", Hop).layer(Payload)) is Payload
+
+    def test_lookups_in_any_order_agree_with_eager(self):
+        data = chain(3, last=2) + b"\x01zz"
+        eager = decode(data, Hop)
+        for order in ("link transport application", "application link", "transport link"):
+            packet = decode(data, Hop, lazy=True)
+            for attr in order.split():
+                assert names([getattr(packet, attr)]) == names([getattr(eager, attr)])
+            assert names(packet.layers) == names(eager.layers)
+
+
+def test_layer_classes_do_not_define_new():
+    """decode() allocates layers with object.__new__ (cheaper than cls.__new__(cls) by an
+    attribute lookup), which is the same thing only for classes that do not define __new__."""
+    import pktspec.protocols  # noqa: F401  (registers the built-in layers)
+    from pktspec.runtime.pylayer import PyLayer
+
+    classes = [Layer, PyLayer, DecodeFailure, Hop, Last, *REGISTRY.layers()]
+    assert [cls for cls in classes if cls.__new__ is not object.__new__] == []
