@@ -29,6 +29,10 @@ MAX_LAYERS = 64
 """A packet deeper than this is an error: it stops layers that consume nothing from looping."""
 
 _DEPTH = range(MAX_LAYERS)
+_new = object.__new__
+"""Allocates packets and layers. Layers are made without running a constructor, as
+``cls.__new__(cls)`` would, but one attribute lookup cheaper per layer (the decode loop is
+the hot path): so a layer class must not define ``__new__`` (none does, and a test says so)."""
 _LINK = LayerClass.LINK
 _NETWORK = LayerClass.NETWORK
 _TRANSPORT = LayerClass.TRANSPORT
@@ -100,7 +104,7 @@ class Packet:
         """Decode the pending layer, append it (or the failure) and set up the next one."""
         cls, off, end = self._pending
         self._pending = None
-        layer = cls.__new__(cls)
+        layer = _new(cls)
         try:
             nxt = layer._decode(self.data, off, end)
         except Exception as exc:
@@ -126,7 +130,7 @@ class Packet:
         error = _as_decode_error(exc, cls, off)
         self._error = error
         self._pending = None
-        failure = DecodeFailure.__new__(DecodeFailure)
+        failure = _new(DecodeFailure)
         failure.error = error
         failure._set_bounds(self.data, off, end, end, end)
         self._layers.append(failure)
@@ -151,7 +155,7 @@ class Packet:
             if tail is None:
                 return self._layers[-1]
             cls, off, end = tail
-            layer = cls.__new__(cls)
+            layer = _new(cls)
             try:
                 layer._decode(self.data, off, end)
             except Exception as exc:
@@ -384,7 +388,7 @@ def decode(
         buf = _view(data)
     if type(first) is not type:  # layer classes have no metaclass: one check on the hot path
         first = _first_layer(first)
-    packet = Packet.__new__(Packet)
+    packet = _new(Packet)
     packet.data = buf
     packet.metadata = metadata
     packet._strict = strict
@@ -402,7 +406,7 @@ def decode(
     end = len(buf)
     append = layers.append
     for _ in _DEPTH:
-        layer = cls.__new__(cls)
+        layer = _new(cls)
         try:
             nxt = layer._decode(buf, off, end)
         except Exception as exc:
