@@ -125,6 +125,49 @@ class Packet:
             self._pending = (nxt, hend, pend)
         return layer
 
+    def _decode_until(self, target: Any) -> Layer | None:
+        """Decode pending layers up to the first one that is target, and no further.
+
+        target is a LayerClass (``packet.transport``), a layer class (``packet[TCP]``) or
+        None (decode the rest). This is :meth:`_step` in a loop, with the pending state kept
+        in locals until it stops: lazy packets spend their time here, once per lookup.
+        """
+        pending = self._pending
+        if pending is None:
+            return None
+        by_kind = target is None or type(target) is LayerClass
+        cls, off, end = pending
+        self._pending = None
+        buf = self.data
+        layers = self._layers
+        while True:
+            layer = _new(cls)
+            try:
+                nxt = layer._decode(buf, off, end)
+            except Exception as exc:
+                layer = self._fail(exc, cls, off, end)
+                return layer if _matches(layer, target) else None
+            layers.append(layer)
+            off = layer._hend
+            end = layer._pend
+            if nxt is None:
+                if end > off:  # Payload ends the chain: not counted, as in _step
+                    nxt = REGISTRY.payload
+                    if nxt is cls:
+                        nxt = None
+            elif len(layers) >= MAX_LAYERS:
+                failure = self._fail(_too_deep(nxt, off), nxt, off, end)
+                if _matches(layer, target):
+                    return layer
+                return failure if _matches(failure, target) else None
+            if layer.layer_class is target if by_kind else isinstance(layer, target):
+                if nxt is not None:
+                    self._pending = (nxt, off, end)
+                return layer
+            if nxt is None:
+                return None
+            cls = nxt
+
     def _fail(self, exc: Exception, cls: type, off: int, end: int) -> DecodeFailure:
         """Record a failed layer: the error, and a DecodeFailure over the bytes it left."""
         error = _as_decode_error(exc, cls, off)
@@ -141,8 +184,7 @@ class Packet:
         return failure
 
     def _decode_rest(self) -> None:
-        while self._pending is not None:
-            self._step()
+        self._decode_until(None)
 
     def _add_tail(self) -> Layer:
         """Make the deferred Payload layer of an eager packet (see :func:`decode`).
@@ -166,6 +208,7 @@ class Packet:
             return layer
 
     def _find(self, match: Callable[[Layer], bool]) -> Layer | None:
+        """The first layer for which match(layer) is true, decoding as far as needed."""
         for layer in self._layers:
             if match(layer):
                 return layer
@@ -176,6 +219,22 @@ class Packet:
         if self._tail is not None:
             layer = self._add_tail()
             if match(layer):
+                return layer
+        return None
+
+    def _find_more(self, target: Any) -> Layer | None:
+        """The first layer not decoded yet that is target (a LayerClass or a layer class).
+
+        The part of a lookup after the loop over the decoded layers: a lazy packet decodes
+        up to that layer, an eager one may make its deferred Payload layer.
+        """
+        if self._pending is not None:
+            layer = self._decode_until(target)
+            if layer is not None:
+                return layer
+        if self._tail is not None:
+            layer = self._add_tail()
+            if _matches(layer, target):
                 return layer
         return None
 
@@ -214,7 +273,7 @@ class Packet:
                 return layer
         if self._pending is None and self._tail is None:
             return None
-        return self._find(lambda layer: isinstance(layer, which))
+        return self._find_more(which)
 
     def __getitem__(self, key: type | str | int) -> Any:
         """``packet[IPv4]`` / ``packet["IPv4"]`` (KeyError when absent) or ``packet[0]``."""
@@ -232,16 +291,9 @@ class Packet:
     def __iter__(self) -> Iterator[Layer]:
         return iter(self.layers)
 
-    def _by_class(self, layer_class: LayerClass) -> Layer | None:
-        for layer in self._layers:
-            if layer.layer_class is layer_class:
-                return layer
-        if self._pending is None and self._tail is None:
-            return None
-        return self._find(lambda layer: layer.layer_class is layer_class)
-
     # The four typed layers are read for every packet of a capture: each is one loop over
-    # the decoded layers, with the class constant bound at definition time.
+    # the decoded layers, with the class constant bound at definition time, and a lazy
+    # packet goes on decoding only as far as the layer asked for.
 
     @property
     def link(self) -> Layer | None:
@@ -249,7 +301,9 @@ class Packet:
         for layer in self._layers:
             if layer.layer_class is _LINK:
                 return layer
-        return self._by_class(_LINK)
+        if self._pending is None and self._tail is None:
+            return None
+        return self._find_more(_LINK)
 
     @property
     def network(self) -> Layer | None:
@@ -257,7 +311,9 @@ class Packet:
         for layer in self._layers:
             if layer.layer_class is _NETWORK:
                 return layer
-        return self._by_class(_NETWORK)
+        if self._pending is None and self._tail is None:
+            return None
+        return self._find_more(_NETWORK)
 
     @property
     def transport(self) -> Layer | None:
@@ -265,7 +321,9 @@ class Packet:
         for layer in self._layers:
             if layer.layer_class is _TRANSPORT:
                 return layer
-        return self._by_class(_TRANSPORT)
+        if self._pending is None and self._tail is None:
+            return None
+        return self._find_more(_TRANSPORT)
 
     @property
     def application(self) -> Layer | None:
@@ -273,7 +331,9 @@ class Packet:
         for layer in self._layers:
             if layer.layer_class is _APPLICATION:
                 return layer
-        return self._by_class(_APPLICATION)
+        if self._pending is None and self._tail is None:
+            return None
+        return self._find_more(_APPLICATION)
 
     @property
     def truncated(self) -> bool:
@@ -340,6 +400,15 @@ def _dump_value(lines: list[str], indent: str, name: str, value: Any) -> None:
         lines.append(f"{indent}{name}: {text} ({len(data)} bytes)")
     else:
         lines.append(f"{indent}{name}: {value}")
+
+
+def _matches(layer: Layer, target: Any) -> bool:
+    """Whether layer is target: a LayerClass (the layer's kind), a layer class, or None."""
+    if target is None:
+        return False
+    if type(target) is LayerClass:
+        return layer.layer_class is target
+    return isinstance(layer, target)
 
 
 def _too_deep(cls: type, off: int) -> DecodeError:
