@@ -62,6 +62,7 @@ class Unit:
     flow: ast.FlowStmt | None = None
     next: ast.NextFixed | ast.NextBy | None = None
     next_table: str | None = None
+    guard: ast.Guard | None = None
     pseudo_header: ast.Expr | None = None
 
     @property
@@ -438,6 +439,11 @@ class Checker:
             setattr(unit, member.name, member.expr)
         elif isinstance(member, ast.FlowStmt):
             self.check_flow(member, unit)
+        elif isinstance(member, ast.Guard):
+            if unit.kind != "layer" or unit.guard is not None:
+                self.error(member.pos, "a layer has at most one 'guard', and structs have none")
+            self.check_expr(member.expr, _Scope(heuristic=True, consts=self.consts))
+            unit.guard = member
         elif isinstance(member, (ast.NextFixed, ast.NextBy)):
             if unit.kind != "layer":
                 self.error(member.pos, "only layers have a next layer")

@@ -51,6 +51,7 @@ class LayerModel:
     flow_lines: list[str]
     defaults: list[tuple[str, str]]
     relations: list[str]
+    guard: str = "None"
     build_info: list[str] = field(default_factory=list)  # HEADER, PSEUDO_HEADER, NEXT
     tail_lines: list[str] = field(default_factory=list)  # body of _decode_tail, if any
 
@@ -656,6 +657,9 @@ class UnitPlanner:
         values = [fx(e) for e in nxt.exprs]
         gets = " or ".join(f"{table}.get({v})" for v in values)
         out += [f"nxt = {gets}",
+                "if nxt is not None and getattr(nxt, '_guard', None) is not None \\",
+                "        and not nxt._guard(buf, hend, pend):",
+                "    nxt = None",
                 f"if nxt is None and {table}.heuristics:",
                 f"    nxt = {table}.lookup(None, buf, hend, pend)",
                 "return nxt"]
@@ -845,7 +849,8 @@ class UnitPlanner:
             source=self.unit.file.display, slots=self.slots, field_infos=self.infos,
             format_lines=self.format_lines, structs=self.structs, decode_lines=lines,
             properties=self.properties, flow_lines=self.flow_lines(), defaults=defaults,
-            relations=relations, build_info=self.build_info(), tail_lines=tail)
+            relations=relations, build_info=self.build_info(), tail_lines=tail,
+            guard=self.mod.guard(self.unit) if self.unit.kind == "layer" else "None")
 
 
 def _referenced_names(unit: Unit) -> set[str]:
@@ -1014,10 +1019,25 @@ class ModulePlanner:
 
     def heuristic(self, b) -> str:
         ident = f"_heuristic_{b.table}_{b.target}_{b.pos.line}"
+        return self.data_predicate(ident, b.cond, f"Heuristic from {self.source.display}:"
+                                   f"{b.pos.line}.")
+
+    def guard(self, unit: Unit) -> str:
+        """The module-level function for a layer's ``guard``, or "None"."""
+        if unit.guard is None:
+            return "None"
+        return self.data_predicate(f"_guard_{unit.name}", unit.guard.expr,
+                                   f"Guard of {unit.name} ({self.source.display}:"
+                                   f"{unit.guard.pos.line}).")
+
+    def data_predicate(self, ident: str, cond: ast.Expr, doc: str) -> str:
+        """A function (buf, off, end) -> bool over the bytes ``data`` = buf[off:end]."""
 
         def index(e: ast.Index) -> str | None:
             if isinstance(e.obj, ast.Name) and e.obj.name == "data":
                 i = px(e.index)
+                if isinstance(e.index, ast.IntLit):  # the usual case: data[0] > 0 is a number
+                    return f"(buf[off + {i}] if end - off > {i} else -1)"
                 return f"(buf[off + {i}] if 0 <= {i} < end - off else -1)"
             return None
 
@@ -1028,8 +1048,8 @@ class ModulePlanner:
 
         px = PyExpr(self.global_name, self.enum_constant, index, call)
         self.helpers.append([f"def {ident}(buf, off, end):",
-                             f'    """Heuristic from {self.source.display}:{b.pos.line}."""',
-                             f"    return bool({px(b.cond)})"])
+                             f"    {doc!r}",
+                             f"    return bool({px(cond)})"])
         return ident
 
     def import_lines(self) -> list[str]:

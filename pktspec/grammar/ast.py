@@ -212,7 +212,17 @@ class NextBy:
     instead: str | None = None
 
 
-Member = Field | Let | Assign | Requires | FlowStmt | NextFixed | NextBy
+@dataclass(frozen=True)
+class Guard:
+    """``guard expr;``: a binding to this layer holds only when expr (over ``data``, the bytes
+    the layer would decode) is true; otherwise the parent looks further (heuristics, Payload).
+    """
+
+    expr: Expr
+    pos: Location
+
+
+Member = Field | Let | Assign | Requires | FlowStmt | NextFixed | NextBy | Guard
 
 # ---- declarations --------------------------------------------------------------------------
 

@@ -165,6 +165,9 @@ class ToAst(Transformer):
     def flow_stmt(self, meta, items):
         return ast.FlowStmt(str(items[0]), str(items[1]), self._pos(meta))
 
+    def guard_stmt(self, meta, items):
+        return ast.Guard(items[0], self._pos(meta))
+
     def next_fixed(self, meta, items):
         return ast.NextFixed(str(items[0]), self._tok_pos(items[0]))
 

@@ -130,6 +130,9 @@ class Ethernet(_Layer):
         if (f_ethertype <= 1500):
             return LLC
         nxt = _T_EtherType.get(f_ethertype)
+        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+                and not nxt._guard(buf, hend, pend):
+            nxt = None
         if nxt is None and _T_EtherType.heuristics:
             nxt = _T_EtherType.lookup(None, buf, hend, pend)
         return nxt
@@ -197,6 +200,9 @@ class LLC(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_LLCSAP.get(f_dsap)
+        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+                and not nxt._guard(buf, hend, pend):
+            nxt = None
         if nxt is None and _T_LLCSAP.heuristics:
             nxt = _T_LLCSAP.lookup(None, buf, hend, pend)
         return nxt
@@ -240,6 +246,9 @@ class SNAP(_Layer):
         if (self.oui != 0):
             return None
         nxt = _T_EtherType.get(f_protocol_id)
+        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+                and not nxt._guard(buf, hend, pend):
+            nxt = None
         if nxt is None and _T_EtherType.heuristics:
             nxt = _T_EtherType.lookup(None, buf, hend, pend)
         return nxt

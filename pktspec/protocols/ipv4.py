@@ -208,6 +208,9 @@ class IPv4(_Layer):
         if (f_fragment_offset != 0):
             return Fragment
         nxt = _T_IPProtocol.get(f_protocol)
+        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+                and not nxt._guard(buf, hend, pend):
+            nxt = None
         if nxt is None and _T_IPProtocol.heuristics:
             nxt = _T_IPProtocol.lookup(None, buf, hend, pend)
         return nxt

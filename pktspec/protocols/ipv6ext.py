@@ -137,6 +137,9 @@ class IPv6HopByHop(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_IPProtocol.get(f_next_header)
+        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+                and not nxt._guard(buf, hend, pend):
+            nxt = None
         if nxt is None and _T_IPProtocol.heuristics:
             nxt = _T_IPProtocol.lookup(None, buf, hend, pend)
         return nxt
@@ -199,6 +202,9 @@ class IPv6Destination(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_IPProtocol.get(f_next_header)
+        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+                and not nxt._guard(buf, hend, pend):
+            nxt = None
         if nxt is None and _T_IPProtocol.heuristics:
             nxt = _T_IPProtocol.lookup(None, buf, hend, pend)
         return nxt
@@ -265,6 +271,9 @@ class IPv6Routing(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_IPProtocol.get(f_next_header)
+        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+                and not nxt._guard(buf, hend, pend):
+            nxt = None
         if nxt is None and _T_IPProtocol.heuristics:
             nxt = _T_IPProtocol.lookup(None, buf, hend, pend)
         return nxt
@@ -323,6 +332,9 @@ class IPv6Fragment(_Layer):
         if (f_fragment_offset != 0):
             return Fragment
         nxt = _T_IPProtocol.get(f_next_header)
+        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+                and not nxt._guard(buf, hend, pend):
+            nxt = None
         if nxt is None and _T_IPProtocol.heuristics:
             nxt = _T_IPProtocol.lookup(None, buf, hend, pend)
         return nxt

@@ -96,6 +96,9 @@ class PPP(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_PPPProtocol.get(f_protocol)
+        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+                and not nxt._guard(buf, hend, pend):
+            nxt = None
         if nxt is None and _T_PPPProtocol.heuristics:
             nxt = _T_PPPProtocol.lookup(None, buf, hend, pend)
         return nxt

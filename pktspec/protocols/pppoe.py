@@ -140,6 +140,9 @@ class PPPoE(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_PPPoECode.get(f_code)
+        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+                and not nxt._guard(buf, hend, pend):
+            nxt = None
         if nxt is None and _T_PPPoECode.heuristics:
             nxt = _T_PPPoECode.lookup(None, buf, hend, pend)
         return nxt

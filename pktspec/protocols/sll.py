@@ -112,6 +112,9 @@ class LinuxSLL(_Layer):
         if (f_ethertype == 4):
             return LLC
         nxt = _T_EtherType.get(f_ethertype)
+        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+                and not nxt._guard(buf, hend, pend):
+            nxt = None
         if nxt is None and _T_EtherType.heuristics:
             nxt = _T_EtherType.lookup(None, buf, hend, pend)
         return nxt
@@ -164,6 +167,9 @@ class LinuxSLL2(_Layer):
         if (f_ethertype == 4):
             return LLC
         nxt = _T_EtherType.get(f_ethertype)
+        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+                and not nxt._guard(buf, hend, pend):
+            nxt = None
         if nxt is None and _T_EtherType.heuristics:
             nxt = _T_EtherType.lookup(None, buf, hend, pend)
         return nxt

@@ -272,6 +272,9 @@ class TLS(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_TLSContentType.get((buf[hend + 0] if hend + 0 < pend else -1))
+        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+                and not nxt._guard(buf, hend, pend):
+            nxt = None
         if nxt is None and _T_TLSContentType.heuristics:
             nxt = _T_TLSContentType.lookup(None, buf, hend, pend)
         return nxt

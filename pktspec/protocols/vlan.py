@@ -85,6 +85,9 @@ class Dot1Q(_Layer):
         if (f_ethertype <= 1500):
             return LLC
         nxt = _T_EtherType.get(f_ethertype)
+        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+                and not nxt._guard(buf, hend, pend):
+            nxt = None
         if nxt is None and _T_EtherType.heuristics:
             nxt = _T_EtherType.lookup(None, buf, hend, pend)
         return nxt
@@ -139,6 +142,9 @@ class Dot1AD(_Layer):
         if (f_ethertype <= 1500):
             return LLC
         nxt = _T_EtherType.get(f_ethertype)
+        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+                and not nxt._guard(buf, hend, pend):
+            nxt = None
         if nxt is None and _T_EtherType.heuristics:
             nxt = _T_EtherType.lookup(None, buf, hend, pend)
         return nxt

@@ -208,3 +208,31 @@ def test_bad_bytes_never_raise(tmp_path, data):
     mod = load_text(tmp_path, VARIABLE, "var.layer")
     p = pktspec.decode(data, mod.Var)
     assert p.error is not None
+
+
+def test_guard_refuses_a_binding_and_the_parent_looks_further(tmp_path):
+    mod = load_text(tmp_path, """
+enum Proto : u8 { }
+layer Carrier : link {
+    proto: Proto;
+    next by proto;
+}
+## Only bytes that start with 0x42 are Magic, whatever the binding says.
+layer Magic : application {
+    guard len(data) >= 2 and data[0] == 0x42;
+    tag: u8;
+    value: u8;
+}
+layer Fallback : application { x: u8; }
+extend Proto { 7 -> Magic }
+extend Proto { heuristic -> Fallback if data[0] == 0x99 }
+""", "guarded.layer")
+    ok = pktspec.decode(b"\x07\x42\x01", mod.Carrier, strict=True)
+    assert [x.name for x in ok.layers] == ["Carrier", "Magic"] and ok.layers[1].value == 1
+    refused = pktspec.decode(b"\x07\x41\x01", mod.Carrier, strict=True)
+    assert [x.name for x in refused.layers] == ["Carrier", "Payload"]
+    heuristic = pktspec.decode(b"\x07\x99", mod.Carrier, strict=True)
+    assert [x.name for x in heuristic.layers] == ["Carrier", "Fallback"]
+    short = pktspec.decode(b"\x07\x42", mod.Carrier, strict=True)  # too short for the guard
+    assert [x.name for x in short.layers] == ["Carrier", "Payload"]
+    assert pktspec.decode(b"\x07", mod.Carrier, strict=True).layers[-1].name == "Carrier"
