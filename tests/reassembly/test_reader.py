@@ -7,9 +7,11 @@ import threading
 
 import pytest
 
+import pktspec
 from pktspec.reassembly.reader import DataLost, ReaderFactory, ReaderStream, StreamReader
 from pktspec.reassembly.stream import Chunk, Direction, Gap
 from pktspec.reassembly.tcp import TCPAssembler
+from tests.conftest import CAPTURES, corpus_or_skip
 from tests.reassembly.reassembly_builders import Conversation
 
 
@@ -119,3 +121,27 @@ def test_close_discards_and_releases_a_blocked_feeder():
     reader.close()
     thread.join(5)
     assert not thread.is_alive()
+
+
+def test_http_over_a_real_capture_read_in_threads():
+    corpus_or_skip()
+    seen = {}
+
+    def handle(stream: ReaderStream) -> None:
+        request = io.BufferedReader(stream.client).readline()
+        status = io.BufferedReader(stream.server).readline()
+        seen[stream.conn.index] = (request.split(b" ")[:2], status.split(b" ")[1])
+
+    factory = ReaderFactory(handle)
+    assembler = TCPAssembler(factory)
+    for packet in pktspec.open(CAPTURES / "tcp__dk-http.pcap"):
+        assembler.assemble(packet)
+    assembler.flush_all()
+    factory.join(timeout=10)
+    assert factory.errors == []
+    assert seen == {0: ([b"GET", b"/download.html"], b"200"),
+                    1: ([b"GET", b"/pagead/ads?client=ca-pub-2309191948673629&random="
+                         b"1084443430285&lmt=1082467020&format=468x60_as&output=html&url="
+                         b"http%3A%2F%2Fwww.ethereal.com%2Fdownload.html&color_bg=FFFFFF&"
+                         b"color_text=333333&color_link=000000&color_url=666633&"
+                         b"color_border=666633"], b"200")}
