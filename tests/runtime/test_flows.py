@@ -188,6 +188,22 @@ class TestFlow:
         assert pickle.loads(pickle.dumps(flow)) == flow
 
     @given(pair(KINDS_AND_RAWS))
+    def test_endpoints_of_a_flow_are_plain_endpoints(self, kind_src_dst):
+        """src, dst and endpoints() make their Endpoints without __init__ (for speed): they
+        must be the same as the ones the constructor makes, in every way a caller sees."""
+        kind, src, dst = kind_src_dst
+        flow = Flow(kind, src, dst)
+        made = (Endpoint(kind, src), Endpoint(kind, dst))
+        for got in (flow.endpoints(), (flow.src, flow.dst)):
+            assert got == made and tuple(map(hash, got)) == tuple(map(hash, made))
+            assert [type(e) for e in got] == [Endpoint, Endpoint]
+            assert [(e.kind, e.raw) for e in got] == [(kind, src), (kind, dst)]
+            assert list(map(repr, got)) == list(map(repr, made))
+            assert pickle.loads(pickle.dumps(got)) == made
+        assert Flow.from_endpoints(flow.src, flow.dst) == flow
+        assert flow.reverse().src == flow.dst
+
+    @given(pair(KINDS_AND_RAWS))
     def test_fast_hash_is_symmetric(self, kind_src_dst):
         kind, src, dst = kind_src_dst
         flow = Flow(kind, src, dst)
