@@ -109,7 +109,11 @@ def _key(side: Side) -> tuple[Any, int, Any, int]:
 class TCPAssembler:
     """Reassemble TCP connections from packets; see the module docstring.
 
-    ``factory(conn)`` makes the stream of each new connection. Limits: see the module
+    ``factory(conn)`` makes the stream of each new connection (it may return None for a
+    connection it does not want: its bytes are then tracked but delivered nowhere). One
+    assembler is for one thread; to spread work, give each worker its own assembler and
+    route packets by ``flow.fast_hash()``, which keeps both directions together. Limits: see
+    the module
     docstring; ``on_limit`` is ``"deliver"`` (default) or ``"drop"``. With
     ``skip_acked_gaps`` (default) a hole is given up on as soon as the receiver acknowledges
     bytes past it, as tshark's follow does; without it holes wait for a flush or a limit.
