@@ -29,7 +29,7 @@ from pktspec.runtime.registry import REGISTRY
 
 __all__ = ["Parser"]
 
-_DEPTH = range(MAX_LAYERS)
+_DEEPER = range(MAX_LAYERS - 3)  # decode_layers writes out the first three steps
 
 
 class Parser:
@@ -46,19 +46,31 @@ class Parser:
     the registered ``Payload`` layer if that class is among ``layers``.
     """
 
-    __slots__ = ("first", "decoded", "unsupported", "error", "_instances", "_payload")
+    __slots__ = ("decoded", "unsupported", "error", "_first", "_head", "_instances", "_payload")
 
     def __init__(self, first: type | str, layers: Iterable[type | str]) -> None:
-        self.first = REGISTRY.layer(first) if isinstance(first, str) else first
+        first = REGISTRY.layer(first) if isinstance(first, str) else first
         classes = [REGISTRY.layer(c) if isinstance(c, str) else c for c in layers]
-        if self.first not in classes:
-            classes.insert(0, self.first)
+        if first not in classes:
+            classes.insert(0, first)
         self._instances: dict[type, Layer] = {cls: cls.__new__(cls) for cls in classes}
+        self.first = first
         payload = REGISTRY.get_layer("Payload")
         self._payload = payload if payload in self._instances else None
         self.decoded: list[type] = []
         self.unsupported: type | None = None
         self.error: DecodeError | None = None
+
+    @property
+    def first(self) -> type:
+        """The class of the first layer; may be changed (to a class or a layer name) between
+        packets, for instance when a new capture has another link type."""
+        return self._first
+
+    @first.setter
+    def first(self, cls: type | str) -> None:
+        self._first = REGISTRY.layer(cls) if isinstance(cls, str) else cls
+        self._head = self._instances.get(self._first)  # None: decode_layers says unsupported
 
     @property
     def truncated(self) -> bool:
@@ -72,16 +84,30 @@ class Parser:
         """
         decoded = self.decoded
         decoded.clear()
-        if self.unsupported is not None:
-            self.unsupported = None
-        if self.error is not None:
-            self.error = None
+        self.unsupported = None
+        self.error = None
         get = self._instances.get
         append = decoded.append
-        cls = self.first
+        # As in decode() (packet.py), the first three steps are written out so that each
+        # copy's attribute loads and calls stay specialized to the one or two classes they
+        # see; the first layer's instance is known in advance.
+        cls = self._first
         off = 0
         end = len(data)
-        for _ in _DEPTH:
+        layer = self._head
+        if layer is None:
+            self.unsupported = cls
+            return decoded
+        try:
+            nxt = layer._decode(data, off, end)
+        except Exception as exc:
+            self.error = _as_decode_error(exc, cls, off)
+            return decoded
+        append(cls)
+        off = layer._hend
+        end = layer._pend
+        if nxt is not None:
+            cls = nxt
             layer = get(cls)
             if layer is None:
                 self.unsupported = cls
@@ -94,13 +120,59 @@ class Parser:
             append(cls)
             off = layer._hend
             end = layer._pend
-            if nxt is None:
-                if end <= off or self._payload is None or cls is self._payload:
+            if nxt is not None:
+                cls = nxt
+                layer = get(cls)
+                if layer is None:
+                    self.unsupported = cls
                     return decoded
-                nxt = self._payload
-            cls = nxt
-        self.error = DecodeError(cls.name, "", off, f"more than {MAX_LAYERS} layers")
+                try:
+                    nxt = layer._decode(data, off, end)
+                except Exception as exc:
+                    self.error = _as_decode_error(exc, cls, off)
+                    return decoded
+                append(cls)
+                off = layer._hend
+                end = layer._pend
+                for _ in _DEEPER:  # layers 4 to MAX_LAYERS: the same body once more
+                    if nxt is None:
+                        break
+                    cls = nxt
+                    layer = get(cls)
+                    if layer is None:
+                        self.unsupported = cls
+                        return decoded
+                    try:
+                        nxt = layer._decode(data, off, end)
+                    except Exception as exc:
+                        self.error = _as_decode_error(exc, cls, off)
+                        return decoded
+                    append(cls)
+                    off = layer._hend
+                    end = layer._pend
+                else:
+                    if nxt is not None:
+                        self.error = DecodeError(
+                            nxt.name, "", off, f"more than {MAX_LAYERS} layers"
+                        )
+                        return decoded
+        if end > off:
+            self._decode_payload(data, cls, off, end)
         return decoded
+
+    def _decode_payload(self, data: Any, last: type, off: int, end: int) -> None:
+        """The rest after a layer that names no next one, as the Payload layer if the parser
+        has it. Payload ends the chain, so (as in decode()) it does not count against
+        MAX_LAYERS."""
+        cls = self._payload
+        if cls is None or cls is last:
+            return
+        try:
+            self._instances[cls]._decode(data, off, end)
+        except Exception as exc:
+            self.error = _as_decode_error(exc, cls, off)
+            return
+        self.decoded.append(cls)
 
     def __getitem__(self, cls: type | str) -> Layer:
         """The preallocated instance of cls (a class or a layer name)."""

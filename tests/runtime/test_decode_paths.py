@@ -1,7 +1,7 @@
 """Every path through the decode loops: chains of each length, a failure at each position.
 
-The eager loop writes out its first three steps (see ``decode`` in packet.py), lazy lookups
-decode in their own loop, and the Parser has its own: these tests walk all of them with a
+The eager loop and the Parser write out their first three steps (see ``decode`` in packet.py),
+lazy lookups decode in their own loop: these tests walk all of them with a
 one-byte layer whose byte says what comes next, so each position and each way of ending
 (no next layer, a payload, an error, too deep) is reached, and the three paths must agree.
 """
@@ -182,6 +182,45 @@ class TestLazyLookups:
             for attr in order.split():
                 assert names([getattr(packet, attr)]) == names([getattr(eager, attr)])
             assert names(packet.layers) == names(eager.layers)
+
+
+class TestParserPaths:
+    """The Parser's loop has the same shape as the eager one: it must give the same chains."""
+
+    @pytest.mark.parametrize("n", LENGTHS)
+    @pytest.mark.parametrize("rest", [b"", b"data"])
+    @pytest.mark.parametrize("last", [0, 2, FAIL, BROKEN])
+    def test_the_parser_agrees_with_eager_decoding(self, n, rest, last):
+        data = chain(n, last=last) + (b"\x05" if last == 2 else b"") + rest
+        packet = decode(data, Hop)
+        parser = Parser(Hop, [Hop, Last, Payload])
+        decoded = parser.decode_layers(data)
+        expected = [type(layer) for layer in packet.layers if type(layer) is not DecodeFailure]
+        assert decoded == expected
+        assert str(parser.error) == str(packet.error)
+
+    @pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
+    def test_an_unsupported_layer_at_each_position(self, n):
+        parser = Parser(Hop, [Hop])
+        assert parser.decode_layers(chain(n, last=2) + b"\x05") == [Hop] * n
+        assert parser.unsupported is Last and parser.error is None
+        assert parser.decode_layers(chain(n)) == [Hop] * n
+        assert parser.unsupported is None
+
+    def test_the_payload_after_the_deepest_layer_is_decoded(self):
+        parser = Parser(Hop, [Hop, Payload])
+        assert parser.decode_layers(chain(MAX_LAYERS) + b"x") == [Hop] * MAX_LAYERS + [Payload]
+        assert parser.error is None
+
+    def test_first_can_change_between_packets(self):
+        parser = Parser(Hop, [Hop, Last])
+        parser.first = Last
+        assert parser.decode_layers(b"\x09") == [Last] and parser[Last].value == 9
+        parser.first = Hop
+        assert parser.first is Hop and parser.decode_layers(chain(2)) == [Hop, Hop]
+        parser.first = "Payload"  # a layer name, of a class the parser does not have
+        assert parser.first is Payload
+        assert parser.decode_layers(b"x") == [] and parser.unsupported is Payload
 
 
 def test_layer_classes_do_not_define_new():
