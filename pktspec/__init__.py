@@ -42,7 +42,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BuildError", "CaptureError", "DecodeError", "Endpoint", "FilterError", "Flow",
     "LiveCaptureError", "Packet", "PacketSource", "Parser", "PktspecError", "PyLayer",
-    "REGISTRY", "SpecError", "decode", "live", "load", "open",
+    "REGISTRY", "SpecError", "decode", "live", "load", "messages", "open", "streams",
 ]
 
 
@@ -68,16 +68,33 @@ def decode(data: bytes | bytearray | memoryview, first: type | str = "Ethernet",
 
 
 def open(path: Any, *, first: type | str | None = None, lazy: bool = False, copy: bool = True,
-         strict: bool = False, filter: Any = None, **options: Any) -> PacketSource:
+         strict: bool = False, filter: Any = None, defragment: bool | dict = False,
+         **options: Any) -> PacketSource:
     """Packets of a pcap or pcapng file (gzip-compressed too), decoded from each record's
     link type: ``for packet in pktspec.open("x.pcapng"): ...``.
 
     ``filter`` is a BPF expression (tcpdump syntax, compiled by libpcap) or a Python
-    predicate over packets. ``source.records()`` yields the raw records instead.
+    predicate over packets. ``defragment=True`` yields whole IP datagrams in place of their
+    fragments. ``source.records()`` yields the raw records instead.
     """
     from pktspec.capture.files import open_records
     return PacketSource(open_records(path, **options), first=first, lazy=lazy, copy=copy,
-                        strict=strict, filter=filter)
+                        strict=strict, filter=filter, defragment=defragment)
+
+
+def streams(source: Any, **options: Any) -> Any:
+    """Every TCP connection of a capture (a path, or packets), with the bytes each side sent:
+    ``for conn in pktspec.streams("x.pcap"): conn.client.data, conn.server.data``.
+    See :func:`pktspec.reassembly.streams`."""
+    from pktspec.reassembly import streams as _streams
+    return _streams(source, **options)
+
+
+def messages(source: Any, layer: Any = None, **options: Any) -> Any:
+    """The messages of a message layer (bound to a TCP port) over every reassembled TCP
+    connection of a capture. See :func:`pktspec.reassembly.messages`."""
+    from pktspec.reassembly import messages as _messages
+    return _messages(source, layer, **options)
 
 
 def live(interface: str, *, bpf: str | None = None, first: type | str | None = None,

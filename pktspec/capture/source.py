@@ -26,11 +26,14 @@ class PacketSource:
     ``first`` overrides the link type's first layer (a class or a layer name); ``lazy``,
     ``copy`` and ``strict`` are passed to :func:`pktspec.runtime.decode`. ``filter`` is a BPF
     expression (compiled by libpcap for each link type, applied before decoding) or a Python
-    predicate over the decoded packet.
+    predicate over the decoded packet. ``defragment=True`` (or a dict of options for
+    :func:`pktspec.reassembly.defragment`) yields whole IPv4/IPv6 datagrams, decoded again,
+    in place of their fragments.
     """
 
     def __init__(self, records: Any, *, first: type | str | None = None, lazy: bool = False,
-                 copy: bool = True, strict: bool = False, filter: Filter = None) -> None:
+                 copy: bool = True, strict: bool = False, filter: Filter = None,
+                 defragment: bool | dict = False) -> None:
         self._records = records
         self.first = REGISTRY.layer(first) if isinstance(first, str) else first
         self.lazy = lazy
@@ -41,6 +44,7 @@ class PacketSource:
         self._filter_text = filter if isinstance(filter, str) else None
         self._predicate = filter if callable(filter) else None
         self._first_by_linktype: dict[int, type] = {}
+        self.defragment = defragment
 
     def first_layer(self, linktype: int) -> type:
         """The first layer for a link type: the override, the binding, or Payload."""
@@ -74,6 +78,14 @@ class PacketSource:
                 yield data, info
 
     def __iter__(self) -> Iterator[Packet]:
+        if not self.defragment:
+            return self._decoded()
+        from pktspec.reassembly.ipdefrag import defragment  # reassembly builds on capture
+
+        options = self.defragment if isinstance(self.defragment, dict) else {}
+        return defragment(self._decoded(), **options)
+
+    def _decoded(self) -> Iterator[Packet]:
         first_layer = self.first_layer
         lazy, copy, strict, predicate = self.lazy, self.copy, self.strict, self._predicate
         for data, info in self.records():

@@ -47,3 +47,21 @@ def test_stats_only_for_live_sources():
     corpus_or_skip()
     with pytest.raises(TypeError):
         pktspec.open(CAPTURES / "tcp__dk-http.pcap").stats()
+
+
+def test_open_with_defragment_yields_whole_datagrams():
+    corpus_or_skip()
+    from pktspec.layers import TCP, IPv4
+    path = CAPTURES / "frag__zk-ipv4-fragmented-syn.pcap"
+    plain = list(pktspec.open(path))
+    (whole,) = list(pktspec.open(path, defragment=True))
+    assert len(plain) == 2 and plain[1].layers[2].name == "Fragment"
+    assert not whole[IPv4].flags.more_fragments and whole[IPv4].fragment_offset == 0
+    assert TCP in whole and whole[TCP].flags.syn
+    assert whole[IPv4].total_length == len(whole[IPv4].contents) + len(whole[IPv4].payload)
+
+
+def test_streams_at_top_level():
+    corpus_or_skip()
+    conns = list(pktspec.streams(CAPTURES / "tcp__dk-http.pcap"))
+    assert conns and conns[0].client.data.startswith(b"GET /download.html")
