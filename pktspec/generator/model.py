@@ -712,12 +712,12 @@ class UnitPlanner:
             bound = t.count if t.kind == "array" else t.size if t.kind == "bytes" else None
             if bound is not None:
                 bounds.append((bound, f"len(c.{cf.name} or ())"))
+        bounds += self.last_part_bound()
         solved: list[tuple[str, str]] = []
         taken = {cf.name for cf in self.unit.fields if cf.node.value is not None}
         for expr, measured in bounds:
             free = [n for n in sorted(names_in(expr)) if n not in taken and
-                    (cf := self.unit.field(n)) is not None and cf.node.cond is None and
-                    cf.ftype.kind == "int"]
+                    (cf := self.unit.field(n)) is not None and cf.ftype.kind == "int"]
             if expr is None or len(free) != 1:
                 continue
             linear = self.linear(expr, free[0])
@@ -728,6 +728,20 @@ class UnitPlanner:
             solved.append((free[0], f"({rest} + {a - 1}) // {a}" if a > 1 else rest))
             taken.add(free[0])
         return solved
+
+    def last_part_bound(self) -> list[tuple[ast.Expr, str]]:
+        """``options: Option[] size opt_len * 4`` as the layer's last field, after fields of
+        fixed sizes: its bytes are the header's from a known offset on, so the length field
+        follows from the header length (Geneve's opt_len)."""
+        if not self.unit.fields:
+            return []
+        *before, last = self.unit.fields
+        bound = last.ftype.sized if last.ftype.sized is not None else last.ftype.array_size
+        if bound is None or any(cf.node.cond is not None or not cf.ftype.is_scalar
+                                for cf in before):
+            return []
+        offset = sum(cf.ftype.bits for cf in before) // 8
+        return [(bound, f"c._header_len - {offset}" if offset else "c._header_len")]
 
     def linear(self, e: ast.Expr, name: str) -> tuple[int, str | None] | None:
         """``e`` as ``a * name + b``: (a, Python source of b or None), or None when it is not

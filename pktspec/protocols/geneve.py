@@ -85,7 +85,9 @@ class Geneve(_Layer):
         "options" / _c.FixedSized(lambda this: (this.opt_len * 4), _c.GreedyRange(_S_GeneveOption)),  # geneve.layer:33
     )
     DEFAULTS = {}
-    RELATIONS = ()
+    RELATIONS = (
+        ('opt_len', 'length', lambda c: (c._header_len - 8 + 3) // 4),
+    )
     NEXT = ('EtherType', ('protocol',))
 
     def _decode(self, buf, off, end):

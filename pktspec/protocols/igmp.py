@@ -116,6 +116,7 @@ class IGMP(_Layer):
     DEFAULTS = {}
     RELATIONS = (
         ('checksum', 'checksum', lambda c: _inet_checksum(c._header, c._payload)),
+        ('num_records', 'length', lambda c: len(c.records or ())),
     )
 
     def _decode(self, buf, off, end):

@@ -82,6 +82,30 @@ def test_array_counts_and_byte_sizes_are_implied(tmp_path):
     assert relations["count"](SimpleNamespace(items=None)) == 0
 
 
+LAST = """
+layer Tlv : other {
+    kind: u8;
+    words: u4;
+    flag: u4;
+    present: u8;
+    n: u8;
+    items: u8[n] if present == 1;
+    opts: u16[] size words * 4;
+}
+"""
+
+
+def test_the_last_sized_part_and_conditional_counts_are_implied(tmp_path):
+    tlv = load_text(tmp_path, LAST, "tlv.layer").Tlv
+    relations = {name: fn for name, _, fn in tlv.RELATIONS}
+    assert "words" not in relations  # `items` before opts has no fixed size
+    assert relations["n"](SimpleNamespace(items=[7, 8])) == 2
+    text = LAST.replace("    items: u8[n] if present == 1;\n", "").replace("Tlv", "Tlv2")
+    fixed = load_text(tmp_path, text, "tlv2.layer").Tlv2
+    words = {name: fn for name, _, fn in fixed.RELATIONS}["words"]
+    assert words(SimpleNamespace(_header_len=5 + 6)) == 2  # 6 bytes of opts: 2 words
+
+
 def test_pseudo_header_errors(tmp_path):
     problems = spec_errors(tmp_path, """
     layer A : network {
