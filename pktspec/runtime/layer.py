@@ -14,13 +14,21 @@ those two things plus the class's ``fields_info`` table:
 
 Nothing here runs per packet except what ``_decode`` itself calls, so a layer costs what its
 generated decoder costs.
+
+Layers are built too (:mod:`pktspec.runtime.serialize`): ``IPv4(src="192.0.2.1", ttl=8)``
+makes a layer to build (``__init__`` is never on the decode path, which makes layers with
+``cls.__new__``), ``a / b`` stacks layers, ``bytes(layer)`` and ``layer.build()`` serialize,
+and the fields shown through properties (addresses, flags, options) take assignments, in
+the form people write them: ``layer.src = "192.0.2.9"``, ``layer.flags = "SA"``.
 """
 
 from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import Any, ClassVar
 
 from pktspec.errors import DecodeError
@@ -116,18 +124,56 @@ class Layer:
     (the construct Struct: the reference decoder and the builder).
     """
 
-    __slots__ = ("_buf", "_off", "_hend", "_pend", "_end")
+    __slots__ = ("_buf", "_off", "_hend", "_pend", "_end", "_forced")
 
     name: ClassVar[str] = "Layer"
     layer_class: ClassVar[LayerClass] = LayerClass.OTHER
     source: ClassVar[str | None] = None
     fields_info: ClassVar[tuple[FieldInfo, ...]] = ()
     FORMAT: ClassVar[Any] = None
+    # What the builder reads (docs/GENERATED.md); generated classes set those they have.
+    DEFAULTS: ClassVar[dict[str, Any]] = {}
+    RELATIONS: ClassVar[tuple[tuple[str, str, Callable[[Any], Any]], ...]] = ()
+    HEADER: ClassVar[Callable[[Any], int] | None] = None
+    PSEUDO_HEADER: ClassVar[Callable[[Any], bytes] | None] = None
+    NEXT: ClassVar[tuple[str, tuple[str, ...]] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "name" not in cls.__dict__:
             cls.name = cls.__name__
+        _add_setters(cls)
+
+    # -- building ---------------------------------------------------------------------------
+
+    def __init__(self, **fields: Any) -> None:
+        """A new layer to build, with the given fields (in the forms people write: addresses
+        as text, flags as ``"SA"`` or names, enum members by name) and the others at their
+        declared defaults, or zero. Lengths, checksums and the fields that name the next
+        layer start as None: the builder computes them unless they are given."""
+        _build_module().init_layer(self, fields)
+
+    def force(self, **fields: Any) -> Layer:
+        """Set fields to values no fixing overrides, not even ``fix_lengths=True`` or
+        ``compute_checksums=True`` (a deliberately wrong checksum); returns the layer."""
+        _build_module().force(self, fields)
+        return self
+
+    def build(self, *, fix_lengths: bool | None = None,
+              compute_checksums: bool | None = None) -> bytes:
+        """This layer's bytes, with its payload (see ``pktspec.runtime.serialize``)."""
+        return _serialize_module().serialize(self, fix_lengths=fix_lengths,
+                                             compute_checksums=compute_checksums)
+
+    def __bytes__(self) -> bytes:
+        return _serialize_module().serialize(self)
+
+    def __truediv__(self, other: Any) -> Any:
+        """``Ethernet() / IPv4() / TCP() / b"data"``: a LayerStack, built on ``bytes()``."""
+        return _serialize_module().stack(self, other)
+
+    def __rtruediv__(self, other: Any) -> Any:
+        return _serialize_module().stack(other, self)
 
     # -- decoding ---------------------------------------------------------------------------
 
@@ -251,6 +297,46 @@ class Layer:
         return f"<{self.name} {size - self._off} bytes>" if size is not None else f"<{self.name}>"
 
 
+_MODULES: dict[str, Any] = {}
+
+
+def _build_module() -> Any:
+    """pktspec.runtime.build, imported on first use (it imports this module)."""
+    module = _MODULES.get("build")
+    if module is None:
+        module = _MODULES["build"] = import_module("pktspec.runtime.build")
+    return module
+
+
+def _serialize_module() -> Any:
+    module = _MODULES.get("serialize")
+    if module is None:
+        module = _MODULES["serialize"] = import_module("pktspec.runtime.serialize")
+    return module
+
+
+def _add_setters(cls: type) -> None:
+    """Let the fields a generated class shows through read-only properties (addresses as
+    text, flag sets, lazily decoded parts) take assignments: the value is converted the way
+    ``__init__`` converts it and stored in the raw slot the decoder fills."""
+    for info in cls.__dict__.get("fields_info", ()):
+        prop = cls.__dict__.get(info.name)
+        if not isinstance(prop, property) or prop.fset is not None:
+            continue
+        slot = info.raw_attr if info.raw_attr != info.name else "_" + info.name
+        setattr(cls, info.name, property(prop.fget, _setter(info, slot), None, prop.__doc__))
+
+
+def _setter(info: FieldInfo, slot: str) -> Callable[[Any, Any], None]:
+    def set_field(layer: Any, value: Any) -> None:
+        if value is not None:
+            value = _build_module().converter(info)(value)
+        setattr(layer, slot, value)
+
+    set_field.__name__ = info.name
+    return set_field
+
+
 def _shown(info: FieldInfo, value: Any) -> Any:
     if type(value) is int:
         if info.enum is not None:
@@ -325,6 +411,13 @@ RESERVED_NAMES = frozenset(
         "fields_info",
         "FORMAT",
         "from_bytes",
+        "build",
+        "force",
+        "DEFAULTS",
+        "RELATIONS",
+        "HEADER",
+        "PSEUDO_HEADER",
+        "NEXT",
     }
 )
 """Names a generated field must not take: they are Layer attributes the runtime relies on.

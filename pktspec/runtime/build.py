@@ -1,0 +1,766 @@
+"""How one layer class is built: a plan made once per class from what the generator emitted.
+
+A generated class describes its wire format twice (docs/GENERATED.md): ``FORMAT``, a construct
+Struct that can build, and ``fields_info``. Building every header through construct would cost
+tens of microseconds a layer, so the plan splits ``FORMAT`` where the fixed part ends:
+
+- the *prefix*, the leading fields whose construct parts are plain integers, fixed-size bytes
+  and bit-field chunks (construct's ``Rebuild`` lambdas, reused as they are), is packed with
+  one precompiled ``struct.Struct``;
+- the *tail* (options, conditional fields, arrays, switches, externs) goes through construct,
+  and only when it holds something: an IPv4 header without options never touches construct.
+
+The plan also sorts the class's ``RELATIONS`` by what they need (values only; the unpadded
+header length; the final lengths; the header and payload bytes), and knows how each field's
+value is written by people (``"192.0.2.1"``, ``"SA"``, ``"UDP"``) and stored by the decoder
+(bytes, ints). :mod:`pktspec.runtime.serialize` runs the plans; nothing here runs per packet
+except the converters and the two ``build_*`` functions.
+"""
+
+from __future__ import annotations
+
+import io
+import keyword
+import re
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any
+
+import construct as _c
+
+from pktspec.errors import BuildError
+from pktspec.runtime.layer import FieldInfo, Layer
+from pktspec.runtime.values import ipv4_bytes, ipv6_bytes, mac_bytes
+
+__all__ = ["LayerPlan", "Raw", "Relation", "converter", "force", "init_layer", "parse_flags",
+           "plan_of"]
+
+# Stages of a relation, in the order the builder evaluates them.
+VALUES, HEADER_SIZE, LENGTHS, BYTES = range(4)
+_BYTES_NAMES = frozenset({"_header", "_payload", "_pseudo_header"})
+_LENGTH_NAMES = frozenset({"_header_len", "_payload_len"})
+_FIXED_BYTES = re.compile(r"^bytes\[(\d+)\]$")
+
+
+class Raw:
+    """Bytes that stand for a tail field as they are: a decoded part nobody parsed, or raw
+    bytes a user gave for a structured field (``TCP(options=b"\\x02\\x04\\x05\\xb4")``)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+class _OrRaw(_c.Subconstruct):
+    """A tail field that writes a :class:`Raw` value verbatim and builds anything else."""
+
+    def _parse(self, stream, context, path):  # pragma: no cover - plans only build
+        return self.subcon._parsereport(stream, context, path)
+
+    def _build(self, obj, stream, context, path):
+        if type(obj) is Raw:
+            _c.stream_write(stream, obj.data, len(obj.data), path)
+            return obj
+        if obj is None and isinstance(self.subcon, _c.Bytes):  # unset: zeros of its size
+            obj = bytes(_c.evaluate(self.subcon.length, context))
+        elif obj is None and self.subcon is _c.GreedyBytes:
+            obj = b""
+        return self.subcon._build(obj, stream, context, path)
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    """One entry of a class's RELATIONS, with what it reads."""
+
+    name: str
+    kind: str  # "length" or "checksum"
+    checksum: bool  # kind == "checksum": which of the two modes decides
+    fn: Callable[[Any], Any]
+    stage: int
+    fields: tuple[str, ...]  # the layer's fields it reads
+    pseudo: bool  # reads the pseudo-header of the enclosing layer
+    payload: bool  # reads the payload bytes (so a truncated capture cannot verify it)
+
+
+@dataclass(frozen=True, slots=True)
+class _Tail:
+    name: str
+    conditional: bool
+    structured: bool  # a value-kind field: None or [] there means "nothing"
+    zeros: Callable[[], Any] | None = None  # a struct field's value with every field zero
+    raw_ok: bool = False  # a structured part (options, records) may be given as bytes
+
+
+class LayerPlan:
+    """Everything the builder needs about one layer class, worked out once."""
+
+    def __init__(self, cls: type[Layer]) -> None:
+        self.cls = cls
+        self.name = cls.name
+        fmt = getattr(cls, "FORMAT", None)
+        self.buildable = fmt is not None and bool(getattr(cls, "fields_info", None) is not None)
+        infos = [i for i in cls.fields_info if i.kind != "let"]
+        slots = _all_slots(cls)
+        self.names = tuple(i.name for i in infos)
+        self.storage = tuple(_storage(i, slots, cls) for i in infos)
+        self.infos = {i.name: i for i in infos}
+        self._read = attrgetter(*self.storage) if self.storage else None
+        self.convert = {i.name: converter(i) for i in infos}
+        # what normalize() looks at: scalar fields only (a tuple in a structured field is
+        # an unparsed span, not something to convert)
+        self.converters = tuple((i.name, _ok_type(i), self.convert[i.name]) for i in infos
+                                if _ok_type(i) is not None)
+        self.relations = _relations(cls)
+        self.targets = frozenset(r.name for r in self.relations)
+        self.header_fn = getattr(cls, "HEADER", None)
+        self.pseudo_fn = getattr(cls, "PSEUDO_HEADER", None)
+        nxt = getattr(cls, "NEXT", None)
+        self.next_table, self.next_fields = nxt if nxt else (None, ())
+        self.computed = computed = self.targets | set(self.next_fields)
+        self.initial = _initial_values(cls, infos, computed)
+        self.slot_of = dict(zip(self.names, self.storage, strict=True))
+        self.initial_slots = tuple((self.slot_of[n], v) for n, v in self.initial.items()
+                                   if type(v) is not list)
+        self.list_slots = tuple(self.slot_of[n] for n, v in self.initial.items()
+                                if type(v) is list)  # each new layer gets its own list
+        self.ok_types = {i.name: _ok_type(i) for i in infos}
+        # what a computed field that nothing computed gets (fixing off, nothing to bind)
+        self.fallback = {n: _initial_values(cls, infos, set())[n] for n in sorted(computed)}
+        self.prefix = None
+        self.prefix_getters: tuple = ()
+        self.prefix_size = 0
+        self.positions: dict[str, tuple[int, struct.Struct]] = {}
+        self.tail: tuple[_Tail, ...] = ()
+        self.tail_format = None
+        self.tail_names: frozenset[str] = frozenset()
+        self.tail_depends: frozenset[str] = frozenset()
+        if fmt is not None:
+            self._split(fmt)
+        self._values = _compile_values(self)
+        self._pack = _compile_pack(self)
+        self._init = _compile_init(self)
+
+    # -- the two halves of FORMAT ------------------------------------------------------------
+
+    def _split(self, fmt: _c.Struct) -> None:
+        codes, getters, lets = [">"], [], []
+        size = 0
+        subcons = list(fmt.subcons)
+        start = len(subcons)
+        for i, sc in enumerate(subcons):
+            inner = sc.subcon if isinstance(sc, _c.Renamed) else sc
+            if isinstance(inner, (_c.Computed, _c.Check)):
+                if isinstance(inner, _c.Computed) and sc.name not in self.infos:
+                    lets.append(sc)  # a `let` the tail's conditions may read
+                continue
+            item = _prefix_item(sc.name, inner)
+            if item is None:
+                start = i
+                break
+            code, getter, plain = item
+            if plain and sc.name in self.infos:
+                self.positions[sc.name] = (size, struct.Struct(">" + code))
+            codes.append(code)
+            getters.append(getter)
+            size += struct.calcsize(">" + code)
+        self.prefix = struct.Struct("".join(codes)) if getters else None
+        self.prefix_getters = tuple(getters)
+        self.prefix_size = size
+        self._plan_tail(lets, subcons[start:])
+
+    def _plan_tail(self, lets: list, subcons: list) -> None:
+        sizes = {r.name for r in self.relations if r.stage == HEADER_SIZE}
+        parts, natural, tail, reads = list(lets), list(lets), [], set()
+        only_fields = True
+        for sc in subcons:
+            inner = sc.subcon if isinstance(sc, _c.Renamed) else sc
+            reads |= _names_read(inner)
+            if isinstance(inner, _c.Check):
+                continue  # a check would refuse the crafted packets building is for
+            measured = inner
+            if sc.name in self.infos:
+                info = self.infos[sc.name]
+                tail.append(_Tail(sc.name, isinstance(inner, _c.IfThenElse),
+                                  info.kind in ("value", "bytes"), _zeros_of(inner),
+                                  info.kind == "value"))
+                measured = _natural(inner, sizes)
+            elif not isinstance(inner, _c.Computed):
+                only_fields = False  # a bit-field chunk or a nameless part writes bytes
+            parts.append(sc.name / _raw_or(inner) if sc.name else inner)
+            natural.append(sc.name / _raw_or(measured) if sc.name else measured)
+        self.tail = tuple(tail)
+        self.tail_format = _c.Struct(*parts) if tail or not only_fields else None
+        # the tail without the sizes a header-length field gives, to measure it by; None
+        # when no part's size depends on one
+        self.tail_natural = _c.Struct(*natural) if self.tail_format is not None and \
+            any(a is not b for a, b in zip(parts, natural, strict=True)) else None
+        self.tail_only_fields = only_fields
+        self.tail_names = frozenset(t.name for t in tail)
+        # a decoded layer keeps its tail bytes unless one of these was edited
+        self.tail_depends = self.tail_names | reads
+
+    # -- per packet ----------------------------------------------------------------------------
+
+    def read(self, layer: Layer) -> dict[str, Any]:
+        """The layer's stored values by field name (raw slots: bytes, ints, spans)."""
+        if self._read is None:
+            return {}
+        try:
+            got = self._read(layer)
+        except AttributeError:
+            got = tuple(getattr(layer, s, None) for s in self.storage)
+        if len(self.storage) == 1:
+            got = (got,)
+        return dict(zip(self.names, got, strict=True))
+
+    def values(self, layer: Layer, new: bool) -> dict[str, Any]:
+        """read() and normalize() in one, and for a new layer the unset fields (other than
+        those the builder computes) at their defaults: what serialize starts from."""
+        if self._values is not None:
+            try:
+                return self._values(layer, new)
+            except AttributeError:
+                pass  # a slot never set (a layer made by hand): the slow way
+        values = self.read(layer)
+        self.normalize(values)
+        if new:
+            for name, value in values.items():
+                if value is None and name not in self.computed:
+                    values[name] = self.fallback.get(name, self.initial[name])
+        return values
+
+    def normalize(self, values: dict[str, Any]) -> None:
+        """Turn what people write (text, names, FlagSets) into what is packed, in place."""
+        for name, ok, conv in self.converters:
+            v = values[name]
+            if v is not None and type(v) is not ok:
+                values[name] = conv(v)
+
+    def pack_prefix(self, ctx: Any) -> bytearray:
+        if self.prefix is None:
+            return bytearray()
+        try:
+            if self._pack is not None:
+                return self._pack(ctx.__dict__, ctx)
+            args = [g(ctx) for g in self.prefix_getters]
+            return bytearray(self.prefix.pack(*args))
+        except (struct.error, TypeError, AttributeError, KeyError) as exc:
+            raise BuildError(f"{self.name}: {self._bad_prefix_field(ctx, exc)}") from None
+
+    def _bad_prefix_field(self, ctx: Any, exc: Exception) -> str:
+        for name, info in self.infos.items():
+            if name not in self.positions and info.offset is None:
+                continue
+            value = ctx.__dict__.get(name)
+            if value is None:
+                return f"{name} has no value"
+            bits = info.bits
+            if type(value) is int and bits and not -(1 << bits) < value < (1 << bits):
+                return f"{name} = {value} does not fit in {bits} bits"
+        return str(exc)
+
+    def tail_is_empty(self, values: dict[str, Any]) -> bool:
+        """Whether the tail writes nothing: only structured fields, all of them empty."""
+        if not self.tail_only_fields:
+            return False
+        for t in self.tail:
+            if not t.structured:
+                return False
+            v = values[t.name]
+            if v is not None and not (type(v) in (list, bytes) and not v):
+                return False
+        return True
+
+    def build_tail(self, values: dict[str, Any], unparsed: Any, natural: bool = False) -> bytes:
+        """The tail's bytes from values; unparsed(name, value) stands in for a part the
+        decoder has not parsed (a span's bytes as Raw, or the part parsed now). ``natural``
+        builds the parts whose size a header-length field gives at their own size."""
+        if self.tail_format is None:
+            return b""
+        obj = dict(values)
+        empty = True
+        for t in self.tail:
+            v = obj[t.name]
+            if type(v) is tuple or v is ...:
+                v = obj[t.name] = unparsed(t.name, v)
+            elif t.raw_ok and isinstance(v, (bytes, bytearray, memoryview)):
+                v = obj[t.name] = Raw(bytes(v))  # a structured part given as its bytes
+            elif v is None and t.zeros is not None:
+                v = obj[t.name] = t.zeros()  # an unset struct: its fields at zero
+            elif v is None and not t.conditional and t.raw_ok:
+                v = obj[t.name] = Raw(b"")
+            if not t.structured or not (v is None or (type(v) is Raw and not v.data) or
+                                        (type(v) is list and not v)):
+                empty = False
+        if empty and self.tail_only_fields:
+            return b""
+        stream = io.BytesIO()
+        context = _c.Container(obj)
+        context.update({"_parsing": False, "_building": True, "_sizing": False})
+        context._params = context
+        fmt = self.tail_natural if natural and self.tail_natural is not None \
+            else self.tail_format
+        try:
+            fmt._build(obj, stream, context, f"(building {self.name})")
+        except (_c.ConstructError, TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise BuildError(f"{self.name}: {exc}") from None
+        return stream.getvalue()
+
+
+# The two per-packet steps are compiled once per class into straight-line functions, as
+# dataclasses does for __init__: only identifiers the generator validated, repr()-ed names
+# and names of this module reach the source; a class with any other field name keeps the
+# generic loops.
+
+
+def _compile_values(plan: LayerPlan) -> Callable | None:
+    if not plan.storage or not all(_safe(s) for s in plan.storage):
+        return None
+    ns: dict[str, Any] = {}
+    lines = ["def values(l, new):", "    v = {}"]
+    for i, (name, slot) in enumerate(zip(plan.names, plan.storage, strict=True)):
+        ok = plan.ok_types[name]
+        lines.append(f"    x = l.{slot}")
+        if ok is not None:
+            ns[f"T{i}"], ns[f"C{i}"] = ok, plan.convert[name]
+            lines += [f"    if type(x) is not T{i}:",
+                      "        if x is not None:",
+                      f"            x = C{i}(x)"]
+            if name not in plan.computed:
+                ns[f"F{i}"] = plan.fallback.get(name, plan.initial[name])
+                lines += ["        elif new:", f"            x = F{i}"]
+        elif name not in plan.computed and plan.initial[name] is not None:
+            ns[f"F{i}"] = plan.initial[name]
+            lines += ["    if x is None and new:",
+                      f"        x = [] if type(F{i}) is list else F{i}"]
+        lines.append(f"    v[{name!r}] = x")
+    lines.append("    return v")
+    exec("\n".join(lines), ns)  # noqa: S102 - see the comment above
+    return ns["values"]
+
+
+def _compile_init(plan: LayerPlan) -> Callable | None:
+    """``__init__(self, *, field=..., ...)`` of one class: each field converted when given
+    and not already raw, else at its initial value (a fresh list for list parts)."""
+    names = plan.names
+    if not all(_safe(n) and not n.startswith("_") for n in names) or \
+            not all(_safe(s) for s in plan.storage):
+        return None
+    ns: dict[str, Any] = {"_U": _UNSET, "_type": type}  # a field may be called `type`
+    params = ", *" + "".join(f", {n}=_U" for n in names) if names else ""
+    lines = [f"def __init__(_l{params}):", "    _l._buf = _l._forced = None"]
+    for i, (name, slot) in enumerate(zip(names, plan.storage, strict=True)):
+        initial, ok = plan.initial[name], plan.ok_types[name]
+        ns[f"_I{i}"], ns[f"_C{i}"], ns[f"_T{i}"] = initial, plan.convert[name], ok
+        default = "[]" if type(initial) is list else f"_I{i}"
+        lines += [f"    if {name} is _U:", f"        _l.{slot} = {default}",
+                  f"    elif {name} is None or _type({name}) is _T{i}:",
+                  f"        _l.{slot} = {name}",
+                  "    else:", f"        _l.{slot} = _C{i}({name})"]
+    exec("\n".join(lines), ns)  # noqa: S102 - see above
+    init = ns["__init__"]
+    init.__doc__ = (f"A new {plan.name} layer to build; fields not given take their defaults "
+                    "(see Layer.__init__).")
+    init.__qualname__ = f"{plan.cls.__qualname__}.__init__"
+    return init
+
+
+_UNSET = object()
+
+
+def _compile_pack(plan: LayerPlan) -> Callable | None:
+    if plan.prefix is None:
+        return None
+    ns: dict[str, Any] = {"S": plan.prefix.pack, "bytearray": bytearray}
+    args = []
+    for i, getter in enumerate(plan.prefix_getters):
+        name = getattr(getter, "_field", None)
+        if name is not None:
+            args.append(f"v[{name!r}]")
+        else:
+            ns[f"G{i}"] = getter
+            args.append(f"G{i}(c)")
+    exec(f"def pack(v, c):\n    return bytearray(S({', '.join(args)}))", ns)  # noqa: S102
+    return ns["pack"]
+
+
+def _safe(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("__")
+
+
+class _Field:
+    """attrgetter(name) that remembers the name (a compiled pack reads the value directly)."""
+
+    __slots__ = ("_field", "_get")
+
+    def __init__(self, name: str) -> None:
+        self._field = name
+        self._get = attrgetter(name)
+
+    def __call__(self, ctx: Any) -> Any:
+        return self._get(ctx)
+
+
+def _prefix_item(name: str | None, inner: Any) -> tuple[str, Callable, bool] | None:
+    """(struct code, value getter, whether the value is packed as it is) of one prefix
+    part, or None where the prefix ends."""
+    if isinstance(inner, _c.Rebuild):
+        func, sub = inner.func, inner.subcon
+        if isinstance(sub, _c.FormatField) and (sub.fmtstr[0] == ">" or sub.length == 1):
+            return sub.fmtstr[1:], func, False
+        if isinstance(sub, _c.BytesInteger) and isinstance(sub.length, int):
+            n, order = sub.length, "little" if sub.swapped else "big"
+            return f"{n}s", lambda c, f=func: f(c).to_bytes(n, order), False
+        return None
+    if not name:
+        return None
+    get = _Field(name) if _safe(name) else attrgetter(name)
+    if isinstance(inner, _c.FormatField):
+        if inner.fmtstr[0] == ">" or inner.length == 1:
+            return inner.fmtstr[1:], get, True
+        order, signed, n = "little", inner.fmtstr[-1].islower(), inner.length
+        return f"{n}s", lambda c: get(c).to_bytes(n, order, signed=signed), False
+    if isinstance(inner, _c.BytesInteger) and isinstance(inner.length, int):
+        n, order, signed = inner.length, "little" if inner.swapped else "big", inner.signed
+        return f"{n}s", lambda c: get(c).to_bytes(n, order, signed=signed), False
+    if isinstance(inner, _c.Bytes) and isinstance(inner.length, int):
+        return f"{inner.length}s", get, True
+    return None
+
+
+def _raw_or(con: Any) -> Any:
+    """con, taking Raw bytes too; inside the If of a conditional part, so that the
+    condition still decides whether the part is there."""
+    if isinstance(con, _c.IfThenElse) and isinstance(con.elsesubcon, type(_c.Pass)):
+        return _c.If(con.condfunc, _OrRaw(con.thensubcon))
+    return _OrRaw(con)
+
+
+def _natural(inner: Any, sizes: set[str]) -> Any:
+    """A tail part without the FixedSized whose size follows a header-length field: the
+    builder measures the part first, then sets that field and pads the header."""
+    cond = None
+    if isinstance(inner, _c.IfThenElse) and isinstance(inner.elsesubcon, type(_c.Pass)):
+        cond, inner = inner.condfunc, inner.thensubcon
+    code = getattr(getattr(inner, "length", None), "__code__", None)
+    if isinstance(inner, _c.FixedSized) and code is not None and set(code.co_names) & sizes:
+        inner = inner.subcon
+    elif cond is None:
+        return inner
+    return _c.If(cond, inner) if cond is not None else inner
+
+
+def _zeros_of(con: Any) -> Callable[[], Any] | None:
+    """For a struct-valued part: a function making its value with every field zero, empty
+    or absent (what an unset struct is built as), else None."""
+    if isinstance(con, _c.IfThenElse):
+        con = con.thensubcon
+    while isinstance(con, (_c.FixedSized, _OrRaw, _c.Renamed)):
+        con = con.subcon
+    if not isinstance(con, _c.Struct):
+        return None
+    fields = {}
+    for sc in con.subcons:
+        inner = sc.subcon if isinstance(sc, _c.Renamed) else sc
+        if not sc.name or isinstance(inner, (_c.Rebuild, _c.Check)):
+            continue
+        # a bit field is a Computed part of a Rebuild chunk: it needs its value too
+        fields[sc.name] = 0 if isinstance(inner, _c.Computed) else _zero_value(inner)
+    return lambda: _c.Container(fields)
+
+
+def _zero_value(con: Any) -> Any:
+    if isinstance(con, (_c.FormatField, _c.BytesInteger)):
+        return 0
+    if isinstance(con, _c.Bytes):
+        return bytes(con.length) if isinstance(con.length, int) else b""
+    if isinstance(con, (_c.Array, _c.GreedyRange, _c.RepeatUntil)):
+        return []
+    if con is _c.GreedyBytes:
+        return b""
+    make = _zeros_of(con)
+    return make() if make is not None else None
+
+
+def _names_read(con: Any, depth: int = 0) -> set[str]:
+    """Names the lambdas of a construct part (and the parts inside it) read from ``this``."""
+    out: set[str] = set()
+    if depth > 6 or con is None:
+        return out
+    for value in vars(con).values() if hasattr(con, "__dict__") else ():
+        code = getattr(value, "__code__", None)
+        if code is not None:
+            out |= set(code.co_names)
+        elif isinstance(value, _c.Construct):
+            out |= _names_read(value, depth + 1)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                if isinstance(v, _c.Construct):
+                    out |= _names_read(v, depth + 1)
+        elif isinstance(value, dict):
+            for v in value.values():
+                if isinstance(v, _c.Construct):
+                    out |= _names_read(v, depth + 1)
+    return out
+
+
+def _relations(cls: type) -> tuple[Relation, ...]:
+    header_reads = set(getattr(getattr(cls, "HEADER", None), "__code__", _NoCode).co_names)
+    fmt = getattr(cls, "FORMAT", None)
+    header_reads |= _size_reads(fmt.subcons) if fmt is not None else set()
+    names = {i.name for i in cls.fields_info}
+    out = []
+    for name, kind, fn in getattr(cls, "RELATIONS", ()):
+        reads = set(fn.__code__.co_names)
+        if reads & _BYTES_NAMES:
+            stage = BYTES
+        elif name in header_reads and "_header_len" in reads:
+            stage = HEADER_SIZE
+        elif reads & _LENGTH_NAMES:
+            stage = LENGTHS
+        else:
+            stage = VALUES
+        out.append(Relation(name, kind, kind == "checksum", fn, stage,
+                            tuple(sorted(reads & names)), "_pseudo_header" in reads,
+                            "_payload" in reads or "_pseudo_header" in reads))
+    return tuple(sorted(out, key=lambda r: r.stage))
+
+
+def _size_reads(subcons: Any) -> set[str]:
+    """Names read by the sizes of a layer's FixedSized parts (``options ... size ihl * 4``)."""
+    out: set[str] = set()
+    for sc in subcons:
+        inner = sc.subcon if isinstance(sc, _c.Renamed) else sc
+        if isinstance(inner, _c.IfThenElse):
+            inner = inner.thensubcon
+        code = getattr(getattr(inner, "length", None), "__code__", None)
+        if isinstance(inner, _c.FixedSized) and code is not None:
+            out |= set(code.co_names)
+    return out
+
+
+class _NoCode:
+    co_names: tuple[str, ...] = ()
+
+
+def _all_slots(cls: type) -> set[str]:
+    out: set[str] = set()
+    for klass in cls.__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        out.update((slots,) if isinstance(slots, str) else slots)
+    return out
+
+
+def _storage(info: FieldInfo, slots: set[str], cls: type) -> str:
+    """Where a field's raw value lives: its raw slot, or ``_<name>`` behind a lazy property."""
+    if info.raw_attr != info.name:
+        return info.raw_attr
+    if "_" + info.name in slots and isinstance(getattr(cls, info.name, None), property):
+        return "_" + info.name
+    return info.name
+
+
+# -- values: what people write -> what is stored ---------------------------------------------
+
+
+def _ok_type(info: FieldInfo) -> type | None:
+    if info.kind in ("int", "enum", "flags"):
+        return int
+    if info.kind in ("address", "bytes"):
+        return bytes
+    return None
+
+
+def converter(info: FieldInfo) -> Callable[[Any], Any]:
+    """The function that turns a value a person gives for this field into the raw value.
+
+    Text is converted once per distinct string and remembered (a program that builds
+    many packets writes the same few addresses and flag strings over and over)."""
+    kind = info.kind
+    if kind == "enum":
+        convert = _cached(lambda v: _to_int(v, info, info.enum.parse))
+    elif kind == "flags":
+        convert = _cached(lambda v: _to_int(v, info, lambda text: parse_flags(info.flags, text)))
+    elif kind == "int":
+        convert = _cached(lambda v: _to_int(v, info, lambda text: int(text, 0)))
+    elif kind == "address":
+        convert = _cached(lambda v: _to_address(v, info))
+    elif kind == "bytes":
+        return lambda v: _to_bytes(v, info)
+    else:
+        return _to_value
+    return convert
+
+
+def _cached(convert: Callable[[Any], Any], limit: int = 4096) -> Callable[[Any], Any]:
+    memo: dict[str, Any] = {}
+
+    def cached(value: Any) -> Any:
+        if type(value) is not str:
+            return convert(value)
+        out = memo.get(value)
+        if out is None:
+            if len(memo) >= limit:
+                memo.clear()
+            out = memo[value] = convert(value)
+        return out
+
+    return cached
+
+
+def _to_int(value: Any, info: FieldInfo, parse: Callable[[str], int]) -> int:
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(parse(value))
+        except ValueError as exc:
+            raise BuildError(f"{info.name}: {exc}") from None
+    if info.kind == "flags" and isinstance(value, (list, tuple, set, frozenset)):
+        return parse_flags(info.flags, "|".join(value))
+    raise BuildError(f"{info.name} takes an integer{' or a name' if info.enum else ''}, "
+                     f"not {value!r}")
+
+
+def _to_address(value: Any, info: FieldInfo) -> bytes:
+    size = info.size or (info.bits // 8 if info.bits else None)
+    if isinstance(value, str):
+        parse = {4: ipv4_bytes, 6: mac_bytes, 16: ipv6_bytes}.get(size)
+        if parse is None:
+            raise BuildError(f"{info.name}: no text form for a {size}-byte address")
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise BuildError(f"{info.name}: {exc}") from None
+    if isinstance(value, int) and size:
+        return value.to_bytes(size, "big")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+        if size and len(data) != size:
+            raise BuildError(f"{info.name} is {size} bytes, not {len(data)}")
+        return data
+    raise BuildError(f"{info.name} takes an address as text or bytes, not {value!r}")
+
+
+def _to_bytes(value: Any, info: FieldInfo) -> bytes:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise BuildError(f"{info.name} takes bytes, not {value!r}")
+
+
+def _to_value(value: Any) -> Any:
+    """Structured parts (options, records) are kept; a tuple would read as an unparsed span."""
+    return list(value) if type(value) is tuple else value
+
+
+def parse_flags(flags: Any, text: str) -> int:
+    """``"SA"``, ``"syn|ack"``, ``"DF"``, ``"dont_fragment,more_fragments"`` -> the int.
+
+    Each word is a flag name (any case), a short name (``DF``, ``SYN``), or a run of letters
+    that each begin exactly one flag name (TCP's ``FSRPAUECN``; tcpdump's ``.`` and ``W``
+    for ack and cwr are accepted too).
+    """
+    masks = flags._masks_
+    named = {n.casefold(): m for n, m in masks.items()}
+    named.update({short.casefold(): m for n, m, short in flags._order_})
+    firsts: dict[str, list[int]] = {}
+    for n, m in masks.items():
+        firsts.setdefault(n[0].casefold(), []).append(m)
+    letters = {k: v[0] for k, v in firsts.items() if len(v) == 1}
+    if getattr(flags, "_tcpdump_", False):
+        letters.setdefault(".", masks.get("ack", 0))
+        letters.setdefault("w", masks.get("cwr", 0))
+    value = 0
+    for word in re.split(r"[|,+\s]+", text.strip()):
+        if not word:
+            continue
+        key = word.casefold()
+        if key in named:
+            value |= named[key]
+        elif all(ch.casefold() in letters for ch in word):
+            for ch in word:
+                value |= letters[ch.casefold()]
+        else:
+            known = ", ".join(masks)
+            raise ValueError(f"unknown flag {word!r} (flags: {known})")
+    return value
+
+
+def _initial_values(cls: type, infos: list[FieldInfo], computed: set[str]) -> dict[str, Any]:
+    """What a field of a new layer holds until set: its declared default, None for what the
+    builder computes (lengths, checksums, next-layer fields), else zero or empty."""
+    defaults = getattr(cls, "DEFAULTS", {}) or {}
+    out: dict[str, Any] = {}
+    for info in infos:
+        if info.name in computed:
+            out[info.name] = None
+        elif defaults.get(info.name) is not None:
+            out[info.name] = defaults[info.name]
+        else:
+            out[info.name] = _zero(info)
+    return out
+
+
+def _zero(info: FieldInfo) -> Any:
+    if info.kind in ("int", "enum", "flags"):
+        return 0
+    if info.kind == "address":
+        return bytes(info.size or (info.bits or 0) // 8)
+    if info.kind == "bytes":  # fixed: zeros; sized by other fields: zeros of that size
+        m = _FIXED_BYTES.match(info.type_name)
+        return bytes(int(m.group(1))) if m else b"" if info.type_name == "bytes[]" else None
+    return [] if info.type_name.endswith("]") else None
+
+
+def init_layer(layer: Layer, fields: dict[str, Any]) -> None:
+    """Fill a new layer: the given fields converted, the others at their initial values.
+
+    The first call for a class installs the class's compiled ``__init__`` (keyword
+    arguments named after the fields, so ``help(IPv4)`` lists them too), which the later
+    ones run directly; a class that defines its own ``__init__`` keeps it.
+    """
+    cls = type(layer)
+    plan = _PLANS.get(cls) or plan_of(cls)
+    if plan._init is not None and "__init__" not in cls.__dict__:
+        cls.__init__ = plan._init
+        plan._init(layer, **fields)
+        return
+    layer._buf = layer._forced = None  # not decoded, nothing forced (and fast to ask)
+    for slot, value in plan.initial_slots:
+        setattr(layer, slot, value)
+    for slot in plan.list_slots:
+        setattr(layer, slot, [])
+    slots = plan.slot_of
+    for name, value in fields.items():
+        slot = slots.get(name)
+        if slot is None:
+            raise TypeError(f"{plan.name} has no field {name!r} "
+                            f"(its fields: {', '.join(plan.names) or 'none'})")
+        if value is not None and type(value) is not plan.ok_types[name]:
+            value = plan.convert[name](value)
+        setattr(layer, slot, value)
+
+
+def force(layer: Layer, fields: dict[str, Any]) -> None:
+    """Set fields that no fixing may change, and remember which they are."""
+    plan = plan_of(type(layer))
+    slots = dict(zip(plan.names, plan.storage, strict=True))
+    for name, value in fields.items():
+        if name not in slots:
+            raise TypeError(f"{plan.name} has no field {name!r}")
+        setattr(layer, slots[name], None if value is None else plan.convert[name](value))
+    layer._forced = frozenset(getattr(layer, "_forced", None) or ()) | frozenset(fields)
+
+
+_PLANS: dict[type, LayerPlan] = {}
+
+
+def plan_of(cls: type[Layer]) -> LayerPlan:
+    """The build plan of a layer class (made on first use, then cached)."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        plan = _PLANS[cls] = LayerPlan(cls)
+    return plan

@@ -1,0 +1,574 @@
+"""Building packets: layers in, bytes out (gopacket's SerializeLayers).
+
+    from pktspec.layers import Ethernet, IPv4, TCP
+    from pktspec.runtime.serialize import serialize
+
+    data = serialize(Ethernet(src="02:00:00:00:00:01", dst="02:00:00:00:00:02"),
+                     IPv4(src="192.0.2.1", dst="192.0.2.2"),
+                     TCP(src_port=40000, dst_port=80, flags="S"), b"hello")
+    data = bytes(Ethernet() / IPv4(dst="192.0.2.2") / TCP(dst_port=80) / b"hello")
+
+Every layer class the generator made can be built: its ``FORMAT`` (through the per-class plan
+of :mod:`pktspec.runtime.build`) writes the fields, and what the .layer file declares fills in
+the rest, so a user's own layer builds with no code beyond its file:
+
+- fields left unset take their ``default`` (or ``== value``), else zero;
+- the fields a ``next by`` rule reads are set from the layer stacked on top (the EtherType
+  under IPv4, the protocol under TCP), from the binding that names that layer;
+- length relations (``= len(header) + len(payload)``), header lengths and counts implied by
+  the boundaries and arrays, then checksums (``= inet_checksum(...)``), are computed layer by
+  layer from the innermost out, so a length is final before a checksum covers it; a
+  checksum that covers ``pseudo_header`` gets it from the nearest enclosing layer that
+  declares one (IPv4 and IPv6 for TCP, UDP and ICMPv6).
+
+What is computed is chosen per field by ``fix_lengths`` and ``compute_checksums``:
+
+- ``None`` (the default): compute what was not given: a field left unset (or set to None)
+  on a new layer; on a decoded layer, a field that no longer matches what it covers because
+  something it depends on changed (another field of the layer, the payload, the enclosing
+  pseudo-header) and that was not itself edited. So an unedited decoded packet builds back
+  to its own bytes, bad checksums included, and ``p[IPv4].ttl = 1`` changes the TTL and the
+  header checksum, nothing else.
+- ``True``: compute every such field, whatever it holds. ``False``: compute none; unset
+  ones are zero (or their default). Crafting a bad packet is setting the bad value: it
+  is kept unless fixing is forced with ``True``, and ``layer.force(checksum=0)`` keeps it
+  even then.
+
+Decoded layers keep what a build cannot know: their trailer (Ethernet padding), unparsed
+options (their bytes are reused as they are) and header bytes no field covers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
+
+from pktspec.errors import BuildError
+from pktspec.runtime.build import (
+    _PLANS,
+    BYTES,
+    HEADER_SIZE,
+    LENGTHS,
+    VALUES,
+    LayerPlan,
+    Raw,
+    plan_of,
+)
+from pktspec.runtime.layer import Layer
+from pktspec.runtime.packet import Packet, decode
+from pktspec.runtime.registry import REGISTRY
+
+__all__ = ["BadChecksum", "LayerStack", "serialize", "verify_checksums"]
+
+Part = Layer | bytes | bytearray | memoryview
+
+
+class _Ctx:
+    """The ``c`` that relation lambdas read: attribute access over a layer's values dict."""
+
+
+class _State:
+    """One layer on its way to bytes."""
+
+    __slots__ = ("layer", "plan", "values", "ctx", "decoded", "edited", "forced", "dirty",
+                 "provider")
+
+    def __init__(self, layer: Layer, plan: LayerPlan, values: dict[str, Any],
+                 decoded: bool) -> None:
+        self.layer = layer
+        self.plan = plan
+        self.values = values
+        self.ctx = ctx = _Ctx()
+        ctx.__dict__ = values
+        self.decoded = decoded
+        self.edited: frozenset[str] = _NOTHING
+        try:
+            self.forced = layer._forced or _NOTHING
+        except AttributeError:  # decoded layers never had force() called
+            self.forced = _NOTHING
+        self.dirty = not decoded
+        self.provider: _State | None = None
+
+
+_NOTHING: frozenset[str] = frozenset()
+
+
+def serialize(*parts: Part | Packet | LayerStack | Iterable[Part],
+              fix_lengths: bool | None = None,
+              compute_checksums: bool | None = None) -> bytes:
+    """The bytes of a packet made of layers (and raw payload bytes), outermost first.
+
+    ``parts`` are layers (new or decoded), bytes, LayerStacks, decoded Packets or lists of
+    these. See the module docstring for what ``fix_lengths`` and ``compute_checksums`` do.
+    Raises BuildError when a value cannot be written (out of range, missing, not buildable).
+    """
+    items = parts
+    for part in parts:
+        if type(part) is not bytes and not isinstance(part, Layer):
+            items = tuple(_flatten(parts))
+            break
+    return _serialize(items, (fix_lengths, compute_checksums))
+
+
+def _serialize(items: tuple | list, modes: tuple[bool | None, bool | None]) -> bytes:
+    """serialize() of a flat sequence of layers and bytes."""
+    states: list[_State | bytes] = []
+    provider = None
+    last = len(items) - 1
+    for i, item in enumerate(items):
+        if type(item) is bytes:
+            states.append(item)
+            continue
+        st = _prepare(item, items[i + 1] if i < last else None)
+        st.provider = provider
+        if st.plan.pseudo_fn is not None:
+            provider = st
+        states.append(st)
+    out = b""
+    for i in range(last, -1, -1):
+        st = states[i]
+        if type(st) is bytes:
+            out = st + out
+        else:
+            out = _encode(st, out, i == last, st.provider, modes)
+    return out
+
+
+# -- pass 1: values ------------------------------------------------------------------------
+
+
+def _prepare(layer: Layer, nxt: Any) -> _State:
+    plan = _PLANS.get(type(layer)) or plan_of(type(layer))
+    try:
+        decoded = layer._buf is not None
+    except AttributeError:  # a layer made without __init__ and never decoded
+        decoded = False
+    st = _State(layer, plan, plan.values(layer, not decoded), decoded)
+    if not plan.buildable:
+        if not decoded:
+            raise BuildError(f"{plan.name} cannot be built: it has no FORMAT")
+        return st
+    values = st.values
+    if decoded:
+        st.edited = _edits(layer, plan, values)
+        st.dirty = bool(st.edited)
+    for name in plan.next_fields:
+        if values[name] is None:
+            value = _bound_value(plan.next_table, type(nxt)) if nxt is not None and \
+                type(nxt) is not bytes else None
+            values[name] = plan.fallback[name] if value is None else value
+    return st
+
+
+def _edits(layer: Layer, plan: LayerPlan, values: dict[str, Any]) -> frozenset[str]:
+    """The fields of a decoded layer that differ from what its bytes say."""
+    original = type(layer).__new__(type(layer))
+    try:
+        original._decode(layer._buf, layer._off, layer._end)
+    except Exception:
+        return frozenset(plan.names)  # its own bytes no longer decode: rebuild it all
+    before = plan.read(original)
+    edited = []
+    for name in plan.names:
+        now, then = values[name], before[name]
+        if now is then or type(now) is tuple or now is ... or now == then:
+            continue
+        if (type(then) is tuple or then is ...) and now == getattr(original, name):
+            continue  # a part read (so parsed) but not changed
+        edited.append(name)
+    return frozenset(edited)
+
+
+_BOUND: dict[tuple[str, type], tuple[dict, int]] = {}
+
+
+def _bound_value(table_name: str, cls: type) -> int | None:
+    """The value that table binds to cls (the EtherType of IPv4), or None. Remembered, and
+    checked against the table on every use (a binding may change when a file loads)."""
+    key = (table_name, cls)
+    hit = _BOUND.get(key)
+    if hit is not None and hit[0].get(hit[1]) is cls:
+        return hit[1]
+    table = REGISTRY.table(table_name)
+    for value, bound in table.items():
+        if bound is cls:
+            _BOUND[key] = (table, value)
+            return value
+    return None
+
+
+def _provider(states: list, i: int) -> _State | None:
+    """The nearest layer outside states[i] that declares a pseudo-header."""
+    for j in range(i - 1, -1, -1):
+        st = states[j]
+        if isinstance(st, _State) and st.plan.pseudo_fn is not None:
+            return st
+    return None
+
+
+# -- pass 2: bytes, innermost first ----------------------------------------------------------
+
+
+def _encode(st: _State, payload: bytes, last: bool, provider: _State | None,
+            modes: tuple[bool | None, bool | None]) -> bytes:
+    layer, plan = st.layer, st.plan
+    if st.decoded:
+        buf = layer._buf
+        if last:
+            payload = bytes(buf[layer._hend:layer._pend])
+        trailer = bytes(buf[layer._pend:layer._end])
+        if not plan.buildable or not _needs_work(st, payload, provider, modes):
+            return bytes(buf[layer._off:layer._hend]) + payload + trailer
+    else:
+        trailer = b""
+    header = _header(st, payload, provider, modes)
+    return bytes(header) + payload + trailer
+
+
+def _needs_work(st: _State, payload: bytes, provider: _State | None, modes: tuple) -> bool:
+    """Whether a decoded layer must be re-encoded (else its own bytes are reused)."""
+    layer = st.layer
+    if payload != layer._buf[layer._hend:layer._pend]:
+        st.dirty = True
+    if provider is not None and provider.dirty and any(r.pseudo for r in st.plan.relations):
+        st.dirty = True
+    if st.dirty:
+        return True
+    return any(modes[r.kind == "checksum"] is True and r.name not in st.forced
+               for r in st.plan.relations)
+
+
+def _header(st: _State, payload: bytes, provider: _State | None, modes: tuple) -> bytearray:
+    """The layer's header bytes: relations evaluated stage by stage (see build.Relation)."""
+    plan, values = st.plan, st.values
+    if not plan.relations:
+        tail = _tail(st) if plan.tail_format is not None else b""
+        if plan.header_fn is not None:
+            values["_header_len"] = plan.prefix_size + len(tail)
+            tail = _pad(st, tail)
+        return plan.pack_prefix(st.ctx) + tail
+    todo = _todo(st, modes)
+    try:
+        return _compute(st, todo, payload, provider)
+    except (AttributeError, TypeError, ValueError, KeyError) as exc:
+        raise BuildError(f"{plan.name}: cannot compute {_failed(st, todo)}: {exc}") from None
+
+
+def _todo(st: _State, modes: tuple) -> list:
+    """The relations to compute in this layer, in stage order."""
+    values, forced, out = st.values, st.forced, []
+    for r in st.plan.relations:
+        mode = modes[r.checksum]
+        if r.name in forced:
+            continue
+        if mode is None:
+            if values[r.name] is None or (st.dirty and st.decoded and r.name not in st.edited):
+                out.append(r)
+        elif mode:
+            out.append(r)
+        elif values[r.name] is None:
+            values[r.name] = st.plan.fallback.get(r.name) or 0
+    return out
+
+
+def _compute(st: _State, todo: list, payload: bytes, provider: _State | None) -> bytearray:
+    """Lengths first (counts; header lengths from the tail measured at its own size; then
+    what needs the final header length), the tail built for good, then the checksums."""
+    plan, values, ctx = st.plan, st.values, st.ctx
+    first = 0
+    while first < len(todo) and todo[first].stage == VALUES:  # counts: before the tail
+        _evaluate(st, todo[first])
+        first += 1
+    sizing = plan.tail_natural is not None and not _original_tail(st) and \
+        any(r.stage == HEADER_SIZE for r in todo)
+    tail = _tail(st, natural=sizing) if plan.tail_format is not None else b""
+    values["_header_len"] = plan.prefix_size + len(tail)
+    values["_payload_len"] = len(payload)
+    sums, retail, settled = [], sizing, False
+    for r in todo[first:]:
+        if r.stage >= LENGTHS and not settled:
+            tail, settled = _settle(st, tail, retail), True
+            retail = False
+        if r.stage == BYTES:
+            values[r.name] = 0  # what a checksum covers holds zero where the checksum goes
+            sums.append(r)
+        else:
+            _evaluate(st, r)
+        retail = retail or r.name in plan.tail_names
+    if not settled or retail:
+        tail = _settle(st, tail, retail)
+    header = plan.pack_prefix(ctx) + tail
+    for r in sums:
+        values["_header"] = header
+        values["_payload"] = payload
+        if r.pseudo:
+            values["_pseudo_header"] = _pseudo_header(provider, st, len(header) + len(payload))
+        values[r.name] = r.fn(ctx)
+        header = _patch(st, header, r.name)
+    return header
+
+
+def _evaluate(st: _State, r: Any) -> None:
+    values = st.values
+    for name in r.fields:  # a count reads a part the decoder may not have parsed
+        v = values[name]
+        if type(v) is tuple or v is ...:
+            values[name] = getattr(st.layer, name)
+    values[r.name] = r.fn(st.ctx)
+
+
+def _settle(st: _State, tail: bytes, rebuild: bool) -> bytes:
+    """The tail as it will be sent: built again when a value in it (or a size it was
+    measured without) changed, and padded to the header length."""
+    if rebuild:
+        tail = _tail(st, rebuild=True)
+    tail = _pad(st, tail)
+    st.values["_header_len"] = st.plan.prefix_size + len(tail)
+    return tail
+
+
+def _failed(st: _State, todo: list) -> str:
+    """Which relation raised (for the error message): the first whose value is unset."""
+    for r in todo:
+        if st.values.get(r.name) in (None, 0):
+            return r.name
+    return "a relation"
+
+
+def _tail(st: _State, rebuild: bool = False, natural: bool = False) -> bytes:
+    """The header after the prefix: the original bytes of a decoded layer whose tail fields
+    (and what their sizes and conditions read) are unchanged, else built (``natural``: the
+    parts a header-length field sizes at their own size, to measure them)."""
+    plan, layer = st.plan, st.layer
+    if not st.decoded and plan.tail_is_empty(st.values):
+        return b""
+    if not rebuild and _original_tail(st):
+        return bytes(layer._buf[layer._off + plan.prefix_size:layer._hend])
+    return plan.build_tail(st.values, lambda name, v: _unparsed(layer, name, v), natural)
+
+
+def _original_tail(st: _State) -> bool:
+    """Whether a decoded layer's tail bytes stand: nothing in or around them was edited."""
+    return st.decoded and not st.edited & st.plan.tail_depends and \
+        st.layer._off + st.plan.prefix_size <= st.layer._hend
+
+
+def _unparsed(layer: Layer, name: str, value: Any) -> Any:
+    """A decoded part nobody read: a span's bytes as they are, else the part parsed now
+    (the decoder marks parts it parses together with ``...``)."""
+    if type(value) is tuple:
+        start, stop = value
+        return Raw(bytes(layer._buf[start:stop]))
+    return getattr(layer, name)
+
+
+def _pad(st: _State, tail: bytes) -> bytes:
+    """Pad the header to the length its boundary gives (``header = ihl * 4``), with the
+    layer's own bytes there when it was decoded, else zeros."""
+    fn = st.plan.header_fn
+    if fn is None:
+        return tail
+    try:
+        want = fn(st.ctx) - st.plan.prefix_size
+    except (TypeError, AttributeError):
+        return tail  # a boundary value left unset with fixing off: nothing to pad to
+    if want <= len(tail):
+        return tail
+    filler = b""
+    if st.decoded:
+        layer = st.layer
+        start = layer._off + st.plan.prefix_size + len(tail)
+        filler = bytes(layer._buf[start:min(layer._hend, start + want - len(tail))])
+    return tail + filler + bytes(want - len(tail) - len(filler))
+
+
+def _patch(st: _State, header: bytearray, name: str) -> bytearray:
+    """Write one computed field into the header: in place when it sits in the prefix."""
+    plan = st.plan
+    where = plan.positions.get(name)
+    if where is not None:
+        offset, fmt = where
+        try:
+            fmt.pack_into(header, offset, st.values[name])
+        except Exception as exc:
+            raise BuildError(f"{plan.name}: {name} = {st.values[name]!r}: {exc}") from None
+        return header
+    return plan.pack_prefix(st.ctx) + _settle(st, b"", True)
+
+
+def _pseudo_header(provider: _State | None, st: _State, length: int) -> bytes | None:
+    """The enclosing layer's pseudo-header for st, whose header and payload are length long.
+    ``upper_protocol`` is the value the provider's next table binds st's class to (TCP is 6
+    in IPProtocol), which with IPv6 extension headers is not the provider's own field."""
+    if provider is None:
+        return None
+    values, plan = provider.values, provider.plan
+    values["_upper_length"] = length
+    values["_upper_protocol"] = _bound_value(plan.next_table, type(st.layer)) \
+        if plan.next_table else None
+    try:
+        return plan.pseudo_fn(provider.ctx)
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise BuildError(f"{plan.name}: cannot make the pseudo-header of {st.plan.name}: "
+                         f"{exc}") from None
+
+
+# -- checking the checksums of decoded packets -------------------------------------------------
+
+
+class BadChecksum(NamedTuple):
+    """A checksum that does not match what it covers: which layer (its index in the packet
+    and its name), which field, the value found and the value expected."""
+
+    index: int
+    layer: str
+    field: str
+    found: int
+    expected: int
+
+    def __str__(self) -> str:
+        return (f"{self.layer} {self.field}: found {self.found:#06x}, "
+                f"expected {self.expected:#06x}")
+
+
+def verify_checksums(packet: Packet | Iterable[Layer]) -> list[BadChecksum]:
+    """Every checksum of a decoded packet that does not match its bytes (empty: all good).
+
+    A checksum whose bytes are not all in the capture (a packet cut by the snap length) or
+    that needs a pseudo-header no enclosing layer gives cannot be checked and is skipped.
+    """
+    layers = packet.layers if isinstance(packet, Packet) else list(packet)
+    cut = isinstance(packet, Packet) and packet.truncated
+    states = [_prepare_checked(layer) for layer in layers]
+    bad = []
+    for i, st in enumerate(states):
+        if st is None:
+            continue
+        provider = _provider(states, i)
+        for r in st.plan.relations:
+            if r.kind != "checksum" or st.values[r.name] is None or (r.payload and cut):
+                continue
+            if r.pseudo and provider is None:
+                continue
+            expected = _expected(st, r, provider)
+            if expected is not None and expected != st.values[r.name]:
+                bad.append(BadChecksum(i, st.plan.name, r.name, st.values[r.name], expected))
+    return bad
+
+
+def _prepare_checked(layer: Layer) -> _State | None:
+    plan = plan_of(type(layer))
+    if not plan.buildable or getattr(layer, "_buf", None) is None:
+        return None
+    return _State(layer, plan, plan.values(layer, False), True)
+
+
+def _expected(st: _State, r: Any, provider: _State | None) -> int | None:
+    layer, values = st.layer, st.values
+    header = bytearray(layer._buf[layer._off:layer._hend])
+    found = values[r.name]
+    where = st.plan.positions.get(r.name)
+    if where is None:
+        return None  # not at a fixed place: cannot blank it in the original bytes
+    offset, fmt = where
+    fmt.pack_into(header, offset, 0)
+    payload = bytes(layer._buf[layer._hend:layer._pend])
+    values.update(_header=bytes(header), _payload=payload, _header_len=len(header),
+                  _payload_len=len(payload))
+    if r.pseudo:
+        values["_pseudo_header"] = _pseudo_header(provider, st, len(header) + len(payload))
+    try:
+        return r.fn(st.ctx)
+    finally:
+        values[r.name] = found
+
+
+# -- stacking with / -----------------------------------------------------------------------
+
+
+class LayerStack:
+    """Layers stacked with ``/`` and not built yet: ``Ethernet() / IPv4() / TCP() / b"x"``.
+
+    ``bytes(stack)`` or ``stack.build(fix_lengths=..., compute_checksums=...)`` serializes
+    it; ``stack[IPv4]`` is the first IPv4 layer in it (KeyError when there is none). The
+    layers are shared, not copied: changing one changes every stack that holds it.
+    """
+
+    __slots__ = ("layers",)
+
+    def __init__(self, layers: Iterable[Part]) -> None:
+        self.layers: list[Part] = list(layers)
+
+    def __truediv__(self, other: Any) -> LayerStack:
+        return LayerStack([*self.layers, *_stackable(other)])
+
+    def __rtruediv__(self, other: Any) -> LayerStack:
+        return LayerStack([*_stackable(other), *self.layers])
+
+    def __bytes__(self) -> bytes:
+        return serialize(*self.layers)
+
+    def build(self, *, fix_lengths: bool | None = None,
+              compute_checksums: bool | None = None) -> bytes:
+        """The packet's bytes (see :func:`serialize` for the options)."""
+        return serialize(*self.layers, fix_lengths=fix_lengths,
+                         compute_checksums=compute_checksums)
+
+    def layer(self, key: type | str) -> Layer | None:
+        """The first layer of a class (or with that name), or None."""
+        for part in self.layers:
+            if isinstance(part, Layer) and (type(part) is key or part.name == key):
+                return part
+        return None
+
+    def __getitem__(self, key: type | str | int) -> Any:
+        if isinstance(key, int):
+            return self.layers[key]
+        found = self.layer(key)
+        if found is None:
+            raise KeyError(f"no {getattr(key, 'name', key)} layer in {self!r}")
+        return found
+
+    def __contains__(self, key: type | str) -> bool:
+        return self.layer(key) is not None
+
+    def __iter__(self) -> Iterator[Part]:
+        return iter(self.layers)
+
+    def decode(self, **options: Any) -> Packet:
+        """Build the stack and decode the bytes again, from its first layer's class."""
+        first = self.layers[0]
+        if not isinstance(first, Layer):
+            raise BuildError("a stack that starts with raw bytes has no first layer class")
+        return decode(bytes(self), type(first), **options)
+
+    def __repr__(self) -> str:
+        names = [p.name if isinstance(p, Layer) else f"{len(p)} bytes" for p in self.layers]
+        return f"<LayerStack {' / '.join(names) or '-'}>"
+
+
+def stack(first: Any, second: Any) -> LayerStack:
+    """``first / second`` for Layer.__truediv__."""
+    return LayerStack([*_stackable(first), *_stackable(second)])
+
+
+def _stackable(part: Any) -> list[Part]:
+    if isinstance(part, LayerStack):
+        return list(part.layers)
+    if isinstance(part, (Layer, bytes)):
+        return [part]
+    if isinstance(part, (bytearray, memoryview)):
+        return [bytes(part)]
+    if isinstance(part, Packet):
+        return list(part.layers)
+    raise TypeError(f"cannot stack {type(part).__name__}: layers, bytes and packets stack")
+
+
+def _flatten(parts: Iterable[Any]) -> Iterator[Layer | bytes]:
+    for part in parts:
+        if isinstance(part, (list, tuple)):
+            yield from _flatten(part)
+        elif isinstance(part, str):
+            raise TypeError("a payload is bytes: encode text first (b'...' or s.encode())")
+        else:
+            yield from _stackable(part)
