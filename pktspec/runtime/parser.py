@@ -156,7 +156,7 @@ class Parser:
                             nxt.name, "", off, f"more than {MAX_LAYERS} layers"
                         )
                         return decoded
-        if end > off:
+        if end > off and self._payload is not None:
             self._decode_payload(data, cls, off, end)
         return decoded
 
@@ -165,7 +165,7 @@ class Parser:
         has it. Payload ends the chain, so (as in decode()) it does not count against
         MAX_LAYERS."""
         cls = self._payload
-        if cls is None or cls is last:
+        if cls is last:
             return
         try:
             self._instances[cls]._decode(data, off, end)
