@@ -182,7 +182,8 @@ def main() -> None:
     results = {name: timed(fn, n, args.budget) for name, fn, n in contenders}
     print(f"Ethernet/IPv4/TCP + {len(PAYLOAD)} bytes, lengths and checksums computed; "
           f"python {sys.version.split()[0]}")
-    print(f"\n{'contender':24} {'us/packet':>10} {'vs scapy':>9} {'vs dpkt':>8} {'same bytes':>11}")
+    print(f"\n{'contender':24} {'us/packet':>10} {'vs scapy':>9} {'vs dpkt':>8} "
+          f"{'same bytes':>11}")
     for name, us in results.items():
         print(f"{name:24} {us:10.2f} {results['scapy'] / us:8.1f}x "
               f"{results['dpkt'] / us:7.2f}x {str(same[name]):>11}")

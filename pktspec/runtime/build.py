@@ -288,6 +288,8 @@ class LayerPlan:
                 v = obj[t.name] = unparsed(t.name, v)
             elif t.raw_ok and isinstance(v, (bytes, bytearray, memoryview)):
                 v = obj[t.name] = Raw(bytes(v))  # a structured part given as its bytes
+            elif t.raw_ok and isinstance(v, (dict, list)):
+                v = obj[t.name] = _lenient(v)
             elif v is None and t.zeros is not None:
                 v = obj[t.name] = t.zeros()  # an unset struct: its fields at zero
             elif v is None and not t.conditional and t.raw_ok:
@@ -429,6 +431,22 @@ def _prefix_item(name: str | None, inner: Any) -> tuple[str, Callable, bool] | N
     if isinstance(inner, _c.Bytes) and isinstance(inner.length, int):
         return f"{inner.length}s", get, True
     return None
+
+
+class _Lenient(dict):
+    """A struct's value as a person writes it: keys left out are absent (None), so an
+    option is ``{"type": 1}`` rather than ``{"type": 1, "length": None, "value": None}``."""
+
+    def __missing__(self, key: str) -> None:
+        return None
+
+
+def _lenient(value: Any) -> Any:
+    if isinstance(value, dict):
+        return _Lenient({k: _lenient(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_lenient(v) for v in value]
+    return value
 
 
 def _raw_or(con: Any) -> Any:

@@ -71,7 +71,7 @@ class _State:
     """One layer on its way to bytes."""
 
     __slots__ = ("layer", "plan", "values", "ctx", "decoded", "edited", "forced", "dirty",
-                 "provider")
+                 "provider", "before")
 
     def __init__(self, layer: Layer, plan: LayerPlan, values: dict[str, Any],
                  decoded: bool) -> None:
@@ -88,6 +88,7 @@ class _State:
             self.forced = _NOTHING
         self.dirty = not decoded
         self.provider: _State | None = None
+        self.before: dict[str, Any] | None = None  # a decoded layer's values as decoded
 
 
 _NOTHING: frozenset[str] = frozenset()
@@ -150,7 +151,7 @@ def _prepare(layer: Layer, nxt: Any) -> _State:
         return st
     values = st.values
     if decoded:
-        st.edited = _edits(layer, plan, values)
+        st.edited = _edits(st)
         st.dirty = bool(st.edited)
     for name in plan.next_fields:
         if values[name] is None:
@@ -160,14 +161,16 @@ def _prepare(layer: Layer, nxt: Any) -> _State:
     return st
 
 
-def _edits(layer: Layer, plan: LayerPlan, values: dict[str, Any]) -> frozenset[str]:
-    """The fields of a decoded layer that differ from what its bytes say."""
+def _edits(st: _State) -> frozenset[str]:
+    """The fields of a decoded layer that differ from what its bytes say (the values its
+    bytes say are kept in ``st.before``)."""
+    layer, plan, values = st.layer, st.plan, st.values
     original = type(layer).__new__(type(layer))
     try:
         original._decode(layer._buf, layer._off, layer._end)
     except Exception:
         return frozenset(plan.names)  # its own bytes no longer decode: rebuild it all
-    before = plan.read(original)
+    st.before = before = plan.values(original, False)
     edited = []
     for name in plan.names:
         now, then = values[name], before[name]
@@ -230,12 +233,23 @@ def _needs_work(st: _State, payload: bytes, provider: _State | None, modes: tupl
     layer = st.layer
     if payload != layer._buf[layer._hend:layer._pend]:
         st.dirty = True
-    if provider is not None and provider.dirty and any(r.pseudo for r in st.plan.relations):
-        st.dirty = True
+    if not st.dirty and provider is not None and provider.dirty and \
+            any(r.pseudo for r in st.plan.relations):
+        st.dirty = _pseudo_changed(provider, st, layer._hend - layer._off + len(payload))
     if st.dirty:
         return True
     return any(modes[r.kind == "checksum"] is True and r.name not in st.forced
                for r in st.plan.relations)
+
+
+def _pseudo_changed(provider: _State, st: _State, length: int) -> bool:
+    """Whether an edit of the enclosing layer changed st's pseudo-header (a new TTL does
+    not; a new source address does)."""
+    now = _pseudo_header(provider, st, length)
+    if provider.before is None:
+        return True
+    before = _State(provider.layer, provider.plan, provider.before, True)
+    return _pseudo_header(before, st, length) != now
 
 
 def _header(st: _State, payload: bytes, provider: _State | None, modes: tuple) -> bytearray:

@@ -1,0 +1,116 @@
+"""The same packets built by scapy and by pktspec are byte-identical: Ethernet, IPv4 and IPv6
+(with options and a hop-by-hop header), TCP (with options), UDP, ICMP, ICMPv6, DNS, VXLAN and
+GRE (with its key and sequence number options)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pktspec.runtime.serialize import serialize
+from tests.build.conftest import layer, pseudo_headers_or_skip
+
+scapy_all = pytest.importorskip("scapy.all", reason="scapy is not installed (pip install scapy)")
+
+M1, M2 = "02:00:00:00:00:01", "02:00:00:00:00:02"
+A4, B4, A6, B6 = "192.0.2.1", "192.0.2.2", "2001:db8::1", "2001:db8::2"
+
+
+def same(ours, theirs) -> None:
+    got, want = serialize(ours), scapy_all.raw(theirs)
+    assert got.hex() == want.hex()
+
+
+@pytest.fixture(autouse=True)
+def _pseudo_headers():
+    pseudo_headers_or_skip()
+
+
+def test_tcp_and_ip_options():
+    Ethernet, IPv4, TCP = layer("Ethernet"), layer("IPv4"), layer("TCP")
+    s = scapy_all
+    theirs = (s.Ether(src=M1, dst=M2)
+              / s.IP(src=A4, dst=B4, id=1, options=[s.IPOption_Router_Alert()])
+              / s.TCP(sport=1234, dport=80, seq=5, flags="S", window=8192,
+                      options=[("MSS", 1460), ("NOP", None), ("WScale", 7), ("SAckOK", b""),
+                               ("Timestamp", (1, 2))]) / b"hi")
+    # the parts of an option are written as construct values: numbers, and lengths given
+    options = [{"kind": 2, "length": 4, "value": {"mss": 1460}}, {"kind": 1},
+               {"kind": 3, "length": 3, "value": {"shift": 7}},
+               {"kind": 4, "length": 2, "value": b""},
+               {"kind": 8, "length": 10, "value": {"value": 1, "echo_reply": 2}}]
+    ours = [Ethernet(src=M1, dst=M2),
+            IPv4(src=A4, dst=B4, id=1, options=[{"type": 148, "length": 4, "value": 0}]),
+            TCP(src_port=1234, dst_port=80, seq=5, flags="S", window=8192, options=options),
+            b"hi"]
+    same(ours, theirs)
+
+
+def test_dns_over_udp_over_ipv6():
+    Ethernet, IPv6, UDP, DNS = layer("Ethernet"), layer("IPv6"), layer("UDP"), layer("DNS")
+    s = scapy_all
+    theirs = (s.Ether(src=M1, dst=M2) / s.IPv6(src=A6, dst=B6) / s.UDP(sport=5353, dport=53)
+              / s.DNS(id=7, rd=1, qd=s.DNSQR(qname="example.com", qtype="AAAA")))
+    ours = [Ethernet(src=M1, dst=M2), IPv6(src=A6, dst=B6), UDP(src_port=5353, dst_port=53),
+            DNS(id=7, rd=1, questions=[{"name": "example.com", "type": 28, "class_": 1}])]
+    same(ours, theirs)
+
+
+def test_icmp_echo():
+    Ethernet, IPv4, ICMPv4 = layer("Ethernet"), layer("IPv4"), layer("ICMPv4")
+    s = scapy_all
+    theirs = s.Ether(src=M1, dst=M2) / s.IP(src=A4, dst=B4, id=1) / \
+        s.ICMP(type=8, id=3, seq=4) / b"ping"
+    ours = Ethernet(src=M1, dst=M2) / IPv4(src=A4, dst=B4, id=1) / \
+        ICMPv4(type="EchoRequest", id=3, seq=4) / b"ping"
+    same(ours, theirs)
+
+
+def test_icmpv6_echo():
+    Ethernet, IPv6, ICMPv6 = layer("Ethernet"), layer("IPv6"), layer("ICMPv6")
+    ICMPv6Echo = layer("ICMPv6Echo")
+    s = scapy_all
+    theirs = s.Ether(src=M1, dst=M2) / s.IPv6(src=A6, dst=B6) / \
+        s.ICMPv6EchoRequest(id=3, seq=4, data=b"ping")
+    ours = Ethernet(src=M1, dst=M2) / IPv6(src=A6, dst=B6) / ICMPv6(type=128) / \
+        ICMPv6Echo(identifier=3, seq=4) / b"ping"
+    same(ours, theirs)
+
+
+def test_vxlan_carries_a_whole_frame():
+    Ethernet, IPv4, UDP, VXLAN = layer("Ethernet"), layer("IPv4"), layer("UDP"), layer("VXLAN")
+    from scapy.layers.vxlan import VXLAN as ScapyVXLAN
+
+    s = scapy_all
+    theirs = (s.Ether(src=M1, dst=M2) / s.IP(src=A4, dst=B4, id=1) / s.UDP(sport=4000)
+              / ScapyVXLAN(vni=42, flags=0x08) / s.Ether(src=M2, dst=M1)
+              / s.IP(src="10.0.0.1", dst="10.0.0.2", id=2) / s.UDP(sport=1, dport=2) / b"in")
+    ours = (Ethernet(src=M1, dst=M2) / IPv4(src=A4, dst=B4, id=1) / UDP(src_port=4000)
+            / VXLAN(valid_vni=1, vni=42) / Ethernet(src=M2, dst=M1)  # dst port from VXLAN
+            / IPv4(src="10.0.0.1", dst="10.0.0.2", id=2) / UDP(src_port=1, dst_port=2) / b"in")
+    same(ours, theirs)
+
+
+def test_gre_with_key_and_sequence_number():
+    Ethernet, IPv4, GRE, ICMPv4 = (layer(n) for n in ("Ethernet", "IPv4", "GRE", "ICMPv4"))
+    s = scapy_all
+    theirs = (s.Ether(src=M1, dst=M2) / s.IP(src=A4, dst=B4, id=1)
+              / s.GRE(key_present=1, key=0x1234, seqnum_present=1, seqence_number=9)
+              / s.IP(src="10.0.0.1", dst="10.0.0.2", id=2) / s.ICMP(type=8, id=1, seq=1))
+    ours = (Ethernet(src=M1, dst=M2) / IPv4(src=A4, dst=B4, id=1)
+            / GRE(key_present=1, key=0x1234, seq_present=1, seq=9)
+            / IPv4(src="10.0.0.1", dst="10.0.0.2", id=2) / ICMPv4(type=8, id=1, seq=1))
+    same(ours, theirs)
+
+
+def test_ipv6_hop_by_hop_options():
+    Ethernet, IPv6, UDP = layer("Ethernet"), layer("IPv6"), layer("UDP")
+    HopByHop = layer("IPv6HopByHop")
+    s = scapy_all
+    theirs = (s.Ether(src=M1, dst=M2) / s.IPv6(src=A6, dst=B6)
+              / s.IPv6ExtHdrHopByHop(options=[s.RouterAlert(value=0)])
+              / s.UDP(sport=1, dport=2) / b"x")
+    # scapy pads the header to 8 bytes with an empty PadN option: ours says so
+    options = [{"type": 5, "length": 2, "value": b"\0\0"}, {"type": 1, "length": 0, "value": b""}]
+    ours = (Ethernet(src=M1, dst=M2) / IPv6(src=A6, dst=B6) / HopByHop(options=options)
+            / UDP(src_port=1, dst_port=2) / b"x")
+    same(ours, theirs)
