@@ -222,10 +222,48 @@ def _encode(st: _State, payload: bytes, last: bool, provider: _State | None,
         trailer = bytes(buf[layer._pend:layer._end])
         if not plan.buildable or not _needs_work(st, payload, provider, modes):
             return bytes(buf[layer._off:layer._hend]) + payload + trailer
+    elif not st.forced and (plan.tail_format is None or plan.tail_is_empty(st.values)):
+        try:
+            return bytes(_header_new(st, payload, provider, modes)) + payload
+        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+            raise BuildError(f"{plan.name}: cannot compute {_failed(st, plan.relations)}: "
+                             f"{exc}") from None
     else:
         trailer = b""
     header = _header(st, payload, provider, modes)
     return bytes(header) + payload + trailer
+
+
+def _header_new(st: _State, payload: bytes, provider: _State | None,
+                modes: tuple) -> bytearray:
+    """_header() for the common case, a new layer with nothing in its tail: the same steps
+    without what only decoded layers and variable parts need (it is the hot path)."""
+    plan, values = st.plan, st.values
+    size = plan.prefix_size
+    values["_header_len"] = size
+    values["_payload_len"] = len(payload)
+    tail, padded, sums = b"", plan.header_fn is None, []
+    for r in plan.relations:
+        mode = modes[r.checksum]
+        if mode is None:
+            if values[r.name] is not None:
+                continue
+        elif not mode:
+            if values[r.name] is None:
+                values[r.name] = plan.fallback.get(r.name) or 0
+            continue
+        if r.stage >= LENGTHS and not padded:
+            tail, padded = _pad(st, tail), True
+            values["_header_len"] = size + len(tail)
+        if r.stage == BYTES:
+            values[r.name] = 0
+            sums.append(r)
+        else:
+            values[r.name] = r.fn(st.ctx)
+    if not padded:
+        tail = _pad(st, tail)
+    header = plan.pack_prefix(st.ctx) + tail
+    return _checksums(st, sums, header, payload, provider) if sums else header
 
 
 def _needs_work(st: _State, payload: bytes, provider: _State | None, modes: tuple) -> bool:
@@ -312,12 +350,19 @@ def _compute(st: _State, todo: list, payload: bytes, provider: _State | None) ->
     if not settled or retail:
         tail = _settle(st, tail, retail)
     header = plan.pack_prefix(ctx) + tail
+    return _checksums(st, sums, header, payload, provider) if sums else header
+
+
+def _checksums(st: _State, sums: list, header: bytearray, payload: bytes,
+               provider: _State | None) -> bytearray:
+    """Compute the checksums over the finished header (zero where each goes) and payload."""
+    values = st.values
     for r in sums:
         values["_header"] = header
         values["_payload"] = payload
         if r.pseudo:
             values["_pseudo_header"] = _pseudo_header(provider, st, len(header) + len(payload))
-        values[r.name] = r.fn(ctx)
+        values[r.name] = r.fn(st.ctx)
         header = _patch(st, header, r.name)
     return header
 
@@ -514,6 +559,8 @@ class LayerStack:
         self.layers: list[Part] = list(layers)
 
     def __truediv__(self, other: Any) -> LayerStack:
+        if isinstance(other, Layer) or type(other) is bytes:
+            return LayerStack(self.layers + [other])
         return LayerStack([*self.layers, *_stackable(other)])
 
     def __rtruediv__(self, other: Any) -> LayerStack:
@@ -563,6 +610,8 @@ class LayerStack:
 
 def stack(first: Any, second: Any) -> LayerStack:
     """``first / second`` for Layer.__truediv__."""
+    if isinstance(first, Layer) and (isinstance(second, Layer) or type(second) is bytes):
+        return LayerStack([first, second])
     return LayerStack([*_stackable(first), *_stackable(second)])
 
 
