@@ -102,6 +102,7 @@ class UnitPlanner:
         self.hend_ready = False
         self.uses_p = False
         self.referenced = _referenced_names(unit) if unit.kind == "layer" else set()
+        self.p_is_hend = False  # the cursor was last set to the header's end
         self.locals: set[str] = set()  # fields whose value is also in a local f_<name>
         self.eager = False  # a part is parsed by construct inside _decode
         self.remaining = "(end - hend)"  # `remaining` in `payload = ...`
@@ -205,6 +206,7 @@ class UnitPlanner:
         return "p"
 
     def advance(self, nbytes_expr: str, const: int | None) -> None:
+        self.p_is_hend = False
         if self.fixed_offset is not None and const is not None:
             self.fixed_offset += const
             return
@@ -445,9 +447,11 @@ class UnitPlanner:
         self.slots.append(cf.name)
         pos = self.position()
         self.mark_p(pos)
+        self.p_is_hend = False
         if t.size is None:
             self.lines.append(f"self.{cf.name} = buf[p:{self.limit()}]")
             self.lines.append(f"p = {self.limit()}")
+            self.p_is_hend = self.limit() == "hend"
         else:
             n = self.fast()(t.size)
             self.lines += [f"n = {n}",
@@ -476,11 +480,14 @@ class UnitPlanner:
             self.slots.append(f"_{cf.name}")
             return
         fmt = self.mod.field_format(self.unit, cf, self.construct_of(t, bounded=False))
+        span_size = t.sized if t.sized is not None else t.array_size
+        rest_of_header = span_size is not None and self.is_rest_of_header(span_size)
         pos = self.position()
         self.mark_p(pos)
         self.slots.append(f"_{cf.name}")
-        span_size = t.sized if t.sized is not None else t.array_size
-        if span_size is not None or (t.kind == "array" and t.to_end):
+        if rest_of_header:
+            span_size = None  # `size header - k` at offset k: the same as to the header's end
+        if span_size is not None or rest_of_header or (t.kind == "array" and t.to_end):
             if span_size is not None:
                 n = self.fast()(span_size)
                 self.lines += [f"n = {n}",
@@ -491,12 +498,31 @@ class UnitPlanner:
                 stop = "p + n"
             else:
                 stop = self.limit()
+                if stop == "hend":  # the rest of the header: it must not end before p
+                    self.lines += ["if hend < p:",
+                                   "    raise self._fail('header', off, 'header length %d is "
+                                   "shorter than its fields' % (hend - off))"]
             self.lines.append(f"self._{cf.name} = (p, {stop})")
             self.lines.append(f"p = {stop}")
+            self.p_is_hend = stop == "hend"
+            return self.finish_complex(cf, fmt, t)
         else:
             self.eager = self.main_lines is None
             self.lines.append(f"self._{cf.name}, p = _parse_at({fmt}, self, {cf.name!r}, buf, p, "
                               f"{self.limit()})")
+        self.p_is_hend = False
+        self.finish_complex(cf, fmt, t)
+
+    def is_rest_of_header(self, size: ast.Expr) -> bool:
+        """True when size is the header length minus the constant offset of the cursor (an
+        options field: `size ihl * 4 - 20`), so the span is (p, hend) with no arithmetic."""
+        if not self.hend_ready or self.fixed_offset is None or self.unit.header is None:
+            return False
+        fx = self.fast()
+        return fx(size) == f"({fx(self.unit.header)} - {self.fixed_offset})"
+
+    def finish_complex(self, cf, fmt: str, t: FieldType) -> None:
+        """The property, FORMAT line and FieldInfo of a variable part."""
         if self.main_lines is not None:
             self.tail_fields.append(cf.name)
             self.properties.append([
@@ -625,7 +651,7 @@ class UnitPlanner:
             self.lines = self.main_lines
         if not self.hend_ready:
             self.lines.append(f"hend = {self.position()}")
-        elif self.uses_p or self.fixed_offset:
+        elif (self.uses_p or self.fixed_offset) and not self.p_is_hend:
             self.lines += [f"if hend < {self.position()}:",
                            "    raise self._fail('header', off, 'header length %d is shorter "
                            "than its fields' % (hend - off))"]
@@ -657,7 +683,7 @@ class UnitPlanner:
         values = [fx(e) for e in nxt.exprs]
         gets = " or ".join(f"{table}.get({v})" for v in values)
         out += [f"nxt = {gets}",
-                "if nxt is not None and getattr(nxt, '_guard', None) is not None \\",
+                "if nxt is not None and nxt._guard is not None \\",
                 "        and not nxt._guard(buf, hend, pend):",
                 "    nxt = None",
                 f"if nxt is None and {table}.heuristics:",
@@ -879,6 +905,8 @@ def _referenced_names(unit: Unit) -> set[str]:
         elif hasattr(m, "ftype"):
             t = m.ftype
             exprs += [m.node.cond, m.node.check, t.size, t.sized, t.count, t.array_size]
+            if m.node.check is not None:  # a checked field is read back by its check
+                exprs.append(ast.Name(m.name, m.node.pos))
     nxt = unit.next
     if isinstance(nxt, ast.NextBy):
         exprs += [*nxt.exprs, nxt.unless]

@@ -130,7 +130,7 @@ class Ethernet(_Layer):
         if (f_ethertype <= 1500):
             return LLC
         nxt = _T_EtherType.get(f_ethertype)
-        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+        if nxt is not None and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
             nxt = None
         if nxt is None and _T_EtherType.heuristics:
@@ -200,7 +200,7 @@ class LLC(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_LLCSAP.get(f_dsap)
-        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+        if nxt is not None and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
             nxt = None
         if nxt is None and _T_LLCSAP.heuristics:
@@ -246,7 +246,7 @@ class SNAP(_Layer):
         if (self.oui != 0):
             return None
         nxt = _T_EtherType.get(f_protocol_id)
-        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+        if nxt is not None and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
             nxt = None
         if nxt is None and _T_EtherType.heuristics:

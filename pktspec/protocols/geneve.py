@@ -124,7 +124,7 @@ class Geneve(_Layer):
         if ((pend - hend) == 0):
             return None
         nxt = _T_EtherType.get(f_protocol)
-        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+        if nxt is not None and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
             nxt = None
         if nxt is None and _T_EtherType.heuristics:

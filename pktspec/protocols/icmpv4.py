@@ -188,7 +188,7 @@ class ICMPv4(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_ICMPv4Type.get(f_type)
-        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+        if nxt is not None and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
             nxt = None
         if nxt is None and _T_ICMPv4Type.heuristics:

@@ -172,29 +172,24 @@ class IPv4(_Layer):
         (_t0, _t1, f_total_length, self.id, _t4, self.ttl, f_protocol, self.checksum, self._src, self._dst,) = _IPv4_S0.unpack_from(buf, off)
         self.protocol = f_protocol
         self.total_length = f_total_length
-        self.version = (_t0 >> 4) & 0xf
+        self.version = f_version = (_t0 >> 4) & 0xf
         self.ihl = f_ihl = _t0 & 0xf
         self.dscp = (_t1 >> 2) & 0x3f
         self.ecn = _t1 & 0x3
         self._flags = (_t4 >> 13) & 0x7
         self.fragment_offset = f_fragment_offset = _t4 & 0x1fff
-        if self.version != 4:
-            raise self._fail('version', off + 0, 'expected %r, got %r' % (4, self.version))
+        if f_version != 4:
+            raise self._fail('version', off + 0, 'expected %r, got %r' % (4, f_version))
         hend = off + (f_ihl * 4)
         if hend > end:
             raise self._truncated(buf, off, end)
         if not (f_ihl >= 5):
             raise self._fail('requires', off, 'header length (IHL) below 5 words')
         p = off + 20
-        n = ((f_ihl * 4) - 20)
-        if n < 0:
-            raise self._fail('options', p, 'negative size %d' % n)
-        if p + n > hend:
-            raise self._truncated(buf, off, end)
-        self._options = (p, p + n)
-        p = p + n
         if hend < p:
             raise self._fail('header', off, 'header length %d is shorter than its fields' % (hend - off))
+        self._options = (p, hend)
+        p = hend
         pend = hend + (f_total_length - (f_ihl * 4))
         if pend < hend:
             raise self._fail('payload', off, 'payload length %d is negative' % (pend - hend))
@@ -208,7 +203,7 @@ class IPv4(_Layer):
         if (f_fragment_offset != 0):
             return Fragment
         nxt = _T_IPProtocol.get(f_protocol)
-        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+        if nxt is not None and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
             nxt = None
         if nxt is None and _T_IPProtocol.heuristics:

@@ -90,11 +90,11 @@ class IPv6(_Layer):
         (_t0, f_payload_length, f_next_header, self.hop_limit, self._src, self._dst,) = _IPv6_S0.unpack_from(buf, off)
         self.next_header = f_next_header
         self.payload_length = f_payload_length
-        self.version = (_t0 >> 28) & 0xf
+        self.version = f_version = (_t0 >> 28) & 0xf
         self.traffic_class = (_t0 >> 20) & 0xff
         self.flow_label = _t0 & 0xfffff
-        if self.version != 6:
-            raise self._fail('version', off + 0, 'expected %r, got %r' % (6, self.version))
+        if f_version != 6:
+            raise self._fail('version', off + 0, 'expected %r, got %r' % (6, f_version))
         hend = off + 40
         pend = hend + f_payload_length
         if pend < hend:
@@ -107,7 +107,7 @@ class IPv6(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_IPProtocol.get(f_next_header)
-        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+        if nxt is not None and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
             nxt = None
         if nxt is None and _T_IPProtocol.heuristics:

@@ -137,7 +137,7 @@ class IPv6HopByHop(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_IPProtocol.get(f_next_header)
-        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+        if nxt is not None and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
             nxt = None
         if nxt is None and _T_IPProtocol.heuristics:
@@ -202,7 +202,7 @@ class IPv6Destination(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_IPProtocol.get(f_next_header)
-        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+        if nxt is not None and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
             nxt = None
         if nxt is None and _T_IPProtocol.heuristics:
@@ -271,7 +271,7 @@ class IPv6Routing(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_IPProtocol.get(f_next_header)
-        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+        if nxt is not None and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
             nxt = None
         if nxt is None and _T_IPProtocol.heuristics:
@@ -332,7 +332,7 @@ class IPv6Fragment(_Layer):
         if (f_fragment_offset != 0):
             return Fragment
         nxt = _T_IPProtocol.get(f_next_header)
-        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+        if nxt is not None and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
             nxt = None
         if nxt is None and _T_IPProtocol.heuristics:

@@ -85,7 +85,7 @@ class Loopback(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_ProtocolFamily.get(self.family)
-        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+        if nxt is not None and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
             nxt = None
         if nxt is None and _T_ProtocolFamily.heuristics:

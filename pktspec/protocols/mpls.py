@@ -81,7 +81,7 @@ class MPLS(_Layer):
         if (f_stack_bottom == 0):
             return MPLS
         nxt = _T_IPVersion.get(((buf[hend + 0] if hend + 0 < pend else -1) >> 4))
-        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+        if nxt is not None and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
             nxt = None
         if nxt is None and _T_IPVersion.heuristics:

@@ -96,7 +96,7 @@ class PPP(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_PPPProtocol.get(f_protocol)
-        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+        if nxt is not None and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
             nxt = None
         if nxt is None and _T_PPPProtocol.heuristics:
@@ -130,11 +130,13 @@ class PPPHDLC(_Layer):
     def _decode(self, buf, off, end):
         if end - off < 2:
             raise self._truncated(buf, off, end)
-        (self.address, self.control,) = _PPPHDLC_S0.unpack_from(buf, off)
-        if self.address != 255:
-            raise self._fail('address', off + 0, 'expected %r, got %r' % (255, self.address))
-        if self.control != 3:
-            raise self._fail('control', off + 1, 'expected %r, got %r' % (3, self.control))
+        (f_address, f_control,) = _PPPHDLC_S0.unpack_from(buf, off)
+        self.control = f_control
+        self.address = f_address
+        if f_address != 255:
+            raise self._fail('address', off + 0, 'expected %r, got %r' % (255, f_address))
+        if f_control != 3:
+            raise self._fail('control', off + 1, 'expected %r, got %r' % (3, f_control))
         hend = off + 2
         pend = end
         self._buf = buf

@@ -140,7 +140,7 @@ class PPPoE(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_PPPoECode.get(f_code)
-        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+        if nxt is not None and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
             nxt = None
         if nxt is None and _T_PPPoECode.heuristics:

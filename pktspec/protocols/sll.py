@@ -112,7 +112,7 @@ class LinuxSLL(_Layer):
         if (f_ethertype == 4):
             return LLC
         nxt = _T_EtherType.get(f_ethertype)
-        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+        if nxt is not None and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
             nxt = None
         if nxt is None and _T_EtherType.heuristics:
@@ -167,7 +167,7 @@ class LinuxSLL2(_Layer):
         if (f_ethertype == 4):
             return LLC
         nxt = _T_EtherType.get(f_ethertype)
-        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+        if nxt is not None and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
             nxt = None
         if nxt is None and _T_EtherType.heuristics:

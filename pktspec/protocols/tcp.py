@@ -180,15 +180,10 @@ class TCP(_Layer):
         if not (f_data_offset >= 5):
             raise self._fail('requires', off, 'data offset below 5 words')
         p = off + 20
-        n = ((f_data_offset * 4) - 20)
-        if n < 0:
-            raise self._fail('options', p, 'negative size %d' % n)
-        if p + n > hend:
-            raise self._truncated(buf, off, end)
-        self._options = (p, p + n)
-        p = p + n
         if hend < p:
             raise self._fail('header', off, 'header length %d is shorter than its fields' % (hend - off))
+        self._options = (p, hend)
+        p = hend
         pend = end
         self._buf = buf
         self._off = off
@@ -198,7 +193,7 @@ class TCP(_Layer):
         if ((pend - hend) == 0):
             return None
         nxt = _T_TCPPort.get((f_src_port if f_src_port <= f_dst_port else f_dst_port)) or _T_TCPPort.get((f_src_port if f_src_port >= f_dst_port else f_dst_port))
-        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+        if nxt is not None and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
             nxt = None
         if nxt is None and _T_TCPPort.heuristics:

@@ -259,8 +259,6 @@ class TLS(_Layer):
         p += (1 if ((f_content_type == 21) and (f_length == 2)) else 0)
         self.fragment = buf[p:hend]
         p = hend
-        if hend < p:
-            raise self._fail('header', off, 'header length %d is shorter than its fields' % (hend - off))
         pend = hend + (end - hend)
         if pend < hend:
             raise self._fail('payload', off, 'payload length %d is negative' % (pend - hend))
@@ -272,7 +270,7 @@ class TLS(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_TLSContentType.get((buf[hend + 0] if hend + 0 < pend else -1))
-        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+        if nxt is not None and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
             nxt = None
         if nxt is None and _T_TLSContentType.heuristics:

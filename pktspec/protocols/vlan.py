@@ -85,7 +85,7 @@ class Dot1Q(_Layer):
         if (f_ethertype <= 1500):
             return LLC
         nxt = _T_EtherType.get(f_ethertype)
-        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+        if nxt is not None and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
             nxt = None
         if nxt is None and _T_EtherType.heuristics:
@@ -142,7 +142,7 @@ class Dot1AD(_Layer):
         if (f_ethertype <= 1500):
             return LLC
         nxt = _T_EtherType.get(f_ethertype)
-        if nxt is not None and getattr(nxt, '_guard', None) is not None \
+        if nxt is not None and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
             nxt = None
         if nxt is None and _T_EtherType.heuristics:

@@ -131,6 +131,9 @@ class Layer:
     source: ClassVar[str | None] = None
     fields_info: ClassVar[tuple[FieldInfo, ...]] = ()
     FORMAT: ClassVar[Any] = None
+    # A layer's ``guard`` (generated from ``guard expr;``): a function (buf, off, end) -> bool
+    # that a parent's dispatch calls before choosing this layer; None accepts every binding.
+    _guard: ClassVar[Any] = None
     # What the builder reads (docs/GENERATED.md); generated classes set those they have.
     DEFAULTS: ClassVar[dict[str, Any]] = {}
     RELATIONS: ClassVar[tuple[tuple[str, str, Callable[[Any], Any]], ...]] = ()
