@@ -101,40 +101,23 @@ class LayerPlan:
         self.cls = cls
         self.name = cls.name
         fmt = getattr(cls, "FORMAT", None)
-        self.buildable = fmt is not None and bool(getattr(cls, "fields_info", None) is not None)
+        self.buildable = fmt is not None
         infos = [i for i in cls.fields_info if i.kind != "let"]
-        slots = _all_slots(cls)
-        self.names = tuple(i.name for i in infos)
-        self.storage = tuple(_storage(i, slots, cls) for i in infos)
-        self.infos = {i.name: i for i in infos}
-        self._read = attrgetter(*self.storage) if self.storage else None
-        self.convert = {i.name: converter(i) for i in infos}
-        # what normalize() looks at: scalar fields only (a tuple in a structured field is
-        # an unparsed span, not something to convert)
-        self.converters = tuple((i.name, _ok_type(i), self.convert[i.name]) for i in infos
-                                if _ok_type(i) is not None)
+        self._fields(cls, infos)
         self.relations = _relations(cls)
         self.targets = frozenset(r.name for r in self.relations)
         self.header_fn = getattr(cls, "HEADER", None)
         self.pseudo_fn = getattr(cls, "PSEUDO_HEADER", None)
         nxt = getattr(cls, "NEXT", None)
         self.next_table, self.next_fields = nxt if nxt else (None, ())
-        self.computed = computed = self.targets | set(self.next_fields)
-        self.initial = _initial_values(cls, infos, computed)
-        self.slot_of = dict(zip(self.names, self.storage, strict=True))
-        self.initial_slots = tuple((self.slot_of[n], v) for n, v in self.initial.items()
-                                   if type(v) is not list)
-        self.list_slots = tuple(self.slot_of[n] for n, v in self.initial.items()
-                                if type(v) is list)  # each new layer gets its own list
-        self.ok_types = {i.name: _ok_type(i) for i in infos}
-        # what a computed field that nothing computed gets (fixing off, nothing to bind)
-        self.fallback = {n: _initial_values(cls, infos, set())[n] for n in sorted(computed)}
+        self._initial(cls, infos)
         self.prefix = None
         self.prefix_getters: tuple = ()
         self.prefix_size = 0
         self.positions: dict[str, tuple[int, struct.Struct]] = {}
         self.tail: tuple[_Tail, ...] = ()
-        self.tail_format = None
+        self.tail_format = self.tail_natural = None
+        self.tail_only_fields = True
         self.tail_names: frozenset[str] = frozenset()
         self.tail_depends: frozenset[str] = frozenset()
         if fmt is not None:
@@ -142,6 +125,33 @@ class LayerPlan:
         self._values = _compile_values(self)
         self._pack = _compile_pack(self)
         self._init = _compile_init(self)
+
+    def _fields(self, cls: type, infos: list[FieldInfo]) -> None:
+        """Names, where each value lives, and how a value given by a person is converted."""
+        slots = _all_slots(cls)
+        self.names = tuple(i.name for i in infos)
+        self.storage = tuple(_storage(i, slots, cls) for i in infos)
+        self.slot_of = dict(zip(self.names, self.storage, strict=True))
+        self.infos = {i.name: i for i in infos}
+        self._read = attrgetter(*self.storage) if self.storage else None
+        self.convert = {i.name: converter(i) for i in infos}
+        self.ok_types = {i.name: _ok_type(i) for i in infos}
+        # what normalize() looks at: scalar fields only (a tuple in a structured field is
+        # an unparsed span, not something to convert)
+        self.converters = tuple((n, ok, self.convert[n]) for n, ok in self.ok_types.items()
+                                if ok is not None)
+
+    def _initial(self, cls: type, infos: list[FieldInfo]) -> None:
+        """What a new layer's fields hold until set, and what computed ones fall back to."""
+        self.computed = computed = self.targets | set(self.next_fields)
+        self.initial = _initial_values(cls, infos, computed)
+        self.initial_slots = tuple((self.slot_of[n], v) for n, v in self.initial.items()
+                                   if type(v) is not list)
+        self.list_slots = tuple(self.slot_of[n] for n, v in self.initial.items()
+                                if type(v) is list)  # each new layer gets its own list
+        # what a computed field that nothing computed gets (fixing off, nothing to bind)
+        plain = _initial_values(cls, infos, set())
+        self.fallback = {n: plain[n] for n in sorted(computed)}
 
     # -- the two halves of FORMAT ------------------------------------------------------------
 
