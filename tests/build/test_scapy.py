@@ -20,12 +20,13 @@ def same(ours, theirs) -> None:
     assert got.hex() == want.hex()
 
 
-@pytest.fixture(autouse=True)
-def _pseudo_headers():
+@pytest.fixture
+def pseudo_headers():
+    """For packets with TCP, UDP or ICMPv6, whose checksums cover the IP pseudo-header."""
     pseudo_headers_or_skip()
 
 
-def test_tcp_and_ip_options():
+def test_tcp_and_ip_options(pseudo_headers):
     Ethernet, IPv4, TCP = layer("Ethernet"), layer("IPv4"), layer("TCP")
     s = scapy_all
     theirs = (s.Ether(src=M1, dst=M2)
@@ -45,7 +46,7 @@ def test_tcp_and_ip_options():
     same(ours, theirs)
 
 
-def test_dns_over_udp_over_ipv6():
+def test_dns_over_udp_over_ipv6(pseudo_headers):
     Ethernet, IPv6, UDP, DNS = layer("Ethernet"), layer("IPv6"), layer("UDP"), layer("DNS")
     s = scapy_all
     theirs = (s.Ether(src=M1, dst=M2) / s.IPv6(src=A6, dst=B6) / s.UDP(sport=5353, dport=53)
@@ -65,7 +66,7 @@ def test_icmp_echo():
     same(ours, theirs)
 
 
-def test_icmpv6_echo():
+def test_icmpv6_echo(pseudo_headers):
     Ethernet, IPv6, ICMPv6 = layer("Ethernet"), layer("IPv6"), layer("ICMPv6")
     ICMPv6Echo = layer("ICMPv6Echo")
     s = scapy_all
@@ -76,7 +77,7 @@ def test_icmpv6_echo():
     same(ours, theirs)
 
 
-def test_vxlan_carries_a_whole_frame():
+def test_vxlan_carries_a_whole_frame(pseudo_headers):
     Ethernet, IPv4, UDP, VXLAN = layer("Ethernet"), layer("IPv4"), layer("UDP"), layer("VXLAN")
     from scapy.layers.vxlan import VXLAN as ScapyVXLAN
 
@@ -102,7 +103,7 @@ def test_gre_with_key_and_sequence_number():
     same(ours, theirs)
 
 
-def test_ipv6_hop_by_hop_options():
+def test_ipv6_hop_by_hop_options(pseudo_headers):
     Ethernet, IPv6, UDP = layer("Ethernet"), layer("IPv6"), layer("UDP")
     HopByHop = layer("IPv6HopByHop")
     s = scapy_all
