@@ -36,13 +36,15 @@ from pktspec.errors import (
 )
 from pktspec.runtime import REGISTRY, Endpoint, Flow, Packet, Parser, PyLayer
 from pktspec.runtime import decode as _decode
+from pktspec.runtime.serialize import BadChecksum, LayerStack, serialize, verify_checksums
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "BuildError", "CaptureError", "DecodeError", "Endpoint", "FilterError", "Flow",
-    "LiveCaptureError", "Packet", "PacketSource", "Parser", "PktspecError", "PyLayer",
-    "REGISTRY", "SpecError", "decode", "live", "load", "messages", "open", "streams",
+    "BadChecksum", "BuildError", "CaptureError", "DecodeError", "Endpoint", "FilterError",
+    "Flow", "LayerStack", "LiveCaptureError", "Packet", "PacketSource", "Parser",
+    "PktspecError", "PyLayer", "REGISTRY", "SpecError", "decode", "live", "load", "messages",
+    "open", "serialize", "streams", "verify_checksums",
 ]
 
 

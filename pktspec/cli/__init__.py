@@ -17,7 +17,8 @@ from importlib import import_module
 
 from pktspec.errors import PktspecError
 
-COMMANDS = ("decode", "check", "compile", "list", "doc", "follow", "stats", "interfaces")
+COMMANDS = ("decode", "check", "compile", "build", "list", "doc", "follow", "stats",
+            "interfaces")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -177,18 +177,19 @@ def extern(name: str) -> _c.Construct:
 
 
 def inet_checksum(*parts: Any) -> int:
-    """The Internet checksum (RFC 1071) over the concatenated parts."""
-    data = b"".join(bytes(p) for p in parts if p is not None)
-    if len(data) % 2:
+    """The Internet checksum (RFC 1071) over the concatenated parts.
+
+    Summing 16-bit words with end-around carry is the same as taking the whole message as
+    one big-endian integer modulo 0xFFFF (2**16 is 1 modulo 0xFFFF), which Python's big
+    integers do in C; only a sum of 0xFFFF (0 modulo 0xFFFF, from non-zero data) needs care.
+    """
+    data = b"".join([bytes(p) for p in parts if p is not None])
+    if len(data) & 1:
         data += b"\0"
-    total = sum(memoryview(data).cast("H")) if data else 0
-    # cast("H") reads native order; fold and swap back to network order when little-endian.
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    value = ~total & 0xFFFF
-    if memoryview(b"\x01\x00").cast("H")[0] == 1:  # little-endian machine
-        value = ((value & 0xFF) << 8) | (value >> 8)
-    return value
+    x = int.from_bytes(data, "big") % 0xFFFF
+    if x == 0 and any(data):
+        return 0
+    return ~x & 0xFFFF
 
 
 def crc32(*parts: Any) -> int:

@@ -380,6 +380,26 @@ class Packet:
         """Print :meth:`dump`."""
         print(self.dump())
 
+    # -- building ---------------------------------------------------------------------------
+
+    def build(self, *, fix_lengths: bool | None = None,
+              compute_checksums: bool | None = None) -> bytes:
+        """The packet's bytes built again from its layers (after edits, say).
+
+        By default only what an edit made stale is recomputed, so an unedited packet gives
+        back its bytes exactly; True recomputes every length/checksum, False none.
+        """
+        from pktspec.runtime.serialize import serialize
+
+        return serialize(self, fix_lengths=fix_lengths, compute_checksums=compute_checksums)
+
+    def verify_checksums(self) -> list:
+        """Every checksum that does not match what the bytes say (empty when all are good):
+        BadChecksum entries with the layer, field, value found and value expected."""
+        from pktspec.runtime.serialize import verify_checksums
+
+        return verify_checksums(self)
+
 
 def _dump_value(lines: list[str], indent: str, name: str, value: Any) -> None:
     if isinstance(value, list):
