@@ -203,3 +203,18 @@ def test_11_fast_parser_over_preallocated_layers():
             ports[tcp.dst_port] += 1
     assert ports == Counter(p[TCP].dst_port for p in packets if TCP in p)
     assert ports[80] + ports[3372] == 37
+
+
+def test_12_build_packets_and_reassemble_streams():
+    from pktspec.layers import Ethernet as Eth
+    built = pktspec.serialize(Eth(src="02:00:00:00:00:01", dst="02:00:00:00:00:02"),
+                              IPv4(src="192.0.2.1", dst="192.0.2.2"),
+                              TCP(src_port=40000, dst_port=80, flags="S"), b"payload")
+    p = pktspec.decode(built)
+    assert p[IPv4].total_length == 20 + 20 + 7 and p.verify_checksums() == []
+    assert (Eth() / IPv4(dst="192.0.2.9") / TCP(dst_port=443)).build()[12:14] == b"\x08\x00"
+    corpus_or_skip()
+    (conn, *_) = list(pktspec.streams(HTTP))
+    assert conn.client.data.startswith(b"GET /download.html HTTP/1.1")
+    assert conn.server.data.startswith(b"HTTP/1.1 200 OK")
+    assert len(conn.server.data) == 18364 and not conn.server.gaps
