@@ -2,9 +2,13 @@
 
     resolve.py   load the file and its imports, name every declaration
     check.py     type every field, report every mistake at file:line:column
-    model.py     plan layouts: struct formats, bit masks, lazy parts, construct FORMAT
+    plan.py      plan the module: enums, tables, structs, bindings, imports
+      layout.py      one layer: struct formats, bit masks, lazy parts, dispatch, FORMAT
+      relations.py   one layer's builder relations: defaults, lengths, checksums
+      model.py       the view-model those produce and the templates print
     emit.py      render templates/*.j2 into source text (deterministic)
     loader.py    compile on first use, cache by source hash, import
+    builtins.py  regenerate or verify the built-in protocol modules
 
     from pktspec.generator import load, compile_program
     module = load("myencap.layer")          # compiled, cached, imported, registered

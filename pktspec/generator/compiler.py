@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pktspec.generator.check import Checked, check
 from pktspec.generator.emit import render
-from pktspec.generator.model import plan_module
+from pktspec.generator.plan import plan_module
 from pktspec.generator.resolve import SourceFile, resolve
 
 GENERATOR_VERSION = "0.1.0"

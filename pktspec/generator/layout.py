@@ -1,0 +1,717 @@
+"""Phase 3, one layer's plan: its fast decoder and its construct FORMAT.
+
+The fixed-offset prefix of a header and its ``struct.Struct`` format, how bit fields are cut
+out of byte-aligned chunks, which fields stay in locals, which variable parts are kept as byte
+spans and decoded on first access, the boundaries, the next-layer dispatch and the flow, and
+the construct ``FORMAT`` of the same layer. Everything is in wire order. The builder's part
+of the plan is relations.py; the module around the layers is plan.py.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from pktspec.generator.check import Unit
+from pktspec.generator.model import LayerModel, Segment
+from pktspec.generator.pyexpr import PyExpr, names_in
+from pktspec.generator.relations import BuildRelations
+from pktspec.generator.types import FieldType
+from pktspec.grammar import ast
+
+if TYPE_CHECKING:
+    from pktspec.generator.plan import ModulePlanner
+
+_STRUCT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
+_LAYER_CLASSES = {"link": "LINK", "network": "NETWORK", "transport": "TRANSPORT",
+                  "application": "APPLICATION", "other": "OTHER"}
+_ADDR_ENDPOINT = {"mac": "MAC", "ipv4": "IPv4", "ipv6": "IPv6"}
+
+
+def _int_construct(bits: int, signed: bool, endian: str) -> str:
+    if bits in (8, 16, 24, 32, 64):
+        letter = "s" if signed else "u"
+        order = "b" if endian == "big" or bits == 8 else "l"
+        return f"_c.Int{bits}{letter}{order}"
+    swapped = endian == "little"
+    return f"_c.BytesInteger({bits // 8}, signed={signed!r}, swapped={swapped!r})"
+
+
+class UnitPlanner(BuildRelations):
+    """Plans one layer or struct of a module."""
+
+    def __init__(self, mod: ModulePlanner, unit: Unit) -> None:
+        self.mod = mod
+        self.unit = unit
+        self.chunk_no = 0
+        self.slots: list[str] = []
+        self.structs: list[tuple[str, str]] = []
+        self.lines: list[str] = []
+        self.format_lines: list[str] = []
+        self.properties: list[list[str]] = []
+        self.infos: list[str] = []
+        self.fixed_offset: int | None = 0  # byte offset of the cursor while it is constant
+        self.decoded: set[str] = set()
+        self.hend_ready = False
+        self.uses_p = False
+        self.referenced = _referenced_names(unit) if unit.kind == "layer" else set()
+        self.p_is_hend = False  # the cursor was last set to the header's end
+        self.locals: set[str] = set()  # fields whose value is also in a local f_<name>
+        self.eager = False  # a part is parsed by construct inside _decode
+        self.remaining = "(end - hend)"  # `remaining` in `payload = ...`
+        self.members: list = []
+        self.index = 0  # the member being planned
+        self.main_lines: list[str] | None = None  # _decode's lines while planning the tail
+        self.tail_fields: list[str] = []
+
+    # ---- naming of values in the three contexts ----
+    def fast_name(self, name: str) -> str:
+        if name in getattr(self.unit.node, "params", ()):
+            # Structs are decoded by construct alone: their fast-path lines are never
+            # emitted, so a parameter needs no fast-path spelling.
+            return "None"
+        if name in self.locals and self.main_lines is None:  # no locals in _decode_tail
+            return f"f_{name}"
+        cf = self.unit.field(name)
+        if cf is not None and cf.ftype.kind in ("flags", "addr"):
+            return f"self._{name}"
+        if cf is not None or any(isinstance(m, ast.Let) and m.name == name
+                                 for m in self.unit.members):
+            return f"self.{name}"
+        if name == "remaining":  # only in boundaries (the checker sees to that)
+            return self.remaining
+        return self.mod.global_name(name)
+
+    def cons_name(self, name: str) -> str:
+        if name in getattr(self.unit.node, "params", ()):
+            return f"this._.{name}"
+        if self.unit.field(name) is not None or any(
+                isinstance(m, ast.Let) and m.name == name for m in self.unit.members):
+            return f"this.{name}"
+        if name == "item":
+            return "obj"
+        return self.mod.global_name(name)
+
+    def flag_attr(self, resolve, e: ast.Attr) -> str | None:
+        if isinstance(e.obj, ast.Name):
+            cf = self.unit.field(e.obj.name)
+            if cf is not None and cf.ftype.kind == "flags":
+                i = cf.ftype.flag_names.index(e.name)
+                shift = cf.ftype.bits - 1 - i
+                return f"(({resolve(e.obj.name)} >> {shift}) & 1)"
+        return self.mod.enum_constant(e)
+
+    def fast(self) -> PyExpr:
+        def index(e: ast.Index) -> str | None:
+            if isinstance(e.obj, ast.Name) and e.obj.name == "payload":
+                i = fx(e.index)
+                return f"(buf[hend + {i}] if hend + {i} < pend else -1)"
+            return None
+
+        def call(e: ast.Call) -> str | None:
+            # len(payload) in a `next by` rule: the payload's size, known from its bounds
+            if e.func == "len" and isinstance(e.args[0], ast.Name) and \
+                    e.args[0].name == "payload":
+                return "(pend - hend)"
+            if e.func in ("min", "max") and len(e.args) == 2:  # inline: no call on the hot path
+                a, b = fx(e.args[0]), fx(e.args[1])
+                op = "<=" if e.func == "min" else ">="
+                return f"({a} if {a} {op} {b} else {b})"
+            return None
+
+        fx = PyExpr(self.fast_name, lambda e: self.flag_attr(self.fast_name, e), index, call)
+        return fx
+
+    def cons(self) -> PyExpr:
+        return PyExpr(self.cons_name, lambda e: self.flag_attr(self.cons_name, e))
+
+    # ---- planning ----
+    def plan(self) -> LayerModel:
+        unit = self.unit
+        members = self.members = list(unit.members)
+        i = 0
+        while i < len(members):
+            m = members[i]
+            self.index = i
+            if hasattr(m, "ftype") and m.node.cond is None and m.ftype.is_scalar:
+                run = [m]
+                while i + 1 < len(members) and hasattr(members[i + 1], "ftype") and \
+                        members[i + 1].node.cond is None and members[i + 1].ftype.is_scalar \
+                        and members[i + 1].ftype.endian == m.ftype.endian:
+                    i += 1
+                    run.append(members[i])
+                self.emit_segment(run)
+            elif hasattr(m, "ftype"):
+                self.emit_variable(m)
+            elif isinstance(m, ast.Let):
+                self.emit_let(m)
+            else:
+                self.emit_requires(m)
+            self.maybe_header()
+            i += 1
+        if unit.kind == "layer":
+            self.emit_bounds()
+        return self.finish()
+
+    def position(self) -> str:
+        if self.fixed_offset is not None:
+            return f"off + {self.fixed_offset}" if self.fixed_offset else "off"
+        return "p"
+
+    def advance(self, nbytes_expr: str, const: int | None) -> None:
+        self.p_is_hend = False
+        if self.fixed_offset is not None and const is not None:
+            self.fixed_offset += const
+            return
+        if self.fixed_offset is not None:
+            self.lines.append(f"p = {self.position()} + {nbytes_expr}")
+            self.fixed_offset = None
+        else:
+            self.lines.append(f"p += {nbytes_expr}")
+        self.uses_p = True
+
+    def chunks(self, run: list) -> list[list]:
+        """Group a run of scalar fields: bit fields share byte-aligned chunks."""
+        groups: list[list] = []
+        bits = 0
+        for cf in run:
+            if bits == 0 and cf.ftype.bits % 8 == 0:
+                groups.append([cf])
+                continue
+            if bits == 0:
+                groups.append([])
+            groups[-1].append(cf)
+            bits = (bits + cf.ftype.bits) % 8
+        return groups
+
+    def emit_segment(self, run: list, cond: str | None = None) -> None:
+        endian = run[0].ftype.endian
+        seg = Segment(">" if endian == "big" else "<", 0)
+        base_offset = self.fixed_offset
+        for group in self.chunks(run):
+            if len(group) == 1 and group[0].ftype.bits % 8 == 0:
+                self.plain_item(seg, group[0], base_offset)
+            else:
+                self.chunk_item(seg, group, base_offset)
+        pos = self.position()
+        name = f"_{self.unit.name}_S{len(self.structs)}"
+        self.structs.append((name, seg.fmt))
+        guard = f"if end - off < {seg.size}:" if pos == "off" else f"if {pos} + {seg.size} > end:"
+        body = [guard, "    raise self._truncated(buf, off, end)",
+                f"({', '.join(seg.targets)},) = {name}.unpack_from(buf, {pos})",
+                *seg.post, *seg.checks]
+        if cond is not None:
+            self.lines.append(f"if {cond}:")
+            self.lines.extend("    " + ln for ln in body)
+            self.lines.append("else:")
+            # every field of the run, also those unpacked through a temporary (u24, bits)
+            self.lines.extend(f"    self.{'_' if cf.ftype.kind in ('flags', 'addr') else ''}"
+                              f"{cf.name} = None" for cf in run)
+        else:
+            self.lines.extend(body)
+        for cf in run:
+            self.decoded.add(cf.name)
+        if cond is not None:
+            self.advance(f"({seg.size} if {cond} else 0)", None)
+        else:
+            self.advance(str(seg.size), seg.size)
+
+    def slot_for(self, cf) -> str:
+        raw = cf.ftype.kind in ("flags", "addr")
+        slot = f"_{cf.name}" if raw else cf.name
+        self.slots.append(slot)
+        return f"self.{slot}"
+
+    def local_for(self, cf, target: str, seg: Segment) -> str:
+        """Unpack a field that later expressions read into a local too (LOAD_FAST beats
+        reading the slot back), unless it is conditional."""
+        if cf.name not in self.referenced or cf.node.cond is not None:
+            return target
+        local = f"f_{cf.name}"
+        seg.post.insert(0, f"{target} = {local}")
+        self.locals.add(cf.name)
+        return local
+
+    def plain_item(self, seg: Segment, cf, base_offset: int | None) -> None:
+        t = cf.ftype
+        nbytes = t.bits // 8
+        target = self.slot_for(cf)
+        offset = None if base_offset is None else base_offset + seg.size
+        if t.kind in ("addr", "bytes"):
+            seg.fmt += f"{nbytes}s"
+            seg.targets.append(self.local_for(cf, target, seg))
+        elif nbytes in _STRUCT_CODES:
+            code = _STRUCT_CODES[nbytes]
+            seg.fmt += code.lower() if t.signed else code
+            seg.targets.append(self.local_for(cf, target, seg))
+        else:
+            tmp = f"_t{len(seg.targets)}"
+            seg.fmt += f"{nbytes}s"
+            seg.targets.append(tmp)
+            seg.post.append(f"{target} = int.from_bytes({tmp}, {t.endian!r}, "
+                            f"signed={t.signed!r})")
+        self.add_check(seg, cf, self.fast_name(cf.name), offset)
+        self.format_lines.append(self.cond_wrap(cf, f'"{cf.name}" / {self.construct_of(t)}'))
+        self.add_format_check(cf)
+        self.add_info(cf, offset, nbytes, None)
+        seg.size += nbytes
+
+    def chunk_item(self, seg: Segment, group: list, base_offset: int | None) -> None:
+        total = sum(cf.ftype.bits for cf in group)
+        nbytes = total // 8
+        tmp = f"_t{len(seg.targets)}"
+        chunk = f"_bits{self.chunk_no}"
+        self.chunk_no += 1
+        endian = group[0].ftype.endian
+        if nbytes in _STRUCT_CODES:
+            seg.fmt += _STRUCT_CODES[nbytes]
+            seg.targets.append(tmp)
+        else:
+            seg.fmt += f"{nbytes}s"
+            seg.targets.append(tmp + "b")
+            seg.post.append(f"{tmp} = int.from_bytes({tmp}b, {endian!r})")
+        offset = None if base_offset is None else base_offset + seg.size
+        shift = total
+        parts = []
+        for cf in group:
+            bits = cf.ftype.bits
+            shift -= bits
+            mask = (1 << bits) - 1
+            target = self.slot_for(cf)
+            expr = f"({tmp} >> {shift}) & {mask:#x}" if shift else f"{tmp} & {mask:#x}"
+            if cf.ftype.signed:
+                expr = f"_signed({expr}, {bits})"
+                self.mod.needs_signed = True
+            if cf.name in self.referenced and cf.node.cond is None:
+                seg.post.append(f"{target} = f_{cf.name} = {expr}")
+                self.locals.add(cf.name)
+            else:
+                seg.post.append(f"{target} = {expr}")
+            self.add_check(seg, cf, self.fast_name(cf.name), offset)
+            self.add_info(cf, offset, nbytes, bits)
+            parts.append(f"((this.{cf.name} & {mask:#x}) << {shift})" if shift
+                         else f"(this.{cf.name} & {mask:#x})")
+        rebuild = " | ".join(parts)
+        self.format_lines.append(
+            f'"{chunk}" / _c.Rebuild({_int_construct(8 * nbytes, False, endian)}, '
+            f"lambda this: {rebuild}),")
+        shift = total
+        for cf in group:
+            bits = cf.ftype.bits
+            shift -= bits
+            mask = (1 << bits) - 1
+            value = f"(this.{chunk} >> {shift}) & {mask:#x}" if shift else \
+                f"this.{chunk} & {mask:#x}"
+            if cf.ftype.signed:
+                value = f"_signed({value}, {bits})"
+            self.format_lines.append(f'"{cf.name}" / _c.Computed(lambda this: {value}),  '
+                                     f"# {self.where(cf.node.pos)}")
+            self.add_format_check(cf)
+        seg.size += nbytes
+
+    def add_check(self, seg: Segment, cf, target: str, offset: int | None) -> None:
+        if cf.node.check is None:
+            return
+        expected = self.fast()(cf.node.check)
+        at = f"off + {offset}" if offset is not None else "p"
+        seg.checks.append(f"if {target} != {expected}:")
+        seg.checks.append(f"    raise self._fail({cf.name!r}, {at}, 'expected %r, got %r' % "
+                          f"({expected}, {target}))")
+
+    def add_format_check(self, cf) -> None:
+        if cf.node.check is not None:
+            self.format_lines.append(
+                f"_c.Check(lambda this: this.{cf.name} == {self.cons()(cf.node.check)}),")
+
+    def where(self, pos) -> str:
+        return f"{self.unit.file.path.name}:{pos.line}"
+
+    def add_info(self, cf, offset: int | None, size: int | None, bits: int | None) -> None:
+        if self.unit.kind == "struct":
+            return
+        t = cf.ftype
+        kind = {"addr": "address", "enum": "enum", "flags": "flags", "int": "int",
+                "bytes": "bytes"}.get(t.kind, "value")
+        args = [repr(cf.name), repr(t.written or t.kind)]
+        if t.kind == "enum":
+            args.append(f"enum={self.mod.ref(t.enum)}")
+        if t.kind == "flags":
+            args.append(f"flags={self.flagset(cf)}")
+        if bits is not None:
+            args.append(f"bits={bits}")
+        elif t.bits is not None:
+            args.append(f"bits={t.bits}")
+        if offset is not None:
+            args.append(f"offset={offset}")
+        if size is not None:
+            args.append(f"size={size}")
+        args.append(f"line={cf.node.pos.line}")
+        if cf.node.doc:
+            args.append(f"doc={cf.node.doc!r}")
+        args.append(f"kind={kind!r}")
+        self.infos.append(f"_FieldInfo({', '.join(args)}),")
+        if t.kind == "flags":
+            self.properties.append([
+                "@property", f"def {cf.name}(self):",
+                f"    v = self._{cf.name}",
+                f"    return None if v is None else {self.flagset(cf)}(v)"])
+        elif t.kind == "addr":
+            self.properties.append([
+                "@property", f"def {cf.name}(self):",
+                f"    v = self._{cf.name}",
+                f"    return None if v is None else _{t.addr}_text(v)"])
+            self.mod.runtime_names.add(f"{t.addr}_text")
+
+    def flagset(self, cf) -> str:
+        return self.mod.flagset(self.unit.name, cf)
+
+    # ---- variable parts ----
+    def emit_variable(self, cf) -> None:
+        t = cf.ftype
+        if self.tail_can_start(t):
+            self.start_tail()
+        cond = self.fast()(cf.node.cond) if cf.node.cond is not None else None
+        if t.is_scalar:
+            self.emit_segment([cf], cond)
+            return
+        if cond is not None:  # both branches must leave the cursor in p
+            self.mark_p(self.position())
+        lines_before = len(self.lines)
+        if t.kind == "bytes":
+            self.emit_bytes(cf)
+        else:
+            self.emit_complex(cf)
+        if cond is not None:
+            body = self.lines[lines_before:]
+            del self.lines[lines_before:]
+            self.lines.append(f"if {cond}:")
+            self.lines.extend("    " + ln for ln in body)
+            self.lines.append("else:")
+            self.lines.append(f"    self.{self.slots[-1]} = None")
+        self.decoded.add(cf.name)
+        if t.kind != "bytes":
+            self.add_format_check(cf)
+
+    def limit(self) -> str:
+        return "hend" if self.hend_ready else "end"
+
+    def emit_bytes(self, cf) -> None:
+        t = cf.ftype
+        self.slots.append(cf.name)
+        pos = self.position()
+        self.mark_p(pos)
+        self.p_is_hend = False
+        if t.size is None:
+            self.lines.append(f"self.{cf.name} = buf[p:{self.limit()}]")
+            self.lines.append(f"p = {self.limit()}")
+            self.p_is_hend = self.limit() == "hend"
+        else:
+            n = self.fast()(t.size)
+            self.lines += [f"n = {n}",
+                           "if n < 0:",
+                           f"    raise self._fail({cf.name!r}, p, 'negative length %d' % n)",
+                           f"if p + n > {self.limit()}:",
+                           "    raise self._truncated(buf, off, end)",
+                           f"self.{cf.name} = buf[p:p + n]",
+                           "p += n"]
+        cons = self.construct_of(t)
+        self.format_lines.append(self.cond_wrap(cf, f'"{cf.name}" / {cons}'))
+        self.add_format_check(cf)
+        self.add_info(cf, None, None, None)
+
+    def mark_p(self, pos: str) -> None:
+        if pos != "p":
+            self.lines.append(f"p = {pos}")
+            self.fixed_offset = None
+        self.uses_p = True
+
+    def emit_complex(self, cf) -> None:
+        """Arrays, structs, switches, externs: construct decodes them, lazily when it can."""
+        t = cf.ftype
+        if self.unit.kind == "struct":  # structs are decoded by construct alone
+            self.format_lines.append(self.cond_wrap(cf, f'"{cf.name}" / {self.construct_of(t)}'))
+            self.slots.append(f"_{cf.name}")
+            return
+        fmt = self.mod.field_format(self.unit, cf, self.construct_of(t, bounded=False))
+        span_size = t.sized if t.sized is not None else t.array_size
+        rest_of_header = span_size is not None and self.is_rest_of_header(span_size)
+        pos = self.position()
+        self.mark_p(pos)
+        self.slots.append(f"_{cf.name}")
+        if rest_of_header:
+            span_size = None  # `size header - k` at offset k: the same as to the header's end
+        if span_size is not None or rest_of_header or (t.kind == "array" and t.to_end):
+            if span_size is not None:
+                n = self.fast()(span_size)
+                self.lines += [f"n = {n}",
+                               "if n < 0:",
+                               f"    raise self._fail({cf.name!r}, p, 'negative size %d' % n)",
+                               f"if p + n > {self.limit()}:",
+                               "    raise self._truncated(buf, off, end)"]
+                stop = "p + n"
+            else:
+                stop = self.limit()
+                if stop == "hend":  # the rest of the header: it must not end before p
+                    self.lines += ["if hend < p:",
+                                   "    raise self._fail('header', off, 'header length %d is "
+                                   "shorter than its fields' % (hend - off))"]
+            self.lines.append(f"self._{cf.name} = (p, {stop})")
+            self.lines.append(f"p = {stop}")
+            self.p_is_hend = stop == "hend"
+            return self.finish_complex(cf, fmt, t)
+        else:
+            self.eager = self.main_lines is None
+            self.lines.append(f"self._{cf.name}, p = _parse_at({fmt}, self, {cf.name!r}, buf, p, "
+                              f"{self.limit()})")
+        self.p_is_hend = False
+        self.finish_complex(cf, fmt, t)
+
+    def is_rest_of_header(self, size: ast.Expr) -> bool:
+        """True when size is the header length minus the constant offset of the cursor (an
+        options field: `size ihl * 4 - 20`), so the span is (p, hend) with no arithmetic."""
+        if not self.hend_ready or self.fixed_offset is None or self.unit.header is None:
+            return False
+        fx = self.fast()
+        return fx(size) == f"({fx(self.unit.header)} - {self.fixed_offset})"
+
+    def finish_complex(self, cf, fmt: str, t: FieldType) -> None:
+        """The property, FORMAT line and FieldInfo of a variable part."""
+        if self.main_lines is not None:
+            self.tail_fields.append(cf.name)
+            self.properties.append([
+                "@property", f"def {cf.name}(self):",
+                f"    if self._{cf.name} is ...:",
+                f"        self._decode_tail({cf.name!r})",
+                f"    return _lazy_value(self, {cf.name!r}, {fmt})"])
+        else:
+            self.properties.append([
+                "@property", f"def {cf.name}(self):",
+                f"    return _lazy_value(self, {cf.name!r}, {fmt})"])
+        self.format_lines.append(self.cond_wrap(cf, f'"{cf.name}" / {self.construct_of(t)}'))
+        self.add_info(cf, None, None, None)
+
+    def tail_can_start(self, t: FieldType) -> bool:
+        """A part construct must parse to find its end (an array by count, a struct) is left
+        for later, with every field after it, when nothing else needs those ends: the header's
+        end is already known and only such variable parts follow (DNS's four sections)."""
+        if self.unit.kind != "layer" or not self.hend_ready or self.main_lines is not None:
+            return False
+        if t.kind not in ("array", "struct", "switch", "extern"):
+            return False
+        if t.sized is not None or t.array_size is not None or (t.kind == "array" and t.to_end):
+            return False  # a span costs nothing: no need to defer it
+        rest = self.members[self.index:]
+        return all(hasattr(m, "ftype") and m.ftype.kind in ("array", "struct", "switch", "extern")
+                   for m in rest)
+
+    def start_tail(self) -> None:
+        """From here on, lines go to _decode_tail; _decode marks the fields as not decoded."""
+        self.mark_p(self.position())
+        rest = [m.name for m in self.members[self.index:]]
+        self.lines.append("self._at_tail = p")
+        self.lines += [f"self._{name} = ..." for name in rest]
+        self.slots.append("_at_tail")
+        self.main_lines = self.lines
+        self.lines = []
+
+    def cond_wrap(self, cf, item: str) -> str:
+        if cf.node.cond is None:
+            return item + f",  # {self.where(cf.node.pos)}"
+        name, cons = item.split(" / ", 1)
+        return (f"{name} / _c.If(lambda this: {self.cons()(cf.node.cond)}, {cons}),  "
+                f"# {self.where(cf.node.pos)}")
+
+    def construct_of(self, t: FieldType, bounded: bool = True) -> str:
+        cx = self.cons()
+        if t.sized is not None:
+            inner = self.construct_of(_unsized(t), bounded)
+            if not bounded:
+                return inner
+            return f"_c.FixedSized(lambda this: {cx(t.sized)}, {inner})"
+        if t.kind in ("int", "enum", "flags"):
+            return _int_construct(t.bits, t.signed, t.endian)
+        if t.kind == "addr":
+            return f"_c.Bytes({t.bits // 8})"
+        if t.kind == "bytes":
+            if t.size is None:
+                return "_c.GreedyBytes"
+            if t.bits is not None:
+                return f"_c.Bytes({t.bits // 8})"
+            return f"_c.Bytes(lambda this: {cx(t.size)})"
+        if t.kind == "struct":
+            ref = self.mod.struct_ref(t.struct)
+            if not t.args:
+                return ref
+            params = self.mod.struct_params(t.struct)
+            kw = ", ".join(f"{p}=lambda this: {cx(a)}" for p, a in zip(params, t.args,
+                                                                          strict=True))
+            return f"_Params({ref}, {kw})"
+        if t.kind == "extern":
+            return f"_extern({t.extern!r})"
+        if t.kind == "switch":
+            cases, default = [], "_c.Pass"
+            for values, sub in t.cases:
+                if values is None:
+                    default = self.construct_of(sub)
+                    continue
+                for v in values:
+                    cases.append((self.mod.const_int(v), self.construct_of(sub)))
+            table = ", ".join(f"{k!r}: {v}" for k, v in sorted(cases))
+            return f"_c.Switch(lambda this: {cx(t.selector)}, {{{table}}}, default={default})"
+        if t.kind == "array":
+            elem = self.construct_of(t.element)
+            if t.count is not None:
+                return f"_c.Array(lambda this: {cx(t.count)}, {elem})"
+            if t.until is not None:
+                return f"_c.RepeatUntil(lambda obj, lst, this: {cx(t.until)}, {elem})"
+            if t.array_size is not None and bounded:
+                return (f"_c.FixedSized(lambda this: {cx(t.array_size)}, "
+                        f"_c.GreedyRange({elem}))")
+            return f"_c.GreedyRange({elem})"
+        raise TypeError(t.kind)  # pragma: no cover
+
+    def emit_let(self, m: ast.Let) -> None:
+        self.slots.append(m.name)
+        self.lines.append(f"self.{m.name} = {self.fast()(m.expr)}")
+        self.format_lines.append(f'"{m.name}" / _c.Computed(lambda this: {self.cons()(m.expr)}),'
+                                 f"  # {self.where(m.pos)}")
+        self.infos.append(f"_FieldInfo({m.name!r}, 'let', line={m.pos.line}, kind='let'),")
+        self.decoded.add(m.name)
+
+    def emit_requires(self, m: ast.Requires) -> None:
+        message = m.message or "requirement failed"
+        self.lines += [f"if not {self.fast()(m.expr)}:",
+                       f"    raise self._fail('requires', off, {message!r})"]
+        self.format_lines.append(f"_c.Check(lambda this: {self.cons()(m.expr)}),")
+
+    # ---- boundaries and dispatch ----
+    def maybe_header(self) -> None:
+        h = self.unit.header
+        if self.unit.kind != "layer" or h is None or self.hend_ready:
+            return
+        if names_in(h) <= self.decoded | set(self.mod.checked.consts) | {"remaining"}:
+            self.remaining = "(end - off)"  # in a header: all the bytes the layer was given
+            self.lines += [f"hend = off + {self.fast()(h)}",
+                           "if hend > end:",
+                           "    raise self._truncated(buf, off, end)"]
+            self.remaining = "(end - hend)"
+            self.hend_ready = True
+
+    def emit_bounds(self) -> None:
+        unit = self.unit
+        if self.main_lines is not None:  # the tail is planned: back to _decode
+            self.tail = self.lines
+            self.lines = self.main_lines
+        if not self.hend_ready:
+            self.lines.append(f"hend = {self.position()}")
+        elif (self.uses_p or self.fixed_offset) and not self.p_is_hend:
+            self.lines += [f"if hend < {self.position()}:",
+                           "    raise self._fail('header', off, 'header length %d is shorter "
+                           "than its fields' % (hend - off))"]
+        if unit.payload is not None:
+            self.lines += [f"pend = hend + {self.fast()(unit.payload)}",
+                           "if pend < hend:",
+                           "    raise self._fail('payload', off, 'payload length %d is negative'"
+                           " % (pend - hend))",
+                           "if pend > end:",
+                           "    pend = end"]
+        else:
+            self.lines.append("pend = end")
+        self.lines += ["self._buf = buf", "self._off = off", "self._hend = hend",
+                       "self._pend = pend", "self._end = end"]
+        self.lines += self.next_lines()
+
+    def next_lines(self) -> list[str]:
+        nxt = self.unit.next
+        if nxt is None:
+            return ["return None"]
+        if isinstance(nxt, ast.NextFixed):
+            return [f"return {self.mod.ref(nxt.layer)}"]
+        out = []
+        fx = self.fast()
+        if nxt.unless is not None:
+            instead = self.mod.ref(nxt.instead) if nxt.instead is not None else "None"
+            out += [f"if {fx(nxt.unless)}:", f"    return {instead}"]
+        table = self.mod.table(self.unit.next_table)
+        values = [fx(e) for e in nxt.exprs]
+        gets = " or ".join(f"{table}.get({v})" for v in values)
+        out += [f"nxt = {gets}",
+                "if nxt is not None and nxt._guard is not None \\",
+                "        and not nxt._guard(buf, hend, pend):",
+                "    nxt = None",
+                f"if nxt is None and {table}.heuristics:",
+                f"    nxt = {table}.lookup(None, buf, hend, pend)",
+                "return nxt"]
+        return out
+
+    def flow_lines(self) -> list[str]:
+        flow = self.unit.flow
+        if flow is None:
+            return []
+        cf = self.unit.field(flow.src)
+        t = cf.ftype
+        if t.kind == "addr":
+            ep = self.mod.endpoint(_ADDR_ENDPOINT[t.addr], t.addr)
+            return ["@property", "def flow(self):",
+                    f"    return _Flow({ep}, self._{flow.src}, self._{flow.dst})"]
+        fmt = "int" if t.kind in ("int", "enum") else "bytes"
+        ep = self.mod.endpoint(f"{self.unit.name} port" if fmt == "int" else self.unit.name, fmt)
+        return ["@property", "def flow(self):",
+                f"    return _Flow({ep}, self.{flow.src}, self.{flow.dst})"]
+
+    def finish(self) -> LayerModel:
+        lines = self.lines
+        if self.eager and self.unit.kind == "layer":
+            # construct parses a part while _decode runs: an extern type in it (a DNS name)
+            # may read the packet around it, so say where the buffer and the layer are first
+            lines = ["self._buf = buf", "self._off = off", *lines]
+        defaults, relations = self.defaults_and_relations()
+        node = self.unit.node
+        tail = []
+        if self.tail_fields:
+            names = ", ".join(self.tail_fields)
+            used = set(re.findall(r"\b(off|end|hend)\b", "\n".join(self.tail)))
+            # a part that does not decode fails the reads of it and of the parts after it,
+            # not of those before it (a DNS question before a truncated answer)
+            tail = [f'"""Decode {names} when one of them is first read."""',
+                    "buf = self._buf",
+                    *[f"{name} = self._{name}" for name in ("off", "end", "hend") if name in used],
+                    "p = self._at_tail", "try:", *["    " + ln for ln in self.tail],
+                    "except Exception:", "    if getattr(self, '_' + name) is ...:",
+                    "        raise"]
+        return LayerModel(
+            name=node.name, kind=self.unit.kind, doc=node.doc or f"The {node.name} layer.",
+            layer_class=_LAYER_CLASSES.get(getattr(node, "layer_class", "other"), "OTHER"),
+            source=self.unit.file.display, slots=self.slots, field_infos=self.infos,
+            format_lines=self.format_lines, structs=self.structs, decode_lines=lines,
+            properties=self.properties, flow_lines=self.flow_lines(), defaults=defaults,
+            relations=relations, build_info=self.build_info(), tail_lines=tail,
+            guard=self.mod.guard(self.unit) if self.unit.kind == "layer" else "None")
+
+
+def _referenced_names(unit: Unit) -> set[str]:
+    """Names read by a layer's expressions: sizes, conditions, checks, lets, boundaries,
+    requires and the next-layer rule. Their fields are worth keeping in locals."""
+    exprs: list = [unit.header, unit.payload]
+    for m in unit.members:
+        if isinstance(m, ast.Let):
+            exprs.append(m.expr)
+        elif isinstance(m, ast.Requires):
+            exprs.append(m.expr)
+        elif hasattr(m, "ftype"):
+            t = m.ftype
+            exprs += [m.node.cond, m.node.check, t.size, t.sized, t.count, t.array_size]
+            if m.node.check is not None:  # a checked field is read back by its check
+                exprs.append(ast.Name(m.name, m.node.pos))
+    nxt = unit.next
+    if isinstance(nxt, ast.NextBy):
+        exprs += [*nxt.exprs, nxt.unless]
+    names: set[str] = set()
+    for e in exprs:
+        names |= names_in(e)
+    return names
+
+
+def _unsized(t: FieldType) -> FieldType:
+    return replace(t, sized=None)

@@ -1,0 +1,200 @@
+"""Phase 3: plan. Turn one checked .layer file into the view-model of its module.
+
+The module around the layers: enums and their dispatch tables, struct formats, endpoint
+types, flag sets, heuristics and guards, bindings, and imports of what other files declared.
+Each layer or struct is planned by layout.UnitPlanner. Dispatch tables, imports and exports
+are sorted, so the same input always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from pktspec.generator.check import Checked, Unit, _const_eval
+from pktspec.generator.layout import UnitPlanner
+from pktspec.generator.model import ModuleModel
+from pktspec.generator.pyexpr import PyExpr
+from pktspec.generator.resolve import SourceFile
+from pktspec.grammar import ast
+
+
+class ModulePlanner:
+    """Plans one .layer file's module: enums, tables, structs, layers, bindings, imports."""
+
+    def __init__(self, checked: Checked, source: SourceFile, version: str, sha256: str,
+                 module_name_of) -> None:
+        self.checked = checked
+        self.source = source
+        self.version = version
+        self.sha256 = sha256
+        self.module_name_of = module_name_of
+        self.foreign: dict[str, set[str]] = {}
+        self.tables: dict[str, str] = {}
+        self.endpoints: dict[str, str] = {}
+        self.flagsets: dict[str, str] = {}
+        self.field_formats: list[str] = []
+        self.helpers: list[list[str]] = []
+        self.runtime_names: set[str] = set()
+        self.needs_signed = False
+
+    def own(self, name: str) -> bool:
+        symbol = self.checked.program.symbols.get(name)
+        return symbol is not None and symbol.file is self.source
+
+    def ref(self, name: str) -> str:
+        """A layer or enum of this or another file, importing it when foreign."""
+        if not self.own(name):
+            symbol = self.checked.program.symbols[name]
+            self.foreign.setdefault(self.module_name_of(symbol.file), set()).add(name)
+        return name
+
+    def struct_ref(self, name: str) -> str:
+        ref = f"_S_{name}"
+        if not self.own(name):
+            symbol = self.checked.program.symbols[name]
+            self.foreign.setdefault(self.module_name_of(symbol.file), set()).add(ref)
+        return ref
+
+    def struct_params(self, name: str) -> tuple[str, ...]:
+        return self.checked.program.symbols[name].node.params
+
+    def table(self, name: str) -> str:
+        return self.tables.setdefault(name, f"_T_{name}")
+
+    def endpoint(self, name: str, fmt: str) -> str:
+        ident = "_EP_" + "".join(ch if ch.isalnum() else "_" for ch in name)
+        self.endpoints[ident] = f"_endpoint_type({name!r}, {fmt!r})"
+        return ident
+
+    def flagset(self, layer: str, cf) -> str:
+        ident = f"_{layer}_{cf.name}_flags"
+        names = ", ".join(repr(n) for n in cf.ftype.flag_names)
+        self.flagsets[ident] = (f"_FlagSet.define({layer + '_' + cf.name!r}, ({names},), "
+                                f"width={cf.ftype.bits})")
+        return ident
+
+    def field_format(self, unit: Unit, cf, construct: str) -> str:
+        ident = f"_F_{unit.name}_{cf.name}"
+        self.field_formats.append(f"{ident} = {construct}")
+        return ident
+
+    def global_name(self, name: str) -> str:
+        if name in self.checked.consts:
+            return repr(self.checked.consts[name])
+        raise ValueError(f"unresolved name {name!r}")  # the checker refuses these first
+
+    def enum_constant(self, e: ast.Attr) -> str | None:
+        if isinstance(e.obj, ast.Name) and e.obj.name in self.checked.enums:
+            return repr(self.enum_value(e.obj.name, e.name))
+        return None
+
+    def enum_value(self, enum: str, item: str) -> int:
+        for name, value in self.checked.enums[enum].items:
+            if name == item:
+                return value
+        for b in self.checked.bindings:
+            if b.table == enum and b.name == item:
+                return b.value
+        raise ValueError(f"{enum}.{item}")  # pragma: no cover - checked before
+
+    def const_int(self, e: ast.Expr) -> int:
+        if isinstance(e, ast.Attr) and isinstance(e.obj, ast.Name) and \
+                e.obj.name in self.checked.enums:
+            return self.enum_value(e.obj.name, e.name)
+        return _const_eval(e, self.checked.consts)
+
+    # ---- the whole module ----
+    def plan(self) -> ModuleModel:
+        checked = self.checked
+        decls = self.source.module.decls
+        enums = []
+        for d in decls:
+            if isinstance(d, ast.Enum):
+                enums.append((d.name, d.doc or f"The values of {d.name}.",
+                              [(n, repr(v)) for n, v in checked.enums[d.name].items]))
+                self.table(d.name)
+        struct_formats, layers = [], []
+        for d in decls:
+            if isinstance(d, ast.Struct):
+                planner = UnitPlanner(self, checked.units[d.name])
+                planner.plan()
+                body = "\n".join("    " + ln for ln in planner.format_lines)
+                struct_formats.append(f"_S_{d.name} = _c.Struct(\n{body}\n)")
+            elif isinstance(d, ast.Layer):
+                layers.append(UnitPlanner(self, checked.units[d.name]).plan())
+        registrations = [f"_REGISTRY.add_layer({lm.name})" for lm in layers]
+        registrations += self.binding_lines()
+        exports = sorted([e[0] for e in enums] + [lm.name for lm in layers])
+        return ModuleModel(
+            source=self.source.display, sha256=self.sha256, version=self.version,
+            regenerate=f"pktspec compile {self.source.display}",
+            imports=self.import_lines(), flagsets=[f"{k} = {v}" for k, v in
+                                                   sorted(self.flagsets.items())],
+            enums=enums,
+            tables=[f"{v} = _REGISTRY.table({k!r})" for k, v in sorted(self.tables.items())],
+            endpoints=[f"{k} = {v}" for k, v in sorted(self.endpoints.items())],
+            helpers=self.helpers, struct_formats=struct_formats,
+            field_formats=self.field_formats, layers=layers, registrations=registrations,
+            exports=exports)
+
+    def binding_lines(self) -> list[str]:
+        out = []
+        for b in self.checked.bindings:
+            if b.file is not self.source:
+                continue
+            table = self.table(b.table)
+            target = self.ref(b.target)
+            where = f"{self.source.display}:{b.pos.line}"
+            if b.cond is None:
+                out.append(f"{table}.bind({b.value:#x}, {target}, source={where!r}, "
+                           f"priority={b.priority})")
+            else:
+                fn = self.heuristic(b)
+                out.append(f"{table}.add_heuristic({fn}, {target}, priority={b.priority})")
+        return out
+
+    def heuristic(self, b) -> str:
+        ident = f"_heuristic_{b.table}_{b.target}_{b.pos.line}"
+        return self.data_predicate(ident, b.cond, f"Heuristic from {self.source.display}:"
+                                   f"{b.pos.line}.")
+
+    def guard(self, unit: Unit) -> str:
+        """The module-level function for a layer's ``guard``, or "None"."""
+        if unit.guard is None:
+            return "None"
+        return self.data_predicate(f"_guard_{unit.name}", unit.guard.expr,
+                                   f"Guard of {unit.name} ({self.source.display}:"
+                                   f"{unit.guard.pos.line}).")
+
+    def data_predicate(self, ident: str, cond: ast.Expr, doc: str) -> str:
+        """A function (buf, off, end) -> bool over the bytes ``data`` = buf[off:end]."""
+
+        def index(e: ast.Index) -> str | None:
+            if isinstance(e.obj, ast.Name) and e.obj.name == "data":
+                i = px(e.index)
+                if isinstance(e.index, ast.IntLit):  # the usual case: data[0] > 0 is a number
+                    return f"(buf[off + {i}] if end - off > {i} else -1)"
+                return f"(buf[off + {i}] if 0 <= {i} < end - off else -1)"
+            return None
+
+        def call(e: ast.Call) -> str | None:
+            if e.func == "len" and isinstance(e.args[0], ast.Name) and e.args[0].name == "data":
+                return "(end - off)"
+            return None
+
+        px = PyExpr(self.global_name, self.enum_constant, index, call)
+        self.helpers.append([f"def {ident}(buf, off, end):",
+                             f"    {doc!r}",
+                             f"    return bool({px(cond)})"])
+        return ident
+
+    def import_lines(self) -> list[str]:
+        lines = []
+        for module in sorted(self.foreign):
+            names = ", ".join(sorted(self.foreign[module]))
+            lines.append(f"from {module} import {names}")
+        return lines
+
+
+def plan_module(checked: Checked, source: SourceFile, version: str, sha256: str,
+                module_name_of) -> ModuleModel:
+    """The view-model of one .layer file's generated module."""
+    return ModulePlanner(checked, source, version, sha256, module_name_of).plan()

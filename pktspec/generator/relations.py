@@ -1,0 +1,180 @@
+"""Phase 3, the builder's part of a layer's plan: defaults and length/checksum relations.
+
+What a .layer file says the builder fills in (``total_length: u16 = len(header) +
+len(payload)``, ``checksum: u16 = inet_checksum(pseudo_header, header, payload)``), what it
+implies (``header = ihl * 4`` makes ``ihl`` a length), the header boundary in build form and
+the pseudo-header an IP layer offers the layers above it, compiled into the lambdas and
+tables of a generated class (``DEFAULTS``, ``RELATIONS``, ``HEADER``, ``PSEUDO_HEADER``,
+``NEXT``). A mixin of layout.UnitPlanner: it reads the unit being planned.
+"""
+
+from __future__ import annotations
+
+from pktspec.generator.check import _NotConstant
+from pktspec.generator.pyexpr import PyExpr, names_in
+from pktspec.grammar import ast
+
+
+class BuildRelations:
+    """The builder relations of one layer (mixed into UnitPlanner)."""
+
+    def defaults_and_relations(self) -> tuple[list[tuple[str, str]], list[str]]:
+        defaults, relations = [], []
+        build = self.build()
+        for cf in self.unit.fields:
+            node = cf.node
+            if node.default is not None:
+                defaults.append((cf.name, self.fast_const(node.default)))
+            elif node.check is not None:
+                defaults.append((cf.name, self.fast_const(node.check)))
+            if node.value is not None:
+                kind = "checksum" if _is_checksum(node.value) else "length"
+                relations.append(f"({cf.name!r}, {kind!r}, lambda c: {build(node.value)}),")
+        relations += [f"({name!r}, 'length', lambda c: {expr})," for name, expr in
+                      self.implied_lengths()]
+        return defaults, relations
+
+    def build(self) -> PyExpr:
+        return PyExpr(self.build_name, self.build_attr, None, self.build_call)
+
+    def implied_lengths(self) -> list[tuple[str, str]]:
+        """Length fields the builder fills although the file gives them no `= expr`: the
+        field a boundary or an array bound is made of (``header = ihl * 4`` gives
+        ``ihl = ceil(len(header) / 4)``, ``items: Item[count]`` gives ``count =
+        len(items)``), solved when the bound is linear in one such field."""
+        if self.unit.kind != "layer":
+            return []
+        bounds = [(self.unit.header, "c._header_len"), (self.unit.payload, "c._payload_len")]
+        for cf in self.unit.fields:
+            t = cf.ftype
+            bound = t.count if t.kind == "array" else t.size if t.kind == "bytes" else None
+            if bound is not None:
+                bounds.append((bound, f"len(c.{cf.name} or ())"))
+        bounds += self.last_part_bound()
+        solved: list[tuple[str, str]] = []
+        taken = {cf.name for cf in self.unit.fields if cf.node.value is not None}
+        for expr, measured in bounds:
+            free = [n for n in sorted(names_in(expr)) if n not in taken and
+                    (cf := self.unit.field(n)) is not None and cf.ftype.kind == "int"]
+            if expr is None or len(free) != 1:
+                continue
+            linear = self.linear(expr, free[0])
+            if linear is None or linear[0] <= 0:
+                continue
+            a, b = linear
+            rest = f"{measured} - {b}" if b else measured
+            solved.append((free[0], f"({rest} + {a - 1}) // {a}" if a > 1 else rest))
+            taken.add(free[0])
+        return solved
+
+    def last_part_bound(self) -> list[tuple[ast.Expr, str]]:
+        """``options: Option[] size opt_len * 4`` as the layer's last field, after fields of
+        fixed sizes: its bytes are the header's from a known offset on, so the length field
+        follows from the header length (Geneve's opt_len)."""
+        if not self.unit.fields:
+            return []
+        *before, last = self.unit.fields
+        bound = last.ftype.sized if last.ftype.sized is not None else last.ftype.array_size
+        if bound is None or any(cf.node.cond is not None or not cf.ftype.is_scalar
+                                for cf in before):
+            return []
+        offset = sum(cf.ftype.bits for cf in before) // 8
+        return [(bound, f"c._header_len - {offset}" if offset else "c._header_len")]
+
+    def linear(self, e: ast.Expr, name: str) -> tuple[int, str | None] | None:
+        """``e`` as ``a * name + b``: (a, Python source of b or None), or None when it is not
+        linear in name (b may read other fields)."""
+        if name not in names_in(e):
+            source = self.build()(e)
+            return 0, None if source == "0" else source
+        if isinstance(e, ast.Name):
+            return 1, None
+        if not isinstance(e, ast.BinOp) or e.op not in ("+", "-", "*"):
+            return None
+        left, right = self.linear(e.left, name), self.linear(e.right, name)
+        if left is None or right is None:
+            return None
+        if e.op == "*":
+            (a, b), other = (left, e.right) if left[0] else (right, e.left)
+            if name in names_in(other):
+                return None  # name * name
+            try:
+                k = self.mod.const_int(other)
+            except _NotConstant:
+                return None
+            return a * k, f"({b} * {k})" if b else None
+        sign = "+" if e.op == "+" else "-"
+        a = left[0] + right[0] if e.op == "+" else left[0] - right[0]
+        bl, br = left[1], right[1]
+        if bl and br:
+            return a, f"({bl} {sign} {br})"
+        if br:
+            return a, br if sign == "+" else f"(-{br})"
+        return a, bl
+
+    def build_info(self) -> list[str]:
+        """What the builder needs beyond the relations: the header length (to pad a header
+        to it), the pseudo-header this layer gives the checksums of layers inside it, and
+        the fields the next-layer rule reads (to fill them from the layer stacked on top)."""
+        if self.unit.kind != "layer":
+            return []
+        out, build = [], self.build()
+        h = self.unit.header
+        fields = {cf.name for cf in self.unit.fields}
+        if h is not None and names_in(h) <= fields | set(self.mod.checked.consts):
+            out.append(f"HEADER = staticmethod(lambda c: {build(h)})")
+        if self.unit.pseudo_header is not None:
+            out.append(f"PSEUDO_HEADER = staticmethod(lambda c: {build(self.unit.pseudo_header)})")
+        nxt = self.unit.next
+        if isinstance(nxt, ast.NextBy) and self.unit.next_table is not None:
+            names: list[str] = []
+            for e in nxt.exprs:
+                args = e.args if isinstance(e, ast.Call) and e.func in ("min", "max") else (e,)
+                for a in args:
+                    if isinstance(a, ast.Name) and a.name in fields and a.name not in names:
+                        names.append(a.name)
+            if names:
+                out.append(f"NEXT = ({self.unit.next_table!r}, {tuple(names)!r})")
+        return out
+
+    def fast_const(self, e: ast.Expr) -> str:
+        try:
+            return repr(self.mod.const_int(e))
+        except _NotConstant:
+            return "None"
+
+    def build_name(self, name: str) -> str:
+        special = {"header": "c._header", "payload": "c._payload",
+                   "pseudo_header": "c._pseudo_header", "upper_length": "c._upper_length",
+                   "upper_protocol": "c._upper_protocol"}
+        if name in special:
+            return special[name]
+        if self.unit.field(name) is not None or any(
+                isinstance(m, ast.Let) and m.name == name for m in self.unit.members):
+            return f"c.{name}"
+        return self.mod.global_name(name)
+
+    def build_attr(self, e: ast.Attr) -> str | None:
+        return self.flag_attr(self.build_name, e)
+
+    def build_call(self, e: ast.Call) -> str | None:
+        if e.func == "len" and isinstance(e.args[0], ast.Name) and \
+                e.args[0].name in ("header", "payload"):
+            return f"c._{e.args[0].name}_len"
+        build = self.build()
+        if e.func == "concat":  # the checker saw that every part is bytes
+            return "b''.join((" + "".join(f"{build(a)}, " for a in e.args) + "))"
+        if e.func in ("u8", "u16", "u24", "u32", "u64"):
+            bits = int(e.func[1:])
+            try:  # a constant is written as its bytes
+                return repr((self.mod.const_int(e.args[0]) & ((1 << bits) - 1)).to_bytes(
+                    bits // 8, self.unit.endian))
+            except _NotConstant:
+                pass
+            return (f"({build(e.args[0])} & {(1 << bits) - 1:#x}).to_bytes({bits // 8}, "
+                    f"{self.unit.endian!r})")
+        return None
+
+
+def _is_checksum(e: ast.Expr) -> bool:
+    return isinstance(e, ast.Call) and e.func in ("inet_checksum", "crc32")
