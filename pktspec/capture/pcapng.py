@@ -85,6 +85,9 @@ _NUMERIC_OPTIONS: dict[tuple[int, int], str] = {
 Options = list[tuple[int, bytes]]
 
 
+_new_info = tuple.__new__  # CaptureInfo is a tuple: made in C, once per packet
+
+
 class SimplePacketInfo(CaptureInfo):
     """CaptureInfo of a packet from a Simple Packet Block: the file has no timestamp for it.
 
@@ -414,16 +417,11 @@ class PcapngReader:
                     c_hi = c_lo + res
                 count += 1
                 if stop - dstop < 8:
-                    yield (
-                        buf[pos + 28 : dstop],
-                        info(sec + offset, frac, res, caplen, length, gid, linktype),
-                    )
+                    comment = None
                 else:  # options follow the packet: only comments matter to CaptureInfo
                     comment = self._epb_comment(buf, (dstop + 3) & ~3, stop - 4)
-                    yield (
-                        buf[pos + 28 : dstop],
-                        info(sec + offset, frac, res, caplen, length, gid, linktype, comment),
-                    )
+                yield buf[pos + 28 : dstop], _new_info(
+                    info, (sec + offset, frac, res, caplen, length, gid, linktype, comment))
                 pos, prev = stop, blen
             self._pos, self.records_read = pos, count
             if pos > first and self._codec.u32(buf, pos - 4)[0] != prev:
@@ -564,8 +562,8 @@ class PcapngReader:
         sec, frac = divmod(units, iface.tsresol)
         comments = [_text(v) for c, v in options if c == OPT_COMMENT]
         comment = "\n".join(comments) if comments else None
-        info = CaptureInfo(sec + iface.tsoffset, frac, iface.tsresol, len(data), length,
-                           iface.id, iface.linktype, comment)  # fmt: skip
+        info = _new_info(CaptureInfo, (sec + iface.tsoffset, frac, iface.tsresol, len(data),
+                                       length, iface.id, iface.linktype, comment))
         return PacketBlock(*self._where(btype, pos), options, iface.id, data, info)
 
     def _packet_data(self, buf: bytes, start: int, caplen: int, end: int, pos: int) -> bytes:

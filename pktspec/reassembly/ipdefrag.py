@@ -38,7 +38,7 @@ from __future__ import annotations
 import struct
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from pktspec.protocols.ipv4 import IPv4
@@ -254,7 +254,7 @@ class _Defragmenter:
         data = prefix + self._rebuild(header, info, payload)
         meta = packet.metadata
         if meta is not None:
-            meta = replace(meta, caplen=len(data), length=len(data))
+            meta = meta.replace(caplen=len(data), length=len(data))
         return decode(data, cls, metadata=meta)
 
     def _give_up(self, key: Any, packet: Packet | None = None) -> None:
