@@ -462,8 +462,13 @@ class UnitPlanner(BuildRelations):
             return self.finish_complex(cf, fmt, t)
         else:
             self.eager = self.main_lines is None
-            self.lines.append(f"self._{cf.name}, p = _parse_at({fmt}, self, {cf.name!r}, buf, p, "
-                              f"{self.limit()})")
+            parse = f"_parse_at({fmt}, self, {cf.name!r}, buf, p, {self.limit()})"
+            if self.main_lines is None:
+                self.lines.append(f"self._{cf.name}, p = {parse}")
+            else:  # in _decode_tail: a part already read (or set by the user) is kept
+                self.lines += [f"value, p = {parse}",
+                               f"if self._{cf.name} is ...:",
+                               f"    self._{cf.name} = value"]
         self.p_is_hend = False
         self.finish_complex(cf, fmt, t)
 

@@ -270,10 +270,18 @@ class DNS(_Layer):
         hend = self._hend
         p = self._at_tail
         try:
-            self._questions, p = _parse_at(_F_DNS_questions, self, 'questions', buf, p, hend)
-            self._answers, p = _parse_at(_F_DNS_answers, self, 'answers', buf, p, hend)
-            self._authorities, p = _parse_at(_F_DNS_authorities, self, 'authorities', buf, p, hend)
-            self._additionals, p = _parse_at(_F_DNS_additionals, self, 'additionals', buf, p, hend)
+            value, p = _parse_at(_F_DNS_questions, self, 'questions', buf, p, hend)
+            if self._questions is ...:
+                self._questions = value
+            value, p = _parse_at(_F_DNS_answers, self, 'answers', buf, p, hend)
+            if self._answers is ...:
+                self._answers = value
+            value, p = _parse_at(_F_DNS_authorities, self, 'authorities', buf, p, hend)
+            if self._authorities is ...:
+                self._authorities = value
+            value, p = _parse_at(_F_DNS_additionals, self, 'additionals', buf, p, hend)
+            if self._additionals is ...:
+                self._additionals = value
         except Exception:
             if getattr(self, '_' + name) is ...:
                 raise

@@ -236,3 +236,18 @@ extend Proto { heuristic -> Fallback if data[0] == 0x99 }
     short = pktspec.decode(b"\x07\x42", mod.Carrier, strict=True)  # too short for the guard
     assert [x.name for x in short.layers] == ["Carrier", "Payload"]
     assert pktspec.decode(b"\x07", mod.Carrier, strict=True).layers[-1].name == "Carrier"
+
+
+def test_lazily_decoded_tail_keeps_parts_already_set(tmp_path):
+    mod = load_text(tmp_path, """
+layer Tail : other {
+    n: u8;
+    header = remaining;
+    first: u8[n];
+    second: u8[n];
+}
+""", "tail.layer")
+    layer = pktspec.decode(b"\x02\x01\x02\x03\x04", mod.Tail, strict=True).layers[0]
+    layer.second = [9, 9]              # set before anything of the tail was read
+    assert list(layer.first) == [1, 2]
+    assert list(layer.second) == [9, 9]
