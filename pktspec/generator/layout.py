@@ -534,9 +534,14 @@ class UnitPlanner(BuildRelations):
             if not bounded:
                 return inner
             return f"_c.FixedSized(lambda this: {cx(t.sized)}, {inner})"
+        if t.kind == "enum" and self.unit.kind == "struct":
+            # inside structs construct is the only decoder: show enum names (values stay ints)
+            return f"_EnumInt({_int_construct(t.bits, t.signed, t.endian)}, {self.mod.ref(t.enum)})"
         if t.kind in ("int", "enum", "flags"):
             return _int_construct(t.bits, t.signed, t.endian)
         if t.kind == "addr":
+            if self.unit.kind == "struct":  # as text, like a layer's address fields
+                return f"_AddressText(_c.Bytes({t.bits // 8}), {t.addr!r})"
             return f"_c.Bytes({t.bits // 8})"
         if t.kind == "bytes":
             if t.size is None:

@@ -8,6 +8,8 @@ import struct as _struct
 import construct as _c
 
 from pktspec.runtime import require_api as _require_api
+from pktspec.runtime.constructs import AddressText as _AddressText
+from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
 from pktspec.runtime.constructs import crc32 as _crc32
 from pktspec.runtime.constructs import extern as _extern
@@ -111,18 +113,18 @@ _T_DHCPv6StatusCode = _REGISTRY.table('DHCPv6StatusCode')
 _T_UDPPort = _REGISTRY.table('UDPPort')
 
 _S_DHCPv6DUID = _c.Struct(
-    "type" / _c.Int16ub,  # dhcpv6.layer:74
+    "type" / _EnumInt(_c.Int16ub, DHCPv6DUIDType),  # dhcpv6.layer:74
     "hardware_type" / _c.If(lambda this: ((this.type == 1) or (this.type == 3)), _c.Int16ub),  # dhcpv6.layer:75
     "time" / _c.If(lambda this: (this.type == 1), _c.Int32ub),  # dhcpv6.layer:77
     "enterprise_number" / _c.If(lambda this: (this.type == 2), _c.Int32ub),  # dhcpv6.layer:78
     "identifier" / _c.GreedyBytes,  # dhcpv6.layer:80
 )
 _S_DHCPv6Status = _c.Struct(
-    "status_code" / _c.Int16ub,  # dhcpv6.layer:85
+    "status_code" / _EnumInt(_c.Int16ub, DHCPv6StatusCode),  # dhcpv6.layer:85
     "message" / _c.GreedyBytes,  # dhcpv6.layer:86
 )
 _S_DHCPv6IAAddress = _c.Struct(
-    "address" / _c.Bytes(16),  # dhcpv6.layer:91
+    "address" / _AddressText(_c.Bytes(16), 'ipv6'),  # dhcpv6.layer:91
     "preferred_lifetime" / _c.Int32ub,  # dhcpv6.layer:92
     "valid_lifetime" / _c.Int32ub,  # dhcpv6.layer:93
     "options" / _c.GreedyBytes,  # dhcpv6.layer:94
@@ -131,11 +133,11 @@ _S_DHCPv6IAPrefix = _c.Struct(
     "preferred_lifetime" / _c.Int32ub,  # dhcpv6.layer:99
     "valid_lifetime" / _c.Int32ub,  # dhcpv6.layer:100
     "prefix_length" / _c.Int8ub,  # dhcpv6.layer:101
-    "prefix" / _c.Bytes(16),  # dhcpv6.layer:102
+    "prefix" / _AddressText(_c.Bytes(16), 'ipv6'),  # dhcpv6.layer:102
     "options" / _c.GreedyBytes,  # dhcpv6.layer:103
 )
 _S_DHCPv6IAOption = _c.Struct(
-    "code" / _c.Int16ub,  # dhcpv6.layer:108
+    "code" / _EnumInt(_c.Int16ub, DHCPv6OptionCode),  # dhcpv6.layer:108
     "length" / _c.Int16ub,  # dhcpv6.layer:109
     "value" / _c.FixedSized(lambda this: this.length, _c.Switch(lambda this: this.code, {5: _S_DHCPv6IAAddress, 13: _S_DHCPv6Status, 26: _S_DHCPv6IAPrefix}, default=_c.GreedyBytes)),  # dhcpv6.layer:110
 )
@@ -150,9 +152,9 @@ _S_DHCPv6IATA = _c.Struct(
     "options" / _c.GreedyRange(_S_DHCPv6IAOption),  # dhcpv6.layer:129
 )
 _S_DHCPv6Option = _c.Struct(
-    "code" / _c.Int16ub,  # dhcpv6.layer:135
+    "code" / _EnumInt(_c.Int16ub, DHCPv6OptionCode),  # dhcpv6.layer:135
     "length" / _c.Int16ub,  # dhcpv6.layer:136
-    "value" / _c.FixedSized(lambda this: this.length, _c.Switch(lambda this: this.code, {1: _S_DHCPv6DUID, 2: _S_DHCPv6DUID, 3: _S_DHCPv6IA, 4: _S_DHCPv6IATA, 6: _c.GreedyRange(_c.Int16ub), 7: _c.Int8ub, 8: _c.Int16ub, 12: _c.Bytes(16), 13: _S_DHCPv6Status, 23: _c.GreedyRange(_c.Bytes(16)), 25: _S_DHCPv6IA, 31: _c.GreedyRange(_c.Bytes(16)), 32: _c.Int32ub, 82: _c.Int32ub}, default=_c.GreedyBytes)),  # dhcpv6.layer:137
+    "value" / _c.FixedSized(lambda this: this.length, _c.Switch(lambda this: this.code, {1: _S_DHCPv6DUID, 2: _S_DHCPv6DUID, 3: _S_DHCPv6IA, 4: _S_DHCPv6IATA, 6: _c.GreedyRange(_EnumInt(_c.Int16ub, DHCPv6OptionCode)), 7: _c.Int8ub, 8: _c.Int16ub, 12: _AddressText(_c.Bytes(16), 'ipv6'), 13: _S_DHCPv6Status, 23: _c.GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')), 25: _S_DHCPv6IA, 31: _c.GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')), 32: _c.Int32ub, 82: _c.Int32ub}, default=_c.GreedyBytes)),  # dhcpv6.layer:137
 )
 
 _F_DHCPv6_options = _c.GreedyRange(_S_DHCPv6Option)

@@ -8,6 +8,8 @@ import struct as _struct
 import construct as _c
 
 from pktspec.runtime import require_api as _require_api
+from pktspec.runtime.constructs import AddressText as _AddressText
+from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
 from pktspec.runtime.constructs import crc32 as _crc32
 from pktspec.runtime.constructs import extern as _extern
@@ -115,8 +117,8 @@ _T_UDPPort = _REGISTRY.table('UDPPort')
 
 _S_DNSQuestion = _c.Struct(
     "name" / _extern('dns_name'),  # dns.layer:80
-    "type" / _c.Int16ub,  # dns.layer:81
-    "class_" / _c.Int16ub,  # dns.layer:82
+    "type" / _EnumInt(_c.Int16ub, DNSType),  # dns.layer:81
+    "class_" / _EnumInt(_c.Int16ub, DNSClass),  # dns.layer:82
 )
 _S_DNSMX = _c.Struct(
     "preference" / _c.Int16ub,  # dns.layer:87
@@ -142,21 +144,21 @@ _S_DNSCharacterString = _c.Struct(
     "data" / _c.Bytes(lambda this: this.length),  # dns.layer:113
 )
 _S_EDNSOption = _c.Struct(
-    "code" / _c.Int16ub,  # dns.layer:118
+    "code" / _EnumInt(_c.Int16ub, EDNSOptionCode),  # dns.layer:118
     "length" / _c.Int16ub,  # dns.layer:119
     "data" / _c.Bytes(lambda this: this.length),  # dns.layer:120
 )
 _S_DNSResourceRecord = _c.Struct(
     "name" / _extern('dns_name'),  # dns.layer:126
-    "type" / _c.Int16ub,  # dns.layer:127
-    "class_" / _c.If(lambda this: (this.type != 41), _c.Int16ub),  # dns.layer:128
+    "type" / _EnumInt(_c.Int16ub, DNSType),  # dns.layer:127
+    "class_" / _c.If(lambda this: (this.type != 41), _EnumInt(_c.Int16ub, DNSClass)),  # dns.layer:128
     "udp_payload_size" / _c.If(lambda this: (this.type == 41), _c.Int16ub),  # dns.layer:129
     "ttl" / _c.If(lambda this: (this.type != 41), _c.Int32ub),  # dns.layer:130
     "extended_rcode" / _c.If(lambda this: (this.type == 41), _c.Int8ub),  # dns.layer:131
     "edns_version" / _c.If(lambda this: (this.type == 41), _c.Int8ub),  # dns.layer:132
     "edns_flags" / _c.If(lambda this: (this.type == 41), _c.Int16ub),  # dns.layer:133
     "data_length" / _c.Int16ub,  # dns.layer:134
-    "data" / _c.FixedSized(lambda this: this.data_length, _c.Switch(lambda this: this.type, {1: _c.Bytes(4), 2: _extern('dns_name'), 5: _extern('dns_name'), 6: _S_DNSSOA, 12: _extern('dns_name'), 15: _S_DNSMX, 16: _c.GreedyRange(_S_DNSCharacterString), 28: _c.Bytes(16), 33: _S_DNSSRV, 41: _c.GreedyRange(_S_EDNSOption)}, default=_c.GreedyBytes)),  # dns.layer:135
+    "data" / _c.FixedSized(lambda this: this.data_length, _c.Switch(lambda this: this.type, {1: _AddressText(_c.Bytes(4), 'ipv4'), 2: _extern('dns_name'), 5: _extern('dns_name'), 6: _S_DNSSOA, 12: _extern('dns_name'), 15: _S_DNSMX, 16: _c.GreedyRange(_S_DNSCharacterString), 28: _AddressText(_c.Bytes(16), 'ipv6'), 33: _S_DNSSRV, 41: _c.GreedyRange(_S_EDNSOption)}, default=_c.GreedyBytes)),  # dns.layer:135
 )
 
 _F_DNS_questions = _c.Array(lambda this: this.qd_count, _S_DNSQuestion)

@@ -8,6 +8,8 @@ import struct as _struct
 import construct as _c
 
 from pktspec.runtime import require_api as _require_api
+from pktspec.runtime.constructs import AddressText as _AddressText
+from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
 from pktspec.runtime.constructs import crc32 as _crc32
 from pktspec.runtime.constructs import extern as _extern
@@ -98,7 +100,7 @@ _S_ICMPv6PrefixInformation = _c.Struct(
     "valid_lifetime" / _c.Int32ub,  # icmpv6.layer:90
     "preferred_lifetime" / _c.Int32ub,  # icmpv6.layer:91
     "reserved" / _c.Int32ub,  # icmpv6.layer:92
-    "prefix" / _c.Bytes(16),  # icmpv6.layer:93
+    "prefix" / _AddressText(_c.Bytes(16), 'ipv6'),  # icmpv6.layer:93
 )
 _S_ICMPv6MTUOption = _c.Struct(
     "reserved" / _c.Int16ub,  # icmpv6.layer:98
@@ -107,10 +109,10 @@ _S_ICMPv6MTUOption = _c.Struct(
 _S_ICMPv6RDNSSOption = _c.Struct(
     "reserved" / _c.Int16ub,  # icmpv6.layer:104
     "lifetime" / _c.Int32ub,  # icmpv6.layer:105
-    "servers" / _c.GreedyRange(_c.Bytes(16)),  # icmpv6.layer:106
+    "servers" / _c.GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')),  # icmpv6.layer:106
 )
 _S_ICMPv6Option = _c.Struct(
-    "type" / _c.Int8ub,  # icmpv6.layer:112
+    "type" / _EnumInt(_c.Int8ub, ICMPv6OptionType),  # icmpv6.layer:112
     "length" / _c.Int8ub,  # icmpv6.layer:113
     "value" / _c.FixedSized(lambda this: ((this.length * 8) - 2), _c.Switch(lambda this: this.type, {3: _S_ICMPv6PrefixInformation, 5: _S_ICMPv6MTUOption, 25: _S_ICMPv6RDNSSOption}, default=_c.GreedyBytes)),  # icmpv6.layer:114
 )
@@ -121,14 +123,14 @@ _S_MLDv2Query = _c.Struct(
     "robustness" / _c.Computed(lambda this: this._bits0 & 0x7),  # icmpv6.layer:170
     "interval_code" / _c.Int8ub,  # icmpv6.layer:172
     "num_sources" / _c.Int16ub,  # icmpv6.layer:173
-    "sources" / _c.Array(lambda this: this.num_sources, _c.Bytes(16)),  # icmpv6.layer:174
+    "sources" / _c.Array(lambda this: this.num_sources, _AddressText(_c.Bytes(16), 'ipv6')),  # icmpv6.layer:174
 )
 _S_MLDv2Record = _c.Struct(
-    "type" / _c.Int8ub,  # icmpv6.layer:207
+    "type" / _EnumInt(_c.Int8ub, MLDv2RecordType),  # icmpv6.layer:207
     "aux_data_length" / _c.Int8ub,  # icmpv6.layer:208
     "num_sources" / _c.Int16ub,  # icmpv6.layer:209
-    "multicast_address" / _c.Bytes(16),  # icmpv6.layer:210
-    "sources" / _c.Array(lambda this: this.num_sources, _c.Bytes(16)),  # icmpv6.layer:211
+    "multicast_address" / _AddressText(_c.Bytes(16), 'ipv6'),  # icmpv6.layer:210
+    "sources" / _c.Array(lambda this: this.num_sources, _AddressText(_c.Bytes(16), 'ipv6')),  # icmpv6.layer:211
     "aux_data" / _c.Bytes(lambda this: (this.aux_data_length * 4)),  # icmpv6.layer:212
 )
 

@@ -8,6 +8,8 @@ import struct as _struct
 import construct as _c
 
 from pktspec.runtime import require_api as _require_api
+from pktspec.runtime.constructs import AddressText as _AddressText
+from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
 from pktspec.runtime.constructs import crc32 as _crc32
 from pktspec.runtime.constructs import extern as _extern
@@ -65,14 +67,14 @@ _S_IGMPv3Query = _c.Struct(
     "robustness" / _c.Computed(lambda this: this._bits0 & 0x7),  # igmp.layer:30
     "interval_code" / _c.Int8ub,  # igmp.layer:32
     "num_sources" / _c.Int16ub,  # igmp.layer:33
-    "sources" / _c.Array(lambda this: this.num_sources, _c.Bytes(4)),  # igmp.layer:34
+    "sources" / _c.Array(lambda this: this.num_sources, _AddressText(_c.Bytes(4), 'ipv4')),  # igmp.layer:34
 )
 _S_IGMPv3GroupRecord = _c.Struct(
-    "type" / _c.Int8ub,  # igmp.layer:39
+    "type" / _EnumInt(_c.Int8ub, IGMPv3GroupRecordType),  # igmp.layer:39
     "aux_data_length" / _c.Int8ub,  # igmp.layer:40
     "num_sources" / _c.Int16ub,  # igmp.layer:41
-    "multicast_address" / _c.Bytes(4),  # igmp.layer:42
-    "sources" / _c.Array(lambda this: this.num_sources, _c.Bytes(4)),  # igmp.layer:43
+    "multicast_address" / _AddressText(_c.Bytes(4), 'ipv4'),  # igmp.layer:42
+    "sources" / _c.Array(lambda this: this.num_sources, _AddressText(_c.Bytes(4), 'ipv4')),  # igmp.layer:43
     "aux_data" / _c.Bytes(lambda this: (this.aux_data_length * 4)),  # igmp.layer:44
 )
 

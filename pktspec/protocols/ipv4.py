@@ -8,6 +8,8 @@ import struct as _struct
 import construct as _c
 
 from pktspec.runtime import require_api as _require_api
+from pktspec.runtime.constructs import AddressText as _AddressText
+from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
 from pktspec.runtime.constructs import crc32 as _crc32
 from pktspec.runtime.constructs import extern as _extern
@@ -92,7 +94,7 @@ _IPv4_flags_flags = _FlagSet.define('IPv4_flags', ('evil', 'dont_fragment', 'mor
 
 _S_IPv4RouteOption = _c.Struct(
     "pointer" / _c.Int8ub,  # ipv4.layer:57
-    "addresses" / _c.GreedyRange(_c.Bytes(4)),  # ipv4.layer:58
+    "addresses" / _c.GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')),  # ipv4.layer:58
 )
 _S_IPv4TimestampOption = _c.Struct(
     "pointer" / _c.Int8ub,  # ipv4.layer:64
@@ -102,7 +104,7 @@ _S_IPv4TimestampOption = _c.Struct(
     "entries" / _c.GreedyRange(_c.Int32ub),  # ipv4.layer:67
 )
 _S_IPv4Option = _c.Struct(
-    "type" / _c.Int8ub,  # ipv4.layer:73
+    "type" / _EnumInt(_c.Int8ub, IPv4OptionType),  # ipv4.layer:73
     "length" / _c.If(lambda this: (this.type > 1), _c.Int8ub),  # ipv4.layer:74
     "value" / _c.If(lambda this: (this.type > 1), _c.FixedSized(lambda this: (this.length - 2), _c.Switch(lambda this: this.type, {7: _S_IPv4RouteOption, 68: _S_IPv4TimestampOption, 131: _S_IPv4RouteOption, 137: _S_IPv4RouteOption, 148: _c.Int16ub}, default=_c.GreedyBytes))),  # ipv4.layer:75
 )

@@ -8,6 +8,8 @@ import struct as _struct
 import construct as _c
 
 from pktspec.runtime import require_api as _require_api
+from pktspec.runtime.constructs import AddressText as _AddressText
+from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
 from pktspec.runtime.constructs import crc32 as _crc32
 from pktspec.runtime.constructs import extern as _extern
@@ -64,19 +66,19 @@ _T_IPv6OptionType = _REGISTRY.table('IPv6OptionType')
 _T_IPv6RoutingType = _REGISTRY.table('IPv6RoutingType')
 
 _S_IPv6Option = _c.Struct(
-    "type" / _c.Int8ub,  # ipv6ext.layer:23
+    "type" / _EnumInt(_c.Int8ub, IPv6OptionType),  # ipv6ext.layer:23
     "length" / _c.If(lambda this: (this.type != 0), _c.Int8ub),  # ipv6ext.layer:24
     "value" / _c.If(lambda this: (this.type != 0), _c.Bytes(lambda this: this.length)),  # ipv6ext.layer:25
 )
 _S_IPv6SourceRoute = _c.Struct(
     "reserved" / _c.Int32ub,  # ipv6ext.layer:60
-    "addresses" / _c.GreedyRange(_c.Bytes(16)),  # ipv6ext.layer:61
+    "addresses" / _c.GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')),  # ipv6ext.layer:61
 )
 _S_IPv6SegmentRouting = _c.Struct(
     "last_entry" / _c.Int8ub,  # ipv6ext.layer:66
     "flags" / _c.Int8ub,  # ipv6ext.layer:67
     "tag" / _c.Int16ub,  # ipv6ext.layer:68
-    "segments" / _c.GreedyRange(_c.Bytes(16)),  # ipv6ext.layer:69
+    "segments" / _c.GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')),  # ipv6ext.layer:69
 )
 
 _F_IPv6HopByHop_options = _c.GreedyRange(_S_IPv6Option)

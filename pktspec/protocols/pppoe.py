@@ -8,6 +8,8 @@ import struct as _struct
 import construct as _c
 
 from pktspec.runtime import require_api as _require_api
+from pktspec.runtime.constructs import AddressText as _AddressText
+from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
 from pktspec.runtime.constructs import crc32 as _crc32
 from pktspec.runtime.constructs import extern as _extern
@@ -68,7 +70,7 @@ _T_PPPoECode = _REGISTRY.table('PPPoECode')
 _T_PPPoETagType = _REGISTRY.table('PPPoETagType')
 
 _S_PPPoETag = _c.Struct(
-    "type" / _c.Int16ub,  # pppoe.layer:34
+    "type" / _EnumInt(_c.Int16ub, PPPoETagType),  # pppoe.layer:34
     "length" / _c.Int16ub,  # pppoe.layer:35
     "value" / _c.Bytes(lambda this: this.length),  # pppoe.layer:36
 )

@@ -8,6 +8,8 @@ import struct as _struct
 import construct as _c
 
 from pktspec.runtime import require_api as _require_api
+from pktspec.runtime.constructs import AddressText as _AddressText
+from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
 from pktspec.runtime.constructs import crc32 as _crc32
 from pktspec.runtime.constructs import extern as _extern
@@ -87,7 +89,7 @@ _S_SCTPData = _c.Struct(
     "tsn" / _c.Int32ub,  # sctp.layer:50
     "stream_id" / _c.Int16ub,  # sctp.layer:51
     "stream_sequence" / _c.Int16ub,  # sctp.layer:52
-    "payload_protocol" / _c.Int32ub,  # sctp.layer:53
+    "payload_protocol" / _EnumInt(_c.Int32ub, SCTPPayloadProtocol),  # sctp.layer:53
     "user_data" / _c.GreedyBytes,  # sctp.layer:54
 )
 _S_SCTPInit = _c.Struct(
@@ -111,7 +113,7 @@ _S_SCTPSack = _c.Struct(
     "duplicate_tsns" / _c.Array(lambda this: this.duplicate_tsn_count, _c.Int32ub),  # sctp.layer:81
 )
 _S_SCTPChunk = _c.Struct(
-    "type" / _c.Int8ub,  # sctp.layer:87
+    "type" / _EnumInt(_c.Int8ub, SCTPChunkType),  # sctp.layer:87
     "flags" / _c.Int8ub,  # sctp.layer:88
     "length" / _c.Int16ub,  # sctp.layer:89
     "value" / _c.FixedSized(lambda this: (this.length - 4), _c.Switch(lambda this: this.type, {0: _S_SCTPData, 1: _S_SCTPInit, 2: _S_SCTPInit, 3: _S_SCTPSack, 7: _c.Int32ub}, default=_c.GreedyBytes)),  # sctp.layer:90

@@ -8,6 +8,8 @@ import struct as _struct
 import construct as _c
 
 from pktspec.runtime import require_api as _require_api
+from pktspec.runtime.constructs import AddressText as _AddressText
+from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
 from pktspec.runtime.constructs import crc32 as _crc32
 from pktspec.runtime.constructs import extern as _extern
@@ -111,7 +113,7 @@ _S_TCPOptionExperiment = _c.Struct(
     "data" / _c.GreedyBytes,  # tcp.layer:88
 )
 _S_TCPOption = _c.Struct(
-    "kind" / _c.Int8ub,  # tcp.layer:94
+    "kind" / _EnumInt(_c.Int8ub, TCPOptionKind),  # tcp.layer:94
     "length" / _c.If(lambda this: (this.kind > 1), _c.Int8ub),  # tcp.layer:95
     "value" / _c.If(lambda this: (this.kind > 1), _c.FixedSized(lambda this: (this.length - 2), _c.Switch(lambda this: this.kind, {2: _S_TCPOptionMSS, 3: _S_TCPOptionWindowScale, 5: _c.GreedyRange(_S_SACKBlock), 8: _S_TCPTimestamps, 28: _S_TCPOptionUserTimeout, 29: _S_TCPOptionAuthentication, 34: _S_TCPOptionFastOpen, 253: _S_TCPOptionExperiment, 254: _S_TCPOptionExperiment}, default=_c.GreedyBytes))),  # tcp.layer:96
 )

@@ -8,6 +8,8 @@ import struct as _struct
 import construct as _c
 
 from pktspec.runtime import require_api as _require_api
+from pktspec.runtime.constructs import AddressText as _AddressText
+from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
 from pktspec.runtime.constructs import crc32 as _crc32
 from pktspec.runtime.constructs import extern as _extern
@@ -150,12 +152,12 @@ _S_TLSServerNameList = _c.Struct(
     "names" / _c.FixedSized(lambda this: this.list_length, _c.GreedyRange(_S_TLSServerName)),  # tls.layer:113
 )
 _S_TLSExtension = _c.Struct(
-    "type" / _c.Int16ub,  # tls.layer:118
+    "type" / _EnumInt(_c.Int16ub, TLSExtensionType),  # tls.layer:118
     "length" / _c.Int16ub,  # tls.layer:119
     "data" / _c.FixedSized(lambda this: this.length, _c.Switch(lambda this: this.type, {0: _S_TLSServerNameList}, default=_c.GreedyBytes)),  # tls.layer:120
 )
 _S_TLSClientHello = _c.Struct(
-    "client_version" / _c.Int16ub,  # tls.layer:128
+    "client_version" / _EnumInt(_c.Int16ub, TLSVersion),  # tls.layer:128
     "random" / _c.Bytes(32),  # tls.layer:129
     "session_id_length" / _c.Int8ub,  # tls.layer:130
     "session_id" / _c.Bytes(lambda this: this.session_id_length),  # tls.layer:131

@@ -8,6 +8,8 @@ import struct as _struct
 import construct as _c
 
 from pktspec.runtime import require_api as _require_api
+from pktspec.runtime.constructs import AddressText as _AddressText
+from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
 from pktspec.runtime.constructs import crc32 as _crc32
 from pktspec.runtime.constructs import extern as _extern

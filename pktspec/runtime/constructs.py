@@ -19,6 +19,14 @@ from typing import Any
 import construct as _c
 
 from pktspec.errors import DecodeError, PktspecError
+from pktspec.runtime.values import (
+    ipv4_bytes,
+    ipv4_text,
+    ipv6_bytes,
+    ipv6_text,
+    mac_bytes,
+    mac_text,
+)
 
 
 class Params(_c.Subconstruct):
@@ -108,6 +116,42 @@ def parse_at(fmt: _c.Construct, layer: Any, name: str, buf: Any, pos: int,
     """Parse one field with construct at buf[pos:limit]; return (value, position after it)."""
     value, used = _parse(fmt, bytes(buf[pos:limit]), layer, name, pos)
     return value, pos + used
+
+
+class EnumInt(_c.Adapter):
+    """An integer shown with its enum name (an OpenEnum member, still equal to the int).
+
+    Used inside structs, which construct alone decodes, so that a TCP option's kind reads
+    ``MSS (2)`` as a layer's enum fields do; building takes ints, members or names.
+    """
+
+    def __init__(self, subcon: _c.Construct, enum: Any) -> None:
+        super().__init__(subcon)
+        self.enum = enum
+
+    def _decode(self, obj, context, path):
+        return self.enum(obj)
+
+    def _encode(self, obj, context, path):
+        return self.enum.parse(obj) if isinstance(obj, str) else int(obj)
+
+
+_TEXT = {"mac": (mac_text, mac_bytes), "ipv4": (ipv4_text, ipv4_bytes),
+         "ipv6": (ipv6_text, ipv6_bytes)}
+
+
+class AddressText(_c.Adapter):
+    """An address inside a struct, as text (``192.0.2.1``); building takes text or bytes."""
+
+    def __init__(self, subcon: _c.Construct, kind: str) -> None:
+        super().__init__(subcon)
+        self.to_text, self.to_bytes = _TEXT[kind]
+
+    def _decode(self, obj, context, path):
+        return self.to_text(obj)
+
+    def _encode(self, obj, context, path):
+        return self.to_bytes(obj) if isinstance(obj, str) else bytes(obj)
 
 
 def signed(value: int, bits: int) -> int:

@@ -47,7 +47,8 @@ REPORT_FILE = Path(tempfile.gettempdir()) / "pktspec-conformance.txt"
 
 def join(values: Iterable[Any]) -> str | None:
     """Comma-joined, outer first; None when there is no value at all."""
-    out = [str(v) for v in values if v is not None]
+    out = [str(int(v)) if isinstance(v, int) and not isinstance(v, bool) else str(v)
+           for v in values if v is not None]  # enum members print their name: tshark the number
     return ",".join(out) if out else None
 
 

@@ -224,7 +224,7 @@ def test_ipv4_options_are_named_and_decoded():
     opts = p.layers[1].options
     assert [o.type for o in opts] == [148, 7, 1]
     assert opts[0].value == 0 and opts[1].value.pointer == 4
-    assert opts[1].value.addresses == [ip4("10.0.0.9")]
+    assert opts[1].value.addresses == ["10.0.0.9"]  # addresses in parts read as text
 
 
 def test_non_first_ipv4_fragment_is_a_fragment_layer_first_fragment_decodes():
@@ -264,7 +264,7 @@ def test_ipv6_extension_headers_chain_in_any_order():
                         "IPv6Fragment", "UDP", "Payload"]
     assert p.layers[3].options[0].type == 5
     assert p.layers[4].routing_type == 0 and p.layers[4].routing_data.addresses == [
-        ip6("2001:db8::9")]
+        "2001:db8::9"]
     assert p.layers[5].identification == 0xABCD and p.layers[5].fragment_offset == 0
 
 
@@ -322,15 +322,15 @@ def test_icmpv6_echo_neighbor_discovery_and_mld():
     ra_layer = decoded(eth(0x86DD, icmp6(134, ra))).layers[3]
     assert ra_layer.flags.managed and ra_layer.router_lifetime == 1800
     info = ra_layer.options[0].value
-    assert info.prefix_length == 64 and info.prefix == ip6("2001:db8::")
+    assert info.prefix_length == 64 and info.prefix == "2001:db8::"
     na = struct.pack(">I", 0x60000000) + ip6("fe80::2")
     na_layer = decoded(eth(0x86DD, icmp6(136, na))).layers[3]
     assert na_layer.flags.solicited and na_layer.flags.override and not na_layer.flags.router
     record = bytes([4, 0]) + struct.pack(">H", 1) + ip6("ff02::fb") + ip6("fe80::7")
     report = decoded(eth(0x86DD, icmp6(143, struct.pack(">HH", 0, 1) + record))).layers[3]
     assert report.name == "MLDv2Report"
-    assert report.records[0].multicast_address == ip6("ff02::fb")
-    assert report.records[0].sources == [ip6("fe80::7")]
+    assert report.records[0].multicast_address == "ff02::fb"
+    assert report.records[0].sources == ["fe80::7"]
     query = decoded(eth(0x86DD, icmp6(130, struct.pack(">HH", 1000, 0) + b"\0" * 16)))
     assert query.layers[3].name == "MLDQuery" and query.layers[3].query_v2 == []
 
@@ -350,13 +350,13 @@ def test_igmp_versions():
     assert igmp.type == 0x16 and igmp.group_address == "239.1.1.1"
     v3q = struct.pack(">BBH4sBBH", 0x11, 100, 0, ip4("0.0.0.0"), 0x0A, 125, 1) + ip4("10.1.1.1")
     q = decoded(eth(0x0800, ipv4(2, v3q))).layers[2]
-    assert q.query_v3[0].robustness == 2 and q.query_v3[0].sources == [ip4("10.1.1.1")]
+    assert q.query_v3[0].robustness == 2 and q.query_v3[0].sources == ["10.1.1.1"]
     v2q = decoded(eth(0x0800, ipv4(2, struct.pack(">BBH4s", 0x11, 100, 0, b"\0" * 4))))
     assert v2q.layers[2].query_v3 == []
     record = struct.pack(">BBH4s", 4, 0, 0, ip4("239.2.2.2"))
     rep = decoded(eth(0x0800, ipv4(2, struct.pack(">BBHHH", 0x22, 0, 0, 0, 1) + record)))
     assert rep.layers[2].group_address is None
-    assert rep.layers[2].records[0].multicast_address == ip4("239.2.2.2")
+    assert rep.layers[2].records[0].multicast_address == "239.2.2.2"
 
 
 def test_gre_optional_fields():

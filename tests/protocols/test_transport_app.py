@@ -178,7 +178,8 @@ def our_columns(packet: Any, broken: set[str]) -> dict[str, str]:
             except DecodeError:
                 broken.add(layer.name)
     _tcp_len(packet, out)
-    return {k: ",".join(str(v) for v in values) for k, values in out.items() if values}
+    return {k: ",".join(str(int(v)) if isinstance(v, int) else str(v) for v in values)
+            for k, values in out.items() if values}  # enum members as tshark's numbers
 
 
 def truth_rows(name: str) -> list[dict[str, str]]:
@@ -356,7 +357,7 @@ def test_dns_sections_and_records():
     assert response.qr == 1 and response.questions[0].name == "www.apple.com"
     cname, _, _, a = response.answers
     assert cname.type == 5 and cname.data == "www-apple-com.v.aaplimg.com"
-    assert a.type == 1 and a.data == bytes([23, 194, 101, 24]) and a.ttl == 9
+    assert a.type == 1 and a.data == "23.194.101.24" and a.ttl == 9  # addresses as text
     opt = response.additionals[0]
     assert opt.name == "<Root>" and opt.type == 41 and opt.udp_payload_size == 1232
     assert opt.class_ is None and opt.ttl is None and opt.edns_version == 0
@@ -377,7 +378,7 @@ def test_dhcp_options():
     offer = packets("proto__td-dhcp-rfc3004.pcap")[1][DHCPv4]
     assert offer.your_client_ip.count(".") == 3
     server_id = [o for o in offer.options if o.code == 54][0]
-    assert len(server_id.value) == 4
+    assert server_id.value.count(".") == 3  # an address, as text
 
 
 @pytest.mark.corpus
