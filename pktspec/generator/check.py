@@ -328,6 +328,11 @@ class Checker:
 
     def field_type(self, t, unit: Unit, scope: _Scope) -> FieldType | None:
         if isinstance(t, ast.BytesType):
+            if t.delimiter is not None:
+                if not t.delimiter:
+                    self.error(t.pos, "the delimiter of 'bytes until' may not be empty")
+                return FieldType("bytes", delimiter=t.delimiter or b"\0",
+                                 written=f"bytes until {t.delimiter!r}")
             if t.size is None:
                 return FieldType("bytes", written="bytes[]")
             self.check_number(t.size, scope, "a byte count")

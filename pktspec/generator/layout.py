@@ -402,7 +402,14 @@ class UnitPlanner(BuildRelations):
         pos = self.position()
         self.mark_p(pos)
         self.p_is_hend = False
-        if t.size is None:
+        if t.delimiter is not None:
+            term = t.delimiter
+            self.lines += [f"i = _find(buf, {term!r}, p, {self.limit()})",
+                           "if i < 0:",
+                           f"    raise self._unterminated({cf.name!r}, p, {term!r})",
+                           f"self.{cf.name} = buf[p:i]",
+                           f"p = i + {len(term)}"]
+        elif t.size is None:
             self.lines.append(f"self.{cf.name} = buf[p:{self.limit()}]")
             self.lines.append(f"p = {self.limit()}")
             self.p_is_hend = self.limit() == "hend"
@@ -544,6 +551,8 @@ class UnitPlanner(BuildRelations):
                 return f"_AddressText(_c.Bytes({t.bits // 8}), {t.addr!r})"
             return f"_c.Bytes({t.bits // 8})"
         if t.kind == "bytes":
+            if t.delimiter is not None:
+                return f"_Delimited({t.delimiter!r})"
             if t.size is None:
                 return "_c.GreedyBytes"
             if t.bits is not None:

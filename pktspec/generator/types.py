@@ -43,6 +43,7 @@ class FieldType:
     cases: list[tuple[tuple[ast.Expr, ...] | None, FieldType]] = field(default_factory=list)
     extern: str | None = None
     sized: ast.Expr | None = None  # `T size expr`: confined to that many bytes
+    delimiter: bytes | None = None  # `bytes until "..."`: up to the delimiter, which is skipped
     written: str = ""  # the type as written, for messages and FieldInfo
 
     @property
@@ -59,7 +60,7 @@ class FieldType:
     def to_end(self) -> bool:
         """Takes the rest of the header/layer (bytes[] or T[] with no bound)."""
         if self.kind == "bytes":
-            return self.size is None
+            return self.size is None and self.delimiter is None
         if self.kind == "array":
             return self.count is None and self.array_size is None and self.until is None
         return False

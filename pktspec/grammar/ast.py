@@ -96,6 +96,7 @@ class NamedType:
 class BytesType:
     size: Expr | None  # None: to the end of the header (or of the layer)
     pos: Location
+    delimiter: bytes | None = None  # `bytes until "\r\n"`: up to (not including) it
 
 
 @dataclass(frozen=True)

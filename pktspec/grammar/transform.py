@@ -187,6 +187,10 @@ class ToAst(Transformer):
     def bytes_type(self, meta, items):
         return ast.BytesType(items[0], self._pos(meta))
 
+    def delimited_type(self, meta, items):
+        text = parse_string(items[0])
+        return ast.BytesType(None, self._pos(meta), delimiter=text.encode("latin-1"))
+
     def bits_type(self, meta, items):
         width, *names = items
         return ast.BitsType(parse_int(width), tuple(str(n) for n in names), self._pos(meta))

@@ -154,6 +154,38 @@ class AddressText(_c.Adapter):
         return self.to_bytes(obj) if isinstance(obj, str) else bytes(obj)
 
 
+class Delimited(_c.Construct):
+    """``bytes until "\\r\\n"``: the bytes before a delimiter; the delimiter is consumed and
+    not part of the value, and building writes it back."""
+
+    def __init__(self, term: bytes) -> None:
+        super().__init__()
+        self.term = term
+
+    def _parse(self, stream, context, path):
+        start = stream.tell()
+        rest = stream.read()
+        i = rest.find(self.term)
+        if i < 0:
+            raise _c.StreamError(f"no {self.term!r} before the end", path=path)
+        stream.seek(start + i + len(self.term))
+        return rest[:i]
+
+    def _build(self, obj, stream, context, path):
+        data = bytes(obj) + self.term
+        _c.stream_write(stream, data, len(data), path)
+        return obj
+
+
+def find(buf: Any, term: bytes, start: int, end: int) -> int:
+    """buf.find(term, start, end), for memoryviews too (no-copy packets)."""
+    try:
+        return buf.find(term, start, end)
+    except AttributeError:
+        i = bytes(buf[start:end]).find(term)
+        return i + start if i >= 0 else -1
+
+
 def signed(value: int, bits: int) -> int:
     """Two's complement of a bits-wide bit field."""
     return value - (1 << bits) if value >> (bits - 1) else value

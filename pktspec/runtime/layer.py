@@ -203,6 +203,12 @@ class Layer:
         """The DecodeError for a bad field value at an absolute byte offset (caller raises it)."""
         return DecodeError(self.name, field, offset, message)
 
+    def _unterminated(self, field: str, offset: int, term: bytes) -> DecodeError:
+        """The DecodeError of a ``bytes until`` field whose delimiter is not there: the
+        bytes may yet come (a message over a stream), so it counts as truncated."""
+        return DecodeError(self.name, field, offset, f"no {term!r} before the end",
+                           truncated=True)
+
     def _truncated(self, buf: Any, off: int, end: int) -> DecodeError:
         """The DecodeError for a layer cut short at end: it names the first field that ran out.
 

@@ -251,3 +251,16 @@ layer Tail : other {
     layer.second = [9, 9]              # set before anything of the tail was read
     assert list(layer.first) == [1, 2]
     assert list(layer.second) == [9, 9]
+
+
+def test_bytes_until_a_delimiter(tmp_path):
+    mod = load_text(tmp_path, 'layer Line : other {\n  text: bytes until "\\r\\n";\n'
+                              '  rest: bytes[];\n}\n', "line.layer")
+    layer = pktspec.decode(b"HELO x\r\nmore", mod.Line, strict=True).layers[0]
+    assert bytes(layer.text) == b"HELO x" and bytes(layer.rest) == b"more"
+    agree(layer)
+    assert mod.Line.FORMAT.build({"text": b"QUIT", "rest": b""}) == b"QUIT\r\n"
+    cut = pktspec.decode(b"HELO x\r", mod.Line)
+    assert cut.error.truncated and cut.error.field_path == "text" and cut.error.offset == 0
+    view = pktspec.decode(memoryview(b"A\r\nB"), mod.Line, copy=False, strict=True)
+    assert bytes(view.layers[0].text) == b"A"

@@ -156,3 +156,18 @@ def test_dns_over_tcp_by_port_with_the_built_in_binding():
     if REGISTRY.table("TCPPort").get(53) is None:
         pytest.skip("no layer bound to TCP port 53 in the protocol library")
     _check_dns(list(messages(dns_traffic())))
+
+
+def test_messages_framed_by_a_delimiter():
+    textline = pktspec.load(EXAMPLES / "textlines.layer").TextLine
+    c = Conversation(sport=2525)
+    client = b"HELO example.org\r\nMAIL FROM:<a@b>\r\nQUIT\r\n"
+    pkts = c.handshake()
+    pkts += [c.seg("c", "PA", client[:10], rel=0), c.seg("c", "PA", client[10:25], rel=10),
+             c.seg("s", "PA", b"250 ok\r\n250 "), c.seg("c", "PA", client[25:], rel=25),
+             c.seg("s", "PA", b"ok\r\n", rel=12)]
+    got = list(messages(pkts + c.close()))
+    lines = {d: [bytes(m.layer.line) for m in got if m.direction is d] for d in Direction}
+    assert lines[Direction.CLIENT] == [b"HELO example.org", b"MAIL FROM:<a@b>", b"QUIT"]
+    assert lines[Direction.SERVER] == [b"250 ok", b"250 ok"]
+    assert all(type(m.layer) is textline and not m.partial for m in got)
