@@ -24,6 +24,7 @@ compilation lives in :mod:`pktspec.capture.bpf`, the C binding in
 
 from __future__ import annotations
 
+import abc
 import ctypes
 import os
 import select
@@ -83,7 +84,7 @@ class Interface:
         return bool(self.flags & libpcap.PCAP_IF_RUNNING)
 
 
-class PolledSource:
+class PolledSource(abc.ABC):
     """Waiting, iteration and closing for nonblocking live sources.
 
     Subclasses provide ``_try_read()`` (one packet or None, never blocking), ``_release()``
@@ -106,14 +107,17 @@ class PolledSource:
     def closed(self) -> bool:
         return self._closed
 
+    @abc.abstractmethod
     def fileno(self) -> int:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def _try_read(self) -> Packet | None:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def _release(self) -> None:
-        raise NotImplementedError
+        ...
 
     def _wait(self, seconds: float | None) -> None:
         """Sleep until data may be ready, the source is closed, or ``seconds`` pass."""

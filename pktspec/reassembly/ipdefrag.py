@@ -35,6 +35,7 @@ fragment (offset 0, no more fragments; RFC 6946) is a whole datagram and passes 
 
 from __future__ import annotations
 
+import abc
 import struct
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
@@ -168,7 +169,7 @@ class _Pending:
         return DATAGRAM_COST + self.fragments.cost + self.kept
 
 
-class _Defragmenter:
+class _Defragmenter(abc.ABC):
     """What both IP versions share: the table, timeouts, caps and re-decoding."""
 
     def __init__(self, *, timeout: float = 30.0, max_bytes: int = 16 << 20,
@@ -184,12 +185,14 @@ class _Defragmenter:
 
     # -- the version-specific part --------------------------------------------------------------
 
+    @abc.abstractmethod
     def _parse(self, packet: Packet, net: Any) -> tuple[Any, int, bytes, bool, Any] | None:
         """(key, offset, data, last, header info) of a fragment; None if not a fragment."""
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def _rebuild(self, header: bytes, info: Any, payload: bytes) -> bytes:
-        raise NotImplementedError
+        ...
 
     # -- the shared part ----------------------------------------------------------------------
 
@@ -237,8 +240,9 @@ class _Defragmenter:
             prefix, cls = b"", type(net)
         return prefix, cls, self._header(packet, net, info), info
 
+    @abc.abstractmethod
     def _header(self, packet: Packet, net: Any, info: Any) -> bytes:
-        raise NotImplementedError
+        ...
 
     def _finish(self, key: Any, pending: _Pending, packet: Packet) -> Packet:
         del self._pending[key]
