@@ -28,3 +28,8 @@ def corpus_captures(prefix: str = "") -> list[str]:
     if not CAPTURES.is_dir():
         return []
     return sorted(p.name for p in CAPTURES.iterdir() if p.name.startswith(prefix))
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite the generator's golden files instead of comparing")
