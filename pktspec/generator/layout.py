@@ -629,17 +629,36 @@ class UnitPlanner(BuildRelations):
                            "    raise self._fail('header', off, 'header length %d is shorter "
                            "than its fields' % (hend - off))"]
         if unit.payload is not None:
-            self.lines += [f"pend = hend + {self.fast()(unit.payload)}",
-                           "if pend < hend:",
-                           "    raise self._fail('payload', off, 'payload length %d is negative'"
-                           " % (pend - hend))",
-                           "if pend > end:",
-                           "    pend = end"]
+            self.lines.append(f"pend = hend + {self.fast()(unit.payload)}")
+            if not self.non_negative(unit.payload):
+                self.lines += ["if pend < hend:",
+                               "    raise self._fail('payload', off, 'payload length %d is "
+                               "negative' % (pend - hend))"]
+            self.lines += ["if pend > end:", "    pend = end"]
         else:
             self.lines.append("pend = end")
         self.lines += ["self._buf = buf", "self._off = off", "self._hend = hend",
                        "self._pend = pend", "self._end = end"]
         self.lines += self.next_lines()
+
+    def non_negative(self, e: ast.Expr) -> bool:
+        """True when e cannot be negative (so its range check can be left out): numbers,
+        unsigned fields, ``remaining``, and sums, products, shifts, masks, min/max and
+        conditionals of those."""
+        if isinstance(e, ast.IntLit):
+            return e.value >= 0
+        if isinstance(e, ast.Name):
+            if e.name == "remaining":
+                return True
+            cf = self.unit.field(e.name)
+            return cf is not None and cf.ftype.kind in ("int", "enum") and not cf.ftype.signed
+        if isinstance(e, ast.Cond):
+            return self.non_negative(e.then) and self.non_negative(e.other)
+        if isinstance(e, ast.BinOp) and e.op in ("+", "*", "//", "%", "&", "|", ">>", "<<"):
+            return self.non_negative(e.left) and self.non_negative(e.right)
+        if isinstance(e, ast.Call) and e.func in ("min", "max", "len"):
+            return all(self.non_negative(a) for a in e.args) or e.func == "len"
+        return False
 
     def next_lines(self) -> list[str]:
         nxt = self.unit.next

@@ -150,8 +150,6 @@ class ARP(_Layer):
         p += n
         hend = p
         pend = hend + 0
-        if pend < hend:
-            raise self._fail('payload', off, 'payload length %d is negative' % (pend - hend))
         if pend > end:
             pend = end
         self._buf = buf

@@ -343,8 +343,6 @@ class DNSOverTCP(_Layer):
         self.length = f_length
         hend = off + 2
         pend = hend + f_length
-        if pend < hend:
-            raise self._fail('payload', off, 'payload length %d is negative' % (pend - hend))
         if pend > end:
             pend = end
         self._buf = buf

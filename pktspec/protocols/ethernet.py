@@ -122,8 +122,6 @@ class Ethernet(_Layer):
         self.ethertype = f_ethertype
         hend = off + 14
         pend = hend + (f_ethertype if (f_ethertype <= 1500) else (end - hend))
-        if pend < hend:
-            raise self._fail('payload', off, 'payload length %d is negative' % (pend - hend))
         if pend > end:
             pend = end
         self._buf = buf

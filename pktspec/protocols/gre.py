@@ -184,8 +184,6 @@ class GRE(_Layer):
             self._routing = None
         hend = p
         pend = hend + (self.payload_length if ((f_key_present == 1) and (f_version == 1)) else (end - hend))
-        if pend < hend:
-            raise self._fail('payload', off, 'payload length %d is negative' % (pend - hend))
         if pend > end:
             pend = end
         self._buf = buf

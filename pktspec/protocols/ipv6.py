@@ -102,8 +102,6 @@ class IPv6(_Layer):
             raise self._fail('version', off + 0, 'expected %r, got %r' % (6, f_version))
         hend = off + 40
         pend = hend + f_payload_length
-        if pend < hend:
-            raise self._fail('payload', off, 'payload length %d is negative' % (pend - hend))
         if pend > end:
             pend = end
         self._buf = buf

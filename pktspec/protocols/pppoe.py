@@ -134,8 +134,6 @@ class PPPoE(_Layer):
             self._tags = None
         hend = p
         pend = hend + (f_length if (f_code == 0) else 0)
-        if pend < hend:
-            raise self._fail('payload', off, 'payload length %d is negative' % (pend - hend))
         if pend > end:
             pend = end
         self._buf = buf

@@ -264,8 +264,6 @@ class TLS(_Layer):
         self.fragment = buf[p:hend]
         p = hend
         pend = hend + (end - hend)
-        if pend < hend:
-            raise self._fail('payload', off, 'payload length %d is negative' % (pend - hend))
         if pend > end:
             pend = end
         self._buf = buf

@@ -77,8 +77,6 @@ class Dot1Q(_Layer):
         self.vlan_id = _t0 & 0xfff
         hend = off + 4
         pend = hend + (f_ethertype if (f_ethertype <= 1500) else (end - hend))
-        if pend < hend:
-            raise self._fail('payload', off, 'payload length %d is negative' % (pend - hend))
         if pend > end:
             pend = end
         self._buf = buf
@@ -134,8 +132,6 @@ class Dot1AD(_Layer):
         self.vlan_id = _t0 & 0xfff
         hend = off + 4
         pend = hend + (f_ethertype if (f_ethertype <= 1500) else (end - hend))
-        if pend < hend:
-            raise self._fail('payload', off, 'payload length %d is negative' % (pend - hend))
         if pend > end:
             pend = end
         self._buf = buf
