@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from lark import Lark, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark import Lark, Token, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import VisitError
 
 from pktspec.errors import Location, SpecError
 from pktspec.grammar import ast
@@ -39,7 +40,13 @@ def parse(text: str, file: str = "<string>") -> ast.Module:
         tree = grammar().parse(text)
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text, file) from None
-    decls = ToAst(file).transform(tree)
+    try:
+        decls = ToAst(file).transform(tree)
+    except VisitError as exc:  # a literal the grammar admits but Python cannot read (0x_)
+        token = next((t for t in exc.obj.scan_values(lambda v: isinstance(v, Token))), None)
+        where = Location(file, getattr(token, "line", 1) or 1, getattr(token, "column", 1) or 1)
+        raise SpecError(where, f"cannot read {str(token)!r}: {exc.orig_exc}", source=text,
+                        hint="numbers are decimal, 0x.. or 0b..") from None
     return ast.Module(file=file, source=text, decls=decls)
 
 

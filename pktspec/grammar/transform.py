@@ -24,7 +24,11 @@ def _docs(items: list) -> tuple[str, list]:
 
 
 def parse_int(text: str) -> int:
-    return int(text.replace("_", ""), 0)
+    """0x.., 0b.. or decimal (leading zeros allowed: 050 is fifty, not an error)."""
+    digits = text.replace("_", "")
+    if digits[:2].lower() in ("0x", "0b"):
+        return int(digits, 0)
+    return int(digits, 10)
 
 
 def parse_string(text: str) -> str:

@@ -129,3 +129,12 @@ def test_cli_check_ok(tmp_path, capsys):
                                  "  h: bytes[4];\n  next Ethernet;\n}\n")
     assert main(["check", str(path)]) == 0
     assert "ok (1 layers, 0 structs, 0 enums)" in capsys.readouterr().out
+
+
+def test_number_literals(tmp_path):
+    from pktspec.grammar import parse
+    (const,) = parse("const A = 050;").decls
+    assert const.expr.value == 50  # leading zeros are decimal, not an error
+    (err,) = spec_errors(tmp_path, "const A = 0x_;\n")
+    assert (err.location.line, err.location.column) == (1, 11)
+    assert "cannot read '0x_'" in err.message and "0x.." in err.hint
