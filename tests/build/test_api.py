@@ -11,7 +11,7 @@ import pktspec
 from pktspec.errors import BuildError
 from pktspec.runtime.constructs import inet_checksum
 from pktspec.runtime.serialize import LayerStack, serialize, verify_checksums
-from tests.build.conftest import layer, pseudo_headers_or_skip
+from tests.build.conftest import layer, require_pseudo_headers
 
 MAC_A, MAC_B = "02:00:00:00:00:01", "02:00:00:00:00:02"
 
@@ -119,7 +119,7 @@ def test_an_unedited_bad_checksum_is_kept_unless_asked():
 
 
 def test_tcp_over_ipv4_checksum_uses_the_pseudo_header():
-    pseudo_headers_or_skip()
+    require_pseudo_headers()
     IPv4, TCP = layer("IPv4"), layer("TCP")
     data = bytes(IPv4(src="192.0.2.1", dst="192.0.2.2") / TCP(src_port=1, dst_port=2,
                                                                flags="S") / b"abc")
@@ -129,7 +129,7 @@ def test_tcp_over_ipv4_checksum_uses_the_pseudo_header():
 
 
 def test_an_edit_of_the_ip_source_fixes_the_tcp_checksum():
-    pseudo_headers_or_skip()
+    require_pseudo_headers()
     IPv4, TCP = layer("IPv4"), layer("TCP")
     p = pktspec.decode(bytes(IPv4(src="192.0.2.1", dst="192.0.2.2") / TCP() / b"x"), IPv4)
     p[IPv4].src = "192.0.2.9"

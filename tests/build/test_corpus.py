@@ -13,7 +13,7 @@ import pytest
 import pktspec
 from pktspec.runtime.build import plan_of
 from pktspec.runtime.serialize import serialize, verify_checksums
-from tests.build.conftest import pseudo_headers_or_skip
+from tests.build.conftest import require_pseudo_headers
 from tests.conftest import CAPTURES, TRUTH, corpus_captures, corpus_or_skip
 
 FILES = [n for n in corpus_captures() if not n.startswith("badfile__")]
@@ -61,7 +61,7 @@ def test_decoded_packets_build_back_byte_for_byte(name):
 def test_fixing_changes_nothing_where_tshark_found_the_packet_right(pseudo):
     corpus_or_skip()
     if pseudo:
-        pseudo_headers_or_skip()
+        require_pseudo_headers()
     compared = 0
     for name in FILES:
         truth = statuses(name)
@@ -82,11 +82,7 @@ def test_fixing_changes_nothing_where_tshark_found_the_packet_right(pseudo):
 @pytest.mark.corpus
 def test_verify_checksums_agrees_with_tshark():
     corpus_or_skip()
-    try:
-        pseudo_headers_or_skip()
-        pseudo = True
-    except pytest.skip.Exception:
-        pseudo = False
+    require_pseudo_headers()
     agree = 0
     for name in FILES:
         truth = statuses(name)
@@ -103,13 +99,12 @@ def test_verify_checksums_agrees_with_tshark():
                     continue
                 for index, status in zip(at[layer_name], frame[col], strict=True):
                     layer = p.layers[index]
-                    if status not in ("0", "1") or (not pseudo and any(
-                            r.pseudo for r in plan_of(type(layer)).relations)):
+                    if status not in ("0", "1"):
                         continue
                     assert (index not in bad) == (status == "1"), \
                         f"{name}: {p} {layer_name} tshark says {status}"
                     agree += 1
-    assert agree > (5000 if pseudo else 2000)
+    assert agree > 5000
 
 
 def test_the_corpus_is_beside_the_checkout():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from pktspec.runtime.serialize import serialize
-from tests.build.conftest import layer, pseudo_headers_or_skip
+from tests.build.conftest import layer, require_pseudo_headers
 
 scapy_all = pytest.importorskip("scapy.all", reason="scapy is not installed (pip install scapy)")
 
@@ -23,7 +23,7 @@ def same(ours, theirs) -> None:
 @pytest.fixture
 def pseudo_headers():
     """For packets with TCP, UDP or ICMPv6, whose checksums cover the IP pseudo-header."""
-    pseudo_headers_or_skip()
+    require_pseudo_headers()
 
 
 def test_tcp_and_ip_options(pseudo_headers):
