@@ -98,7 +98,6 @@ def test_verify_checksums_agrees_with_tshark():
                 if len(at[layer_name]) != len(frame[col]):
                     continue
                 for index, status in zip(at[layer_name], frame[col], strict=True):
-                    layer = p.layers[index]
                     if status not in ("0", "1"):
                         continue
                     assert (index not in bad) == (status == "1"), \
