@@ -60,7 +60,7 @@ class Side:
     """
 
     __slots__ = ("direction", "address", "port", "stats", "gaps", "finished", "conn", "peer",
-                 "buffer", "nxt", "nxt_seq", "isn", "fin", "window", "skipping")
+                 "buffer", "nxt", "nxt_seq", "isn", "fin", "window", "skipping", "calm")
 
     def __init__(self, conn: Connection, direction: Direction, address: Endpoint,
                  port: Endpoint) -> None:
@@ -79,6 +79,7 @@ class Side:
         self.fin: int | None = None
         self.window = -1
         self.skipping = 0
+        self.calm = False  # kept by the assembler: True when its in-order path may be taken
 
     def __str__(self) -> str:
         host = str(self.address)

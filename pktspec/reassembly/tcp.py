@@ -51,6 +51,7 @@ from pktspec.reassembly.ipdefrag import IPv4Defragmenter, IPv6Defragmenter, frag
 from pktspec.reassembly.stream import Chunk, Direction, Stream
 from pktspec.runtime.flow import ENDPOINT_TCP_PORT, Flow
 from pktspec.runtime.layer import LayerClass
+from pktspec.runtime.metadata import CaptureInfo
 from pktspec.runtime.packet import Packet
 
 __all__ = ["CONNECTION_COST", "AssemblerStats", "StreamFactory", "TCPAssembler"]
@@ -100,6 +101,20 @@ class AssemblerStats:
     peak_buffered: int = 0
 
 
+def _settle(conn: Connection) -> None:
+    """Say which sides of an open connection may take the in-order path of
+    :meth:`TCPAssembler.assemble`: both sides have nothing buffered and this one no FIN.
+
+    Called after everything that can change that (a segment through the general path, a
+    limit, a flush); closing sets both to False. ``calm`` False is always safe (the general
+    path handles every segment); True is kept exact by calling this.
+    """
+    client, server = conn.client, conn.server
+    quiet = not conn.closed and not client.buffer.cost and not server.buffer.cost
+    client.calm = quiet and client.fin is None
+    server.calm = quiet and server.fin is None
+
+
 def _key(side: Side) -> tuple[Any, int, Any, int]:
     """The table key of packets sent by side: (src address, src port, dst address, dst port)."""
     peer = side.peer
@@ -145,6 +160,7 @@ class TCPAssembler:
         self._conns: OrderedDict[int, Connection] = OrderedDict()  # least recently active first
         self._buffering: dict[int, Connection] = {}  # in the order they started buffering
         self._closed: OrderedDict[int, Connection] = OrderedDict()
+        self._recent: Connection | None = None  # the last one moved to the end of _conns
         self._next_index = 0
 
     # -- input --------------------------------------------------------------------------------
@@ -180,7 +196,10 @@ class TCPAssembler:
             flow = net.flow
             key = (flow.src_raw, tcp.src_port, flow.dst_raw, tcp.dst_port)
         meta = packet.metadata
-        ts = meta.ts_sec + meta.ts_frac / meta.ts_resolution if meta is not None else 0.0
+        if type(meta) is CaptureInfo:  # meta.timestamp, without three property calls
+            ts = meta[0] + meta[1] / meta[2]
+        else:
+            ts = meta.ts_sec + meta.ts_frac / meta.ts_resolution if meta is not None else 0.0
         flags = tcp._flags
         side = self._sides.get(key)
         if side is None or side.conn.closed or (flags & SYN and side.isn is not None
@@ -188,9 +207,36 @@ class TCPAssembler:
             side = self._reopen(side, key, net, tcp, flags, ts)
             if side is None:
                 return
-        elif (not flags & _SYN_FIN_RST and tcp.seq == side.nxt_seq and side.fin is None
-              and not side.buffer.cost and not side.peer.buffer.cost):
-            self._in_order(side, tcp, ts)
+        elif side.calm and not flags & _SYN_FIN_RST and tcp.seq == side.nxt_seq:
+            # The common case, flat: a segment at the next expected byte (or a pure ACK) of a
+            # connection with nothing buffered, no FIN and not closed (side.calm, see
+            # _settle). Does what _segment would, minus the checks that cannot apply.
+            conn = side.conn
+            conn.last_seen = ts
+            if conn is not self._recent:  # most packets continue the last one's connection
+                self._conns.move_to_end(conn.index)
+                self._recent = conn
+            self.stats.packets += 1
+            stats = side.stats
+            stats.packets += 1
+            stats.last = ts
+            side.window = tcp.window
+            hend = tcp._hend
+            n = tcp._pend - hend
+            if n <= 0:
+                return
+            payload = tcp._buf[hend:tcp._pend]
+            if type(payload) is not bytes:  # a copy=False packet: never keep the caller's buffer
+                payload = bytes(payload)
+            if n == 1 and side.peer.window == 0:
+                stats.zero_window_probes += 1
+            start = side.nxt
+            side.nxt = start + n
+            side.nxt_seq = (side.nxt_seq + n) & 0xFFFFFFFF
+            stats.bytes += n
+            stream = conn.stream
+            if stream is not None:
+                stream.reassembled(_new_chunk(Chunk, (payload, 0, side.direction, start, ts)))
             return
         self._segment(side, tcp, flags, ts)
 
@@ -204,35 +250,6 @@ class TCPAssembler:
         if whole is not None and whole is not packet:
             self.stats.reassembled += 1
             self.assemble(whole)
-
-    def _in_order(self, side: Side, tcp: Any, ts: float) -> None:
-        """The common case, flat: a segment at the next expected byte (or a pure ACK) of a
-        connection with nothing buffered and no FIN. Does what _segment would, minus the
-        checks that cannot apply."""
-        conn = side.conn
-        conn.last_seen = ts
-        self._conns.move_to_end(conn.index)
-        self.stats.packets += 1
-        stats = side.stats
-        stats.packets += 1
-        stats.last = ts
-        side.window = tcp.window
-        hend, pend = tcp._hend, tcp._pend
-        if pend <= hend:
-            return
-        payload = tcp._buf[hend:pend]
-        if type(payload) is not bytes:  # a copy=False packet: never keep the caller's buffer
-            payload = bytes(payload)
-        n = pend - hend
-        if n == 1 and side.peer.window == 0:
-            stats.zero_window_probes += 1
-        start = side.nxt
-        side.nxt = start + n
-        side.nxt_seq = (tcp.seq + n) & 0xFFFFFFFF
-        stats.bytes += n
-        stream = conn.stream
-        if stream is not None:
-            stream.reassembled(_new_chunk(Chunk, (payload, 0, side.direction, start, ts)))
 
     def assemble_all(self, packets: Iterable[Packet]) -> None:
         """Assemble every packet, then :meth:`flush_all`."""
@@ -256,7 +273,9 @@ class TCPAssembler:
     def _segment(self, side: Side, tcp: Any, flags: int, ts: float) -> None:
         conn = side.conn
         conn.last_seen = ts
-        self._conns.move_to_end(conn.index)
+        if conn is not self._recent:
+            self._conns.move_to_end(conn.index)
+            self._recent = conn
         self.stats.packets += 1
         stats = side.stats
         stats.packets += 1
@@ -278,6 +297,8 @@ class TCPAssembler:
             self._close(conn, "rst")
         elif conn.finished:
             self._close(conn, "fin")
+        else:
+            _settle(conn)
 
     @staticmethod
     def _late_syn(conn: Connection) -> None:
@@ -316,6 +337,7 @@ class TCPAssembler:
         for s in (conn.client, conn.server):
             self._sides[_key(s)] = s
         self._conns[conn.index] = conn
+        self._recent = conn
         conn.stream = self.factory(conn)
         return self._sides[key]
 
@@ -355,6 +377,7 @@ class TCPAssembler:
         self.buffered -= before - conn.buffered
         self._buffering.pop(conn.index, None)
         conn.closed = True
+        conn.client.calm = conn.server.calm = False
         conn.reason = reason
         counter = {"fin": "closed_fin", "rst": "closed_rst", "flush": "flushed",
                    "idle": "flushed", "end": "flushed", "limit": "dropped"}.get(reason)
@@ -399,6 +422,8 @@ class TCPAssembler:
         self._track(conn)
         if conn.finished:
             self._close(conn, "fin")
+        else:
+            _settle(conn)
 
     def memory_bound(self) -> int:
         """The most memory (bytes) the assembler holds, whatever the input: buffered data up
@@ -437,6 +462,8 @@ class TCPAssembler:
                 self._track(conn)
                 if conn.finished:
                     self._close(conn, "fin")
+                else:
+                    _settle(conn)
         return closed
 
     def flush_all(self) -> int:
