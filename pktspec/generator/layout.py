@@ -325,7 +325,8 @@ class UnitPlanner(BuildRelations):
                 f"_c.Check(lambda this: this.{cf.name} == {self.cons()(cf.node.check)}),")
 
     def where(self, pos) -> str:
-        return f"{self.unit.file.path.name}:{pos.line}"
+        """file:line for a generated comment (the display name is escaped: see resolve)."""
+        return f"{self.unit.file.display.rsplit('/', 1)[-1]}:{pos.line}"
 
     def add_info(self, cf, offset: int | None, size: int | None, bits: int | None) -> None:
         if self.unit.kind == "struct":

@@ -77,11 +77,18 @@ class Program:
 
 
 def display_name(path: Path) -> str:
-    """Built-in files are shown as protocols/x.layer; others by their file name."""
+    """Built-in files are shown as protocols/x.layer; others by their file name.
+
+    The name lands in generated comments and messages, so every character outside a plain
+    file-name alphabet is escaped (a file called 'x\nimport os' must not become code).
+    """
     try:
-        return "protocols/" + str(path.resolve().relative_to(PROTOCOLS_DIR))
+        name = "protocols/" + str(path.resolve().relative_to(PROTOCOLS_DIR))
     except ValueError:
-        return path.name
+        name = path.name
+    return "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "._-+/@" else
+                   f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}"
+                   for ch in name)
 
 
 class _Loader:
@@ -122,6 +129,9 @@ class _Loader:
             raise SpecError(at, f"cannot read {path}: {exc}") from None
 
     def _find(self, imp: ast.Import, importer: Path) -> Path:
+        if not imp.path.endswith(".layer"):
+            raise SpecError(imp.pos, f"cannot import {imp.path!r}: only .layer files are "
+                            "imported", hint='import "ethernet.layer"')
         local = importer.parent / imp.path
         if local.exists() or local.resolve() in self.extra:
             return local

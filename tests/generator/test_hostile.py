@@ -78,3 +78,21 @@ def test_strings_cannot_be_used_as_code(tmp_path):
     errors = spec_errors(tmp_path, 'layer S : other {\n  a: u8;\n'
                                    '  b: bytes["__import__(\'os\')"];\n}\n')
     assert errors
+
+
+def test_hostile_file_name_is_escaped_in_generated_comments(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    sentinel = tmp_path / "pwned-by-name"
+    name = 'evil\nimport os;os.system("touch pwned-by-name")\n#.layer'
+    mod = load_text(tmp_path, "layer EvilName : other { a: u8; }\n", name)
+    assert not sentinel.exists()
+    assert pktspec.decode(b"\x01", mod.EvilName).layers[0].a == 1
+    with open(mod.__file__, "rb") as f:
+        tokens = list(tokenize.tokenize(f.readline))
+    assert not [t for t in tokens if t.type == tokenize.NAME and t.string in ("os", "system")]
+    assert all("\n" not in t.string for t in tokens if t.type == tokenize.COMMENT)
+
+
+def test_only_layer_files_are_imported(tmp_path):
+    (err,) = spec_errors(tmp_path, 'import "../../../../etc/passwd"\n')
+    assert "only .layer files are imported" in err.message
