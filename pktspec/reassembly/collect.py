@@ -91,22 +91,29 @@ def _collected(side: Side, parts: list[bytes]) -> CollectedSide:
 
 
 class _Collector:
-    """A stream that keeps both directions' chunks and hands the result over at the end."""
+    """A stream that keeps both directions' bytes and hands the result over at the end.
 
-    __slots__ = ("conn", "parts", "done")
+    The bytes go straight into each side's ``sink`` list (see
+    :class:`~pktspec.reassembly.connection.Side`): the assembler appends to it and makes no
+    chunk; ``reassembled`` is there for chunks given to it by hand.
+    """
+
+    __slots__ = ("conn", "done")
 
     def __init__(self, conn: Connection, done: list[TCPStream]) -> None:
         self.conn = conn
-        self.parts: tuple[list[bytes], list[bytes]] = ([], [])
         self.done = done
+        conn.client.sink = []
+        conn.server.sink = []
 
     def reassembled(self, chunk: Chunk) -> None:
-        self.parts[chunk.direction].append(chunk.data)
+        self.conn.side(chunk.direction).sink.append(chunk.data)  # type: ignore[union-attr]
 
     def complete(self) -> None:
         conn = self.conn
-        client = _collected(conn.client, self.parts[conn.client.direction])
-        server = _collected(conn.server, self.parts[conn.server.direction])
+        client = _collected(conn.client, conn.client.sink or [])
+        server = _collected(conn.server, conn.server.sink or [])
+        conn.client.sink = conn.server.sink = None
         self.done.append(TCPStream(conn.index, client, server, conn.network, conn.transport,
                                    conn.reason))
 

@@ -57,10 +57,16 @@ class Side:
     Public: ``direction``, ``address`` and ``port`` (Endpoints of the sender), ``stats``
     (:class:`StreamStats`), ``gaps`` (list of Gap), ``finished``. ``str(side)`` is
     ``192.0.2.1:443`` or ``[2001:db8::1]:443``.
+
+    ``sink``: None, or a list for a stream that wants only this side's bytes (the collector
+    of :func:`~pktspec.reassembly.streams`): delivered bytes are then appended to it, in
+    order, instead of going to the stream as chunks, which saves a Chunk and a call per
+    segment. Gaps are in ``gaps`` either way.
     """
 
     __slots__ = ("direction", "address", "port", "stats", "gaps", "finished", "conn", "peer",
-                 "buffer", "nxt", "nxt_seq", "isn", "fin", "window", "skipping", "calm")
+                 "buffer", "nxt", "nxt_seq", "isn", "fin", "window", "skipping", "calm",
+                 "sink")
 
     def __init__(self, conn: Connection, direction: Direction, address: Endpoint,
                  port: Endpoint) -> None:
@@ -80,6 +86,7 @@ class Side:
         self.window = -1
         self.skipping = 0
         self.calm = False  # kept by the assembler: True when its in-order path may be taken
+        self.sink: list[bytes] | None = None
 
     def __str__(self) -> str:
         host = str(self.address)
@@ -173,7 +180,11 @@ class Side:
         self.nxt_seq = (self.nxt_seq + n) & _MASK  # type: ignore[operator]
         stream: Stream | None = self.conn.stream
         if stream is not None:
-            stream.reassembled(Chunk(data, skipped, self.direction, start, ts))
+            sink = self.sink
+            if sink is None:
+                stream.reassembled(Chunk(data, skipped, self.direction, start, ts))
+            else:
+                sink.append(data)
         if self.fin is not None and self.nxt >= self.fin:
             self.finished = True
 

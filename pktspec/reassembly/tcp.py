@@ -236,7 +236,11 @@ class TCPAssembler:
             stats.bytes += n
             stream = conn.stream
             if stream is not None:
-                stream.reassembled(_new_chunk(Chunk, (payload, 0, side.direction, start, ts)))
+                sink = side.sink
+                if sink is None:
+                    stream.reassembled(_new_chunk(Chunk, (payload, 0, side.direction, start, ts)))
+                else:
+                    sink.append(payload)
             return
         self._segment(side, tcp, flags, ts)
 

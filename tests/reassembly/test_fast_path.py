@@ -102,3 +102,34 @@ def test_shortcuts_change_nothing(name, monkeypatch):
                 m.setattr(tcp_module, "_settle", lambda conn: None)
                 slow = _run(_Reference, packets, flush_every, **options)
             assert fast == slow, (name, options, flush_every)
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("name", NAMES or ["(no corpus)"])
+def test_streams_collects_what_chunks_carry(name):
+    """streams() takes each side's bytes without chunks (Side.sink): the same bytes, gaps
+    and counters in the same connections as a stream that joins the chunks it is given."""
+    corpus_or_skip()
+    packets = _packets(CAPTURES / name)
+    if not any(p.layer(TCP) for p in packets):
+        pytest.skip(f"{name}: no TCP")
+    for options in ({}, {"max_connections": 3, "max_buffered_total": 8000}):
+        log: list = []
+        conns: list = []
+
+        def factory(conn: Any, log: list = log, conns: list = conns) -> _Log:
+            conns.append(conn)
+            return _Log(conn, log)
+
+        TCPAssembler(factory, **options).assemble_all(packets)
+        expected = []
+        for conn in conns:
+            data = [b"".join(e[2][0] for e in log if e[0] == "chunk" and e[1] == conn.index
+                             and e[2][2] == direction) for direction in (0, 1)]
+            expected.append((conn.index, conn.reason, str(conn),
+                             data[conn.client.direction], conn.client.gaps, conn.client.stats,
+                             data[conn.server.direction], conn.server.gaps, conn.server.stats))
+        got = [(s.index, s.reason, str(s), s.client.data, list(s.client.gaps), s.client.stats,
+                s.server.data, list(s.server.gaps), s.server.stats)
+               for s in pktspec.streams(packets, **options)]
+        assert got == expected, (name, options)
