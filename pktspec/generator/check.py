@@ -171,6 +171,9 @@ class Checker:
     def const_value(self, expr: ast.Expr) -> int:
         try:
             return _const_eval(expr, self.consts)
+        except _ConstError as exc:
+            self.error(exc.pos, exc.message)
+            return 0
         except _NotConstant as exc:
             self.error(exc.pos, "a constant integer is needed here", exc.hint)
             return 0
@@ -338,9 +341,15 @@ class Checker:
             self.check_number(t.size, scope, "a byte count")
             try:
                 n = _const_eval(t.size, self.consts)
-                return FieldType("bytes", bits=8 * n, size=t.size, written=f"bytes[{n}]")
+            except _ConstError as exc:
+                self.error(exc.pos, exc.message)
+                return None
             except _NotConstant:
                 return FieldType("bytes", size=t.size, written="bytes[...]")
+            if n < 0:
+                self.error(t.pos, f"a byte count of {n}")
+                return None
+            return FieldType("bytes", bits=8 * n, size=t.size, written=f"bytes[{n}]")
         if isinstance(t, ast.BitsType):
             for n in t.names:
                 self.check_name(n, t.pos, "flag")
@@ -358,6 +367,9 @@ class Checker:
                     values = case.values
                     for v in values:
                         self.check_expr(v, scope)
+                        if not (isinstance(v, ast.Attr) and isinstance(v.obj, ast.Name)
+                                and v.obj.name in self.enums):
+                            self.const_value(v)  # a case is a number or an enum item
                 sub = self.field_type(case.type, unit, scope)
                 if sub is not None:
                     cases.append((values, sub))
@@ -675,26 +687,51 @@ class _NotConstant(Exception):
         self.hint = hint
 
 
+_CONST_LIMIT = 1 << 64  # constants are field values and sizes: 64 bits is plenty
+
 _CONST_OPS = {
     "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
-    "//": lambda a, b: a // b if b else 0, "%": lambda a, b: a % b if b else 0,
-    "<<": lambda a, b: a << b if 0 <= b < 128 else 0, ">>": lambda a, b: a >> b,
-    "&": lambda a, b: a & b, "|": lambda a, b: a | b, "^": lambda a, b: a ^ b,
+    "//": lambda a, b: a // b, "%": lambda a, b: a % b, "<<": lambda a, b: a << b,
+    ">>": lambda a, b: a >> b, "&": lambda a, b: a & b, "|": lambda a, b: a | b,
+    "^": lambda a, b: a ^ b,
 }
 
 
 def _const_eval(e: ast.Expr, consts: dict[str, int]) -> int:
-    """Evaluate a constant integer expression (numbers, constants, arithmetic) without eval()."""
+    """Evaluate a constant integer expression (numbers, constants, arithmetic) without eval().
+
+    Every value stays within 64 bits (signed or not), so a hostile file cannot make the
+    generator build huge numbers; division by zero and out-of-range shifts are errors.
+    """
     if isinstance(e, ast.IntLit):
-        return e.value
+        return _bounded(e.value, e)
     if isinstance(e, ast.Name) and e.name in consts:
         return consts[e.name]
     if isinstance(e, ast.UnaryOp) and e.op in ("-", "~"):
         v = _const_eval(e.operand, consts)
-        return -v if e.op == "-" else ~v
+        return _bounded(-v if e.op == "-" else ~v, e)
     if isinstance(e, ast.BinOp) and e.op in _CONST_OPS:
-        return _CONST_OPS[e.op](_const_eval(e.left, consts), _const_eval(e.right, consts))
+        a, b = _const_eval(e.left, consts), _const_eval(e.right, consts)
+        if e.op in ("//", "%") and b == 0:
+            raise _ConstError(e.pos, "division by zero in a constant expression")
+        if e.op in ("<<", ">>") and not 0 <= b < 64:
+            raise _ConstError(e.pos, f"shift by {b} in a constant expression (0..63)")
+        return _bounded(_CONST_OPS[e.op](a, b), e)
     raise _NotConstant(getattr(e, "pos", None), "use a number or a 'const'")
+
+
+def _bounded(value: int, e: ast.Expr) -> int:
+    if not -_CONST_LIMIT < value < _CONST_LIMIT:
+        raise _ConstError(getattr(e, "pos", None), "constant out of range (more than 64 bits)")
+    return value
+
+
+class _ConstError(_NotConstant):
+    """A constant expression that is constant but wrong (too big, divided by zero)."""
+
+    def __init__(self, pos, message: str) -> None:
+        super().__init__(pos, None)
+        self.message = message
 
 
 def check(program: Program) -> Checked:

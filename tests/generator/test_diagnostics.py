@@ -138,3 +138,14 @@ def test_number_literals(tmp_path):
     (err,) = spec_errors(tmp_path, "const A = 0x_;\n")
     assert (err.location.line, err.location.column) == (1, 11)
     assert "cannot read '0x_'" in err.message and "0x.." in err.hint
+
+
+def test_constant_expressions_are_bounded(tmp_path):
+    errors = spec_errors(tmp_path, "const A = 1 << 63;\nconst B = A * A;\nconst C = 1 / 0;\n"
+                                   "layer K : other {\n  x: bytes[1 % 0];\n"
+                                   "  y: switch (1) { 1 << 99 => u8; default => u8; };\n}\n")
+    messages = [(e.location.line, e.message) for e in errors]
+    assert (2, "constant out of range (more than 64 bits)") in messages
+    assert (3, "division by zero in a constant expression") in messages
+    assert (5, "division by zero in a constant expression") in messages
+    assert (6, "shift by 99 in a constant expression (0..63)") in messages
