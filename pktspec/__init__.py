@@ -80,6 +80,9 @@ def open(path: Any, *, first: type | str | None = None, lazy: bool = False, copy
     fragments. ``source.records()`` yields the raw records instead.
     """
     from pktspec.capture.files import open_records
+    from pktspec.capture.source import first_layer_class
+
+    first = first_layer_class(first)  # an unknown name fails before the file is opened
     return PacketSource(open_records(path, **options), first=first, lazy=lazy, copy=copy,
                         strict=strict, filter=filter, defragment=defragment)
 

@@ -105,6 +105,7 @@ class CaptureInput:
             stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[arg-type]
         self._stream = stream
         self._pending = b""
+        self._broken: Exception | None = None
         self.position = 0
 
     def read(self, size: int) -> bytes:
@@ -125,14 +126,35 @@ class CaptureInput:
         return self._pending[:size]
 
     def _read_stream(self, size: int) -> bytes:
-        try:
-            return _read_upto(self._stream, size)
-        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-            raise CaptureError(
-                f"compressed data is damaged or cut short: {exc}", self.path, self.position
-            ) from exc
-        except OSError as exc:
-            raise CaptureError(f"read failed: {exc}", self.path, self.position) from exc
+        if self._broken is not None:  # the bytes before the damage were delivered: now say so
+            exc, self._broken = self._broken, None
+            raise CaptureError(f"compressed data is damaged or cut short: {exc}", self.path,
+                               self.position) from exc
+        if not self.compressed:
+            try:
+                return _read_upto(self._stream, size)
+            except OSError as exc:
+                raise CaptureError(f"read failed: {exc}", self.path, self.position) from exc
+        return self._read_compressed(size)
+
+    def _read_compressed(self, size: int) -> bytes:
+        """Like _read_upto, but a damaged or cut gzip stream first gives up the bytes it did
+        decompress (so the records before the damage are delivered), and fails next time."""
+        parts: list[bytes] = []
+        have = 0
+        while have < size:
+            try:
+                chunk = self._stream.read1(size - have)  # type: ignore[union-attr]
+            except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
+                self._broken = exc
+                break
+            if not chunk:
+                break
+            parts.append(chunk)
+            have += len(chunk)
+        if not parts and self._broken is not None:
+            return self._read_stream(size)
+        return b"".join(parts)
 
     def close(self) -> None:
         if isinstance(self._stream, gzip.GzipFile):
@@ -224,9 +246,14 @@ class CaptureOutput:
             if compress is None:
                 compress = self._target.endswith(".gz")
             folder = os.path.dirname(os.path.abspath(self._target))
+            if os.path.isdir(self._target):
+                raise IsADirectoryError(21, "Is a directory", self._target)
             fd, self._tmp = tempfile.mkstemp(
                 prefix="." + os.path.basename(self._target) + ".", suffix=".tmp", dir=folder
             )
+            umask = os.umask(0)  # mkstemp makes owner-only files: give the usual permissions
+            os.umask(umask)
+            os.fchmod(fd, 0o666 & ~umask)
             self._file: IO[bytes] | None = os.fdopen(fd, "wb", buffering=1 << 20)
             self.path: str | None = self._target
         else:

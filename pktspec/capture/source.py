@@ -13,11 +13,23 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from pktspec.errors import PktspecError
 from pktspec.runtime.metadata import CaptureInfo
 from pktspec.runtime.packet import Packet, decode
 from pktspec.runtime.registry import REGISTRY
 
 Filter = str | Callable[[Packet], bool] | None
+
+
+def first_layer_class(first: type | str | None) -> type | None:
+    """A layer class from a class or a registered name (PktspecError for an unknown name)."""
+    if not isinstance(first, str):
+        return first
+    layer = REGISTRY.get_layer(first)
+    if layer is None:
+        raise PktspecError(f"no layer called {first!r} is registered (pktspec list shows "
+                           "them; load a .layer file first with --layers)")
+    return layer
 
 
 class PacketSource:
@@ -35,7 +47,7 @@ class PacketSource:
                  copy: bool = True, strict: bool = False, filter: Filter = None,
                  defragment: bool | dict = False) -> None:
         self._records = records
-        self.first = REGISTRY.layer(first) if isinstance(first, str) else first
+        self.first = first_layer_class(first)
         self.lazy = lazy
         self.copy = copy
         self.strict = strict

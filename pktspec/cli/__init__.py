@@ -51,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `pktspec decode x.pcap | head`
         sys.stderr.close()
         return 0
+    except OSError as exc:  # a path that cannot be read or written: say which, no traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"pktspec: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

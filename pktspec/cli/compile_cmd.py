@@ -4,9 +4,7 @@ built-in protocol modules (``--builtins``, ``--builtins --check``)."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +39,13 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("pktspec compile: give a FILE.layer (or --builtins)")
     from pktspec.generator.check import check
     from pktspec.generator.compiler import render_file
+    from pktspec.generator.loader import write_atomic
     from pktspec.generator.resolve import resolve
 
     checked = check(resolve(Path(args.file)))
     text = render_file(checked, checked.program.entry)
+    if args.check and not args.output:
+        raise SystemExit("pktspec compile: --check compares with a file: give -o FILE.py")
     if not args.output:
         sys.stdout.write(text)
         return 0
@@ -54,13 +55,6 @@ def run(args: argparse.Namespace) -> int:
         if not same:
             print(f"stale: {out}", file=sys.stderr)
         return 0 if same else 1
-    fd, tmp = tempfile.mkstemp(dir=out.parent or ".", prefix=".tmp-", suffix=".py")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(out, text)
     print(f"wrote {out}")
     return 0

@@ -22,11 +22,12 @@ def progress_over(items: Iterable[T], path: str | None, min_bytes: int = 20_000_
     if size < min_bytes:
         yield from items
         return
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed} packets"),
                TimeElapsedColumn())
-    with Progress(*columns, console=None, transient=True) as bar:
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(os.path.basename(path), total=None)
         for n, item in enumerate(items, 1):
             if n % 2048 == 0:

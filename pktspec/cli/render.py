@@ -65,8 +65,14 @@ def summary(packet: Packet) -> str:
         parts.append(f"{ends[0]} > {ends[1]}:")
     trans = packet.transport
     details = _transport_details(trans) if trans is not None else []
-    app = packet.application
-    length = len(app.payload) if app is not None else 0
+    # tcpdump's length: the bytes the transport carries (whatever layers decode them)
+    carrier = trans if trans is not None else packet.application
+    if carrier is None:
+        length = 0
+    elif carrier is trans:
+        length = len(carrier.payload)
+    else:
+        length = len(carrier.payload) + len(carrier.contents)
     details.append(f"length {length}")
     line = " ".join(parts) + " " + ", ".join(details)
     if packet.error is not None:

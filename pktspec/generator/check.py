@@ -40,6 +40,11 @@ PSEUDO_NAMES = {"upper_length", "upper_protocol"}
 BOUNDARIES = ("header", "payload", "pseudo_header")
 
 
+# Attributes of the FlagSet (an int) a flag is read beside: a flag must not shadow them.
+_FLAGSET_ATTRIBUTES = frozenset(n for n in dir(int) if not n.startswith("_")) | {
+    "names", "test", "define"}
+
+
 @dataclass
 class CField:
     name: str
@@ -227,6 +232,7 @@ class Checker:
                                   source))
 
     def check_overlaps(self) -> None:
+        self.check_builtin_overlaps()
         seen: dict[tuple[str, int, int], Bind] = {}
         for b in self.bindings:
             if b.value is None:
@@ -239,6 +245,25 @@ class Checker:
                            f"already (at {other.pos}) with the same priority",
                            "give one binding a higher 'priority N' to make it win, or drop one")
             seen[key] = b
+
+    def check_builtin_overlaps(self) -> None:
+        """A user's binding against a built-in one its file does not import: loading would
+        fail on it, so ``pktspec check`` says so first."""
+        import pktspec.protocols  # noqa: F401  (the built-in bindings, as loading will meet them)
+        from pktspec.runtime.registry import REGISTRY
+
+        ours = {s.display for s in self.program.files}
+        for b in self.bindings:
+            if b.value is None or b.file.builtin or b.table not in REGISTRY.tables():
+                continue
+            for other in REGISTRY.table(b.table).bindings(b.value):
+                source = (other.source or "").rsplit(":", 1)[0]
+                if source in ours or other.cls.name == b.target or other.priority != b.priority:
+                    continue
+                self.current = b.file
+                self.error(b.pos, f"{b.table} value {b.value:#x} is bound to {other.cls.name} "
+                           f"already (by {other.source}) with the same priority",
+                           "give this binding a higher 'priority N' to make it win")
 
     def unknown(self, name: str, pos, what: str, pool: set[str]) -> None:
         hint = self.program.suggest(name, pool)
@@ -353,6 +378,9 @@ class Checker:
         if isinstance(t, ast.BitsType):
             for n in t.names:
                 self.check_name(n, t.pos, "flag")
+                if n in _FLAGSET_ATTRIBUTES:
+                    self.error(t.pos, f"flag name {n!r} would hide FlagSet.{n}",
+                               f"rename it, e.g. {n}_flag")
             if not 1 <= t.width <= 64 or len(t.names) > t.width:
                 self.error(t.pos, f"a bits {t.width} field has room for {t.width} flags, "
                            f"not {len(t.names)}")

@@ -41,10 +41,20 @@ def _key(source: SourceFile, keys: dict[int, str]) -> str:
     return h.hexdigest()
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_atomic(path: Path, text: str, make_dirs: bool = False) -> None:
+    """Write text to path through a temporary file and a rename, so that nothing half-written
+    is ever there; the file gets the usual permissions (mkstemp's are owner-only)."""
+    if make_dirs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise IsADirectoryError(21, "Is a directory", str(path))
+    if not path.parent.is_dir():
+        raise FileNotFoundError(2, "No such directory", str(path.parent))
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".py")
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)
@@ -91,7 +101,7 @@ def load(path: Path | str) -> ModuleType:
             module = current
             continue
         if not cached.exists():
-            _write_atomic(cached, render_file(checked, source))
+            write_atomic(cached, render_file(checked, source), make_dirs=True)
         module = _import_file(name, cached)
     assert module is not None
     return module

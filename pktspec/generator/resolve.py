@@ -155,6 +155,13 @@ def resolve(path: Path | str, extra_sources: dict[Path, str] | None = None) -> P
     loader.load(Path(path))
     symbols: dict[str, Symbol] = {}
     problems: list[SpecError] = []
+    stems: dict[str, SourceFile] = {}
+    for source in loader.order:
+        other = stems.setdefault(source.stem, source)
+        if other is not source:  # both would compile to the module pktspec.user.<stem>
+            problems.append(SpecError(
+                None, f"{source.path} and {other.path} have the same name {source.stem!r}",
+                hint="rename one: files are loaded as modules named after them"))
     for source in loader.order:
         for decl in source.module.decls:
             kind = next((k for t, k in _KINDS if isinstance(decl, t)), None)

@@ -45,8 +45,10 @@ def parse(text: str, file: str = "<string>") -> ast.Module:
     except VisitError as exc:  # a literal the grammar admits but Python cannot read (0x_)
         token = next((t for t in exc.obj.scan_values(lambda v: isinstance(v, Token))), None)
         where = Location(file, getattr(token, "line", 1) or 1, getattr(token, "column", 1) or 1)
+        hint = "numbers are decimal, 0x.. or 0b.." if getattr(token, "type", "") == "INT" \
+            else "strings take Python's escapes (\\r, \\n, \\x00, ...)"
         raise SpecError(where, f"cannot read {str(token)!r}: {exc.orig_exc}", source=text,
-                        hint="numbers are decimal, 0x.. or 0b..") from None
+                        hint=hint) from None
     return ast.Module(file=file, source=text, decls=decls)
 
 

@@ -85,12 +85,19 @@ def _parse(fmt: _c.Construct, data: bytes, layer: Any, name: str, offset: int) -
     try:
         value = fmt._parsereport(stream, context, f"(parsing) -> {name}")
     except _c.StreamError as exc:
-        raise DecodeError(layer.name, name, offset, f"truncated: {exc}", truncated=True) \
-            from None
+        raise DecodeError(layer.name, name, offset, f"truncated: {_one_line(exc)}",
+                          truncated=True) from None
     except (_c.ConstructError, ValueError, TypeError, KeyError, IndexError,
             PktspecError) as exc:
-        raise DecodeError(layer.name, name, offset, str(exc) or type(exc).__name__) from None
+        raise DecodeError(layer.name, name, offset, _one_line(exc)) from None
     return value, stream.tell()
+
+
+def _one_line(exc: Exception) -> str:
+    """construct's messages start with 'Error in path ...' on a line of their own; error
+    layers and one-line summaries want one line."""
+    text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+    return text or type(exc).__name__
 
 
 def lazy_value(layer: Any, name: str, fmt: _c.Construct) -> Any:

@@ -149,3 +149,24 @@ def test_constant_expressions_are_bounded(tmp_path):
     assert (3, "division by zero in a constant expression") in messages
     assert (5, "division by zero in a constant expression") in messages
     assert (6, "shift by 99 in a constant expression (0..63)") in messages
+
+
+def test_binding_against_a_builtin_the_file_does_not_import(tmp_path):
+    (err,) = spec_errors(tmp_path, 'import "ethernet.layer"\n'
+                                   "extend EtherType { 0x0800 -> Ethernet }\n")
+    assert err.location.line == 2
+    assert "bound to IPv4 already (by protocols/ipv4.layer" in err.message
+
+
+def test_flag_names_may_not_hide_flagset_attributes(tmp_path):
+    (err,) = spec_errors(tmp_path, "layer F : other { f: bits 8 { real, syn }; }\n")
+    assert "flag name 'real' would hide FlagSet.real" in err.message
+
+
+def test_two_imported_files_with_one_name(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    write_layer(tmp_path / "a", "layer XA : other { a: u8; }\n", "x.layer")
+    write_layer(tmp_path / "b", "layer XB : other { b: u8; }\n", "x.layer")
+    errors = spec_errors(tmp_path, 'import "a/x.layer"\nimport "b/x.layer"\n')
+    assert any("have the same name 'x'" in e.message for e in errors)
