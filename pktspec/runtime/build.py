@@ -268,8 +268,10 @@ class LayerPlan:
             if value is None:
                 return f"{name} has no value"
             bits = info.bits
-            if type(value) is int and bits and not -(1 << bits) < value < (1 << bits):
-                return f"{name} = {value} does not fit in {bits} bits"
+            low = -(1 << (bits - 1)) if bits and info.type_name.startswith("i") else 0
+            high = (1 << bits) if bits and low == 0 else (1 << (bits - 1)) if bits else 0
+            if type(value) is int and bits and not low <= value < high:
+                return f"{name} = {value} does not fit in {bits} bits ({low}..{high - 1})"
         return str(exc)
 
     def tail_is_empty(self, values: dict[str, Any]) -> bool:

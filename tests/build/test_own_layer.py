@@ -22,7 +22,7 @@ enum BeaconKind : u8 { Hello = 1, Report = 2 }
 layer Beacon : application {
     version: u4 == 2;
     kind: u4 default 1;
-    flags: bits 8 { urgent, test };
+    flags: bits 8 { urgent, probe };
     header_words: u8;
     count: u8;
     total: u16 = len(header) + len(payload);
