@@ -83,8 +83,14 @@ def open(path: Any, *, first: type | str | None = None, lazy: bool = False, copy
     from pktspec.capture.source import first_layer_class
 
     first = first_layer_class(first)  # an unknown name fails before the file is opened
+    transform = None
+    if defragment:
+        from functools import partial
+
+        from pktspec.reassembly import defragment as _defragment
+        transform = partial(_defragment, **(defragment if isinstance(defragment, dict) else {}))
     return PacketSource(open_records(path, **options), first=first, lazy=lazy, copy=copy,
-                        strict=strict, filter=filter, defragment=defragment)
+                        strict=strict, filter=filter, transform=transform)
 
 
 def streams(source: Any, **options: Any) -> Any:

@@ -38,14 +38,15 @@ class PacketSource:
     ``first`` overrides the link type's first layer (a class or a layer name); ``lazy``,
     ``copy`` and ``strict`` are passed to :func:`pktspec.runtime.decode`. ``filter`` is a BPF
     expression (compiled by libpcap for each link type, applied before decoding) or a Python
-    predicate over the decoded packet. ``defragment=True`` (or a dict of options for
-    :func:`pktspec.reassembly.defragment`) yields whole IPv4/IPv6 datagrams, decoded again,
-    in place of their fragments.
+    predicate over the decoded packet. ``transform`` rewrites the stream of decoded packets
+    (``pktspec.open(p, defragment=True)`` passes :func:`pktspec.reassembly.defragment`, which
+    yields whole datagrams in place of fragments), keeping ``close()`` and ``records()``.
     """
 
     def __init__(self, records: Any, *, first: type | str | None = None, lazy: bool = False,
                  copy: bool = True, strict: bool = False, filter: Filter = None,
-                 defragment: bool | dict = False) -> None:
+                 transform: Callable[[Iterator[Packet]], Iterator[Packet]] | None = None,
+                 ) -> None:
         self._records = records
         self.first = first_layer_class(first)
         self.lazy = lazy
@@ -56,7 +57,7 @@ class PacketSource:
         self._filter_text = filter if isinstance(filter, str) else None
         self._predicate = filter if callable(filter) else None
         self._first_by_linktype: dict[int, type] = {}
-        self.defragment = defragment
+        self.transform = transform
 
     def first_layer(self, linktype: int) -> type:
         """The first layer for a link type: the override, the binding, or Payload."""
@@ -90,12 +91,9 @@ class PacketSource:
                 yield data, info
 
     def __iter__(self) -> Iterator[Packet]:
-        if not self.defragment:
+        if self.transform is None:
             return self._decoded()
-        from pktspec.reassembly.ipdefrag import defragment  # reassembly builds on capture
-
-        options = self.defragment if isinstance(self.defragment, dict) else {}
-        return defragment(self._decoded(), **options)
+        return self.transform(self._decoded())
 
     def _decoded(self) -> Iterator[Packet]:
         first_layer = self.first_layer
