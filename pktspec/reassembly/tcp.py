@@ -101,6 +101,11 @@ class AssemblerStats:
     peak_buffered: int = 0
 
 
+_CLOSE_COUNTERS = {"fin": "closed_fin", "rst": "closed_rst", "flush": "flushed", "idle": "flushed",
+                   "end": "flushed", "limit": "dropped"}
+"""The AssemblerStats counter of each reason for closing (the others count elsewhere)."""
+
+
 def _settle(conn: Connection) -> None:
     """Say which sides of an open connection may take the in-order path of
     :meth:`TCPAssembler.assemble`: both sides have nothing buffered and this one no FIN.
@@ -173,28 +178,16 @@ class TCPAssembler:
         layers = packet._layers
         tcp = layers[-1] if layers else None
         net = layers[-2] if type(tcp) is TCP and len(layers) > 1 else None
-        if (type(net) is not IPv4 and type(net) is not IPv6) or tcp._off != net._hend:
-            tcp, net = self._find_tcp(packet)
-            if tcp is None:
-                net = packet.network
-                if net is not None and fragment_protocol(net) == _TCP:
-                    self._fragment(packet, net)  # a fragment too short to show its TCP
-                else:
-                    self.stats.ignored += 1
-                return
         t = type(net)
-        if t is IPv4:
-            if net._flags & _MF or net.fragment_offset:
-                self._fragment(packet, net)
-                return
-        elif (t is not IPv6 or net.next_header != _TCP) and fragment_protocol(net) is not None:
-            self._fragment(packet, net)
-            return
-        if t is IPv4 or t is IPv6:
+        if t is IPv4 and tcp._off == net._hend and not (net._flags & _MF or net.fragment_offset):
+            key = (net._src, tcp.src_port, net._dst, tcp.dst_port)
+        elif t is IPv6 and tcp._off == net._hend and net.next_header == _TCP:
             key = (net._src, tcp.src_port, net._dst, tcp.dst_port)
         else:
-            flow = net.flow
-            key = (flow.src_raw, tcp.src_port, flow.dst_raw, tcp.dst_port)
+            found = self._locate(packet, tcp, net)
+            if found is None:
+                return
+            tcp, net, key = found
         meta = packet.metadata
         if type(meta) is CaptureInfo:  # meta.timestamp, without three property calls
             ts = meta[0] + meta[1] / meta[2]
@@ -202,12 +195,7 @@ class TCPAssembler:
             ts = meta.ts_sec + meta.ts_frac / meta.ts_resolution if meta is not None else 0.0
         flags = tcp._flags
         side = self._sides.get(key)
-        if side is None or side.conn.closed or (flags & SYN and side.isn is not None
-                                                 and side.isn != tcp.seq):
-            side = self._reopen(side, key, net, tcp, flags, ts)
-            if side is None:
-                return
-        elif side.calm and not flags & _SYN_FIN_RST and tcp.seq == side.nxt_seq:
+        if side is not None and side.calm and not flags & _SYN_FIN_RST and tcp.seq == side.nxt_seq:
             # The common case, flat: a segment at the next expected byte (or a pure ACK) of a
             # connection with nothing buffered, no FIN and not closed (side.calm, see
             # _settle). Does what _segment would, minus the checks that cannot apply.
@@ -242,7 +230,39 @@ class TCPAssembler:
                 else:
                     sink.append(payload)
             return
+        if side is None or side.conn.closed or (flags & SYN and side.isn is not None
+                                                 and side.isn != tcp.seq):
+            side = self._reopen(side, key, net, tcp, flags, ts)
+            if side is None:
+                return
         self._segment(side, tcp, flags, ts)
+
+    def _locate(self, packet: Packet, tcp: Any, net: Any) -> tuple[Any, Any, tuple] | None:
+        """The TCP layer, its network layer and the table key of a packet that is not simply
+        Ethernet-or-like + IPv4/IPv6 + TCP; None after handing a fragment to the
+        defragmenters or counting a packet without TCP."""
+        t = type(net)
+        if (t is not IPv4 and t is not IPv6) or tcp._off != net._hend:
+            tcp, net = self._find_tcp(packet)
+            if tcp is None:
+                net = packet.network
+                if net is not None and fragment_protocol(net) == _TCP:
+                    self._fragment(packet, net)  # a fragment too short to show its TCP
+                else:
+                    self.stats.ignored += 1
+                return None
+            t = type(net)
+        if t is IPv4:
+            if net._flags & _MF or net.fragment_offset:
+                self._fragment(packet, net)
+                return None
+        elif (t is not IPv6 or net.next_header != _TCP) and fragment_protocol(net) is not None:
+            self._fragment(packet, net)
+            return None
+        if t is IPv4 or t is IPv6:
+            return tcp, net, (net._src, tcp.src_port, net._dst, tcp.dst_port)
+        flow = net.flow
+        return tcp, net, (flow.src_raw, tcp.src_port, flow.dst_raw, tcp.dst_port)
 
     def _fragment(self, packet: Packet, net: Any) -> None:
         """An IP fragment carrying TCP: reassemble it, and assemble the whole datagram."""
@@ -286,20 +306,21 @@ class TCPAssembler:
         if stats.first is None:
             stats.first = ts
         stats.last = ts
-        before = side.buffer.cost + side.peer.buffer.cost
+        peer = side.peer
+        before = side.buffer.cost + peer.buffer.cost
         if flags & SYN and not flags & ACK and side.direction is Direction.SERVER:
             self._late_syn(conn)
         side.receive(tcp.seq, flags, tcp.window, tcp.payload, ts)
-        if flags & ACK and self.skip_acked_gaps:
-            side.peer.acknowledged(tcp.ack)
-        after = side.buffer.cost + side.peer.buffer.cost
+        if flags & ACK and self.skip_acked_gaps and peer.buffer.cost:  # (no hole: nothing to do)
+            peer.acknowledged(tcp.ack)
+        after = side.buffer.cost + peer.buffer.cost
         if before or after:
             self._recharge(conn, after - before)
             if conn.closed:
                 return
         if flags & RST:
             self._close(conn, "rst")
-        elif conn.finished:
+        elif side.finished and peer.finished:
             self._close(conn, "fin")
         else:
             _settle(conn)
@@ -338,12 +359,13 @@ class TCPAssembler:
                           Flow(ENDPOINT_TCP_PORT, sport, dport), ts)
         self._next_index += 1
         self.stats.connections += 1
-        for s in (conn.client, conn.server):
-            self._sides[_key(s)] = s
+        sides = self._sides
+        sides[src, sport, dst, dport] = conn.client  # the keys _key(conn.client/server) gives
+        sides[dst, dport, src, sport] = conn.server
         self._conns[conn.index] = conn
         self._recent = conn
         conn.stream = self.factory(conn)
-        return self._sides[key]
+        return sides[key]
 
     def _evict(self) -> None:
         """Make room for one connection: forget the oldest closed one, else close the least
@@ -358,10 +380,13 @@ class TCPAssembler:
 
     def _forget(self, conn: Connection) -> None:
         """Remove a closed connection from every table."""
-        for side in (conn.client, conn.server):
-            key = _key(side)
-            if self._sides.get(key) is side:
-                del self._sides[key]
+        sides = self._sides
+        key = _key(conn.client)
+        if sides.get(key) is conn.client:
+            del sides[key]
+        key = (key[2], key[3], key[0], key[1])  # _key(conn.server)
+        if sides.get(key) is conn.server:
+            del sides[key]
         self._conns.pop(conn.index, None)
         self._closed.pop(conn.index, None)
 
@@ -372,19 +397,19 @@ class TCPAssembler:
         are recognised and ignored; flushes and evictions forget it later.
         """
         before = conn.buffered
-        if deliver:
-            conn.client.flush()
-            conn.server.flush()
-        else:
-            lost = conn.client.buffer.clear() + conn.server.buffer.clear()
-            self.stats.dropped_bytes += lost
-        self.buffered -= before - conn.buffered
+        if before:
+            if deliver:
+                conn.client.flush()
+                conn.server.flush()
+            else:
+                lost = conn.client.buffer.clear() + conn.server.buffer.clear()
+                self.stats.dropped_bytes += lost
+            self.buffered -= before - conn.buffered
         self._buffering.pop(conn.index, None)
         conn.closed = True
         conn.client.calm = conn.server.calm = False
         conn.reason = reason
-        counter = {"fin": "closed_fin", "rst": "closed_rst", "flush": "flushed",
-                   "idle": "flushed", "end": "flushed", "limit": "dropped"}.get(reason)
+        counter = _CLOSE_COUNTERS.get(reason)
         if counter is not None:
             setattr(self.stats, counter, getattr(self.stats, counter) + 1)
         self._closed[conn.index] = conn
