@@ -344,6 +344,10 @@ class Checker:
         for extra in (node.check, node.default):
             if extra is not None:
                 self.check_expr(extra, scope)
+        if node.optional and not (isinstance(node.value, ast.Call)
+                                  and node.value.func in BUILD_FUNCS):
+            self.error(node.pos, "'optional' applies to checksum fields "
+                       "(name: u16 = inet_checksum(...) optional;)")
         if node.value is not None:
             inner = _Scope(unit=unit, params=scope.params, consts=self.consts, build=True,
                            known=dict(scope.known))

@@ -156,6 +156,7 @@ class Field:
     value: Expr | None = None  # `= expr`: what the builder writes (lengths, checksums)
     cond: Expr | None = None  # `if expr`: the field is present only when true
     default: Expr | None = None  # `default expr`: the builder's value when none is given
+    optional: bool = False  # `optional` checksum: 0 on the wire means "none" (UDP)
     doc: str = ""
 
 

@@ -154,6 +154,9 @@ class ToAst(Transformer):
     def default_mod(self, meta, items):
         return ("default", items[0])
 
+    def optional_mod(self, meta, items):
+        return ("optional", True)
+
     def let_stmt(self, meta, items):
         doc, (name, expr) = _docs(items)
         return ast.Let(str(name), expr, self._tok_pos(name), doc)

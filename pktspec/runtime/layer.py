@@ -134,6 +134,8 @@ class Layer:
     # A layer's ``guard`` (generated from ``guard expr;``): a function (buf, off, end) -> bool
     # that a parent's dispatch calls before choosing this layer; None accepts every binding.
     _guard: ClassVar[Any] = None
+    # Checksum fields where 0 means "none" (`optional` in the .layer file: UDP's).
+    OPTIONAL_CHECKSUMS: ClassVar[tuple[str, ...]] = ()
     # What the builder reads (docs/GENERATED.md); generated classes set those they have.
     DEFAULTS: ClassVar[dict[str, Any]] = {}
     RELATIONS: ClassVar[tuple[tuple[str, str, Callable[[Any], Any]], ...]] = ()
@@ -427,6 +429,7 @@ RESERVED_NAMES = frozenset(
         "HEADER",
         "PSEUDO_HEADER",
         "NEXT",
+        "OPTIONAL_CHECKSUMS",
     }
 )
 """Names a generated field must not take: they are Layer attributes the runtime relies on.

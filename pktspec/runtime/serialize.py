@@ -362,7 +362,10 @@ def _checksums(st: _State, sums: list, header: bytearray, payload: bytes,
         values["_payload"] = payload
         if r.pseudo:
             values["_pseudo_header"] = _pseudo_header(provider, st, len(header) + len(payload))
-        values[r.name] = r.fn(st.ctx)
+        value = r.fn(st.ctx)
+        if value == 0 and r.name in st.layer.OPTIONAL_CHECKSUMS:
+            value = 0xFFFF  # 0 on the wire would mean "no checksum"
+        values[r.name] = value
         header = _patch(st, header, r.name)
     return header
 
@@ -505,12 +508,17 @@ def verify_checksums(packet: Packet | Iterable[Layer]) -> list[BadChecksum]:
             continue
         provider = _provider(states, i)
         for r in st.plan.relations:
-            if r.kind != "checksum" or st.values[r.name] is None or (r.payload and cut):
+            found = st.values[r.name]
+            if r.kind != "checksum" or found is None or (r.payload and cut):
                 continue
+            if found == 0 and r.name in st.layer.OPTIONAL_CHECKSUMS:
+                continue  # the sender computed none
             if r.pseudo and provider is None:
                 continue
             expected = _expected(st, r, provider)
-            if expected is not None and expected != st.values[r.name]:
+            if expected == 0 and r.name in st.layer.OPTIONAL_CHECKSUMS:
+                expected = 0xFFFF
+            if expected is not None and expected != found:
                 bad.append(BadChecksum(i, st.plan.name, r.name, st.values[r.name], expected))
     return bad
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import pktspec
 from pktspec.runtime.constructs import register_extern
-from tests.generator.conftest import load_text
+from tests.generator.conftest import load_text, spec_errors
 
 
 def agree(layer):
@@ -264,3 +264,15 @@ def test_bytes_until_a_delimiter(tmp_path):
     assert cut.error.truncated and cut.error.field_path == "text" and cut.error.offset == 0
     view = pktspec.decode(memoryview(b"A\r\nB"), mod.Line, copy=False, strict=True)
     assert bytes(view.layers[0].text) == b"A"
+
+
+def test_optional_checksum(tmp_path):
+    mod = load_text(tmp_path, "layer Opt : other {\n  a: u16;\n"
+                              "  sum: u16 = inet_checksum(header) optional;\n}\n", "optsum.layer")
+    assert mod.Opt.OPTIONAL_CHECKSUMS == ("sum",)
+    assert pktspec.decode(b"\x12\x34\x00\x00", mod.Opt).verify_checksums() == []  # 0: none
+    assert pktspec.decode(b"\x12\x34\x00\x01", mod.Opt).verify_checksums()
+    built = pktspec.serialize(mod.Opt(a=0xFFFF))  # the sum over ffff 0000 is 0 ...
+    assert built == b"\xff\xff\xff\xff"           # ... sent as all ones
+    errors = spec_errors(tmp_path, "layer Bad : other {\n  a: u8 optional;\n}\n")
+    assert "'optional' applies to checksum fields" in errors[0].message
