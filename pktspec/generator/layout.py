@@ -594,7 +594,7 @@ class UnitPlanner(BuildRelations):
     def emit_let(self, m: ast.Let) -> None:
         self.slots.append(m.name)
         self.lines.append(f"self.{m.name} = {self.fast()(m.expr)}")
-        self.format_lines.append(f'"{m.name}" / _c.Computed(lambda this: {self.cons()(m.expr)}),'
+        self.format_lines.append(f'"{m.name}" / _c.Computed(_let(lambda this: {self.cons()(m.expr)})),'
                                  f"  # {self.where(m.pos)}")
         self.infos.append(f"_FieldInfo({m.name!r}, 'let', line={m.pos.line}, kind='let'),")
         self.decoded.add(m.name)

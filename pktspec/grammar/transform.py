@@ -100,7 +100,9 @@ class ToAst(Transformer):
                             self._pos(meta))
 
     def ext_heuristic(self, meta, items):
-        target, cond = items
+        target, cond, priority = items
+        if priority is not None:  # `heuristic -> L if cond priority N` reads naturally too
+            target = ast.Binding(target.layer, priority, target.pos)
         return ast.ExtHeuristic(target, cond, self._pos(meta))
 
     def binding_target(self, meta, items):

@@ -17,6 +17,7 @@ from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
 from pktspec.runtime.constructs import inet_checksum as _inet_checksum
 from pktspec.runtime.constructs import lazy_value as _lazy_value
+from pktspec.runtime.constructs import let as _let
 from pktspec.runtime.constructs import parse_at as _parse_at
 from pktspec.runtime.constructs import signed as _signed
 from pktspec.runtime.flow import Flow as _Flow
@@ -114,7 +115,7 @@ class ICMPv4(_Layer):
         "type" / _c.Int8ub,  # icmpv4.layer:50
         "code" / _c.Int8ub,  # icmpv4.layer:51
         "checksum" / _c.Int16ub,  # icmpv4.layer:52
-        "has_id" / _c.Computed(lambda this: (((this.type == 0) or (this.type == 8)) or ((this.type >= 13) and (this.type <= 18)))),  # icmpv4.layer:54
+        "has_id" / _c.Computed(_let(lambda this: (((this.type == 0) or (this.type == 8)) or ((this.type >= 13) and (this.type <= 18))))),  # icmpv4.layer:54
         "id" / _c.If(lambda this: this.has_id, _c.Int16ub),  # icmpv4.layer:55
         "seq" / _c.If(lambda this: this.has_id, _c.Int16ub),  # icmpv4.layer:56
         "gateway" / _c.If(lambda this: (this.type == 5), _c.Bytes(4)),  # icmpv4.layer:58

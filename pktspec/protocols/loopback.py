@@ -17,6 +17,7 @@ from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
 from pktspec.runtime.constructs import inet_checksum as _inet_checksum
 from pktspec.runtime.constructs import lazy_value as _lazy_value
+from pktspec.runtime.constructs import let as _let
 from pktspec.runtime.constructs import parse_at as _parse_at
 from pktspec.runtime.constructs import signed as _signed
 from pktspec.runtime.flow import Flow as _Flow
@@ -70,7 +71,7 @@ class Loopback(_Layer):
     )
     FORMAT = _c.Struct(
         "family_raw" / _c.Int32ul,  # loopback.layer:23
-        "family" / _c.Computed(lambda this: (((this.family_raw >> 24) | ((this.family_raw >> 8) & 65280)) if (this.family_raw > 65535) else this.family_raw)),  # loopback.layer:25
+        "family" / _c.Computed(_let(lambda this: (((this.family_raw >> 24) | ((this.family_raw >> 8) & 65280)) if (this.family_raw > 65535) else this.family_raw))),  # loopback.layer:25
     )
     DEFAULTS = {}
     RELATIONS = ()

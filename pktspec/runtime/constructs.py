@@ -193,6 +193,20 @@ def find(buf: Any, term: bytes, start: int, end: int) -> int:
         return i + start if i >= 0 else -1
 
 
+def let(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A ``let`` value in FORMAT: while building, the fields it reads may not be computed
+    yet (a length the builder fills in later); a let is not on the wire, so it is None then
+    instead of an error. Parsing still raises."""
+    def value(this: Any) -> Any:
+        try:
+            return fn(this)
+        except TypeError:
+            if getattr(this, "_building", False) or getattr(this, "_sizing", False):
+                return None
+            raise
+    return value
+
+
 def signed(value: int, bits: int) -> int:
     """Two's complement of a bits-wide bit field."""
     return value - (1 << bits) if value >> (bits - 1) else value

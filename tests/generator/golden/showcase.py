@@ -17,6 +17,7 @@ from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
 from pktspec.runtime.constructs import inet_checksum as _inet_checksum
 from pktspec.runtime.constructs import lazy_value as _lazy_value
+from pktspec.runtime.constructs import let as _let
 from pktspec.runtime.constructs import parse_at as _parse_at
 from pktspec.runtime.constructs import signed as _signed
 from pktspec.runtime.flow import Flow as _Flow
@@ -100,7 +101,7 @@ class Showcase(_Layer):
         "extra" / _c.If(lambda this: ((this.flags >> 2) & 1), _c.Int32ub),  # showcase.layer:39
         "tag" / _Params(_S_Sized, width=lambda this: 2),  # showcase.layer:40
         "options" / _c.FixedSized(lambda this: ((this.header_words * 4) - 10), _c.GreedyRange(_S_ShowOption)),  # showcase.layer:41
-        "total" / _c.Computed(lambda this: (this.length - (this.header_words * 4))),  # showcase.layer:42
+        "total" / _c.Computed(_let(lambda this: (this.length - (this.header_words * 4)))),  # showcase.layer:42
         _c.Check(lambda this: (this.version <= 2)),
     )
     DEFAULTS = {'magic': 49374, 'header_words': 3}
