@@ -191,42 +191,46 @@ class PcapReader:
         return self._iterator
 
     def _records(self) -> Iterator[tuple[bytes, CaptureInfo]]:
-        """The hot loop: one unpack_from, one slice and one CaptureInfo per record."""
-        header = self.header
-        hsize = 24 if header.modified else 16
-        unpack = struct.Struct(_PREFIX[header.byte_order] + "IIII").unpack_from
-        if header.version < (2, 3):
-            # Before 2.3, libpcap wrote the original length before the captured one; such
-            # files are rare, so the swap is not paid for in the usual loop below.
-            plain = unpack
+        """The hot loop: one unpack_from, one slice and one CaptureInfo per record. The file
+        is closed when the records end (a for loop over pktspec.open(path) leaks nothing)."""
+        try:
+            header = self.header
+            hsize = 24 if header.modified else 16
+            unpack = struct.Struct(_PREFIX[header.byte_order] + "IIII").unpack_from
+            if header.version < (2, 3):
+                # Before 2.3, libpcap wrote the original length before the captured one; such
+                # files are rare, so the swap is not paid for in the usual loop below.
+                plain = unpack
 
-            def unpack(buf: bytes, pos: int) -> tuple[int, int, int, int]:
-                sec, frac, length, caplen = plain(buf, pos)
-                return sec, frac, caplen, length
-        res, linktype, limit = self.ts_resolution, header.linktype, self.max_caplen
-        read, chunk_size = self._input.read, self._chunk_size
-        new, info = tuple.__new__, CaptureInfo  # CaptureInfo is a tuple: made in C
-        buf, pos, base, record = b"", 0, PcapHeader.SIZE, 0
-        while True:
-            end = len(buf)
-            while pos + hsize <= end:
-                sec, frac, caplen, length = unpack(buf, pos)
-                stop = pos + hsize + caplen
-                if caplen > limit:
-                    self._too_big(caplen, base + pos, record + 1)
-                if stop > end:
-                    break
-                record += 1
-                yield buf[pos + hsize : stop], new(info, (sec, frac, res, caplen, length, 0,
-                                                          linktype, None))
-                pos = stop
-            self.records_read = record
-            more = read(chunk_size)
-            if not more:
-                if pos < end:
-                    self._cut_short(buf, pos, hsize, base, record + 1)
-                return
-            buf, base, pos = buf[pos:] + more, base + pos, 0
+                def unpack(buf: bytes, pos: int) -> tuple[int, int, int, int]:
+                    sec, frac, length, caplen = plain(buf, pos)
+                    return sec, frac, caplen, length
+            res, linktype, limit = self.ts_resolution, header.linktype, self.max_caplen
+            read, chunk_size = self._input.read, self._chunk_size
+            new, info = tuple.__new__, CaptureInfo  # CaptureInfo is a tuple: made in C
+            buf, pos, base, record = b"", 0, PcapHeader.SIZE, 0
+            while True:
+                end = len(buf)
+                while pos + hsize <= end:
+                    sec, frac, caplen, length = unpack(buf, pos)
+                    stop = pos + hsize + caplen
+                    if caplen > limit:
+                        self._too_big(caplen, base + pos, record + 1)
+                    if stop > end:
+                        break
+                    record += 1
+                    yield buf[pos + hsize : stop], new(info, (sec, frac, res, caplen, length, 0,
+                                                              linktype, None))
+                    pos = stop
+                self.records_read = record
+                more = read(chunk_size)
+                if not more:
+                    if pos < end:
+                        self._cut_short(buf, pos, hsize, base, record + 1)
+                    return
+                buf, base, pos = buf[pos:] + more, base + pos, 0
+        finally:
+            self.close()  # at the end, or when the iteration is dropped: no leaked file
 
     def _too_big(self, caplen: int, offset: int, record: int) -> None:
         self.records_read = record - 1

@@ -385,58 +385,61 @@ class PcapngReader:
         previous block's trailing length together with this block's header and EPB fields,
         and the seconds are divided out once per second of capture, not once per packet.
         """
-        self._lead = []
-        info, limit, epb_type = CaptureInfo, self.max_caplen, EPB
-        while True:
-            run = self._codec.run
-            clocks = [(i.id, i.linktype, i.tsresol, i.tsoffset) for i in self._section_ifaces]
-            count, buf, pos, end = self.records_read, self._buf, self._pos, len(self._buf)
-            first = pos
-            prev = self._codec.u32(buf, pos - 4)[0] if pos >= 4 else -1  # checked already
-            c_if = c_high = -1
-            c_lo = c_hi = c_sec = 0
-            while pos + 28 <= end:
-                trailer, btype, blen, iface, high, low, caplen, length = run(buf, pos - 4)
-                stop = pos + blen
-                dstop = pos + 28 + caplen
-                if (
-                    btype != epb_type
-                    or trailer != prev
-                    or stop > end
-                    or dstop + 4 > stop
-                    or caplen > limit
-                    or iface >= len(clocks)
-                ):
-                    break  # the slow path decodes it, or says what is wrong
-                gid, linktype, res, offset = clocks[iface]
-                if high == c_high and iface == c_if and c_lo <= low < c_hi:
-                    sec, frac = c_sec, low - c_lo
-                else:  # a new second (c_lo may be negative: the second began in high - 1)
-                    sec, frac = divmod(high << 32 | low, res)
-                    c_if, c_high, c_lo, c_sec = iface, high, low - frac, sec
-                    c_hi = c_lo + res
-                count += 1
-                if stop - dstop < 8:
-                    comment = None
-                else:  # options follow the packet: only comments matter to CaptureInfo
-                    comment = self._epb_comment(buf, (dstop + 3) & ~3, stop - 4)
-                yield buf[pos + 28 : dstop], _new_info(
-                    info, (sec + offset, frac, res, caplen, length, gid, linktype, comment))
-                pos, prev = stop, blen
-            self._pos, self.records_read = pos, count
-            if pos > first and self._codec.u32(buf, pos - 4)[0] != prev:
-                raise self._error(
-                    f"block ending here: trailing length differs from leading length {prev}",
-                    pos - 4,
-                )
-            block = self._next_slow_block()
-            if block is None:
-                return
-            if isinstance(block, PacketBlock) and block.info is not None:
-                self.records_read += 1
-                yield block.data, block.info
+        try:
+            self._lead = []
+            info, limit, epb_type = CaptureInfo, self.max_caplen, EPB
+            while True:
+                run = self._codec.run
+                clocks = [(i.id, i.linktype, i.tsresol, i.tsoffset) for i in self._section_ifaces]
+                count, buf, pos, end = self.records_read, self._buf, self._pos, len(self._buf)
+                first = pos
+                prev = self._codec.u32(buf, pos - 4)[0] if pos >= 4 else -1  # checked already
+                c_if = c_high = -1
+                c_lo = c_hi = c_sec = 0
+                while pos + 28 <= end:
+                    trailer, btype, blen, iface, high, low, caplen, length = run(buf, pos - 4)
+                    stop = pos + blen
+                    dstop = pos + 28 + caplen
+                    if (
+                        btype != epb_type
+                        or trailer != prev
+                        or stop > end
+                        or dstop + 4 > stop
+                        or caplen > limit
+                        or iface >= len(clocks)
+                    ):
+                        break  # the slow path decodes it, or says what is wrong
+                    gid, linktype, res, offset = clocks[iface]
+                    if high == c_high and iface == c_if and c_lo <= low < c_hi:
+                        sec, frac = c_sec, low - c_lo
+                    else:  # a new second (c_lo may be negative: the second began in high - 1)
+                        sec, frac = divmod(high << 32 | low, res)
+                        c_if, c_high, c_lo, c_sec = iface, high, low - frac, sec
+                        c_hi = c_lo + res
+                    count += 1
+                    if stop - dstop < 8:
+                        comment = None
+                    else:  # options follow the packet: only comments matter to CaptureInfo
+                        comment = self._epb_comment(buf, (dstop + 3) & ~3, stop - 4)
+                    yield buf[pos + 28 : dstop], _new_info(
+                        info, (sec + offset, frac, res, caplen, length, gid, linktype, comment))
+                    pos, prev = stop, blen
+                self._pos, self.records_read = pos, count
+                if pos > first and self._codec.u32(buf, pos - 4)[0] != prev:
+                    raise self._error(
+                        f"block ending here: trailing length differs from leading length {prev}",
+                        pos - 4,
+                    )
+                block = self._next_slow_block()
+                if block is None:
+                    return
+                if isinstance(block, PacketBlock) and block.info is not None:
+                    self.records_read += 1
+                    yield block.data, block.info
 
-    # -- the slow path: complete, checked decoding of one block -------------------------
+        # -- the slow path: complete, checked decoding of one block -------------------------
+        finally:
+            self.close()  # at the end, or when the iteration is dropped: no leaked file
 
     def _block_end(self, buf: bytes, pos: int, btype: int) -> int:
         """Where the block at ``pos`` ends, after checking its length is sane."""
