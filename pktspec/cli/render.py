@@ -13,6 +13,7 @@ from pktspec.runtime.packet import Packet
 
 
 def timestamp_text(packet: Packet) -> str:
+    """The capture time as HH:MM:SS.microseconds (UTC), or '-' for a packet without one."""
     m = packet.metadata
     if m is None:
         return "-"
@@ -128,6 +129,7 @@ def _class_name(layer: Any) -> str:
 
 
 def hexdump(data: bytes) -> str:
+    """Offset, 16 bytes in hex and as ASCII per line, like tcpdump -X."""
     lines = []
     for pos in range(0, len(data), 16):
         chunk = bytes(data[pos:pos + 16])
@@ -152,6 +154,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def as_json(packet: Packet) -> str:
+    """One JSON object: the frame's metadata, each layer's fields (addresses as text, bytes
+    as hex, enum and flag values as numbers) and the error, if any."""
     m = packet.metadata
     obj: dict[str, Any] = {}
     if m is not None:

@@ -282,7 +282,6 @@ class UnitPlanner(BuildRelations):
             expr = f"({tmp} >> {shift}) & {mask:#x}" if shift else f"{tmp} & {mask:#x}"
             if cf.ftype.signed:
                 expr = f"_signed({expr}, {bits})"
-                self.mod.needs_signed = True
             if cf.name in self.referenced and cf.node.cond is None:
                 seg.post.append(f"{target} = f_{cf.name} = {expr}")
                 self.locals.add(cf.name)

@@ -33,7 +33,6 @@ class ModulePlanner:
         self.field_formats: list[str] = []
         self.helpers: list[list[str]] = []
         self.runtime_names: set[str] = set()
-        self.needs_signed = False
 
     def own(self, name: str) -> bool:
         symbol = self.checked.program.symbols.get(name)

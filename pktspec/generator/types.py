@@ -53,10 +53,6 @@ class FieldType:
             self.kind == "bytes" and self.bits is not None)
 
     @property
-    def is_integer(self) -> bool:
-        return self.kind in ("int", "enum", "flags")
-
-    @property
     def to_end(self) -> bool:
         """Takes the rest of the header/layer (bytes[] or T[] with no bound)."""
         if self.kind == "bytes":

@@ -267,6 +267,8 @@ class _LateExtern(_c.Construct):
 
 
 def extern(name: str) -> _c.Construct:
+    """The construct of the extern field type called name (looked up when first used, so a
+    generated module may be imported before the Python side registers it)."""
     return _LateExtern(name)
 
 
@@ -290,4 +292,5 @@ def inet_checksum(*parts: Any) -> int:
 
 
 def crc32(*parts: Any) -> int:
+    """CRC-32 (IEEE 802.3, zlib's) over the concatenated parts, for build relations."""
     return zlib.crc32(b"".join(bytes(p) for p in parts if p is not None)) & 0xFFFFFFFF

@@ -47,10 +47,12 @@ class CaptureInfo(tuple):
 
     @property
     def timestamp(self) -> float:
+        """Seconds since the epoch as a float (rounded to what a float holds)."""
         return self[0] + self[1] / self[2]
 
     @property
     def exact_timestamp(self) -> Fraction:
+        """Seconds since the epoch, exactly as the file stores them."""
         return self[0] + Fraction(self[1], self[2])
 
     @property

@@ -134,6 +134,7 @@ class DispatchTable(dict):
         self.heuristics.sort(key=lambda h: -h[0])
 
     def remove_heuristic(self, predicate: Predicate) -> None:
+        """Forget a heuristic added with add_heuristic (by identity of the predicate)."""
         self.heuristics[:] = [h for h in self.heuristics if h[1] is not predicate]
 
     def lookup(self, value: Any, buf: Any = None, off: int = 0, end: int = 0) -> type | None:
@@ -190,6 +191,7 @@ class Registry:
         return cls
 
     def remove_layer(self, name: str) -> None:
+        """Unregister the layer called name (its table bindings stay: unbind those too)."""
         del self._layers[name]
         if name == "Payload":
             self.payload = None
@@ -203,6 +205,7 @@ class Registry:
         return cls
 
     def get_layer(self, name: str) -> type | None:
+        """The layer class called name, or None (layer() raises instead)."""
         return self._layers.get(name)
 
     def layers(self) -> list[type]:
@@ -217,6 +220,7 @@ class Registry:
         return table
 
     def tables(self) -> dict[str, DispatchTable]:
+        """Every dispatch table by name, sorted (a copy: add tables with table())."""
         return dict(sorted(self._tables.items()))
 
     def __iter__(self) -> Iterator[type]:
