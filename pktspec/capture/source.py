@@ -58,6 +58,7 @@ class PacketSource:
         self._predicate = filter if callable(filter) else None
         self._first_by_linktype: dict[int, type] = {}
         self.transform = transform
+        self.record_number = 0
 
     def first_layer(self, linktype: int) -> type:
         """The first layer for a link type: the override, the binding, or Payload."""
@@ -85,9 +86,14 @@ class PacketSource:
         return program.matches(data, info.length)
 
     def records(self) -> Iterator[tuple[bytes, CaptureInfo]]:
-        """The undecoded records (after a BPF filter, if one was given)."""
+        """The undecoded records (after a BPF filter, if one was given). ``record_number``
+        is the 1-based number of the last record read, filtered or not (tshark's frame
+        number)."""
+        number = 0
         for data, info in self._records:
+            number += 1
             if self._filter_text is None or self._bpf_matches(data, info):
+                self.record_number = number
                 yield data, info
 
     def __iter__(self) -> Iterator[Packet]:

@@ -53,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
         for n, packet in enumerate(packets, 1):
             if args.json:
                 out.write(render.as_json(packet) + "\n")
-            else:
-                out.write(f"{n} {render.summary(packet)}\n")
+            else:  # numbered like tshark's frames, also when a filter skips some
+                out.write(f"{source.record_number or n} {render.summary(packet)}\n")
                 if args.verbose:
                     out.write(render.tree(packet) + "\n\n")
                 if args.hex:

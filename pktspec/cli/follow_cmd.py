@@ -91,14 +91,23 @@ def _assemble(args: argparse.Namespace, factory: Any) -> None:
     from pktspec.reassembly import TCPAssembler
 
     assembler = TCPAssembler(factory)  # IP fragments carrying TCP are reassembled too
-    for packet in _packets(args):
-        assembler.assemble(packet)
+    packets = _packets(args)
+    try:
+        for packet in packets:
+            assembler.assemble(packet)
+    finally:
+        close = getattr(packets, "close", None)
+        if close is not None:
+            close()  # the capture file, even when the loop stops early
     assembler.flush_all()
 
 
 def list_streams(args: argparse.Namespace, out: TextIO) -> int:
     made: list[_Totals] = []
     _assemble(args, lambda conn: made.append(_Totals(conn)) or made[-1])
+    if not made:
+        out.write(f"no TCP streams in {args.file}\n")
+        return 0
     width = max([len(str(t.conn.client)) for t in made] + [6])
     out.write(f"{'stream':>6}  {'client':<{width}}    {'server':<{width}}  "
               f"{'client bytes':>12}  {'server bytes':>12}  {'gaps':>4}  end\n")
