@@ -27,7 +27,7 @@ import tempfile
 import zlib
 from decimal import Decimal
 from fractions import Fraction
-from typing import IO, TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import IO, TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from pktspec.errors import CaptureError
 from pktspec.runtime.metadata import CaptureInfo
@@ -280,6 +280,31 @@ class CaptureOutput:
             self._file.close()
             os.unlink(self._tmp)  # type: ignore[arg-type]
             self._file = self._tmp = None
+
+
+class CaptureWriter:
+    """What pcap and pcapng writers share: finishing or discarding their CaptureOutput
+    (``self._out``), and a ``with`` block that keeps the file only when it ends cleanly."""
+
+    _out: CaptureOutput
+
+    def close(self) -> None:
+        """Finish the file (rename it into place when writing to a path)."""
+        self._out.commit()
+
+    def abort(self) -> None:
+        """Discard what was written (only possible when writing to a path)."""
+        self._out.abort()
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
 
 
 def split_timestamp(value: Timestamp, resolution: int) -> tuple[int, int]:

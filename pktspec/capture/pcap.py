@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Literal
 from pktspec.capture.files import (
     CaptureInput,
     CaptureOutput,
+    CaptureWriter,
     Source,
     Timestamp,
     as_input,
@@ -37,7 +38,6 @@ from pktspec.runtime.metadata import CaptureInfo
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from types import TracebackType
 
 MAGIC_MICRO = 0xA1B2C3D4
 MAGIC_NANO = 0xA1B23C4D
@@ -265,7 +265,7 @@ class PcapReader:
         self.close()
 
 
-class PcapWriter:
+class PcapWriter(CaptureWriter):
     """Write a pcap file record by record; given a path, the file appears only on close.
 
     ``write(data, info_or_timestamp)`` takes a CaptureInfo (its timestamp, original length
@@ -324,24 +324,3 @@ class PcapWriter:
         self._write(data)
         self.records_written += 1
 
-    def close(self) -> None:
-        """Finish the file (rename it into place when writing to a path)."""
-        self._out.commit()
-
-    def abort(self) -> None:
-        """Discard what was written (only possible when writing to a path)."""
-        self._out.abort()
-
-    def __enter__(self) -> PcapWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()

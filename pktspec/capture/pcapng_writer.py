@@ -10,7 +10,13 @@ import struct
 import sys
 from typing import TYPE_CHECKING
 
-from pktspec.capture.files import CaptureOutput, Source, Timestamp, split_timestamp
+from pktspec.capture.files import (
+    CaptureOutput,
+    CaptureWriter,
+    Source,
+    Timestamp,
+    split_timestamp,
+)
 from pktspec.capture.pcap import ByteOrder
 from pktspec.capture.pcapng import (
     _NUMERIC_OPTIONS,
@@ -40,12 +46,11 @@ from pktspec.runtime.metadata import CaptureInfo
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from types import TracebackType
 
 __all__ = ["PcapngWriter"]
 
 
-class PcapngWriter:
+class PcapngWriter(CaptureWriter):
     """Write one pcapng section: an SHB, IDBs as interfaces are added, EPBs (SPBs) for packets.
 
     Interfaces come from ``interfaces`` (e.g. another reader's ``interfaces``: link type,
@@ -207,27 +212,6 @@ class PcapngWriter:
             struct.pack(self._p + "II", btype, size) + body + struct.pack(self._p + "I", size)
         )
 
-    def close(self) -> None:
-        """Finish the file (rename it into place when writing to a path)."""
-        self._out.commit()
-
-    def abort(self) -> None:
-        """Discard what was written (only possible when writing to a path)."""
-        self._out.abort()
-
-    def __enter__(self) -> PcapngWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def _zeros(data: bytes) -> bytes:
