@@ -26,20 +26,32 @@ def timestamp_text(packet: Packet) -> str:
     return t.strftime("%H:%M:%S") + f".{frac:06d}"
 
 
-def _endpoints(packet: Packet) -> tuple[str, str] | None:
-    net, trans = packet.network, packet.transport
+def conversation(packet: Packet) -> tuple[str, tuple, tuple] | None:
+    """(protocol, (source, port), (destination, port)) of a packet from its network and
+    transport flows (the link's when there is no network layer); ports are None without a
+    transport flow. Endpoints are Endpoint objects (sortable, printable)."""
+    net = packet.network
     flow = getattr(net, "flow", None) if net is not None else None
     if flow is None:
         link = packet.link
         flow = getattr(link, "flow", None) if link is not None else None
         if flow is None:
             return None
-        return str(flow.src), str(flow.dst)
-    src, dst = str(flow.src), str(flow.dst)
+        return link.name, (flow.src, None), (flow.dst, None)
+    trans = packet.transport
     tflow = getattr(trans, "flow", None) if trans is not None else None
-    if tflow is not None:
-        src, dst = f"{src}.{tflow.src}", f"{dst}.{tflow.dst}"
-    return src, dst
+    if tflow is None:
+        return net.name, (flow.src, None), (flow.dst, None)
+    return f"{net.name}/{trans.name}", (flow.src, tflow.src), (flow.dst, tflow.dst)
+
+
+def _endpoints(packet: Packet) -> tuple[str, str] | None:
+    """tcpdump's 'address.port' forms of the source and destination."""
+    found = conversation(packet)
+    if found is None:
+        return None
+    _, src, dst = found
+    return tuple(f"{a}.{p}" if p is not None else str(a) for a, p in (src, dst))
 
 
 def _transport_details(layer: Any) -> list[str]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pktspec.cli.progress import progress_over
+from pktspec.cli.render import conversation
 
 
 def add_parser(sub: Any) -> None:
@@ -79,23 +80,6 @@ def _endpoint_text(net: Any, port: Any) -> str:
     return f"[{text}]:{port}" if ":" in text else f"{text}:{port}"
 
 
-def _conversation_key(packet: Any) -> tuple[str, tuple, tuple] | None:
-    """(protocol, this packet's source, its destination): endpoints as sortable tuples."""
-    net = packet.network
-    flow = getattr(net, "flow", None) if net is not None else None
-    if flow is None:
-        link = packet.link
-        flow = getattr(link, "flow", None) if link is not None else None
-        if flow is None:
-            return None
-        return link.name, (flow.src, None), (flow.dst, None)
-    trans = packet.transport
-    tflow = getattr(trans, "flow", None) if trans is not None else None
-    if tflow is None:
-        return net.name, (flow.src, None), (flow.dst, None)
-    return f"{net.name}/{trans.name}", (flow.src, tflow.src), (flow.dst, tflow.dst)
-
-
 def _sort_key(endpoint: tuple) -> tuple:
     net, port = endpoint
     return (str(net.kind), net.raw, -1 if port is None else port.raw)
@@ -143,7 +127,7 @@ class CaptureStats:
             node.bytes += size
 
     def _add_conversation(self, packet: Any, size: int, stamp: float | None) -> None:
-        key = _conversation_key(packet)
+        key = conversation(packet)
         if key is None:
             return
         protocol, src, dst = key
