@@ -243,6 +243,19 @@ class TCPAssembler:
         defragmenters or counting a packet without TCP."""
         t = type(net)
         if (t is not IPv4 and t is not IPv6) or tcp._off != net._hend:
+            if packet._pending is None and packet._tail is None:  # decoded to the end
+                for layer in packet._layers:
+                    if isinstance(layer, TCP):
+                        break
+                else:  # no TCP (UDP, ICMP, ...): only an IP fragment may still carry some
+                    for net in packet._layers:
+                        if net.layer_class is _NETWORK:
+                            if fragment_protocol(net) == _TCP:
+                                self._fragment(packet, net)
+                                return None
+                            break
+                    self.stats.ignored += 1
+                    return None
             tcp, net = self._find_tcp(packet)
             if tcp is None:
                 net = packet.network
