@@ -518,7 +518,11 @@ class TCPAssembler:
             if not conn.closed:
                 self._close(conn, "end")
                 closed += 1
-            self._forget(conn)
+        # All closed: forgetting each one (_forget) comes to emptying the tables.
+        self._sides.clear()
+        self._conns.clear()
+        self._closed.clear()
+        self._recent = None
         return closed
 
     # -- inspection ---------------------------------------------------------------------------
