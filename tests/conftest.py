@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -33,3 +36,17 @@ def corpus_captures(prefix: str = "") -> list[str]:
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true", default=False,
                      help="rewrite the generator's golden files instead of comparing")
+
+
+def netns_problem(what: str) -> str | None:
+    """Why a test that makes its own network namespace cannot run here (None: it can).
+    ``what`` says what needs root, for the skip reason."""
+    if os.geteuid() != 0:
+        return f"{what} needs root (raw sockets in a private network namespace)"
+    for tool in ("unshare", "ip"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (util-linux / iproute2)"
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, timeout=10)
+    if probe.returncode != 0:
+        return f"cannot create a network namespace: {probe.stderr.decode().strip()}"
+    return None

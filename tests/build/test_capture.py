@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from pktspec.capture.pcap import PcapWriter
 from pktspec.capture.pcapng import PcapngWriter
 from pktspec.runtime.serialize import serialize
 from tests.build.conftest import layer
+from tests.conftest import netns_problem
 
 HERE = Path(__file__).resolve()
 ROOT = HERE.parents[2]
@@ -64,24 +64,12 @@ def test_built_packets_go_into_capture_files_and_come_back(tmp_path, kind):
 
 
 @functools.cache
-def _netns_problem() -> str | None:
-    if os.geteuid() != 0:
-        return "sending needs root (a raw socket in a private network namespace)"
-    for tool in ("unshare", "ip"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed (util-linux / iproute2)"
-    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, timeout=10)
-    if probe.returncode != 0:
-        return f"cannot create a network namespace: {probe.stderr.decode().strip()}"
-    return None
-
-
 @pytest.mark.root
 @pytest.mark.parametrize("backend", ["libpcap", "afpacket"])
 def test_built_frames_are_sent_and_received_on_loopback(backend):
     from pktspec.capture import libpcap
 
-    problem = _netns_problem()
+    problem = netns_problem('sending')
     if problem:
         pytest.skip(problem)
     if backend == "libpcap" and not libpcap.available():

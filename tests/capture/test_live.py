@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import signal
 import socket
 import struct
@@ -28,6 +27,7 @@ from pktspec.capture import libpcap
 from pktspec.capture.afpacket import AFPacketSource
 from pktspec.capture.live import LiveSource, list_interfaces, open_live
 from pktspec.errors import FilterError, LiveCaptureError
+from tests.conftest import netns_problem
 
 HERE = Path(__file__).resolve()
 ROOT = HERE.parents[2]
@@ -48,21 +48,8 @@ scenario(*sys.argv[4:])
 
 
 @functools.cache
-def _netns_problem() -> str | None:
-    """Why scenarios cannot run here, or None."""
-    if os.geteuid() != 0:
-        return "live capture tests need root (raw sockets and a private network namespace)"
-    for tool in ("unshare", "ip"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed (util-linux / iproute2)"
-    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, timeout=10)
-    if probe.returncode != 0:
-        return f"cannot create a network namespace: {probe.stderr.decode().strip()}"
-    return None
-
-
 def _require(backend: str) -> None:
-    problem = _netns_problem()
+    problem = netns_problem('live capture')
     if problem:
         pytest.skip(problem)
     if not libpcap.available():
