@@ -684,6 +684,8 @@ class UnitPlanner(BuildRelations):
         return out
 
     def flow_lines(self) -> list[str]:
+        """The ``flow`` property: the endpoint type's shared flow for the two fields
+        (EndpointType.flow), looked up inline because most packets hit the cache."""
         flow = self.unit.flow
         if flow is None:
             return []
@@ -691,12 +693,16 @@ class UnitPlanner(BuildRelations):
         t = cf.ftype
         if t.kind == "addr":
             ep = self.mod.endpoint(_ADDR_ENDPOINT[t.addr], t.addr)
-            return ["@property", "def flow(self):",
-                    f"    return _Flow({ep}, self._{flow.src}, self._{flow.dst})"]
-        fmt = "int" if t.kind in ("int", "enum") else "bytes"
-        ep = self.mod.endpoint(f"{self.unit.name} port" if fmt == "int" else self.unit.name, fmt)
+            key = f"(self._{flow.src}, self._{flow.dst})"
+        elif t.kind in ("int", "enum"):
+            ep = self.mod.endpoint(f"{self.unit.name} port", "int")
+            key = f"(self.{flow.src}, self.{flow.dst})"
+        else:  # bytes: a memoryview (copy=False) is no dict key
+            ep = self.mod.endpoint(self.unit.name, "bytes")
+            key = f"(bytes(self.{flow.src}), bytes(self.{flow.dst}))"
         return ["@property", "def flow(self):",
-                f"    return _Flow({ep}, self.{flow.src}, self.{flow.dst})"]
+                f"    key = {key}",
+                f"    return {ep}.flows.get(key) or {ep}.flow(key)"]
 
     def finish(self) -> LayerModel:
         lines = self.lines

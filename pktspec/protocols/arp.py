@@ -20,7 +20,6 @@ from pktspec.runtime.constructs import lazy_value as _lazy_value
 from pktspec.runtime.constructs import let as _let
 from pktspec.runtime.constructs import parse_at as _parse_at
 from pktspec.runtime.constructs import signed as _signed
-from pktspec.runtime.flow import Flow as _Flow
 from pktspec.runtime.flow import endpoint_type as _endpoint_type
 from pktspec.runtime.layer import FieldInfo as _FieldInfo
 from pktspec.runtime.layer import Layer as _Layer
@@ -162,7 +161,8 @@ class ARP(_Layer):
 
     @property
     def flow(self):
-        return _Flow(_EP_ARP, self.source_prot_address, self.dst_prot_address)
+        key = (bytes(self.source_prot_address), bytes(self.dst_prot_address))
+        return _EP_ARP.flows.get(key) or _EP_ARP.flow(key)
 
 
 _REGISTRY.add_layer(ARP)

@@ -20,7 +20,6 @@ from pktspec.runtime.constructs import lazy_value as _lazy_value
 from pktspec.runtime.constructs import let as _let
 from pktspec.runtime.constructs import parse_at as _parse_at
 from pktspec.runtime.constructs import signed as _signed
-from pktspec.runtime.flow import Flow as _Flow
 from pktspec.runtime.flow import endpoint_type as _endpoint_type
 from pktspec.runtime.layer import FieldInfo as _FieldInfo
 from pktspec.runtime.layer import Layer as _Layer

@@ -225,3 +225,46 @@ class TestFlow:
             for flow in (Flow(ENDPOINT_TCP_PORT, s, d), Flow(ENDPOINT_TCP_PORT, d, s)):
                 key = frozenset((s, d))
                 assert workers.setdefault(key, flow.fast_hash() & 7) == flow.fast_hash() & 7
+
+
+class TestSharedFlows:
+    """Layers hand out the flows their endpoint type keeps (EndpointType.flow)."""
+
+    def test_packets_of_one_conversation_share_their_flow(self):
+        from pktspec.layers import UDP, IPv4
+        from pktspec.runtime import decode
+
+        data = (IPv4(src="192.0.2.1", dst="192.0.2.2") / UDP(src_port=5, dst_port=7)).build()
+        one, two = decode(data, IPv4), decode(data, IPv4)
+        assert one.network is not two.network
+        assert one.network.flow is two.network.flow
+        assert one.transport.flow is two.transport.flow
+        assert one.network.flow == Flow(ENDPOINT_IPV4, A, B)
+        assert one.network.flow.src is one.network.flow.endpoints()[0]
+
+    def test_flows_and_endpoints_are_immutable(self):
+        flow = ENDPOINT_IPV4.flow((A, B))
+        with pytest.raises(AttributeError, match="immutable"):
+            flow.src_raw = B
+        with pytest.raises(AttributeError, match="immutable"):
+            flow.src.raw = B
+        assert flow.src_raw == A and str(flow) == "192.0.2.1->192.0.2.2"
+
+    def test_the_cache_is_bounded(self, monkeypatch):
+        import pktspec.runtime.flow as flow_module
+
+        kind = endpoint_type("test bounded cache", "int")
+        monkeypatch.setattr(flow_module, "FLOW_CACHE_SIZE", 10)
+        made = [kind.flow((n, n + 1)) for n in range(25)]
+        assert len(kind.flows) <= 10
+        assert [f.src_raw for f in made] == list(range(25))
+        assert kind.flow((24, 25)) is made[-1]  # still there: the latest flows survive
+
+    def test_memoryview_fields_still_give_hashable_flows(self):
+        from pktspec.layers import Ethernet
+        from pktspec.runtime import decode
+
+        frame = bytearray(bytes.fromhex("020000000001020000000002") + b"\x88\xb5" + b"x" * 10)
+        packet = decode(frame, Ethernet, copy=False)
+        flow = packet.link.flow
+        assert {flow: 1}[Flow(ENDPOINT_MAC, bytes(frame[6:12]), bytes(frame[:6]))] == 1
