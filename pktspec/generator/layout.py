@@ -674,12 +674,15 @@ class UnitPlanner(BuildRelations):
         table = self.mod.table(self.unit.next_table)
         values = [fx(e) for e in nxt.exprs]
         gets = " or ".join(f"{table}.get({v})" for v in values)
+        # A hit in a table without guards returns at once; guards and heuristics (rare)
+        # are looked at only when the table has them.
         out += [f"nxt = {gets}",
-                "if nxt is not None and nxt._guard is not None \\",
+                "if nxt is None:",
+                f"    if {table}.heuristics:",
+                f"        nxt = {table}.lookup(None, buf, hend, pend)",
+                f"elif {table}.guarded and nxt._guard is not None \\",
                 "        and not nxt._guard(buf, hend, pend):",
-                "    nxt = None",
-                f"if nxt is None and {table}.heuristics:",
-                f"    nxt = {table}.lookup(None, buf, hend, pend)",
+                f"    nxt = {table}.lookup(None, buf, hend, pend) if {table}.heuristics else None",
                 "return nxt"]
         return out
 

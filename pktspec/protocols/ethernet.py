@@ -132,11 +132,12 @@ class Ethernet(_Layer):
         if (f_ethertype <= 1500):
             return LLC
         nxt = _T_EtherType.get(f_ethertype)
-        if nxt is not None and nxt._guard is not None \
+        if nxt is None:
+            if _T_EtherType.heuristics:
+                nxt = _T_EtherType.lookup(None, buf, hend, pend)
+        elif _T_EtherType.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = None
-        if nxt is None and _T_EtherType.heuristics:
-            nxt = _T_EtherType.lookup(None, buf, hend, pend)
+            nxt = _T_EtherType.lookup(None, buf, hend, pend) if _T_EtherType.heuristics else None
         return nxt
 
     @property
@@ -203,11 +204,12 @@ class LLC(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_LLCSAP.get(f_dsap)
-        if nxt is not None and nxt._guard is not None \
+        if nxt is None:
+            if _T_LLCSAP.heuristics:
+                nxt = _T_LLCSAP.lookup(None, buf, hend, pend)
+        elif _T_LLCSAP.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = None
-        if nxt is None and _T_LLCSAP.heuristics:
-            nxt = _T_LLCSAP.lookup(None, buf, hend, pend)
+            nxt = _T_LLCSAP.lookup(None, buf, hend, pend) if _T_LLCSAP.heuristics else None
         return nxt
 
 
@@ -249,11 +251,12 @@ class SNAP(_Layer):
         if (self.oui != 0):
             return None
         nxt = _T_EtherType.get(f_protocol_id)
-        if nxt is not None and nxt._guard is not None \
+        if nxt is None:
+            if _T_EtherType.heuristics:
+                nxt = _T_EtherType.lookup(None, buf, hend, pend)
+        elif _T_EtherType.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = None
-        if nxt is None and _T_EtherType.heuristics:
-            nxt = _T_EtherType.lookup(None, buf, hend, pend)
+            nxt = _T_EtherType.lookup(None, buf, hend, pend) if _T_EtherType.heuristics else None
         return nxt
 
 

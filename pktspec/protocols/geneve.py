@@ -128,11 +128,12 @@ class Geneve(_Layer):
         if ((pend - hend) == 0):
             return None
         nxt = _T_EtherType.get(f_protocol)
-        if nxt is not None and nxt._guard is not None \
+        if nxt is None:
+            if _T_EtherType.heuristics:
+                nxt = _T_EtherType.lookup(None, buf, hend, pend)
+        elif _T_EtherType.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = None
-        if nxt is None and _T_EtherType.heuristics:
-            nxt = _T_EtherType.lookup(None, buf, hend, pend)
+            nxt = _T_EtherType.lookup(None, buf, hend, pend) if _T_EtherType.heuristics else None
         return nxt
 
     @property

@@ -192,11 +192,12 @@ class ICMPv4(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_ICMPv4Type.get(f_type)
-        if nxt is not None and nxt._guard is not None \
+        if nxt is None:
+            if _T_ICMPv4Type.heuristics:
+                nxt = _T_ICMPv4Type.lookup(None, buf, hend, pend)
+        elif _T_ICMPv4Type.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = None
-        if nxt is None and _T_ICMPv4Type.heuristics:
-            nxt = _T_ICMPv4Type.lookup(None, buf, hend, pend)
+            nxt = _T_ICMPv4Type.lookup(None, buf, hend, pend) if _T_ICMPv4Type.heuristics else None
         return nxt
 
     @property

@@ -184,11 +184,12 @@ class ICMPv6(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_ICMPv6Type.get(f_type)
-        if nxt is not None and nxt._guard is not None \
+        if nxt is None:
+            if _T_ICMPv6Type.heuristics:
+                nxt = _T_ICMPv6Type.lookup(None, buf, hend, pend)
+        elif _T_ICMPv6Type.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = None
-        if nxt is None and _T_ICMPv6Type.heuristics:
-            nxt = _T_ICMPv6Type.lookup(None, buf, hend, pend)
+            nxt = _T_ICMPv6Type.lookup(None, buf, hend, pend) if _T_ICMPv6Type.heuristics else None
         return nxt
 
 

@@ -99,11 +99,12 @@ class IPSecAH(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_IPProtocol.get(f_next_header)
-        if nxt is not None and nxt._guard is not None \
+        if nxt is None:
+            if _T_IPProtocol.heuristics:
+                nxt = _T_IPProtocol.lookup(None, buf, hend, pend)
+        elif _T_IPProtocol.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = None
-        if nxt is None and _T_IPProtocol.heuristics:
-            nxt = _T_IPProtocol.lookup(None, buf, hend, pend)
+            nxt = _T_IPProtocol.lookup(None, buf, hend, pend) if _T_IPProtocol.heuristics else None
         return nxt
 
 

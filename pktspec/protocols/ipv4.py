@@ -208,11 +208,12 @@ class IPv4(_Layer):
         if (f_fragment_offset != 0):
             return Fragment
         nxt = _T_IPProtocol.get(f_protocol)
-        if nxt is not None and nxt._guard is not None \
+        if nxt is None:
+            if _T_IPProtocol.heuristics:
+                nxt = _T_IPProtocol.lookup(None, buf, hend, pend)
+        elif _T_IPProtocol.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = None
-        if nxt is None and _T_IPProtocol.heuristics:
-            nxt = _T_IPProtocol.lookup(None, buf, hend, pend)
+            nxt = _T_IPProtocol.lookup(None, buf, hend, pend) if _T_IPProtocol.heuristics else None
         return nxt
 
     @property

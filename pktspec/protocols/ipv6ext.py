@@ -141,11 +141,12 @@ class IPv6HopByHop(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_IPProtocol.get(f_next_header)
-        if nxt is not None and nxt._guard is not None \
+        if nxt is None:
+            if _T_IPProtocol.heuristics:
+                nxt = _T_IPProtocol.lookup(None, buf, hend, pend)
+        elif _T_IPProtocol.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = None
-        if nxt is None and _T_IPProtocol.heuristics:
-            nxt = _T_IPProtocol.lookup(None, buf, hend, pend)
+            nxt = _T_IPProtocol.lookup(None, buf, hend, pend) if _T_IPProtocol.heuristics else None
         return nxt
 
     @property
@@ -206,11 +207,12 @@ class IPv6Destination(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_IPProtocol.get(f_next_header)
-        if nxt is not None and nxt._guard is not None \
+        if nxt is None:
+            if _T_IPProtocol.heuristics:
+                nxt = _T_IPProtocol.lookup(None, buf, hend, pend)
+        elif _T_IPProtocol.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = None
-        if nxt is None and _T_IPProtocol.heuristics:
-            nxt = _T_IPProtocol.lookup(None, buf, hend, pend)
+            nxt = _T_IPProtocol.lookup(None, buf, hend, pend) if _T_IPProtocol.heuristics else None
         return nxt
 
     @property
@@ -275,11 +277,12 @@ class IPv6Routing(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_IPProtocol.get(f_next_header)
-        if nxt is not None and nxt._guard is not None \
+        if nxt is None:
+            if _T_IPProtocol.heuristics:
+                nxt = _T_IPProtocol.lookup(None, buf, hend, pend)
+        elif _T_IPProtocol.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = None
-        if nxt is None and _T_IPProtocol.heuristics:
-            nxt = _T_IPProtocol.lookup(None, buf, hend, pend)
+            nxt = _T_IPProtocol.lookup(None, buf, hend, pend) if _T_IPProtocol.heuristics else None
         return nxt
 
     @property
@@ -336,11 +339,12 @@ class IPv6Fragment(_Layer):
         if (f_fragment_offset != 0):
             return Fragment
         nxt = _T_IPProtocol.get(f_next_header)
-        if nxt is not None and nxt._guard is not None \
+        if nxt is None:
+            if _T_IPProtocol.heuristics:
+                nxt = _T_IPProtocol.lookup(None, buf, hend, pend)
+        elif _T_IPProtocol.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = None
-        if nxt is None and _T_IPProtocol.heuristics:
-            nxt = _T_IPProtocol.lookup(None, buf, hend, pend)
+            nxt = _T_IPProtocol.lookup(None, buf, hend, pend) if _T_IPProtocol.heuristics else None
         return nxt
 
 

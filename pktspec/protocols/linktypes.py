@@ -106,11 +106,12 @@ class RawIP(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_IPVersion.get(((buf[hend + 0] if hend + 0 < pend else -1) >> 4))
-        if nxt is not None and nxt._guard is not None \
+        if nxt is None:
+            if _T_IPVersion.heuristics:
+                nxt = _T_IPVersion.lookup(None, buf, hend, pend)
+        elif _T_IPVersion.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = None
-        if nxt is None and _T_IPVersion.heuristics:
-            nxt = _T_IPVersion.lookup(None, buf, hend, pend)
+            nxt = _T_IPVersion.lookup(None, buf, hend, pend) if _T_IPVersion.heuristics else None
         return nxt
 
 

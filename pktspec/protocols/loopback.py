@@ -89,11 +89,12 @@ class Loopback(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_ProtocolFamily.get(self.family)
-        if nxt is not None and nxt._guard is not None \
+        if nxt is None:
+            if _T_ProtocolFamily.heuristics:
+                nxt = _T_ProtocolFamily.lookup(None, buf, hend, pend)
+        elif _T_ProtocolFamily.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = None
-        if nxt is None and _T_ProtocolFamily.heuristics:
-            nxt = _T_ProtocolFamily.lookup(None, buf, hend, pend)
+            nxt = _T_ProtocolFamily.lookup(None, buf, hend, pend) if _T_ProtocolFamily.heuristics else None
         return nxt
 
 

@@ -100,11 +100,12 @@ class PPP(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_PPPProtocol.get(f_protocol)
-        if nxt is not None and nxt._guard is not None \
+        if nxt is None:
+            if _T_PPPProtocol.heuristics:
+                nxt = _T_PPPProtocol.lookup(None, buf, hend, pend)
+        elif _T_PPPProtocol.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = None
-        if nxt is None and _T_PPPProtocol.heuristics:
-            nxt = _T_PPPProtocol.lookup(None, buf, hend, pend)
+            nxt = _T_PPPProtocol.lookup(None, buf, hend, pend) if _T_PPPProtocol.heuristics else None
         return nxt
 
 

@@ -142,11 +142,12 @@ class PPPoE(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_PPPoECode.get(f_code)
-        if nxt is not None and nxt._guard is not None \
+        if nxt is None:
+            if _T_PPPoECode.heuristics:
+                nxt = _T_PPPoECode.lookup(None, buf, hend, pend)
+        elif _T_PPPoECode.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = None
-        if nxt is None and _T_PPPoECode.heuristics:
-            nxt = _T_PPPoECode.lookup(None, buf, hend, pend)
+            nxt = _T_PPPoECode.lookup(None, buf, hend, pend) if _T_PPPoECode.heuristics else None
         return nxt
 
     @property

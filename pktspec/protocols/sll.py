@@ -116,11 +116,12 @@ class LinuxSLL(_Layer):
         if (f_ethertype == 4):
             return LLC
         nxt = _T_EtherType.get(f_ethertype)
-        if nxt is not None and nxt._guard is not None \
+        if nxt is None:
+            if _T_EtherType.heuristics:
+                nxt = _T_EtherType.lookup(None, buf, hend, pend)
+        elif _T_EtherType.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = None
-        if nxt is None and _T_EtherType.heuristics:
-            nxt = _T_EtherType.lookup(None, buf, hend, pend)
+            nxt = _T_EtherType.lookup(None, buf, hend, pend) if _T_EtherType.heuristics else None
         return nxt
 
 
@@ -171,11 +172,12 @@ class LinuxSLL2(_Layer):
         if (f_ethertype == 4):
             return LLC
         nxt = _T_EtherType.get(f_ethertype)
-        if nxt is not None and nxt._guard is not None \
+        if nxt is None:
+            if _T_EtherType.heuristics:
+                nxt = _T_EtherType.lookup(None, buf, hend, pend)
+        elif _T_EtherType.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = None
-        if nxt is None and _T_EtherType.heuristics:
-            nxt = _T_EtherType.lookup(None, buf, hend, pend)
+            nxt = _T_EtherType.lookup(None, buf, hend, pend) if _T_EtherType.heuristics else None
         return nxt
 
 

@@ -197,11 +197,12 @@ class TCP(_Layer):
         if ((pend - hend) == 0):
             return None
         nxt = _T_TCPPort.get((f_src_port if f_src_port <= f_dst_port else f_dst_port)) or _T_TCPPort.get((f_src_port if f_src_port >= f_dst_port else f_dst_port))
-        if nxt is not None and nxt._guard is not None \
+        if nxt is None:
+            if _T_TCPPort.heuristics:
+                nxt = _T_TCPPort.lookup(None, buf, hend, pend)
+        elif _T_TCPPort.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = None
-        if nxt is None and _T_TCPPort.heuristics:
-            nxt = _T_TCPPort.lookup(None, buf, hend, pend)
+            nxt = _T_TCPPort.lookup(None, buf, hend, pend) if _T_TCPPort.heuristics else None
         return nxt
 
     @property

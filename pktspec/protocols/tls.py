@@ -272,11 +272,12 @@ class TLS(_Layer):
         self._pend = pend
         self._end = end
         nxt = _T_TLSContentType.get((buf[hend + 0] if hend + 0 < pend else -1))
-        if nxt is not None and nxt._guard is not None \
+        if nxt is None:
+            if _T_TLSContentType.heuristics:
+                nxt = _T_TLSContentType.lookup(None, buf, hend, pend)
+        elif _T_TLSContentType.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = None
-        if nxt is None and _T_TLSContentType.heuristics:
-            nxt = _T_TLSContentType.lookup(None, buf, hend, pend)
+            nxt = _T_TLSContentType.lookup(None, buf, hend, pend) if _T_TLSContentType.heuristics else None
         return nxt
 
     @property

@@ -112,11 +112,12 @@ class UDP(_Layer):
         if ((pend - hend) == 0):
             return None
         nxt = _T_UDPPort.get((f_src_port if f_src_port <= f_dst_port else f_dst_port)) or _T_UDPPort.get((f_src_port if f_src_port >= f_dst_port else f_dst_port))
-        if nxt is not None and nxt._guard is not None \
+        if nxt is None:
+            if _T_UDPPort.heuristics:
+                nxt = _T_UDPPort.lookup(None, buf, hend, pend)
+        elif _T_UDPPort.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = None
-        if nxt is None and _T_UDPPort.heuristics:
-            nxt = _T_UDPPort.lookup(None, buf, hend, pend)
+            nxt = _T_UDPPort.lookup(None, buf, hend, pend) if _T_UDPPort.heuristics else None
         return nxt
 
     @property

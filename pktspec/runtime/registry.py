@@ -63,15 +63,18 @@ class DispatchTable(dict):
     """value -> layer class for one enum; ``get`` stays dict.get on the hot path.
 
     Never assign with ``table[value] = cls``: use :meth:`bind`, which checks for conflicts and
-    keeps the provenance that error messages and ``pktspec list`` show.
+    keeps the provenance that error messages and ``pktspec list`` show. ``guarded`` says
+    whether some bound class has a guard (``_guard``), so that decoders ask a class for its
+    guard only in tables that have one; a class's guard must be set before it is bound.
     """
 
-    __slots__ = ("name", "heuristics", "_bindings")
+    __slots__ = ("name", "heuristics", "guarded", "_bindings")
 
     def __init__(self, name: str) -> None:
         super().__init__()
         self.name = name
         self.heuristics: list[tuple[int, Predicate, type]] = []
+        self.guarded = False
         self._bindings: dict[Any, list[Binding]] = {}
 
     def bind(self, value: Any, cls: type, source: str | None = None, priority: int = 0) -> type:
@@ -98,7 +101,12 @@ class DispatchTable(dict):
         stack.sort(key=lambda b: -b.priority)
         self._bindings[value] = stack
         dict.__setitem__(self, value, stack[0].cls)
+        if getattr(cls, "_guard", None) is not None:
+            self.guarded = True
         return cls
+
+    def _update_guarded(self) -> None:
+        self.guarded = any(getattr(c, "_guard", None) is not None for c in self.values())
 
     def unbind(self, value: Any, cls: type | None = None, source: str | None = None) -> None:
         """Remove value's binding (only the one to cls / from source when given); a binding
@@ -120,6 +128,7 @@ class DispatchTable(dict):
         else:
             del self._bindings[value]
             dict.__delitem__(self, value)
+        self._update_guarded()
 
     def bindings(self, value: Any = None) -> list[Binding]:
         """Every binding (of value, when given), the active one of each value first."""

@@ -231,3 +231,27 @@ def test_layer_classes_do_not_define_new():
 
     classes = [Layer, PyLayer, DecodeFailure, Hop, Last, *REGISTRY.layers()]
     assert [cls for cls in classes if cls.__new__ is not object.__new__] == []
+
+
+def test_typed_layers_are_the_first_of_their_kind_in_every_chain_shape():
+    """decode() tells `network`/`transport` about a link/network/transport start; every
+    other shape must find the first layer of each kind by looking, and agree with a scan."""
+    from pktspec.layers import UDP, Ethernet, IPv4, IPv6
+
+    inner = IPv4(src="192.0.2.1", dst="192.0.2.2") / UDP(src_port=1, dst_port=2) / b"x"
+    frames = {
+        Ethernet: (Ethernet() / IPv4(src="10.0.0.1", dst="10.0.0.2") / inner).build(),
+        IPv4: (IPv4(src="10.0.0.1", dst="10.0.0.2") / inner).build(),
+        IPv6: (IPv6(src="2001:db8::1", dst="2001:db8::2") / inner).build(),
+        UDP: (UDP(src_port=9, dst_port=10) / b"abc").build(),
+    }
+    for first, data in frames.items():
+        for lazy in (False, True):
+            packet = decode(data, first, lazy=lazy)
+            layers = packet.layers
+            for kind, got in ((LayerClass.NETWORK, packet.network),
+                              (LayerClass.TRANSPORT, packet.transport)):
+                want = next((la for la in layers if la.layer_class is kind), None)
+                assert got is want, (first.name, lazy, kind)
+    assert decode(frames[Ethernet], Ethernet).network.src == "10.0.0.1"
+    assert decode(frames[IPv4], IPv4).network.src == "10.0.0.1"
