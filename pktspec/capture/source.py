@@ -15,7 +15,7 @@ from typing import Any
 
 from pktspec.errors import PktspecError
 from pktspec.runtime.metadata import CaptureInfo
-from pktspec.runtime.packet import Packet, decode
+from pktspec.runtime.packet import Packet, decode, decode_eager
 from pktspec.runtime.registry import REGISTRY
 
 Filter = str | Callable[[Packet], bool] | None
@@ -102,6 +102,27 @@ class PacketSource:
         return self.transform(self._decoded())
 
     def _decoded(self) -> Iterator[Packet]:
+        if self.lazy or not self.copy or self._filter_text is not None:
+            yield from self._decoded_with_options()
+            return
+        # The usual case, and the hot loop of every capture run: eager, copied (the reader's
+        # records are bytes already), no BPF filter. Records come straight from the reader,
+        # the first layer is looked up again only when the link type changes, and the eager
+        # decoder is called positionally: each saves a Python-level call per packet.
+        strict, predicate = self.strict, self._predicate
+        number, linktype, first = self.record_number, None, None
+        for data, info in self._records:
+            number += 1
+            self.record_number = number
+            if info[6] != linktype:  # info.linktype, without the property call
+                linktype = info[6]
+                first = self.first_layer(linktype)
+            packet = decode_eager(data if type(data) is bytes else bytes(data), first, info,
+                                  strict)
+            if predicate is None or predicate(packet):
+                yield packet
+
+    def _decoded_with_options(self) -> Iterator[Packet]:
         first_layer = self.first_layer
         lazy, copy, strict, predicate = self.lazy, self.copy, self.strict, self._predicate
         for data, info in self.records():

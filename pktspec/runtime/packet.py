@@ -23,7 +23,7 @@ from pktspec.runtime.layer import FieldInfo, Layer, LayerClass, visible_items
 from pktspec.runtime.metadata import CaptureInfo
 from pktspec.runtime.registry import REGISTRY
 
-__all__ = ["MAX_LAYERS", "DecodeFailure", "Packet", "decode"]
+__all__ = ["MAX_LAYERS", "DecodeFailure", "Packet", "decode", "decode_eager"]
 
 MAX_LAYERS = 64
 """A packet deeper than this is an error: it stops layers that consume nothing from looping."""
@@ -486,6 +486,26 @@ def decode(
         buf = _view(data)
     if type(first) is not type:  # layer classes have no metaclass: one check on the hot path
         first = _first_layer(first)
+    if lazy:
+        packet = _new(Packet)
+        packet.data = buf
+        packet.metadata = metadata
+        packet._strict = strict
+        packet._error = None
+        packet._tail = None
+        packet._net = packet._trans = None
+        packet._layers = []
+        packet._pending = (first, 0, len(buf))
+        return packet
+    return decode_eager(buf, first, metadata, strict)
+
+
+def decode_eager(buf: Any, first: type, metadata: CaptureInfo | None = None,
+                 strict: bool = False) -> Packet:
+    """:func:`decode` with ``lazy=False``, for callers that already hold what it checks:
+    buf is the packet's bytes (a bytes object, or a flat memoryview for copy=False) and
+    first a layer class. Capture sources call this once per record, positionally, which
+    saves the keyword handling of decode()."""
     packet = _new(Packet)
     packet.data = buf
     packet.metadata = metadata
@@ -493,10 +513,6 @@ def decode(
     packet._error = None
     packet._tail = None
     packet._net = packet._trans = None
-    if lazy:
-        packet._layers = []
-        packet._pending = (first, 0, len(buf))
-        return packet
     packet._pending = None
 
     # The eager loop, the hot path of every capture run. The first three steps (link, network
