@@ -1,10 +1,12 @@
-"""Shared test fixtures: where the conformance corpus is, and skipping cleanly without it."""
+"""Shared test fixtures: where the conformance corpus is, skipping cleanly without it, and
+leaving the registry as a test found it."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,20 @@ def corpus_captures(prefix: str = "") -> list[str]:
     if not CAPTURES.is_dir():
         return []
     return sorted(p.name for p in CAPTURES.iterdir() if p.name.startswith(prefix))
+
+
+@pytest.fixture
+def restore_registry():
+    """For a test that loads .layer files: afterwards its layers and bindings are gone, and
+    so are the modules it imported, so that a later load registers them afresh."""
+    from pktspec.runtime.registry import REGISTRY
+
+    snapshot, modules = REGISTRY.snapshot(), set(sys.modules)
+    yield
+    REGISTRY.restore(snapshot)
+    for name in set(sys.modules) - modules:
+        if name.startswith("pktspec.user."):
+            del sys.modules[name]
 
 
 def pytest_addoption(parser):

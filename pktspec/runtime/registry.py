@@ -232,6 +232,28 @@ class Registry:
         """Every dispatch table by name, sorted (a copy: add tables with table())."""
         return dict(sorted(self._tables.items()))
 
+    def snapshot(self) -> tuple[Any, ...]:
+        """What is registered and bound now, for :meth:`restore`: for tests and tools that
+        load .layer files for a while and must leave the decode chain as they found it."""
+        tables = {name: (dict(t), {v: list(s) for v, s in t._bindings.items()},
+                         list(t.heuristics), t.guarded) for name, t in self._tables.items()}
+        return dict(self._layers), tables, self.payload
+
+    def restore(self, snapshot: tuple[Any, ...]) -> None:
+        """Go back to a :meth:`snapshot`: layers registered and values bound since are
+        forgotten. Tables are changed in place (generated modules hold them); a table made
+        since is emptied."""
+        layers, tables, payload = snapshot
+        self._layers = dict(layers)
+        self.payload = payload
+        for name, table in self._tables.items():
+            items, bindings, heuristics, guarded = tables.get(name, ({}, {}, [], False))
+            dict.clear(table)
+            dict.update(table, items)
+            table._bindings = {v: list(s) for v, s in bindings.items()}
+            table.heuristics[:] = heuristics
+            table.guarded = guarded
+
     def __iter__(self) -> Iterator[type]:
         return iter(self.layers())
 

@@ -201,3 +201,23 @@ class TestDispatchIsADictLookup:
                 REGISTRY.table("test.OuterType").unbind(0x9000 + i)
                 for v in range(20):
                     t.unbind(v)
+
+
+def test_snapshot_and_restore_leave_the_chain_as_it_was():
+    from pktspec.layers import UDP
+
+    table = REGISTRY.table("UDPPort")
+    before = dict(table)
+    snapshot = REGISTRY.snapshot()
+
+    class Probe(Layer):
+        __slots__ = ()
+        name = "SnapshotProbe"
+
+    REGISTRY.add_layer(Probe)
+    table.bind(65000, Probe, source="probe.layer:1")
+    assert table[65000] is Probe and "SnapshotProbe" in REGISTRY
+    REGISTRY.restore(snapshot)
+    assert 65000 not in table and "SnapshotProbe" not in REGISTRY
+    assert dict(table) == before and REGISTRY.table("UDPPort") is table
+    assert REGISTRY.layer("UDP") is UDP

@@ -9,7 +9,7 @@ from pathlib import Path
 import pktspec
 from pktspec.runtime.constructs import crc32, inet_checksum
 from pktspec.runtime.serialize import serialize, verify_checksums
-from tests.build.conftest import layer
+from tests.building.conftest import layer
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SPEC = """
@@ -44,7 +44,7 @@ extend EtherType { 0x88b5 -> Beacon }
 """
 
 
-def test_a_users_layer_builds_from_its_file_alone(tmp_path, monkeypatch):
+def test_a_users_layer_builds_from_its_file_alone(tmp_path, monkeypatch, restore_registry):
     monkeypatch.setenv("PKTSPEC_CACHE", str(tmp_path / "cache"))
     path = tmp_path / "beacon.layer"
     path.write_text(SPEC, encoding="utf-8")
@@ -67,7 +67,8 @@ def test_a_users_layer_builds_from_its_file_alone(tmp_path, monkeypatch):
     assert serialize(p, fix_lengths=True, compute_checksums=True) == data
 
 
-def test_the_myencap_example_builds_in_front_of_ethernet(tmp_path, monkeypatch):
+def test_the_myencap_example_builds_in_front_of_ethernet(tmp_path, monkeypatch,
+                                                        restore_registry):
     monkeypatch.setenv("PKTSPEC_CACHE", str(tmp_path / "cache"))
     mod = pktspec.load(EXAMPLES / "myencap" / "myencap.layer")
     data = bytes(mod.MyEncap(strange_header=b"\xde\xad\xbe\xef") /

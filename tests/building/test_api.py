@@ -11,7 +11,7 @@ import pktspec
 from pktspec.errors import BuildError
 from pktspec.runtime.constructs import inet_checksum
 from pktspec.runtime.serialize import LayerStack, serialize, verify_checksums
-from tests.build.conftest import layer, require_pseudo_headers
+from tests.building.conftest import layer, require_pseudo_headers
 
 MAC_A, MAC_B = "02:00:00:00:00:01", "02:00:00:00:00:02"
 

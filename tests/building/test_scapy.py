@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from pktspec.runtime.serialize import serialize
-from tests.build.conftest import layer, require_pseudo_headers
+from tests.building.conftest import layer, require_pseudo_headers
 
 scapy_all = pytest.importorskip("scapy.all", reason="scapy is not installed (pip install scapy)")
 

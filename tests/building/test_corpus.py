@@ -13,7 +13,7 @@ import pytest
 import pktspec
 from pktspec.runtime.build import plan_of
 from pktspec.runtime.serialize import serialize, verify_checksums
-from tests.build.conftest import require_pseudo_headers
+from tests.building.conftest import require_pseudo_headers
 from tests.conftest import CAPTURES, TRUTH, corpus_captures, corpus_or_skip
 
 FILES = [n for n in corpus_captures() if not n.startswith("badfile__")]

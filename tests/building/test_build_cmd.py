@@ -10,7 +10,7 @@ import pktspec
 from pktspec.cli import build_cmd
 from pktspec.errors import BuildError
 from pktspec.runtime.serialize import serialize
-from tests.build.conftest import layer
+from tests.building.conftest import layer
 
 SPEC = 'Ethernet(dst="02:00:00:00:00:02") / IPv4(dst="192.0.2.2", ttl=9) / ' \
        'UDP(dst_port=53, checksum=0) / b"hi"'

@@ -19,7 +19,7 @@ import pktspec
 from pktspec.capture.pcap import PcapWriter
 from pktspec.capture.pcapng import PcapngWriter
 from pktspec.runtime.serialize import serialize
-from tests.build.conftest import layer
+from tests.building.conftest import layer
 from tests.conftest import netns_problem
 
 HERE = Path(__file__).resolve()
