@@ -252,7 +252,11 @@ class UnitPlanner(BuildRelations):
             seg.post.append(f"{target} = int.from_bytes({tmp}, {t.endian!r}, "
                             f"signed={t.signed!r})")
         self.add_check(seg, cf, self.fast_name(cf.name), offset)
-        self.format_lines.append(self.cond_wrap(cf, f'"{cf.name}" / {self.construct_of(t)}'))
+        con = self.construct_of(t)
+        solved = self.struct_lengths().get(cf.name)
+        if solved is not None:  # a struct's length field: the builder fills it when left out
+            con = f"_c.Default({con}, lambda this: {solved})"
+        self.format_lines.append(self.cond_wrap(cf, f'"{cf.name}" / {con}'))
         self.add_format_check(cf)
         self.add_info(cf, offset, nbytes, None)
         seg.size += nbytes
@@ -553,11 +557,12 @@ class UnitPlanner(BuildRelations):
         if t.kind == "bytes":
             if t.delimiter is not None:
                 return f"_Delimited({t.delimiter!r})"
-            if t.size is None:
-                return "_c.GreedyBytes"
             if t.bits is not None:
                 return f"_c.Bytes({t.bits // 8})"
-            return f"_c.Bytes(lambda this: {cx(t.size)})"
+            con = "_c.GreedyBytes" if t.size is None else f"_c.Bytes(lambda this: {cx(t.size)})"
+            if self.unit.kind == "struct":  # left out when building: empty (SACK-permitted)
+                return f"_c.Default({con}, b'')"
+            return con
         if t.kind == "struct":
             ref = self.mod.struct_ref(t.struct)
             if not t.args:

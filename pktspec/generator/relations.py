@@ -67,6 +67,53 @@ class BuildRelations:
             taken.add(free[0])
         return solved
 
+    def struct_lengths(self) -> dict[str, str]:
+        """A struct's length fields that the builder fills, as construct Default lambdas.
+
+        Inside a struct there is no layer relation to run, so a length the file implies
+        (``length: u8`` before ``value: ... size length - 2``; ``count`` before
+        ``items: Item[count]``) becomes ``Default(<int>, lambda this: ...)`` in the struct's
+        construct: parsing is unchanged, and building solves the bound for the length from
+        the part as given, when the user left the length out (a length given is kept, so
+        crafted packets stay possible). Solved like implied_lengths: bounds linear in one
+        integer field and in nothing else.
+        """
+        if self.unit.kind != "struct":
+            return {}
+        taken = {cf.name for cf in self.unit.fields if cf.node.value is not None}
+        seen: set[str] = set()
+        solved: dict[str, str] = {}
+        for cf in self.unit.fields:
+            seen.add(cf.name)
+            t = cf.ftype
+            # this.get: a part the user left out is not in the context at all
+            value = f"this.get({cf.name!r})"
+            part = f"_built_size(this._subcons.{cf.name}, {value}, this)"
+            if t.sized is not None:
+                bound, measured = t.sized, part
+            elif t.kind == "array" and t.array_size is not None:
+                bound, measured = t.array_size, part
+            elif t.kind == "array" and t.count is not None:
+                bound, measured = t.count, f"len({value} or ())"
+            elif t.kind == "bytes" and t.size is not None and t.bits is None:
+                bound, measured = t.size, f"len({value} or b'')"
+            else:
+                continue
+            names = names_in(bound)
+            if len(names) != 1:
+                continue
+            (name,) = names
+            length = self.unit.field(name)
+            if name in taken or name in solved or name not in seen or length is None or \
+                    length.ftype.kind != "int" or not length.ftype.is_scalar:
+                continue
+            linear = self.linear(bound, name)
+            if linear is None or linear[0] <= 0:
+                continue
+            a, b = linear
+            solved[name] = _solve(measured, a, b)
+        return solved
+
     def last_part_bound(self) -> list[tuple[ast.Expr, str]]:
         """``options: Option[] size opt_len * 4`` as the layer's last field, after fields of
         fixed sizes: its bytes are the header's from a known offset on, so the length field
@@ -181,3 +228,14 @@ class BuildRelations:
 
 def _is_checksum(e: ast.Expr) -> bool:
     return isinstance(e, ast.Call) and e.func in ("inet_checksum", "crc32")
+
+
+def _solve(measured: str, a: int, b: str | None) -> str:
+    """``name`` from ``measured = a * name + b``, rounded up: Python source."""
+    try:
+        k = int(b.strip("()")) if b else 0
+    except ValueError:
+        rest = f"{measured} - {b}"
+    else:
+        rest = measured if k == 0 else f"{measured} + {-k}" if k < 0 else f"{measured} - {k}"
+    return f"({rest} + {a - 1}) // {a}" if a > 1 else rest

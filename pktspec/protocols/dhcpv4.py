@@ -12,6 +12,7 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
@@ -108,12 +109,12 @@ _DHCPv4_flags_flags = _FlagSet.define('DHCPv4_flags', ('broadcast',), width=16)
 
 _S_DHCPClientIdentifier = _c.Struct(
     "hardware_type" / _c.Int8ub,  # dhcpv4.layer:67
-    "identifier" / _c.GreedyBytes,  # dhcpv4.layer:68
+    "identifier" / _c.Default(_c.GreedyBytes, b''),  # dhcpv4.layer:68
 )
 _S_DHCPOption = _c.Struct(
     "code" / _EnumInt(_c.Int8ub, DHCPOptionCode),  # dhcpv4.layer:74
-    "length" / _c.If(lambda this: ((this.code != 0) and (this.code != 255)), _c.Int8ub),  # dhcpv4.layer:75
-    "value" / _c.If(lambda this: ((this.code != 0) and (this.code != 255)), _c.FixedSized(lambda this: this.length, _c.Switch(lambda this: this.code, {1: _AddressText(_c.Bytes(4), 'ipv4'), 2: _c.Int32sb, 3: _c.GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 4: _c.GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 5: _c.GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 6: _c.GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 7: _c.GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 26: _c.Int16ub, 28: _AddressText(_c.Bytes(4), 'ipv4'), 42: _c.GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 44: _c.GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 50: _AddressText(_c.Bytes(4), 'ipv4'), 51: _c.Int32ub, 52: _c.Int8ub, 53: _EnumInt(_c.Int8ub, DHCPMessageType), 54: _AddressText(_c.Bytes(4), 'ipv4'), 55: _c.GreedyRange(_EnumInt(_c.Int8ub, DHCPOptionCode)), 57: _c.Int16ub, 58: _c.Int32ub, 59: _c.Int32ub, 61: _S_DHCPClientIdentifier}, default=_c.GreedyBytes))),  # dhcpv4.layer:76
+    "length" / _c.If(lambda this: ((this.code != 0) and (this.code != 255)), _c.Default(_c.Int8ub, lambda this: _built_size(this._subcons.value, this.get('value'), this))),  # dhcpv4.layer:75
+    "value" / _c.If(lambda this: ((this.code != 0) and (this.code != 255)), _c.FixedSized(lambda this: this.length, _c.Switch(lambda this: this.code, {1: _AddressText(_c.Bytes(4), 'ipv4'), 2: _c.Int32sb, 3: _c.GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 4: _c.GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 5: _c.GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 6: _c.GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 7: _c.GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 26: _c.Int16ub, 28: _AddressText(_c.Bytes(4), 'ipv4'), 42: _c.GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 44: _c.GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 50: _AddressText(_c.Bytes(4), 'ipv4'), 51: _c.Int32ub, 52: _c.Int8ub, 53: _EnumInt(_c.Int8ub, DHCPMessageType), 54: _AddressText(_c.Bytes(4), 'ipv4'), 55: _c.GreedyRange(_EnumInt(_c.Int8ub, DHCPOptionCode)), 57: _c.Int16ub, 58: _c.Int32ub, 59: _c.Int32ub, 61: _S_DHCPClientIdentifier}, default=_c.Default(_c.GreedyBytes, b'')))),  # dhcpv4.layer:76
 )
 
 _F_DHCPv4_options = _c.RepeatUntil(lambda obj, lst, this: (obj.code == 255), _S_DHCPOption)

@@ -12,6 +12,7 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
@@ -142,13 +143,13 @@ _S_DNSSRV = _c.Struct(
     "target" / _extern('dns_name'),  # dns.layer:107
 )
 _S_DNSCharacterString = _c.Struct(
-    "length" / _c.Int8ub,  # dns.layer:112
-    "data" / _c.Bytes(lambda this: this.length),  # dns.layer:113
+    "length" / _c.Default(_c.Int8ub, lambda this: len(this.get('data') or b'')),  # dns.layer:112
+    "data" / _c.Default(_c.Bytes(lambda this: this.length), b''),  # dns.layer:113
 )
 _S_EDNSOption = _c.Struct(
     "code" / _EnumInt(_c.Int16ub, EDNSOptionCode),  # dns.layer:118
-    "length" / _c.Int16ub,  # dns.layer:119
-    "data" / _c.Bytes(lambda this: this.length),  # dns.layer:120
+    "length" / _c.Default(_c.Int16ub, lambda this: len(this.get('data') or b'')),  # dns.layer:119
+    "data" / _c.Default(_c.Bytes(lambda this: this.length), b''),  # dns.layer:120
 )
 _S_DNSResourceRecord = _c.Struct(
     "name" / _extern('dns_name'),  # dns.layer:126
@@ -159,8 +160,8 @@ _S_DNSResourceRecord = _c.Struct(
     "extended_rcode" / _c.If(lambda this: (this.type == 41), _c.Int8ub),  # dns.layer:131
     "edns_version" / _c.If(lambda this: (this.type == 41), _c.Int8ub),  # dns.layer:132
     "edns_flags" / _c.If(lambda this: (this.type == 41), _c.Int16ub),  # dns.layer:133
-    "data_length" / _c.Int16ub,  # dns.layer:134
-    "data" / _c.FixedSized(lambda this: this.data_length, _c.Switch(lambda this: this.type, {1: _AddressText(_c.Bytes(4), 'ipv4'), 2: _extern('dns_name'), 5: _extern('dns_name'), 6: _S_DNSSOA, 12: _extern('dns_name'), 15: _S_DNSMX, 16: _c.GreedyRange(_S_DNSCharacterString), 28: _AddressText(_c.Bytes(16), 'ipv6'), 33: _S_DNSSRV, 41: _c.GreedyRange(_S_EDNSOption)}, default=_c.GreedyBytes)),  # dns.layer:135
+    "data_length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons.data, this.get('data'), this)),  # dns.layer:134
+    "data" / _c.FixedSized(lambda this: this.data_length, _c.Switch(lambda this: this.type, {1: _AddressText(_c.Bytes(4), 'ipv4'), 2: _extern('dns_name'), 5: _extern('dns_name'), 6: _S_DNSSOA, 12: _extern('dns_name'), 15: _S_DNSMX, 16: _c.GreedyRange(_S_DNSCharacterString), 28: _AddressText(_c.Bytes(16), 'ipv6'), 33: _S_DNSSRV, 41: _c.GreedyRange(_S_EDNSOption)}, default=_c.Default(_c.GreedyBytes, b''))),  # dns.layer:135
 )
 
 _F_DNS_questions = _c.Array(lambda this: this.qd_count, _S_DNSQuestion)

@@ -12,6 +12,7 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
@@ -46,7 +47,7 @@ _S_GeneveOption = _c.Struct(
     "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((this.reserved & 0x7) << 5) | (this.length & 0x1f)),
     "reserved" / _c.Computed(lambda this: (this._bits0 >> 5) & 0x7),  # geneve.layer:11
     "length" / _c.Computed(lambda this: this._bits0 & 0x1f),  # geneve.layer:13
-    "data" / _c.Bytes(lambda this: (this.length * 4)),  # geneve.layer:14
+    "data" / _c.Default(_c.Bytes(lambda this: (this.length * 4)), b''),  # geneve.layer:14
 )
 
 _F_Geneve_options = _c.GreedyRange(_S_GeneveOption)

@@ -12,6 +12,7 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
@@ -43,8 +44,8 @@ _T_IPProtocol = _REGISTRY.table('IPProtocol')
 _S_GRESourceRouteEntry = _c.Struct(
     "address_family" / _c.Int16ub,  # gre.layer:7
     "sre_offset" / _c.Int8ub,  # gre.layer:8
-    "sre_length" / _c.Int8ub,  # gre.layer:9
-    "routing_information" / _c.Bytes(lambda this: this.sre_length),  # gre.layer:10
+    "sre_length" / _c.Default(_c.Int8ub, lambda this: len(this.get('routing_information') or b'')),  # gre.layer:9
+    "routing_information" / _c.Default(_c.Bytes(lambda this: this.sre_length), b''),  # gre.layer:10
 )
 
 _F_GRE_routing = _c.RepeatUntil(lambda obj, lst, this: ((obj.address_family == 0) and (obj.sre_length == 0)), _S_GRESourceRouteEntry)

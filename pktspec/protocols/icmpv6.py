@@ -12,6 +12,7 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
@@ -115,8 +116,8 @@ _S_ICMPv6RDNSSOption = _c.Struct(
 )
 _S_ICMPv6Option = _c.Struct(
     "type" / _EnumInt(_c.Int8ub, ICMPv6OptionType),  # icmpv6.layer:112
-    "length" / _c.Int8ub,  # icmpv6.layer:113
-    "value" / _c.FixedSized(lambda this: ((this.length * 8) - 2), _c.Switch(lambda this: this.type, {3: _S_ICMPv6PrefixInformation, 5: _S_ICMPv6MTUOption, 25: _S_ICMPv6RDNSSOption}, default=_c.GreedyBytes)),  # icmpv6.layer:114
+    "length" / _c.Default(_c.Int8ub, lambda this: (_built_size(this._subcons.value, this.get('value'), this) + 2 + 7) // 8),  # icmpv6.layer:113
+    "value" / _c.FixedSized(lambda this: ((this.length * 8) - 2), _c.Switch(lambda this: this.type, {3: _S_ICMPv6PrefixInformation, 5: _S_ICMPv6MTUOption, 25: _S_ICMPv6RDNSSOption}, default=_c.Default(_c.GreedyBytes, b''))),  # icmpv6.layer:114
 )
 _S_MLDv2Query = _c.Struct(
     "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((this.reserved & 0xf) << 4) | ((this.suppress & 0x1) << 3) | (this.robustness & 0x7)),
@@ -124,16 +125,16 @@ _S_MLDv2Query = _c.Struct(
     "suppress" / _c.Computed(lambda this: (this._bits0 >> 3) & 0x1),  # icmpv6.layer:168
     "robustness" / _c.Computed(lambda this: this._bits0 & 0x7),  # icmpv6.layer:170
     "interval_code" / _c.Int8ub,  # icmpv6.layer:172
-    "num_sources" / _c.Int16ub,  # icmpv6.layer:173
+    "num_sources" / _c.Default(_c.Int16ub, lambda this: len(this.get('sources') or ())),  # icmpv6.layer:173
     "sources" / _c.Array(lambda this: this.num_sources, _AddressText(_c.Bytes(16), 'ipv6')),  # icmpv6.layer:174
 )
 _S_MLDv2Record = _c.Struct(
     "type" / _EnumInt(_c.Int8ub, MLDv2RecordType),  # icmpv6.layer:207
-    "aux_data_length" / _c.Int8ub,  # icmpv6.layer:208
-    "num_sources" / _c.Int16ub,  # icmpv6.layer:209
+    "aux_data_length" / _c.Default(_c.Int8ub, lambda this: (len(this.get('aux_data') or b'') + 3) // 4),  # icmpv6.layer:208
+    "num_sources" / _c.Default(_c.Int16ub, lambda this: len(this.get('sources') or ())),  # icmpv6.layer:209
     "multicast_address" / _AddressText(_c.Bytes(16), 'ipv6'),  # icmpv6.layer:210
     "sources" / _c.Array(lambda this: this.num_sources, _AddressText(_c.Bytes(16), 'ipv6')),  # icmpv6.layer:211
-    "aux_data" / _c.Bytes(lambda this: (this.aux_data_length * 4)),  # icmpv6.layer:212
+    "aux_data" / _c.Default(_c.Bytes(lambda this: (this.aux_data_length * 4)), b''),  # icmpv6.layer:212
 )
 
 _F_ICMPv6RouterSolicitation_options = _c.GreedyRange(_S_ICMPv6Option)

@@ -12,6 +12,7 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
@@ -68,16 +69,16 @@ _S_IGMPv3Query = _c.Struct(
     "suppress" / _c.Computed(lambda this: (this._bits0 >> 3) & 0x1),  # igmp.layer:28
     "robustness" / _c.Computed(lambda this: this._bits0 & 0x7),  # igmp.layer:30
     "interval_code" / _c.Int8ub,  # igmp.layer:32
-    "num_sources" / _c.Int16ub,  # igmp.layer:33
+    "num_sources" / _c.Default(_c.Int16ub, lambda this: len(this.get('sources') or ())),  # igmp.layer:33
     "sources" / _c.Array(lambda this: this.num_sources, _AddressText(_c.Bytes(4), 'ipv4')),  # igmp.layer:34
 )
 _S_IGMPv3GroupRecord = _c.Struct(
     "type" / _EnumInt(_c.Int8ub, IGMPv3GroupRecordType),  # igmp.layer:39
-    "aux_data_length" / _c.Int8ub,  # igmp.layer:40
-    "num_sources" / _c.Int16ub,  # igmp.layer:41
+    "aux_data_length" / _c.Default(_c.Int8ub, lambda this: (len(this.get('aux_data') or b'') + 3) // 4),  # igmp.layer:40
+    "num_sources" / _c.Default(_c.Int16ub, lambda this: len(this.get('sources') or ())),  # igmp.layer:41
     "multicast_address" / _AddressText(_c.Bytes(4), 'ipv4'),  # igmp.layer:42
     "sources" / _c.Array(lambda this: this.num_sources, _AddressText(_c.Bytes(4), 'ipv4')),  # igmp.layer:43
-    "aux_data" / _c.Bytes(lambda this: (this.aux_data_length * 4)),  # igmp.layer:44
+    "aux_data" / _c.Default(_c.Bytes(lambda this: (this.aux_data_length * 4)), b''),  # igmp.layer:44
 )
 
 _F_IGMP_query_v3 = _c.GreedyRange(_S_IGMPv3Query)

@@ -12,6 +12,7 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
@@ -107,8 +108,8 @@ _S_IPv4TimestampOption = _c.Struct(
 )
 _S_IPv4Option = _c.Struct(
     "type" / _EnumInt(_c.Int8ub, IPv4OptionType),  # ipv4.layer:73
-    "length" / _c.If(lambda this: (this.type > 1), _c.Int8ub),  # ipv4.layer:74
-    "value" / _c.If(lambda this: (this.type > 1), _c.FixedSized(lambda this: (this.length - 2), _c.Switch(lambda this: this.type, {7: _S_IPv4RouteOption, 68: _S_IPv4TimestampOption, 131: _S_IPv4RouteOption, 137: _S_IPv4RouteOption, 148: _c.Int16ub}, default=_c.GreedyBytes))),  # ipv4.layer:75
+    "length" / _c.If(lambda this: (this.type > 1), _c.Default(_c.Int8ub, lambda this: _built_size(this._subcons.value, this.get('value'), this) + 2)),  # ipv4.layer:74
+    "value" / _c.If(lambda this: (this.type > 1), _c.FixedSized(lambda this: (this.length - 2), _c.Switch(lambda this: this.type, {7: _S_IPv4RouteOption, 68: _S_IPv4TimestampOption, 131: _S_IPv4RouteOption, 137: _S_IPv4RouteOption, 148: _c.Int16ub}, default=_c.Default(_c.GreedyBytes, b'')))),  # ipv4.layer:75
 )
 
 _F_IPv4_options = _c.GreedyRange(_S_IPv4Option)

@@ -12,6 +12,7 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
@@ -69,8 +70,8 @@ _T_IPv6RoutingType = _REGISTRY.table('IPv6RoutingType')
 
 _S_IPv6Option = _c.Struct(
     "type" / _EnumInt(_c.Int8ub, IPv6OptionType),  # ipv6ext.layer:23
-    "length" / _c.If(lambda this: (this.type != 0), _c.Int8ub),  # ipv6ext.layer:24
-    "value" / _c.If(lambda this: (this.type != 0), _c.Bytes(lambda this: this.length)),  # ipv6ext.layer:25
+    "length" / _c.If(lambda this: (this.type != 0), _c.Default(_c.Int8ub, lambda this: len(this.get('value') or b''))),  # ipv6ext.layer:24
+    "value" / _c.If(lambda this: (this.type != 0), _c.Default(_c.Bytes(lambda this: this.length), b'')),  # ipv6ext.layer:25
 )
 _S_IPv6SourceRoute = _c.Struct(
     "reserved" / _c.Int32ub,  # ipv6ext.layer:60

@@ -12,6 +12,7 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
@@ -72,8 +73,8 @@ _S_NTPControl = _c.Struct(
     "status" / _c.Int16ub,  # ntp.layer:35
     "association_id" / _c.Int16ub,  # ntp.layer:36
     "offset" / _c.Int16ub,  # ntp.layer:37
-    "count" / _c.Int16ub,  # ntp.layer:38
-    "data" / _c.Bytes(lambda this: this.count),  # ntp.layer:39
+    "count" / _c.Default(_c.Int16ub, lambda this: len(this.get('data') or b'')),  # ntp.layer:38
+    "data" / _c.Default(_c.Bytes(lambda this: this.count), b''),  # ntp.layer:39
 )
 
 _F_NTP_control = _S_NTPControl

@@ -12,6 +12,7 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
@@ -73,8 +74,8 @@ _T_PPPoETagType = _REGISTRY.table('PPPoETagType')
 
 _S_PPPoETag = _c.Struct(
     "type" / _EnumInt(_c.Int16ub, PPPoETagType),  # pppoe.layer:34
-    "length" / _c.Int16ub,  # pppoe.layer:35
-    "value" / _c.Bytes(lambda this: this.length),  # pppoe.layer:36
+    "length" / _c.Default(_c.Int16ub, lambda this: len(this.get('value') or b'')),  # pppoe.layer:35
+    "value" / _c.Default(_c.Bytes(lambda this: this.length), b''),  # pppoe.layer:36
 )
 
 _F_PPPoE_tags = _c.GreedyRange(_S_PPPoETag)

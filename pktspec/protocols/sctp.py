@@ -12,6 +12,7 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
@@ -92,7 +93,7 @@ _S_SCTPData = _c.Struct(
     "stream_id" / _c.Int16ub,  # sctp.layer:51
     "stream_sequence" / _c.Int16ub,  # sctp.layer:52
     "payload_protocol" / _EnumInt(_c.Int32ub, SCTPPayloadProtocol),  # sctp.layer:53
-    "user_data" / _c.GreedyBytes,  # sctp.layer:54
+    "user_data" / _c.Default(_c.GreedyBytes, b''),  # sctp.layer:54
 )
 _S_SCTPInit = _c.Struct(
     "initiate_tag" / _c.Int32ub,  # sctp.layer:59
@@ -100,7 +101,7 @@ _S_SCTPInit = _c.Struct(
     "outbound_streams" / _c.Int16ub,  # sctp.layer:62
     "inbound_streams" / _c.Int16ub,  # sctp.layer:63
     "initial_tsn" / _c.Int32ub,  # sctp.layer:64
-    "parameters" / _c.GreedyBytes,  # sctp.layer:65
+    "parameters" / _c.Default(_c.GreedyBytes, b''),  # sctp.layer:65
 )
 _S_SCTPGapBlock = _c.Struct(
     "start" / _c.Int16ub,  # sctp.layer:70
@@ -109,17 +110,17 @@ _S_SCTPGapBlock = _c.Struct(
 _S_SCTPSack = _c.Struct(
     "cumulative_tsn_ack" / _c.Int32ub,  # sctp.layer:76
     "a_rwnd" / _c.Int32ub,  # sctp.layer:77
-    "gap_block_count" / _c.Int16ub,  # sctp.layer:78
-    "duplicate_tsn_count" / _c.Int16ub,  # sctp.layer:79
+    "gap_block_count" / _c.Default(_c.Int16ub, lambda this: len(this.get('gap_blocks') or ())),  # sctp.layer:78
+    "duplicate_tsn_count" / _c.Default(_c.Int16ub, lambda this: len(this.get('duplicate_tsns') or ())),  # sctp.layer:79
     "gap_blocks" / _c.Array(lambda this: this.gap_block_count, _S_SCTPGapBlock),  # sctp.layer:80
     "duplicate_tsns" / _c.Array(lambda this: this.duplicate_tsn_count, _c.Int32ub),  # sctp.layer:81
 )
 _S_SCTPChunk = _c.Struct(
     "type" / _EnumInt(_c.Int8ub, SCTPChunkType),  # sctp.layer:87
     "flags" / _c.Int8ub,  # sctp.layer:88
-    "length" / _c.Int16ub,  # sctp.layer:89
-    "value" / _c.FixedSized(lambda this: (this.length - 4), _c.Switch(lambda this: this.type, {0: _S_SCTPData, 1: _S_SCTPInit, 2: _S_SCTPInit, 3: _S_SCTPSack, 7: _c.Int32ub}, default=_c.GreedyBytes)),  # sctp.layer:90
-    "padding" / _c.Bytes(lambda this: ((4 - (this.length % 4)) % 4)),  # sctp.layer:97
+    "length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons.value, this.get('value'), this) + 4),  # sctp.layer:89
+    "value" / _c.FixedSized(lambda this: (this.length - 4), _c.Switch(lambda this: this.type, {0: _S_SCTPData, 1: _S_SCTPInit, 2: _S_SCTPInit, 3: _S_SCTPSack, 7: _c.Int32ub}, default=_c.Default(_c.GreedyBytes, b''))),  # sctp.layer:90
+    "padding" / _c.Default(_c.Bytes(lambda this: ((4 - (this.length % 4)) % 4)), b''),  # sctp.layer:97
 )
 
 _F_SCTP_chunks = _c.GreedyRange(_S_SCTPChunk)

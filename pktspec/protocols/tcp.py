@@ -12,6 +12,7 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
@@ -105,19 +106,19 @@ _S_TCPOptionUserTimeout = _c.Struct(
 _S_TCPOptionAuthentication = _c.Struct(
     "key_id" / _c.Int8ub,  # tcp.layer:74
     "rnext_key_id" / _c.Int8ub,  # tcp.layer:75
-    "mac" / _c.GreedyBytes,  # tcp.layer:76
+    "mac" / _c.Default(_c.GreedyBytes, b''),  # tcp.layer:76
 )
 _S_TCPOptionFastOpen = _c.Struct(
-    "cookie" / _c.GreedyBytes,  # tcp.layer:81
+    "cookie" / _c.Default(_c.GreedyBytes, b''),  # tcp.layer:81
 )
 _S_TCPOptionExperiment = _c.Struct(
     "exid" / _c.Int16ub,  # tcp.layer:87
-    "data" / _c.GreedyBytes,  # tcp.layer:88
+    "data" / _c.Default(_c.GreedyBytes, b''),  # tcp.layer:88
 )
 _S_TCPOption = _c.Struct(
     "kind" / _EnumInt(_c.Int8ub, TCPOptionKind),  # tcp.layer:94
-    "length" / _c.If(lambda this: (this.kind > 1), _c.Int8ub),  # tcp.layer:95
-    "value" / _c.If(lambda this: (this.kind > 1), _c.FixedSized(lambda this: (this.length - 2), _c.Switch(lambda this: this.kind, {2: _S_TCPOptionMSS, 3: _S_TCPOptionWindowScale, 5: _c.GreedyRange(_S_SACKBlock), 8: _S_TCPTimestamps, 28: _S_TCPOptionUserTimeout, 29: _S_TCPOptionAuthentication, 34: _S_TCPOptionFastOpen, 253: _S_TCPOptionExperiment, 254: _S_TCPOptionExperiment}, default=_c.GreedyBytes))),  # tcp.layer:96
+    "length" / _c.If(lambda this: (this.kind > 1), _c.Default(_c.Int8ub, lambda this: _built_size(this._subcons.value, this.get('value'), this) + 2)),  # tcp.layer:95
+    "value" / _c.If(lambda this: (this.kind > 1), _c.FixedSized(lambda this: (this.length - 2), _c.Switch(lambda this: this.kind, {2: _S_TCPOptionMSS, 3: _S_TCPOptionWindowScale, 5: _c.GreedyRange(_S_SACKBlock), 8: _S_TCPTimestamps, 28: _S_TCPOptionUserTimeout, 29: _S_TCPOptionAuthentication, 34: _S_TCPOptionFastOpen, 253: _S_TCPOptionExperiment, 254: _S_TCPOptionExperiment}, default=_c.Default(_c.GreedyBytes, b'')))),  # tcp.layer:96
 )
 
 _F_TCP_options = _c.GreedyRange(_S_TCPOption)

@@ -12,6 +12,7 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
@@ -146,28 +147,28 @@ _T_TLSVersion = _REGISTRY.table('TLSVersion')
 
 _S_TLSServerName = _c.Struct(
     "name_type" / _c.Int8ub,  # tls.layer:105
-    "length" / _c.Int16ub,  # tls.layer:106
-    "name" / _c.Bytes(lambda this: this.length),  # tls.layer:107
+    "length" / _c.Default(_c.Int16ub, lambda this: len(this.get('name') or b'')),  # tls.layer:106
+    "name" / _c.Default(_c.Bytes(lambda this: this.length), b''),  # tls.layer:107
 )
 _S_TLSServerNameList = _c.Struct(
-    "list_length" / _c.Int16ub,  # tls.layer:112
+    "list_length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons.names, this.get('names'), this)),  # tls.layer:112
     "names" / _c.FixedSized(lambda this: this.list_length, _c.GreedyRange(_S_TLSServerName)),  # tls.layer:113
 )
 _S_TLSExtension = _c.Struct(
     "type" / _EnumInt(_c.Int16ub, TLSExtensionType),  # tls.layer:118
-    "length" / _c.Int16ub,  # tls.layer:119
-    "data" / _c.FixedSized(lambda this: this.length, _c.Switch(lambda this: this.type, {0: _S_TLSServerNameList}, default=_c.GreedyBytes)),  # tls.layer:120
+    "length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons.data, this.get('data'), this)),  # tls.layer:119
+    "data" / _c.FixedSized(lambda this: this.length, _c.Switch(lambda this: this.type, {0: _S_TLSServerNameList}, default=_c.Default(_c.GreedyBytes, b''))),  # tls.layer:120
 )
 _S_TLSClientHello = _c.Struct(
     "client_version" / _EnumInt(_c.Int16ub, TLSVersion),  # tls.layer:128
     "random" / _c.Bytes(32),  # tls.layer:129
-    "session_id_length" / _c.Int8ub,  # tls.layer:130
-    "session_id" / _c.Bytes(lambda this: this.session_id_length),  # tls.layer:131
-    "cipher_suites_length" / _c.Int16ub,  # tls.layer:132
+    "session_id_length" / _c.Default(_c.Int8ub, lambda this: len(this.get('session_id') or b'')),  # tls.layer:130
+    "session_id" / _c.Default(_c.Bytes(lambda this: this.session_id_length), b''),  # tls.layer:131
+    "cipher_suites_length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons.cipher_suites, this.get('cipher_suites'), this)),  # tls.layer:132
     "cipher_suites" / _c.FixedSized(lambda this: this.cipher_suites_length, _c.GreedyRange(_c.Int16ub)),  # tls.layer:133
-    "compression_methods_length" / _c.Int8ub,  # tls.layer:134
-    "compression_methods" / _c.Bytes(lambda this: this.compression_methods_length),  # tls.layer:135
-    "extensions_length" / _c.Int16ub,  # tls.layer:136
+    "compression_methods_length" / _c.Default(_c.Int8ub, lambda this: len(this.get('compression_methods') or b'')),  # tls.layer:134
+    "compression_methods" / _c.Default(_c.Bytes(lambda this: this.compression_methods_length), b''),  # tls.layer:135
+    "extensions_length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons.extensions, this.get('extensions'), this)),  # tls.layer:136
     "extensions" / _c.FixedSized(lambda this: this.extensions_length, _c.GreedyRange(_S_TLSExtension)),  # tls.layer:137
 )
 

@@ -142,6 +142,14 @@ class EnumInt(_c.Adapter):
     def _encode(self, obj, context, path):
         return self.enum.parse(obj) if isinstance(obj, str) else int(obj)
 
+    def _build(self, obj, stream, context, path):
+        # Return the member, not what was given (construct's Adapter does the latter): the
+        # struct puts it in the context, so that conditions and switches after it
+        # (``length: u8 if kind > 1``) see 2 where the user wrote "MSS".
+        value = self.enum(self._encode(obj, context, path))
+        self.subcon._build(value, stream, context, path)
+        return value
+
 
 _TEXT = {"mac": (mac_text, mac_bytes), "ipv4": (ipv4_text, ipv4_bytes),
          "ipv6": (ipv6_text, ipv6_bytes)}
@@ -205,6 +213,27 @@ def let(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
                 return None
             raise
     return value
+
+
+def built_size(part: _c.Construct, obj: Any, context: Any) -> int:
+    """How many bytes a struct's part writes for obj, built in the struct's context.
+
+    The builder's side of a nested length field that the .layer file implies (``length: u8``
+    before ``value: ... size length - 2``): the generated struct fills the length with
+    construct's Default, from the size of the part it bounds (``this._subcons.value``), when
+    the user left it out. The part is measured without its condition and without the
+    FixedSized that the length itself sets. An absent part (None) measures 0; a part given
+    as bytes measures its length.
+    """
+    if obj is None:
+        return 0
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return len(obj)
+    while isinstance(part, (_c.Renamed, _c.IfThenElse, _c.FixedSized)):
+        part = part.thensubcon if isinstance(part, _c.IfThenElse) else part.subcon
+    stream = io.BytesIO()
+    part._build(obj, stream, context, "(measuring a part for its length field)")
+    return stream.tell()
 
 
 def signed(value: int, bits: int) -> int:

@@ -46,6 +46,41 @@ def test_tcp_and_ip_options(pseudo_headers):
     same(ours, theirs)
 
 
+def test_option_lengths_left_out_are_filled_in(pseudo_headers):
+    """The same packet as above with every option length left out and the kinds written by
+    name: the structs' implied length fields (``size length - 2``) are solved when built."""
+    Ethernet, IPv4, TCP = layer("Ethernet"), layer("IPv4"), layer("TCP")
+    s = scapy_all
+    theirs = (s.Ether(src=M1, dst=M2)
+              / s.IP(src=A4, dst=B4, id=1, options=[s.IPOption_Router_Alert()])
+              / s.TCP(sport=1234, dport=80, seq=5, flags="S", window=8192,
+                      options=[("MSS", 1460), ("NOP", None), ("WScale", 7), ("SAckOK", b""),
+                               ("Timestamp", (1, 2))]) / b"hi")
+    options = [{"kind": "MSS", "value": {"mss": 1460}}, {"kind": "NOP"},
+               {"kind": "WindowScale", "value": {"shift": 7}}, {"kind": "SACKPermitted"},
+               {"kind": "Timestamps", "value": {"value": 1, "echo_reply": 2}}]
+    ours = [Ethernet(src=M1, dst=M2),
+            IPv4(src=A4, dst=B4, id=1, options=[{"type": 148, "value": 0}]),
+            TCP(src_port=1234, dst_port=80, seq=5, flags="S", window=8192, options=options),
+            b"hi"]
+    same(ours, theirs)
+
+
+def test_dns_answer_lengths_are_filled_in(pseudo_headers):
+    Ethernet, IPv4, UDP, DNS = layer("Ethernet"), layer("IPv4"), layer("UDP"), layer("DNS")
+    s = scapy_all
+    theirs = (s.Ether(src=M1, dst=M2) / s.IP(src=A4, dst=B4, id=1) / s.UDP(sport=53, dport=5353)
+              / s.DNS(id=7, qr=1, rd=1, ra=1, qd=s.DNSQR(qname="example.com"),
+                      an=s.DNSRR(rrname="example.com", type="A", ttl=60, rdata=B4)))
+    ours = [Ethernet(src=M1, dst=M2), IPv4(src=A4, dst=B4, id=1),
+            UDP(src_port=53, dst_port=5353),
+            DNS(id=7, qr=1, rd=1, ra=1,
+                questions=[{"name": "example.com", "type": "A", "class_": "IN"}],
+                answers=[{"name": "example.com", "type": "A", "class_": "IN", "ttl": 60,
+                          "data": B4}])]
+    same(ours, theirs)
+
+
 def test_dns_over_udp_over_ipv6(pseudo_headers):
     Ethernet, IPv6, UDP, DNS = layer("Ethernet"), layer("IPv6"), layer("UDP"), layer("DNS")
     s = scapy_all

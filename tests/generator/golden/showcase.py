@@ -12,6 +12,7 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
@@ -49,11 +50,11 @@ _Showcase_flags_flags = _FlagSet.define('Showcase_flags', ('urgent', 'ack', 'mor
 
 _S_ShowOption = _c.Struct(
     "type" / _c.Int8ub,  # showcase.layer:15
-    "length" / _c.If(lambda this: (this.type > 1), _c.Int8ub),  # showcase.layer:16
-    "value" / _c.If(lambda this: (this.type > 1), _c.FixedSized(lambda this: (this.length - 2), _c.Switch(lambda this: this.type, {2: _c.Int16ub, 3: _AddressText(_c.Bytes(4), 'ipv4')}, default=_c.GreedyBytes))),  # showcase.layer:17
+    "length" / _c.If(lambda this: (this.type > 1), _c.Default(_c.Int8ub, lambda this: _built_size(this._subcons.value, this.get('value'), this) + 2)),  # showcase.layer:16
+    "value" / _c.If(lambda this: (this.type > 1), _c.FixedSized(lambda this: (this.length - 2), _c.Switch(lambda this: this.type, {2: _c.Int16ub, 3: _AddressText(_c.Bytes(4), 'ipv4')}, default=_c.Default(_c.GreedyBytes, b'')))),  # showcase.layer:17
 )
 _S_Sized = _c.Struct(
-    "value" / _c.Bytes(lambda this: this._.width),  # showcase.layer:26
+    "value" / _c.Default(_c.Bytes(lambda this: this._.width), b''),  # showcase.layer:26
 )
 
 _F_Showcase_tag = _Params(_S_Sized, width=lambda this: 2)

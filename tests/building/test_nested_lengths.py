@@ -1,0 +1,70 @@
+"""Length fields inside structs (options, TLVs, resource records) that the .layer file implies
+are filled in when built and left alone when given (generator/relations.py struct_lengths)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pktspec import load
+from pktspec.errors import BuildError
+from pktspec.runtime.packet import decode
+from pktspec.runtime.serialize import serialize
+from tests.building.conftest import layer
+
+
+def test_a_length_given_is_kept_for_crafted_packets():
+    TCP = layer("TCP")
+    built = serialize(TCP(src_port=1, dst_port=2, options=[
+        {"kind": "MSS", "length": 6, "value": {"mss": 1460}}]), compute_checksums=False)
+    # kind 2, length 6 as given, then the MSS padded to the 4 bytes that length leaves
+    assert built[20:26] == bytes([2, 6, 0x05, 0xB4, 0, 0])
+    assert decode(built, TCP).transport.options[0].length == 6
+
+
+def test_lengths_in_8_byte_units_round_up_and_pad():
+    """ICMPv6 options count 8-byte units (``size length * 8 - 2``): a 6-byte MAC gives 1."""
+    Solicitation = layer("ICMPv6RouterSolicitation")
+    mac = bytes.fromhex("020000000001")
+    built = serialize(Solicitation(options=[{"type": 1, "value": mac},
+                                            {"type": 1, "value": mac + b"\x01"}]))
+    assert built[4:12] == bytes([1, 1]) + mac
+    assert built[12:28] == bytes([1, 2]) + mac + b"\x01" + bytes(7)
+    options = decode(built, Solicitation).layers[0].options
+    assert [o.length for o in options] == [1, 2]
+
+
+def test_counts_and_sized_lists_are_filled(tmp_path, monkeypatch, restore_registry):
+    monkeypatch.setenv("PKTSPEC_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "tlv.layer"
+    path.write_text("""
+struct Item { a: u8; }
+struct Entry {
+    count: u8;
+    size_in_words: u8;
+    items: Item[count];
+    words: u16[] size size_in_words * 2;
+    tag_len: u8;
+    tag: bytes[tag_len];
+    odd: u8;
+    squared: bytes[odd * odd];
+}
+layer TLVHolder : other {
+    entries: Entry[];
+}
+""")
+    load(str(path))
+    Holder = layer("TLVHolder")
+    entry = {"items": [{"a": 1}, {"a": 2}], "words": [7, 8, 9], "tag": b"xy", "odd": 1,
+             "squared": b"z"}
+    built = serialize(Holder(entries=[entry]))
+    assert built == bytes([2, 3, 1, 2, 0, 7, 0, 8, 0, 9, 2]) + b"xy" + bytes([1]) + b"z"
+    # odd * odd is not linear in odd: that length is the user's to give
+    del entry["odd"]
+    with pytest.raises(BuildError, match="TLVHolder"):
+        serialize(Holder(entries=[entry]))
+
+
+def test_a_struct_part_left_out_still_needs_its_fields():
+    TCP = layer("TCP")
+    with pytest.raises(BuildError, match="TCP"):
+        serialize(TCP(options=[{"kind": "MSS"}]))
