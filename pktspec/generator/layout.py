@@ -151,6 +151,7 @@ class UnitPlanner(BuildRelations):
             self.maybe_header()
             i += 1
         if unit.kind == "layer":
+            self.maybe_header()  # a layer without fields: its header is known only here
             self.emit_bounds()
         return self.finish()
 
@@ -616,9 +617,13 @@ class UnitPlanner(BuildRelations):
             return
         if names_in(h) <= self.decoded | set(self.mod.checked.consts) | {"remaining"}:
             self.remaining = "(end - off)"  # in a header: all the bytes the layer was given
-            self.lines += [f"hend = off + {self.fast()(h)}",
-                           "if hend > end:",
-                           "    raise self._truncated(buf, off, end)"]
+            size = self.fast()(h)
+            if size == "0":  # an empty header (Payload): nothing to check
+                self.lines.append("hend = off")
+            else:
+                self.lines += [f"hend = off + {size}",
+                               "if hend > end:",
+                               "    raise self._truncated(buf, off, end)"]
             self.remaining = "(end - hend)"
             self.hend_ready = True
 

@@ -233,8 +233,10 @@ def test_non_first_ipv4_fragment_is_a_fragment_layer_first_fragment_decodes():
     assert names(p) == ["Ethernet", "IPv4", "UDP", "Payload"]
     later = ipv4(17, b"more data", flags=0, frag=185)
     p = decoded(eth(0x0800, later))
-    assert names(p) == ["Ethernet", "IPv4", "Fragment", "Payload"]
-    assert bytes(p.layers[2].payload) == b"more data"
+    assert names(p) == ["Ethernet", "IPv4", "Fragment"]
+    fragment = p.layers[2]  # the data is the layer's own contents: nothing follows it
+    assert bytes(fragment.fragment_data) == bytes(fragment.contents) == b"more data"
+    assert bytes(fragment.payload) == b""
     assert p.application is p.layers[2]
 
 
@@ -271,7 +273,8 @@ def test_ipv6_extension_headers_chain_in_any_order():
 def test_non_first_ipv6_fragment_is_a_fragment_layer():
     frag = struct.pack(">BBHI", 17, 0, 100 << 3 | 1, 7)
     p = decoded(eth(0x86DD, ipv6(44, frag + b"rest of it")))
-    assert names(p) == ["Ethernet", "IPv6", "IPv6Fragment", "Fragment", "Payload"]
+    assert names(p) == ["Ethernet", "IPv6", "IPv6Fragment", "Fragment"]
+    assert bytes(p.layers[3].fragment_data) == b"rest of it"
     assert p.layers[2].fragment_offset == 100 and p.layers[2].more_fragments == 1
 
 
