@@ -1,0 +1,155 @@
+"""How far tuning the generated decoders could take the decode workload: a measured bound.
+
+Runs bench_decode.py's eager and Parser workloads twice in one process, beside dpkt and the
+hand-written decoder: once with the generated decoders, once with the ``_decode`` of
+Ethernet, IPv4, IPv6, TCP and UDP replaced by the least code that finds the same boundaries
+and next layer and stores the same slots, with no checks at all and the bit fields left
+packed in their containers (so some fields hold wrong values: this is a measurement, never
+a decoder). Whatever the generator does, it cannot beat that second run while layers stay
+objects with one slot per field, so the gap between the two is all that tuning the
+generated code can win.
+
+    python benchmarks/bench_floor.py [--pcap x.pcap] [--packets 50000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_decode as bench  # noqa: E402
+
+
+def install_floor_decoders() -> None:
+    """Replace five generated decoders by check-free ones (this process only)."""
+    import pktspec.protocols.ethernet as eth
+    import pktspec.protocols.ipv4 as ip4
+    import pktspec.protocols.ipv6 as ip6
+    import pktspec.protocols.tcp as tcp
+    import pktspec.protocols.udp as udp
+
+    e_unpack, ether_types = eth._Ethernet_S0.unpack_from, eth._T_EtherType
+    v4_unpack, v6_unpack = ip4._IPv4_S0.unpack_from, ip6._IPv6_S0.unpack_from
+    protocols = ip4._T_IPProtocol
+    t_unpack, tcp_ports = tcp._TCP_S0.unpack_from, tcp._T_TCPPort
+    u_unpack, udp_ports = udp._UDP_S0.unpack_from, udp._T_UDPPort
+
+    # Written for speed as the generator writes: one store per statement, branches rather
+    # than min()/max() calls (a builtin call costs more than a comparison).
+    def ethernet(self, buf, off, end):
+        self._dst, self._src, kind = e_unpack(buf, off)
+        self.ethertype = kind
+        self._buf = buf
+        self._off = off
+        self._hend = off + 14
+        self._pend = end
+        self._end = end
+        return ether_types.get(kind)
+
+    def ipv4(self, buf, off, end):
+        (b0, b1, total, self.id, b6, self.ttl, proto, self.checksum, self._src,
+         self._dst) = v4_unpack(buf, off)
+        self.protocol = proto
+        self.total_length = total
+        self.version = b0  # packed: not the field values
+        self.dscp = b1
+        self._flags = b6
+        pend = off + total
+        if pend > end:
+            pend = end
+        self._buf = buf
+        self._off = off
+        self._hend = off + (b0 & 15) * 4
+        self._pend = pend
+        self._end = end
+        return protocols.get(proto)
+
+    def ipv6(self, buf, off, end):
+        word, length, nh, self.hop_limit, self._src, self._dst = v6_unpack(buf, off)
+        self.next_header = nh
+        self.payload_length = length
+        self.version = word
+        hend = off + 40
+        pend = hend + length
+        if pend > end:
+            pend = end
+        self._buf = buf
+        self._off = off
+        self._hend = hend
+        self._pend = pend
+        self._end = end
+        return protocols.get(nh)
+
+    def tcp_(self, buf, off, end):
+        (sp, dp, self.seq, self.ack, word, self.window, self.checksum,
+         self.urgent) = t_unpack(buf, off)
+        self.src_port = sp
+        self.dst_port = dp
+        self._flags = word
+        hend = off + (word >> 12) * 4
+        self._buf = buf
+        self._off = off
+        self._hend = hend
+        self._pend = end
+        self._end = end
+        if hend == end:
+            return None
+        if sp > dp:
+            sp, dp = dp, sp
+        return tcp_ports.get(sp) or tcp_ports.get(dp)
+
+    def udp_(self, buf, off, end):
+        sp, dp, length, self.checksum = u_unpack(buf, off)
+        self.src_port = sp
+        self.dst_port = dp
+        self.length = length
+        pend = off + length
+        if pend > end:
+            pend = end
+        self._buf = buf
+        self._off = off
+        self._hend = off + 8
+        self._pend = pend
+        self._end = end
+        if sp > dp:
+            sp, dp = dp, sp
+        return udp_ports.get(sp) or udp_ports.get(dp)
+
+    eth.Ethernet._decode = ethernet
+    ip4.IPv4._decode = ipv4
+    ip6.IPv6._decode = ipv6
+    tcp.TCP._decode = tcp_
+    udp.UDP._decode = udp_
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--pcap", type=Path, default=bench.DEFAULT_PCAP)
+    ap.add_argument("--packets", type=int, default=50_000)
+    ap.add_argument("--budget", type=float, default=3.0, help="seconds per contender")
+    args = ap.parse_args()
+    bench.ensure_capture(args.pcap)
+    records = bench.load_records(args.pcap, args.packets)
+    contenders = [("hand-written struct", bench.hand_written, records),
+                  ("dpkt", bench.dpkt_decode, records),
+                  ("pktspec eager decode", bench.pktspec_eager, records),
+                  ("pktspec Parser", bench.pktspec_parser, records)]
+    generated, _ = bench.timed_in_turns(contenders, args.budget)
+    install_floor_decoders()
+    floor, _ = bench.timed_in_turns(contenders[2:], args.budget)
+    hand, dpkt = generated["hand-written struct"], generated["dpkt"]
+    print(f"{len(records)} records of {args.pcap}; hand-written {1e6 / hand:.2f} us/packet, "
+          f"dpkt {1e6 / dpkt:.2f} us/packet")
+    print(f"\n{'workload':24} {'decoders':10} {'us/packet':>10} {'vs dpkt':>9} {'vs hand':>9}")
+    for name in ("pktspec eager decode", "pktspec Parser"):
+        for label, rates in (("generated", generated), ("floor", floor)):
+            rate = rates[name]
+            print(f"{name:24} {label:10} {1e6 / rate:10.2f} {rate / dpkt:8.2f}x "
+                  f"{rate / hand:8.3f}x")
+
+
+if __name__ == "__main__":
+    main()
