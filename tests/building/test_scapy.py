@@ -28,13 +28,7 @@ def pseudo_headers():
 
 def test_tcp_and_ip_options(pseudo_headers):
     Ethernet, IPv4, TCP = layer("Ethernet"), layer("IPv4"), layer("TCP")
-    s = scapy_all
-    theirs = (s.Ether(src=M1, dst=M2)
-              / s.IP(src=A4, dst=B4, id=1, options=[s.IPOption_Router_Alert()])
-              / s.TCP(sport=1234, dport=80, seq=5, flags="S", window=8192,
-                      options=[("MSS", 1460), ("NOP", None), ("WScale", 7), ("SAckOK", b""),
-                               ("Timestamp", (1, 2))]) / b"hi")
-    # the parts of an option are written as construct values: numbers, and lengths given
+    # the parts of an option written as construct values: numbers, and lengths given
     options = [{"kind": 2, "length": 4, "value": {"mss": 1460}}, {"kind": 1},
                {"kind": 3, "length": 3, "value": {"shift": 7}},
                {"kind": 4, "length": 2, "value": b""},
@@ -43,19 +37,22 @@ def test_tcp_and_ip_options(pseudo_headers):
             IPv4(src=A4, dst=B4, id=1, options=[{"type": 148, "length": 4, "value": 0}]),
             TCP(src_port=1234, dst_port=80, seq=5, flags="S", window=8192, options=options),
             b"hi"]
-    same(ours, theirs)
+    same(ours, _scapy_syn_with_options())
+
+
+def _scapy_syn_with_options():
+    s = scapy_all
+    return (s.Ether(src=M1, dst=M2)
+            / s.IP(src=A4, dst=B4, id=1, options=[s.IPOption_Router_Alert()])
+            / s.TCP(sport=1234, dport=80, seq=5, flags="S", window=8192,
+                    options=[("MSS", 1460), ("NOP", None), ("WScale", 7), ("SAckOK", b""),
+                             ("Timestamp", (1, 2))]) / b"hi")
 
 
 def test_option_lengths_left_out_are_filled_in(pseudo_headers):
     """The same packet as above with every option length left out and the kinds written by
     name: the structs' implied length fields (``size length - 2``) are solved when built."""
     Ethernet, IPv4, TCP = layer("Ethernet"), layer("IPv4"), layer("TCP")
-    s = scapy_all
-    theirs = (s.Ether(src=M1, dst=M2)
-              / s.IP(src=A4, dst=B4, id=1, options=[s.IPOption_Router_Alert()])
-              / s.TCP(sport=1234, dport=80, seq=5, flags="S", window=8192,
-                      options=[("MSS", 1460), ("NOP", None), ("WScale", 7), ("SAckOK", b""),
-                               ("Timestamp", (1, 2))]) / b"hi")
     options = [{"kind": "MSS", "value": {"mss": 1460}}, {"kind": "NOP"},
                {"kind": "WindowScale", "value": {"shift": 7}}, {"kind": "SACKPermitted"},
                {"kind": "Timestamps", "value": {"value": 1, "echo_reply": 2}}]
@@ -63,7 +60,7 @@ def test_option_lengths_left_out_are_filled_in(pseudo_headers):
             IPv4(src=A4, dst=B4, id=1, options=[{"type": 148, "value": 0}]),
             TCP(src_port=1234, dst_port=80, seq=5, flags="S", window=8192, options=options),
             b"hi"]
-    same(ours, theirs)
+    same(ours, _scapy_syn_with_options())
 
 
 def test_dns_answer_lengths_are_filled_in(pseudo_headers):
