@@ -4,8 +4,8 @@ The checker reports all problems of all files at once (a SpecError whose ``probl
 them), each at file:line:column with a hint. It catches unknown names (with "did you mean"),
 names that are not safe Python identifiers, type errors in expressions, fields used before
 they are decoded, fields that can never be reached, bit fields that do not end on a byte, flows
-over mismatched fields, and overlapping bindings. What passes is safe to emit: every name that
-reaches generated code has been validated here.
+over mismatched fields, divisors that are a constant zero, and overlapping bindings. What
+passes is safe to emit: every name that reaches generated code has been validated here.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from pktspec.errors import SpecError
 from pktspec.generator.resolve import Program, SourceFile
 from pktspec.generator.types import ADDRESS_KIND, ADDRESSES, FieldType, int_type, is_int_name
 from pktspec.grammar import ast
+from pktspec.grammar.parser import LAYER_CLASSES
 from pktspec.runtime.layer import RESERVED_NAMES
 
-LAYER_CLASSES = ("link", "network", "transport", "application", "other")
 # Attributes of runtime.Layer (and names generated code relies on) that a field may not shadow.
 RESERVED = frozenset({
     "contents", "payload", "trailer", "flow", "fields", "raw_fields", "layer_type", "name",
@@ -367,11 +367,13 @@ class Checker:
                                  written=f"bytes until {t.delimiter!r}")
             if t.size is None:
                 return FieldType("bytes", written="bytes[]")
+            reported = len(self.problems)
             self.check_number(t.size, scope, "a byte count")
             try:
                 n = _const_eval(t.size, self.consts)
             except _ConstError as exc:
-                self.error(exc.pos, exc.message)
+                if len(self.problems) == reported:  # (a zero divisor is reported already)
+                    self.error(exc.pos, exc.message)
                 return None
             except _NotConstant:
                 return FieldType("bytes", size=t.size, written="bytes[...]")
@@ -398,8 +400,10 @@ class Checker:
                 if case.values is not None:
                     values = case.values
                     for v in values:
+                        reported = len(self.problems)
                         self.check_expr(v, scope)
-                        if not (isinstance(v, ast.Attr) and isinstance(v.obj, ast.Name)
+                        if len(self.problems) == reported and not (
+                                isinstance(v, ast.Attr) and isinstance(v.obj, ast.Name)
                                 and v.obj.name in self.enums):
                             self.const_value(v)  # a case is a number or an enum item
                 sub = self.field_type(case.type, unit, scope)
@@ -596,6 +600,8 @@ class Checker:
             a, b = self.check_expr(e.then, scope), self.check_expr(e.other, scope)
             return a if a == b else "any"
         left, right = self.check_expr(e.left, scope), self.check_expr(e.right, scope)
+        if e.op in ("//", "%"):
+            self.check_divisor(e.right, scope)
         if e.op in ("and", "or"):
             return "bool"
         if e.op in ("==", "!="):
@@ -607,6 +613,19 @@ class Checker:
             if t not in ("int", "flags", "bool", "any"):
                 self.error(e.pos, f"'{e.op}' needs numbers, not {t}")
         return "bool" if e.op in ("<", "<=", ">", ">=") else "int"
+
+    def check_divisor(self, e: ast.Expr, scope: _Scope) -> None:
+        """A divisor (of / or %) that is a constant zero: every packet would fail on it."""
+        # names resolve as check_name_ref does: a field or parameter hides a constant
+        consts = {n: v for n, v in self.consts.items()
+                  if n not in scope.known and n not in scope.params}
+        try:
+            value = _const_eval(e, consts)
+        except _NotConstant:  # not constant, or wrong in a way check_expr reported already
+            return
+        if value == 0:
+            self.error(getattr(e, "pos", None), "division by zero",
+                       "this divisor is always 0: every packet would fail to decode")
 
     def check_name_ref(self, e: ast.Name, scope: _Scope) -> str:
         n = e.name

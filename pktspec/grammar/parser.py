@@ -16,6 +16,10 @@ from pktspec.errors import Location, SpecError
 from pktspec.grammar import ast
 from pktspec.grammar.transform import ToAst
 
+# The classes a layer may name (`layer Foo : application {`): the checker refuses others, and
+# the parser's hint for a layer written without one lists them.
+LAYER_CLASSES = ("link", "network", "transport", "application", "other")
+
 # How lark's terminal names read to a person.
 _TERMINAL_WORDS = {
     "NAME": "a name", "INT": "a number", "STRING": "a string", "SEMICOLON": "';'",
@@ -106,4 +110,17 @@ def _hint_for(exc: UnexpectedToken, expected: set[str]) -> str | None:
         return "fields are declared as 'name: type;' inside a layer or struct body"
     if str(exc.token) in ("layer", "struct", "enum") and "RBRACE" in expected:
         return "a '}' is missing before this declaration"
+    if _in_layer_head(exc, expected):
+        return ("a layer names its class: layer Foo : application { ... } (one of: "
+                + ", ".join(LAYER_CLASSES) + ")")
     return None
+
+
+def _in_layer_head(exc: UnexpectedToken, expected: set[str]) -> bool:
+    """Whether the parser stopped after `layer Name` (wanting ':') or `layer Name :` (wanting
+    the class): a layer written without its class."""
+    parser = getattr(exc, "interactive_parser", None)
+    stack = getattr(getattr(parser, "parser_state", None), "value_stack", None) or []
+    kinds = [getattr(v, "type", None) for v in stack[-3:]]
+    return (kinds[-2:] == ["LAYER", "NAME"] and "COLON" in expected) or (
+        kinds == ["LAYER", "NAME", "COLON"] and "NAME" in expected)

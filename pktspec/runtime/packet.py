@@ -64,7 +64,10 @@ def _as_decode_error(exc: Exception, cls: type, off: int) -> DecodeError:
     """Any exception a layer raised, as the DecodeError that names the layer."""
     if isinstance(exc, DecodeError):
         return exc
-    message = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, ZeroDivisionError):  # a divisor read from the packet was 0
+        message = "a size or count expression divides by zero"
+    else:
+        message = f"{type(exc).__name__}: {exc}"
     truncated = isinstance(exc, IndexError) or (
         isinstance(exc, struct.error) and "requires a buffer" in str(exc)
     )

@@ -147,7 +147,7 @@ def test_constant_expressions_are_bounded(tmp_path):
     messages = [(e.location.line, e.message) for e in errors]
     assert (2, "constant out of range (more than 64 bits)") in messages
     assert (3, "division by zero in a constant expression") in messages
-    assert (5, "division by zero in a constant expression") in messages
+    assert (5, "division by zero") in messages  # at the divisor, once
     assert (6, "shift by 99 in a constant expression (0..63)") in messages
 
 

@@ -332,7 +332,10 @@ class TestErrors:
         packet = decode(outer(0x4242) + b"xx", Broken)
         err = packet.error
         assert err.layer == "Broken" and err.offset == 0 and err.truncated is truncated
-        assert type(exc).__name__ in err.message
+        if isinstance(exc, ZeroDivisionError):  # said in words: a size expression's divisor
+            assert "divides by zero" in err.message
+        else:
+            assert type(exc).__name__ in err.message
         with pytest.raises(DecodeError) as raised:
             decode(b"xx", Broken, strict=True)
         assert raised.value.__cause__ is exc
