@@ -48,6 +48,11 @@ def test_every_layer_example_in_the_readme_checks(tmp_path, monkeypatch):
     layer = pktspec.decode(data, tunnel, strict=True).layers[0]
     assert (layer.magic, layer.version, layer.length, layer.body_length) == (0x7E, 1, 17, 5)
     assert bytes(pktspec.decode(data, tunnel).application.payload) == b"hello"
+    # the defaults alone build: the parameterised label is zeros (tag 0, two body bytes)
+    # and header_words follows the header, 11 bytes padded to 3 words
+    plain = pktspec.decode(bytes(tunnel()), tunnel, strict=True).layers[0]
+    assert (plain.header_words, plain.label.tag, plain.label.body) == (3, 0, b"\0\0")
+    assert plain.length == 12 and plain.options == []
 
 
 def test_language_table_snippets_parse():

@@ -560,9 +560,13 @@ class UnitPlanner(BuildRelations):
                 return f"_Delimited({t.delimiter!r})"
             if t.bits is not None:
                 return f"_c.Bytes({t.bits // 8})"
-            con = "_c.GreedyBytes" if t.size is None else f"_c.Bytes(lambda this: {cx(t.size)})"
-            if self.unit.kind == "struct":  # left out when building: empty (SACK-permitted)
-                return f"_c.Default({con}, b'')"
+            if t.size is None:
+                con, zeros = "_c.GreedyBytes", "b''"
+            else:
+                size = cx(t.size)
+                con, zeros = f"_c.Bytes(lambda this: {size})", f"lambda this: bytes({size})"
+            if self.unit.kind == "struct":  # left out when building: empty, or zeros
+                return f"_c.Default({con}, {zeros})"
             return con
         if t.kind == "struct":
             ref = self.mod.struct_ref(t.struct)

@@ -144,12 +144,12 @@ _S_DNSSRV = _c.Struct(
 )
 _S_DNSCharacterString = _c.Struct(
     "length" / _c.Default(_c.Int8ub, lambda this: len(this.get('data') or b'')),  # dns.layer:112
-    "data" / _c.Default(_c.Bytes(lambda this: this.length), b''),  # dns.layer:113
+    "data" / _c.Default(_c.Bytes(lambda this: this.length), lambda this: bytes(this.length)),  # dns.layer:113
 )
 _S_EDNSOption = _c.Struct(
     "code" / _EnumInt(_c.Int16ub, EDNSOptionCode),  # dns.layer:118
     "length" / _c.Default(_c.Int16ub, lambda this: len(this.get('data') or b'')),  # dns.layer:119
-    "data" / _c.Default(_c.Bytes(lambda this: this.length), b''),  # dns.layer:120
+    "data" / _c.Default(_c.Bytes(lambda this: this.length), lambda this: bytes(this.length)),  # dns.layer:120
 )
 _S_DNSResourceRecord = _c.Struct(
     "name" / _extern('dns_name'),  # dns.layer:126

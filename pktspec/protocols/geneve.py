@@ -47,7 +47,7 @@ _S_GeneveOption = _c.Struct(
     "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((this.reserved & 0x7) << 5) | (this.length & 0x1f)),
     "reserved" / _c.Computed(lambda this: (this._bits0 >> 5) & 0x7),  # geneve.layer:11
     "length" / _c.Computed(lambda this: this._bits0 & 0x1f),  # geneve.layer:13
-    "data" / _c.Default(_c.Bytes(lambda this: (this.length * 4)), b''),  # geneve.layer:14
+    "data" / _c.Default(_c.Bytes(lambda this: (this.length * 4)), lambda this: bytes((this.length * 4))),  # geneve.layer:14
 )
 
 _F_Geneve_options = _c.GreedyRange(_S_GeneveOption)

@@ -45,7 +45,7 @@ _S_GRESourceRouteEntry = _c.Struct(
     "address_family" / _c.Int16ub,  # gre.layer:7
     "sre_offset" / _c.Int8ub,  # gre.layer:8
     "sre_length" / _c.Default(_c.Int8ub, lambda this: len(this.get('routing_information') or b'')),  # gre.layer:9
-    "routing_information" / _c.Default(_c.Bytes(lambda this: this.sre_length), b''),  # gre.layer:10
+    "routing_information" / _c.Default(_c.Bytes(lambda this: this.sre_length), lambda this: bytes(this.sre_length)),  # gre.layer:10
 )
 
 _F_GRE_routing = _c.RepeatUntil(lambda obj, lst, this: ((obj.address_family == 0) and (obj.sre_length == 0)), _S_GRESourceRouteEntry)

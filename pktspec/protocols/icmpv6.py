@@ -134,7 +134,7 @@ _S_MLDv2Record = _c.Struct(
     "num_sources" / _c.Default(_c.Int16ub, lambda this: len(this.get('sources') or ())),  # icmpv6.layer:209
     "multicast_address" / _AddressText(_c.Bytes(16), 'ipv6'),  # icmpv6.layer:210
     "sources" / _c.Array(lambda this: this.num_sources, _AddressText(_c.Bytes(16), 'ipv6')),  # icmpv6.layer:211
-    "aux_data" / _c.Default(_c.Bytes(lambda this: (this.aux_data_length * 4)), b''),  # icmpv6.layer:212
+    "aux_data" / _c.Default(_c.Bytes(lambda this: (this.aux_data_length * 4)), lambda this: bytes((this.aux_data_length * 4))),  # icmpv6.layer:212
 )
 
 _F_ICMPv6RouterSolicitation_options = _c.GreedyRange(_S_ICMPv6Option)

@@ -78,7 +78,7 @@ _S_IGMPv3GroupRecord = _c.Struct(
     "num_sources" / _c.Default(_c.Int16ub, lambda this: len(this.get('sources') or ())),  # igmp.layer:41
     "multicast_address" / _AddressText(_c.Bytes(4), 'ipv4'),  # igmp.layer:42
     "sources" / _c.Array(lambda this: this.num_sources, _AddressText(_c.Bytes(4), 'ipv4')),  # igmp.layer:43
-    "aux_data" / _c.Default(_c.Bytes(lambda this: (this.aux_data_length * 4)), b''),  # igmp.layer:44
+    "aux_data" / _c.Default(_c.Bytes(lambda this: (this.aux_data_length * 4)), lambda this: bytes((this.aux_data_length * 4))),  # igmp.layer:44
 )
 
 _F_IGMP_query_v3 = _c.GreedyRange(_S_IGMPv3Query)

@@ -71,7 +71,7 @@ _T_IPv6RoutingType = _REGISTRY.table('IPv6RoutingType')
 _S_IPv6Option = _c.Struct(
     "type" / _EnumInt(_c.Int8ub, IPv6OptionType),  # ipv6ext.layer:23
     "length" / _c.If(lambda this: (this.type != 0), _c.Default(_c.Int8ub, lambda this: len(this.get('value') or b''))),  # ipv6ext.layer:24
-    "value" / _c.If(lambda this: (this.type != 0), _c.Default(_c.Bytes(lambda this: this.length), b'')),  # ipv6ext.layer:25
+    "value" / _c.If(lambda this: (this.type != 0), _c.Default(_c.Bytes(lambda this: this.length), lambda this: bytes(this.length))),  # ipv6ext.layer:25
 )
 _S_IPv6SourceRoute = _c.Struct(
     "reserved" / _c.Int32ub,  # ipv6ext.layer:60

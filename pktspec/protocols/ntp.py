@@ -74,7 +74,7 @@ _S_NTPControl = _c.Struct(
     "association_id" / _c.Int16ub,  # ntp.layer:36
     "offset" / _c.Int16ub,  # ntp.layer:37
     "count" / _c.Default(_c.Int16ub, lambda this: len(this.get('data') or b'')),  # ntp.layer:38
-    "data" / _c.Default(_c.Bytes(lambda this: this.count), b''),  # ntp.layer:39
+    "data" / _c.Default(_c.Bytes(lambda this: this.count), lambda this: bytes(this.count)),  # ntp.layer:39
 )
 
 _F_NTP_control = _S_NTPControl

@@ -75,7 +75,7 @@ _T_PPPoETagType = _REGISTRY.table('PPPoETagType')
 _S_PPPoETag = _c.Struct(
     "type" / _EnumInt(_c.Int16ub, PPPoETagType),  # pppoe.layer:34
     "length" / _c.Default(_c.Int16ub, lambda this: len(this.get('value') or b'')),  # pppoe.layer:35
-    "value" / _c.Default(_c.Bytes(lambda this: this.length), b''),  # pppoe.layer:36
+    "value" / _c.Default(_c.Bytes(lambda this: this.length), lambda this: bytes(this.length)),  # pppoe.layer:36
 )
 
 _F_PPPoE_tags = _c.GreedyRange(_S_PPPoETag)

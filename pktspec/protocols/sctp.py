@@ -120,7 +120,7 @@ _S_SCTPChunk = _c.Struct(
     "flags" / _c.Int8ub,  # sctp.layer:88
     "length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons.value, this.get('value'), this) + 4),  # sctp.layer:89
     "value" / _c.FixedSized(lambda this: (this.length - 4), _c.Switch(lambda this: this.type, {0: _S_SCTPData, 1: _S_SCTPInit, 2: _S_SCTPInit, 3: _S_SCTPSack, 7: _c.Int32ub}, default=_c.Default(_c.GreedyBytes, b''))),  # sctp.layer:90
-    "padding" / _c.Default(_c.Bytes(lambda this: ((4 - (this.length % 4)) % 4)), b''),  # sctp.layer:97
+    "padding" / _c.Default(_c.Bytes(lambda this: ((4 - (this.length % 4)) % 4)), lambda this: bytes(((4 - (this.length % 4)) % 4))),  # sctp.layer:97
 )
 
 _F_SCTP_chunks = _c.GreedyRange(_S_SCTPChunk)

@@ -148,7 +148,7 @@ _T_TLSVersion = _REGISTRY.table('TLSVersion')
 _S_TLSServerName = _c.Struct(
     "name_type" / _c.Int8ub,  # tls.layer:105
     "length" / _c.Default(_c.Int16ub, lambda this: len(this.get('name') or b'')),  # tls.layer:106
-    "name" / _c.Default(_c.Bytes(lambda this: this.length), b''),  # tls.layer:107
+    "name" / _c.Default(_c.Bytes(lambda this: this.length), lambda this: bytes(this.length)),  # tls.layer:107
 )
 _S_TLSServerNameList = _c.Struct(
     "list_length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons.names, this.get('names'), this)),  # tls.layer:112
@@ -163,11 +163,11 @@ _S_TLSClientHello = _c.Struct(
     "client_version" / _EnumInt(_c.Int16ub, TLSVersion),  # tls.layer:128
     "random" / _c.Bytes(32),  # tls.layer:129
     "session_id_length" / _c.Default(_c.Int8ub, lambda this: len(this.get('session_id') or b'')),  # tls.layer:130
-    "session_id" / _c.Default(_c.Bytes(lambda this: this.session_id_length), b''),  # tls.layer:131
+    "session_id" / _c.Default(_c.Bytes(lambda this: this.session_id_length), lambda this: bytes(this.session_id_length)),  # tls.layer:131
     "cipher_suites_length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons.cipher_suites, this.get('cipher_suites'), this)),  # tls.layer:132
     "cipher_suites" / _c.FixedSized(lambda this: this.cipher_suites_length, _c.GreedyRange(_c.Int16ub)),  # tls.layer:133
     "compression_methods_length" / _c.Default(_c.Int8ub, lambda this: len(this.get('compression_methods') or b'')),  # tls.layer:134
-    "compression_methods" / _c.Default(_c.Bytes(lambda this: this.compression_methods_length), b''),  # tls.layer:135
+    "compression_methods" / _c.Default(_c.Bytes(lambda this: this.compression_methods_length), lambda this: bytes(this.compression_methods_length)),  # tls.layer:135
     "extensions_length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons.extensions, this.get('extensions'), this)),  # tls.layer:136
     "extensions" / _c.FixedSized(lambda this: this.extensions_length, _c.GreedyRange(_S_TLSExtension)),  # tls.layer:137
 )

@@ -31,6 +31,7 @@ from typing import Any
 import construct as _c
 
 from pktspec.errors import BuildError
+from pktspec.runtime.constructs import Params
 from pktspec.runtime.layer import FieldInfo, Layer
 from pktspec.runtime.values import ipv4_bytes, ipv6_bytes, mac_bytes
 
@@ -282,6 +283,8 @@ class LayerPlan:
             if not t.structured:
                 return False
             v = values[t.name]
+            if v is None and t.zeros is not None and not t.conditional:
+                return False  # an unset struct that is always there: built as zeros
             if v is not None and not (type(v) in (list, bytes) and not v):
                 return False
         return True
@@ -488,7 +491,7 @@ def _zeros_of(con: Any) -> Callable[[], Any] | None:
     or absent (what an unset struct is built as), else None."""
     if isinstance(con, _c.IfThenElse):
         con = con.thensubcon
-    while isinstance(con, (_c.FixedSized, _OrRaw, _c.Renamed)):
+    while isinstance(con, (_c.FixedSized, _OrRaw, _c.Renamed, Params)):
         con = con.subcon
     if not isinstance(con, _c.Struct):
         return None
@@ -505,8 +508,8 @@ def _zeros_of(con: Any) -> Callable[[], Any] | None:
 def _zero_value(con: Any) -> Any:
     if isinstance(con, (_c.FormatField, _c.BytesInteger)):
         return 0
-    if isinstance(con, _c.Bytes):
-        return bytes(con.length) if isinstance(con.length, int) else b""
+    if isinstance(con, _c.Bytes):  # sized by the data: None, for the part's own Default
+        return bytes(con.length) if isinstance(con.length, int) else None
     if isinstance(con, (_c.Array, _c.GreedyRange, _c.RepeatUntil)):
         return []
     if con is _c.GreedyBytes:

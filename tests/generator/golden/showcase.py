@@ -54,7 +54,7 @@ _S_ShowOption = _c.Struct(
     "value" / _c.If(lambda this: (this.type > 1), _c.FixedSized(lambda this: (this.length - 2), _c.Switch(lambda this: this.type, {2: _c.Int16ub, 3: _AddressText(_c.Bytes(4), 'ipv4')}, default=_c.Default(_c.GreedyBytes, b'')))),  # showcase.layer:17
 )
 _S_Sized = _c.Struct(
-    "value" / _c.Default(_c.Bytes(lambda this: this._.width), b''),  # showcase.layer:26
+    "value" / _c.Default(_c.Bytes(lambda this: this._.width), lambda this: bytes(this._.width)),  # showcase.layer:26
 )
 
 _F_Showcase_tag = _Params(_S_Sized, width=lambda this: 2)
