@@ -185,7 +185,34 @@ class BuildRelations:
                         names.append(a.name)
             if names:
                 out.append(f"NEXT = ({self.unit.next_table!r}, {tuple(names)!r})")
+        unless = self.next_unless()
+        if unless is not None:
+            out.append(f"NEXT_UNLESS = {unless!r}")
         return out
+
+    def next_unless(self) -> tuple[str, str, int | None, int | None] | None:
+        """What ``next by ... unless field == K -> Layer`` says the builder must write in
+        field: (field, Layer, value when the next layer is Layer, value when it is not), a
+        value None where the rule does not decide it. MPLS's ``unless stack_bottom == 0 ->
+        MPLS`` gives ('stack_bottom', 'MPLS', 0, 1): only the last label is the bottom."""
+        nxt = self.unit.next
+        if not isinstance(nxt, ast.NextBy) or nxt.unless is None or nxt.instead is None:
+            return None
+        e = nxt.unless
+        if not isinstance(e, ast.BinOp) or e.op not in ("==", "!="):
+            return None
+        name, other = (e.left, e.right) if isinstance(e.left, ast.Name) else (e.right, e.left)
+        cf = self.unit.field(name.name) if isinstance(name, ast.Name) else None
+        if cf is None or cf.ftype.kind != "int" or cf.node.value is not None:
+            return None
+        try:
+            k = self.mod.const_int(other)
+        except _NotConstant:
+            return None
+        flipped = 1 - k if cf.ftype.bits == 1 and k in (0, 1) else None
+        if e.op == "==":
+            return cf.name, nxt.instead, k, flipped
+        return cf.name, nxt.instead, flipped, k
 
     def fast_const(self, e: ast.Expr) -> str:
         try:

@@ -321,6 +321,7 @@ class IPv6Fragment(_Layer):
     DEFAULTS = {}
     RELATIONS = ()
     NEXT = ('IPProtocol', ('next_header',))
+    NEXT_UNLESS = ('fragment_offset', 'Fragment', None, 0)
 
     def _decode(self, buf, off, end):
         if end - off < 8:

@@ -67,6 +67,7 @@ class MPLS(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    NEXT_UNLESS = ('stack_bottom', 'MPLS', 0, 1)
 
     def _decode(self, buf, off, end):
         if end - off < 4:

@@ -111,6 +111,7 @@ class LayerPlan:
         self.pseudo_fn = getattr(cls, "PSEUDO_HEADER", None)
         nxt = getattr(cls, "NEXT", None)
         self.next_table, self.next_fields = nxt if nxt else (None, ())
+        self.next_unless = getattr(cls, "NEXT_UNLESS", None)
         self._initial(cls, infos)
         self.prefix = None
         self.prefix_getters: tuple = ()
@@ -144,7 +145,10 @@ class LayerPlan:
 
     def _initial(self, cls: type, infos: list[FieldInfo]) -> None:
         """What a new layer's fields hold until set, and what computed ones fall back to."""
-        self.computed = computed = self.targets | set(self.next_fields)
+        computed = set(self.targets) | set(self.next_fields)
+        if self.next_unless is not None:
+            computed.add(self.next_unless[0])
+        self.computed = computed
         self.initial = _initial_values(cls, infos, computed)
         self.initial_slots = tuple((self.slot_of[n], v) for n, v in self.initial.items()
                                    if type(v) is not list)

@@ -142,6 +142,9 @@ class Layer:
     HEADER: ClassVar[Callable[[Any], int] | None] = None
     PSEUDO_HEADER: ClassVar[Callable[[Any], bytes] | None] = None
     NEXT: ClassVar[tuple[str, tuple[str, ...]] | None] = None
+    # (field, layer name, value when the next layer is that one, value otherwise): from
+    # ``next by ... unless field == K -> Layer`` (MPLS's bottom-of-stack bit)
+    NEXT_UNLESS: ClassVar[tuple[str, str, int | None, int | None] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -429,6 +432,7 @@ RESERVED_NAMES = frozenset(
         "HEADER",
         "PSEUDO_HEADER",
         "NEXT",
+        "NEXT_UNLESS",
         "OPTIONAL_CHECKSUMS",
     }
 )

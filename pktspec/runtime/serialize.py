@@ -158,6 +158,12 @@ def _prepare(layer: Layer, nxt: Any) -> _State:
             value = _bound_value(plan.next_table, type(nxt)) if nxt is not None and \
                 type(nxt) is not bytes else None
             values[name] = plan.fallback[name] if value is None else value
+    unless = plan.next_unless
+    if unless is not None and values[unless[0]] is None:
+        name, layer_name, when, otherwise = unless
+        value = when if getattr(nxt, "name", None) == layer_name and \
+            type(nxt) is not bytes else otherwise
+        values[name] = plan.fallback[name] if value is None else value
     return st
 
 

@@ -147,3 +147,17 @@ def test_ipv6_hop_by_hop_options(pseudo_headers):
     ours = (Ethernet(src=M1, dst=M2) / IPv6(src=A6, dst=B6) / HopByHop(options=options)
             / UDP(src_port=1, dst_port=2) / b"x")
     same(ours, theirs)
+
+
+def test_mpls_stack_marks_only_the_last_label_as_bottom(pseudo_headers):
+    """MPLS's `unless stack_bottom == 0 -> MPLS` tells the builder the bottom-of-stack bit."""
+    Ethernet, MPLS, IPv4, UDP = layer("Ethernet"), layer("MPLS"), layer("IPv4"), layer("UDP")
+    from scapy.contrib.mpls import MPLS as ScapyMPLS
+
+    s = scapy_all
+    theirs = (s.Ether(src=M1, dst=M2, type=0x8847) / ScapyMPLS(label=16, s=0, ttl=64)
+              / ScapyMPLS(label=17, s=1, ttl=64) / s.IP(src=A4, dst=B4, id=1)
+              / s.UDP(sport=7, dport=9) / b"x")
+    ours = [Ethernet(src=M1, dst=M2), MPLS(label=16, ttl=64), MPLS(label=17, ttl=64),
+            IPv4(src=A4, dst=B4, id=1), UDP(src_port=7, dst_port=9), b"x"]
+    same(ours, theirs)
