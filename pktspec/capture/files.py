@@ -248,9 +248,12 @@ class CaptureOutput:
             folder = os.path.dirname(os.path.abspath(self._target))
             if os.path.isdir(self._target):
                 raise IsADirectoryError(21, "Is a directory", self._target)
-            fd, self._tmp = tempfile.mkstemp(
-                prefix="." + os.path.basename(self._target) + ".", suffix=".tmp", dir=folder
-            )
+            try:
+                fd, self._tmp = tempfile.mkstemp(
+                    prefix="." + os.path.basename(self._target) + ".", suffix=".tmp", dir=folder
+                )
+            except OSError as exc:  # name the file asked for, not the temporary one
+                raise _naming(exc, self._target) from exc
             umask = os.umask(0)  # mkstemp makes owner-only files: give the usual permissions
             os.umask(umask)
             os.fchmod(fd, 0o666 & ~umask)
@@ -259,27 +262,49 @@ class CaptureOutput:
         else:
             self._file = None
             self.path = getattr(dest, "name", None)
-        base = self._file if self._file is not None else dest
+        base = self._base = self._file if self._file is not None else dest
         self._gzip = gzip.GzipFile(fileobj=base, mode="wb") if compress else None  # type: ignore[arg-type]
         self.stream: IO[bytes] = self._gzip if self._gzip is not None else base  # type: ignore[assignment]
 
     def commit(self) -> None:
         """Finish the output: flush, and rename the temporary file over the target."""
-        if self._gzip is not None:
-            self._gzip.close()
-        if self._file is not None:
+        if self._file is None:  # the caller's file object: finish the gzip stream, flush
+            if self._gzip is not None:
+                self._gzip.close()  # writes the gzip trailer; the caller's object stays open
+            self._base.flush()
+            return
+        try:
+            if self._gzip is not None:
+                self._gzip.close()
             self._file.close()
             os.replace(self._tmp, self._target)  # type: ignore[arg-type]
-            self._file = self._tmp = None
-        else:
-            self.stream.flush()
+        except OSError as exc:  # a full disk, a vanished folder: leave nothing behind
+            self._discard()
+            raise _naming(exc, self._target) from exc  # type: ignore[arg-type]
+        self._file = self._tmp = None
 
     def abort(self) -> None:
         """Give up: the temporary file is removed and the target left as it was."""
         if self._file is not None:
-            self._file.close()
+            self._discard()
+
+    def _discard(self) -> None:
+        """Close and delete the temporary file, whatever state it is in."""
+        try:
+            self._file.close()  # type: ignore[union-attr]
+        except OSError:
+            pass  # its buffered bytes could not be written: they are being thrown away
+        try:
             os.unlink(self._tmp)  # type: ignore[arg-type]
-            self._file = self._tmp = None
+        except FileNotFoundError:
+            pass
+        self._file = self._tmp = None
+
+
+def _naming(exc: OSError, path: str) -> OSError:
+    """The same kind of OSError, naming ``path`` (what the caller asked to write) in place of
+    the temporary file the error came from."""
+    return type(exc)(exc.errno, exc.strerror, path) if exc.errno else exc
 
 
 class CaptureWriter:

@@ -17,6 +17,7 @@ import sys
 import time
 from typing import Any
 
+from pktspec.cli import UnknownLayer, find_layer, positive_int, writing
 from pktspec.errors import BuildError
 
 
@@ -26,7 +27,8 @@ def add_parser(sub: Any) -> None:
                        "'Ethernet() / IPv4(dst=\"192.0.2.2\") / UDP(dst_port=53) / b\"hi\"': "
                        "unset fields take their defaults; lengths and checksums are computed.")
     p.add_argument("spec", metavar="EXPRESSION", help="layers joined with /, then a payload")
-    p.add_argument("-c", "--count", type=int, default=1, help="how many copies (default 1)")
+    p.add_argument("-c", "--count", type=positive_int, default=1,
+                   help="how many copies (default 1)")
     p.add_argument("-w", "--write", metavar="FILE", help="write a pcap (or .pcapng) file")
     p.add_argument("--send", metavar="INTERFACE", help="send on this interface (needs root)")
     p.add_argument("--interval", type=float, default=0.0, help="seconds between sends")
@@ -79,11 +81,10 @@ def _parts(node: ast.AST) -> list[Any]:
         value = node.value
         return [value.encode() if isinstance(value, str) else value]
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.args:
-        from pktspec.runtime.registry import REGISTRY
-
-        cls = REGISTRY.get_layer(node.func.id)
-        if cls is None:
-            raise BuildError(f"no layer called {node.func.id!r} (see pktspec list)")
+        try:
+            cls = find_layer(node.func.id)
+        except UnknownLayer as exc:
+            raise BuildError(str(exc)) from None
         fields = {}
         for kw in node.keywords:
             if kw.arg is None:
@@ -112,6 +113,12 @@ def _linktype(first: type | None) -> int:
 
 
 def _write(path: str, data: bytes, count: int, linktype: int) -> None:
+    with writing(path):
+        _write_packets(path, data, count, linktype)
+    print(f"{path}: {count} packet(s) of {len(data)} bytes", file=sys.stderr)
+
+
+def _write_packets(path: str, data: bytes, count: int, linktype: int) -> None:
     from pktspec.capture.pcap import PcapWriter
     from pktspec.capture.pcapng import PcapngWriter
 
@@ -125,7 +132,6 @@ def _write(path: str, data: bytes, count: int, linktype: int) -> None:
         with PcapWriter(path, linktype=linktype) as writer:
             for i in range(count):
                 writer.write(data, now + i * 1e-6)
-    print(f"{path}: {count} packet(s) of {len(data)} bytes", file=sys.stderr)
 
 
 def _send(interface: str, data: bytes, count: int, interval: float) -> None:

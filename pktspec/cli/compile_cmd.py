@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pktspec.cli import writing
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("compile", help="compile a .layer file to a Python module",
@@ -55,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         if not same:
             print(f"stale: {out}", file=sys.stderr)
         return 0 if same else 1
-    write_atomic(out, text)
+    with writing(out):
+        write_atomic(out, text)
     print(f"wrote {out}")
     return 0

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pktspec.cli import UnknownLayer, find_layer
+
 ROW = 32  # bits per diagram row, as in the RFCs
 _COND = re.compile(r"\bif\s+(?P<cond>.+?)\s*;\s*(#.*)?$")
 
@@ -33,7 +35,7 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("doc", help="draw a layer's header as an RFC-style bit diagram",
                        description="Draw a layer's header as an RFC-style bit diagram, with "
                        "a legend of its fields.")
-    p.add_argument("names", nargs="+", metavar="LAYER")
+    p.add_argument("names", nargs="+", metavar="LAYER", help="layer names, in any case")
     p.add_argument("--layers", action="append", default=[], metavar="FILE.layer",
                    help="load layers from a .layer file first (repeatable)")
     p.set_defaults(run=run)
@@ -199,17 +201,16 @@ def render(cls: type, user_files: dict[str, Path] | None = None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     import pktspec
-    from pktspec.runtime.registry import REGISTRY
 
     user_files = {}
     for path in args.layers:
         pktspec.load(path)
         user_files[Path(path).name] = Path(path)
-    by_lower = {cls.name.lower(): cls for cls in REGISTRY.layers()}
     for i, name in enumerate(args.names):
-        cls = REGISTRY.get_layer(name) or by_lower.get(name.lower())
-        if cls is None:
-            print(f"pktspec doc: no layer called {name!r} (see 'pktspec list')", file=sys.stderr)
+        try:
+            cls = find_layer(name)
+        except UnknownLayer as exc:
+            print(f"pktspec doc: {exc}", file=sys.stderr)
             return 1
         if i:
             print()

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
+from pktspec.cli import STDIN, capture_input, non_negative_int, writing
 from pktspec.cli.progress import progress_over
 
 RULE = "=" * 67
@@ -27,8 +28,10 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("follow", help="list TCP streams, or print one like tshark's follow",
                        description="Without STREAM, list the TCP streams of a capture; with "
                        "it, print that stream's bytes (ASCII by default).")
-    p.add_argument("file", help="pcap or pcapng file (gzip too)")
-    p.add_argument("stream", nargs="?", type=int, help="stream index, as in the listing")
+    p.add_argument("file", help="pcap or pcapng file (gzip too); - reads it from "
+                   "standard input")
+    p.add_argument("stream", nargs="?", type=non_negative_int,
+                   help="stream index, as in the listing")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--hex", action="store_true", help="hexdump each direction's chunks")
     mode.add_argument("--raw", metavar="PREFIX",
@@ -84,7 +87,8 @@ def _packets(args: argparse.Namespace) -> Iterable[Any]:
 
     for path in args.layers:
         pktspec.load(path)
-    return progress_over(pktspec.open(args.file, filter=args.filter), args.file)
+    source = pktspec.open(capture_input(args.file), filter=args.filter)
+    return progress_over(source, None if args.file == STDIN else args.file)
 
 
 def _assemble(args: argparse.Namespace, factory: Any) -> None:
@@ -177,7 +181,8 @@ def _write_raw(recorder: _Recorder, prefix: str) -> int:
     conn = recorder.conn
     for side, name in ((conn.client, "client"), (conn.server, "server")):
         path = Path(f"{prefix}.{name}.bin")
-        path.write_bytes(b"".join(parts[side.direction]))
+        with writing(path):
+            path.write_bytes(b"".join(parts[side.direction]))
         gaps = "".join(f", {g.length} bytes missing at byte {g.position}" for g in side.gaps)
         print(f"{path}: {side.stats.bytes} bytes from {side}{gaps}", file=sys.stderr)
     return 0

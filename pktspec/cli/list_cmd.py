@@ -17,6 +17,7 @@ import json
 import sys
 from typing import Any
 
+from pktspec.cli import UnknownLayer, find_layer
 from pktspec.runtime.layer import FieldInfo
 from pktspec.runtime.values import OpenEnum
 
@@ -25,7 +26,8 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("list", help="list layers, their fields and bindings",
                        description="List the registered layers (built-in and loaded), their "
                        "fields and the dispatch-table entries that lead to them.")
-    p.add_argument("names", nargs="*", metavar="LAYER", help="show these layers in detail")
+    p.add_argument("names", nargs="*", metavar="LAYER",
+                   help="show these layers in detail (names in any case)")
     p.add_argument("--layers", action="append", default=[], metavar="FILE.layer",
                    help="load layers from a .layer file first (repeatable)")
     p.add_argument("--tables", action="store_true", help="list the dispatch tables instead")
@@ -162,9 +164,9 @@ def run(args: argparse.Namespace) -> int:
             print_tables()
         return 0
     try:
-        layers = [REGISTRY.layer(n) for n in args.names] if args.names else REGISTRY.layers()
-    except KeyError as exc:
-        print(f"pktspec list: {exc.args[0]}", file=sys.stderr)
+        layers = [find_layer(n) for n in args.names] if args.names else REGISTRY.layers()
+    except UnknownLayer as exc:
+        print(f"pktspec list: {exc}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps([layer_record(c) for c in layers], indent=2, default=str))

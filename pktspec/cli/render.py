@@ -9,13 +9,14 @@ import json
 from typing import Any
 
 from pktspec.runtime.layer import LayerClass
+from pktspec.runtime.metadata import CaptureInfo
 from pktspec.runtime.packet import Packet
 
 
 def timestamp_text(packet: Packet) -> str:
     """The capture time as HH:MM:SS.microseconds (UTC), or '-' for a packet without one."""
     m = packet.metadata
-    if m is None:
+    if m is None or not m.has_timestamp:
         return "-"
     seconds = m.ts_sec + m.ts_frac // m.ts_resolution
     frac = (m.ts_frac % m.ts_resolution) * 1_000_000 // m.ts_resolution
@@ -24,6 +25,32 @@ def timestamp_text(packet: Packet) -> str:
     except (OverflowError, OSError, ValueError):
         return f"{seconds}.{frac:06d}"
     return t.strftime("%H:%M:%S") + f".{frac:06d}"
+
+
+def decimal_digits(resolution: int) -> int:
+    """How many decimals write 1/resolution of a second exactly: 6 for microseconds, 9 for
+    nanoseconds, n for pcapng's 2^-n resolutions (any power of 2 and 5 ends); a resolution
+    with other factors, which no file format has, gets the digits of its order of size."""
+    digits, scale = 0, 1
+    while scale % resolution and digits < 64:
+        digits, scale = digits + 1, scale * 10
+    return digits if scale % resolution == 0 else len(str(resolution - 1))
+
+
+def epoch_text(metadata: CaptureInfo | None) -> str | None:
+    """The capture time in seconds since the epoch as exact decimal text, with every digit
+    the capture's resolution has ("1418145369.924505488" for a nanosecond file; what
+    tshark's JSON gives for frame.time_epoch), never through a float. None when the record
+    has no timestamp (a pcapng Simple Packet Block)."""
+    if metadata is None or not metadata.has_timestamp or metadata.ts_resolution <= 0:
+        return None
+    resolution = metadata.ts_resolution
+    units = metadata.ts_sec * resolution + metadata.ts_frac  # a fraction out of range too
+    digits = decimal_digits(resolution)
+    scaled = units * 10**digits // resolution  # exact for the resolutions files have
+    sign = "-" if scaled < 0 else ""
+    whole, frac = divmod(abs(scaled), 10**digits)
+    return f"{sign}{whole}.{frac:0{digits}d}" if digits else f"{sign}{whole}"
 
 
 def conversation(packet: Packet) -> tuple[str, tuple, tuple] | None:
@@ -166,13 +193,14 @@ def _jsonable(value: Any) -> Any:
 
 
 def as_json(packet: Packet) -> str:
-    """One JSON object: the frame's metadata, each layer's fields (addresses as text, bytes
+    """One JSON object: the frame's metadata (the timestamp as exact decimal text, or null
+    when the record has none), each layer's fields (addresses as text, bytes
     as hex, enum and flag values as numbers) and the error, if any."""
     m = packet.metadata
     obj: dict[str, Any] = {}
     if m is not None:
-        obj["frame"] = {"timestamp": m.timestamp, "caplen": m.caplen, "length": m.length, "interface": m.interface,
-                        "linktype": m.linktype}
+        obj["frame"] = {"timestamp": epoch_text(m), "caplen": m.caplen, "length": m.length,
+                        "interface": m.interface, "linktype": m.linktype}
     obj["layers"] = []
     for layer in packet.layers:
         entry: dict[str, Any] = {"layer": layer.name}

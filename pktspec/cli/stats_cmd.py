@@ -20,23 +20,30 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from pktspec.cli import STDIN, capture_input, find_layer, non_negative_int, positive_int
 from pktspec.cli.progress import progress_over
 from pktspec.cli.render import conversation
+from pktspec.errors import CaptureError, FilterError
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("stats", help="summarize a capture: counts, protocols, conversations",
                        description="Packet and byte counts, time span, the protocol "
-                       "hierarchy (like tshark -z io,phs) and the busiest conversations.")
-    p.add_argument("file", nargs="?", help="pcap or pcapng file (gzip too)")
+                       "hierarchy (like tshark -z io,phs) and the busiest conversations. "
+                       "FILE - reads the capture from standard input. A capture damaged "
+                       "part-way gets the summary of the packets before the damage, then "
+                       "the error.")
+    p.add_argument("file", nargs="?", help="pcap or pcapng file (gzip too); - reads it from "
+                   "standard input")
     p.add_argument("-r", dest="read", metavar="FILE", help="same as the positional FILE")
     p.add_argument("-f", "--filter", metavar="BPF", help="only packets matching this filter")
-    p.add_argument("-c", "--count", type=int, help="stop after this many packets")
-    p.add_argument("-n", "--top", type=int, default=10, metavar="N",
+    p.add_argument("-c", "--count", type=positive_int, help="stop after this many packets")
+    p.add_argument("-n", "--top", type=non_negative_int, default=10, metavar="N",
                    help="how many conversations to list (default 10, 0 for none)")
     p.add_argument("--layers", action="append", default=[], metavar="FILE.layer",
                    help="load layers from a .layer file first (repeatable)")
-    p.add_argument("--first", help="decode from this layer instead of the link type's")
+    p.add_argument("--first", metavar="LAYER", help="decode from this layer instead of the "
+                   "link type's (its name, in any case)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run)
 
@@ -104,7 +111,8 @@ class CaptureStats:
         self.packets += 1
         self.bytes += size
         self.captured += len(packet.data)
-        stamp = meta.timestamp if meta is not None and meta.ts_resolution else None
+        stamp = (meta.timestamp if meta is not None and meta.has_timestamp and meta.ts_resolution
+                 else None)
         if stamp is not None:
             self.first = stamp if self.first is None else min(self.first, stamp)
             self.last = stamp if self.last is None else max(self.last, stamp)
@@ -226,12 +234,19 @@ def run(args: argparse.Namespace) -> int:
     path = args.file or args.read
     if not path:
         raise SystemExit("pktspec stats: give a capture FILE")
+    first = find_layer(args.first) if args.first else None
     stats = CaptureStats()
-    with pktspec.open(path, first=args.first, filter=args.filter) as source:
-        for n, packet in enumerate(progress_over(source, path), 1):
-            stats.add(packet)
-            if args.count and n >= args.count:
-                break
+    failure: CaptureError | None = None
+    with pktspec.open(capture_input(path), first=first, filter=args.filter) as source:
+        try:
+            for n, packet in enumerate(progress_over(source, None if path == STDIN else path), 1):
+                stats.add(packet)
+                if args.count and n >= args.count:
+                    break
+        except FilterError:  # a bad filter is no damage: nothing to sum up
+            raise
+        except CaptureError as exc:  # damaged part-way: sum up what came before, as tshark
+            failure = exc
         notes = list(dict.fromkeys(source.notes))
     if args.json:
         print(json.dumps({"file": path, **stats.as_dict(args.top)}, indent=2))
@@ -239,4 +254,8 @@ def run(args: argparse.Namespace) -> int:
         print(render_text(stats, path, args.top))
     for note in notes:
         print(f"pktspec: note: {note}", file=sys.stderr)
+    if failure is not None:
+        sys.stdout.flush()  # the summary first, then the error, also when both are one file
+        print(f"pktspec: {failure}", file=sys.stderr)
+        return 1
     return 0

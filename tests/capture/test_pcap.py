@@ -301,3 +301,10 @@ def test_readers_are_record_sources():
 
     reader = PcapReader(io.BytesIO(write_pcap([])))
     assert isinstance(reader, RecordSource) and reader.linktype_of(0) == 1
+
+
+def test_a_gzip_capture_written_to_a_file_object_reads_back():
+    records = make_records(5)
+    blob = write_pcap(records, compress=True)
+    assert blob[:2] == b"\x1f\x8b"  # a gzip stream, finished (its trailer is there)
+    assert list(PcapReader(io.BytesIO(gzip.decompress(blob)))) == records

@@ -1,0 +1,300 @@
+"""The pktspec command's arguments and edges: output files that cannot be written, counts,
+captures on standard input, layer names in any case, captures damaged part-way, and exact
+timestamps in --json."""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import io
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from pktspec.cli import main
+from pktspec.runtime.metadata import CaptureInfo
+from tests.conftest import CAPTURES, TRUTH, corpus_or_skip
+
+ROOT = Path(__file__).resolve().parents[1]
+HTTP = CAPTURES / "tcp__dk-http.pcap"
+NSEC = CAPTURES / "fmt__td-tcp-handshake-le-nsec.pcap"
+SPB = CAPTURES / "fmt__hk-le-test010-spb.pcapng"
+CUT = CAPTURES / "badfile__derived-http-truncated-mid-record.pcap"
+UDP_SPEC = 'IPv4(src="192.0.2.1", dst="192.0.2.2") / UDP(src_port=40000, dst_port=40009) / b"hi"'
+USER0 = 147  # LINKTYPE_USER0: nothing is bound to it, so records decode as Payload
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def raw_ip_capture(path: Path, count: int = 3, nanosecond: bool = False) -> Path:
+    """A pcap of IPv4/UDP packets under LINKTYPE_USER0 (made here, no corpus needed)."""
+    from pktspec.capture import PcapWriter
+    from pktspec.cli.build_cmd import parse_spec
+    from pktspec.runtime.serialize import serialize
+
+    data = serialize(*parse_spec(UDP_SPEC))
+    with PcapWriter(path, linktype=USER0, nanosecond=nanosecond) as writer:
+        for i in range(count):
+            writer.write(data, Decimal(f"1418145369.92450548{i}"))
+    return path
+
+
+def feed_stdin(monkeypatch, data: bytes) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+
+
+# 1. an output file that cannot be written is named as the user gave it
+
+
+def test_build_into_a_missing_folder_names_the_file_given(capsys, tmp_path):
+    target = tmp_path / "missing" / "x.pcap"
+    code, _, err = run_cli(capsys, "build", UDP_SPEC, "-w", str(target))
+    assert code == 1
+    assert err == f"pktspec: cannot write {target}: No such file or directory\n"
+    assert os.listdir(tmp_path) == []  # no folder made, no temporary file left
+
+
+def test_a_write_that_fails_at_the_end_leaves_nothing_behind(capsys, tmp_path, monkeypatch):
+    import pktspec.capture.files as files
+
+    def disk_full(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device", src)
+
+    monkeypatch.setattr(files.os, "replace", disk_full)
+    target = tmp_path / "x.pcapng"
+    code, _, err = run_cli(capsys, "build", UDP_SPEC, "-c", "3", "-w", str(target))
+    assert code == 1
+    assert err == f"pktspec: cannot write {target}: No space left on device\n"
+    assert os.listdir(tmp_path) == []
+
+
+def test_the_writers_name_the_target_not_their_temporary_file(tmp_path):
+    from pktspec.capture import PcapngWriter, PcapWriter
+
+    for writer in (PcapWriter, PcapngWriter):
+        target = tmp_path / "missing" / "x.pcap"
+        with pytest.raises(FileNotFoundError) as caught:
+            writer(target)
+        assert caught.value.filename == str(target) and caught.value.errno == errno.ENOENT
+
+
+def test_compile_into_a_missing_folder_names_the_file_given(capsys, tmp_path):
+    target = tmp_path / "missing" / "x_layers.py"
+    code, _, err = run_cli(capsys, "compile", str(ROOT / "examples/myencap/myencap.layer"),
+                           "-o", str(target))
+    assert code == 1 and err.startswith(f"pktspec: cannot write {target}: ")
+    assert os.listdir(tmp_path) == []
+
+
+def test_follow_raw_into_a_missing_folder_names_the_file_given(capsys, tmp_path):
+    corpus_or_skip()
+    prefix = tmp_path / "missing" / "stream"
+    code, _, err = run_cli(capsys, "follow", str(HTTP), "0", "--raw", str(prefix))
+    assert code == 1
+    assert err == f"pktspec: cannot write {prefix}.client.bin: No such file or directory\n"
+
+
+# 2. counts below 1 are refused
+
+
+@pytest.mark.parametrize("args, message", [
+    (["decode", "-c", "0", "x.pcap"], "argument -c/--count: must be 1 or more, not 0"),
+    (["decode", "-c", "-1", "x.pcap"], "argument -c/--count: must be 1 or more, not -1"),
+    (["decode", "--count=two", "x.pcap"], "argument -c/--count: not a whole number: 'two'"),
+    (["stats", "-c", "0", "x.pcap"], "argument -c/--count: must be 1 or more, not 0"),
+    (["stats", "-n", "-1", "x.pcap"], "argument -n/--top: must be 0 or more, not -1"),
+    (["build", "-c", "0", "IPv4()"], "argument -c/--count: must be 1 or more, not 0"),
+    (["follow", "x.pcap", "-1"], "argument stream: must be 0 or more, not -1"),
+])
+def test_counts_below_the_least_are_argument_errors(capsys, args, message):
+    with pytest.raises(SystemExit) as caught:
+        main(args)
+    assert caught.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"pktspec {args[0]}: error: {message}"
+
+
+def test_count_one_and_top_zero_still_work(capsys, tmp_path):
+    capture = raw_ip_capture(tmp_path / "x.pcap")
+    code, out, _ = run_cli(capsys, "decode", "-c", "1", str(capture))
+    assert code == 0 and len(out.splitlines()) == 1
+    code, out, _ = run_cli(capsys, "stats", "-n", "0", str(capture))
+    assert code == 0 and "Packets:     3" in out and "conversations" not in out
+
+
+# 3. a capture on standard input
+
+
+def test_decode_reads_standard_input(capsys, tmp_path, monkeypatch):
+    capture = raw_ip_capture(tmp_path / "x.pcap")
+    code, from_file, _ = run_cli(capsys, "decode", "--first", "IPv4", str(capture))
+    assert code == 0 and len(from_file.splitlines()) == 3
+    feed_stdin(monkeypatch, capture.read_bytes())
+    code, out, _ = run_cli(capsys, "decode", "--first", "IPv4", "-")
+    assert code == 0 and out == from_file
+    feed_stdin(monkeypatch, gzip.compress(capture.read_bytes()))
+    code, out, _ = run_cli(capsys, "decode", "--first", "IPv4", "-")
+    assert code == 0 and out == from_file
+
+
+def test_decode_reads_a_pipe(tmp_path):
+    capture = raw_ip_capture(tmp_path / "x.pcap")
+    run = subprocess.run([sys.executable, "-m", "pktspec", "decode", "--first", "IPv4", "-"],
+                         input=gzip.compress(capture.read_bytes()), capture_output=True,
+                         check=True)
+    lines = run.stdout.decode().splitlines()
+    assert len(lines) == 3
+    assert lines[0].endswith("IPv4 UDP 192.0.2.1.40000 > 192.0.2.2.40009: length 2")
+
+
+def test_stats_and_follow_read_standard_input(capsys, monkeypatch):
+    corpus_or_skip()
+    feed_stdin(monkeypatch, HTTP.read_bytes())
+    code, out, _ = run_cli(capsys, "stats", "--json", "-")
+    result = json.loads(out)
+    assert code == 0 and result["file"] == "-"
+    assert result["packets"] == 43 and result["bytes"] == 25091
+    feed_stdin(monkeypatch, HTTP.read_bytes())
+    code, out, _ = run_cli(capsys, "follow", "-")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 3
+    assert lines[1].split() == ["0", "145.254.160.237:3372", "->", "65.208.228.223:80", "479",
+                                "18364", "0", "fin"]
+
+
+def test_help_says_how_to_read_standard_input(capsys):
+    for command in ("decode", "stats", "follow"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "- reads it from standard input" in text
+
+
+# 4. layer names in any case, when only one layer has the name
+
+
+def test_layer_names_in_any_case(capsys, tmp_path):
+    from pktspec.cli import find_layer
+    from pktspec.layers import TCP, IPv4
+
+    assert find_layer("ipv4") is IPv4 and find_layer("IPV4") is IPv4 and find_layer("tcp") is TCP
+    code, out, _ = run_cli(capsys, "list", "tcp")
+    assert code == 0 and out.startswith("TCP (transport layer, protocols/tcp.layer)\n")
+    code, out, _ = run_cli(capsys, "doc", "ipv4")
+    assert code == 0 and out.startswith("IPv4 (network layer, protocols/ipv4.layer)\n")
+    capture = raw_ip_capture(tmp_path / "x.pcap", count=1)
+    code, out, _ = run_cli(capsys, "decode", "--first", "ipv4", str(capture))
+    assert code == 0
+    assert out.split(None, 2)[2] == "IPv4 UDP 192.0.2.1.40000 > 192.0.2.2.40009: length 2\n"
+    code, out, _ = run_cli(capsys, "stats", "--json", "--first", "ipv4", str(capture))
+    hierarchy = json.loads(out)["hierarchy"]
+    assert code == 0 and hierarchy[0]["protocol"] == "IPv4"
+    assert hierarchy[0]["children"][0]["protocol"] == "UDP"
+
+
+def test_an_unknown_layer_name_is_one_clear_line(capsys, tmp_path):
+    capture = raw_ip_capture(tmp_path / "x.pcap", count=1)
+    code, _, err = run_cli(capsys, "decode", "--first", "ipv5", str(capture))
+    assert code == 1 and err.startswith("pktspec: no layer called 'ipv5' (see 'pktspec list'")
+    code, _, err = run_cli(capsys, "list", "nope")
+    assert code == 1 and err.startswith("pktspec list: no layer called 'nope'")
+
+
+def test_a_name_two_layers_share_but_for_case_is_ambiguous(capsys, tmp_path,
+                                                          restore_registry):
+    layer_file = tmp_path / "ambiguous.layer"
+    layer_file.write_text("## Named like IPv4 but for case.\nlayer Ipv4 : network {\n"
+                          "    x: u8;\n}\n")
+    code, _, err = run_cli(capsys, "list", "--layers", str(layer_file), "ipv4")
+    assert code == 1
+    assert err == "pktspec list: layer name 'ipv4' is ambiguous: say which of IPv4, Ipv4\n"
+    code, out, _ = run_cli(capsys, "list", "Ipv4")  # an exact name is never ambiguous
+    assert code == 0 and out.startswith("Ipv4 (network layer, ambiguous.layer)")
+    code, out, _ = run_cli(capsys, "doc", "IPv4")
+    assert code == 0 and out.startswith("IPv4 (network layer, protocols/ipv4.layer)")
+
+
+# 5. a capture damaged part-way: what was read, then the error
+
+
+def test_stats_sums_up_the_packets_before_the_damage(capsys):
+    corpus_or_skip()
+    error = f"pktspec: {CUT}, offset 869, record 6: file ends in the packet data"
+    code, out, err = run_cli(capsys, "stats", str(CUT))
+    assert code == 1 and err.startswith(error)
+    assert "Packets:     5" in out and "Bytes:       765 on the wire, 765 captured" in out
+    assert "    TCP                                  frames:5        bytes:765" in out
+    code, out, err = run_cli(capsys, "stats", "--json", str(CUT))
+    assert code == 1 and err.startswith(error)
+    assert json.loads(out)["packets"] == 5
+
+
+def test_decode_prints_the_packets_before_the_damage(capsys):
+    corpus_or_skip()
+    code, out, err = run_cli(capsys, "decode", str(CUT))
+    assert code == 1 and len(out.splitlines()) == 5
+    assert err.startswith(f"pktspec: {CUT}, offset 869, record 6: ")
+
+
+def test_stats_still_fails_at_once_on_a_bad_filter(capsys, tmp_path):
+    capture = raw_ip_capture(tmp_path / "x.pcap")
+    code, out, err = run_cli(capsys, "stats", "-f", "udp port", str(capture))
+    assert code == 1 and out == "" and "cannot compile filter 'udp port'" in err
+
+
+# 6. --json timestamps: exact decimal text, null when the record has none
+
+
+def test_json_timestamps_are_exact_text(capsys, tmp_path):
+    capture = raw_ip_capture(tmp_path / "ns.pcap", nanosecond=True)
+    code, out, _ = run_cli(capsys, "decode", "--json", str(capture))
+    stamps = [json.loads(line)["frame"]["timestamp"] for line in out.splitlines()]
+    assert code == 0
+    assert stamps == ["1418145369.924505480", "1418145369.924505481", "1418145369.924505482"]
+    capture = raw_ip_capture(tmp_path / "us.pcap", count=1)
+    code, out, _ = run_cli(capsys, "decode", "--json", str(capture))
+    assert json.loads(out)["frame"]["timestamp"] == "1418145369.924505"  # truncated on write
+
+
+def test_json_timestamps_of_a_nanosecond_file_match_tshark(capsys):
+    corpus_or_skip()
+    code, out, _ = run_cli(capsys, "decode", "--json", str(NSEC))
+    ours = [json.loads(line)["frame"]["timestamp"] for line in out.splitlines()]
+    rows = (TRUTH / f"{NSEC.name}.fields.tsv").read_text().splitlines()
+    column = rows[0].split("\t").index("frame.time_epoch")
+    theirs = [row.split("\t")[column] for row in rows[1:]]
+    assert code == 0 and ours[0] == "1418145369.924505488" and ours == theirs
+
+
+def test_records_without_a_timestamp_say_so(capsys):
+    corpus_or_skip()
+    code, out, _ = run_cli(capsys, "decode", "--json", "-c", "1", str(SPB))
+    assert code == 0 and json.loads(out)["frame"]["timestamp"] is None
+    code, out, _ = run_cli(capsys, "decode", "-c", "1", str(SPB))
+    assert out.startswith("1 - Ethernet IPv4 UDP DHCPv4 ")
+    code, out, _ = run_cli(capsys, "stats", "--json", str(SPB))
+    result = json.loads(out)
+    assert result["packets"] == 4 and result["first"] is None and result["duration"] is None
+
+
+@pytest.mark.parametrize("info, text", [
+    (CaptureInfo(1418145369, 924505488, 10**9, 60, 60), "1418145369.924505488"),
+    (CaptureInfo(1084443427, 5, 10**6, 60, 60), "1084443427.000005"),
+    (CaptureInfo(7, 1, 2**10, 60, 60), "7.0009765625"),             # pcapng if_tsresol 2^-10
+    (CaptureInfo(7, 3, 100, 60, 60), "7.03"),
+    (CaptureInfo(7, 0, 1, 60, 60), "7"),
+    (CaptureInfo(1418145371, 2_147_483_648, 10**9, 60, 60), "1418145373.147483648"),
+    (CaptureInfo(-2, 250_000, 10**6, 60, 60), "-1.750000"),
+])
+def test_epoch_text_is_exact(info, text):
+    from pktspec.cli.render import epoch_text
+
+    assert epoch_text(info) == text
