@@ -1,7 +1,8 @@
 """Every registered layer class by name: ``from pktspec.layers import Ethernet, IPv4, TCP``.
 
 The built-in layers are here from the start; layers of .layer files loaded with
-``pktspec.load`` appear as soon as they are loaded (``pktspec.layers.MyEncap``).
+``pktspec.load`` appear as soon as they are loaded (``pktspec.layers.MyEncap``), and
+``from pktspec.layers import *`` takes every layer registered at that moment.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pktspec.runtime.registry import REGISTRY
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__all__":  # asked by `import *`: the layers registered now
+        return __dir__()
     cls = REGISTRY.get_layer(name)
     if cls is None:
         raise AttributeError(f"no layer called {name!r} is registered")

@@ -221,3 +221,12 @@ def test_snapshot_and_restore_leave_the_chain_as_it_was():
     assert 65000 not in table and "SnapshotProbe" not in REGISTRY
     assert dict(table) == before and REGISTRY.table("UDPPort") is table
     assert REGISTRY.layer("UDP") is UDP
+
+
+def test_star_import_of_pktspec_layers_takes_every_registered_layer():
+    namespace: dict = {}
+    exec("from pktspec.layers import *", namespace)  # noqa: S102 - the statement under test
+    names = {n for n in namespace if not n.startswith("__")}
+    assert {"Ethernet", "IPv4", "IPv6", "TCP", "UDP", "DNS", "Payload"} <= names
+    assert names == {cls.name for cls in REGISTRY.layers()}
+    assert namespace["TCP"] is REGISTRY.layer("TCP")
