@@ -19,6 +19,7 @@ except the converters and the two ``build_*`` functions.
 
 from __future__ import annotations
 
+import difflib
 import io
 import keyword
 import re
@@ -93,6 +94,7 @@ class _Tail:
     structured: bool  # a value-kind field: None or [] there means "nothing"
     zeros: Callable[[], Any] | None = None  # a struct field's value with every field zero
     raw_ok: bool = False  # a structured part (options, records) may be given as bytes
+    keys: frozenset[str] = frozenset()  # every field name of the structs inside the part
 
 
 class LayerPlan:
@@ -200,7 +202,7 @@ class LayerPlan:
                 info = self.infos[sc.name]
                 tail.append(_Tail(sc.name, isinstance(inner, _c.IfThenElse),
                                   info.kind in ("value", "bytes"), _zeros_of(inner),
-                                  info.kind == "value"))
+                                  info.kind == "value", _struct_keys(inner)))
                 measured = _natural(inner, sizes)
             elif not isinstance(inner, _c.Computed):
                 only_fields = False  # a bit-field chunk or a nameless part writes bytes
@@ -308,6 +310,7 @@ class LayerPlan:
             elif t.raw_ok and isinstance(v, (bytes, bytearray, memoryview)):
                 v = obj[t.name] = Raw(bytes(v))  # a structured part given as its bytes
             elif t.raw_ok and isinstance(v, (dict, list)):
+                _check_keys(v, t.keys, f"{self.name}.{t.name}")
                 v = obj[t.name] = _lenient(v)
             elif v is None and t.zeros is not None:
                 v = obj[t.name] = t.zeros()  # an unset struct: its fields at zero
@@ -466,6 +469,47 @@ def _lenient(value: Any) -> Any:
     if isinstance(value, list):
         return [_lenient(v) for v in value]
     return value
+
+
+def _struct_keys(con: Any, seen: set[int] | None = None) -> frozenset[str]:
+    """Every field name of the structs a construct part holds, at any depth and in every
+    switch case: the keys a person may write in the dicts given for that part."""
+    seen = set() if seen is None else seen
+    if id(con) in seen:
+        return frozenset()
+    seen.add(id(con))
+    keys: set[str] = set()
+    if isinstance(con, _c.Struct):
+        for sc in con.subcons:
+            if sc.name and not sc.name.startswith("_"):
+                keys.add(sc.name)
+            keys |= _struct_keys(sc, seen)
+    elif isinstance(con, _c.Switch):
+        for case in (*con.cases.values(), con.default):
+            keys |= _struct_keys(case, seen)
+    elif isinstance(con, _c.IfThenElse):
+        keys |= _struct_keys(con.thensubcon, seen) | _struct_keys(con.elsesubcon, seen)
+    elif isinstance(con, _c.Subconstruct):
+        keys |= _struct_keys(con.subcon, seen)
+    return frozenset(keys)
+
+
+def _check_keys(value: Any, keys: frozenset[str], where: str) -> None:
+    """BuildError for a dict key that no struct of the part has (a misspelt field would
+    otherwise be dropped, and the part fail later with construct's words, or not at all)."""
+    if isinstance(value, list):
+        for item in value:
+            _check_keys(item, keys, where)
+        return
+    if not isinstance(value, dict):
+        return
+    for key, item in value.items():
+        if key not in keys:
+            near = difflib.get_close_matches(str(key), sorted(keys), n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise BuildError(f"{where}: unknown key {key!r}{hint}; the keys there are: "
+                             f"{', '.join(sorted(keys))}")
+        _check_keys(item, keys, where)
 
 
 def _raw_or(con: Any) -> Any:

@@ -68,3 +68,16 @@ def test_a_struct_part_left_out_still_needs_its_fields():
     TCP = layer("TCP")
     with pytest.raises(BuildError, match="TCP"):
         serialize(TCP(options=[{"kind": "MSS"}]))
+
+
+@pytest.mark.parametrize(("name", "fields", "message"), [
+    ("TCP", {"options": [{"kind": "Timestamps", "value": {"tsval": 1, "echo_reply": 2}}]},
+     "TCP.options: unknown key 'tsval' (did you mean 'value'?)"),
+    ("DNS", {"questions": [{"name": "a.example", "type": "A", "class": "IN"}]},
+     "DNS.questions: unknown key 'class' (did you mean 'class_'?)"),
+    ("IPv4", {"options": [{"kind": 7}]}, "IPv4.options: unknown key 'kind'; the keys there"),
+])
+def test_a_misspelt_key_in_a_part_is_named(name, fields, message):
+    with pytest.raises(BuildError) as raised:
+        serialize(layer(name)(**fields))
+    assert message in str(raised.value)
