@@ -420,6 +420,9 @@ class Checker:
             self.check_number(t.size, scope, "a byte count")
             inner.sized = t.size
             return inner
+        if isinstance(t, ast.ArrayType) and isinstance(t.element, ast.NamedType) and \
+                t.element.name == "addr" and "addr" not in self.program.symbols:
+            return self.sized_address(t, scope)
         if isinstance(t, ast.ArrayType):
             element = self.field_type(t.element, unit, scope)
             if element is None:
@@ -434,6 +437,17 @@ class Checker:
             return FieldType("array", element=element, count=t.count, array_size=t.size,
                              until=t.until, written=f"{element.written}[]")
         return self.named_type(t, unit, scope)
+
+    def sized_address(self, t: ast.ArrayType, scope: _Scope) -> FieldType | None:
+        """``addr[n]``: an address whose size the packet gives (ARP's hardware and protocol
+        addresses): bytes on the wire, shown and written by its size (4: IPv4, 16: IPv6,
+        else hex pairs like a MAC)."""
+        if t.count is None or t.size is not None or t.until is not None:
+            self.error(t.pos, "an address of variable size is written addr[n]",
+                       "for example: source_address: addr[address_size];")
+            return None
+        self.check_number(t.count, scope, "an address size")
+        return FieldType("bytes", size=t.count, addr="any", written="addr[]")
 
     def named_type(self, t: ast.NamedType, unit: Unit, scope: _Scope) -> FieldType | None:
         name = t.name

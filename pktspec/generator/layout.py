@@ -337,7 +337,7 @@ class UnitPlanner(BuildRelations):
             return
         t = cf.ftype
         kind = {"addr": "address", "enum": "enum", "flags": "flags", "int": "int",
-                "bytes": "bytes"}.get(t.kind, "value")
+                "bytes": "address" if t.addr == "any" else "bytes"}.get(t.kind, "value")
         args = [repr(cf.name), repr(t.written or t.kind)]
         if t.kind == "enum":
             args.append(f"enum={self.mod.ref(t.enum)}")
@@ -361,12 +361,12 @@ class UnitPlanner(BuildRelations):
                 "@property", f"def {cf.name}(self):",
                 f"    v = self._{cf.name}",
                 f"    return None if v is None else {self.flagset(cf)}(v)"])
-        elif t.kind == "addr":
+        elif t.kind == "addr" or t.addr == "any":
+            text = "_addr_text" if t.addr == "any" else f"_{t.addr}_text"
             self.properties.append([
                 "@property", f"def {cf.name}(self):",
                 f"    v = self._{cf.name}",
-                f"    return None if v is None else _{t.addr}_text(v)"])
-            self.mod.runtime_names.add(f"{t.addr}_text")
+                f"    return None if v is None else {text}(v)"])
 
     def flagset(self, cf) -> str:
         return self.mod.flagset(self.unit.name, cf)
@@ -403,6 +403,9 @@ class UnitPlanner(BuildRelations):
 
     def emit_bytes(self, cf) -> None:
         t = cf.ftype
+        if t.addr == "any":  # addr[n]: stored as bytes (a flow key), shown as text
+            self.emit_sized_address(cf)
+            return
         self.slots.append(cf.name)
         pos = self.position()
         self.mark_p(pos)
@@ -428,6 +431,25 @@ class UnitPlanner(BuildRelations):
                            f"self.{cf.name} = buf[p:p + n]",
                            "p += n"]
         cons = self.construct_of(t)
+        self.format_lines.append(self.cond_wrap(cf, f'"{cf.name}" / {cons}'))
+        self.add_format_check(cf)
+        self.add_info(cf, None, None, None)
+
+    def emit_sized_address(self, cf) -> None:
+        """``addr[n]``: n bytes kept as bytes in ``_name`` (bytes even from a memoryview, so
+        that flows can key on them), read through a property as text."""
+        self.slots.append(f"_{cf.name}")
+        self.mark_p(self.position())
+        self.p_is_hend = False
+        self.lines.append(f"n = {self.fast()(cf.ftype.size)}")
+        if not self.non_negative(cf.ftype.size):
+            self.lines += ["if n < 0:",
+                           f"    raise self._fail({cf.name!r}, p, 'negative length %d' % n)"]
+        self.lines += [f"if p + n > {self.limit()}:",
+                       "    raise self._truncated(buf, off, end)",
+                       f"self._{cf.name} = bytes(buf[p:p + n])",
+                       "p += n"]
+        cons = self.construct_of(cf.ftype)
         self.format_lines.append(self.cond_wrap(cf, f'"{cf.name}" / {cons}'))
         self.add_format_check(cf)
         self.add_info(cf, None, None, None)
@@ -565,6 +587,8 @@ class UnitPlanner(BuildRelations):
             else:
                 size = cx(t.size)
                 con, zeros = f"_c.Bytes(lambda this: {size})", f"lambda this: bytes({size})"
+                if t.addr == "any" and self.unit.kind == "struct":  # as text, like layers
+                    con = f"_AddressText({con}, 'any')"
             if self.unit.kind == "struct":  # left out when building: empty, or zeros
                 return f"_c.Default({con}, {zeros})"
             return con
@@ -710,6 +734,9 @@ class UnitPlanner(BuildRelations):
         t = cf.ftype
         if t.kind == "addr":
             ep = self.mod.endpoint(_ADDR_ENDPOINT[t.addr], t.addr)
+            key = f"(self._{flow.src}, self._{flow.dst})"
+        elif t.addr == "any":  # addr[n]: bytes already
+            ep = self.mod.endpoint(self.unit.name, "addr")
             key = f"(self._{flow.src}, self._{flow.dst})"
         elif t.kind in ("int", "enum"):
             ep = self.mod.endpoint(f"{self.unit.name} port", "int")

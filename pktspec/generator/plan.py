@@ -32,7 +32,6 @@ class ModulePlanner:
         self.flagsets: dict[str, str] = {}
         self.field_formats: list[str] = []
         self.helpers: list[list[str]] = []
-        self.runtime_names: set[str] = set()
 
     def own(self, name: str) -> bool:
         symbol = self.checked.program.symbols.get(name)

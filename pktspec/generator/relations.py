@@ -96,7 +96,8 @@ class BuildRelations:
             elif t.kind == "array" and t.count is not None:
                 bound, measured = t.count, f"len({value} or ())"
             elif t.kind == "bytes" and t.size is not None and t.bits is None:
-                bound, measured = t.size, f"len({value} or b'')"
+                # an addr[n] may be given as text: measured as the bytes it stands for
+                bound, measured = t.size, part if t.addr == "any" else f"len({value} or b'')"
             else:
                 continue
             names = names_in(bound)

@@ -28,6 +28,7 @@ from pktspec.runtime.layer import LayerClass as _LayerClass
 from pktspec.runtime.registry import REGISTRY as _REGISTRY
 from pktspec.runtime.values import FlagSet as _FlagSet
 from pktspec.runtime.values import OpenEnum as _OpenEnum
+from pktspec.runtime.values import addr_text as _addr_text
 from pktspec.runtime.values import ipv4_text as _ipv4_text
 from pktspec.runtime.values import ipv6_text as _ipv6_text
 from pktspec.runtime.values import mac_text as _mac_text

@@ -34,7 +34,7 @@ import construct as _c
 from pktspec.errors import BuildError
 from pktspec.runtime.constructs import Params
 from pktspec.runtime.layer import FieldInfo, Layer
-from pktspec.runtime.values import ipv4_bytes, ipv6_bytes, mac_bytes
+from pktspec.runtime.values import addr_bytes, ipv4_bytes, ipv6_bytes, mac_bytes
 
 __all__ = ["LayerPlan", "Raw", "Relation", "converter", "force", "init_layer", "parse_flags",
            "plan_of"]
@@ -709,7 +709,7 @@ def _to_int(value: Any, info: FieldInfo, parse: Callable[[str], int]) -> int:
 def _to_address(value: Any, info: FieldInfo) -> bytes:
     size = info.size or (info.bits // 8 if info.bits else None)
     if isinstance(value, str):
-        parse = {4: ipv4_bytes, 6: mac_bytes, 16: ipv6_bytes}.get(size)
+        parse = {4: ipv4_bytes, 6: mac_bytes, 16: ipv6_bytes}.get(size) if size else addr_bytes
         if parse is None:
             raise BuildError(f"{info.name}: no text form for a {size}-byte address")
         try:

@@ -20,6 +20,8 @@ import construct as _c
 
 from pktspec.errors import DecodeError, PktspecError
 from pktspec.runtime.values import (
+    addr_bytes,
+    addr_text,
     ipv4_bytes,
     ipv4_text,
     ipv6_bytes,
@@ -152,7 +154,7 @@ class EnumInt(_c.Adapter):
 
 
 _TEXT = {"mac": (mac_text, mac_bytes), "ipv4": (ipv4_text, ipv4_bytes),
-         "ipv6": (ipv6_text, ipv6_bytes)}
+         "ipv6": (ipv6_text, ipv6_bytes), "any": (addr_text, addr_bytes)}
 
 
 class AddressText(_c.Adapter):
@@ -229,8 +231,10 @@ def built_size(part: _c.Construct, obj: Any, context: Any) -> int:
         return 0
     if isinstance(obj, (bytes, bytearray, memoryview)):
         return len(obj)
-    while isinstance(part, (_c.Renamed, _c.IfThenElse, _c.FixedSized)):
+    while isinstance(part, (_c.Renamed, _c.IfThenElse, _c.FixedSized, _c.Default)):
         part = part.thensubcon if isinstance(part, _c.IfThenElse) else part.subcon
+    if isinstance(part, AddressText) and isinstance(obj, str):  # addr[n] given as text
+        return len(part.to_bytes(obj))
     stream = io.BytesIO()
     part._build(obj, stream, context, "(measuring a part for its length field)")
     return stream.tell()

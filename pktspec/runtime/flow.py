@@ -24,6 +24,8 @@ from typing import Any
 
 from pktspec.errors import PktspecError
 from pktspec.runtime.values import (
+    addr_bytes,
+    addr_text,
     ipv4_bytes,
     ipv4_text,
     ipv6_bytes,
@@ -70,6 +72,7 @@ FORMATS: dict[str, tuple[Callable[[Any], str], Callable[[str], Any]]] = {
     "mac": (mac_text, mac_bytes),
     "ipv4": (ipv4_text, ipv4_bytes),
     "ipv6": (ipv6_text, ipv6_bytes),
+    "addr": (addr_text, addr_bytes),  # sized by the packet (ARP): by its length
     "int": (_int_text, _int_parse),
     "bytes": (_bytes_text, bytes.fromhex),
 }

@@ -12,6 +12,7 @@ EtherType): such a value stays a plain int instead of raising, unlike :class:`en
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
@@ -19,6 +20,8 @@ from typing import Any, ClassVar
 __all__ = [
     "FlagSet",
     "OpenEnum",
+    "addr_bytes",
+    "addr_text",
     "ipv4_bytes",
     "ipv4_text",
     "ipv6_bytes",
@@ -343,3 +346,28 @@ def ipv6_bytes(text: str) -> bytes:
         return _pton(_AF_INET6, text.strip())
     except OSError:
         raise ValueError(f"not an IPv6 address: {text!r}") from None
+
+
+_HEX_PAIRS = re.compile(r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2})*$")
+
+
+def addr_text(raw: bytes | memoryview) -> str:
+    """An address whose size the packet says (``addr[n]``: ARP's): 4 bytes as IPv4, 16 as
+    IPv6, any other size (a MAC's 6) as colon-separated hex, as tshark shows them."""
+    n = len(raw)
+    if n == 4:
+        return _ntop(_AF_INET, raw)
+    if n == 16:
+        return _ntop(_AF_INET6, raw)
+    return bytes(raw).hex(":")
+
+
+def addr_bytes(text: str) -> bytes:
+    """The bytes of an ``addr[n]`` from any of the forms addr_text writes: ``192.0.2.1``,
+    ``2001:db8::1``, ``02:00:5e:00:53:01`` (any number of hex pairs, ``:`` or ``-``)."""
+    text = text.strip()
+    if _HEX_PAIRS.match(text):
+        return bytes.fromhex(text.replace(":", "").replace("-", ""))
+    if ":" in text:
+        return ipv6_bytes(text)
+    return ipv4_bytes(text)

@@ -43,7 +43,10 @@ def field_strategies(cls: type) -> dict:
             else:
                 out[info.name] = st.integers(0, (1 << info.bits) - 1)
         elif info.kind == "address":
-            size = info.size or info.bits // 8
+            size = info.size or (info.bits // 8 if info.bits else None)
+            # addr[n] (ARP's) is sized by a field that two addresses share and the builder
+            # computes: one size for all of them, so that each pair agrees
+            size = size or 4
             out[info.name] = st.binary(min_size=size, max_size=size)
         elif info.kind == "bytes" and _FIXED_BYTES.match(info.type_name):
             n = int(_FIXED_BYTES.match(info.type_name).group(1))

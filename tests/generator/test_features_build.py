@@ -144,3 +144,23 @@ def test_upper_names_and_byte_functions_are_only_for_building(tmp_path):
     messages = [p.message for p in problems]
     assert any("upper_length" in m for m in messages)
     assert any("unknown function 'u16'" in m for m in messages)
+
+
+def test_sized_addresses_in_a_struct_read_and_build_as_text(tmp_path, monkeypatch,
+                                                              restore_registry):
+    monkeypatch.setenv("PKTSPEC_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "peers.layer"
+    path.write_text("""
+struct Peer { size: u8; address: addr[size]; }
+layer PeerList : other { count: u8; peers: Peer[count]; }
+""")
+    import pktspec
+    from pktspec.runtime.serialize import serialize
+
+    PeerList = pktspec.load(path).PeerList
+    built = serialize(PeerList(peers=[{"address": "192.0.2.1"}, {"address": "2001:db8::1"},
+                                      {"address": "02:00:00:00:00:01"}]))
+    assert built[:7] == bytes([3, 4, 192, 0, 2, 1, 16])
+    peers = PeerList.from_bytes(built).peers
+    assert [p.address for p in peers] == ["192.0.2.1", "2001:db8::1", "02:00:00:00:00:01"]
+    assert [p.size for p in peers] == [4, 16, 6]

@@ -21,7 +21,6 @@ raising, with an error layer (or a truncated capture) and the layers before it a
 from __future__ import annotations
 
 import csv
-import ipaddress
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -161,7 +160,7 @@ def gre_flags_and_version(g: Any) -> str:
 
 def arp_ipv4(which: str) -> Callable[[View], str | None]:
     def extract(v: View) -> str | None:
-        return join(str(ipaddress.IPv4Address(bytes(getattr(a, which)))) for a in v["ARP"]
+        return join(getattr(a, which) for a in v["ARP"]  # addr[4]: dotted text already
                     if a.protocol == 0x0800 and a.prot_address_size == 4)
     return extract
 

@@ -199,13 +199,15 @@ def test_arp_of_any_address_sizes_and_its_flow():
     p = decoded(eth(0x0806, body + b"\0" * 18))
     arp = p.layers[1]
     assert names(p) == ["Ethernet", "ARP"] and arp.operation == 1
-    assert bytes(arp.source_prot_address) == ip4("10.0.0.1")
+    assert arp.source_prot_address == "10.0.0.1"  # addr[n]: text by its size, as tshark
+    assert arp.source_hw_address == "02:00:00:00:00:01" and arp._source_hw_address == MAC_A
     assert bytes(arp.trailer) == b"\0" * 18
     assert arp.flow.src.raw == ip4("10.0.0.1") and arp.flow.dst.raw == ip4("10.0.0.2")
     odd = struct.pack(">HHBBH", 32, 0x86DD, 20, 16, 2) + b"h" * 20 + b"p" * 16 + b"H" * 20 \
         + b"P" * 16
     arp = decoded(eth(0x0806, odd)).layers[1]
-    assert bytes(arp.dst_hw_address) == b"H" * 20 and bytes(arp.dst_prot_address) == b"P" * 16
+    assert arp.dst_hw_address == ":".join(["48"] * 20)  # neither 4 nor 16 bytes: hex pairs
+    assert arp.dst_prot_address == "5050:5050:5050:5050:5050:5050:5050:5050"  # 16: IPv6
 
 
 def test_arp_cut_short_is_an_error_at_the_address_that_is_missing():
