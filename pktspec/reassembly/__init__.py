@@ -43,8 +43,9 @@ assembler handles out-of-order segments, retransmissions and overlaps (first cop
 :mod:`pktspec.reassembly.segments` for the exact rule, which is tshark's), sequence-number
 wraparound, SYN/FIN/RST, data after a FIN, connections picked up mid-stream, keep-alives and
 zero-window probes. A hole the capture never filled is reported to the stream as
-``chunk.skipped`` bytes, once the receiver acknowledged past it or a flush or limit gives up
-waiting. :meth:`TCPAssembler.flush_older_than` closes idle connections and skips stale holes;
+``chunk.skipped`` bytes, once the receiver acknowledged past it (before that packet's own
+data is delivered, as in tshark's follow) or a flush or limit gives up waiting.
+:meth:`TCPAssembler.flush_older_than` closes idle connections and skips stale holes;
 :meth:`TCPAssembler.flush_all` ends the input.
 
 Readers and messages
@@ -62,9 +63,10 @@ IP fragments
 protocol and identification, under the RFC limits and with a documented overlap policy
 (Wireshark's: see :mod:`pktspec.reassembly.fragments`), and decode each reassembled datagram
 again as a whole packet. :func:`defragment` wraps any packet iterator: fragments in, whole
-datagrams out. The TCP assembler runs its own defragmenters on fragments that carry TCP
-(``defragment=True``, the default), so TCP inside fragments reaches the streams at no cost
-for the other packets.
+datagrams out, in capture order (the fragments of a datagram that never completes are
+dropped and counted, or with ``keep_incomplete`` yielded in their place). The TCP
+assembler runs its own defragmenters on fragments that carry TCP (``defragment=True``, the
+default), so TCP inside fragments reaches the streams at no cost for the other packets.
 
 Modules: ``stream`` (Chunk, Stream, StreamStats, Gap), ``segments`` (the out-of-order
 buffer and overlap policy), ``connection`` (one connection's sequence state), ``tcp`` (the

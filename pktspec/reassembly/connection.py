@@ -22,9 +22,12 @@ in-order chunks for the connection's stream:
   real next byte, so it is delivered once and its later retransmission is a duplicate.
 - Holes. A hole is given up on (``skip_gap``) when the peer has acknowledged bytes past the
   start of the data after it (the hole reached the receiver, so the capture missed it and no
-  retransmission will come; tshark's rule),
-  when a flush or a limit says so, or when the connection closes. The next chunk then
-  carries ``skipped``, and the side records a :class:`~pktspec.reassembly.stream.Gap`.
+  retransmission will come; tshark's rule), when a flush or a limit says so, or when the
+  connection closes. The next chunk then carries ``skipped``, and the side records a
+  :class:`~pktspec.reassembly.stream.Gap`. The assembler applies a packet's ACK before the
+  data that packet carries, as tshark's follow does, so the bytes after an acknowledged hole
+  are delivered ahead of the acknowledging side's data; data whose ACK does not reach past
+  the hole leaves it waiting.
 - FIN. Bytes at or past the FIN's position are ignored (``after_fin``); the side is
   ``finished`` once everything before the FIN was delivered.
 

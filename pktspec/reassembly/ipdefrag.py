@@ -22,6 +22,17 @@ room, oldest first; counters in :class:`DefragStats` say how often. ``max_bytes`
 the estimated memory held (fragment data plus a fixed cost per fragment and per datagram),
 so :meth:`memory_bound` holds whatever the input.
 
+Order. :func:`defragment` (what ``pktspec.open(path, defragment=True)`` runs) keeps capture
+order: a reassembled datagram comes out where its last missing fragment was captured (as
+gopacket's ip4defrag and tshark do), and nothing is ever yielded after a packet captured later
+than it. The fragments of a datagram that never completes (timeout, memory cap, RFC limit, or
+the end of input) are dropped, as ip4defrag drops them, and counted: ``stats.incomplete``
+fragments (``timed_out``, ``evicted``, ``invalid`` and ``unfinished`` say why). With
+``keep_incomplete=True`` they are yielded instead, unchanged and in their capture place: the
+packets after such a fragment are held back until its datagram completes or is given up on
+(so output lags by up to ``timeout`` seconds of packet time, and what is held back is bounded
+by ``max_bytes``).
+
 The reassembled datagram is decoded again as a whole packet: the link-layer bytes of the
 first fragment (when only link layers precede the IP header), a rebuilt IP header (IPv4:
 total length, flags, offset and checksum fixed; IPv6: payload length fixed and the Fragment
@@ -37,7 +48,7 @@ from __future__ import annotations
 
 import abc
 import struct
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -129,7 +140,11 @@ class DefragStats:
     others (``conflicts``: with different bytes) in produced datagrams; ``beyond_end``
     fragments cut at the datagram's end; ``invalid`` datagrams given up on for breaking an
     RFC limit; ``truncated`` fragments the capture cut short (passed through, unusable);
-    ``timed_out`` and ``evicted`` datagrams given up on by timeout or memory cap.
+    ``timed_out`` and ``evicted`` datagrams given up on by timeout or memory cap;
+    ``unfinished`` datagrams still incomplete at the end of input (:meth:`discard_all`);
+    ``incomplete`` the fragments of all the datagrams given up on (invalid, timed out,
+    evicted, unfinished): fragments that never made a datagram, dropped (or, with
+    ``keep_fragments``, handed back by ``take_given_up``).
     """
 
     fragments: int = 0
@@ -142,6 +157,8 @@ class DefragStats:
     truncated: int = 0
     timed_out: int = 0
     evicted: int = 0
+    unfinished: int = 0
+    incomplete: int = 0
 
 
 DATAGRAM_COST = 1024
@@ -182,6 +199,8 @@ class _Defragmenter(abc.ABC):
         self.cost = 0
         self._pending: OrderedDict[Any, _Pending] = OrderedDict()  # oldest first
         self._given_up: list[Packet] = []
+        self._completed: list[Packet] = []
+        self._track_completed = False  # set by defragment(keep_incomplete=True) only
 
     # -- the version-specific part --------------------------------------------------------------
 
@@ -246,6 +265,8 @@ class _Defragmenter(abc.ABC):
 
     def _finish(self, key: Any, pending: _Pending, packet: Packet) -> Packet:
         del self._pending[key]
+        if self._track_completed:
+            self._completed.extend(pending.packets)
         fragments = pending.fragments
         self.cost -= pending.cost
         payload = fragments.assemble()
@@ -262,13 +283,17 @@ class _Defragmenter(abc.ABC):
         return decode(data, cls, metadata=meta)
 
     def _give_up(self, key: Any, packet: Packet | None = None) -> None:
+        """Forget an unfinished datagram (and packet, a fragment of it that was refused)."""
         pending = self._pending.pop(key, None)
         if pending is not None:
             self.cost -= pending.cost
+            self.stats.incomplete += len(pending.fragments)
             if self.keep_fragments:
                 self._given_up.extend(pending.packets)
-        if packet is not None and self.keep_fragments:
-            self._given_up.append(packet)
+        if packet is not None:
+            self.stats.incomplete += 1
+            if self.keep_fragments:
+                self._given_up.append(packet)
 
     def _enforce_caps(self, newest: Any) -> None:
         while self._pending and (self.cost > self.max_bytes
@@ -297,14 +322,30 @@ class _Defragmenter(abc.ABC):
     def discard_all(self) -> int:
         """Give up on every unfinished datagram (end of input); returns how many."""
         count = len(self._pending)
+        self.stats.unfinished += count
         for key in list(self._pending):
             self._give_up(key)
         return count
 
+    def discard_oldest(self) -> bool:
+        """Give up on the unfinished datagram whose first fragment came first (counted as
+        ``evicted``); False when there is none."""
+        if not self._pending:
+            return False
+        self.stats.evicted += 1
+        self._give_up(next(iter(self._pending)))
+        return True
+
     def take_given_up(self) -> list[Packet]:
         """With ``keep_fragments``: the fragments of datagrams given up on since the last
-        call, in capture order (so that nothing a capture held is silently lost)."""
+        call (so that nothing a capture held is silently lost)."""
         out, self._given_up = self._given_up, []
+        return out
+
+    def take_completed(self) -> list[Packet]:
+        """While :func:`defragment` keeps incomplete fragments: the fragments of datagrams
+        completed since the last call (now part of the packets :meth:`defrag` returned)."""
+        out, self._completed = self._completed, []
         return out
 
     def __len__(self) -> int:
@@ -389,20 +430,65 @@ def _checksum(header: bytes | bytearray) -> int:
 
 def defragment(packets: Iterable[Packet], *, timeout: float = 30.0,
                max_bytes: int = 16 << 20, max_datagrams: int = 4096,
-               keep_incomplete: bool = True) -> Iterator[Packet]:
-    """Yield packets with IPv4 and IPv6 fragments replaced by the datagrams they make up.
+               keep_incomplete: bool = False,
+               defragmenters: tuple[IPv4Defragmenter, IPv6Defragmenter] | None = None,
+               ) -> Iterator[Packet]:
+    """Yield packets with IPv4 and IPv6 fragments replaced by the datagrams they make up,
+    in capture order. This is what ``pktspec.open(path, defragment=True)`` runs
+    (``defragment={...}`` passes these keywords).
 
-    A datagram comes out where its last missing fragment was captured. With
-    ``keep_incomplete`` (the default) the fragments of a datagram that never completes are
-    not lost: they come out, unchanged, when it is given up on (timeout, memory cap, or the
-    end of input), so later than their capture time. This is what
-    ``pktspec.open(path, defragment=True)`` runs.
+    A datagram comes out where its last missing fragment was captured. The fragments of a
+    datagram that never completes (its first fragment ``timeout`` seconds of packet time
+    older than the current packet, a memory cap, an RFC limit, or the end of input) are
+    dropped and counted (``stats.incomplete``), as gopacket's ip4defrag drops them. With
+    ``keep_incomplete`` they come out instead, unchanged and in their capture place: the
+    packets after such a fragment are held back until its datagram completes or is given up
+    on. At most ``max_bytes`` of packets are held back that way; past it the oldest
+    unfinished datagram is given up on (counted as ``evicted``).
+
+    ``defragmenters``, an (IPv4Defragmenter, IPv6Defragmenter) pair, are used instead of
+    new ones, so that their ``stats`` can be read; their own timeout and caps then apply,
+    and their ``keep_fragments`` is set to ``keep_incomplete``.
     """
-    options = dict(timeout=timeout, max_bytes=max_bytes, max_datagrams=max_datagrams,
-                   keep_fragments=keep_incomplete)
-    v4 = IPv4Defragmenter(**options)
-    v6 = IPv6Defragmenter(**options)
+    if defragmenters is None:
+        options = dict(timeout=timeout, max_bytes=max_bytes, max_datagrams=max_datagrams)
+        v4, v6 = IPv4Defragmenter(**options), IPv6Defragmenter(**options)
+    else:
+        v4, v6 = defragmenters
+    v4.keep_fragments = v6.keep_fragments = keep_incomplete
+    if keep_incomplete:
+        return _in_place(packets, v4, v6, max_bytes)
+    return _dropping(packets, v4, v6)
+
+
+def _defragmenter(packet: Packet, v4: _Defragmenter,
+                  v6: _Defragmenter) -> _Defragmenter | None:
+    """The defragmenter a packet may be a fragment for; None when it cannot be one."""
+    net = packet.network
+    t = type(net)
+    if t is IPv4:
+        return v4 if net._flags & _MF or net.fragment_offset else None
+    if t is IPv6 and net.next_header not in _NO_EXTENSIONS:
+        return v6
+    return None
+
+
+def _expire(packet: Packet, v4: _Defragmenter, v6: _Defragmenter) -> None:
+    """Give up on the datagrams that timed out by this packet's time."""
+    meta = packet.metadata
+    if meta is not None:
+        ts = meta.timestamp
+        for d in (v4, v6):
+            if d._pending:
+                d.discard_older_than(ts - d.timeout)
+
+
+def _dropping(packets: Iterable[Packet], v4: _Defragmenter,
+              v6: _Defragmenter) -> Iterator[Packet]:
+    """:func:`defragment` without ``keep_incomplete``: unfinished datagrams are dropped."""
     for packet in packets:
+        if v4._pending or v6._pending:
+            _expire(packet, v4, v6)
         net = packet.network
         t = type(net)
         if t is IPv4:
@@ -417,10 +503,78 @@ def defragment(packets: Iterable[Packet], *, timeout: float = 30.0,
             continue
         if out is not None:
             yield out
-        if keep_incomplete:
-            yield from v4.take_given_up()
-            yield from v6.take_given_up()
     v4.discard_all()
     v6.discard_all()
-    yield from v4.take_given_up()
-    yield from v6.take_given_up()
+
+
+def _in_place(packets: Iterable[Packet], v4: _Defragmenter, v6: _Defragmenter,
+              max_bytes: int) -> Iterator[Packet]:
+    """:func:`defragment` with ``keep_incomplete``: a queue in capture order, each entry
+    ``[packet, ready, defragmenter]``, drained from the front while its head is ready. A
+    fragment's entry waits until its datagram completes (the entry is emptied: the datagram
+    comes out at its last fragment) or is given up on (the fragment comes out, in place)."""
+    held: deque[list[Any]] = deque()
+    waiting: dict[int, list[Any]] = {}  # id(fragment) -> its entry, while unresolved
+    cost = 0  # what the packets in held are charged (fragments are charged twice: bounded)
+    v4._track_completed = v6._track_completed = True
+
+    def settle(d: _Defragmenter) -> None:
+        nonlocal cost
+        for q in d.take_completed():
+            entry = waiting.pop(id(q), None)
+            if entry is not None:
+                cost -= len(q.data) + PACKET_COST
+                entry[0], entry[1] = None, True
+        for q in d.take_given_up():
+            entry = waiting.pop(id(q), None)
+            if entry is not None:
+                entry[1] = True
+
+    try:
+        for packet in packets:
+            if v4._pending or v6._pending:
+                _expire(packet, v4, v6)
+                settle(v4)
+                settle(v6)
+            d = _defragmenter(packet, v4, v6)
+            if d is None:
+                if not held:
+                    yield packet
+                    continue
+                entry = [packet, True, None]
+            else:
+                out = d.defrag(packet)
+                if out is not None:  # not a fragment after all, or the datagram it completed
+                    entry = [out, True, None]
+                else:  # waiting, or refused at once (RFC limit, cap): then ready as it is
+                    refused = any(q is packet for q in d._given_up)
+                    entry = [packet, refused, d]
+                    if not refused:
+                        waiting[id(packet)] = entry
+                settle(d)
+            held.append(entry)
+            cost += len(entry[0].data) + PACKET_COST
+            while held:
+                head = held[0]
+                if not head[1]:
+                    if cost <= max_bytes:
+                        break
+                    if not head[2].discard_oldest():  # gives up on the head's datagram
+                        head[1] = True
+                    settle(head[2])
+                    continue
+                held.popleft()
+                if head[0] is not None:
+                    cost -= len(head[0].data) + PACKET_COST
+                    yield head[0]
+        v4.discard_all()
+        v6.discard_all()
+        settle(v4)
+        settle(v6)
+        for entry in held:
+            if entry[0] is not None:
+                yield entry[0]
+    finally:
+        for d in (v4, v6):
+            d._track_completed = False
+            d._completed.clear()

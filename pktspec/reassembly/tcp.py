@@ -136,7 +136,10 @@ class TCPAssembler:
     the module
     docstring; ``on_limit`` is ``"deliver"`` (default) or ``"drop"``. With
     ``skip_acked_gaps`` (default) a hole is given up on as soon as the receiver acknowledges
-    bytes past it, as tshark's follow does; without it holes wait for a flush or a limit.
+    bytes past it, as tshark's follow does: the ACK is applied before the data of the packet
+    that carries it, so the bytes after the hole come out ahead of that data (and the two
+    directions' chunks interleave as in tshark's follow); without it holes wait for a flush
+    or a limit.
     ``defragment`` (default) reassembles IP fragments that carry TCP; the defragmenters are
     ``defragmenters`` (IPv4, IPv6), with their own limits and counters.
     """
@@ -323,9 +326,9 @@ class TCPAssembler:
         before = side.buffer.cost + peer.buffer.cost
         if flags & SYN and not flags & ACK and side.direction is Direction.SERVER:
             self._late_syn(conn)
-        side.receive(tcp.seq, flags, tcp.window, tcp.payload, ts)
         if flags & ACK and self.skip_acked_gaps and peer.buffer.cost:  # (no hole: nothing to do)
-            peer.acknowledged(tcp.ack)
+            peer.acknowledged(tcp.ack)  # before this packet's own data, as tshark's follow
+        side.receive(tcp.seq, flags, tcp.window, tcp.payload, ts)
         after = side.buffer.cost + peer.buffer.cost
         if before or after:
             self._recharge(conn, after - before)

@@ -15,7 +15,8 @@ import re
 
 import pytest
 
-from pktspec.reassembly import TCPStream, streams
+import pktspec
+from pktspec.reassembly import TCPAssembler, TCPStream, streams
 from tests.conftest import CORPUS, corpus_or_skip
 
 STREAM_TRUTH = CORPUS / "truth" / "streams"
@@ -69,3 +70,70 @@ def test_streams_equal_tshark_follow(name):
         for node in "01":
             problems += compare_side(name, conn.index, node, sides[row["node" + node]])
     assert problems == []
+
+
+def follow_turns(name: str) -> dict[int, tuple[str, list[tuple[int, bytes]]]]:
+    """From tshark's ``follow,tcp,raw`` output: per stream, node 0's endpoint and the turns
+    (consecutive records of one node joined: node, bytes), markers included."""
+    text = (STREAM_TRUTH / name / "follow-raw.txt").read_text()
+    out = {}
+    for block in text.split("=" * 67 + "\nFollow: tcp,raw\n")[1:]:
+        lines = block.split("\n")
+        records = []
+        for line in lines[3:]:
+            if line.startswith("="):
+                break
+            if line.strip():
+                records.append((int(line.startswith("\t")), bytes.fromhex(line.strip())))
+        out[int(lines[0].split()[-1])] = (lines[1].split(": ", 1)[1], join_turns(records))
+    return out
+
+
+def join_turns(records: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+    turns: list[tuple[int, bytes]] = []
+    for node, data in records:
+        if turns and turns[-1][0] == node:
+            turns[-1] = (node, turns[-1][1] + data)
+        elif data:
+            turns.append((node, data))
+    return turns
+
+
+class Recorder:
+    def __init__(self, conn) -> None:
+        self.conn = conn
+        self.chunks = []
+
+    def reassembled(self, chunk) -> None:
+        self.chunks.append(chunk)
+
+    def complete(self) -> None:
+        pass
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("name", NAMES or ["(no corpus)"])
+def test_chunks_interleave_as_tshark_follow(name):
+    """The assembler's chunks, both directions in delivery order, with each hole shown as
+    tshark shows it, make the same turns as tshark's follow: a hole is given up on (and the
+    data behind it delivered) before the data of the packet that acknowledges past it."""
+    corpus_or_skip()
+    made: list[Recorder] = []
+    assembler = TCPAssembler(lambda conn: made.append(Recorder(conn)) or made[-1])
+    for packet in pktspec.open(CORPUS / "captures" / name):
+        assembler.assemble(packet)
+    assembler.flush_all()
+    truth = follow_turns(name)
+    if truth and not made:
+        pytest.skip(f"{name}: no TCP decoded")
+    assert sorted(r.conn.index for r in made) == sorted(truth)
+    for recorder in made:
+        node0, expected = truth[recorder.conn.index]
+        flip = str(recorder.conn.client) != node0
+        records = []
+        for chunk in recorder.chunks:
+            node = int(chunk.direction) ^ flip
+            if chunk.skipped:
+                records.append((node, b"[%d bytes missing in capture file]\0" % chunk.skipped))
+            records.append((node, chunk.data))
+        assert join_turns(records) == expected, f"stream {recorder.conn.index}"

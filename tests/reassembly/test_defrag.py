@@ -103,6 +103,7 @@ def test_timeout_uses_packet_time():
     d.defrag(old[0])
     d.defrag(v4_pieces(udp(b"n" * 40), 24, ident=2, ts=20.0)[0])
     assert d.stats.timed_out == 1 and d.take_given_up() == [old[0]]
+    assert d.stats.incomplete == 1 and d.stats.unfinished == 0
     assert d.defrag(old[1]) is None  # its partner is gone
 
 
@@ -143,10 +144,77 @@ def test_defragment_generator_replaces_fragments_and_keeps_the_rest():
     plain = tcp(A, 1, B, 2, 100, "S")
     pieces = v4_pieces(udp(b"D" * 60), 40, ident=3)
     lonely = v4_pieces(udp(b"L" * 60), 40, ident=4)[0]
-    out = list(defragment([plain, pieces[0], lonely, pieces[1]]))
+    v4, v6 = IPv4Defragmenter(), IPv6Defragmenter()
+    out = list(defragment([plain, pieces[0], lonely, pieces[1]], defragmenters=(v4, v6)))
+    assert len(out) == 2  # lonely never completed: dropped and counted, as ip4defrag does
     assert out[0] is plain and bytes(out[1].network.payload) == udp(b"D" * 60)
-    assert out[2] is lonely  # never completed: given back at the end
-    assert len(list(defragment([lonely], keep_incomplete=False))) == 0
+    assert (v4.stats.reassembled, v4.stats.unfinished, v4.stats.incomplete) == (1, 1, 1)
+    # kept: in its capture place, before the datagram its successor completed
+    out = list(defragment([plain, pieces[0], lonely, pieces[1]], keep_incomplete=True))
+    assert len(out) == 3 and out[0] is plain and out[1] is lonely
+    assert bytes(out[2].network.payload) == udp(b"D" * 60)
+
+
+def _order(out, packets):
+    """Capture positions of the output: an original packet's own, a datagram's that of the
+    fragment it came out at (the datagram carries that fragment's timestamp)."""
+    where = {id(p): i for i, p in enumerate(packets)}
+    times = [p.metadata.timestamp for p in packets]
+    return [where.get(id(p), times.index(p.metadata.timestamp)) for p in out]
+
+
+def test_defragment_generator_never_yields_a_fragment_after_later_packets():
+    """A fragment whose datagram times out (30 s of packet time) or never completes is not
+    yielded after packets captured later: dropped by default, in place when kept."""
+    timed_out = v4_pieces(udp(b"T" * 60), 40, ident=1, ts=1.0)[0]
+    plain = [tcp(A, 1, B, 2, 100 + i, "A", ts=ts) for i, ts in enumerate((2.0, 40.0, 44.0))]
+    whole = [v4_pieces(udp(b"W" * 60), 40, ident=2, ts=ts)[i] for i, ts in ((0, 42.0), (1, 45.0))]
+    never = v4_pieces(udp(b"N" * 60), 40, ident=3, ts=43.0)[0]
+    packets = [timed_out, plain[0], plain[1], whole[0], never, plain[2], whole[1]]
+    v4, v6 = IPv4Defragmenter(), IPv6Defragmenter()
+    out = list(defragment(packets, defragmenters=(v4, v6)))
+    assert _order(out, packets) == [1, 2, 5, 6]
+    assert bytes(out[3].network.payload) == udp(b"W" * 60)
+    assert (v4.stats.timed_out, v4.stats.unfinished, v4.stats.incomplete) == (1, 1, 2)
+    v4, v6 = IPv4Defragmenter(), IPv6Defragmenter()
+    out = list(defragment(packets, keep_incomplete=True, defragmenters=(v4, v6)))
+    assert _order(out, packets) == [0, 1, 2, 4, 5, 6]
+    assert out[0] is timed_out and out[3] is never
+    assert (v4.stats.timed_out, v4.stats.unfinished, v4.stats.incomplete) == (1, 1, 2)
+
+
+def test_kept_fragment_is_released_at_its_timeout_not_at_the_end():
+    lonely = v4_pieces(udp(b"L" * 60), 40, ident=4, ts=1.0)[0]
+    later = [tcp(A, 1, B, 2, 100 + i, "A", ts=1.0 + 10 * i) for i in range(1, 6)]
+    out = defragment(iter([lonely, *later]), keep_incomplete=True)
+    assert next(out) is lonely  # released by the packet at t=41, 30 s later
+    assert [p.metadata.timestamp for p in out] == [11.0, 21.0, 31.0, 41.0, 51.0]
+
+
+def test_packets_held_behind_a_kept_fragment_are_bounded():
+    lonely = v4_pieces(udp(b"L" * 60), 40, ident=4)[0]
+    later = [tcp(A, 1, B, 2, 100 + i, "A", ts=0.001 * i) for i in range(1, 50)]
+    taken = []
+
+    def source():
+        for p in [lonely, *later]:
+            taken.append(p)
+            yield p
+
+    v4, v6 = IPv4Defragmenter(), IPv6Defragmenter()
+    out = defragment(source(), keep_incomplete=True, max_bytes=10_000, defragmenters=(v4, v6))
+    assert next(out) is lonely and len(taken) < 20  # given up on to make room
+    assert list(out) == later and v4.stats.evicted == 1 and v4.stats.incomplete == 1
+
+
+def test_fragment_refused_at_once_stays_in_place_when_kept():
+    plain = tcp(A, 1, B, 2, 100, "S")
+    tiny = ipv4_fragment(A, B, 17, 2, 0, b"tiny", True)  # a non-last fragment under 8 bytes
+    out = list(defragment([tiny, plain], keep_incomplete=True))
+    assert out == [tiny, plain]
+    v4, v6 = IPv4Defragmenter(), IPv6Defragmenter()
+    assert list(defragment([tiny, plain], defragmenters=(v4, v6))) == [plain]
+    assert v4.stats.invalid == 1 and v4.stats.incomplete == 1
 
 
 def test_tcp_inside_fragments_reaches_the_assembler():
