@@ -28,7 +28,7 @@ RESERVED = frozenset({
     "self", "buf", "off", "end", "hend", "pend", "this", "nxt",
 }) | RESERVED_NAMES
 BUILTIN_FUNCS = {"len": (1, 1), "min": (2, 8), "max": (2, 8)}
-BUILD_FUNCS = {"inet_checksum": (1, 4), "crc32": (1, 4)}
+BUILD_FUNCS = {"inet_checksum": (1, 4), "crc32": (1, 4), "crc32c": (1, 4)}
 # Build-only functions that make bytes: concat(a, b, ...) joins byte strings, and uN(x) is x
 # as an N-bit integer in the unit's byte order (a pseudo-header spells out its layout so).
 BYTES_FUNCS = {"concat": (1, 16), "u8": (1, 1), "u16": (1, 1), "u24": (1, 1), "u32": (1, 1),
@@ -241,7 +241,7 @@ class Checker:
             other = seen.get(key)
             if other is not None and other.target != b.target:
                 self.current = b.file
-                self.error(b.pos, f"{b.table} value {b.value:#x} is bound to {other.target} "
+                self.error(b.pos, f"{b.table} value {b.value} ({b.value:#x}) is bound to {other.target} "
                            f"already (at {other.pos}) with the same priority",
                            "give one binding a higher 'priority N' to make it win, or drop one")
             seen[key] = b
@@ -261,7 +261,7 @@ class Checker:
                 if source in ours or other.cls.name == b.target or other.priority != b.priority:
                     continue
                 self.current = b.file
-                self.error(b.pos, f"{b.table} value {b.value:#x} is bound to {other.cls.name} "
+                self.error(b.pos, f"{b.table} value {b.value} ({b.value:#x}) is bound to {other.cls.name} "
                            f"already (by {other.source}) with the same priority",
                            "give this binding a higher 'priority N' to make it win")
 

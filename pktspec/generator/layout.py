@@ -64,6 +64,7 @@ class UnitPlanner(BuildRelations):
         self.index = 0  # the member being planned
         self.main_lines: list[str] | None = None  # _decode's lines while planning the tail
         self.tail_fields: list[str] = []
+        self.part_offset: int | None = 0  # fixed_offset where the variable part began
 
     # ---- naming of values in the three contexts ----
     def fast_name(self, name: str) -> str:
@@ -91,6 +92,8 @@ class UnitPlanner(BuildRelations):
             return f"this.{name}"
         if name == "item":
             return "obj"
+        if name == "remaining":  # only in boundaries: in a header, all of the layer's bytes
+            return "_c.stream_size(this._io)"
         return self.mod.global_name(name)
 
     def flag_attr(self, resolve, e: ast.Attr) -> str | None:
@@ -257,6 +260,8 @@ class UnitPlanner(BuildRelations):
         solved = self.struct_lengths().get(cf.name)
         if solved is not None:  # a struct's length field: the builder fills it when left out
             con = f"_c.Default({con}, lambda this: {solved})"
+        elif self.unit.kind == "struct":  # left out when building: its default, or zero
+            con = f"_c.Default({con}, {self.struct_default(cf)})"
         self.format_lines.append(self.cond_wrap(cf, f'"{cf.name}" / {con}'))
         self.add_format_check(cf)
         self.add_info(cf, offset, nbytes, None)
@@ -294,8 +299,11 @@ class UnitPlanner(BuildRelations):
                 seg.post.append(f"{target} = {expr}")
             self.add_check(seg, cf, self.fast_name(cf.name), offset)
             self.add_info(cf, offset, nbytes, bits)
-            parts.append(f"((this.{cf.name} & {mask:#x}) << {shift})" if shift
-                         else f"(this.{cf.name} & {mask:#x})")
+            value = f"this.{cf.name}"
+            if self.unit.kind == "struct":  # left out when building: its default, or zero
+                value = f"_or_default(this.get({cf.name!r}), {self.struct_default(cf)})"
+            parts.append(f"(({value} & {mask:#x}) << {shift})" if shift
+                         else f"({value} & {mask:#x})")
         rebuild = " | ".join(parts)
         self.format_lines.append(
             f'"{chunk}" / _c.Rebuild({_int_construct(8 * nbytes, False, endian)}, '
@@ -313,6 +321,15 @@ class UnitPlanner(BuildRelations):
                                      f"# {self.where(cf.node.pos)}")
             self.add_format_check(cf)
         seg.size += nbytes
+
+    def struct_default(self, cf) -> str:
+        """What a struct's scalar field is built as when the user leaves it out: the
+        declared default (or ``==`` value), else zero (zero bytes for an address)."""
+        t = cf.ftype
+        if t.kind == "addr":
+            return repr(bytes(t.bits // 8))
+        value = cf.node.default if cf.node.default is not None else cf.node.check
+        return self.fast_const(value) if value is not None else "0"
 
     def add_check(self, seg: Segment, cf, target: str, offset: int | None) -> None:
         if cf.node.check is None:
@@ -376,6 +393,7 @@ class UnitPlanner(BuildRelations):
         t = cf.ftype
         if self.tail_can_start(t):
             self.start_tail()
+        self.part_offset = self.fixed_offset
         cond = self.fast()(cf.node.cond) if cf.node.cond is not None else None
         if t.is_scalar:
             self.emit_segment([cf], cond)
@@ -418,6 +436,10 @@ class UnitPlanner(BuildRelations):
                            f"self.{cf.name} = buf[p:i]",
                            f"p = i + {len(term)}"]
         elif t.size is None:
+            if self.limit() == "hend":  # the rest of the header: it must not end before p
+                self.lines += ["if hend < p:",
+                               "    raise self._fail('header', off, 'header length %d is "
+                               "shorter than its fields' % (hend - off))"]
             self.lines.append(f"self.{cf.name} = buf[p:{self.limit()}]")
             self.lines.append(f"p = {self.limit()}")
             self.p_is_hend = self.limit() == "hend"
@@ -430,10 +452,38 @@ class UnitPlanner(BuildRelations):
                            "    raise self._truncated(buf, off, end)",
                            f"self.{cf.name} = buf[p:p + n]",
                            "p += n"]
-        cons = self.construct_of(t)
+        cons = self.to_header_end(cf, self.construct_of(t), "_c.GreedyBytes")
         self.format_lines.append(self.cond_wrap(cf, f'"{cf.name}" / {cons}'))
         self.add_format_check(cf)
         self.add_info(cf, None, None, None)
+
+    def to_header_end(self, cf, con: str, measure: str) -> str:
+        """A part that runs to the end (``bytes[]``, ``T[]``) once the header's end is known
+        stops there in the fast decoder (``buf[p:hend]``), so FORMAT must stop it there too,
+        not take the payload with it.
+
+        At a fixed offset k, with a header the builder can compute, that is construct's
+        FixedSized of the header length minus k (the shape of IPv4's ``options ... size
+        ihl * 4 - 20``: the builder measures the part without it, then pads to the header
+        length). Elsewhere (after variable parts, or a header of ``remaining`` or of a
+        ``let``) the size is the header's end less the stream's position, while parsing;
+        while building the part is measured (``measure`` builds it unbounded), so the
+        FixedSized writes it as it is and the builder pads the header.
+        """
+        t = cf.ftype
+        h = self.unit.header
+        if self.unit.kind != "layer" or h is None or not self.hend_ready or \
+                not t.to_end or t.sized is not None or (t.kind == "bytes" and t.bits is not None):
+            return con
+        end = self.cons()(h)
+        k = self.part_offset
+        known = {f.name for f in self.unit.fields} | set(self.mod.checked.consts)
+        if k is not None and names_in(h) <= known:
+            size = f"{end} - {k}" if k else end
+        else:
+            size = (f"{end} - _c.stream_tell(this._io, None) if this._parsing "
+                    f"else _built_size({measure}, this.get({cf.name!r}), this)")
+        return f"_c.FixedSized(lambda this: {size}, {con})"
 
     def emit_sized_address(self, cf) -> None:
         """``addr[n]``: n bytes kept as bytes in ``_name`` (bytes even from a memoryview, so
@@ -527,7 +577,8 @@ class UnitPlanner(BuildRelations):
             self.properties.append([
                 "@property", f"def {cf.name}(self):",
                 f"    return _lazy_value(self, {cf.name!r}, {fmt})"])
-        self.format_lines.append(self.cond_wrap(cf, f'"{cf.name}" / {self.construct_of(t)}'))
+        con = self.to_header_end(cf, self.construct_of(t), fmt)
+        self.format_lines.append(self.cond_wrap(cf, f'"{cf.name}" / {con}'))
         self.add_info(cf, None, None, None)
 
     def tail_can_start(self, t: FieldType) -> bool:
@@ -617,7 +668,7 @@ class UnitPlanner(BuildRelations):
             if t.count is not None:
                 return f"_c.Array(lambda this: {cx(t.count)}, {elem})"
             if t.until is not None:
-                return f"_c.RepeatUntil(lambda obj, lst, this: {cx(t.until)}, {elem})"
+                return f"_RepeatUntil(lambda obj, lst, this: {cx(t.until)}, {elem})"
             if t.array_size is not None and bounded:
                 return (f"_c.FixedSized(lambda this: {cx(t.array_size)}, "
                         f"_c.GreedyRange({elem}))")

@@ -49,7 +49,7 @@ class ModuleModel:
     sha256: str
     version: str
     regenerate: str
-    imports: list[str]
+    imports: list[tuple[str, str, str | None]]  # (module, names, the .layer a user one needs)
     flagsets: list[str]
     enums: list[tuple[str, str, list[tuple[str, str]]]]
     tables: list[str]

@@ -118,7 +118,8 @@ class ModulePlanner:
                 struct_formats.append(f"_S_{d.name} = _c.Struct(\n{body}\n)")
             elif isinstance(d, ast.Layer):
                 layers.append(UnitPlanner(self, checked.units[d.name]).plan())
-        registrations = [f"_REGISTRY.add_layer({lm.name})" for lm in layers]
+        registrations = self.member_lines()
+        registrations += [f"_REGISTRY.add_layer({lm.name})" for lm in layers]
         registrations += self.binding_lines()
         exports = sorted([e[0] for e in enums] + [lm.name for lm in layers])
         return ModuleModel(
@@ -132,6 +133,21 @@ class ModulePlanner:
             helpers=self.helpers, struct_formats=struct_formats,
             field_formats=self.field_formats, layers=layers, registrations=registrations,
             exports=exports)
+
+    def member_lines(self) -> list[str]:
+        """The items this file names in an ``extend`` (``extend BKind { C = 3 -> X }``),
+        added to the enum's class wherever it was declared, so that they display and build
+        by name like its own items. Items the enum declares itself are left alone."""
+        out: list[str] = []
+        for b in self.checked.bindings:
+            if b.file is not self.source or b.name is None or b.value is None:
+                continue
+            if (b.name, b.value) in self.checked.enums[b.table].items:
+                continue  # `enum E { A = 1 -> X }`: already in the class body
+            line = f"{self.ref(b.table)}.add_member({b.name!r}, {b.value!r})"
+            if line not in out:
+                out.append(line)
+        return out
 
     def binding_lines(self) -> list[str]:
         out = []
@@ -184,12 +200,22 @@ class ModulePlanner:
                              f"    return bool({px(cond)})"])
         return ident
 
-    def import_lines(self) -> list[str]:
-        lines = []
+    def import_lines(self) -> list[tuple[str, str, str | None]]:
+        """(module, names, needs) per module this one imports from, sorted. ``needs`` is
+        None for a built-in module; for another user file's module it ends the message of
+        the ImportError raised when that module was never loaded (a compiled module imported
+        on its own), after the importing module's ``__name__``."""
+        files = {self.module_name_of(s.file): s.file
+                 for s in self.checked.program.symbols.values()}
+        out = []
         for module in sorted(self.foreign):
             names = ", ".join(sorted(self.foreign[module]))
-            lines.append(f"from {module} import {names}")
-        return lines
+            source = files[module]
+            needs = None if source.builtin else (
+                f" needs the layers of {source.display}: load it first with "
+                f"pktspec.load({source.display!r})")
+            out.append((module, names, needs))
+        return out
 
 
 def plan_module(checked: Checked, source: SourceFile, version: str, sha256: str,

@@ -19,7 +19,7 @@ from pktspec.grammar import ast
 _SAFE_OPS = frozenset({"+", "-", "*", "//", "%", "<<", ">>", "&", "|", "^", "==", "!=",
                        "<", "<=", ">", ">=", "and", "or"})
 _FUNCS = {"len": "len", "min": "min", "max": "max",
-          "inet_checksum": "_inet_checksum", "crc32": "_crc32"}
+          "inet_checksum": "_inet_checksum", "crc32": "_crc32", "crc32c": "_crc32c"}
 
 
 class PyExpr:

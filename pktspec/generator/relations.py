@@ -50,7 +50,9 @@ class BuildRelations:
             bound = t.count if t.kind == "array" else t.size if t.kind == "bytes" else None
             if bound is not None:
                 bounds.append((bound, f"len(c.{cf.name} or ())"))
-        bounds += self.last_part_bound()
+            elif t.sized is not None or t.array_size is not None:  # `T[] size n`: its bytes
+                bounds.append((t.sized if t.sized is not None else t.array_size,
+                               f"_part_size({self.unit.name}, {cf.name!r}, c.{cf.name}, c)"))
         solved: list[tuple[str, str]] = []
         taken = {cf.name for cf in self.unit.fields if cf.node.value is not None}
         for expr, measured in bounds:
@@ -61,9 +63,7 @@ class BuildRelations:
             linear = self.linear(expr, free[0])
             if linear is None or linear[0] <= 0:
                 continue
-            a, b = linear
-            rest = f"{measured} - {b}" if b else measured
-            solved.append((free[0], f"({rest} + {a - 1}) // {a}" if a > 1 else rest))
+            solved.append((free[0], _solve(measured, *linear)))
             taken.add(free[0])
         return solved
 
@@ -114,20 +114,6 @@ class BuildRelations:
             a, b = linear
             solved[name] = _solve(measured, a, b)
         return solved
-
-    def last_part_bound(self) -> list[tuple[ast.Expr, str]]:
-        """``options: Option[] size opt_len * 4`` as the layer's last field, after fields of
-        fixed sizes: its bytes are the header's from a known offset on, so the length field
-        follows from the header length (Geneve's opt_len)."""
-        if not self.unit.fields:
-            return []
-        *before, last = self.unit.fields
-        bound = last.ftype.sized if last.ftype.sized is not None else last.ftype.array_size
-        if bound is None or any(cf.node.cond is not None or not cf.ftype.is_scalar
-                                for cf in before):
-            return []
-        offset = sum(cf.ftype.bits for cf in before) // 8
-        return [(bound, f"c._header_len - {offset}" if offset else "c._header_len")]
 
     def linear(self, e: ast.Expr, name: str) -> tuple[int, str | None] | None:
         """``e`` as ``a * name + b``: (a, Python source of b or None), or None when it is not
@@ -255,7 +241,7 @@ class BuildRelations:
 
 
 def _is_checksum(e: ast.Expr) -> bool:
-    return isinstance(e, ast.Call) and e.func in ("inet_checksum", "crc32")
+    return isinstance(e, ast.Call) and e.func in ("inet_checksum", "crc32", "crc32c")
 
 
 def _solve(measured: str, a: int, b: str | None) -> str:

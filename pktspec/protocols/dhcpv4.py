@@ -12,14 +12,18 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
 from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
+from pktspec.runtime.constructs import crc32c as _crc32c
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
 from pktspec.runtime.constructs import inet_checksum as _inet_checksum
 from pktspec.runtime.constructs import lazy_value as _lazy_value
+from pktspec.runtime.constructs import or_default as _or_default
 from pktspec.runtime.constructs import let as _let
 from pktspec.runtime.constructs import parse_at as _parse_at
+from pktspec.runtime.constructs import part_size as _part_size
 from pktspec.runtime.constructs import signed as _signed
 from pktspec.runtime.flow import endpoint_type as _endpoint_type
 from pktspec.runtime.layer import FieldInfo as _FieldInfo
@@ -109,16 +113,16 @@ _T_UDPPort = _REGISTRY.table('UDPPort')
 _DHCPv4_flags_flags = _FlagSet.define('DHCPv4_flags', ('broadcast',), width=16)
 
 _S_DHCPClientIdentifier = _c.Struct(
-    "hardware_type" / _c.Int8ub,  # dhcpv4.layer:67
+    "hardware_type" / _c.Default(_c.Int8ub, 0),  # dhcpv4.layer:67
     "identifier" / _c.Default(_c.GreedyBytes, b''),  # dhcpv4.layer:68
 )
 _S_DHCPOption = _c.Struct(
-    "code" / _EnumInt(_c.Int8ub, DHCPOptionCode),  # dhcpv4.layer:74
+    "code" / _c.Default(_EnumInt(_c.Int8ub, DHCPOptionCode), 0),  # dhcpv4.layer:74
     "length" / _c.If(lambda this: ((this.code != 0) and (this.code != 255)), _c.Default(_c.Int8ub, lambda this: _built_size(this._subcons.value, this.get('value'), this))),  # dhcpv4.layer:75
     "value" / _c.If(lambda this: ((this.code != 0) and (this.code != 255)), _c.FixedSized(lambda this: this.length, _c.Switch(lambda this: this.code, {1: _AddressText(_c.Bytes(4), 'ipv4'), 2: _c.Int32sb, 3: _c.GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 4: _c.GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 5: _c.GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 6: _c.GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 7: _c.GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 26: _c.Int16ub, 28: _AddressText(_c.Bytes(4), 'ipv4'), 42: _c.GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 44: _c.GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 50: _AddressText(_c.Bytes(4), 'ipv4'), 51: _c.Int32ub, 52: _c.Int8ub, 53: _EnumInt(_c.Int8ub, DHCPMessageType), 54: _AddressText(_c.Bytes(4), 'ipv4'), 55: _c.GreedyRange(_EnumInt(_c.Int8ub, DHCPOptionCode)), 57: _c.Int16ub, 58: _c.Int32ub, 59: _c.Int32ub, 61: _S_DHCPClientIdentifier}, default=_c.Default(_c.GreedyBytes, b'')))),  # dhcpv4.layer:76
 )
 
-_F_DHCPv4_options = _c.RepeatUntil(lambda obj, lst, this: (obj.code == 255), _S_DHCPOption)
+_F_DHCPv4_options = _RepeatUntil(lambda obj, lst, this: (obj.code == 255), _S_DHCPOption)
 
 
 _DHCPv4_S0 = _struct.Struct('>BBBBIHH4s4s4s4s16s64s128sI')
@@ -166,7 +170,7 @@ class DHCPv4(_Layer):
         "server_name" / _c.Bytes(64),  # dhcpv4.layer:114
         "file" / _c.Bytes(128),  # dhcpv4.layer:115
         "magic" / _c.Int32ub,  # dhcpv4.layer:116
-        "options" / _c.If(lambda this: (this.magic == 1669485411), _c.RepeatUntil(lambda obj, lst, this: (obj.code == 255), _S_DHCPOption)),  # dhcpv4.layer:117
+        "options" / _c.If(lambda this: (this.magic == 1669485411), _RepeatUntil(lambda obj, lst, this: (obj.code == 255), _S_DHCPOption)),  # dhcpv4.layer:117
         "padding" / _c.GreedyBytes,  # dhcpv4.layer:119
     )
     DEFAULTS = {}

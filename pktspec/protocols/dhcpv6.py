@@ -12,14 +12,18 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
 from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
+from pktspec.runtime.constructs import crc32c as _crc32c
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
 from pktspec.runtime.constructs import inet_checksum as _inet_checksum
 from pktspec.runtime.constructs import lazy_value as _lazy_value
+from pktspec.runtime.constructs import or_default as _or_default
 from pktspec.runtime.constructs import let as _let
 from pktspec.runtime.constructs import parse_at as _parse_at
+from pktspec.runtime.constructs import part_size as _part_size
 from pktspec.runtime.constructs import signed as _signed
 from pktspec.runtime.flow import endpoint_type as _endpoint_type
 from pktspec.runtime.layer import FieldInfo as _FieldInfo
@@ -117,46 +121,46 @@ _T_DHCPv6StatusCode = _REGISTRY.table('DHCPv6StatusCode')
 _T_UDPPort = _REGISTRY.table('UDPPort')
 
 _S_DHCPv6DUID = _c.Struct(
-    "type" / _EnumInt(_c.Int16ub, DHCPv6DUIDType),  # dhcpv6.layer:74
-    "hardware_type" / _c.If(lambda this: ((this.type == 1) or (this.type == 3)), _c.Int16ub),  # dhcpv6.layer:75
-    "time" / _c.If(lambda this: (this.type == 1), _c.Int32ub),  # dhcpv6.layer:77
-    "enterprise_number" / _c.If(lambda this: (this.type == 2), _c.Int32ub),  # dhcpv6.layer:78
+    "type" / _c.Default(_EnumInt(_c.Int16ub, DHCPv6DUIDType), 0),  # dhcpv6.layer:74
+    "hardware_type" / _c.If(lambda this: ((this.type == 1) or (this.type == 3)), _c.Default(_c.Int16ub, 0)),  # dhcpv6.layer:75
+    "time" / _c.If(lambda this: (this.type == 1), _c.Default(_c.Int32ub, 0)),  # dhcpv6.layer:77
+    "enterprise_number" / _c.If(lambda this: (this.type == 2), _c.Default(_c.Int32ub, 0)),  # dhcpv6.layer:78
     "identifier" / _c.Default(_c.GreedyBytes, b''),  # dhcpv6.layer:80
 )
 _S_DHCPv6Status = _c.Struct(
-    "status_code" / _EnumInt(_c.Int16ub, DHCPv6StatusCode),  # dhcpv6.layer:85
+    "status_code" / _c.Default(_EnumInt(_c.Int16ub, DHCPv6StatusCode), 0),  # dhcpv6.layer:85
     "message" / _c.Default(_c.GreedyBytes, b''),  # dhcpv6.layer:86
 )
 _S_DHCPv6IAAddress = _c.Struct(
-    "address" / _AddressText(_c.Bytes(16), 'ipv6'),  # dhcpv6.layer:91
-    "preferred_lifetime" / _c.Int32ub,  # dhcpv6.layer:92
-    "valid_lifetime" / _c.Int32ub,  # dhcpv6.layer:93
+    "address" / _c.Default(_AddressText(_c.Bytes(16), 'ipv6'), b'\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'),  # dhcpv6.layer:91
+    "preferred_lifetime" / _c.Default(_c.Int32ub, 0),  # dhcpv6.layer:92
+    "valid_lifetime" / _c.Default(_c.Int32ub, 0),  # dhcpv6.layer:93
     "options" / _c.Default(_c.GreedyBytes, b''),  # dhcpv6.layer:94
 )
 _S_DHCPv6IAPrefix = _c.Struct(
-    "preferred_lifetime" / _c.Int32ub,  # dhcpv6.layer:99
-    "valid_lifetime" / _c.Int32ub,  # dhcpv6.layer:100
-    "prefix_length" / _c.Int8ub,  # dhcpv6.layer:101
-    "prefix" / _AddressText(_c.Bytes(16), 'ipv6'),  # dhcpv6.layer:102
+    "preferred_lifetime" / _c.Default(_c.Int32ub, 0),  # dhcpv6.layer:99
+    "valid_lifetime" / _c.Default(_c.Int32ub, 0),  # dhcpv6.layer:100
+    "prefix_length" / _c.Default(_c.Int8ub, 0),  # dhcpv6.layer:101
+    "prefix" / _c.Default(_AddressText(_c.Bytes(16), 'ipv6'), b'\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'),  # dhcpv6.layer:102
     "options" / _c.Default(_c.GreedyBytes, b''),  # dhcpv6.layer:103
 )
 _S_DHCPv6IAOption = _c.Struct(
-    "code" / _EnumInt(_c.Int16ub, DHCPv6OptionCode),  # dhcpv6.layer:108
+    "code" / _c.Default(_EnumInt(_c.Int16ub, DHCPv6OptionCode), 0),  # dhcpv6.layer:108
     "length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons.value, this.get('value'), this)),  # dhcpv6.layer:109
     "value" / _c.FixedSized(lambda this: this.length, _c.Switch(lambda this: this.code, {5: _S_DHCPv6IAAddress, 13: _S_DHCPv6Status, 26: _S_DHCPv6IAPrefix}, default=_c.Default(_c.GreedyBytes, b''))),  # dhcpv6.layer:110
 )
 _S_DHCPv6IA = _c.Struct(
-    "iaid" / _c.Int32ub,  # dhcpv6.layer:120
-    "t1" / _c.Int32ub,  # dhcpv6.layer:121
-    "t2" / _c.Int32ub,  # dhcpv6.layer:122
+    "iaid" / _c.Default(_c.Int32ub, 0),  # dhcpv6.layer:120
+    "t1" / _c.Default(_c.Int32ub, 0),  # dhcpv6.layer:121
+    "t2" / _c.Default(_c.Int32ub, 0),  # dhcpv6.layer:122
     "options" / _c.GreedyRange(_S_DHCPv6IAOption),  # dhcpv6.layer:123
 )
 _S_DHCPv6IATA = _c.Struct(
-    "iaid" / _c.Int32ub,  # dhcpv6.layer:128
+    "iaid" / _c.Default(_c.Int32ub, 0),  # dhcpv6.layer:128
     "options" / _c.GreedyRange(_S_DHCPv6IAOption),  # dhcpv6.layer:129
 )
 _S_DHCPv6Option = _c.Struct(
-    "code" / _EnumInt(_c.Int16ub, DHCPv6OptionCode),  # dhcpv6.layer:135
+    "code" / _c.Default(_EnumInt(_c.Int16ub, DHCPv6OptionCode), 0),  # dhcpv6.layer:135
     "length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons.value, this.get('value'), this)),  # dhcpv6.layer:136
     "value" / _c.FixedSized(lambda this: this.length, _c.Switch(lambda this: this.code, {1: _S_DHCPv6DUID, 2: _S_DHCPv6DUID, 3: _S_DHCPv6IA, 4: _S_DHCPv6IATA, 6: _c.GreedyRange(_EnumInt(_c.Int16ub, DHCPv6OptionCode)), 7: _c.Int8ub, 8: _c.Int16ub, 12: _AddressText(_c.Bytes(16), 'ipv6'), 13: _S_DHCPv6Status, 23: _c.GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')), 25: _S_DHCPv6IA, 31: _c.GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')), 32: _c.Int32ub, 82: _c.Int32ub}, default=_c.Default(_c.GreedyBytes, b''))),  # dhcpv6.layer:137
 )

@@ -12,14 +12,18 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
 from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
+from pktspec.runtime.constructs import crc32c as _crc32c
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
 from pktspec.runtime.constructs import inet_checksum as _inet_checksum
 from pktspec.runtime.constructs import lazy_value as _lazy_value
+from pktspec.runtime.constructs import or_default as _or_default
 from pktspec.runtime.constructs import let as _let
 from pktspec.runtime.constructs import parse_at as _parse_at
+from pktspec.runtime.constructs import part_size as _part_size
 from pktspec.runtime.constructs import signed as _signed
 from pktspec.runtime.flow import endpoint_type as _endpoint_type
 from pktspec.runtime.layer import FieldInfo as _FieldInfo
@@ -121,26 +125,26 @@ _T_UDPPort = _REGISTRY.table('UDPPort')
 
 _S_DNSQuestion = _c.Struct(
     "name" / _extern('dns_name'),  # dns.layer:80
-    "type" / _EnumInt(_c.Int16ub, DNSType),  # dns.layer:81
-    "class_" / _EnumInt(_c.Int16ub, DNSClass),  # dns.layer:82
+    "type" / _c.Default(_EnumInt(_c.Int16ub, DNSType), 0),  # dns.layer:81
+    "class_" / _c.Default(_EnumInt(_c.Int16ub, DNSClass), 0),  # dns.layer:82
 )
 _S_DNSMX = _c.Struct(
-    "preference" / _c.Int16ub,  # dns.layer:87
+    "preference" / _c.Default(_c.Int16ub, 0),  # dns.layer:87
     "exchange" / _extern('dns_name'),  # dns.layer:88
 )
 _S_DNSSOA = _c.Struct(
     "mname" / _extern('dns_name'),  # dns.layer:93
     "rname" / _extern('dns_name'),  # dns.layer:94
-    "serial" / _c.Int32ub,  # dns.layer:95
-    "refresh" / _c.Int32ub,  # dns.layer:96
-    "retry" / _c.Int32ub,  # dns.layer:97
-    "expire" / _c.Int32ub,  # dns.layer:98
-    "minimum" / _c.Int32ub,  # dns.layer:99
+    "serial" / _c.Default(_c.Int32ub, 0),  # dns.layer:95
+    "refresh" / _c.Default(_c.Int32ub, 0),  # dns.layer:96
+    "retry" / _c.Default(_c.Int32ub, 0),  # dns.layer:97
+    "expire" / _c.Default(_c.Int32ub, 0),  # dns.layer:98
+    "minimum" / _c.Default(_c.Int32ub, 0),  # dns.layer:99
 )
 _S_DNSSRV = _c.Struct(
-    "priority" / _c.Int16ub,  # dns.layer:104
-    "weight" / _c.Int16ub,  # dns.layer:105
-    "port" / _c.Int16ub,  # dns.layer:106
+    "priority" / _c.Default(_c.Int16ub, 0),  # dns.layer:104
+    "weight" / _c.Default(_c.Int16ub, 0),  # dns.layer:105
+    "port" / _c.Default(_c.Int16ub, 0),  # dns.layer:106
     "target" / _extern('dns_name'),  # dns.layer:107
 )
 _S_DNSCharacterString = _c.Struct(
@@ -148,19 +152,19 @@ _S_DNSCharacterString = _c.Struct(
     "data" / _c.Default(_c.Bytes(lambda this: this.length), lambda this: bytes(this.length)),  # dns.layer:113
 )
 _S_EDNSOption = _c.Struct(
-    "code" / _EnumInt(_c.Int16ub, EDNSOptionCode),  # dns.layer:118
+    "code" / _c.Default(_EnumInt(_c.Int16ub, EDNSOptionCode), 0),  # dns.layer:118
     "length" / _c.Default(_c.Int16ub, lambda this: len(this.get('data') or b'')),  # dns.layer:119
     "data" / _c.Default(_c.Bytes(lambda this: this.length), lambda this: bytes(this.length)),  # dns.layer:120
 )
 _S_DNSResourceRecord = _c.Struct(
     "name" / _extern('dns_name'),  # dns.layer:126
-    "type" / _EnumInt(_c.Int16ub, DNSType),  # dns.layer:127
-    "class_" / _c.If(lambda this: (this.type != 41), _EnumInt(_c.Int16ub, DNSClass)),  # dns.layer:128
-    "udp_payload_size" / _c.If(lambda this: (this.type == 41), _c.Int16ub),  # dns.layer:129
-    "ttl" / _c.If(lambda this: (this.type != 41), _c.Int32ub),  # dns.layer:130
-    "extended_rcode" / _c.If(lambda this: (this.type == 41), _c.Int8ub),  # dns.layer:131
-    "edns_version" / _c.If(lambda this: (this.type == 41), _c.Int8ub),  # dns.layer:132
-    "edns_flags" / _c.If(lambda this: (this.type == 41), _c.Int16ub),  # dns.layer:133
+    "type" / _c.Default(_EnumInt(_c.Int16ub, DNSType), 0),  # dns.layer:127
+    "class_" / _c.If(lambda this: (this.type != 41), _c.Default(_EnumInt(_c.Int16ub, DNSClass), 0)),  # dns.layer:128
+    "udp_payload_size" / _c.If(lambda this: (this.type == 41), _c.Default(_c.Int16ub, 0)),  # dns.layer:129
+    "ttl" / _c.If(lambda this: (this.type != 41), _c.Default(_c.Int32ub, 0)),  # dns.layer:130
+    "extended_rcode" / _c.If(lambda this: (this.type == 41), _c.Default(_c.Int8ub, 0)),  # dns.layer:131
+    "edns_version" / _c.If(lambda this: (this.type == 41), _c.Default(_c.Int8ub, 0)),  # dns.layer:132
+    "edns_flags" / _c.If(lambda this: (this.type == 41), _c.Default(_c.Int16ub, 0)),  # dns.layer:133
     "data_length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons.data, this.get('data'), this)),  # dns.layer:134
     "data" / _c.FixedSized(lambda this: this.data_length, _c.Switch(lambda this: this.type, {1: _AddressText(_c.Bytes(4), 'ipv4'), 2: _extern('dns_name'), 5: _extern('dns_name'), 6: _S_DNSSOA, 12: _extern('dns_name'), 15: _S_DNSMX, 16: _c.GreedyRange(_S_DNSCharacterString), 28: _AddressText(_c.Bytes(16), 'ipv6'), 33: _S_DNSSRV, 41: _c.GreedyRange(_S_EDNSOption)}, default=_c.Default(_c.GreedyBytes, b''))),  # dns.layer:135
 )

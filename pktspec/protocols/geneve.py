@@ -12,14 +12,18 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
 from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
+from pktspec.runtime.constructs import crc32c as _crc32c
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
 from pktspec.runtime.constructs import inet_checksum as _inet_checksum
 from pktspec.runtime.constructs import lazy_value as _lazy_value
+from pktspec.runtime.constructs import or_default as _or_default
 from pktspec.runtime.constructs import let as _let
 from pktspec.runtime.constructs import parse_at as _parse_at
+from pktspec.runtime.constructs import part_size as _part_size
 from pktspec.runtime.constructs import signed as _signed
 from pktspec.runtime.flow import endpoint_type as _endpoint_type
 from pktspec.runtime.layer import FieldInfo as _FieldInfo
@@ -43,9 +47,9 @@ _T_EtherType = _REGISTRY.table('EtherType')
 _T_UDPPort = _REGISTRY.table('UDPPort')
 
 _S_GeneveOption = _c.Struct(
-    "class_" / _c.Int16ub,  # geneve.layer:8
-    "type" / _c.Int8ub,  # geneve.layer:10
-    "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((this.reserved & 0x7) << 5) | (this.length & 0x1f)),
+    "class_" / _c.Default(_c.Int16ub, 0),  # geneve.layer:8
+    "type" / _c.Default(_c.Int8ub, 0),  # geneve.layer:10
+    "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((_or_default(this.get('reserved'), 0) & 0x7) << 5) | (_or_default(this.get('length'), 0) & 0x1f)),
     "reserved" / _c.Computed(lambda this: (this._bits0 >> 5) & 0x7),  # geneve.layer:11
     "length" / _c.Computed(lambda this: this._bits0 & 0x1f),  # geneve.layer:13
     "data" / _c.Default(_c.Bytes(lambda this: (this.length * 4)), lambda this: bytes((this.length * 4))),  # geneve.layer:14
@@ -92,7 +96,7 @@ class Geneve(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = (
-        ('opt_len', 'length', lambda c: (c._header_len - 8 + 3) // 4),
+        ('opt_len', 'length', lambda c: (_part_size(Geneve, 'options', c.options, c) + 3) // 4),
     )
     NEXT = ('EtherType', ('protocol',))
 

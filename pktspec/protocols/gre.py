@@ -12,14 +12,18 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
 from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
+from pktspec.runtime.constructs import crc32c as _crc32c
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
 from pktspec.runtime.constructs import inet_checksum as _inet_checksum
 from pktspec.runtime.constructs import lazy_value as _lazy_value
+from pktspec.runtime.constructs import or_default as _or_default
 from pktspec.runtime.constructs import let as _let
 from pktspec.runtime.constructs import parse_at as _parse_at
+from pktspec.runtime.constructs import part_size as _part_size
 from pktspec.runtime.constructs import signed as _signed
 from pktspec.runtime.flow import endpoint_type as _endpoint_type
 from pktspec.runtime.layer import FieldInfo as _FieldInfo
@@ -43,13 +47,13 @@ _T_EtherType = _REGISTRY.table('EtherType')
 _T_IPProtocol = _REGISTRY.table('IPProtocol')
 
 _S_GRESourceRouteEntry = _c.Struct(
-    "address_family" / _c.Int16ub,  # gre.layer:7
-    "sre_offset" / _c.Int8ub,  # gre.layer:8
+    "address_family" / _c.Default(_c.Int16ub, 0),  # gre.layer:7
+    "sre_offset" / _c.Default(_c.Int8ub, 0),  # gre.layer:8
     "sre_length" / _c.Default(_c.Int8ub, lambda this: len(this.get('routing_information') or b'')),  # gre.layer:9
     "routing_information" / _c.Default(_c.Bytes(lambda this: this.sre_length), lambda this: bytes(this.sre_length)),  # gre.layer:10
 )
 
-_F_GRE_routing = _c.RepeatUntil(lambda obj, lst, this: ((obj.address_family == 0) and (obj.sre_length == 0)), _S_GRESourceRouteEntry)
+_F_GRE_routing = _RepeatUntil(lambda obj, lst, this: ((obj.address_family == 0) and (obj.sre_length == 0)), _S_GRESourceRouteEntry)
 
 
 _GRE_S0 = _struct.Struct('>BBH')
@@ -109,7 +113,7 @@ class GRE(_Layer):
         "call_id" / _c.If(lambda this: ((this.key_present == 1) and (this.version == 1)), _c.Int16ub),  # gre.layer:36
         "seq" / _c.If(lambda this: (this.seq_present == 1), _c.Int32ub),  # gre.layer:37
         "ack" / _c.If(lambda this: (this.ack_present == 1), _c.Int32ub),  # gre.layer:38
-        "routing" / _c.If(lambda this: (this.routing_present == 1), _c.RepeatUntil(lambda obj, lst, this: ((obj.address_family == 0) and (obj.sre_length == 0)), _S_GRESourceRouteEntry)),  # gre.layer:39
+        "routing" / _c.If(lambda this: (this.routing_present == 1), _RepeatUntil(lambda obj, lst, this: ((obj.address_family == 0) and (obj.sre_length == 0)), _S_GRESourceRouteEntry)),  # gre.layer:39
     )
     DEFAULTS = {}
     RELATIONS = ()

@@ -12,14 +12,18 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
 from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
+from pktspec.runtime.constructs import crc32c as _crc32c
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
 from pktspec.runtime.constructs import inet_checksum as _inet_checksum
 from pktspec.runtime.constructs import lazy_value as _lazy_value
+from pktspec.runtime.constructs import or_default as _or_default
 from pktspec.runtime.constructs import let as _let
 from pktspec.runtime.constructs import parse_at as _parse_at
+from pktspec.runtime.constructs import part_size as _part_size
 from pktspec.runtime.constructs import signed as _signed
 from pktspec.runtime.flow import endpoint_type as _endpoint_type
 from pktspec.runtime.layer import FieldInfo as _FieldInfo
@@ -99,41 +103,41 @@ _ICMPv6NeighborAdvertisement_flags_flags = _FlagSet.define('ICMPv6NeighborAdvert
 _ICMPv6RouterAdvertisement_flags_flags = _FlagSet.define('ICMPv6RouterAdvertisement_flags', ('managed', 'other_config', 'home_agent', 'preference_high', 'preference_low', 'proxy',), width=8)
 
 _S_ICMPv6PrefixInformation = _c.Struct(
-    "prefix_length" / _c.Int8ub,  # icmpv6.layer:88
-    "flags" / _c.Int8ub,  # icmpv6.layer:89
-    "valid_lifetime" / _c.Int32ub,  # icmpv6.layer:90
-    "preferred_lifetime" / _c.Int32ub,  # icmpv6.layer:91
-    "reserved" / _c.Int32ub,  # icmpv6.layer:92
-    "prefix" / _AddressText(_c.Bytes(16), 'ipv6'),  # icmpv6.layer:93
+    "prefix_length" / _c.Default(_c.Int8ub, 0),  # icmpv6.layer:88
+    "flags" / _c.Default(_c.Int8ub, 0),  # icmpv6.layer:89
+    "valid_lifetime" / _c.Default(_c.Int32ub, 0),  # icmpv6.layer:90
+    "preferred_lifetime" / _c.Default(_c.Int32ub, 0),  # icmpv6.layer:91
+    "reserved" / _c.Default(_c.Int32ub, 0),  # icmpv6.layer:92
+    "prefix" / _c.Default(_AddressText(_c.Bytes(16), 'ipv6'), b'\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'),  # icmpv6.layer:93
 )
 _S_ICMPv6MTUOption = _c.Struct(
-    "reserved" / _c.Int16ub,  # icmpv6.layer:98
-    "mtu" / _c.Int32ub,  # icmpv6.layer:99
+    "reserved" / _c.Default(_c.Int16ub, 0),  # icmpv6.layer:98
+    "mtu" / _c.Default(_c.Int32ub, 0),  # icmpv6.layer:99
 )
 _S_ICMPv6RDNSSOption = _c.Struct(
-    "reserved" / _c.Int16ub,  # icmpv6.layer:104
-    "lifetime" / _c.Int32ub,  # icmpv6.layer:105
+    "reserved" / _c.Default(_c.Int16ub, 0),  # icmpv6.layer:104
+    "lifetime" / _c.Default(_c.Int32ub, 0),  # icmpv6.layer:105
     "servers" / _c.GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')),  # icmpv6.layer:106
 )
 _S_ICMPv6Option = _c.Struct(
-    "type" / _EnumInt(_c.Int8ub, ICMPv6OptionType),  # icmpv6.layer:112
+    "type" / _c.Default(_EnumInt(_c.Int8ub, ICMPv6OptionType), 0),  # icmpv6.layer:112
     "length" / _c.Default(_c.Int8ub, lambda this: (_built_size(this._subcons.value, this.get('value'), this) + 2 + 7) // 8),  # icmpv6.layer:113
     "value" / _c.FixedSized(lambda this: ((this.length * 8) - 2), _c.Switch(lambda this: this.type, {3: _S_ICMPv6PrefixInformation, 5: _S_ICMPv6MTUOption, 25: _S_ICMPv6RDNSSOption}, default=_c.Default(_c.GreedyBytes, b''))),  # icmpv6.layer:114
 )
 _S_MLDv2Query = _c.Struct(
-    "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((this.reserved & 0xf) << 4) | ((this.suppress & 0x1) << 3) | (this.robustness & 0x7)),
+    "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((_or_default(this.get('reserved'), 0) & 0xf) << 4) | ((_or_default(this.get('suppress'), 0) & 0x1) << 3) | (_or_default(this.get('robustness'), 0) & 0x7)),
     "reserved" / _c.Computed(lambda this: (this._bits0 >> 4) & 0xf),  # icmpv6.layer:166
     "suppress" / _c.Computed(lambda this: (this._bits0 >> 3) & 0x1),  # icmpv6.layer:168
     "robustness" / _c.Computed(lambda this: this._bits0 & 0x7),  # icmpv6.layer:170
-    "interval_code" / _c.Int8ub,  # icmpv6.layer:172
+    "interval_code" / _c.Default(_c.Int8ub, 0),  # icmpv6.layer:172
     "num_sources" / _c.Default(_c.Int16ub, lambda this: len(this.get('sources') or ())),  # icmpv6.layer:173
     "sources" / _c.Array(lambda this: this.num_sources, _AddressText(_c.Bytes(16), 'ipv6')),  # icmpv6.layer:174
 )
 _S_MLDv2Record = _c.Struct(
-    "type" / _EnumInt(_c.Int8ub, MLDv2RecordType),  # icmpv6.layer:207
+    "type" / _c.Default(_EnumInt(_c.Int8ub, MLDv2RecordType), 0),  # icmpv6.layer:207
     "aux_data_length" / _c.Default(_c.Int8ub, lambda this: (len(this.get('aux_data') or b'') + 3) // 4),  # icmpv6.layer:208
     "num_sources" / _c.Default(_c.Int16ub, lambda this: len(this.get('sources') or ())),  # icmpv6.layer:209
-    "multicast_address" / _AddressText(_c.Bytes(16), 'ipv6'),  # icmpv6.layer:210
+    "multicast_address" / _c.Default(_AddressText(_c.Bytes(16), 'ipv6'), b'\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'),  # icmpv6.layer:210
     "sources" / _c.Array(lambda this: this.num_sources, _AddressText(_c.Bytes(16), 'ipv6')),  # icmpv6.layer:211
     "aux_data" / _c.Default(_c.Bytes(lambda this: (this.aux_data_length * 4)), lambda this: bytes((this.aux_data_length * 4))),  # icmpv6.layer:212
 )

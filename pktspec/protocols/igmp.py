@@ -12,14 +12,18 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
 from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
+from pktspec.runtime.constructs import crc32c as _crc32c
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
 from pktspec.runtime.constructs import inet_checksum as _inet_checksum
 from pktspec.runtime.constructs import lazy_value as _lazy_value
+from pktspec.runtime.constructs import or_default as _or_default
 from pktspec.runtime.constructs import let as _let
 from pktspec.runtime.constructs import parse_at as _parse_at
+from pktspec.runtime.constructs import part_size as _part_size
 from pktspec.runtime.constructs import signed as _signed
 from pktspec.runtime.flow import endpoint_type as _endpoint_type
 from pktspec.runtime.layer import FieldInfo as _FieldInfo
@@ -65,19 +69,19 @@ _T_IGMPv3GroupRecordType = _REGISTRY.table('IGMPv3GroupRecordType')
 _T_IPProtocol = _REGISTRY.table('IPProtocol')
 
 _S_IGMPv3Query = _c.Struct(
-    "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((this.reserved & 0xf) << 4) | ((this.suppress & 0x1) << 3) | (this.robustness & 0x7)),
+    "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((_or_default(this.get('reserved'), 0) & 0xf) << 4) | ((_or_default(this.get('suppress'), 0) & 0x1) << 3) | (_or_default(this.get('robustness'), 0) & 0x7)),
     "reserved" / _c.Computed(lambda this: (this._bits0 >> 4) & 0xf),  # igmp.layer:26
     "suppress" / _c.Computed(lambda this: (this._bits0 >> 3) & 0x1),  # igmp.layer:28
     "robustness" / _c.Computed(lambda this: this._bits0 & 0x7),  # igmp.layer:30
-    "interval_code" / _c.Int8ub,  # igmp.layer:32
+    "interval_code" / _c.Default(_c.Int8ub, 0),  # igmp.layer:32
     "num_sources" / _c.Default(_c.Int16ub, lambda this: len(this.get('sources') or ())),  # igmp.layer:33
     "sources" / _c.Array(lambda this: this.num_sources, _AddressText(_c.Bytes(4), 'ipv4')),  # igmp.layer:34
 )
 _S_IGMPv3GroupRecord = _c.Struct(
-    "type" / _EnumInt(_c.Int8ub, IGMPv3GroupRecordType),  # igmp.layer:39
+    "type" / _c.Default(_EnumInt(_c.Int8ub, IGMPv3GroupRecordType), 0),  # igmp.layer:39
     "aux_data_length" / _c.Default(_c.Int8ub, lambda this: (len(this.get('aux_data') or b'') + 3) // 4),  # igmp.layer:40
     "num_sources" / _c.Default(_c.Int16ub, lambda this: len(this.get('sources') or ())),  # igmp.layer:41
-    "multicast_address" / _AddressText(_c.Bytes(4), 'ipv4'),  # igmp.layer:42
+    "multicast_address" / _c.Default(_AddressText(_c.Bytes(4), 'ipv4'), b'\x00\x00\x00\x00'),  # igmp.layer:42
     "sources" / _c.Array(lambda this: this.num_sources, _AddressText(_c.Bytes(4), 'ipv4')),  # igmp.layer:43
     "aux_data" / _c.Default(_c.Bytes(lambda this: (this.aux_data_length * 4)), lambda this: bytes((this.aux_data_length * 4))),  # igmp.layer:44
 )

@@ -12,14 +12,18 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
 from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
+from pktspec.runtime.constructs import crc32c as _crc32c
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
 from pktspec.runtime.constructs import inet_checksum as _inet_checksum
 from pktspec.runtime.constructs import lazy_value as _lazy_value
+from pktspec.runtime.constructs import or_default as _or_default
 from pktspec.runtime.constructs import let as _let
 from pktspec.runtime.constructs import parse_at as _parse_at
+from pktspec.runtime.constructs import part_size as _part_size
 from pktspec.runtime.constructs import signed as _signed
 from pktspec.runtime.flow import endpoint_type as _endpoint_type
 from pktspec.runtime.layer import FieldInfo as _FieldInfo
@@ -97,18 +101,18 @@ _EP_IPv4 = _endpoint_type('IPv4', 'ipv4')
 _IPv4_flags_flags = _FlagSet.define('IPv4_flags', ('evil', 'dont_fragment', 'more_fragments',), width=3)
 
 _S_IPv4RouteOption = _c.Struct(
-    "pointer" / _c.Int8ub,  # ipv4.layer:57
+    "pointer" / _c.Default(_c.Int8ub, 0),  # ipv4.layer:57
     "addresses" / _c.GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')),  # ipv4.layer:58
 )
 _S_IPv4TimestampOption = _c.Struct(
-    "pointer" / _c.Int8ub,  # ipv4.layer:64
-    "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((this.overflow & 0xf) << 4) | (this.flag & 0xf)),
+    "pointer" / _c.Default(_c.Int8ub, 0),  # ipv4.layer:64
+    "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((_or_default(this.get('overflow'), 0) & 0xf) << 4) | (_or_default(this.get('flag'), 0) & 0xf)),
     "overflow" / _c.Computed(lambda this: (this._bits0 >> 4) & 0xf),  # ipv4.layer:65
     "flag" / _c.Computed(lambda this: this._bits0 & 0xf),  # ipv4.layer:66
     "entries" / _c.GreedyRange(_c.Int32ub),  # ipv4.layer:67
 )
 _S_IPv4Option = _c.Struct(
-    "type" / _EnumInt(_c.Int8ub, IPv4OptionType),  # ipv4.layer:73
+    "type" / _c.Default(_EnumInt(_c.Int8ub, IPv4OptionType), 0),  # ipv4.layer:73
     "length" / _c.If(lambda this: (this.type > 1), _c.Default(_c.Int8ub, lambda this: _built_size(this._subcons.value, this.get('value'), this) + 2)),  # ipv4.layer:74
     "value" / _c.If(lambda this: (this.type > 1), _c.FixedSized(lambda this: (this.length - 2), _c.Switch(lambda this: this.type, {7: _S_IPv4RouteOption, 68: _S_IPv4TimestampOption, 131: _S_IPv4RouteOption, 137: _S_IPv4RouteOption, 148: _c.Int16ub}, default=_c.Default(_c.GreedyBytes, b'')))),  # ipv4.layer:75
 )

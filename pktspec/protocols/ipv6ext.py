@@ -12,14 +12,18 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
 from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
+from pktspec.runtime.constructs import crc32c as _crc32c
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
 from pktspec.runtime.constructs import inet_checksum as _inet_checksum
 from pktspec.runtime.constructs import lazy_value as _lazy_value
+from pktspec.runtime.constructs import or_default as _or_default
 from pktspec.runtime.constructs import let as _let
 from pktspec.runtime.constructs import parse_at as _parse_at
+from pktspec.runtime.constructs import part_size as _part_size
 from pktspec.runtime.constructs import signed as _signed
 from pktspec.runtime.flow import endpoint_type as _endpoint_type
 from pktspec.runtime.layer import FieldInfo as _FieldInfo
@@ -70,18 +74,18 @@ _T_IPv6OptionType = _REGISTRY.table('IPv6OptionType')
 _T_IPv6RoutingType = _REGISTRY.table('IPv6RoutingType')
 
 _S_IPv6Option = _c.Struct(
-    "type" / _EnumInt(_c.Int8ub, IPv6OptionType),  # ipv6ext.layer:23
+    "type" / _c.Default(_EnumInt(_c.Int8ub, IPv6OptionType), 0),  # ipv6ext.layer:23
     "length" / _c.If(lambda this: (this.type != 0), _c.Default(_c.Int8ub, lambda this: len(this.get('value') or b''))),  # ipv6ext.layer:24
     "value" / _c.If(lambda this: (this.type != 0), _c.Default(_c.Bytes(lambda this: this.length), lambda this: bytes(this.length))),  # ipv6ext.layer:25
 )
 _S_IPv6SourceRoute = _c.Struct(
-    "reserved" / _c.Int32ub,  # ipv6ext.layer:60
+    "reserved" / _c.Default(_c.Int32ub, 0),  # ipv6ext.layer:60
     "addresses" / _c.GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')),  # ipv6ext.layer:61
 )
 _S_IPv6SegmentRouting = _c.Struct(
-    "last_entry" / _c.Int8ub,  # ipv6ext.layer:66
-    "flags" / _c.Int8ub,  # ipv6ext.layer:67
-    "tag" / _c.Int16ub,  # ipv6ext.layer:68
+    "last_entry" / _c.Default(_c.Int8ub, 0),  # ipv6ext.layer:66
+    "flags" / _c.Default(_c.Int8ub, 0),  # ipv6ext.layer:67
+    "tag" / _c.Default(_c.Int16ub, 0),  # ipv6ext.layer:68
     "segments" / _c.GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')),  # ipv6ext.layer:69
 )
 

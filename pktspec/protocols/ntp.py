@@ -12,14 +12,18 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
 from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
+from pktspec.runtime.constructs import crc32c as _crc32c
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
 from pktspec.runtime.constructs import inet_checksum as _inet_checksum
 from pktspec.runtime.constructs import lazy_value as _lazy_value
+from pktspec.runtime.constructs import or_default as _or_default
 from pktspec.runtime.constructs import let as _let
 from pktspec.runtime.constructs import parse_at as _parse_at
+from pktspec.runtime.constructs import part_size as _part_size
 from pktspec.runtime.constructs import signed as _signed
 from pktspec.runtime.flow import endpoint_type as _endpoint_type
 from pktspec.runtime.layer import FieldInfo as _FieldInfo
@@ -65,15 +69,15 @@ _T_NTPMode = _REGISTRY.table('NTPMode')
 _T_UDPPort = _REGISTRY.table('UDPPort')
 
 _S_NTPControl = _c.Struct(
-    "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((this.response & 0x1) << 7) | ((this.error & 0x1) << 6) | ((this.more & 0x1) << 5) | (this.opcode & 0x1f)),
+    "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((_or_default(this.get('response'), 0) & 0x1) << 7) | ((_or_default(this.get('error'), 0) & 0x1) << 6) | ((_or_default(this.get('more'), 0) & 0x1) << 5) | (_or_default(this.get('opcode'), 0) & 0x1f)),
     "response" / _c.Computed(lambda this: (this._bits0 >> 7) & 0x1),  # ntp.layer:28
     "error" / _c.Computed(lambda this: (this._bits0 >> 6) & 0x1),  # ntp.layer:30
     "more" / _c.Computed(lambda this: (this._bits0 >> 5) & 0x1),  # ntp.layer:32
     "opcode" / _c.Computed(lambda this: this._bits0 & 0x1f),  # ntp.layer:33
-    "sequence" / _c.Int16ub,  # ntp.layer:34
-    "status" / _c.Int16ub,  # ntp.layer:35
-    "association_id" / _c.Int16ub,  # ntp.layer:36
-    "offset" / _c.Int16ub,  # ntp.layer:37
+    "sequence" / _c.Default(_c.Int16ub, 0),  # ntp.layer:34
+    "status" / _c.Default(_c.Int16ub, 0),  # ntp.layer:35
+    "association_id" / _c.Default(_c.Int16ub, 0),  # ntp.layer:36
+    "offset" / _c.Default(_c.Int16ub, 0),  # ntp.layer:37
     "count" / _c.Default(_c.Int16ub, lambda this: len(this.get('data') or b'')),  # ntp.layer:38
     "data" / _c.Default(_c.Bytes(lambda this: this.count), lambda this: bytes(this.count)),  # ntp.layer:39
 )

@@ -12,14 +12,18 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
 from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
+from pktspec.runtime.constructs import crc32c as _crc32c
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
 from pktspec.runtime.constructs import inet_checksum as _inet_checksum
 from pktspec.runtime.constructs import lazy_value as _lazy_value
+from pktspec.runtime.constructs import or_default as _or_default
 from pktspec.runtime.constructs import let as _let
 from pktspec.runtime.constructs import parse_at as _parse_at
+from pktspec.runtime.constructs import part_size as _part_size
 from pktspec.runtime.constructs import signed as _signed
 from pktspec.runtime.flow import endpoint_type as _endpoint_type
 from pktspec.runtime.layer import FieldInfo as _FieldInfo
@@ -74,7 +78,7 @@ _T_PPPoECode = _REGISTRY.table('PPPoECode')
 _T_PPPoETagType = _REGISTRY.table('PPPoETagType')
 
 _S_PPPoETag = _c.Struct(
-    "type" / _EnumInt(_c.Int16ub, PPPoETagType),  # pppoe.layer:34
+    "type" / _c.Default(_EnumInt(_c.Int16ub, PPPoETagType), 0),  # pppoe.layer:34
     "length" / _c.Default(_c.Int16ub, lambda this: len(this.get('value') or b'')),  # pppoe.layer:35
     "value" / _c.Default(_c.Bytes(lambda this: this.length), lambda this: bytes(this.length)),  # pppoe.layer:36
 )

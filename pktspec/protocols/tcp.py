@@ -12,14 +12,18 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
 from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
+from pktspec.runtime.constructs import crc32c as _crc32c
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
 from pktspec.runtime.constructs import inet_checksum as _inet_checksum
 from pktspec.runtime.constructs import lazy_value as _lazy_value
+from pktspec.runtime.constructs import or_default as _or_default
 from pktspec.runtime.constructs import let as _let
 from pktspec.runtime.constructs import parse_at as _parse_at
+from pktspec.runtime.constructs import part_size as _part_size
 from pktspec.runtime.constructs import signed as _signed
 from pktspec.runtime.flow import endpoint_type as _endpoint_type
 from pktspec.runtime.layer import FieldInfo as _FieldInfo
@@ -86,38 +90,38 @@ _EP_TCP_port = _endpoint_type('TCP port', 'int')
 _TCP_flags_flags = _FlagSet.define('TCP_flags', ('ns', 'cwr', 'ece', 'urg', 'ack', 'psh', 'rst', 'syn', 'fin',), width=9)
 
 _S_TCPOptionMSS = _c.Struct(
-    "mss" / _c.Int16ub,  # tcp.layer:46
+    "mss" / _c.Default(_c.Int16ub, 0),  # tcp.layer:46
 )
 _S_TCPOptionWindowScale = _c.Struct(
-    "shift" / _c.Int8ub,  # tcp.layer:51
+    "shift" / _c.Default(_c.Int8ub, 0),  # tcp.layer:51
 )
 _S_SACKBlock = _c.Struct(
-    "left" / _c.Int32ub,  # tcp.layer:56
-    "right" / _c.Int32ub,  # tcp.layer:57
+    "left" / _c.Default(_c.Int32ub, 0),  # tcp.layer:56
+    "right" / _c.Default(_c.Int32ub, 0),  # tcp.layer:57
 )
 _S_TCPTimestamps = _c.Struct(
-    "value" / _c.Int32ub,  # tcp.layer:62
-    "echo_reply" / _c.Int32ub,  # tcp.layer:63
+    "value" / _c.Default(_c.Int32ub, 0),  # tcp.layer:62
+    "echo_reply" / _c.Default(_c.Int32ub, 0),  # tcp.layer:63
 )
 _S_TCPOptionUserTimeout = _c.Struct(
-    "_bits0" / _c.Rebuild(_c.Int16ub, lambda this: ((this.granularity & 0x1) << 15) | (this.timeout & 0x7fff)),
+    "_bits0" / _c.Rebuild(_c.Int16ub, lambda this: ((_or_default(this.get('granularity'), 0) & 0x1) << 15) | (_or_default(this.get('timeout'), 0) & 0x7fff)),
     "granularity" / _c.Computed(lambda this: (this._bits0 >> 15) & 0x1),  # tcp.layer:68
     "timeout" / _c.Computed(lambda this: this._bits0 & 0x7fff),  # tcp.layer:69
 )
 _S_TCPOptionAuthentication = _c.Struct(
-    "key_id" / _c.Int8ub,  # tcp.layer:74
-    "rnext_key_id" / _c.Int8ub,  # tcp.layer:75
+    "key_id" / _c.Default(_c.Int8ub, 0),  # tcp.layer:74
+    "rnext_key_id" / _c.Default(_c.Int8ub, 0),  # tcp.layer:75
     "mac" / _c.Default(_c.GreedyBytes, b''),  # tcp.layer:76
 )
 _S_TCPOptionFastOpen = _c.Struct(
     "cookie" / _c.Default(_c.GreedyBytes, b''),  # tcp.layer:81
 )
 _S_TCPOptionExperiment = _c.Struct(
-    "exid" / _c.Int16ub,  # tcp.layer:87
+    "exid" / _c.Default(_c.Int16ub, 0),  # tcp.layer:87
     "data" / _c.Default(_c.GreedyBytes, b''),  # tcp.layer:88
 )
 _S_TCPOption = _c.Struct(
-    "kind" / _EnumInt(_c.Int8ub, TCPOptionKind),  # tcp.layer:94
+    "kind" / _c.Default(_EnumInt(_c.Int8ub, TCPOptionKind), 0),  # tcp.layer:94
     "length" / _c.If(lambda this: (this.kind > 1), _c.Default(_c.Int8ub, lambda this: _built_size(this._subcons.value, this.get('value'), this) + 2)),  # tcp.layer:95
     "value" / _c.If(lambda this: (this.kind > 1), _c.FixedSized(lambda this: (this.length - 2), _c.Switch(lambda this: this.kind, {2: _S_TCPOptionMSS, 3: _S_TCPOptionWindowScale, 5: _c.GreedyRange(_S_SACKBlock), 8: _S_TCPTimestamps, 28: _S_TCPOptionUserTimeout, 29: _S_TCPOptionAuthentication, 34: _S_TCPOptionFastOpen, 253: _S_TCPOptionExperiment, 254: _S_TCPOptionExperiment}, default=_c.Default(_c.GreedyBytes, b'')))),  # tcp.layer:96
 )

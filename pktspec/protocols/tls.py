@@ -12,14 +12,18 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
 from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
+from pktspec.runtime.constructs import crc32c as _crc32c
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
 from pktspec.runtime.constructs import inet_checksum as _inet_checksum
 from pktspec.runtime.constructs import lazy_value as _lazy_value
+from pktspec.runtime.constructs import or_default as _or_default
 from pktspec.runtime.constructs import let as _let
 from pktspec.runtime.constructs import parse_at as _parse_at
+from pktspec.runtime.constructs import part_size as _part_size
 from pktspec.runtime.constructs import signed as _signed
 from pktspec.runtime.flow import endpoint_type as _endpoint_type
 from pktspec.runtime.layer import FieldInfo as _FieldInfo
@@ -147,7 +151,7 @@ _T_TLSHandshakeType = _REGISTRY.table('TLSHandshakeType')
 _T_TLSVersion = _REGISTRY.table('TLSVersion')
 
 _S_TLSServerName = _c.Struct(
-    "name_type" / _c.Int8ub,  # tls.layer:105
+    "name_type" / _c.Default(_c.Int8ub, 0),  # tls.layer:105
     "length" / _c.Default(_c.Int16ub, lambda this: len(this.get('name') or b'')),  # tls.layer:106
     "name" / _c.Default(_c.Bytes(lambda this: this.length), lambda this: bytes(this.length)),  # tls.layer:107
 )
@@ -156,13 +160,13 @@ _S_TLSServerNameList = _c.Struct(
     "names" / _c.FixedSized(lambda this: this.list_length, _c.GreedyRange(_S_TLSServerName)),  # tls.layer:113
 )
 _S_TLSExtension = _c.Struct(
-    "type" / _EnumInt(_c.Int16ub, TLSExtensionType),  # tls.layer:118
+    "type" / _c.Default(_EnumInt(_c.Int16ub, TLSExtensionType), 0),  # tls.layer:118
     "length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons.data, this.get('data'), this)),  # tls.layer:119
     "data" / _c.FixedSized(lambda this: this.length, _c.Switch(lambda this: this.type, {0: _S_TLSServerNameList}, default=_c.Default(_c.GreedyBytes, b''))),  # tls.layer:120
 )
 _S_TLSClientHello = _c.Struct(
-    "client_version" / _EnumInt(_c.Int16ub, TLSVersion),  # tls.layer:128
-    "random" / _c.Bytes(32),  # tls.layer:129
+    "client_version" / _c.Default(_EnumInt(_c.Int16ub, TLSVersion), 0),  # tls.layer:128
+    "random" / _c.Default(_c.Bytes(32), 0),  # tls.layer:129
     "session_id_length" / _c.Default(_c.Int8ub, lambda this: len(this.get('session_id') or b'')),  # tls.layer:130
     "session_id" / _c.Default(_c.Bytes(lambda this: this.session_id_length), lambda this: bytes(this.session_id_length)),  # tls.layer:131
     "cipher_suites_length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons.cipher_suites, this.get('cipher_suites'), this)),  # tls.layer:132
@@ -210,10 +214,12 @@ class TLS(_Layer):
         "client_hello" / _c.If(lambda this: ((this.content_type == 22) and (this.handshake_type == 1)), _c.FixedSized(lambda this: this.handshake_length, _S_TLSClientHello)),  # tls.layer:151
         "alert_level" / _c.If(lambda this: ((this.content_type == 21) and (this.length == 2)), _c.Int8ub),  # tls.layer:155
         "alert_description" / _c.If(lambda this: ((this.content_type == 21) and (this.length == 2)), _c.Int8ub),  # tls.layer:156
-        "fragment" / _c.GreedyBytes,  # tls.layer:158
+        "fragment" / _c.FixedSized(lambda this: min((5 + this.length), _c.stream_size(this._io)) - _c.stream_tell(this._io, None) if this._parsing else _built_size(_c.GreedyBytes, this.get('fragment'), this), _c.GreedyBytes),  # tls.layer:158
     )
     DEFAULTS = {}
-    RELATIONS = ()
+    RELATIONS = (
+        ('handshake_length', 'length', lambda c: _part_size(TLS, 'client_hello', c.client_hello, c)),
+    )
 
     def _decode(self, buf, off, end):
         if end - off < 5:
@@ -263,6 +269,8 @@ class TLS(_Layer):
         else:
             self.alert_description = None
         p += (1 if ((f_content_type == 21) and (f_length == 2)) else 0)
+        if hend < p:
+            raise self._fail('header', off, 'header length %d is shorter than its fields' % (hend - off))
         self.fragment = buf[p:hend]
         p = hend
         pend = hend + (end - hend)

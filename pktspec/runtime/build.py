@@ -32,7 +32,7 @@ from typing import Any
 import construct as _c
 
 from pktspec.errors import BuildError
-from pktspec.runtime.constructs import Params
+from pktspec.runtime.constructs import Params, lenient
 from pktspec.runtime.layer import FieldInfo, Layer
 from pktspec.runtime.values import addr_bytes, ipv4_bytes, ipv6_bytes, mac_bytes
 
@@ -95,6 +95,7 @@ class _Tail:
     zeros: Callable[[], Any] | None = None  # a struct field's value with every field zero
     raw_ok: bool = False  # a structured part (options, records) may be given as bytes
     keys: frozenset[str] = frozenset()  # every field name of the structs inside the part
+    condition: Callable[[Any], Any] | None = None  # a conditional part's `if`
 
 
 class LayerPlan:
@@ -103,6 +104,7 @@ class LayerPlan:
     def __init__(self, cls: type[Layer]) -> None:
         self.cls = cls
         self.name = cls.name
+        self.source = getattr(cls, "source", None)
         fmt = getattr(cls, "FORMAT", None)
         self.buildable = fmt is not None
         infos = [i for i in cls.fields_info if i.kind != "let"]
@@ -118,6 +120,7 @@ class LayerPlan:
         self.prefix = None
         self.prefix_getters: tuple = ()
         self.prefix_size = 0
+        self.bit_ranges: tuple[tuple[str, int, int], ...] = ()
         self.positions: dict[str, tuple[int, struct.Struct]] = {}
         self.tail: tuple[_Tail, ...] = ()
         self.tail_format = self.tail_natural = None
@@ -186,6 +189,12 @@ class LayerPlan:
         self.prefix = struct.Struct("".join(codes)) if getters else None
         self.prefix_getters = tuple(getters)
         self.prefix_size = size
+        # the prefix's bit fields: packing masks them, so a value too wide would wrap
+        # silently (VLAN 5000 as 904); byte-wide ones fail in struct.pack on their own
+        self.bit_ranges = tuple(
+            (name, *_int_range(info)) for name, info in self.infos.items()
+            if info.kind in ("int", "enum", "flags") and info.bits and info.bits % 8
+            and info.offset is not None and info.offset < size)
         self._plan_tail(lets, subcons[start:])
 
     def _plan_tail(self, lets: list, subcons: list) -> None:
@@ -200,9 +209,11 @@ class LayerPlan:
             measured = inner
             if sc.name in self.infos:
                 info = self.infos[sc.name]
-                tail.append(_Tail(sc.name, isinstance(inner, _c.IfThenElse),
+                conditional = isinstance(inner, _c.IfThenElse)
+                tail.append(_Tail(sc.name, conditional,
                                   info.kind in ("value", "bytes"), _zeros_of(inner),
-                                  info.kind == "value", _struct_keys(inner)))
+                                  info.kind == "value", _struct_keys(inner),
+                                  inner.condfunc if conditional else None))
                 measured = _natural(inner, sizes)
             elif not isinstance(inner, _c.Computed):
                 only_fields = False  # a bit-field chunk or a nameless part writes bytes
@@ -259,6 +270,12 @@ class LayerPlan:
     def pack_prefix(self, ctx: Any) -> bytearray:
         if self.prefix is None:
             return bytearray()
+        values = ctx.__dict__
+        for name, low, high in self.bit_ranges:
+            v = values.get(name)
+            if v is not None and type(v) is not tuple and not low <= v <= high:
+                raise BuildError(f"{self.name}: {name} = {v} does not fit in its bits "
+                                 f"({low}..{high})")
         try:
             if self._pack is not None:
                 return self._pack(ctx.__dict__, ctx)
@@ -295,6 +312,29 @@ class LayerPlan:
                 return False
         return True
 
+    def _refuse_unwritten(self, given: dict[str, Any], context: Any) -> None:
+        """BuildError for a conditional part given a value while its condition is false: it
+        would not be written, and the value would be lost without a word (DHCP options
+        with no magic cookie)."""
+        for t in self.tail:
+            v = given[t.name]
+            # scalars left unset hold their defaults: only a structured part shows intent
+            if t.condition is None or not t.structured or v is None or v is ... or \
+                    type(v) is tuple or \
+                    (type(v) in (list, bytes) and not v) or \
+                    (type(v) is Raw and not v.data):
+                continue
+            try:
+                holds = _c.evaluate(t.condition, context)
+            except (TypeError, KeyError, AttributeError):
+                continue  # the condition reads what is not known yet: construct decides
+            if not holds:
+                info = self.infos[t.name]
+                where = f" ({info.line and f'line {info.line} of '}{self.source})" \
+                    if self.source else ""
+                raise BuildError(f"{self.name}: {t.name} is given but its condition is false, "
+                                 f"so it would not be written{where}")
+
     def build_tail(self, values: dict[str, Any], unparsed: Any, natural: bool = False) -> bytes:
         """The tail's bytes from values; unparsed(name, value) stands in for a part the
         decoder has not parsed (a span's bytes as Raw, or the part parsed now). ``natural``
@@ -311,7 +351,7 @@ class LayerPlan:
                 v = obj[t.name] = Raw(bytes(v))  # a structured part given as its bytes
             elif t.raw_ok and isinstance(v, (dict, list)):
                 _check_keys(v, t.keys, f"{self.name}.{t.name}")
-                v = obj[t.name] = _lenient(v)
+                v = obj[t.name] = lenient(v)
             elif v is None and t.zeros is not None:
                 v = obj[t.name] = t.zeros()  # an unset struct: its fields at zero
             elif v is None and not t.conditional and t.raw_ok:
@@ -325,6 +365,7 @@ class LayerPlan:
         context = _c.Container(obj)
         context.update({"_parsing": False, "_building": True, "_sizing": False})
         context._params = context
+        self._refuse_unwritten(values, context)
         fmt = self.tail_natural if natural and self.tail_natural is not None \
             else self.tail_format
         try:
@@ -455,22 +496,6 @@ def _prefix_item(name: str | None, inner: Any) -> tuple[str, Callable, bool] | N
     return None
 
 
-class _Lenient(dict):
-    """A struct's value as a person writes it: keys left out are absent (None), so an
-    option is ``{"type": 1}`` rather than ``{"type": 1, "length": None, "value": None}``."""
-
-    def __missing__(self, key: str) -> None:
-        return None
-
-
-def _lenient(value: Any) -> Any:
-    if isinstance(value, dict):
-        return _Lenient({k: _lenient(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return [_lenient(v) for v in value]
-    return value
-
-
 def _struct_keys(con: Any, seen: set[int] | None = None) -> frozenset[str]:
     """Every field name of the structs a construct part holds, at any depth and in every
     switch case: the keys a person may write in the dicts given for that part."""
@@ -510,6 +535,14 @@ def _check_keys(value: Any, keys: frozenset[str], where: str) -> None:
             raise BuildError(f"{where}: unknown key {key!r}{hint}; the keys there are: "
                              f"{', '.join(sorted(keys))}")
         _check_keys(item, keys, where)
+
+
+def _int_range(info: FieldInfo) -> tuple[int, int]:
+    """The values a bits-wide field holds: (lowest, highest)."""
+    if info.type_name.startswith("i"):
+        half = 1 << (info.bits - 1)
+        return -half, half - 1
+    return 0, (1 << info.bits) - 1
 
 
 def _raw_or(con: Any) -> Any:

@@ -240,6 +240,11 @@ def built_size(part: _c.Construct, obj: Any, context: Any) -> int:
     return stream.tell()
 
 
+def or_default(value: Any, default: Any) -> Any:
+    """value, or default when it is None: a struct's bit field left out when building."""
+    return default if value is None else value
+
+
 def signed(value: int, bits: int) -> int:
     """Two's complement of a bits-wide bit field."""
     return value - (1 << bits) if value >> (bits - 1) else value
@@ -322,6 +327,85 @@ def inet_checksum(*parts: Any) -> int:
     if x == 0 and any(data):
         return 0
     return ~x & 0xFFFF
+
+
+class Lenient(_c.Container):
+    """A struct's value as a person writes it: keys left out are absent (None), so an
+    option is ``{"type": 1}`` rather than ``{"type": 1, "length": None, "value": None}``.
+    A construct Container, so that expressions read it as construct's own values
+    (``until item.code == End`` reads ``obj.code``)."""
+
+    def __missing__(self, key: str) -> None:
+        return None
+
+
+def lenient(value: Any) -> Any:
+    """A value given for a structured part, with every dict in it Lenient."""
+    if isinstance(value, dict):
+        return Lenient({k: lenient(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [lenient(v) for v in value]
+    return value
+
+
+def part_size(cls: Any, name: str, value: Any, c: Any) -> int:
+    """The bytes a layer's part ``name`` takes when built from ``value``, with the other
+    values in ``c`` (the builder's relation context): the relation that fills a length
+    field a layer's ``items: Item[] size count`` implies, as built_size does in structs."""
+    if value is None:
+        return 0
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return len(value)
+    part = cls.FORMAT._subcons[name]
+    context = _c.Container(c.__dict__)
+    context.update({"_parsing": False, "_building": True, "_sizing": False})
+    context._params = context
+    return built_size(part, lenient(value), context)
+
+
+class RepeatUntil(_c.RepeatUntil):
+    """construct's RepeatUntil, except that building tests the predicate on each item as
+    built, not as given: a struct's build result holds its enum fields as members, so
+    ``until item.code == End`` holds for an item written ``{"code": "End"}``."""
+
+    def _build(self, obj, stream, context, path):
+        predicate = self.predicate
+        built = _c.ListContainer()
+        for i, item in enumerate(obj):
+            context._index = i
+            built.append(self.subcon._build(item, stream, context, path))
+            if (predicate(built[-1], built, context) if callable(predicate) else predicate):
+                return built
+        raise _c.RepeatError("the last item must end the list (its 'until' condition), "
+                             "when building", path=path)
+
+
+def _crc32c_table() -> tuple[int, ...]:
+    table = []
+    for n in range(256):
+        c = n
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return tuple(table)
+
+
+_CRC32C = _crc32c_table()
+
+
+def crc32c(*parts: Any) -> int:
+    """CRC-32C (Castagnoli) over the concatenated parts, for build relations, as SCTP
+    (RFC 4960 appendix C) places it in its big-endian checksum field: the reflected CRC's
+    bytes in wire order, so a u32 field reads what tshark shows. Table-driven Python: fine
+    for building and checking packets."""
+    crc = 0xFFFFFFFF
+    table = _CRC32C
+    for part in parts:
+        if part is None:
+            continue
+        for byte in bytes(part):
+            crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return int.from_bytes((crc ^ 0xFFFFFFFF).to_bytes(4, "little"), "big")
 
 
 def crc32(*parts: Any) -> int:

@@ -100,6 +100,41 @@ class OpenEnum(int):
     __format__ = int.__format__
 
     @classmethod
+    def add_member(cls, name: str, value: int) -> OpenEnum:
+        """Add the member ``name = value`` to the class after its creation and return it.
+
+        For items that another .layer file names in an ``extend`` (``extend BKind { C = 3 ->
+        X }``): the generated module of that file adds them, so they display (``C (3)``) and
+        build by name wherever the enum is used. Adding a member that is already there with
+        the same value does nothing (a module loaded again); a name that is a member with
+        another value, or any other attribute of the class, is refused with ValueError. A
+        value that has a name already keeps it as its display name; the new name is an alias.
+        """
+        if cls is OpenEnum:
+            raise TypeError("add_member is for subclasses of OpenEnum")
+        if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+            raise ValueError(f"{cls.__name__}: {name!r} is not a member name")
+        if type(value) is not int and not isinstance(value, OpenEnum):
+            raise ValueError(f"{cls.__name__}.{name}: {value!r} is not an int")
+        value = int(value)
+        old = cls._members_.get(name)
+        if old is not None:
+            if int(old) == value:
+                return old
+            raise ValueError(f"{cls.__name__}.{name} is already {int(old)}; cannot make it "
+                             f"{value}")
+        if hasattr(cls, name):
+            raise ValueError(f"{cls.__name__}.{name} would hide an attribute of the class")
+        member = int.__new__(cls, value)
+        # new dicts rather than updates in place: never the ones OpenEnum itself holds
+        cls._members_ = {**cls._members_, name: member}
+        if value not in cls._names_:
+            cls._names_ = {**cls._names_, value: name}
+            cls._by_value_ = {**cls._by_value_, value: member}
+        setattr(cls, name, member)
+        return member
+
+    @classmethod
     def name_of(cls, value: int) -> str | None:
         """The name of value, or None when the enum does not know it."""
         return cls._names_.get(value)

@@ -81,3 +81,44 @@ def test_a_misspelt_key_in_a_part_is_named(name, fields, message):
     with pytest.raises(BuildError) as raised:
         serialize(layer(name)(**fields))
     assert message in str(raised.value)
+
+
+@pytest.mark.parametrize(("name", "fields", "message"), [
+    ("Dot1Q", {"vlan_id": 5000}, "vlan_id = 5000 does not fit in its bits (0..4095)"),
+    ("IPv4", {"fragment_offset": 9000}, "fragment_offset = 9000 does not fit in its bits"),
+    ("IPv4", {"dscp": 64}, "dscp = 64 does not fit in its bits (0..63)"),
+])
+def test_a_bit_field_too_wide_is_refused_not_wrapped(name, fields, message):
+    with pytest.raises(BuildError) as raised:
+        serialize(layer(name)(**fields))
+    assert message in str(raised.value)
+    assert serialize(layer(name)(**{k: 1 for k in fields}))  # in range: builds
+
+
+def test_a_part_given_while_its_condition_is_false_is_refused():
+    """DHCP options follow the magic cookie: without it they would be silently dropped."""
+    DHCPv4 = layer("DHCPv4")
+    with pytest.raises(BuildError, match="options is given but its condition is false"):
+        serialize(DHCPv4(options=[{"code": "End"}]))
+    assert serialize(DHCPv4(magic=0x63825363, options=[{"code": "End"}]))[240:] == b"\xff"
+
+
+def test_ipv6_with_nothing_above_says_no_next_header():
+    from pktspec.layers import IPv6
+
+    packet = decode(serialize(IPv6(src="2001:db8::1", dst="2001:db8::2")), IPv6)
+    assert packet.layers[0].next_header == 59 and packet.error is None
+
+
+def test_a_layer_array_sized_in_bytes_gets_its_size(tmp_path, monkeypatch, restore_registry):
+    monkeypatch.setenv("PKTSPEC_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "sized.layer"
+    path.write_text("""
+struct Item { a: u8; b: u8; }
+layer SizedItems : other { m: u8; ys: Item[] size m; tag: u8; }
+""")
+    load(str(path))
+    Sized = layer("SizedItems")
+    built = serialize(Sized(ys=[{"a": 1, "b": 2}, {"a": 3}], tag=9))
+    assert built == bytes([4, 1, 2, 3, 0, 9])
+    assert [y.a for y in Sized.from_bytes(built).ys] == [1, 3]

@@ -22,6 +22,10 @@ _FIXED_BYTES = re.compile(r"^bytes\[(\d+)\]$")
 CONSTRAINTS = {
     # a routing field ends with a null entry, which the caller gives with routing_present
     ("GRE", "routing_present"): st.just(0),
+    # a handshake record's header holds the handshake type and length, so its `length`
+    # (the record's, given by hand: a record may go on in the next segment, so the builder
+    # cannot imply it) must cover them; the other content types take any length
+    ("TLS", "content_type"): st.sampled_from([20, 21, 23, 24]),
 }
 
 

@@ -161,3 +161,30 @@ def test_mpls_stack_marks_only_the_last_label_as_bottom(pseudo_headers):
     ours = [Ethernet(src=M1, dst=M2), MPLS(label=16, ttl=64), MPLS(label=17, ttl=64),
             IPv4(src=A4, dst=B4, id=1), UDP(src_port=7, dst_port=9), b"x"]
     same(ours, theirs)
+
+
+def test_sctp_data_chunk_with_its_crc32c(pseudo_headers):
+    """SCTP's checksum is CRC-32C (crc32c in sctp.layer), and a chunk's flags, length and
+    padding left out are filled: byte-identical to scapy."""
+    IPv4, SCTP = layer("IPv4"), layer("SCTP")
+    s = scapy_all
+    theirs = s.IP(src=A4, dst=B4, id=1) / s.SCTP(sport=1, dport=2, tag=5) / \
+        s.SCTPChunkData(data=b"hello", tsn=1)
+    ours = [IPv4(src=A4, dst=B4, id=1),
+            SCTP(src_port=1, dst_port=2, verification_tag=5,
+                 chunks=[{"type": "Data", "value": {"tsn": 1, "user_data": b"hello"}}])]
+    same(ours, theirs)
+
+
+def test_dhcp_discover_options_by_name():
+    Ethernet, IPv4, UDP, DHCPv4 = layer("Ethernet"), layer("IPv4"), layer("UDP"), layer("DHCPv4")
+    s = scapy_all
+    theirs = (s.Ether(src=M1, dst="ff:ff:ff:ff:ff:ff")
+              / s.IP(src="0.0.0.0", dst="255.255.255.255", id=1) / s.UDP(sport=68, dport=67) / s.BOOTP(chaddr=bytes.fromhex("020000000001"), xid=7)
+              / s.DHCP(options=[("message-type", "discover"), "end"]))
+    ours = [Ethernet(src=M1, dst="ff:ff:ff:ff:ff:ff"),
+            IPv4(src="0.0.0.0", dst="255.255.255.255", id=1), UDP(src_port=68, dst_port=67),
+            DHCPv4(operation=1, hardware_type=1, hardware_len=6, xid=7,
+                   client_hw_addr=bytes.fromhex("020000000001") + bytes(10), magic=0x63825363,
+                   options=[{"code": "MessageType", "value": 1}, {"code": "End"}])]
+    same(ours, theirs)

@@ -98,12 +98,13 @@ layer Tlv : other {
 def test_the_last_sized_part_and_conditional_counts_are_implied(tmp_path):
     tlv = load_text(tmp_path, LAST, "tlv.layer").Tlv
     relations = {name: fn for name, _, fn in tlv.RELATIONS}
-    assert "words" not in relations  # `items` before opts has no fixed size
+    # `items` before opts has no fixed size: words comes from opts' own built size
+    assert relations["words"](SimpleNamespace(opts=[1, 2, 3], present=0)) == 2  # 6 bytes
     assert relations["n"](SimpleNamespace(items=[7, 8])) == 2
     text = LAST.replace("    items: u8[n] if present == 1;\n", "").replace("Tlv", "Tlv2")
     fixed = load_text(tmp_path, text, "tlv2.layer").Tlv2
     words = {name: fn for name, _, fn in fixed.RELATIONS}["words"]
-    assert words(SimpleNamespace(_header_len=5 + 6)) == 2  # 6 bytes of opts: 2 words
+    assert words(SimpleNamespace(opts=[1, 2, 3])) == 2  # 6 bytes of opts: 2 words
 
 
 def test_pseudo_header_errors(tmp_path):

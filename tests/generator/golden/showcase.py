@@ -12,14 +12,18 @@ from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import Params as _Params
+from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
 from pktspec.runtime.constructs import built_size as _built_size
 from pktspec.runtime.constructs import crc32 as _crc32
+from pktspec.runtime.constructs import crc32c as _crc32c
 from pktspec.runtime.constructs import extern as _extern
 from pktspec.runtime.constructs import find as _find
 from pktspec.runtime.constructs import inet_checksum as _inet_checksum
 from pktspec.runtime.constructs import lazy_value as _lazy_value
+from pktspec.runtime.constructs import or_default as _or_default
 from pktspec.runtime.constructs import let as _let
 from pktspec.runtime.constructs import parse_at as _parse_at
+from pktspec.runtime.constructs import part_size as _part_size
 from pktspec.runtime.constructs import signed as _signed
 from pktspec.runtime.flow import endpoint_type as _endpoint_type
 from pktspec.runtime.layer import FieldInfo as _FieldInfo
@@ -50,7 +54,7 @@ _T_UDPPort = _REGISTRY.table('UDPPort')
 _Showcase_flags_flags = _FlagSet.define('Showcase_flags', ('urgent', 'ack', 'more',), width=5)
 
 _S_ShowOption = _c.Struct(
-    "type" / _c.Int8ub,  # showcase.layer:15
+    "type" / _c.Default(_c.Int8ub, 0),  # showcase.layer:15
     "length" / _c.If(lambda this: (this.type > 1), _c.Default(_c.Int8ub, lambda this: _built_size(this._subcons.value, this.get('value'), this) + 2)),  # showcase.layer:16
     "value" / _c.If(lambda this: (this.type > 1), _c.FixedSized(lambda this: (this.length - 2), _c.Switch(lambda this: this.type, {2: _c.Int16ub, 3: _AddressText(_c.Bytes(4), 'ipv4')}, default=_c.Default(_c.GreedyBytes, b'')))),  # showcase.layer:17
 )
