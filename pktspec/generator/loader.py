@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 from types import ModuleType
 
+from pktspec.errors import Location, SpecError
 from pktspec.generator.check import check
 from pktspec.generator.compiler import GENERATOR_VERSION, module_name, render_file
 from pktspec.generator.resolve import SourceFile, resolve
@@ -80,6 +81,25 @@ def _import_file(name: str, path: Path) -> ModuleType:
     return module
 
 
+_LOADED_FROM: dict[str, Path] = {}
+"""The file each user module was loaded from: two files of one name would share a module
+(``pktspec.user.<stem>``), the second hiding the first (its layers would no longer pickle,
+and modules compiled against it would see the other)."""
+
+
+def _claim(name: str, source: SourceFile) -> None:
+    path = source.path.resolve()
+    before = _LOADED_FROM.get(name)
+    if before is not None and before != path and name in sys.modules:
+        raise SpecError(
+            Location(source.display, 1, 1),
+            f"another file called {source.path.name} is loaded already, from {before}: "
+            f"both would be the module {name}",
+            hint="rename one of the two files",
+        )
+    _LOADED_FROM[name] = path
+
+
 def load(path: Path | str) -> ModuleType:
     """Compile (or take from the cache) and import a .layer file and its imports.
 
@@ -95,6 +115,7 @@ def load(path: Path | str) -> ModuleType:
         if source.builtin:
             module = importlib.import_module(name)
             continue
+        _claim(name, source)
         cached = cache_dir() / f"{source.stem}-{keys[id(source)][:20]}.py"
         current = sys.modules.get(name)
         if current is not None and getattr(current, "__file__", None) == str(cached):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,15 @@ _counter = itertools.count()
 
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory, monkeypatch):
-    """Each test session compiles user layers into its own cache directory."""
+    """Each test session compiles user layers into its own cache directory, and the user
+    modules a test loads are forgotten after it: tests reuse file names in their own
+    folders, which one process would otherwise refuse (two files, one module name)."""
     monkeypatch.setenv("PKTSPEC_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    before = set(sys.modules)
+    yield
+    for name in set(sys.modules) - before:
+        if name.startswith("pktspec.user."):
+            del sys.modules[name]
 
 
 def write_layer(tmp_path: Path, text: str, name: str | None = None) -> Path:

@@ -60,11 +60,16 @@ def test_bit_fields_of_any_width(tmp_path):
     agree(layer)
 
 
+@pytest.fixture(scope="module")
+def bits_module(tmp_path_factory):
+    """BITS loaded once for all the examples hypothesis draws."""
+    return load_text(tmp_path_factory.mktemp("bits"), BITS, "bits.layer")
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.binary(min_size=25, max_size=40))
-def test_bit_fields_fast_equals_construct_on_any_bytes(tmp_path_factory, data):
-    mod = load_text(tmp_path_factory.mktemp("bits"), BITS, "bits.layer")
-    agree(pktspec.decode(data, mod.Bits, strict=True).layers[0])
+def test_bit_fields_fast_equals_construct_on_any_bytes(bits_module, data):
+    agree(pktspec.decode(data, bits_module.Bits, strict=True).layers[0])
 
 
 VARIABLE = """

@@ -78,3 +78,22 @@ def test_standalone_compile_needs_only_runtime_and_construct(tmp_path):
     run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
                          text=True, check=True)
     assert run.stdout.strip() == "['Standalone', 'Ethernet', 'IPv4', 'UDP']"
+
+
+def test_two_files_of_one_name_are_refused_not_shadowed(tmp_path):
+    """Both would be the module pktspec.user.proto: the second would hide the first."""
+    import pytest
+
+    import pktspec
+    from pktspec.errors import SpecError
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "proto.layer").write_text("layer StemClashA : other { x: u8; }\n")
+    (tmp_path / "b" / "proto.layer").write_text("layer StemClashB : other { y: u8; }\n")
+    first = pktspec.load(tmp_path / "a" / "proto.layer")
+    assert pktspec.load(tmp_path / "a" / "proto.layer") is first  # the same file again: fine
+    with pytest.raises(SpecError) as raised:
+        pktspec.load(tmp_path / "b" / "proto.layer")
+    assert "another file called proto.layer is loaded already" in str(raised.value)
+    assert raised.value.hint == "rename one of the two files"
