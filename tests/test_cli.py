@@ -36,7 +36,7 @@ def test_decode_one_line_per_packet(capsys):
     lines = out.splitlines()
     assert code == 0 and len(lines) == 43
     assert lines[0] == ("1 10:17:07.311224 Ethernet IPv4 TCP 145.254.160.237.3372 > "
-                        "65.208.228.223.80: Flags [S], seq 951057939, ack 0, win 8760, length 0")
+                        "65.208.228.223.80: Flags [S], seq 951057939, win 8760, length 0")
     assert "Flags [P.]" in lines[3] and lines[3].endswith("length 479")
 
 
@@ -109,3 +109,25 @@ def test_live_decode_on_loopback_with_a_filter(capsys):
     lines = out.splitlines()
     assert code == 0 and len(lines) == 3
     assert all(f"127.0.0.1.{port}:" in line and "UDP" in line for line in lines)
+
+
+def test_summary_of_an_icmp_error_and_lengths_without_a_transport():
+    """The quoted datagram's ports are not the packet's; tcpdump's lengths for ICMP and ARP."""
+    import pktspec
+    from pktspec.cli.render import summary
+    from pktspec.layers import ARP, UDP, Ethernet, ICMPv4, IPv4
+
+    error = (Ethernet() / IPv4(src="198.51.100.7", dst="192.0.2.1")
+             / ICMPv4(type="DestinationUnreachable", code=3)
+             / IPv4(src="192.0.2.1", dst="198.51.100.7") / UDP(src_port=40000, dst_port=9999)
+             / b"hi\n")
+    line = summary(pktspec.decode(bytes(error), Ethernet))
+    assert line.endswith("198.51.100.7 > 192.0.2.1: length 39")  # the ICMP message, as tcpdump
+    echo = Ethernet() / IPv4(src="192.0.2.1", dst="192.0.2.2") / ICMPv4(type="EchoRequest") \
+        / bytes(56)
+    assert summary(pktspec.decode(bytes(echo), Ethernet)).endswith("length 64")
+    arp = Ethernet(dst="ff:ff:ff:ff:ff:ff") / ARP(source_prot_address="192.0.2.1",
+                                                 dst_prot_address="192.0.2.9",
+                                                 source_hw_address="02:00:00:00:00:01",
+                                                 dst_hw_address="00:00:00:00:00:00")
+    assert summary(pktspec.decode(bytes(arp), Ethernet)).endswith("length 28")

@@ -89,9 +89,25 @@ def _transport_details(layer: Any) -> list[str]:
         out.append(f"Flags {text if text.startswith('[') else '[' + text + ']'}")
     for name, label in (("seq", "seq"), ("ack", "ack"), ("window", "win")):
         value = getattr(layer, name, None)
+        if name == "ack" and flags is not None and not getattr(flags, "ack", True):
+            continue  # as tcpdump: no ack number without the ACK flag
         if isinstance(value, int):
             out.append(f"{label} {value}")
     return out
+
+
+def _length(packet: Packet, trans: Any) -> int:
+    """tcpdump's length: the bytes the transport carries; without one, the bytes the network
+    layer carries (an ICMP or GRE message); for a network layer that carries nothing (ARP),
+    its own bytes to the end of the frame, padding included, as tcpdump counts them."""
+    if trans is not None:
+        return len(trans.payload)
+    net = packet.network
+    if net is not None:
+        carried = len(net.payload)
+        return carried if carried else net._end - net._off
+    carrier = packet.application
+    return 0 if carrier is None else len(carrier.payload) + len(carrier.contents)
 
 
 def summary(packet: Packet) -> str:
@@ -105,15 +121,7 @@ def summary(packet: Packet) -> str:
         parts.append(f"{ends[0]} > {ends[1]}:")
     trans = packet.transport
     details = _transport_details(trans) if trans is not None else []
-    # tcpdump's length: the bytes the transport carries (whatever layers decode them)
-    carrier = trans if trans is not None else packet.application
-    if carrier is None:
-        length = 0
-    elif carrier is trans:
-        length = len(carrier.payload)
-    else:
-        length = len(carrier.payload) + len(carrier.contents)
-    details.append(f"length {length}")
+    details.append(f"length {_length(packet, trans)}")
     line = " ".join(parts) + " " + ", ".join(details)
     if packet.error is not None:
         line += f" [error: {packet.error}]"

@@ -68,6 +68,7 @@ class Unit:
     next: ast.NextFixed | ast.NextBy | None = None
     next_table: str | None = None
     guard: ast.Guard | None = None
+    quotes: bool = False
     pseudo_header: ast.Expr | None = None
 
     @property
@@ -511,6 +512,10 @@ class Checker:
                 self.error(member.pos, "a layer has at most one 'guard', and structs have none")
             self.check_expr(member.expr, _Scope(heuristic=True, consts=self.consts))
             unit.guard = member
+        elif isinstance(member, ast.Quotes):
+            if unit.kind != "layer" or unit.quotes:
+                self.error(member.pos, "'quotes' is said once, in a layer")
+            unit.quotes = True
         elif isinstance(member, (ast.NextFixed, ast.NextBy)):
             if unit.kind != "layer":
                 self.error(member.pos, "only layers have a next layer")

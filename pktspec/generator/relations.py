@@ -159,6 +159,8 @@ class BuildRelations:
             out.append(f"HEADER = staticmethod(lambda c: {build(h)})")
         if self.unit.pseudo_header is not None:
             out.append(f"PSEUDO_HEADER = staticmethod(lambda c: {build(self.unit.pseudo_header)})")
+        if self.unit.quotes:  # what follows is another packet's copy (an ICMP error's)
+            out.append("QUOTES = True")
         optional = tuple(cf.name for cf in self.unit.fields if cf.node.optional)
         if optional:  # 0 means "no checksum"; a computed 0 is sent as all ones (RFC 768)
             out.append(f"OPTIONAL_CHECKSUMS = {optional!r}")

@@ -224,7 +224,16 @@ class Guard:
     pos: Location
 
 
-Member = Field | Let | Assign | Requires | FlowStmt | NextFixed | NextBy | Guard
+@dataclass(frozen=True)
+class Quotes:
+    """``quotes;``: the layers after this one decode a copy of (part of) another packet, as
+    an ICMP error quotes the datagram that caused it; they are not this packet's own traffic
+    (``packet.transport``, flows and reassembly look only before this layer)."""
+
+    pos: Location
+
+
+Member = Field | Let | Assign | Requires | FlowStmt | NextFixed | NextBy | Guard | Quotes
 
 # ---- declarations --------------------------------------------------------------------------
 

@@ -177,6 +177,9 @@ class ToAst(Transformer):
     def guard_stmt(self, meta, items):
         return ast.Guard(items[0], self._pos(meta))
 
+    def quotes_stmt(self, meta, items):
+        return ast.Quotes(self._pos(meta))
+
     def next_fixed(self, meta, items):
         return ast.NextFixed(str(items[0]), self._tok_pos(items[0]))
 

@@ -181,6 +181,8 @@ class TCPAssembler:
         layers = packet._layers
         tcp = layers[-1] if layers else None
         net = layers[-2] if type(tcp) is TCP and len(layers) > 1 else None
+        if net is not None and len(layers) > 2 and layers[-3].QUOTES:
+            net = None  # an ICMP error's copy of another packet's TCP: _locate says so
         t = type(net)
         if t is IPv4 and tcp._off == net._hend and not (net._flags & _MF or net.fragment_offset):
             key = (net._src, tcp.src_port, net._dst, tcp.dst_port)
@@ -305,7 +307,10 @@ class TCPAssembler:
         if tcp is None:
             return None, None
         layers = packet.decoded
-        for net in reversed(layers[:layers.index(tcp)]):
+        before = layers[:layers.index(tcp)]
+        if any(layer.QUOTES for layer in before):
+            return None, None  # an ICMP error's copy of a segment: not this connection's data
+        for net in reversed(before):
             if net.layer_class is _NETWORK and net.flow is not None:
                 return tcp, net
         return None, None

@@ -145,6 +145,9 @@ class Layer:
     # (field, layer name, value when the next layer is that one, value otherwise): from
     # ``next by ... unless field == K -> Layer`` (MPLS's bottom-of-stack bit)
     NEXT_UNLESS: ClassVar[tuple[str, str, int | None, int | None] | None] = None
+    # ``quotes;``: the layers after this one decode a copy of another packet (an ICMP error's
+    # quoted datagram): packet.network/transport, flows and reassembly stop here
+    QUOTES: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -433,6 +436,7 @@ RESERVED_NAMES = frozenset(
         "PSEUDO_HEADER",
         "NEXT",
         "NEXT_UNLESS",
+        "QUOTES",
         "OPTIONAL_CHECKSUMS",
     }
 )

@@ -172,6 +172,9 @@ class Packet:
                 return layer
             if nxt is None:
                 return None
+            if by_kind and target is not None and target is not _APPLICATION and layer.QUOTES:
+                self._pending = (nxt, off, end)  # the packet's own layers end here
+                return None
             cls = nxt
 
     def _fail(self, exc: Exception, cls: type, off: int, end: int) -> DecodeFailure:
@@ -307,6 +310,8 @@ class Packet:
         for layer in self._layers:
             if layer.layer_class is _LINK:
                 return layer
+            if layer.QUOTES:  # what follows is another packet's copy (an ICMP error's)
+                return None
         if self._pending is None and self._tail is None:
             return None
         return self._find_more(_LINK)
@@ -320,6 +325,8 @@ class Packet:
         for layer in self._layers:
             if layer.layer_class is _NETWORK:
                 return layer
+            if layer.QUOTES:  # what follows is another packet's copy (an ICMP error's)
+                return None
         if self._pending is None and self._tail is None:
             return None
         return self._find_more(_NETWORK)
@@ -333,6 +340,8 @@ class Packet:
         for layer in self._layers:
             if layer.layer_class is _TRANSPORT:
                 return layer
+            if layer.QUOTES:  # what follows is another packet's copy (an ICMP error's)
+                return None
         if self._pending is None and self._tail is None:
             return None
         return self._find_more(_TRANSPORT)
