@@ -43,16 +43,21 @@ def test_every_layer_example_in_the_readme_checks(tmp_path, monkeypatch):
         path.write_text(block)
         check_file(path)
     tunnel = pktspec.load(tmp_path / f"readme{len(blocks) - 1}.layer").Tunnel
-    data = pktspec.serialize(tunnel(type="Control", hop=3, label={"tag": 1, "body": b"ab"}),
+    data = pktspec.serialize(tunnel(type="Control", hop=3, label={"tag": 1, "body": b"abc"}),
                              b"hello")
     layer = pktspec.decode(data, tunnel, strict=True).layers[0]
     assert (layer.magic, layer.version, layer.length, layer.body_length) == (0x7E, 1, 17, 5)
     assert bytes(pktspec.decode(data, tunnel).application.payload) == b"hello"
-    # the defaults alone build: the parameterised label is zeros (tag 0, two body bytes)
-    # and header_words follows the header, 11 bytes padded to 3 words
+    # the defaults alone build: the parameterised label is zeros (tag 0, three body bytes)
+    # and header_words follows the header, 12 bytes: 3 words
     plain = pktspec.decode(bytes(tunnel()), tunnel, strict=True).layers[0]
-    assert (plain.header_words, plain.label.tag, plain.label.body) == (3, 0, b"\0\0")
+    assert (plain.header_words, plain.label.tag, plain.label.body) == (3, 0, b"\0\0\0")
     assert plain.length == 12 and plain.options == []
+    # the conditional session and an option round-trip, header padded to whole words
+    more = tunnel(type="Keepalive", flags="more", session=7,
+                  options=[{"kind": 1, "value": 99}])
+    again = pktspec.decode(bytes(more), tunnel, strict=True).layers[0]
+    assert (again.session, again.header_words, again.options[0].value) == (7, 6, 99)
 
 
 def test_language_table_snippets_parse():
