@@ -671,8 +671,8 @@ class UnitPlanner(BuildRelations):
                 return f"_RepeatUntil(lambda obj, lst, this: {cx(t.until)}, {elem})"
             if t.array_size is not None and bounded:
                 return (f"_c.FixedSized(lambda this: {cx(t.array_size)}, "
-                        f"_c.GreedyRange({elem}))")
-            return f"_c.GreedyRange({elem})"
+                        f"_GreedyRange({elem}))")
+            return f"_GreedyRange({elem})"
         raise TypeError(t.kind)  # pragma: no cover
 
     def emit_let(self, m: ast.Let) -> None:

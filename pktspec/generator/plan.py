@@ -8,6 +8,8 @@ are sorted, so the same input always gives the same bytes.
 
 from __future__ import annotations
 
+import re
+
 from pktspec.generator.check import Checked, Unit, _const_eval
 from pktspec.generator.layout import UnitPlanner
 from pktspec.generator.model import ModuleModel
@@ -109,15 +111,17 @@ class ModulePlanner:
                 enums.append((d.name, d.doc or f"The values of {d.name}.",
                               [(n, repr(v)) for n, v in checked.enums[d.name].items]))
                 self.table(d.name)
-        struct_formats, layers = [], []
+        bodies: dict[str, str] = {}
+        layers = []
         for d in decls:
             if isinstance(d, ast.Struct):
                 planner = UnitPlanner(self, checked.units[d.name])
                 planner.plan()
-                body = "\n".join("    " + ln for ln in planner.format_lines)
-                struct_formats.append(f"_S_{d.name} = _c.Struct(\n{body}\n)")
+                bodies[d.name] = "\n".join("    " + ln for ln in planner.format_lines)
             elif isinstance(d, ast.Layer):
                 layers.append(UnitPlanner(self, checked.units[d.name]).plan())
+        struct_formats = [f"_S_{name} = _c.Struct(\n{bodies[name]}\n)"
+                          for name in _uses_first(bodies)]
         registrations = self.member_lines()
         registrations += [f"_REGISTRY.add_layer({lm.name})" for lm in layers]
         registrations += self.binding_lines()
@@ -222,3 +226,27 @@ def plan_module(checked: Checked, source: SourceFile, version: str, sha256: str,
                 module_name_of) -> ModuleModel:
     """The view-model of one .layer file's generated module."""
     return ModulePlanner(checked, source, version, sha256, module_name_of).plan()
+
+
+_STRUCT_REF = re.compile(r"\b_S_([A-Za-z0-9_]+)\b")
+
+
+def _uses_first(bodies: dict[str, str]) -> list[str]:
+    """The structs in source order, except that a struct comes after the structs of this
+    file that its construct uses (a struct may use one declared further down; the checker
+    refuses cycles). Source order is kept where it already works, so output is stable."""
+    order: list[str] = []
+    placed: set[str] = set()
+
+    def place(name: str) -> None:
+        if name in placed:
+            return
+        placed.add(name)
+        for used in _STRUCT_REF.findall(bodies[name]):
+            if used in bodies and used != name:
+                place(used)
+        order.append(name)
+
+    for name in bodies:
+        place(name)
+    return order

@@ -11,6 +11,7 @@ from pktspec.runtime import require_api as _require_api
 from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
+from pktspec.runtime.constructs import GreedyRange as _GreedyRange
 from pktspec.runtime.constructs import Params as _Params
 from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
 from pktspec.runtime.constructs import built_size as _built_size
@@ -153,19 +154,19 @@ _S_DHCPv6IA = _c.Struct(
     "iaid" / _c.Default(_c.Int32ub, 0),  # dhcpv6.layer:120
     "t1" / _c.Default(_c.Int32ub, 0),  # dhcpv6.layer:121
     "t2" / _c.Default(_c.Int32ub, 0),  # dhcpv6.layer:122
-    "options" / _c.GreedyRange(_S_DHCPv6IAOption),  # dhcpv6.layer:123
+    "options" / _GreedyRange(_S_DHCPv6IAOption),  # dhcpv6.layer:123
 )
 _S_DHCPv6IATA = _c.Struct(
     "iaid" / _c.Default(_c.Int32ub, 0),  # dhcpv6.layer:128
-    "options" / _c.GreedyRange(_S_DHCPv6IAOption),  # dhcpv6.layer:129
+    "options" / _GreedyRange(_S_DHCPv6IAOption),  # dhcpv6.layer:129
 )
 _S_DHCPv6Option = _c.Struct(
     "code" / _c.Default(_EnumInt(_c.Int16ub, DHCPv6OptionCode), 0),  # dhcpv6.layer:135
     "length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons.value, this.get('value'), this)),  # dhcpv6.layer:136
-    "value" / _c.FixedSized(lambda this: this.length, _c.Switch(lambda this: this.code, {1: _S_DHCPv6DUID, 2: _S_DHCPv6DUID, 3: _S_DHCPv6IA, 4: _S_DHCPv6IATA, 6: _c.GreedyRange(_EnumInt(_c.Int16ub, DHCPv6OptionCode)), 7: _c.Int8ub, 8: _c.Int16ub, 12: _AddressText(_c.Bytes(16), 'ipv6'), 13: _S_DHCPv6Status, 23: _c.GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')), 25: _S_DHCPv6IA, 31: _c.GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')), 32: _c.Int32ub, 82: _c.Int32ub}, default=_c.Default(_c.GreedyBytes, b''))),  # dhcpv6.layer:137
+    "value" / _c.FixedSized(lambda this: this.length, _c.Switch(lambda this: this.code, {1: _S_DHCPv6DUID, 2: _S_DHCPv6DUID, 3: _S_DHCPv6IA, 4: _S_DHCPv6IATA, 6: _GreedyRange(_EnumInt(_c.Int16ub, DHCPv6OptionCode)), 7: _c.Int8ub, 8: _c.Int16ub, 12: _AddressText(_c.Bytes(16), 'ipv6'), 13: _S_DHCPv6Status, 23: _GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')), 25: _S_DHCPv6IA, 31: _GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')), 32: _c.Int32ub, 82: _c.Int32ub}, default=_c.Default(_c.GreedyBytes, b''))),  # dhcpv6.layer:137
 )
 
-_F_DHCPv6_options = _c.GreedyRange(_S_DHCPv6Option)
+_F_DHCPv6_options = _GreedyRange(_S_DHCPv6Option)
 
 
 _DHCPv6_S0 = _struct.Struct('>B')
@@ -196,7 +197,7 @@ class DHCPv6(_Layer):
         "hop_count" / _c.If(lambda this: (this.msg_type >= 12), _c.Int8ub),  # dhcpv6.layer:158
         "link_address" / _c.If(lambda this: (this.msg_type >= 12), _c.Bytes(16)),  # dhcpv6.layer:159
         "peer_address" / _c.If(lambda this: (this.msg_type >= 12), _c.Bytes(16)),  # dhcpv6.layer:160
-        "options" / _c.GreedyRange(_S_DHCPv6Option),  # dhcpv6.layer:161
+        "options" / _GreedyRange(_S_DHCPv6Option),  # dhcpv6.layer:161
     )
     DEFAULTS = {}
     RELATIONS = ()

@@ -11,6 +11,7 @@ from pktspec.runtime import require_api as _require_api
 from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
+from pktspec.runtime.constructs import GreedyRange as _GreedyRange
 from pktspec.runtime.constructs import Params as _Params
 from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
 from pktspec.runtime.constructs import built_size as _built_size
@@ -166,7 +167,7 @@ _S_DNSResourceRecord = _c.Struct(
     "edns_version" / _c.If(lambda this: (this.type == 41), _c.Default(_c.Int8ub, 0)),  # dns.layer:132
     "edns_flags" / _c.If(lambda this: (this.type == 41), _c.Default(_c.Int16ub, 0)),  # dns.layer:133
     "data_length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons.data, this.get('data'), this)),  # dns.layer:134
-    "data" / _c.FixedSized(lambda this: this.data_length, _c.Switch(lambda this: this.type, {1: _AddressText(_c.Bytes(4), 'ipv4'), 2: _extern('dns_name'), 5: _extern('dns_name'), 6: _S_DNSSOA, 12: _extern('dns_name'), 15: _S_DNSMX, 16: _c.GreedyRange(_S_DNSCharacterString), 28: _AddressText(_c.Bytes(16), 'ipv6'), 33: _S_DNSSRV, 41: _c.GreedyRange(_S_EDNSOption)}, default=_c.Default(_c.GreedyBytes, b''))),  # dns.layer:135
+    "data" / _c.FixedSized(lambda this: this.data_length, _c.Switch(lambda this: this.type, {1: _AddressText(_c.Bytes(4), 'ipv4'), 2: _extern('dns_name'), 5: _extern('dns_name'), 6: _S_DNSSOA, 12: _extern('dns_name'), 15: _S_DNSMX, 16: _GreedyRange(_S_DNSCharacterString), 28: _AddressText(_c.Bytes(16), 'ipv6'), 33: _S_DNSSRV, 41: _GreedyRange(_S_EDNSOption)}, default=_c.Default(_c.GreedyBytes, b''))),  # dns.layer:135
 )
 
 _F_DNS_questions = _c.Array(lambda this: this.qd_count, _S_DNSQuestion)

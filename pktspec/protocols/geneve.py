@@ -11,6 +11,7 @@ from pktspec.runtime import require_api as _require_api
 from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
+from pktspec.runtime.constructs import GreedyRange as _GreedyRange
 from pktspec.runtime.constructs import Params as _Params
 from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
 from pktspec.runtime.constructs import built_size as _built_size
@@ -55,7 +56,7 @@ _S_GeneveOption = _c.Struct(
     "data" / _c.Default(_c.Bytes(lambda this: (this.length * 4)), lambda this: bytes((this.length * 4))),  # geneve.layer:14
 )
 
-_F_Geneve_options = _c.GreedyRange(_S_GeneveOption)
+_F_Geneve_options = _GreedyRange(_S_GeneveOption)
 
 
 _Geneve_S0 = _struct.Struct('>B')
@@ -92,7 +93,7 @@ class Geneve(_Layer):
         "protocol" / _c.Int16ub,  # geneve.layer:29
         "vni" / _c.Int24ub,  # geneve.layer:31
         "reserved2" / _c.Int8ub,  # geneve.layer:32
-        "options" / _c.FixedSized(lambda this: (this.opt_len * 4), _c.GreedyRange(_S_GeneveOption)),  # geneve.layer:33
+        "options" / _c.FixedSized(lambda this: (this.opt_len * 4), _GreedyRange(_S_GeneveOption)),  # geneve.layer:33
     )
     DEFAULTS = {}
     RELATIONS = (

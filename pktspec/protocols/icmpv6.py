@@ -11,6 +11,7 @@ from pktspec.runtime import require_api as _require_api
 from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
+from pktspec.runtime.constructs import GreedyRange as _GreedyRange
 from pktspec.runtime.constructs import Params as _Params
 from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
 from pktspec.runtime.constructs import built_size as _built_size
@@ -117,7 +118,7 @@ _S_ICMPv6MTUOption = _c.Struct(
 _S_ICMPv6RDNSSOption = _c.Struct(
     "reserved" / _c.Default(_c.Int16ub, 0),  # icmpv6.layer:108
     "lifetime" / _c.Default(_c.Int32ub, 0),  # icmpv6.layer:109
-    "servers" / _c.GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')),  # icmpv6.layer:110
+    "servers" / _GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')),  # icmpv6.layer:110
 )
 _S_ICMPv6Option = _c.Struct(
     "type" / _c.Default(_EnumInt(_c.Int8ub, ICMPv6OptionType), 0),  # icmpv6.layer:116
@@ -142,12 +143,12 @@ _S_MLDv2Record = _c.Struct(
     "aux_data" / _c.Default(_c.Bytes(lambda this: (this.aux_data_length * 4)), lambda this: bytes((this.aux_data_length * 4))),  # icmpv6.layer:216
 )
 
-_F_ICMPv6RouterSolicitation_options = _c.GreedyRange(_S_ICMPv6Option)
-_F_ICMPv6RouterAdvertisement_options = _c.GreedyRange(_S_ICMPv6Option)
-_F_ICMPv6NeighborSolicitation_options = _c.GreedyRange(_S_ICMPv6Option)
-_F_ICMPv6NeighborAdvertisement_options = _c.GreedyRange(_S_ICMPv6Option)
-_F_ICMPv6Redirect_options = _c.GreedyRange(_S_ICMPv6Option)
-_F_MLDQuery_query_v2 = _c.GreedyRange(_S_MLDv2Query)
+_F_ICMPv6RouterSolicitation_options = _GreedyRange(_S_ICMPv6Option)
+_F_ICMPv6RouterAdvertisement_options = _GreedyRange(_S_ICMPv6Option)
+_F_ICMPv6NeighborSolicitation_options = _GreedyRange(_S_ICMPv6Option)
+_F_ICMPv6NeighborAdvertisement_options = _GreedyRange(_S_ICMPv6Option)
+_F_ICMPv6Redirect_options = _GreedyRange(_S_ICMPv6Option)
+_F_MLDQuery_query_v2 = _GreedyRange(_S_MLDv2Query)
 _F_MLDv2Report_records = _c.Array(lambda this: this.num_records, _S_MLDv2Record)
 
 
@@ -386,7 +387,7 @@ class ICMPv6RouterSolicitation(_Layer):
     )
     FORMAT = _c.Struct(
         "reserved" / _c.Int32ub,  # icmpv6.layer:128
-        "options" / _c.GreedyRange(_S_ICMPv6Option),  # icmpv6.layer:129
+        "options" / _GreedyRange(_S_ICMPv6Option),  # icmpv6.layer:129
     )
     DEFAULTS = {}
     RELATIONS = ()
@@ -436,7 +437,7 @@ class ICMPv6RouterAdvertisement(_Layer):
         "router_lifetime" / _c.Int16ub,  # icmpv6.layer:137
         "reachable_time" / _c.Int32ub,  # icmpv6.layer:139
         "retrans_timer" / _c.Int32ub,  # icmpv6.layer:141
-        "options" / _c.GreedyRange(_S_ICMPv6Option),  # icmpv6.layer:142
+        "options" / _GreedyRange(_S_ICMPv6Option),  # icmpv6.layer:142
     )
     DEFAULTS = {}
     RELATIONS = ()
@@ -485,7 +486,7 @@ class ICMPv6NeighborSolicitation(_Layer):
     FORMAT = _c.Struct(
         "reserved" / _c.Int32ub,  # icmpv6.layer:147
         "target_address" / _c.Bytes(16),  # icmpv6.layer:148
-        "options" / _c.GreedyRange(_S_ICMPv6Option),  # icmpv6.layer:149
+        "options" / _GreedyRange(_S_ICMPv6Option),  # icmpv6.layer:149
     )
     DEFAULTS = {}
     RELATIONS = ()
@@ -537,7 +538,7 @@ class ICMPv6NeighborAdvertisement(_Layer):
         "flags" / _c.Computed(lambda this: (this._bits0 >> 29) & 0x7),  # icmpv6.layer:154
         "reserved" / _c.Computed(lambda this: this._bits0 & 0x1fffffff),  # icmpv6.layer:155
         "target_address" / _c.Bytes(16),  # icmpv6.layer:156
-        "options" / _c.GreedyRange(_S_ICMPv6Option),  # icmpv6.layer:157
+        "options" / _GreedyRange(_S_ICMPv6Option),  # icmpv6.layer:157
     )
     DEFAULTS = {}
     RELATIONS = ()
@@ -595,7 +596,7 @@ class ICMPv6Redirect(_Layer):
         "reserved" / _c.Int32ub,  # icmpv6.layer:162
         "target_address" / _c.Bytes(16),  # icmpv6.layer:163
         "destination_address" / _c.Bytes(16),  # icmpv6.layer:164
-        "options" / _c.GreedyRange(_S_ICMPv6Option),  # icmpv6.layer:165
+        "options" / _GreedyRange(_S_ICMPv6Option),  # icmpv6.layer:165
     )
     DEFAULTS = {}
     RELATIONS = ()
@@ -651,7 +652,7 @@ class MLDQuery(_Layer):
         "max_response_delay" / _c.Int16ub,  # icmpv6.layer:185
         "reserved" / _c.Int16ub,  # icmpv6.layer:186
         "multicast_address" / _c.Bytes(16),  # icmpv6.layer:188
-        "query_v2" / _c.GreedyRange(_S_MLDv2Query),  # icmpv6.layer:189
+        "query_v2" / _GreedyRange(_S_MLDv2Query),  # icmpv6.layer:189
     )
     DEFAULTS = {}
     RELATIONS = ()

@@ -11,6 +11,7 @@ from pktspec.runtime import require_api as _require_api
 from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
+from pktspec.runtime.constructs import GreedyRange as _GreedyRange
 from pktspec.runtime.constructs import Params as _Params
 from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
 from pktspec.runtime.constructs import built_size as _built_size
@@ -86,7 +87,7 @@ _S_IGMPv3GroupRecord = _c.Struct(
     "aux_data" / _c.Default(_c.Bytes(lambda this: (this.aux_data_length * 4)), lambda this: bytes((this.aux_data_length * 4))),  # igmp.layer:44
 )
 
-_F_IGMP_query_v3 = _c.GreedyRange(_S_IGMPv3Query)
+_F_IGMP_query_v3 = _GreedyRange(_S_IGMPv3Query)
 _F_IGMP_records = _c.Array(lambda this: this.num_records, _S_IGMPv3GroupRecord)
 
 
@@ -118,7 +119,7 @@ class IGMP(_Layer):
         "max_response_time" / _c.Int8ub,  # igmp.layer:54
         "checksum" / _c.Int16ub,  # igmp.layer:55
         "group_address" / _c.If(lambda this: (this.type != 34), _c.Bytes(4)),  # igmp.layer:56
-        "query_v3" / _c.If(lambda this: (this.type == 17), _c.GreedyRange(_S_IGMPv3Query)),  # igmp.layer:57
+        "query_v3" / _c.If(lambda this: (this.type == 17), _GreedyRange(_S_IGMPv3Query)),  # igmp.layer:57
         "reserved" / _c.If(lambda this: (this.type == 34), _c.Int16ub),  # igmp.layer:58
         "num_records" / _c.If(lambda this: (this.type == 34), _c.Int16ub),  # igmp.layer:59
         "records" / _c.If(lambda this: (this.type == 34), _c.Array(lambda this: this.num_records, _S_IGMPv3GroupRecord)),  # igmp.layer:60

@@ -11,6 +11,7 @@ from pktspec.runtime import require_api as _require_api
 from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
+from pktspec.runtime.constructs import GreedyRange as _GreedyRange
 from pktspec.runtime.constructs import Params as _Params
 from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
 from pktspec.runtime.constructs import built_size as _built_size
@@ -102,14 +103,14 @@ _IPv4_flags_flags = _FlagSet.define('IPv4_flags', ('evil', 'dont_fragment', 'mor
 
 _S_IPv4RouteOption = _c.Struct(
     "pointer" / _c.Default(_c.Int8ub, 0),  # ipv4.layer:57
-    "addresses" / _c.GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')),  # ipv4.layer:58
+    "addresses" / _GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')),  # ipv4.layer:58
 )
 _S_IPv4TimestampOption = _c.Struct(
     "pointer" / _c.Default(_c.Int8ub, 0),  # ipv4.layer:64
     "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((_or_default(this.get('overflow'), 0) & 0xf) << 4) | (_or_default(this.get('flag'), 0) & 0xf)),
     "overflow" / _c.Computed(lambda this: (this._bits0 >> 4) & 0xf),  # ipv4.layer:65
     "flag" / _c.Computed(lambda this: this._bits0 & 0xf),  # ipv4.layer:66
-    "entries" / _c.GreedyRange(_c.Int32ub),  # ipv4.layer:67
+    "entries" / _GreedyRange(_c.Int32ub),  # ipv4.layer:67
 )
 _S_IPv4Option = _c.Struct(
     "type" / _c.Default(_EnumInt(_c.Int8ub, IPv4OptionType), 0),  # ipv4.layer:73
@@ -117,7 +118,7 @@ _S_IPv4Option = _c.Struct(
     "value" / _c.If(lambda this: (this.type > 1), _c.FixedSized(lambda this: (this.length - 2), _c.Switch(lambda this: this.type, {7: _S_IPv4RouteOption, 68: _S_IPv4TimestampOption, 131: _S_IPv4RouteOption, 137: _S_IPv4RouteOption, 148: _c.Int16ub}, default=_c.Default(_c.GreedyBytes, b'')))),  # ipv4.layer:75
 )
 
-_F_IPv4_options = _c.GreedyRange(_S_IPv4Option)
+_F_IPv4_options = _GreedyRange(_S_IPv4Option)
 
 
 _IPv4_S0 = _struct.Struct('>BBHHHBBH4s4s')
@@ -165,7 +166,7 @@ class IPv4(_Layer):
         "src" / _c.Bytes(4),  # ipv4.layer:98
         "dst" / _c.Bytes(4),  # ipv4.layer:99
         _c.Check(lambda this: (this.ihl >= 5)),
-        "options" / _c.FixedSized(lambda this: ((this.ihl * 4) - 20), _c.GreedyRange(_S_IPv4Option)),  # ipv4.layer:101
+        "options" / _c.FixedSized(lambda this: ((this.ihl * 4) - 20), _GreedyRange(_S_IPv4Option)),  # ipv4.layer:101
     )
     DEFAULTS = {'version': 4, 'ihl': 5, 'ttl': 64}
     RELATIONS = (

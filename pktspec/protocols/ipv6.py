@@ -11,6 +11,7 @@ from pktspec.runtime import require_api as _require_api
 from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
+from pktspec.runtime.constructs import GreedyRange as _GreedyRange
 from pktspec.runtime.constructs import Params as _Params
 from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
 from pktspec.runtime.constructs import built_size as _built_size

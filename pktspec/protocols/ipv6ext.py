@@ -11,6 +11,7 @@ from pktspec.runtime import require_api as _require_api
 from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
+from pktspec.runtime.constructs import GreedyRange as _GreedyRange
 from pktspec.runtime.constructs import Params as _Params
 from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
 from pktspec.runtime.constructs import built_size as _built_size
@@ -80,17 +81,17 @@ _S_IPv6Option = _c.Struct(
 )
 _S_IPv6SourceRoute = _c.Struct(
     "reserved" / _c.Default(_c.Int32ub, 0),  # ipv6ext.layer:60
-    "addresses" / _c.GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')),  # ipv6ext.layer:61
+    "addresses" / _GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')),  # ipv6ext.layer:61
 )
 _S_IPv6SegmentRouting = _c.Struct(
     "last_entry" / _c.Default(_c.Int8ub, 0),  # ipv6ext.layer:66
     "flags" / _c.Default(_c.Int8ub, 0),  # ipv6ext.layer:67
     "tag" / _c.Default(_c.Int16ub, 0),  # ipv6ext.layer:68
-    "segments" / _c.GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')),  # ipv6ext.layer:69
+    "segments" / _GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')),  # ipv6ext.layer:69
 )
 
-_F_IPv6HopByHop_options = _c.GreedyRange(_S_IPv6Option)
-_F_IPv6Destination_options = _c.GreedyRange(_S_IPv6Option)
+_F_IPv6HopByHop_options = _GreedyRange(_S_IPv6Option)
+_F_IPv6Destination_options = _GreedyRange(_S_IPv6Option)
 _F_IPv6Routing_routing_data = _c.Switch(lambda this: this.routing_type, {0: _S_IPv6SourceRoute, 2: _c.Bytes(16), 4: _S_IPv6SegmentRouting}, default=_c.GreedyBytes)
 
 
@@ -112,7 +113,7 @@ class IPv6HopByHop(_Layer):
     FORMAT = _c.Struct(
         "next_header" / _c.Int8ub,  # ipv6ext.layer:30
         "header_length" / _c.Int8ub,  # ipv6ext.layer:32
-        "options" / _c.FixedSized(lambda this: ((this.header_length * 8) + 6), _c.GreedyRange(_S_IPv6Option)),  # ipv6ext.layer:33
+        "options" / _c.FixedSized(lambda this: ((this.header_length * 8) + 6), _GreedyRange(_S_IPv6Option)),  # ipv6ext.layer:33
     )
     DEFAULTS = {}
     RELATIONS = (
@@ -178,7 +179,7 @@ class IPv6Destination(_Layer):
     FORMAT = _c.Struct(
         "next_header" / _c.Int8ub,  # ipv6ext.layer:41
         "header_length" / _c.Int8ub,  # ipv6ext.layer:43
-        "options" / _c.FixedSized(lambda this: ((this.header_length * 8) + 6), _c.GreedyRange(_S_IPv6Option)),  # ipv6ext.layer:44
+        "options" / _c.FixedSized(lambda this: ((this.header_length * 8) + 6), _GreedyRange(_S_IPv6Option)),  # ipv6ext.layer:44
     )
     DEFAULTS = {}
     RELATIONS = (

@@ -11,6 +11,7 @@ from pktspec.runtime import require_api as _require_api
 from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
+from pktspec.runtime.constructs import GreedyRange as _GreedyRange
 from pktspec.runtime.constructs import Params as _Params
 from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
 from pktspec.runtime.constructs import built_size as _built_size
@@ -83,7 +84,7 @@ _S_PPPoETag = _c.Struct(
     "value" / _c.Default(_c.Bytes(lambda this: this.length), lambda this: bytes(this.length)),  # pppoe.layer:36
 )
 
-_F_PPPoE_tags = _c.GreedyRange(_S_PPPoETag)
+_F_PPPoE_tags = _GreedyRange(_S_PPPoETag)
 
 
 _PPPoE_S0 = _struct.Struct('>BBHH')
@@ -111,7 +112,7 @@ class PPPoE(_Layer):
         "code" / _c.Int8ub,  # pppoe.layer:44
         "session_id" / _c.Int16ub,  # pppoe.layer:45
         "length" / _c.Int16ub,  # pppoe.layer:47
-        "tags" / _c.If(lambda this: (this.code != 0), _c.FixedSized(lambda this: this.length, _c.GreedyRange(_S_PPPoETag))),  # pppoe.layer:48
+        "tags" / _c.If(lambda this: (this.code != 0), _c.FixedSized(lambda this: this.length, _GreedyRange(_S_PPPoETag))),  # pppoe.layer:48
     )
     DEFAULTS = {'version': 1, 'type': 1}
     RELATIONS = (

@@ -11,6 +11,7 @@ from pktspec.runtime import require_api as _require_api
 from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
+from pktspec.runtime.constructs import GreedyRange as _GreedyRange
 from pktspec.runtime.constructs import Params as _Params
 from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
 from pktspec.runtime.constructs import built_size as _built_size
@@ -128,7 +129,7 @@ _S_SCTPChunk = _c.Struct(
     "padding" / _c.Default(_c.Bytes(lambda this: ((4 - (this.length % 4)) % 4)), lambda this: bytes(((4 - (this.length % 4)) % 4))),  # sctp.layer:97
 )
 
-_F_SCTP_chunks = _c.GreedyRange(_S_SCTPChunk)
+_F_SCTP_chunks = _GreedyRange(_S_SCTPChunk)
 
 
 _SCTP_S0 = _struct.Struct('>HHII')
@@ -153,7 +154,7 @@ class SCTP(_Layer):
         "dst_port" / _c.Int16ub,  # sctp.layer:103
         "verification_tag" / _c.Int32ub,  # sctp.layer:104
         "checksum" / _c.Int32ub,  # sctp.layer:106
-        "chunks" / _c.GreedyRange(_S_SCTPChunk),  # sctp.layer:107
+        "chunks" / _GreedyRange(_S_SCTPChunk),  # sctp.layer:107
     )
     DEFAULTS = {}
     RELATIONS = (

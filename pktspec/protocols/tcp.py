@@ -11,6 +11,7 @@ from pktspec.runtime import require_api as _require_api
 from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
+from pktspec.runtime.constructs import GreedyRange as _GreedyRange
 from pktspec.runtime.constructs import Params as _Params
 from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
 from pktspec.runtime.constructs import built_size as _built_size
@@ -123,10 +124,10 @@ _S_TCPOptionExperiment = _c.Struct(
 _S_TCPOption = _c.Struct(
     "kind" / _c.Default(_EnumInt(_c.Int8ub, TCPOptionKind), 0),  # tcp.layer:94
     "length" / _c.If(lambda this: (this.kind > 1), _c.Default(_c.Int8ub, lambda this: _built_size(this._subcons.value, this.get('value'), this) + 2)),  # tcp.layer:95
-    "value" / _c.If(lambda this: (this.kind > 1), _c.FixedSized(lambda this: (this.length - 2), _c.Switch(lambda this: this.kind, {2: _S_TCPOptionMSS, 3: _S_TCPOptionWindowScale, 5: _c.GreedyRange(_S_SACKBlock), 8: _S_TCPTimestamps, 28: _S_TCPOptionUserTimeout, 29: _S_TCPOptionAuthentication, 34: _S_TCPOptionFastOpen, 253: _S_TCPOptionExperiment, 254: _S_TCPOptionExperiment}, default=_c.Default(_c.GreedyBytes, b'')))),  # tcp.layer:96
+    "value" / _c.If(lambda this: (this.kind > 1), _c.FixedSized(lambda this: (this.length - 2), _c.Switch(lambda this: this.kind, {2: _S_TCPOptionMSS, 3: _S_TCPOptionWindowScale, 5: _GreedyRange(_S_SACKBlock), 8: _S_TCPTimestamps, 28: _S_TCPOptionUserTimeout, 29: _S_TCPOptionAuthentication, 34: _S_TCPOptionFastOpen, 253: _S_TCPOptionExperiment, 254: _S_TCPOptionExperiment}, default=_c.Default(_c.GreedyBytes, b'')))),  # tcp.layer:96
 )
 
-_F_TCP_options = _c.GreedyRange(_S_TCPOption)
+_F_TCP_options = _GreedyRange(_S_TCPOption)
 
 
 _TCP_S0 = _struct.Struct('>HHIIHHHH')
@@ -165,7 +166,7 @@ class TCP(_Layer):
         "checksum" / _c.Int16ub,  # tcp.layer:120
         "urgent" / _c.Int16ub,  # tcp.layer:121
         _c.Check(lambda this: (this.data_offset >= 5)),
-        "options" / _c.FixedSized(lambda this: ((this.data_offset * 4) - 20), _c.GreedyRange(_S_TCPOption)),  # tcp.layer:123
+        "options" / _c.FixedSized(lambda this: ((this.data_offset * 4) - 20), _GreedyRange(_S_TCPOption)),  # tcp.layer:123
     )
     DEFAULTS = {'data_offset': 5, 'window': 65535}
     RELATIONS = (

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -363,10 +364,54 @@ def part_size(cls: Any, name: str, value: Any, c: Any) -> int:
     return built_size(part, lenient(value), context)
 
 
+def _consumed_nothing(path: str) -> _c.ExplicitError:
+    return _c.ExplicitError("an item of this array takes no bytes, so the array would never "
+                            "end", path=path)
+
+
+class GreedyRange(_c.GreedyRange):
+    """construct's GreedyRange (``T[]``, ``T[] size n``), except that an item that takes no
+    bytes is an error rather than an endless loop (a struct whose fields are all absent)."""
+
+    def _parse(self, stream, context, path):
+        obj = _c.ListContainer()
+        try:
+            for i in itertools.count():
+                context._index = i
+                fallback = _c.stream_tell(stream, path)
+                item = self.subcon._parsereport(stream, context, path)
+                if _c.stream_tell(stream, path) == fallback:
+                    raise _consumed_nothing(path)
+                if not self.discard:
+                    obj.append(item)
+        except _c.StopFieldError:
+            pass
+        except _c.ExplicitError:
+            raise
+        except Exception:
+            _c.stream_seek(stream, fallback, 0, path)
+        return obj
+
+
 class RepeatUntil(_c.RepeatUntil):
     """construct's RepeatUntil, except that building tests the predicate on each item as
     built, not as given: a struct's build result holds its enum fields as members, so
-    ``until item.code == End`` holds for an item written ``{"code": "End"}``."""
+    ``until item.code == End`` holds for an item written ``{"code": "End"}``; and an item
+    that takes no bytes (before the predicate holds) is an error, not an endless loop."""
+
+    def _parse(self, stream, context, path):
+        predicate = self.predicate
+        obj = _c.ListContainer()
+        for i in itertools.count():
+            context._index = i
+            fallback = _c.stream_tell(stream, path)
+            item = self.subcon._parsereport(stream, context, path)
+            if not self.discard:
+                obj.append(item)
+            if (predicate(item, obj, context) if callable(predicate) else predicate):
+                return obj
+            if _c.stream_tell(stream, path) == fallback:
+                raise _consumed_nothing(path)
 
     def _build(self, obj, stream, context, path):
         predicate = self.predicate

@@ -11,6 +11,7 @@ from pktspec.runtime import require_api as _require_api
 from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
+from pktspec.runtime.constructs import GreedyRange as _GreedyRange
 from pktspec.runtime.constructs import Params as _Params
 from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
 from pktspec.runtime.constructs import built_size as _built_size
@@ -63,7 +64,7 @@ _S_Sized = _c.Struct(
 )
 
 _F_Showcase_tag = _Params(_S_Sized, width=lambda this: 2)
-_F_Showcase_options = _c.GreedyRange(_S_ShowOption)
+_F_Showcase_options = _GreedyRange(_S_ShowOption)
 
 
 _Showcase_S0 = _struct.Struct('>HBBHBH')
@@ -105,7 +106,7 @@ class Showcase(_Layer):
         "checksum" / _c.Int16ub,  # showcase.layer:38
         "extra" / _c.If(lambda this: ((this.flags >> 2) & 1), _c.Int32ub),  # showcase.layer:39
         "tag" / _Params(_S_Sized, width=lambda this: 2),  # showcase.layer:40
-        "options" / _c.FixedSized(lambda this: ((this.header_words * 4) - 10), _c.GreedyRange(_S_ShowOption)),  # showcase.layer:41
+        "options" / _c.FixedSized(lambda this: ((this.header_words * 4) - 10), _GreedyRange(_S_ShowOption)),  # showcase.layer:41
         "total" / _c.Computed(_let(lambda this: (this.length - (this.header_words * 4)))),  # showcase.layer:42
         _c.Check(lambda this: (this.version <= 2)),
     )
