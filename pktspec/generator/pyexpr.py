@@ -68,6 +68,10 @@ class PyExpr:
         if isinstance(e, ast.BinOp):
             if e.op not in _SAFE_OPS:  # pragma: no cover - transform only makes these
                 raise ValueError(f"operator {e.op!r}")
+            if e.op == "<<" and not isinstance(e.right, ast.IntLit):
+                # a shift by a value from the packet: bounded, or one byte could ask for
+                # gigabytes (constant shifts are bounded by the checker)
+                return f"_shl({self(e.left)}, {self(e.right)})"
             return f"({self(e.left)} {e.op} {self(e.right)})"
         raise TypeError(f"not an expression: {e!r}")  # pragma: no cover
 

@@ -22,6 +22,7 @@ from pktspec.runtime.constructs import find as _find
 from pktspec.runtime.constructs import inet_checksum as _inet_checksum
 from pktspec.runtime.constructs import lazy_value as _lazy_value
 from pktspec.runtime.constructs import or_default as _or_default
+from pktspec.runtime.constructs import shl as _shl
 from pktspec.runtime.constructs import let as _let
 from pktspec.runtime.constructs import parse_at as _parse_at
 from pktspec.runtime.constructs import part_size as _part_size

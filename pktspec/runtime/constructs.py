@@ -241,6 +241,14 @@ def built_size(part: _c.Construct, obj: Any, context: Any) -> int:
     return stream.tell()
 
 
+def shl(value: int, shift: int) -> int:
+    """``value << shift`` for a shift read from the packet: at most 64 bits, as constant
+    shifts are, so that one byte cannot make a gigabyte-sized integer."""
+    if not 0 <= shift <= 64:
+        raise ValueError(f"shift by {shift} (0..64)")
+    return value << shift
+
+
 def or_default(value: Any, default: Any) -> Any:
     """value, or default when it is None: a struct's bit field left out when building."""
     return default if value is None else value

@@ -36,3 +36,11 @@ def test_items_that_take_no_bytes_end_in_an_error(tmp_path, array):
         return
     with pytest.raises(DecodeError, match="takes no bytes"):  # a part decoded when read
         packet.layers[0].s  # noqa: B018
+
+
+def test_a_shift_by_a_packet_value_is_bounded(tmp_path):
+    text = "layer ShiftByField : application { x: u8; n: u8; let y = x << n * 1000; }\n"
+    layer = load_text(tmp_path, text, "shift_by_field.layer").ShiftByField
+    assert pktspec.decode(bytes([3, 0]), layer, strict=True).layers[0].y == 3
+    packet = pktspec.decode(bytes([3, 200]), layer)  # 200000 bits: refused, not computed
+    assert "shift by 200000 (0..64)" in str(packet.error)
