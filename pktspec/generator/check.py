@@ -131,6 +131,9 @@ class Checker:
         self.units: dict[str, Unit] = {}
         self.bindings: list[Bind] = []
         self.current: SourceFile | None = None
+        self._nesting = 0  # > 0 while check_expr checks the parts of an expression
+        # names that `extend` statements gave to enum values: table -> name -> value
+        self.extended: dict[str, dict[str, int]] = {}
 
     # ---- reporting ----
     def error(self, pos, message: str, hint: str | None = None) -> None:
@@ -166,6 +169,8 @@ class Checker:
                     if item.target is not None:
                         self.add_binding(decl.name, self.const_value(item.value), item.name,
                                          item.target, None, item.pos, source)
+        self.check_recursive_structs()
+        self.check_builtin_layer_names()
         self.check_overlaps()
         if self.problems:
             first = self.problems[0]
@@ -175,6 +180,8 @@ class Checker:
 
     # ---- constants and enums ----
     def const_value(self, expr: ast.Expr) -> int:
+        if self.too_deep(expr):
+            return 0
         try:
             return _const_eval(expr, self.consts)
         except _ConstError as exc:
@@ -221,6 +228,16 @@ class Checker:
             value = self.const_value(item.value)
             if not 0 <= value < (1 << enum.base.bits):
                 self.error(item.pos, f"{value} does not fit in {enum.node.base}")
+            if item.name is not None:
+                # the runtime refuses a name that already means another value (ValueError)
+                named = self.extended.setdefault(decl.table, {})
+                before = dict(enum.items).get(item.name, named.get(item.name))
+                if before is not None and before != value:
+                    self.error(item.pos, f"{decl.table}.{item.name} is already {before}",
+                               f"bind the value without a name ('{value} -> "
+                               f"{item.target.layer}'), or give it another name")
+                elif before is None:
+                    named[item.name] = value
             self.add_binding(decl.table, value, item.name, item.target, None, item.pos, source)
 
     def add_binding(self, table, value, name, target: ast.Binding, cond, pos, source) -> None:
@@ -240,7 +257,12 @@ class Checker:
                 continue
             key = (b.table, b.value, b.priority)
             other = seen.get(key)
-            if other is not None and other.target != b.target:
+            if other is not None and other.target == b.target and other.file is b.file:
+                # loading binds both (different lines are different sources): a conflict
+                self.current = b.file
+                self.error(b.pos, f"{b.table} value {b.value} ({b.value:#x}) is bound twice "
+                           f"in this file (first at {other.pos})", "drop one of the two")
+            elif other is not None and (other.target != b.target or other.file is not b.file):
                 self.current = b.file
                 self.error(b.pos, f"{b.table} value {b.value} ({b.value:#x}) is bound to {other.target} "
                            f"already (at {other.pos}) with the same priority",
@@ -266,6 +288,60 @@ class Checker:
                            f"already (by {other.source}) with the same priority",
                            "give this binding a higher 'priority N' to make it win")
 
+    def check_builtin_layer_names(self) -> None:
+        """A user's layer named like a built-in one: the registry refuses the second class
+        called so when both are loaded (a file that imports the built-in file is told so by
+        resolve already)."""
+        import pktspec.protocols  # noqa: F401  (the built-in layers, as loading will meet them)
+        from pktspec.runtime.registry import REGISTRY
+
+        ours = {s.module_name for s in self.program.files if s.builtin}
+        for source in self.program.files:
+            if source.builtin:
+                continue
+            for decl in source.module.of_type(ast.Layer):
+                cls = REGISTRY.get_layer(decl.name)
+                module = getattr(cls, "__module__", "")
+                if cls is None or not module.startswith("pktspec.protocols.") or module in ours:
+                    continue
+                self.current = source
+                self.error(decl.pos, f"a built-in layer is already called {decl.name}",
+                           f"rename this layer (the built-in one is in "
+                           f"protocols/{module.rsplit('.', 1)[-1]}.layer)")
+
+    def check_recursive_structs(self) -> None:
+        """A struct that contains itself, directly or through other structs (in arrays and
+        switch cases too), has no finite layout and cannot be generated."""
+        edges: dict[str, list[tuple[str, CField]]] = {}
+        for name, unit in self.units.items():
+            if unit.kind == "struct":
+                edges[name] = [(ref, cf) for cf in unit.fields for ref in _struct_refs(cf.ftype)
+                               if ref in self.units and self.units[ref].kind == "struct"]
+        state: dict[str, int] = {}  # 1: on the current path, 2: done
+        for root in edges:  # in declaration order, iteratively (chains may be long)
+            if root in state:
+                continue
+            path: list[str] = [root]
+            stack = [iter(edges[root])]
+            state[root] = 1
+            while stack:
+                step = next(stack[-1], None)
+                if step is None:
+                    state[path.pop()] = 2
+                    stack.pop()
+                    continue
+                ref, cf = step
+                if state.get(ref) == 1:  # this field closes a cycle
+                    cycle = path[path.index(ref):] + [ref]
+                    self.current = self.units[path[-1]].file
+                    self.error(cf.node.pos, f"struct {ref} contains itself "
+                               f"({' -> '.join(cycle)})", "a struct cannot contain itself: "
+                               "its size would be infinite; break the cycle with bytes")
+                elif ref not in state:
+                    state[ref] = 1
+                    path.append(ref)
+                    stack.append(iter(edges[ref]))
+
     def unknown(self, name: str, pos, what: str, pool: set[str]) -> None:
         hint = self.program.suggest(name, pool)
         self.error(pos, f"unknown {what} {name!r}", hint)
@@ -282,6 +358,10 @@ class Checker:
         scope = _Scope(unit=unit, params=set(getattr(decl, "params", ())), consts=self.consts)
         for p in scope.params:
             self.check_name(p, decl.pos, "parameter")
+        params = list(getattr(decl, "params", ()))
+        for p in sorted({p for p in params if params.count(p) > 1}):
+            self.error(decl.pos, f"parameter {p!r} of struct {decl.name} is declared twice",
+                       "give each parameter its own name")
         bit_offset = 0
         rest_taker: CField | None = None
         for member in decl.members:
@@ -342,9 +422,12 @@ class Checker:
         ftype = self.field_type(node.type, unit, scope)
         if ftype is None:
             return None
-        for extra in (node.check, node.default):
+        for extra, what in ((node.check, "=="), (node.default, "default")):
             if extra is not None:
+                reported = len(self.problems)
                 self.check_expr(extra, scope)
+                if len(self.problems) == reported:
+                    self.check_fits(extra, ftype, scope, what)
         if node.optional and not (isinstance(node.value, ast.Call)
                                   and node.value.func in BUILD_FUNCS):
             self.error(node.pos, "'optional' applies to checksum fields "
@@ -359,6 +442,22 @@ class Checker:
             self.check_expr(node.value, inner)
         return CField(node.name, ftype, node)
 
+    def check_fits(self, e: ast.Expr, ftype: FieldType, scope: _Scope, what: str) -> None:
+        """`default V` and `== V` with a constant V that the field's bits cannot hold."""
+        if ftype.kind not in ("int", "enum", "flags") or ftype.bits is None:
+            return
+        consts = {n: v for n, v in self.consts.items()
+                  if n not in scope.known and n not in scope.params}
+        try:
+            value = _const_eval(e, consts)
+        except _NotConstant:
+            return
+        low, high = ((-(1 << (ftype.bits - 1)), (1 << (ftype.bits - 1)) - 1) if ftype.signed
+                     else (0, (1 << ftype.bits) - 1))
+        if not low <= value <= high:
+            self.error(getattr(e, "pos", None), f"{what} {value} does not fit in "
+                       f"{ftype.written} ({low}..{high})")
+
     def field_type(self, t, unit: Unit, scope: _Scope) -> FieldType | None:
         if isinstance(t, ast.BytesType):
             if t.delimiter is not None:
@@ -370,6 +469,8 @@ class Checker:
                 return FieldType("bytes", written="bytes[]")
             reported = len(self.problems)
             self.check_number(t.size, scope, "a byte count")
+            if _depth(t.size) > MAX_EXPR_DEPTH:
+                return None
             try:
                 n = _const_eval(t.size, self.consts)
             except _ConstError as exc:
@@ -383,6 +484,8 @@ class Checker:
                 return None
             return FieldType("bytes", bits=8 * n, size=t.size, written=f"bytes[{n}]")
         if isinstance(t, ast.BitsType):
+            for n in sorted({n for n in t.names if t.names.count(n) > 1}):
+                self.error(t.pos, f"flag {n!r} is named twice in this bits field")
             for n in t.names:
                 self.check_name(n, t.pos, "flag")
                 if n in _FLAGSET_ATTRIBUTES:
@@ -396,17 +499,38 @@ class Checker:
         if isinstance(t, ast.SwitchType):
             self.check_expr(t.selector, scope)
             cases = []
+            seen_values: dict[int, ast.Expr] = {}
+            has_default = False
             for case in t.cases:
                 values = None
+                if case.values is None:
+                    if has_default:
+                        self.error(case.pos, "a switch has one 'default' case")
+                    has_default = True
                 if case.values is not None:
                     values = case.values
                     for v in values:
                         reported = len(self.problems)
                         self.check_expr(v, scope)
-                        if len(self.problems) == reported and not (
-                                isinstance(v, ast.Attr) and isinstance(v.obj, ast.Name)
-                                and v.obj.name in self.enums):
-                            self.const_value(v)  # a case is a number or an enum item
+                        if len(self.problems) != reported:
+                            continue
+                        if isinstance(v, ast.Attr) and isinstance(v.obj, ast.Name) \
+                                and v.obj.name in self.enums:
+                            number = dict(self.enums[v.obj.name].items).get(
+                                v.name, self.extended.get(v.obj.name, {}).get(v.name))
+                        else:
+                            number = self.const_value(v)  # a case is a number or an enum item
+                            if len(self.problems) != reported:
+                                continue
+                        if number is None:
+                            continue
+                        if number in seen_values:
+                            self.error(getattr(v, "pos", case.pos), f"case value {number} "
+                                       f"appears twice in this switch (first at "
+                                       f"{getattr(seen_values[number], 'pos', case.pos)})",
+                                       "the first case would always win: drop one")
+                        else:
+                            seen_values[number] = v
                 sub = self.field_type(case.type, unit, scope)
                 if sub is not None:
                     cases.append((values, sub))
@@ -499,6 +623,9 @@ class Checker:
             if member.name == "pseudo_header":
                 self.check_pseudo_header(member, unit, scope)
                 return
+            if getattr(unit, member.name) is not None:
+                self.error(member.pos, f"a layer has one '{member.name} = ...' statement",
+                           "drop one of them")
             # either boundary may be "all that is left" (a header: of the layer's bytes)
             if member.name in ("header", "payload"):
                 scope = _Scope(unit=unit, params=scope.params, consts=self.consts,
@@ -531,6 +658,9 @@ class Checker:
         if unit.kind != "layer":
             self.error(member.pos, "only layers have a pseudo_header")
             return
+        if unit.pseudo_header is not None:
+            self.error(member.pos, "a layer has one 'pseudo_header = ...' statement",
+                       "drop one of them")
         inner = _Scope(unit=unit, params=scope.params, consts=self.consts, build=True,
                        pseudo=True, known=dict(scope.known))
         inner.later |= {f.name for f in unit.node.members
@@ -591,8 +721,27 @@ class Checker:
         if t not in ("int", "flags", "any"):
             self.error(getattr(e, "pos", None), f"{what} must be a number, not {t}")
 
+    def too_deep(self, e: ast.Expr) -> bool:
+        """An expression nested deeper than MAX_EXPR_DEPTH (reported): generated code would
+        not compile (Python allows 200 nested parentheses) and checking it could exhaust
+        the stack."""
+        if _depth(e) <= MAX_EXPR_DEPTH:
+            return False
+        self.error(getattr(e, "pos", None), f"expression nested too deeply (more than "
+                   f"{MAX_EXPR_DEPTH} levels)", "split it with 'let' names")
+        return True
+
     def check_expr(self, e: ast.Expr, scope: _Scope) -> str:
         """Check an expression; return its type: int, bool, bytes, str, flags or any."""
+        if self._nesting == 0 and self.too_deep(e):
+            return "any"
+        self._nesting += 1
+        try:
+            return self._check_expr(e, scope)
+        finally:
+            self._nesting -= 1
+
+    def _check_expr(self, e: ast.Expr, scope: _Scope) -> str:
         if isinstance(e, ast.IntLit):
             return "int"
         if isinstance(e, ast.StrLit):
@@ -722,6 +871,46 @@ class Checker:
                 self.error(getattr(a, "pos", e.pos), f"concat() joins bytes, not {t}",
                            "write an integer as bytes of its width: u8(x), u16(x), ...")
         return "bytes" if e.func in BYTES_FUNCS else "int"
+
+
+MAX_EXPR_DEPTH = 100  # levels of operators in one expression
+
+
+def _depth(e: ast.Expr) -> int:
+    """How deeply an expression nests (iteratively: it may be deeper than the stack)."""
+    deepest, stack = 0, [(e, 1)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        if isinstance(node, ast.BinOp):
+            children = (node.left, node.right)
+        elif isinstance(node, ast.UnaryOp):
+            children = (node.operand,)
+        elif isinstance(node, ast.Cond):
+            children = (node.test, node.then, node.other)
+        elif isinstance(node, ast.Call):
+            children = node.args
+        elif isinstance(node, ast.Index):
+            children = (node.obj, node.index)
+        elif isinstance(node, ast.Attr):
+            children = (node.obj,)
+        else:
+            children = ()
+        stack.extend((c, d + 1) for c in children)
+    return deepest
+
+
+def _struct_refs(ft: FieldType):
+    """The structs a field's type holds by value: itself, array elements, switch cases."""
+    stack = [ft]
+    while stack:
+        t = stack.pop()
+        if t.kind == "struct" and t.struct:
+            yield t.struct
+        elif t.kind == "array" and t.element is not None:
+            stack.append(t.element)
+        elif t.kind == "switch":
+            stack.extend(sub for _, sub in (t.cases or ()))
 
 
 def _expr_type(ft: FieldType) -> str:

@@ -9,6 +9,7 @@ Duplicate names and import cycles stop here, before the checker runs, as kaitai 
 from __future__ import annotations
 
 import difflib
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,6 +100,7 @@ class _Loader:
         self.extra = extra_sources or {}
 
     def load(self, path: Path, at: Location | None = None) -> SourceFile:
+        named = path  # as given: a symlink is reported under its own name
         path = path.resolve()
         if path in self.by_path:
             return self.by_path[path]
@@ -106,7 +108,7 @@ class _Loader:
             chain = " -> ".join(p.name for p in self.in_progress + [path])
             raise SpecError(at, f"import cycle: {chain}", hint="move the shared part to a file "
                             "that both import")
-        text = self._read(path, at)
+        text = self._read(path, at, display_name(named))
         display = display_name(path)
         module = parse(text, display)
         source = SourceFile(path, display, module, builtin=path.parent == PROTOCOLS_DIR)
@@ -118,15 +120,37 @@ class _Loader:
         self.order.append(source)
         return source
 
-    def _read(self, path: Path, at: Location | None) -> str:
+    def _read(self, path: Path, at: Location | None, display: str) -> str:
+        """The file's text. Only regular files are read (a symlink to /dev/zero or a FIFO
+        would never end); every failure is located: at the import that names the file, or
+        at the file's 1:1 (the bad byte's line and column for text that is not UTF-8)."""
         if path in self.extra:
             return self.extra[path]
+        here = at or Location(display, 1, 1)
         try:
-            return path.read_text(encoding="utf-8")
+            mode = path.stat().st_mode
         except FileNotFoundError:
-            raise SpecError(at, f"no such .layer file: {path}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SpecError(at, f"cannot read {path}: {exc}") from None
+            raise SpecError(here, f"no such .layer file: {path}") from None
+        except OSError as exc:
+            raise SpecError(here, f"cannot read {path}: {exc.strerror or exc}") from None
+        if not stat.S_ISREG(mode):
+            what = "a directory" if stat.S_ISDIR(mode) else "a device, FIFO or socket"
+            raise SpecError(here, f"{path} is not a regular file ({what})",
+                            hint="name a .layer file")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise SpecError(here, f"cannot read {path}: {exc.strerror or exc}") from None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            before = data[:exc.start]
+            line = before.count(b"\n") + 1
+            column = len(before.rsplit(b"\n", 1)[-1].decode("utf-8", "replace")) + 1
+            raise SpecError(Location(display, line, column),
+                            f"{path} is not UTF-8 text (byte {data[exc.start]:#04x})",
+                            hint=f"save it as UTF-8{f' (imported at {at})' if at else ''}"
+                            ) from None
 
     def _find(self, imp: ast.Import, importer: Path) -> Path:
         if not imp.path.endswith(".layer"):

@@ -44,8 +44,12 @@ def parse(text: str, file: str = "<string>") -> ast.Module:
         tree = grammar().parse(text)
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text, file) from None
+    except RecursionError:
+        raise _too_deep(text, file) from None
     try:
         decls = ToAst(file).transform(tree)
+    except RecursionError:
+        raise _too_deep(text, file) from None
     except VisitError as exc:  # a literal the grammar admits but Python cannot read (0x_)
         token = next((t for t in exc.obj.scan_values(lambda v: isinstance(v, Token))), None)
         where = Location(file, getattr(token, "line", 1) or 1, getattr(token, "column", 1) or 1)
@@ -54,6 +58,37 @@ def parse(text: str, file: str = "<string>") -> ast.Module:
         raise SpecError(where, f"cannot read {str(token)!r}: {exc.orig_exc}", source=text,
                         hint=hint) from None
     return ast.Module(file=file, source=text, decls=decls)
+
+
+# Tokens that nest an expression one level deeper: a statement with very many of them is the
+# one that made the parser run out of stack.
+_NESTING = frozenset("+-*/%&|^~<>=!?:(,") | {"and", "or", "not"}
+
+
+def _too_deep(text: str, file: str) -> SpecError:
+    """A statement nested so deep that parsing it exhausted Python's stack (500 terms of
+    `x+x+...`): located at the start of the statement with the most operators, if the text
+    lexes, else at 1:1."""
+    where = Location(file, 1, 1)
+    try:
+        best, start, ops = 0, None, 0
+        for token in grammar().lex(text):
+            value = str(token)
+            if value in (";", "{", "}"):
+                if start is not None and ops > best:
+                    best, where = ops, Location(file, start.line, start.column)
+                start, ops = None, 0
+                continue
+            if start is None:
+                start = token
+            if value in _NESTING or value[:1] in _NESTING:  # (also ==, <<, ->, =>)
+                ops += 1
+        if start is not None and ops > best:
+            where = Location(file, start.line, start.column)
+    except (UnexpectedInput, RecursionError):
+        pass
+    return SpecError(where, "expression nested too deeply", source=text,
+                     hint="split it with 'let' names (at most 100 levels of operators)")
 
 
 def _describe_expected(expected: set[str]) -> str:
