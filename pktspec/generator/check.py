@@ -381,9 +381,9 @@ class Checker:
                 scope.known[cf.name] = cf.ftype
             elif isinstance(member, ast.Let):
                 self.check_member_name(member.name, member.pos, scope)
-                self.check_expr(member.expr, scope)
+                t = self.check_expr(member.expr, scope)
                 unit.members.append(member)
-                scope.known[member.name] = FieldType("int", written="let")
+                scope.known[member.name] = self.let_type(member.expr, t, scope)
             elif isinstance(member, ast.Requires):
                 self.check_expr(member.expr, scope)
                 unit.members.append(member)
@@ -558,7 +558,7 @@ class Checker:
             if t.until is not None:
                 self.check_expr(t.until, _Scope(unit=unit, params=scope.params,
                                                 consts=self.consts, known=dict(scope.known),
-                                                until=True))
+                                                until=True, item=element))
             return FieldType("array", element=element, count=t.count, array_size=t.size,
                              until=t.until, written=f"{element.written}[]")
         return self.named_type(t, unit, scope)
@@ -719,7 +719,66 @@ class Checker:
     def check_number(self, e: ast.Expr, scope: _Scope, what: str) -> None:
         t = self.check_expr(e, scope)
         if t not in ("int", "flags", "any"):
-            self.error(getattr(e, "pos", None), f"{what} must be a number, not {t}")
+            self.not_a_number(e, t, scope, f"{what} must be a number, not {t}")
+
+    def not_a_number(self, e: ast.Expr, t: str, scope: _Scope, message: str, pos=None) -> None:
+        """Report ``e`` (of type ``t``) where a number is needed: an array, struct or switch
+        value named by a field is reported at the name, saying what it is."""
+        label = _label(e)
+        if t in _NOUNS and label is not None:
+            hint = {"array": f"len({label}) is its number of elements",
+                    "struct": self.struct_hint(e, scope, label),
+                    "switch": "none of its cases is a number"}[t]
+            self.error(getattr(e, "pos", None), f"{label} is {_NOUNS[t]}, not a number", hint)
+        else:
+            self.error(pos if pos is not None else getattr(e, "pos", None), message)
+
+    def struct_hint(self, e: ast.Expr, scope: _Scope, label: str) -> str:
+        ft = self.field_of(e, scope)
+        members = self.struct_members(ft.struct) if ft is not None and ft.struct else None
+        if members:
+            return f"use one of its fields, e.g. {label}.{next(iter(members))}"
+        return "use one of its fields"
+
+    def let_type(self, e: ast.Expr, t: str, scope: _Scope) -> FieldType:
+        """What a `let` holds, for the expressions that read it: its expression's type."""
+        if t in _NOUNS:
+            ft = self.field_of(e, scope)
+            if ft is not None:
+                return ft
+        if t == "bytes":
+            return FieldType("bytes", written="let")
+        return FieldType("int", written="let")
+
+    def field_of(self, e: ast.Expr, scope: _Scope) -> FieldType | None:
+        """The FieldType a name or a chain of attributes (``a``, ``item.b.c``) reads, if
+        known (resolved as check_name_ref resolves names)."""
+        if isinstance(e, ast.Name):
+            n = e.name
+            if n in scope.known:
+                return scope.known[n]
+            if n in scope.params or n in self.consts:
+                return None
+            if scope.until and n == "item":
+                return scope.item
+            return None
+        if isinstance(e, ast.Attr):
+            base = self.field_of(e.obj, scope)
+            if base is None or base.kind != "struct" or not base.struct:
+                return None
+            return (self.struct_members(base.struct) or {}).get(e.name)
+        return None
+
+    def struct_members(self, name: str) -> dict[str, FieldType | None] | None:
+        """The fields and lets of struct ``name`` (None where a type is not known yet: a
+        struct checked later, or a let), or None if there is no such struct."""
+        symbol = self.program.symbols.get(name)
+        if symbol is None or symbol.kind != "struct":
+            return None
+        unit = self.units.get(name)
+        types = {f.name: f.ftype for f in unit.fields} if unit is not None else {}
+        return {m.name: types.get(m.name) for m in symbol.node.members
+                if isinstance(m, (ast.Field, ast.Let))}
 
     def too_deep(self, e: ast.Expr) -> bool:
         """An expression nested deeper than MAX_EXPR_DEPTH (reported): generated code would
@@ -752,7 +811,12 @@ class Checker:
             return self.check_attr(e, scope)
         if isinstance(e, ast.Index):
             base = self.check_expr(e.obj, scope)
-            self.check_expr(e.index, scope)
+            index = self.check_expr(e.index, scope)
+            if index not in _NUMBERS:
+                self.not_a_number(e.index, index, scope, f"an index must be a number, not {index}")
+            if base == "array":  # an element of a decoded array
+                ft = self.field_of(e.obj, scope)
+                return _expr_type(ft.element) if ft is not None and ft.element else "any"
             if base not in ("bytes", "any"):
                 self.error(e.pos, "only bytes can be indexed")
             return "int"
@@ -761,7 +825,8 @@ class Checker:
         if isinstance(e, ast.UnaryOp):
             t = self.check_expr(e.operand, scope)
             if e.op != "not" and t not in ("int", "flags", "any"):
-                self.error(e.pos, f"'{e.op}' needs a number, not {t}")
+                self.not_a_number(e.operand, t, scope, f"'{e.op}' needs a number, not {t}",
+                                  e.pos)
             return "bool" if e.op == "not" else "int"
         if isinstance(e, ast.Cond):
             self.check_expr(e.test, scope)
@@ -774,12 +839,14 @@ class Checker:
             return "bool"
         if e.op in ("==", "!="):
             if "str" in (left, right) or (
-                    {left, right} == {"bytes", "int"}):
+                    {left, right} == {"bytes", "int"}) or (
+                    left != right and "any" not in (left, right)
+                    and {left, right} & set(_NOUNS)):
                 self.error(e.pos, f"cannot compare {left} with {right}")
             return "bool"
-        for t in (left, right):
-            if t not in ("int", "flags", "bool", "any"):
-                self.error(e.pos, f"'{e.op}' needs numbers, not {t}")
+        for side, t in ((e.left, left), (e.right, right)):
+            if t not in _NUMBERS:
+                self.not_a_number(side, t, scope, f"'{e.op}' needs numbers, not {t}", e.pos)
         return "bool" if e.op in ("<", "<=", ">", ">=") else "int"
 
     def check_divisor(self, e: ast.Expr, scope: _Scope) -> None:
@@ -808,7 +875,7 @@ class Checker:
         if scope.remaining and n == "remaining":
             return "int"
         if scope.until and n == "item":
-            return "any"
+            return _expr_type(scope.item) if scope.item is not None else "any"
         if scope.build and not scope.pseudo and n in SPECIAL_NAMES:
             return "bytes"
         if scope.pseudo and n in PSEUDO_NAMES:
@@ -837,15 +904,26 @@ class Checker:
                 self.unknown(e.name, e.pos, f"{e.obj.name} item", names)
             return "int"
         base = self.check_expr(e.obj, scope)
-        if isinstance(e.obj, ast.Name) and e.obj.name in scope.known:
-            ft = scope.known[e.obj.name]
+        ft = self.field_of(e.obj, scope)
+        if ft is not None:
+            label = _label(e.obj)
             if ft.kind == "flags":
                 if e.name not in ft.flag_names:
-                    self.unknown(e.name, e.pos, f"flag of {e.obj.name!r}", set(ft.flag_names))
+                    self.unknown(e.name, e.pos, f"flag of {label!r}", set(ft.flag_names))
                 return "bool"
-            if ft.kind in ("struct", "switch", "extern", "array"):
+            if ft.kind == "struct":
+                members = self.struct_members(ft.struct) if ft.struct else None
+                if members is None:
+                    return "any"
+                if e.name not in members:
+                    self.error(e.pos, f"{ft.struct} has no field {e.name!r}",
+                               self.program.suggest(e.name, set(members)))
+                    return "any"
+                sub = members[e.name]
+                return _expr_type(sub) if sub is not None else "any"
+            if ft.kind in ("switch", "extern"):
                 return "any"
-            self.error(e.pos, f"{e.obj.name!r} is {ft.written}: it has no {e.name!r}")
+            self.error(e.pos, f"{label!r} is {ft.written}: it has no {e.name!r}")
             return "any"
         return "any" if base == "any" else "int"
 
@@ -867,6 +945,18 @@ class Checker:
             self.error(e.pos, f"{e.func}() takes {low}..{high} arguments, got {len(e.args)}")
         for a in e.args:
             t = self.check_expr(a, scope)
+            if e.func == "len" and t not in ("bytes", "array", "str", "any"):
+                label = _label(a)
+                what = "a number" if t in _NUMBERS else _NOUNS.get(t, t)
+                self.error(getattr(a, "pos", e.pos),
+                           f"len() takes bytes or an array; {label} is {what}" if label
+                           else f"len() takes bytes or an array, not {what}",
+                           "len(header) and len(payload) are the sizes of the layer's parts"
+                           if t in _NUMBERS else None)
+            if e.func in ("min", "max") and t not in _NUMBERS:
+                self.not_a_number(a, t, scope, f"{e.func}() takes numbers, not {t}")
+            if e.func in BYTES_FUNCS and e.func != "concat" and t not in _NUMBERS:
+                self.not_a_number(a, t, scope, f"{e.func}() takes a number, not {t}")
             if e.func == "concat" and t not in ("bytes", "any"):
                 self.error(getattr(a, "pos", e.pos), f"concat() joins bytes, not {t}",
                            "write an integer as bytes of its width: u8(x), u16(x), ...")
@@ -914,13 +1004,38 @@ def _struct_refs(ft: FieldType):
 
 
 def _expr_type(ft: FieldType) -> str:
+    """The type of the value a field decodes to: int, flags, bytes, array, struct, switch
+    (a switch none of whose cases is a number) or any."""
     if ft.kind in ("int", "enum"):
         return "int"
     if ft.kind == "flags":
         return "flags"
     if ft.kind in ("bytes", "addr"):
         return "bytes"
+    if ft.kind in ("array", "struct"):
+        return ft.kind
+    if ft.kind == "switch" and ft.cases:
+        types = {_expr_type(sub) for _, sub in ft.cases}
+        if len(types) == 1:
+            return types.pop()
+        if not types & {"int", "flags", "any"}:
+            return "switch"
     return "any"
+
+
+# Expression types that work as numbers, and how a message names the ones that do not.
+_NUMBERS = ("int", "flags", "bool", "any")
+_NOUNS = {"array": "an array", "struct": "a struct", "switch": "a switch"}
+
+
+def _label(e: ast.Expr) -> str | None:
+    """How a message names a field read (``items``, ``item.body``), or None."""
+    if isinstance(e, ast.Name):
+        return e.name
+    if isinstance(e, ast.Attr):
+        base = _label(e.obj)
+        return f"{base}.{e.name}" if base is not None else None
+    return None
 
 
 @dataclass
@@ -935,6 +1050,7 @@ class _Scope:
     heuristic: bool = False
     next_by: bool = False
     until: bool = False
+    item: FieldType | None = None  # in `T[] until ...`: the element `item` is
     # `payload = ...` may say `remaining`: the bytes after the header; `header = ...` too,
     # where it is all the bytes the layer was given (`header = min(5 + length, remaining)`)
     remaining: bool = False
