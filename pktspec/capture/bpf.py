@@ -113,7 +113,7 @@ def compile_on_handle(handle: int, expr: str, optimize: bool = True) -> list[Ins
             ctypes.byref(program),
             expr.encode(),
             int(optimize),
-            libpcap.PCAP_NETMASK_UNKNOWN,
+            0,  # tcpdump -r's netmask (it knows none for a file): 'ip broadcast' compiles
         )
     if rc != 0:
         message = libpcap.geterr(handle)

@@ -402,6 +402,7 @@ class PcapngReader:
                     dstop = pos + 28 + caplen
                     if (
                         btype != epb_type
+                        or blen & 3  # not a multiple of 4: the slow path says so
                         or trailer != prev
                         or stop > end
                         or dstop + 4 > stop

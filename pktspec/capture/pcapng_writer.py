@@ -140,7 +140,11 @@ class PcapngWriter(CaptureWriter):
         comment: str | None = None,
         options: Options = (),  # type: ignore[assignment]
     ) -> None:
-        """Append one packet as an EPB (an SPB for a :class:`SimplePacketInfo`)."""
+        """Append one packet as an EPB, or as an SPB for a :class:`SimplePacketInfo` on
+        interface 0 that an SPB can describe (its bytes are min(length, snaplen)); a record
+        without a timestamp written as an EPB gets timestamp 0. A packet's link type must be
+        its interface's (CaptureError otherwise: add an interface for it); its comment is
+        written unless ``options`` already hold one."""
         info = info_or_timestamp if isinstance(info_or_timestamp, CaptureInfo) else None
         if info is not None:
             interface = info.interface if interface is None else interface
@@ -148,12 +152,23 @@ class PcapngWriter(CaptureWriter):
             comment = info.comment if comment is None else comment
         interface = 0 if interface is None else interface
         iface = self._interface_for(interface, info)
+        if info is not None and info.linktype != iface.linktype:
+            raise CaptureError(
+                f"interface {interface} is link type {iface.linktype}, this packet's is "
+                f"{info.linktype}: add_interface({info.linktype}) and write it with that "
+                "interface", self.path, record=self.records_written + 1,
+            )  # fmt: skip
         if length is None:
             length = len(data)
-        if isinstance(info, SimplePacketInfo) and interface == 0 and not options:
+        # an SPB's captured length is min(original length, snaplen): only then is it one
+        spb_caplen = min(length, iface.snaplen) if iface.snaplen else length
+        if isinstance(info, SimplePacketInfo) and interface == 0 and not options \
+                and len(data) == spb_caplen:
             self._block(SPB, struct.pack(self._p + "I", length) + data + _zeros(data))
         else:
-            opts = list(options) + ([(OPT_COMMENT, comment.encode())] if comment else [])
+            opts = list(options)
+            if comment and not any(code == OPT_COMMENT for code, _ in opts):
+                opts.append((OPT_COMMENT, comment.encode()))
             units = self._units(info_or_timestamp, iface)
             head = struct.pack(self._p + "IIIII", interface, units >> 32, units & 0xFFFFFFFF,
                                len(data), length)  # fmt: skip

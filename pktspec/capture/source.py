@@ -86,7 +86,8 @@ class PacketSource:
         return program.matches(data, info.length)
 
     def records(self) -> Iterator[tuple[bytes, CaptureInfo]]:
-        """The undecoded records (after a BPF filter, if one was given). ``record_number``
+        """The undecoded records (after a BPF filter, if one was given; a Python predicate
+        applies to decoded packets, so not here). ``record_number``
         is the 1-based number of the last record read, filtered or not (tshark's frame
         number)."""
         number = 0

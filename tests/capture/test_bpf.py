@@ -27,7 +27,7 @@ from tests.conftest import CAPTURES, corpus_or_skip
 
 EXPRESSIONS = [
     # protocols
-    "tcp", "udp", "icmp", "icmp6", "arp", "ip", "ip6", "sctp", "igmp", "ip proto 47",
+    "tcp", "udp", "icmp", "icmp6", "arp", "ip", "ip6", "sctp", "igmp", "ip proto 47", "ip broadcast",
     "ip6 protochain 6", "ip protochain 17", "rarp", "pppoes", "pppoes and udp", "geneve", "stp", "llc",
     # hosts and nets
     "host 192.168.72.14", "src host 10.0.2.15", "dst host 65.54.95.206",

@@ -329,3 +329,51 @@ def test_block_constants_are_the_registry_values():
     assert (pcapng.SHB, pcapng.EPB, pcapng.DSB, pcapng.CB, pcapng.DCB) == (
         0x0A0D0D0A, 6, 0x0A, 0xBAD, 0x40000BAD
     )  # fmt: skip
+
+
+def test_writer_refuses_a_packet_of_another_link_type_than_its_interface():
+    """Merging an Ethernet and a raw-IP capture into interface 0 would mislabel packets."""
+    out = io.BytesIO()
+    with PcapngWriter(out) as w:
+        w.write(b"eth", CaptureInfo(1, 0, 10**6, 3, 3, 0, 1))
+        with pytest.raises(CaptureError, match="interface 0 is link type 1, this packet's is 101"):
+            w.write(b"raw", CaptureInfo(2, 0, 10**6, 3, 3, 0, 101))
+        raw = w.add_interface(101, tsresol=6)
+        w.write(b"raw", CaptureInfo(2, 0, 10**6, 3, 3, 0, 101), interface=raw)
+    infos = [i for _, i in PcapngReader(io.BytesIO(out.getvalue()))]
+    assert [(i.interface, i.linktype) for i in infos] == [(0, 1), (1, 101)]
+
+
+def test_a_simple_packet_cut_short_is_written_as_an_enhanced_one():
+    """An SPB's captured length is min(original length, snaplen): 61 of 100 bytes with
+    snaplen 0 cannot be one, so the writer uses an EPB and the bytes read back exactly."""
+    out = io.BytesIO()
+    with PcapngWriter(out) as w:
+        w.write(bytes(range(61)), SimplePacketInfo(0, 0, 10**6, 61, 100, 0, 1))
+        w.write(b"full", SimplePacketInfo(0, 0, 10**6, 4, 4, 0, 1))
+    blocks = [type(b).__name__ for b in PcapngReader(io.BytesIO(out.getvalue())).blocks()]
+    assert blocks.count("PacketBlock") == 2
+    records = list(PcapngReader(io.BytesIO(out.getvalue())))
+    assert [(d, i.caplen, i.length) for d, i in records] == [
+        (bytes(range(61)), 61, 100), (b"full", 4, 4)]
+
+
+def test_a_comment_given_in_options_is_not_written_twice():
+    out = io.BytesIO()
+    with PcapngWriter(out) as w:
+        w.write(b"x", CaptureInfo(1, 0, 10**6, 1, 1, 0, 1, "note"),
+                options=[(pcapng.OPT_COMMENT, b"note")])
+    (_, info), = PcapngReader(io.BytesIO(out.getvalue()))  # fmt: skip
+    assert info.comment == "note"
+
+
+def test_an_enhanced_packet_block_of_a_length_not_a_multiple_of_4_is_damage():
+    out = io.BytesIO()
+    with PcapngWriter(out) as w:
+        w.write(b"ab", CaptureInfo(1, 0, 10**6, 2, 2, 0, 1))
+        w.write(b"cd", CaptureInfo(2, 0, 10**6, 2, 2, 0, 1))
+    blob = bytearray(out.getvalue())
+    epb = blob.index(struct.pack("<I", 6), 28)  # the first EPB's type, after SHB and IDB
+    struct.pack_into("<I", blob, epb + 4, 34)  # 36 -> 34: not a multiple of 4
+    with pytest.raises(CaptureError, match="invalid length 34"):
+        list(PcapngReader(io.BytesIO(bytes(blob))))
