@@ -158,6 +158,8 @@ class Side:
             stats.retransmissions += 1
 
     def _fin(self, position: int) -> None:
+        if position < self.nxt:  # a stale FIN, behind bytes already delivered: not the end
+            return
         if self.fin is None:
             self.fin = position
             if self.buffer:

@@ -167,8 +167,8 @@ class MessageStream:
             except DecodeError as exc:
                 self._stop(state, direction, f"not a {self.layer.name} message: {exc}")
                 break
-            if extent is None:
-                if len(buf) - pos > self.max_message:
+            if extent is None or extent > self.max_message:
+                if (extent or len(buf) - pos) > self.max_message:  # whole or not: too big
                     self._stop(state, direction, f"message larger than {self.max_message}")
                 break
             self._emit(bytes(buf[pos:pos + extent]), direction, state.offset + pos,

@@ -81,7 +81,9 @@ class AssemblerStats:
     memory limit with ``on_limit="drop"`` and ``dropped_bytes`` the buffered bytes lost that
     way; ``limit_skips`` holes given up on because of a memory limit; ``reused`` connections
     ended by a new SYN on the same addresses and ports; ``after_close`` packets of a
-    connection that had ended; ``peak_buffered`` the most ever charged at once.
+    connection that had ended; ``peak_buffered`` the most ever charged at once;
+    ``bad_rst`` resets ignored because their sequence number is far from the sender's next
+    byte (a forged RST must not end a stream).
     """
 
     packets: int = 0
@@ -99,6 +101,7 @@ class AssemblerStats:
     reused: int = 0
     after_close: int = 0
     peak_buffered: int = 0
+    bad_rst: int = 0
 
 
 _CLOSE_COUNTERS = {"fin": "closed_fin", "rst": "closed_rst", "flush": "flushed", "idle": "flushed",
@@ -339,8 +342,11 @@ class TCPAssembler:
             self._recharge(conn, after - before)
             if conn.closed:
                 return
-        if flags & RST:
+        if flags & RST and _rst_in_window(side, tcp.seq):
             self._close(conn, "rst")
+        elif flags & RST:
+            self.stats.bad_rst += 1
+            _settle(conn)
         elif side.finished and peer.finished:
             self._close(conn, "fin")
         else:
@@ -542,3 +548,16 @@ class TCPAssembler:
     def __repr__(self) -> str:
         return (f"<TCPAssembler {len(self.connections())} open, {self.stats.connections} seen,"
                 f" {self.buffered} bytes buffered>")
+
+
+_RST_BEHIND, _RST_AHEAD = 1 << 16, 1 << 20
+
+
+def _rst_in_window(side: Side, seq: int) -> bool:
+    """Whether a RST's sequence number is near the next byte its sender was to send (as RFC
+    5961 asks receivers to check): within 64 KiB behind or 1 MiB ahead. One with any other
+    number is forged or stale, and ends nothing."""
+    if side.nxt_seq is None:
+        return True
+    diff = ((seq - side.nxt_seq + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+    return -_RST_BEHIND <= diff <= _RST_AHEAD

@@ -94,6 +94,20 @@ def test_oversized_declared_length_is_bounded(lenmsg):
     assert any("larger than 500" in e for e in factory.streams[0].errors)
 
 
+def test_a_whole_message_larger_than_the_bound_is_refused_too(lenmsg):
+    """The bound holds when an oversized message arrives in one piece, not only while it is
+    still incomplete."""
+    c = Conversation(sport=5555)
+    body = b"z" * 1000
+    pkts = c.handshake() + [c.seg("c", "PA", struct.pack(">BBH", 2, 0, len(body)) + body)]
+    got = []
+    factory = MessageFactory(got.append, max_message=500)
+    assembler = TCPAssembler(factory)
+    for p in pkts:
+        assembler.assemble(p)
+    assert got == [] and any("larger than 500" in e for e in factory.streams[0].errors)
+
+
 def test_message_extent_waits_for_the_declared_length(lenmsg):
     buf = bytearray(msg(2, b"0123456789"))
     assert message_extent(lenmsg, buf, 0) == 14
