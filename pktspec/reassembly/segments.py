@@ -43,6 +43,10 @@ SEGMENT_COST = 256
 header, its list and heap entries, rounded up (measured with tracemalloc on CPython 3.11)."""
 
 
+def _start_key(segment: Segment) -> tuple[int]:
+    return (segment.start,)
+
+
 class Segment:
     """Buffered data: stream positions ``start``..``end``, the bytes, the capture time of the
     packet that brought them and ``arrival``, a count that orders segments by capture."""
@@ -71,10 +75,11 @@ class SegmentBuffer:
     is what they are charged against the limits.
     """
 
-    __slots__ = ("_waiting", "_ready", "_arrivals", "cost")
+    __slots__ = ("_waiting", "_ready", "_arrivals", "_longest", "cost")
 
     def __init__(self) -> None:
         self._waiting: list[Segment] = []
+        self._longest = 0  # no waiting segment is longer: where an overlap search starts
         self._ready: list[tuple[int, Segment]] = []
         self._arrivals = 0
         self.cost = 0
@@ -98,8 +103,13 @@ class SegmentBuffer:
     def _overlapping(self, start: int, end: int) -> list[Segment]:
         """Buffered segments that share a byte with [start, end)."""
         segments = [s for _, s in self._ready if s.end > start and s.start < end]
-        stop = bisect_left(self._waiting, (end,), key=lambda s: (s.start,))
-        segments += [s for s in self._waiting[:stop] if s.end > start]
+        # waiting segments are sorted by start and none is longer than _longest: only those
+        # starting after start - _longest can reach start (a scan from the front made
+        # thousands of small segments behind a hole cost quadratic time)
+        key = _start_key
+        lo = bisect_left(self._waiting, (start - self._longest,), key=key)
+        stop = bisect_left(self._waiting, (end,), lo=lo, key=key)
+        segments += [s for s in self._waiting[lo:stop] if s.end > start]
         return segments
 
     def compare(self, start: int, data: bytes, stats: StreamStats) -> int:
@@ -131,6 +141,7 @@ class SegmentBuffer:
         segment = Segment(start, data, timestamp, self._arrivals)
         self._arrivals += 1
         insort(self._waiting, segment)
+        self._longest = max(self._longest, len(data))
         self.cost += len(data) + SEGMENT_COST
         return True
 
@@ -166,6 +177,7 @@ class SegmentBuffer:
                                     segment.arrival))
         self._ready = []  # segments taken out of _ready go back to waiting: pop_next
         self._waiting = sorted(kept)  # moves them again, still in capture order
+        self._longest = max((len(s.data) for s in kept), default=0)
         self.cost = sum(len(s.data) + SEGMENT_COST for s in kept)
         return dropped
 
