@@ -48,6 +48,8 @@ from pktspec.runtime.registry import REGISTRY
 __all__ = ["Message", "MessageFactory", "MessageStream", "message_extent", "messages"]
 
 MAX_MESSAGE = 16 << 20
+RETRY_FROM = 1 << 16
+"""An unfinished message longer than this is looked at again only after growing a quarter."""
 """Default bound on one message (bytes): a larger declared length stops the direction."""
 
 
@@ -118,13 +120,14 @@ def _bounds(cls: type, buf: bytearray, pos: int, have: int) -> tuple[int, int] |
 class _Direction:
     """Decoding state of one direction: unread bytes, where they start, whether it stopped."""
 
-    __slots__ = ("buf", "offset", "stopped", "timestamp")
+    __slots__ = ("buf", "offset", "stopped", "timestamp", "retry_at")
 
     def __init__(self) -> None:
         self.buf = bytearray()
         self.offset = 0
         self.stopped: str | None = None
         self.timestamp = 0.0
+        self.retry_at = 0  # an unfinished big message is looked at again at this size
 
 
 class MessageStream:
@@ -155,12 +158,14 @@ class MessageStream:
             return
         state.buf += chunk.data
         state.timestamp = chunk.timestamp
-        self._cut(state, chunk.direction)
+        if len(state.buf) >= state.retry_at:
+            self._cut(state, chunk.direction)
 
     def _cut(self, state: _Direction, direction: Direction) -> None:
         """Deliver every whole message at the front of the direction's bytes."""
         buf = state.buf
         pos = 0
+        state.retry_at = 0
         while pos < len(buf):
             try:
                 extent = message_extent(self.layer, buf, pos)  # type: ignore[arg-type]
@@ -170,6 +175,12 @@ class MessageStream:
             if extent is None or extent > self.max_message:
                 if (extent or len(buf) - pos) > self.max_message:  # whole or not: too big
                     self._stop(state, direction, f"message larger than {self.max_message}")
+                    break
+                # Finding the end of a message may read all of it (a delimiter): an
+                # unfinished one past RETRY_FROM is looked at again only when it has grown
+                # by a quarter, so a long message costs linear time, not quadratic.
+                rest = len(buf) - pos
+                state.retry_at = rest + rest // 4 if rest > RETRY_FROM else 0
                 break
             self._emit(bytes(buf[pos:pos + extent]), direction, state.offset + pos,
                        state.timestamp)
@@ -191,6 +202,9 @@ class MessageStream:
         """Bytes that never made a whole message come out as one partial message."""
         for direction in Direction:
             state = self._dirs[direction]
+            if state.buf and not state.stopped and state.retry_at:
+                state.retry_at = 0
+                self._cut(state, direction)  # whole messages held back by the retry size
             if state.buf and not state.stopped:
                 self._emit(bytes(state.buf), direction, state.offset, state.timestamp, True)
                 state.buf.clear()

@@ -185,3 +185,22 @@ def test_messages_framed_by_a_delimiter():
     assert lines[Direction.CLIENT] == [b"HELO example.org", b"MAIL FROM:<a@b>", b"QUIT"]
     assert lines[Direction.SERVER] == [b"250 ok", b"250 ok"]
     assert all(type(m.layer) is textline and not m.partial for m in got)
+
+
+def test_a_long_delimited_message_in_many_segments_comes_out_once_and_whole():
+    """An unfinished message past RETRY_FROM is looked at again only as it grows (linear
+    time); the lines around it still come out whole and in order."""
+    from pktspec.reassembly.messages import RETRY_FROM
+
+    pktspec.load(EXAMPLES / "textlines.layer")
+    c = Conversation(sport=5556)
+    long_line = b"x" * (3 * RETRY_FROM + 5)
+    data = b"first\r\n" + long_line + b"\r\nlast\r\n"
+    pieces = [data[i:i + 1400] for i in range(0, len(data), 1400)]
+    pkts = c.handshake() + [c.seg("c", "PA", piece) for piece in pieces]
+    got = []
+    assembler = TCPAssembler(MessageFactory(got.append, "TextLine"))
+    for p in pkts:
+        assembler.assemble(p)
+    assembler.flush_all()
+    assert [bytes(m.packet.layers[0].line) for m in got] == [b"first", long_line, b"last"]
