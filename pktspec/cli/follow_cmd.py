@@ -146,20 +146,23 @@ def follow_stream(args: argparse.Namespace, out: TextIO) -> int:
     offsets = [0, 0]
     for chunk in recorder.chunks:
         indent = "\t" if chunk.direction else ""
-        if chunk.skipped:
-            out.write(f"{indent}[{chunk.skipped} bytes missing in capture file]\n")
-        if args.hex:
-            out.write(hex_lines(chunk.data, offsets[chunk.direction], indent))
-            offsets[chunk.direction] += len(chunk.data)
-        else:
-            out.write(f"{indent}{len(chunk.data)}\n{ascii_text(chunk.data)}\n")
+        # tshark writes a hole into the data as its marker and a NUL, and counts it
+        parts = [f"[{chunk.skipped} bytes missing in capture file]".encode() + b"\0"] \
+            if chunk.skipped else []
+        for data in [*parts, chunk.data]:
+            if args.hex:
+                out.write(hex_lines(data, offsets[chunk.direction], indent))
+                offsets[chunk.direction] += len(data)
+            else:
+                out.write(f"{indent}{len(data)}\n{ascii_text(data)}\n")
     out.write(f"{RULE}\n")
     return 0
 
 
 def ascii_text(data: bytes) -> str:
-    """Printable ASCII and line breaks as they are, every other byte as '.'."""
-    return "".join(chr(b) if 32 <= b < 127 or b in (9, 10, 13) else "." for b in data)
+    """Printable ASCII and line breaks as they are, every other byte (a tab too) as '.',
+    as tshark's follow prints them."""
+    return "".join(chr(b) if 32 <= b < 127 or b in (10, 13) else "." for b in data)
 
 
 def hex_lines(data: bytes, offset: int, indent: str) -> str:
@@ -170,7 +173,8 @@ def hex_lines(data: bytes, offset: int, indent: str) -> str:
         left = " ".join(f"{b:02x}" for b in row[:8])
         right = " ".join(f"{b:02x}" for b in row[8:])
         text = "".join(chr(b) if 32 <= b < 127 else "." for b in row)
-        lines.append(f"{indent}{offset + pos:08x}  {left:<23}  {right:<23}  {text}\n")
+        text = f"{text[:8]} {text[8:]}" if len(row) > 8 else text
+        lines.append(f"{indent}{offset + pos:08X}  {left:<23}  {right:<23}  {text}\n")
     return "".join(lines)
 
 

@@ -51,12 +51,13 @@ def test_ascii_like_tshark(capsys, capture):
 
 def test_missing_bytes_marker(capsys, capture):
     _, out, _ = run(capsys, str(capture), "1")
-    assert "\t[4 bytes missing in capture file]\n\t4\nlate\n" in out
+    # as tshark: the marker and a NUL are written into the data, with their length
+    assert "\t34\n[4 bytes missing in capture file].\n\t4\nlate\n" in out
 
 
 def test_hex(capsys, capture):
     _, out, _ = run(capsys, str(capture), "0", "--hex")
-    assert ("00000000  47 45 54 20 2f 20 48 54  54 50 2f 31 2e 30 0d 0a  GET / HTTP/1.0.."
+    assert ("00000000  47 45 54 20 2f 20 48 54  54 50 2f 31 2e 30 0d 0a  GET / HT TP/1.0.."
             in out)
     assert "\t00000010  0a 0d 0a 00 01 68 69" in out
 
@@ -78,3 +79,16 @@ def test_corpus_capture_with_holes(capsys):
     corpus_or_skip()
     code, out, _ = run(capsys, str(CAPTURES / "tcp__zk-reassembly.pcap"), "0")
     assert code == 0 and out.count("bytes missing in capture file]") == 9
+
+
+def test_hex_and_ascii_at_a_hole_are_tshark_s(capsys, capture):
+    """tshark -z follow,tcp,hex: the marker and its NUL are counted in the offsets, the
+    ASCII column is two groups of 8, offsets are upper-case hex; a tab prints as '.'."""
+    from pktspec.cli.follow_cmd import ascii_text, hex_lines
+
+    marker = b"[8 bytes missing in capture file]\0"
+    assert hex_lines(marker, 0x20, "").splitlines()[-1] == (
+        "00000040  5d 00" + " " * 45 + "].")
+    assert hex_lines(b"hello\tworld!!!!!", 10, "") == (
+        "0000000A  68 65 6c 6c 6f 09 77 6f  72 6c 64 21 21 21 21 21  hello.wo rld!!!!!\n")
+    assert ascii_text(b"a\tb\r\n") == "a.b\r\n"
