@@ -89,7 +89,8 @@ def test_data_behind_an_acknowledged_hole_comes_before_the_acknowledging_data(ac
 
 
 def test_follow_prints_the_hole_where_tshark_does(capsys, acked_gap):
-    assert follow(capsys, acked_gap) == ["4", "AAAA", "[4 bytes missing in capture file]",
+    assert follow(capsys, acked_gap) == ["4", "AAAA", "34",
+                                         "[4 bytes missing in capture file].",
                                          "4", "CCCC", "\t4", "resp"]
 
 
@@ -111,4 +112,4 @@ def test_data_that_does_not_acknowledge_past_the_hole_does_not_end_it(capsys, tm
                             (S, b"resp", 0, 0, 1006.0),
                             (C, b"CCCC", 4, 8, 1005.0)]
     assert follow(capsys, path) == ["4", "AAAA", "\t4", "resp",
-                                    "[4 bytes missing in capture file]", "4", "CCCC"]
+                                    "34", "[4 bytes missing in capture file].", "4", "CCCC"]
