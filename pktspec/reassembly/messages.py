@@ -48,6 +48,9 @@ from pktspec.runtime.registry import REGISTRY
 __all__ = ["Message", "MessageFactory", "MessageStream", "message_extent", "messages"]
 
 MAX_MESSAGE = 16 << 20
+MAX_BUFFERED = 64 << 20
+"""What a MessageFactory's streams may hold in unfinished messages, all together."""
+
 RETRY_FROM = 1 << 16
 """An unfinished message longer than this is looked at again only after growing a quarter."""
 """Default bound on one message (bytes): a larger declared length stops the direction."""
@@ -130,6 +133,17 @@ class _Direction:
         self.retry_at = 0  # an unfinished big message is looked at again at this size
 
 
+class _Budget:
+    """Bytes of unfinished messages that a factory's streams hold together, and the bound."""
+
+    __slots__ = ("limit", "used", "stopped")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.stopped = 0  # directions stopped because the bound was reached
+
+
 class MessageStream:
     """A Stream that cuts each direction into messages of one layer class.
 
@@ -140,13 +154,15 @@ class MessageStream:
     """
 
     def __init__(self, conn: Connection, on_message: Callable[[Message], Any],
-                 layer: type | str | None = None, *, max_message: int = MAX_MESSAGE) -> None:
+                 layer: type | str | None = None, *, max_message: int = MAX_MESSAGE,
+                 budget: _Budget | None = None) -> None:
         self.conn = conn
         self.on_message = on_message
         self.layer = port_layer(conn) if layer is None else _layer_class(layer)
         self.max_message = max_message
         self.errors: list[str] = []
         self._dirs = (_Direction(), _Direction())
+        self._budget = budget
 
     def reassembled(self, chunk: Chunk) -> None:
         state = self._dirs[chunk.direction]
@@ -158,8 +174,15 @@ class MessageStream:
             return
         state.buf += chunk.data
         state.timestamp = chunk.timestamp
+        budget = self._budget
+        if budget is not None:
+            budget.used += len(chunk.data)
         if len(state.buf) >= state.retry_at:
             self._cut(state, chunk.direction)
+        if budget is not None and budget.used > budget.limit and state.buf:
+            budget.stopped += 1
+            self._stop(state, chunk.direction, f"unfinished messages of all connections "
+                       f"over {budget.limit} bytes: this direction stopped")
 
     def _cut(self, state: _Direction, direction: Direction) -> None:
         """Deliver every whole message at the front of the direction's bytes."""
@@ -187,6 +210,8 @@ class MessageStream:
             pos += extent
         del buf[:pos]
         state.offset += pos
+        if self._budget is not None:
+            self._budget.used -= pos
 
     def _emit(self, data: bytes, direction: Direction, offset: int, ts: float,
               partial: bool = False) -> None:
@@ -195,6 +220,8 @@ class MessageStream:
 
     def _stop(self, state: _Direction, direction: Direction, why: str) -> None:
         state.stopped = why
+        if self._budget is not None:
+            self._budget.used -= len(state.buf)
         state.buf.clear()
         self.errors.append(f"{direction.name}: {why}")
 
@@ -207,6 +234,8 @@ class MessageStream:
                 self._cut(state, direction)  # whole messages held back by the retry size
             if state.buf and not state.stopped:
                 self._emit(bytes(state.buf), direction, state.offset, state.timestamp, True)
+                if self._budget is not None:
+                    self._budget.used -= len(state.buf)
                 state.buf.clear()
 
 
@@ -235,25 +264,43 @@ class _Ignore:
 
 class MessageFactory:
     """An assembler factory: a :class:`MessageStream` for each connection whose port (or
-    the given ``layer``) names a message layer, nothing for the others."""
+    the given ``layer``) names a message layer, nothing for the others.
+
+    Unfinished messages live outside the assembler's buffers, so the factory bounds them
+    itself: all its streams together hold at most ``max_buffered`` bytes (a direction that
+    would go over stops, says so in its ``errors``, and counts in ``buffer_stops``), and one
+    message at most ``max_message``.
+    """
 
     def __init__(self, on_message: Callable[[Message], Any], layer: type | str | None = None,
-                 *, max_message: int = MAX_MESSAGE) -> None:
+                 *, max_message: int = MAX_MESSAGE, max_buffered: int = MAX_BUFFERED) -> None:
         self.on_message = on_message
         self.layer = None if layer is None else _layer_class(layer)
         self.max_message = max_message
         self.streams: list[MessageStream] = []
+        self._budget = _Budget(max_buffered)
+
+    @property
+    def buffered(self) -> int:
+        """Bytes of unfinished messages held now, all streams together."""
+        return self._budget.used
+
+    @property
+    def buffer_stops(self) -> int:
+        """Directions stopped because ``max_buffered`` was reached."""
+        return self._budget.stopped
 
     def __call__(self, conn: Connection) -> Any:
         if self.layer is None and port_layer(conn) is None:
             return _Ignore()
-        stream = MessageStream(conn, self.on_message, self.layer, max_message=self.max_message)
+        stream = MessageStream(conn, self.on_message, self.layer, max_message=self.max_message,
+                               budget=self._budget)
         self.streams.append(stream)
         return stream
 
 
 def messages(source: Any, layer: type | str | None = None, *, max_message: int = MAX_MESSAGE,
-             **assembler_options: Any) -> Iterator[Message]:
+             max_buffered: int = MAX_BUFFERED, **assembler_options: Any) -> Iterator[Message]:
     """Yield the messages of every TCP connection of a capture (a path, or packets).
 
     Messages come out as soon as they are whole, so in capture order of their last byte.
@@ -264,7 +311,8 @@ def messages(source: Any, layer: type | str | None = None, *, max_message: int =
     from pktspec.reassembly.tcp import TCPAssembler
 
     ready: list[Message] = []
-    factory = MessageFactory(ready.append, layer, max_message=max_message)
+    factory = MessageFactory(ready.append, layer, max_message=max_message,
+                             max_buffered=max_buffered)
     assembler = TCPAssembler(factory, **assembler_options)
     for packet in open_packets(source):
         assembler.assemble(packet)

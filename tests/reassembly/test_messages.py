@@ -204,3 +204,24 @@ def test_a_long_delimited_message_in_many_segments_comes_out_once_and_whole():
         assembler.assemble(p)
     assembler.flush_all()
     assert [bytes(m.packet.layers[0].line) for m in got] == [b"first", long_line, b"last"]
+
+
+def test_unfinished_messages_of_all_connections_are_bounded_together():
+    """A hostile capture of many connections, each with a message that never ends, holds at
+    most max_buffered bytes (plus one segment) in the factory's streams."""
+    pktspec.load(EXAMPLES / "textlines.layer")
+    pkts = []
+    for n in range(6):
+        c = Conversation(sport=6000 + n)
+        pkts += c.handshake()
+        pkts += [c.seg("c", "PA", b"y" * 1400) for _ in range(30)]  # 42 KB, no CRLF
+    peak = 0
+    factory = MessageFactory(lambda m: None, "TextLine", max_buffered=100_000)
+    assembler = TCPAssembler(factory)
+    for p in pkts:
+        assembler.assemble(p)
+        peak = max(peak, factory.buffered)
+    assert peak <= 100_000 + 1400
+    assert factory.buffer_stops >= 3
+    assert sum("over 100000 bytes" in e for s in factory.streams for e in s.errors) == \
+        factory.buffer_stops
