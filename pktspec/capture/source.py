@@ -53,7 +53,7 @@ class PacketSource:
         self.copy = copy
         self.strict = strict
         self.notes: list[str] = []
-        self._bpf: dict[int, Any] = {}
+        self._bpf: dict[tuple[int, str], Any] = {}
         self._filter_text = filter if isinstance(filter, str) else None
         self._predicate = filter if callable(filter) else None
         self._first_by_linktype: dict[int, type] = {}
@@ -75,13 +75,14 @@ class PacketSource:
         return cls
 
     def _bpf_matches(self, data: bytes, info: CaptureInfo) -> bool:
-        program = self._bpf.get(info.linktype)
+        # BSD loopback headers are in the capturing host's order: a program is compiled for
+        # the byte order of the section being read (pcapng sections may differ)
+        order = getattr(self._records, "byte_order", None) or sys.byteorder
+        program = self._bpf.get((info.linktype, order))
         if program is None:
             from pktspec.capture.bpf import compile_filter  # libpcap only when asked for
 
-            # BSD loopback headers are in the capturing host's order: compile for the file's.
-            order = getattr(self._records, "byte_order", None) or sys.byteorder
-            program = self._bpf[info.linktype] = compile_filter(
+            program = self._bpf[info.linktype, order] = compile_filter(
                 self._filter_text, info.linktype, byte_order=order)
         return program.matches(data, info.length)
 

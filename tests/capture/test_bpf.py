@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import struct
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -404,3 +405,26 @@ def test_deep_programs_stay_within_python_limits() -> None:
     assert _run(prog, bytes([255])) == 1
     assert _run(prog, bytes([10])) == 110
     assert _run(prog, b"") == 0
+
+
+def test_each_pcapng_section_is_filtered_in_its_own_byte_order(tmp_path: Path) -> None:
+    """A null/loopback header is in the capturing host's order, so a file of a little- and a
+    big-endian section needs a program compiled for each."""
+    _require_libpcap()
+    import io
+
+    import pktspec
+    from pktspec.capture.pcapng import PcapngWriter
+    from pktspec.runtime.metadata import CaptureInfo
+
+    ip = bytes.fromhex("450000140001000040ff0000c0000201c0000202")
+    sections = []
+    for order, prefix in (("little", "<"), ("big", ">")):
+        out = io.BytesIO()
+        with PcapngWriter(out, byte_order=order) as w:
+            family = struct.pack(prefix + "I", 2)  # AF_INET, in the writer's order
+            w.write(family + ip, CaptureInfo(1, 0, 10**6, 24, 24, 0, 0))
+        sections.append(out.getvalue())
+    path = tmp_path / "mixed.pcapng"
+    path.write_bytes(b"".join(sections))
+    assert sum(1 for _ in pktspec.open(str(path), filter="ip")) == 2
