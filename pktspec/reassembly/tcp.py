@@ -238,8 +238,14 @@ class TCPAssembler:
                 else:
                     sink.append(payload)
             return
-        if side is None or side.conn.closed or (flags & SYN and side.isn is not None
-                                                 and side.isn != tcp.seq):
+        new_isn = flags & SYN and side is not None and side.isn is not None \
+            and side.isn != tcp.seq
+        if new_isn and flags & ACK and not side.stats.bytes and not side.buffer:
+            # a SYN-ACK sent again with another ISN before any data: the same connection,
+            # its server numbering starts over (tshark keeps one stream too)
+            side.isn = side.nxt_seq = None
+            new_isn = False
+        if side is None or side.conn.closed or new_isn:
             side = self._reopen(side, key, net, tcp, flags, ts)
             if side is None:
                 return

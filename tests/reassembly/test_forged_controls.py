@@ -54,3 +54,13 @@ def test_a_stale_fin_does_not_cut_the_direction_short():
                           segment(True, 131, "PA", b"MORE", ack=501)]
     (conn,), _ = streams_of(frames)
     assert conn.client.data == b"0123456789" * 3 + b"MORE"
+
+
+def test_a_syn_ack_sent_again_with_another_isn_keeps_one_connection():
+    frames = [segment(True, 100, "S"), segment(False, 500, "SA", ack=101),
+              segment(False, 9000, "SA", ack=101),  # the server starts over
+              segment(True, 101, "A", ack=9001),
+              segment(True, 101, "PA", b"hi", ack=9001),
+              segment(False, 9001, "PA", b"yo", ack=103)]
+    conns, _ = streams_of(frames)
+    assert [(c.client.data, c.server.data) for c in conns] == [(b"hi", b"yo")]
