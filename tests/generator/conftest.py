@@ -44,3 +44,20 @@ def spec_errors(tmp_path: Path, text: str) -> list[SpecError]:
 
 def load_text(tmp_path: Path, text: str, name: str | None = None):
     return pktspec.load(write_layer(tmp_path, text, name))
+
+
+def one(tmp_path: Path, text: str) -> SpecError:
+    """The only problem the checker reports for text."""
+    problems = spec_errors(tmp_path, text)
+    assert len(problems) == 1, [p.render_one() for p in problems]
+    return problems[0]
+
+
+def at(problem: SpecError) -> tuple[int, int]:
+    """A problem's line and column."""
+    return problem.location.line, problem.location.column
+
+
+def passes(tmp_path: Path, text: str) -> None:
+    """text checks without a problem."""
+    check_file(write_layer(tmp_path, text))

@@ -10,23 +10,7 @@ import pytest
 from pktspec.errors import Location, SpecError
 from pktspec.generator import check_file
 from pktspec.grammar import parse
-from tests.generator.conftest import spec_errors, write_layer
-
-
-def one(tmp_path, text: str) -> SpecError:
-    """The only problem the checker reports for text."""
-    problems = spec_errors(tmp_path, text)
-    assert len(problems) == 1, [p.render_one() for p in problems]
-    return problems[0]
-
-
-def at(problem: SpecError) -> tuple[int, int]:
-    return problem.location.line, problem.location.column
-
-
-def passes(tmp_path, text: str) -> None:
-    check_file(write_layer(tmp_path, text))
-
+from tests.generator.conftest import at, one, passes, spec_errors, write_layer
 
 # ---- 1. recursive structs --------------------------------------------------------------------
 

@@ -5,25 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from pktspec.errors import SpecError
-from pktspec.generator import check_file
-from tests.generator.conftest import spec_errors, write_layer
+from tests.generator.conftest import at, one, passes
 
 STRUCT = "struct I { kind: u8; }\n"
 
-
-def one(tmp_path, text: str) -> SpecError:
-    problems = spec_errors(tmp_path, text)
-    assert len(problems) == 1, [p.render_one() for p in problems]
-    return problems[0]
-
-
-def at(problem: SpecError) -> tuple[int, int]:
-    return problem.location.line, problem.location.column
-
-
-def passes(tmp_path, text: str) -> None:
-    check_file(write_layer(tmp_path, text))
 
 
 # ---- 1. arrays, structs and switches are not numbers ----------------------------------------
