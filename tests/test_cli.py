@@ -131,3 +131,14 @@ def test_summary_of_an_icmp_error_and_lengths_without_a_transport():
                                                  source_hw_address="02:00:00:00:00:01",
                                                  dst_hw_address="00:00:00:00:00:00")
     assert summary(pktspec.decode(bytes(arp), Ethernet)).endswith("length 28")
+
+
+def test_field_tree_shows_what_a_payload_layer_holds():
+    import pktspec
+    from pktspec.cli.render import tree
+    from pktspec.layers import UDP, Ethernet, IPv4
+
+    frame = bytes(Ethernet() / IPv4(src="192.0.2.1", dst="192.0.2.2")
+                  / UDP(src_port=9, dst_port=40000) / b"hello")
+    text = tree(pktspec.decode(frame, Ethernet))
+    assert "Payload (application) bytes 42..47" in text

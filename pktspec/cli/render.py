@@ -157,7 +157,11 @@ def tree(packet: Packet) -> str:
         lines.append(f"Frame: {m.length} bytes on wire, {m.caplen} captured, "
                      f"interface {m.interface}, link type {m.linktype}")
     for layer in packet.layers:
-        span = f"bytes {layer._off}..{layer._hend}" if hasattr(layer, "_hend") else ""
+        span = ""
+        if hasattr(layer, "_hend"):
+            # the header's bytes; a layer without a header (Payload) shows what it holds
+            end = layer._hend if layer._hend > layer._off else layer._pend
+            span = f"bytes {layer._off}..{end}"
         lines.append(f"{layer.name} ({_class_name(layer)}) {span}".rstrip())
         for name, value in layer._display_fields():
             lines += _value_lines(name, value, "    ")

@@ -443,3 +443,14 @@ def test_pktspec_doc_draws_the_header(capsys):
     out = capsys.readouterr().out
     assert "key?" in out and "present if key_present == 1 and version != 1" in out
     assert main(["doc", "NoSuchLayer"]) == 1
+
+
+def test_type_2_routing_header_holds_reserved_then_the_home_address():
+    """RFC 6275 section 6.4: 4 reserved bytes, then the 128-bit home address."""
+    home = bytes.fromhex("20010db800000000000000000000cafe")
+    rh2 = struct.pack(">BBBB", 17, 2, 2, 1) + bytes(4) + home
+    p = decoded(eth(0x86DD, ipv6(43, rh2 + struct.pack(">HHHH", 1, 2, 8, 0))))
+    routing = p.layers[2]
+    assert names(p) == ["Ethernet", "IPv6", "IPv6Routing", "UDP"]
+    assert routing.routing_data.reserved == 0
+    assert routing.routing_data.home_address == "2001:db8::cafe"
