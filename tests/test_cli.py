@@ -142,3 +142,13 @@ def test_field_tree_shows_what_a_payload_layer_holds():
                   / UDP(src_port=9, dst_port=40000) / b"hello")
     text = tree(pktspec.decode(frame, Ethernet))
     assert "Payload (application) bytes 42..47" in text
+
+
+def test_list_positions_use_exclusive_ends_and_name_the_word_of_a_bit_field():
+    from pktspec.cli.list_cmd import position
+    from pktspec.layers import IPv6
+
+    infos = {i.name: i for i in IPv6.fields_info}
+    assert position(infos["flow_label"]) == "20 bits of bytes 0..4"
+    assert position(infos["payload_length"]) == "bytes 4..6"
+    assert position(infos["hop_limit"]) == "byte 7"

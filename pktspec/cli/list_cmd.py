@@ -80,11 +80,14 @@ def reached_from(cls: type) -> list[dict[str, Any]]:
 def position(info: FieldInfo) -> str:
     if info.offset is None:
         return "variable" if info.bits is None else f"{info.bits} bits, after a variable part"
+    # byte ranges as -V writes them: the end is exclusive, like a Python slice
     if info.bits is not None and info.size is not None and info.bits != 8 * info.size:
-        return f"byte {info.offset}, {info.bits} bit{'s' if info.bits > 1 else ''}"
+        where = f"byte {info.offset}" if info.size == 1 else \
+            f"bytes {info.offset}..{info.offset + info.size}"
+        return f"{info.bits} bit{'s' if info.bits > 1 else ''} of {where}"
     if (info.size or 1) == 1:
         return f"byte {info.offset}"
-    return f"bytes {info.offset}..{info.offset + info.size - 1}"
+    return f"bytes {info.offset}..{info.offset + info.size}"
 
 
 def layer_record(cls: type) -> dict[str, Any]:
