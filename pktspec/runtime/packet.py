@@ -142,6 +142,8 @@ class Packet:
         if pending is None:
             return None
         by_kind = target is None or type(target) is LayerClass
+        # the packet's own link/network/transport layers end at a quoting layer (ICMP error)
+        own = target is not None and by_kind and target is not _APPLICATION
         cls, off, end = pending
         self._pending = None
         buf = self.data
@@ -172,7 +174,7 @@ class Packet:
                 return layer
             if nxt is None:
                 return None
-            if by_kind and target is not None and target is not _APPLICATION and layer.QUOTES:
+            if own and layer.QUOTES:
                 self._pending = (nxt, off, end)  # the packet's own layers end here
                 return None
             cls = nxt
