@@ -149,6 +149,7 @@ def test_list_positions_use_exclusive_ends_and_name_the_word_of_a_bit_field():
     from pktspec.layers import IPv6
 
     infos = {i.name: i for i in IPv6.fields_info}
-    assert position(infos["flow_label"]) == "20 bits of bytes 0..4"
+    assert position(infos["flow_label"]) == "bits 12..31 of bytes 0..4"
+    assert position(infos["version"]) == "bits 0..3 of bytes 0..4"
     assert position(infos["payload_length"]) == "bytes 4..6"
     assert position(infos["hop_limit"]) == "byte 7"

@@ -84,7 +84,11 @@ def position(info: FieldInfo) -> str:
     if info.bits is not None and info.size is not None and info.bits != 8 * info.size:
         where = f"byte {info.offset}" if info.size == 1 else \
             f"bytes {info.offset}..{info.offset + info.size}"
-        return f"{info.bits} bit{'s' if info.bits > 1 else ''} of {where}"
+        if info.bit is None:
+            return f"{info.bits} bit{'s' if info.bits > 1 else ''} of {where}"
+        last = info.bit + info.bits - 1
+        span = f"bit {info.bit}" if last == info.bit else f"bits {info.bit}..{last}"
+        return f"{span} of {where}"
     if (info.size or 1) == 1:
         return f"byte {info.offset}"
     return f"bytes {info.offset}..{info.offset + info.size}"
@@ -97,7 +101,8 @@ def layer_record(cls: type) -> dict[str, Any]:
         "source": getattr(cls, "source", None),
         "doc": (cls.__doc__ or "").strip(),
         "fields": [{"name": i.name, "type": i.type_name, "kind": i.kind,
-                    "position": position(i), "line": i.line, "doc": i.doc}
+                    "position": position(i), "offset": i.offset, "bit": i.bit,
+                    "bits": i.bits, "line": i.line, "doc": i.doc}
                    for i in cls.fields_info],
         "reached_from": reached_from(cls),
     }

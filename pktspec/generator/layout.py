@@ -288,6 +288,7 @@ class UnitPlanner(BuildRelations):
             bits = cf.ftype.bits
             shift -= bits
             mask = (1 << bits) - 1
+            first_bit = total - shift - bits  # from the most significant bit of the chunk
             target = self.slot_for(cf)
             expr = f"({tmp} >> {shift}) & {mask:#x}" if shift else f"{tmp} & {mask:#x}"
             if cf.ftype.signed:
@@ -298,7 +299,7 @@ class UnitPlanner(BuildRelations):
             else:
                 seg.post.append(f"{target} = {expr}")
             self.add_check(seg, cf, self.fast_name(cf.name), offset)
-            self.add_info(cf, offset, nbytes, bits)
+            self.add_info(cf, offset, nbytes, bits, first_bit)
             value = f"this.{cf.name}"
             if self.unit.kind == "struct":  # left out when building: its default, or zero
                 value = f"_or_default(this.get({cf.name!r}), {self.struct_default(cf)})"
@@ -349,7 +350,8 @@ class UnitPlanner(BuildRelations):
         """file:line for a generated comment (the display name is escaped: see resolve)."""
         return f"{self.unit.file.display.rsplit('/', 1)[-1]}:{pos.line}"
 
-    def add_info(self, cf, offset: int | None, size: int | None, bits: int | None) -> None:
+    def add_info(self, cf, offset: int | None, size: int | None, bits: int | None,
+                 bit: int | None = None) -> None:
         if self.unit.kind == "struct":
             return
         t = cf.ftype
@@ -372,6 +374,8 @@ class UnitPlanner(BuildRelations):
         if cf.node.doc:
             args.append(f"doc={cf.node.doc!r}")
         args.append(f"kind={kind!r}")
+        if bit is not None:
+            args.append(f"bit={bit}")
         self.infos.append(f"_FieldInfo({', '.join(args)}),")
         if t.kind == "flags":
             self.properties.append([

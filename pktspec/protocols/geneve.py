@@ -72,11 +72,11 @@ class Geneve(_Layer):
     layer_class = _LayerClass.OTHER
     source = 'protocols/geneve.layer'
     fields_info = (
-        _FieldInfo('version', 'u2', bits=2, offset=0, size=1, line=20, kind='int'),
-        _FieldInfo('opt_len', 'u6', bits=6, offset=0, size=1, line=22, doc='length of the options in 4-byte words', kind='int'),
-        _FieldInfo('oam', 'u1', bits=1, offset=1, size=1, line=25, doc='O: a control (OAM) packet', kind='int'),
-        _FieldInfo('critical', 'u1', bits=1, offset=1, size=1, line=27, doc='C: a critical option is present', kind='int'),
-        _FieldInfo('reserved', 'u6', bits=6, offset=1, size=1, line=28, kind='int'),
+        _FieldInfo('version', 'u2', bits=2, offset=0, size=1, line=20, kind='int', bit=0),
+        _FieldInfo('opt_len', 'u6', bits=6, offset=0, size=1, line=22, doc='length of the options in 4-byte words', kind='int', bit=2),
+        _FieldInfo('oam', 'u1', bits=1, offset=1, size=1, line=25, doc='O: a control (OAM) packet', kind='int', bit=0),
+        _FieldInfo('critical', 'u1', bits=1, offset=1, size=1, line=27, doc='C: a critical option is present', kind='int', bit=1),
+        _FieldInfo('reserved', 'u6', bits=6, offset=1, size=1, line=28, kind='int', bit=2),
         _FieldInfo('protocol', 'EtherType', enum=EtherType, bits=16, offset=2, size=2, line=29, kind='enum'),
         _FieldInfo('vni', 'u24', bits=24, offset=4, size=3, line=31, doc='virtual network identifier', kind='int'),
         _FieldInfo('reserved2', 'u8', bits=8, offset=7, size=1, line=32, kind='int'),

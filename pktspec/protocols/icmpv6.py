@@ -529,8 +529,8 @@ class ICMPv6NeighborAdvertisement(_Layer):
     layer_class = _LayerClass.OTHER
     source = 'protocols/icmpv6.layer'
     fields_info = (
-        _FieldInfo('flags', 'bits 3', flags=_ICMPv6NeighborAdvertisement_flags_flags, bits=3, offset=0, size=4, line=154, kind='flags'),
-        _FieldInfo('reserved', 'u29', bits=29, offset=0, size=4, line=155, kind='int'),
+        _FieldInfo('flags', 'bits 3', flags=_ICMPv6NeighborAdvertisement_flags_flags, bits=3, offset=0, size=4, line=154, kind='flags', bit=0),
+        _FieldInfo('reserved', 'u29', bits=29, offset=0, size=4, line=155, kind='int', bit=3),
         _FieldInfo('target_address', 'ipv6addr', bits=128, offset=4, size=16, line=156, kind='address'),
         _FieldInfo('options', 'ICMPv6Option[]', line=157, kind='value'),
     )

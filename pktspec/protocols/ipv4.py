@@ -133,14 +133,14 @@ class IPv4(_Layer):
     layer_class = _LayerClass.NETWORK
     source = 'protocols/ipv4.layer'
     fields_info = (
-        _FieldInfo('version', 'u4', bits=4, offset=0, size=1, line=85, kind='int'),
-        _FieldInfo('ihl', 'u4', bits=4, offset=0, size=1, line=87, doc='header length in 32-bit words', kind='int'),
-        _FieldInfo('dscp', 'u6', bits=6, offset=1, size=1, line=88, kind='int'),
-        _FieldInfo('ecn', 'u2', bits=2, offset=1, size=1, line=89, kind='int'),
+        _FieldInfo('version', 'u4', bits=4, offset=0, size=1, line=85, kind='int', bit=0),
+        _FieldInfo('ihl', 'u4', bits=4, offset=0, size=1, line=87, doc='header length in 32-bit words', kind='int', bit=4),
+        _FieldInfo('dscp', 'u6', bits=6, offset=1, size=1, line=88, kind='int', bit=0),
+        _FieldInfo('ecn', 'u2', bits=2, offset=1, size=1, line=89, kind='int', bit=6),
         _FieldInfo('total_length', 'u16', bits=16, offset=2, size=2, line=91, doc='header and payload length in bytes', kind='int'),
         _FieldInfo('id', 'u16', bits=16, offset=4, size=2, line=92, kind='int'),
-        _FieldInfo('flags', 'bits 3', flags=_IPv4_flags_flags, bits=3, offset=6, size=2, line=93, kind='flags'),
-        _FieldInfo('fragment_offset', 'u13', bits=13, offset=6, size=2, line=94, kind='int'),
+        _FieldInfo('flags', 'bits 3', flags=_IPv4_flags_flags, bits=3, offset=6, size=2, line=93, kind='flags', bit=0),
+        _FieldInfo('fragment_offset', 'u13', bits=13, offset=6, size=2, line=94, kind='int', bit=3),
         _FieldInfo('ttl', 'u8', bits=8, offset=8, size=1, line=95, kind='int'),
         _FieldInfo('protocol', 'IPProtocol', enum=IPProtocol, bits=8, offset=9, size=1, line=96, kind='enum'),
         _FieldInfo('checksum', 'u16', bits=16, offset=10, size=2, line=97, kind='int'),

@@ -69,9 +69,9 @@ class IPv6(_Layer):
     layer_class = _LayerClass.NETWORK
     source = 'protocols/ipv6.layer'
     fields_info = (
-        _FieldInfo('version', 'u4', bits=4, offset=0, size=4, line=7, kind='int'),
-        _FieldInfo('traffic_class', 'u8', bits=8, offset=0, size=4, line=8, kind='int'),
-        _FieldInfo('flow_label', 'u20', bits=20, offset=0, size=4, line=9, kind='int'),
+        _FieldInfo('version', 'u4', bits=4, offset=0, size=4, line=7, kind='int', bit=0),
+        _FieldInfo('traffic_class', 'u8', bits=8, offset=0, size=4, line=8, kind='int', bit=4),
+        _FieldInfo('flow_label', 'u20', bits=20, offset=0, size=4, line=9, kind='int', bit=12),
         _FieldInfo('payload_length', 'u16', bits=16, offset=4, size=2, line=11, doc='length of what follows the fixed header, extension headers included', kind='int'),
         _FieldInfo('next_header', 'IPProtocol', enum=IPProtocol, bits=8, offset=6, size=1, line=13, doc='59 (no next header) when the builder has nothing above it to name', kind='enum'),
         _FieldInfo('hop_limit', 'u8', bits=8, offset=7, size=1, line=14, kind='int'),

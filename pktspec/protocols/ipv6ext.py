@@ -315,9 +315,9 @@ class IPv6Fragment(_Layer):
     fields_info = (
         _FieldInfo('next_header', 'IPProtocol', enum=IPProtocol, bits=8, offset=0, size=1, line=99, kind='enum'),
         _FieldInfo('reserved', 'u8', bits=8, offset=1, size=1, line=100, kind='int'),
-        _FieldInfo('fragment_offset', 'u13', bits=13, offset=2, size=2, line=102, doc='where the fragment goes in the datagram, in 8-byte units', kind='int'),
-        _FieldInfo('reserved2', 'u2', bits=2, offset=2, size=2, line=103, kind='int'),
-        _FieldInfo('more_fragments', 'u1', bits=1, offset=2, size=2, line=104, kind='int'),
+        _FieldInfo('fragment_offset', 'u13', bits=13, offset=2, size=2, line=102, doc='where the fragment goes in the datagram, in 8-byte units', kind='int', bit=0),
+        _FieldInfo('reserved2', 'u2', bits=2, offset=2, size=2, line=103, kind='int', bit=13),
+        _FieldInfo('more_fragments', 'u1', bits=1, offset=2, size=2, line=104, kind='int', bit=15),
         _FieldInfo('identification', 'u32', bits=32, offset=4, size=4, line=105, kind='int'),
     )
     FORMAT = _c.Struct(

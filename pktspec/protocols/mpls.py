@@ -60,9 +60,9 @@ class MPLS(_Layer):
     layer_class = _LayerClass.LINK
     source = 'protocols/mpls.layer'
     fields_info = (
-        _FieldInfo('label', 'u20', bits=20, offset=0, size=3, line=7, kind='int'),
-        _FieldInfo('traffic_class', 'u3', bits=3, offset=0, size=3, line=9, doc='traffic class (formerly EXP)', kind='int'),
-        _FieldInfo('stack_bottom', 'u1', bits=1, offset=0, size=3, line=11, doc='1 on the last entry of the label stack', kind='int'),
+        _FieldInfo('label', 'u20', bits=20, offset=0, size=3, line=7, kind='int', bit=0),
+        _FieldInfo('traffic_class', 'u3', bits=3, offset=0, size=3, line=9, doc='traffic class (formerly EXP)', kind='int', bit=20),
+        _FieldInfo('stack_bottom', 'u1', bits=1, offset=0, size=3, line=11, doc='1 on the last entry of the label stack', kind='int', bit=23),
         _FieldInfo('ttl', 'u8', bits=8, offset=3, size=1, line=12, kind='int'),
     )
     FORMAT = _c.Struct(

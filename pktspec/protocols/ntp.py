@@ -108,9 +108,9 @@ class NTP(_Layer):
     layer_class = _LayerClass.APPLICATION
     source = 'protocols/ntp.layer'
     fields_info = (
-        _FieldInfo('leap_indicator', 'NTPLeapIndicator', enum=NTPLeapIndicator, bits=2, offset=0, size=1, line=46, kind='enum'),
-        _FieldInfo('version', 'u3', bits=3, offset=0, size=1, line=47, kind='int'),
-        _FieldInfo('mode', 'NTPMode', enum=NTPMode, bits=3, offset=0, size=1, line=48, kind='enum'),
+        _FieldInfo('leap_indicator', 'NTPLeapIndicator', enum=NTPLeapIndicator, bits=2, offset=0, size=1, line=46, kind='enum', bit=0),
+        _FieldInfo('version', 'u3', bits=3, offset=0, size=1, line=47, kind='int', bit=2),
+        _FieldInfo('mode', 'NTPMode', enum=NTPMode, bits=3, offset=0, size=1, line=48, kind='enum', bit=5),
         _FieldInfo('stratum', 'u8', bits=8, offset=1, size=1, line=49, kind='int'),
         _FieldInfo('poll', 'i8', bits=8, size=1, line=51, doc='log2 of the maximum interval between messages, in seconds', kind='int'),
         _FieldInfo('precision', 'i8', bits=8, size=1, line=53, doc="log2 of the clock's precision, in seconds", kind='int'),

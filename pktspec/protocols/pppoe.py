@@ -99,8 +99,8 @@ class PPPoE(_Layer):
     layer_class = _LayerClass.LINK
     source = 'protocols/pppoe.layer'
     fields_info = (
-        _FieldInfo('version', 'u4', bits=4, offset=0, size=1, line=42, kind='int'),
-        _FieldInfo('type', 'u4', bits=4, offset=0, size=1, line=43, kind='int'),
+        _FieldInfo('version', 'u4', bits=4, offset=0, size=1, line=42, kind='int', bit=0),
+        _FieldInfo('type', 'u4', bits=4, offset=0, size=1, line=43, kind='int', bit=4),
         _FieldInfo('code', 'PPPoECode', enum=PPPoECode, bits=8, offset=1, size=1, line=44, kind='enum'),
         _FieldInfo('session_id', 'u16', bits=16, offset=2, size=2, line=45, kind='int'),
         _FieldInfo('length', 'u16', bits=16, offset=4, size=2, line=47, doc='length of the tags or of the PPP packet', kind='int'),

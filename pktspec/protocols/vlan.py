@@ -59,9 +59,9 @@ class Dot1Q(_Layer):
     layer_class = _LayerClass.LINK
     source = 'protocols/vlan.layer'
     fields_info = (
-        _FieldInfo('priority', 'u3', bits=3, offset=0, size=2, line=8, doc='priority code point (IEEE 802.1p)', kind='int'),
-        _FieldInfo('drop_eligible', 'u1', bits=1, offset=0, size=2, line=10, doc='drop eligible indicator', kind='int'),
-        _FieldInfo('vlan_id', 'u12', bits=12, offset=0, size=2, line=11, kind='int'),
+        _FieldInfo('priority', 'u3', bits=3, offset=0, size=2, line=8, doc='priority code point (IEEE 802.1p)', kind='int', bit=0),
+        _FieldInfo('drop_eligible', 'u1', bits=1, offset=0, size=2, line=10, doc='drop eligible indicator', kind='int', bit=3),
+        _FieldInfo('vlan_id', 'u12', bits=12, offset=0, size=2, line=11, kind='int', bit=4),
         _FieldInfo('ethertype', 'EtherType', enum=EtherType, bits=16, offset=2, size=2, line=13, doc='the EtherType, or the payload length of an 802.3 frame (1500 or less)', kind='enum'),
     )
     FORMAT = _c.Struct(
@@ -115,9 +115,9 @@ class Dot1AD(_Layer):
     layer_class = _LayerClass.LINK
     source = 'protocols/vlan.layer'
     fields_info = (
-        _FieldInfo('priority', 'u3', bits=3, offset=0, size=2, line=22, doc='priority code point', kind='int'),
-        _FieldInfo('drop_eligible', 'u1', bits=1, offset=0, size=2, line=24, doc='drop eligible indicator', kind='int'),
-        _FieldInfo('vlan_id', 'u12', bits=12, offset=0, size=2, line=25, kind='int'),
+        _FieldInfo('priority', 'u3', bits=3, offset=0, size=2, line=22, doc='priority code point', kind='int', bit=0),
+        _FieldInfo('drop_eligible', 'u1', bits=1, offset=0, size=2, line=24, doc='drop eligible indicator', kind='int', bit=3),
+        _FieldInfo('vlan_id', 'u12', bits=12, offset=0, size=2, line=25, kind='int', bit=4),
         _FieldInfo('ethertype', 'EtherType', enum=EtherType, bits=16, offset=2, size=2, line=26, kind='enum'),
     )
     FORMAT = _c.Struct(

@@ -59,7 +59,8 @@ class FieldInfo:
 
     ``offset`` and ``size`` are in bytes from the start of the layer and are known for the
     fixed part of a header (None after a variable-length part); ``bits`` is the width of a
-    bit field, whose ``offset``/``size`` are those of the bytes that hold it. ``line`` is the
+    bit field, whose ``offset``/``size`` are those of the bytes that hold it and ``bit`` its
+    first bit in them (0 the most significant, as RFC diagrams count). ``line`` is the
     line in the .layer file. ``kind`` says how the value is stored; when not given it follows
     from the other arguments: ``flags`` (a FlagSet class given), ``address`` (a mac/ipv4/ipv6
     type), ``enum`` (an OpenEnum given), ``int``, or ``value`` for anything else.
@@ -77,6 +78,7 @@ class FieldInfo:
     line: int | None = None
     doc: str | None = None
     kind: str | None = None
+    bit: int | None = None
     raw_attr: str = field(init=False, default="", compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -81,12 +81,12 @@ class Showcase(_Layer):
     source = 'showcase.layer'
     fields_info = (
         _FieldInfo('magic', 'u16', bits=16, offset=0, size=2, line=31, kind='int'),
-        _FieldInfo('version', 'u3', bits=3, offset=2, size=1, line=32, kind='int'),
-        _FieldInfo('flags', 'bits 5', flags=_Showcase_flags_flags, bits=5, offset=2, size=1, line=33, kind='flags'),
+        _FieldInfo('version', 'u3', bits=3, offset=2, size=1, line=32, kind='int', bit=0),
+        _FieldInfo('flags', 'bits 5', flags=_Showcase_flags_flags, bits=5, offset=2, size=1, line=33, kind='flags', bit=3),
         _FieldInfo('kind', 'ShowKind', enum=ShowKind, bits=8, offset=3, size=1, line=34, kind='enum'),
         _FieldInfo('length', 'u16', bits=16, offset=4, size=2, line=35, kind='int'),
-        _FieldInfo('header_words', 'u4', bits=4, offset=6, size=1, line=36, kind='int'),
-        _FieldInfo('reserved', 'u4', bits=4, offset=6, size=1, line=37, kind='int'),
+        _FieldInfo('header_words', 'u4', bits=4, offset=6, size=1, line=36, kind='int', bit=0),
+        _FieldInfo('reserved', 'u4', bits=4, offset=6, size=1, line=37, kind='int', bit=4),
         _FieldInfo('checksum', 'u16', bits=16, offset=7, size=2, line=38, kind='int'),
         _FieldInfo('extra', 'u32', bits=32, offset=9, size=4, line=39, kind='int'),
         _FieldInfo('tag', 'Sized', line=40, kind='value'),
