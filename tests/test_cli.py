@@ -153,3 +153,12 @@ def test_list_positions_use_exclusive_ends_and_name_the_word_of_a_bit_field():
     assert position(infos["version"]) == "bits 0..3 of bytes 0..4"
     assert position(infos["payload_length"]) == "bytes 4..6"
     assert position(infos["hop_limit"]) == "byte 7"
+
+
+def test_printable_bytes_show_as_text_in_the_field_tree():
+    from pktspec.cli.render import bytes_text
+
+    assert bytes_text(b"www.example.org") == '"www.example.org"'
+    assert bytes_text(b'say "hi"') == '"say \\"hi\\""'
+    assert bytes_text(b"\x16\x03\x01") == "16 03 01"
+    assert bytes_text(b"") == ""

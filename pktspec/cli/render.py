@@ -144,9 +144,16 @@ def _value_lines(name: str, value: Any, indent: str) -> list[str]:
         return out
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
-        shown = data[:32].hex(" ") + (" ..." if len(data) > 32 else "")
-        return [f"{indent}{name}: {shown} ({len(data)} bytes)"]
+        return [f"{indent}{name}: {bytes_text(data)} ({len(data)} bytes)"]
     return [f"{indent}{name}: {value}"]
+
+
+def bytes_text(data: bytes) -> str:
+    """Bytes as a person reads them: text in quotes when it all is printable ASCII (a TLS
+    server name, a DNS TXT string, a DHCP host name, as tshark shows them), else hex."""
+    if data and len(data) <= 256 and all(32 <= b < 127 for b in data):
+        return '"' + data.decode("ascii").replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return data[:32].hex(" ") + (" ..." if len(data) > 32 else "")
 
 
 def tree(packet: Packet) -> str:
