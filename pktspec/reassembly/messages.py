@@ -35,9 +35,12 @@ out as one last message with ``partial`` set (its packet's ``error`` says what i
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable, Iterator
 from typing import Any
+
+import construct as _c
 
 from pktspec.errors import DecodeError
 from pktspec.reassembly.connection import Connection
@@ -89,6 +92,37 @@ def message_extent(cls: type, buf: bytearray, pos: int) -> int | None:
     Raises DecodeError when the bytes there are not such a message. buf gets one padding byte
     for the duration of the call (see the module docstring).
     """
+    return _extent_or_need(cls, buf, pos)[0]
+
+
+@functools.cache
+def _delimited(cls: type) -> bool:
+    """Whether finding a message's end means reading it for a delimiter (``bytes until``):
+    only then is a long unfinished message looked at less often (length-framed ones cost
+    a header decode per segment)."""
+    from pktspec.runtime.constructs import Delimited
+
+    seen: set[int] = set()
+
+    def walk(con: Any) -> bool:
+        if id(con) in seen:
+            return False
+        seen.add(id(con))
+        if isinstance(con, Delimited):
+            return True
+        children = [getattr(con, "subcon", None), getattr(con, "thensubcon", None),
+                    getattr(con, "elsesubcon", None), *getattr(con, "subcons", ()),
+                    *(getattr(con, "cases", None) or {}).values(), getattr(con, "default", None)]
+        return any(walk(c) for c in children if isinstance(c, _c.Construct))
+
+    fmt = getattr(cls, "FORMAT", None)
+    return fmt is None or walk(fmt)
+
+
+def _extent_or_need(cls: type, buf: bytearray, pos: int) -> tuple[int | None, int | None]:
+    """(message length, None) for a whole message at buf[pos:]; (None, bytes it needs
+    from pos) when its header says how long it is but not all of it is here; (None, None)
+    when its end is not known yet (a delimiter not seen, a header cut short)."""
     have = len(buf)
     buf.append(0)
     try:
@@ -96,13 +130,13 @@ def message_extent(cls: type, buf: bytearray, pos: int) -> int | None:
     finally:
         del buf[have:]
     if bounds is None:
-        return None
+        return None, None
     hend, pend = bounds
     if hend > have or pend > have:
-        return None
+        return None, (max(hend, pend) - pos if pend > have and hend <= have else None)
     if pend <= pos:
         raise DecodeError(cls.name, "", pos, "a message layer must consume at least one byte")
-    return pend - pos
+    return pend - pos, None
 
 
 def _bounds(cls: type, buf: bytearray, pos: int, have: int) -> tuple[int, int] | None:
@@ -191,19 +225,23 @@ class MessageStream:
         state.retry_at = 0
         while pos < len(buf):
             try:
-                extent = message_extent(self.layer, buf, pos)  # type: ignore[arg-type]
+                extent, need = _extent_or_need(self.layer, buf, pos)  # type: ignore[arg-type]
             except DecodeError as exc:
                 self._stop(state, direction, f"not a {self.layer.name} message: {exc}")
-                break
+                return  # _stop released the whole buffer, emitted messages included
             if extent is None or extent > self.max_message:
-                if (extent or len(buf) - pos) > self.max_message:  # whole or not: too big
+                size = extent or need or len(buf) - pos
+                if size > self.max_message:  # whole or not: too big
                     self._stop(state, direction, f"message larger than {self.max_message}")
-                    break
-                # Finding the end of a message may read all of it (a delimiter): an
-                # unfinished one past RETRY_FROM is looked at again only when it has grown
-                # by a quarter, so a long message costs linear time, not quadratic.
+                    return
                 rest = len(buf) - pos
-                state.retry_at = rest + rest // 4 if rest > RETRY_FROM else 0
+                if need is not None:  # its length is known: look again once it is all here
+                    state.retry_at = need
+                elif rest > RETRY_FROM and _delimited(self.layer):
+                    # its end is found only by reading it (a delimiter): a long one is
+                    # looked at again when it has grown by a quarter, so that it costs
+                    # linear time, not quadratic (it may come out that much later)
+                    state.retry_at = rest + rest // 4
                 break
             self._emit(bytes(buf[pos:pos + extent]), direction, state.offset + pos,
                        state.timestamp)

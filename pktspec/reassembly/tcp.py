@@ -184,8 +184,11 @@ class TCPAssembler:
         layers = packet._layers
         tcp = layers[-1] if layers else None
         net = layers[-2] if type(tcp) is TCP and len(layers) > 1 else None
-        if net is not None and len(layers) > 2 and layers[-3].QUOTES:
-            net = None  # an ICMP error's copy of another packet's TCP: _locate says so
+        if net is not None and len(layers) > 2:
+            for layer in layers[:-2]:
+                if layer.QUOTES:  # an ICMP error's copy of another packet: _locate says so
+                    net = None
+                    break
         t = type(net)
         if t is IPv4 and tcp._off == net._hend and not (net._flags & _MF or net.fragment_offset):
             key = (net._src, tcp.src_port, net._dst, tcp.dst_port)

@@ -393,7 +393,11 @@ def addr_text(raw: bytes | memoryview) -> str:
     if n == 4:
         return _ntop(_AF_INET, raw)
     if n == 16:
-        return _ntop(_AF_INET6, raw)
+        text = _ntop(_AF_INET6, raw)
+        if _HEX_PAIRS.match(text):  # 10:20:...:80 would read back as 8 bytes of hex pairs
+            data = bytes(raw)
+            text = ":".join(data[i:i + 2].hex() for i in range(0, 16, 2))
+        return text
     return bytes(raw).hex(":")
 
 

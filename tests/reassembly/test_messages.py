@@ -225,3 +225,39 @@ def test_unfinished_messages_of_all_connections_are_bounded_together():
     assert factory.buffer_stops >= 3
     assert sum("over 100000 bytes" in e for s in factory.streams for e in s.errors) == \
         factory.buffer_stops
+
+
+def test_a_long_length_prefixed_message_comes_out_as_soon_as_it_is_whole(
+        tmp_path, monkeypatch, restore_registry):
+    """Its header gives its length (here past RETRY_FROM): it comes out with the segment
+    that completes it, not when the stream has grown further."""
+    monkeypatch.setenv("PKTSPEC_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "bigmsg.layer"
+    path.write_text("layer BigMsg : application { size: u32; body: bytes[size]; payload = 0; }\n")
+    pktspec.load(path)
+    c = Conversation(sport=7777)
+    first = struct.pack(">I", 100_000) + b"a" * 100_000
+    stream = first + struct.pack(">I", 5_000) + b"b" * 5_000
+    pkts = c.handshake() + [c.seg("c", "PA", stream[i:i + 1000])
+                            for i in range(0, len(stream), 1000)]
+    got = []
+    assembler = TCPAssembler(MessageFactory(got.append, "BigMsg"))
+    completed_at = None
+    for index, p in enumerate(pkts):
+        assembler.assemble(p)
+        if got:
+            completed_at = index
+            break
+    assert len(got) == 1 and len(got[0].packet.data) == len(first)
+    assert completed_at == 3 + len(first) // 1000  # with the segment that completed it
+
+
+def test_the_shared_budget_is_released_once_when_a_direction_stops(lenmsg):
+    c = Conversation(sport=5555)
+    pkts = c.handshake() + [c.seg("c", "PA", msg(1, b"x" * 10) + msg(1, b"y" * 200))]
+    got = []
+    factory = MessageFactory(got.append, "LenMsg", max_message=100)
+    assembler = TCPAssembler(factory)
+    for p in pkts:
+        assembler.assemble(p)
+    assert len(got) == 1 and factory.buffered == 0

@@ -62,3 +62,18 @@ def test_lazy_and_eager_agree_on_the_quoted_layers():
         assert packet.transport is None, lazy
         assert packet.network.src == "198.51.100.7"
         assert packet[UDP].src_port == 40000  # still decoded, and reachable by class
+
+
+def test_a_quoted_tunnel_is_not_stream_data_either():
+    """The quoting layer may be further back than the layer before the network one (an
+    ICMP error quoting an IPv4-in-IPv4 packet)."""
+    quoted = (Ethernet() / IPv4(src="203.0.113.9", dst=C)
+              / ICMPv4(type="DestinationUnreachable", code=3)
+              / IPv4(src=C, dst=S) / IPv4(src=C, dst=S)
+              / TCP(src_port=40000, dst_port=80, seq=101, flags="PA") / b"INJECTED")
+    frames = [tcp_packet(C, S, 40000, 80, 100, "S"),
+              tcp_packet(S, C, 80, 40000, 500, "SA", ack=101),
+              quoted, tcp_packet(C, S, 40000, 80, 101, "PA", b"GET /", ack=501)]
+    packets = [pktspec.decode(bytes(f), Ethernet) for f in frames]
+    (conn,) = list(pktspec.streams(packets))
+    assert conn.client.data == b"GET /"

@@ -192,3 +192,13 @@ class TestAddresses:
         assert mac_bytes(mac_text(mac)) == mac
         assert ipv4_bytes(ipv4_text(v4)) == v4
         assert ipv6_bytes(ipv6_text(v6)) == v6
+
+
+def test_sized_address_text_reads_back_for_every_16_byte_value():
+    from pktspec.runtime.values import addr_bytes, addr_text
+
+    for raw in (bytes.fromhex("00100020003000400050006000700080"),
+                bytes.fromhex("20010db8000000000000000000000001"), bytes(16)):
+        assert addr_bytes(addr_text(raw)) == raw, addr_text(raw)
+    assert addr_text(bytes.fromhex("00100020003000400050006000700080")) == \
+        "0010:0020:0030:0040:0050:0060:0070:0080"
