@@ -25,7 +25,7 @@ from pktspec.runtime.registry import REGISTRY
 
 __all__ = ["MAX_LAYERS", "DecodeFailure", "Packet", "decode", "decode_eager"]
 
-MAX_LAYERS = 64
+MAX_LAYERS = 256
 """A packet deeper than this is an error: it stops layers that consume nothing from looping."""
 
 _DEEPER = range(MAX_LAYERS - 3)  # the eager loop writes out the first three steps
