@@ -9,13 +9,21 @@ a decoder). Whatever the generator does, it cannot beat that second run while la
 objects with one slot per field, so the gap between the two is all that tuning the
 generated code can win.
 
-    python benchmarks/bench_floor.py [--pcap x.pcap] [--packets 50000]
+    python benchmarks/bench_floor.py [--pcap x.pcap] [--packets 50000] [--compiled]
+
+``--compiled`` adds a third run: the same five decoders compiled to C (floor_compiled.pyx,
+the checks, slots and dispatch of the generated code, bytes read at C level and slots stored
+through their descriptors' C setters), what a C back end for the generator would give while
+the runtime around the decoders stays Python. Needs Cython and a C compiler; the module is
+built into a temporary directory.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -125,11 +133,36 @@ def install_floor_decoders() -> None:
     udp.UDP._decode = udp_
 
 
+def install_compiled_decoders() -> None:
+    """Build floor_compiled.pyx and put its decoders in place of the five generated ones."""
+    import pktspec.protocols.ethernet as eth
+    import pktspec.protocols.ipv4 as ip4
+    import pktspec.protocols.ipv6 as ip6
+    import pktspec.protocols.tcp as tcp
+    import pktspec.protocols.udp as udp
+
+    source = Path(__file__).resolve().parent / "floor_compiled.pyx"
+    build = Path(tempfile.mkdtemp(prefix="pktspec-floor-"))
+    (build / source.name).write_bytes(source.read_bytes())
+    subprocess.run([sys.executable, "-m", "Cython.Build.Cythonize", "-i", "-3", "-q",
+                    source.name], cwd=build, check=True, stdout=subprocess.DEVNULL)
+    sys.path.insert(0, str(build))
+    import floor_compiled  # noqa: PLC0415 - built just above
+
+    floor_compiled.install(
+        [eth.Ethernet, ip4.IPv4, ip6.IPv6, tcp.TCP, udp.UDP],
+        {"EtherType": eth._T_EtherType, "IPProtocol": ip4._T_IPProtocol,
+         "TCPPort": tcp._T_TCPPort, "UDPPort": udp._T_UDPPort},
+        eth.LLC, ip4.Fragment)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pcap", type=Path, default=bench.DEFAULT_PCAP)
     ap.add_argument("--packets", type=int, default=50_000)
     ap.add_argument("--budget", type=float, default=3.0, help="seconds per contender")
+    ap.add_argument("--compiled", action="store_true",
+                    help="also run with the five decoders compiled to C (needs Cython)")
     args = ap.parse_args()
     bench.ensure_capture(args.pcap)
     records = bench.load_records(args.pcap, args.packets)
@@ -138,14 +171,21 @@ def main() -> None:
                   ("pktspec eager decode", bench.pktspec_eager, records),
                   ("pktspec Parser", bench.pktspec_parser, records)]
     generated, _ = bench.timed_in_turns(contenders, args.budget)
+    runs = [("generated", generated)]
+    if args.compiled:
+        values = (bench.pktspec_eager(records), bench.pktspec_parser(records))
+        install_compiled_decoders()
+        same = values == (bench.pktspec_eager(records), bench.pktspec_parser(records))
+        runs.append(("compiled", bench.timed_in_turns(contenders[2:], args.budget)[0]))
+        print(f"compiled decoders read the same values as the generated ones: {same}")
     install_floor_decoders()
-    floor, _ = bench.timed_in_turns(contenders[2:], args.budget)
+    runs.append(("floor", bench.timed_in_turns(contenders[2:], args.budget)[0]))
     hand, dpkt = generated["hand-written struct"], generated["dpkt"]
     print(f"{len(records)} records of {args.pcap}; hand-written {1e6 / hand:.2f} us/packet, "
           f"dpkt {1e6 / dpkt:.2f} us/packet")
     print(f"\n{'workload':24} {'decoders':10} {'us/packet':>10} {'vs dpkt':>9} {'vs hand':>9}")
     for name in ("pktspec eager decode", "pktspec Parser"):
-        for label, rates in (("generated", generated), ("floor", floor)):
+        for label, rates in runs:
             rate = rates[name]
             print(f"{name:24} {label:10} {1e6 / rate:10.2f} {rate / dpkt:8.2f}x "
                   f"{rate / hand:8.3f}x")
