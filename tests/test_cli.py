@@ -133,6 +133,29 @@ def test_summary_of_an_icmp_error_and_lengths_without_a_transport():
     assert summary(pktspec.decode(bytes(arp), Ethernet)).endswith("length 28")
 
 
+def test_summary_of_a_deep_chain_stays_one_readable_line():
+    """Hundreds of headers (now within MAX_LAYERS) collapse to runs and a middle count."""
+    import pktspec
+    from pktspec.cli.render import summary
+    from pktspec.layers import UDP, Ethernet, IPv6, IPv6Destination
+
+    stack = Ethernet() / IPv6(src="2001:db8::1", dst="2001:db8::2")
+    for _ in range(200):
+        stack = stack / IPv6Destination()
+    packet = pktspec.decode(bytes(stack / UDP(src_port=1000, dst_port=2000) / b"abcd"),
+                            Ethernet)
+    assert packet.error is None and len(packet.layers) == 204  # with the Payload
+    line = summary(packet)
+    assert " Ethernet IPv6 IPv6Destination x200 UDP 2001:db8::1.1000 > 2001:db8::2.2000:" in line
+
+    from pktspec.cli.render import _chain_text
+    names = ["Ethernet", "IPv6"] + ["IPv6Routing", "IPv6Fragment", "IPv6Destination"] * 30
+    assert _chain_text(names + ["UDP"]) == (
+        "Ethernet IPv6 IPv6Routing IPv6Fragment IPv6Destination ... 83 more ... "
+        "IPv6Destination IPv6Routing IPv6Fragment IPv6Destination UDP")
+    assert _chain_text(["Ethernet", "IPv4", "TCP"]) == "Ethernet IPv4 TCP"
+
+
 def test_field_tree_shows_what_a_payload_layer_holds():
     import pktspec
     from pktspec.cli.render import tree

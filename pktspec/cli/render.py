@@ -116,7 +116,7 @@ def summary(packet: Packet) -> str:
     names = [layer.name for layer in layers if layer.name != "Payload"]
     head = timestamp_text(packet)
     ends = _endpoints(packet)
-    parts = [head, " ".join(names) if names else "Payload"]
+    parts = [head, _chain_text(names) if names else "Payload"]
     if ends is not None:
         parts.append(f"{ends[0]} > {ends[1]}:")
     trans = packet.transport
@@ -126,6 +126,29 @@ def summary(packet: Packet) -> str:
     if packet.error is not None:
         line += f" [error: {packet.error}]"
     return line
+
+
+SUMMARY_LAYERS = 10
+"""Most layer names a summary line lists; a longer chain shows its ends and a count."""
+
+
+def _chain_text(names: list[str]) -> str:
+    """The layer names of a summary line: a run of one name once with its count
+    (``IPv6Destination x250``), and a chain still longer than SUMMARY_LAYERS cut in the
+    middle, so that a crafted packet of hundreds of headers stays one readable line."""
+    runs: list[str] = []
+    i = 0
+    while i < len(names):
+        j = i
+        while j < len(names) and names[j] == names[i]:
+            j += 1
+        runs.append(names[i] if j - i == 1 else f"{names[i]} x{j - i}")
+        i = j
+    if len(runs) > SUMMARY_LAYERS:
+        keep = SUMMARY_LAYERS // 2
+        hidden = sum(int(r.rpartition(" x")[2]) if " x" in r else 1 for r in runs[keep:-keep])
+        runs = runs[:keep] + [f"... {hidden} more ..."] + runs[-keep:]
+    return " ".join(runs)
 
 
 def _value_lines(name: str, value: Any, indent: str) -> list[str]:
