@@ -22,6 +22,7 @@ from pktspec.errors import Location, SpecError
 from pktspec.generator.check import check
 from pktspec.generator.compiler import GENERATOR_VERSION, module_name, render_file
 from pktspec.generator.resolve import SourceFile, resolve
+from pktspec.runtime.registry import REGISTRY
 
 
 def cache_dir() -> Path:
@@ -100,11 +101,27 @@ def _claim(name: str, source: SourceFile) -> None:
     _LOADED_FROM[name] = path
 
 
+def _reload(name: str, path: Path) -> ModuleType:
+    """Import the new version of a file loaded before (it was edited): the old version's
+    layers and bindings are withdrawn first, and put back if the new one fails to import,
+    so that the decode chain is never left half old, half new. Modules compiled against the
+    old version (user files that import it) keep its classes until they are loaded again."""
+    saved = REGISTRY.snapshot()
+    REGISTRY.remove_module(name)
+    try:
+        return _import_file(name, path)
+    except BaseException:
+        REGISTRY.restore(saved)
+        raise
+
+
 def load(path: Path | str) -> ModuleType:
     """Compile (or take from the cache) and import a .layer file and its imports.
 
     Returns the module of ``path``; its layers are registered and bound into the decode
-    chain. Raises SpecError (with every problem) if the file does not check.
+    chain. Loading a file again after editing it replaces what its previous version
+    registered (see :func:`_reload`). Raises SpecError (with every problem) if the file does
+    not check.
     """
     checked = check(resolve(Path(path)))
     keys: dict[int, str] = {}
@@ -123,6 +140,6 @@ def load(path: Path | str) -> ModuleType:
             continue
         if not cached.exists():
             write_atomic(cached, render_file(checked, source), make_dirs=True)
-        module = _import_file(name, cached)
+        module = _reload(name, cached) if current is not None else _import_file(name, cached)
     assert module is not None
     return module

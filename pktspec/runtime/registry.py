@@ -188,11 +188,16 @@ class Registry:
         name = _class_name(cls)
         old = self._layers.get(name)
         if old is not None and not _same_class(old, cls):
+            source = getattr(cls, "source", None)
+            same_file = source is not None and getattr(old, "source", None) == source
             raise SpecError(
-                _location(getattr(cls, "source", None)),
+                _location(source),
                 f"layer {name!r} is already defined by "
-                f"{getattr(old, 'source', None) or old.__module__}",
-                hint="rename one of the layers",
+                f"{getattr(old, 'source', None) or old.__module__}"
+                + (f" (module {old.__module__})" if same_file else ""),
+                hint=(f"the same file was loaded before as module {old.__module__} (a module "
+                      "compiled from it?): load one of the two in a process"
+                      if same_file else "rename one of the layers"),
             )
         self._layers[name] = cls
         if name == "Payload":
@@ -204,6 +209,28 @@ class Registry:
         del self._layers[name]
         if name == "Payload":
             self.payload = None
+
+    def remove_module(self, module: str) -> None:
+        """Forget every layer, binding and heuristic that the module called ``module``
+        registered: what reloading an edited .layer file does first, so that the new version
+        does not collide with the bindings of the old one (a binding moved to another line)
+        and what the edit removed does not stay bound."""
+        for name, cls in list(self._layers.items()):
+            if cls.__module__ == module:
+                self.remove_layer(name)
+        for table in self._tables.values():
+            for value, stack in list(table._bindings.items()):
+                keep = [b for b in stack if b.cls.__module__ != module]
+                if len(keep) == len(stack):
+                    continue
+                if keep:
+                    table._bindings[value] = keep
+                    dict.__setitem__(table, value, keep[0].cls)
+                else:
+                    del table._bindings[value]
+                    dict.__delitem__(table, value)
+            table.heuristics[:] = [h for h in table.heuristics if h[2].__module__ != module]
+            table._update_guarded()
 
     def layer(self, name: str) -> type:
         """The layer class called name (KeyError listing the known names when there is none)."""

@@ -6,8 +6,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import pktspec
 from pktspec.cli import main
+from pktspec.errors import SpecError
 from pktspec.generator.builtins import regenerate
 from pktspec.generator.compiler import compile_program
 from pktspec.layers import UDP
@@ -48,6 +51,48 @@ def test_cache_hit_and_recompile_on_edit(tmp_path, monkeypatch):
     edited = pktspec.load(path)
     assert len(list(cache.iterdir())) == 2
     assert pktspec.decode(b"\x01\x02", edited.Cached).layers[0].b == 2
+
+
+def test_reloading_an_edited_file_replaces_its_layers_and_bindings(tmp_path, restore_registry):
+    """The notebook loop: edit, load again. Bindings that moved to another line, layers the
+    edit removed and a failing edit must all leave one consistent decode chain."""
+    from pktspec.runtime.registry import REGISTRY
+
+    ports = REGISTRY.table("UDPPort")
+    path = write_layer(tmp_path, 'import "udp.layer"\nlayer Re : application { a: u8; }\n'
+                                 "extend UDPPort { 41000 -> Re }\n", "reloaded.layer")
+    pktspec.load(path)
+    path.write_text('import "udp.layer"\n## edited: the binding moves down two lines\n'
+                    "layer Re : application { a: u8; b: u8; }\nlayer Re2 : application { c: u8; }\n"
+                    "extend UDPPort { 41000 -> Re, 41001 -> Re2 }\n")
+    second = pktspec.load(path)
+    assert ports[41000] is second.Re and [f.name for f in second.Re.fields_info] == ["a", "b"]
+    assert ports[41001] is second.Re2 and pktspec.layers.Re2 is second.Re2
+    path.write_text('import "udp.layer"\nlayer Re : application { a: u8; }\n'
+                    "extend UDPPort { 41000 -> Re }\n")
+    third = pktspec.load(path)
+    assert 41001 not in ports and "Re2" not in REGISTRY
+    assert [b.source for b in ports.bindings(41000)] == ["reloaded.layer:3"]
+    path.write_text("layer Re : application { a: u8 }\n")  # does not parse
+    with pytest.raises(SpecError):
+        pktspec.load(path)
+    assert ports[41000] is third.Re and REGISTRY.layer("Re") is third.Re
+
+
+def test_a_file_loaded_twice_as_compiled_module_and_layer_file_is_named(tmp_path,
+                                                                       restore_registry):
+    path = write_layer(tmp_path, "layer Twice : other { a: u8; }\n", "twice.layer")
+    assert main(["compile", str(path), "-o", str(tmp_path / "twice_layers.py")]) == 0
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import twice_layers  # noqa: F401
+        with pytest.raises(SpecError) as info:
+            pktspec.load(path)
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("twice_layers", None)
+    assert "(module twice_layers)" in str(info.value)
+    assert "load one of the two" in str(info.value)
 
 
 def test_generation_is_deterministic(tmp_path):
