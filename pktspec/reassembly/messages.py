@@ -256,6 +256,24 @@ class MessageStream:
         packet = decode(data, self.layer)  # type: ignore[arg-type]
         self.on_message(Message(packet, self.conn, direction, offset, ts, partial))
 
+    def _emit_partial(self, data: bytes, direction: Direction, offset: int, ts: float) -> None:
+        """The bytes left when the connection ended, as a partial message whose packet's
+        error says what is missing: a length-framed message decodes without complaint over
+        fewer bytes than its header claims (its payload is cut to what is there), so the
+        shortfall is stated here."""
+        packet = decode(data, self.layer)  # type: ignore[arg-type]
+        if packet.error is None:
+            try:
+                _, need = _extent_or_need(self.layer, bytearray(data), 0)  # type: ignore[arg-type]
+            except DecodeError:
+                need = None
+            missing = ("the connection ended inside this message: its header asks for more "
+                       f"than the {len(data)} bytes that came" if need is not None else
+                       "the connection ended inside this message (its end was not seen)")
+            packet._error = DecodeError(self.layer.name, "", len(data), missing,  # type: ignore[union-attr]
+                                        truncated=True)
+        self.on_message(Message(packet, self.conn, direction, offset, ts, True))
+
     def _stop(self, state: _Direction, direction: Direction, why: str) -> None:
         state.stopped = why
         if self._budget is not None:
@@ -271,7 +289,7 @@ class MessageStream:
                 state.retry_at = 0
                 self._cut(state, direction)  # whole messages held back by the retry size
             if state.buf and not state.stopped:
-                self._emit(bytes(state.buf), direction, state.offset, state.timestamp, True)
+                self._emit_partial(bytes(state.buf), direction, state.offset, state.timestamp)
                 if self._budget is not None:
                     self._budget.used -= len(state.buf)
                 state.buf.clear()

@@ -80,6 +80,10 @@ def test_partial_message_at_the_end_and_holes_stop_a_direction(lenmsg):
     assert ("CLIENT", b"whole", False) in kinds and ("SERVER", b"abc", False) in kinds
     partial = [m for m in factory_messages if m.partial]
     assert len(partial) == 1 and bytes(partial[0].packet.data) == msg(2, b"cut short")[:6]
+    error = partial[0].packet.error  # the header says 13 bytes, 6 came: the error says so
+    assert error is not None and error.truncated and partial[0].packet.truncated
+    assert error.message == ("the connection ended inside this message: its header asks for "
+                             "more than the 6 bytes that came")
     (stream,) = factory.streams
     assert any("framing lost" in e for e in stream.errors)
 
