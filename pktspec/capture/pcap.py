@@ -209,6 +209,7 @@ class PcapReader:
             read, chunk_size = self._input.read, self._chunk_size
             new, info = tuple.__new__, CaptureInfo  # CaptureInfo is a tuple: made in C
             buf, pos, base, record = b"", 0, PcapHeader.SIZE, 0
+            after = None  # (chunk, pos, base) to go on with once a straddling record is read
             while True:
                 end = len(buf)
                 while pos + hsize <= end:
@@ -223,11 +224,23 @@ class PcapReader:
                                                               linktype, None))
                     pos = stop
                 self.records_read = record
+                if after is not None:
+                    (buf, pos, base), after = after, None
+                    continue
                 more = read(chunk_size)
                 if not more:
                     if pos < end:
                         self._cut_short(buf, pos, hsize, base, record + 1)
                     return
+                if end - pos >= hsize:
+                    # A record straddles the chunks: read it from its own small buffer and
+                    # go on in the new chunk after it, rather than copy the whole chunk
+                    # behind the old one's tail (the same records, offsets and errors).
+                    need = hsize + unpack(buf, pos)[2] - (end - pos)
+                    if need <= len(more):
+                        after = (more, need, base + end)
+                        buf, base, pos = buf[pos:] + more[:need], base + pos, 0
+                        continue
                 buf, base, pos = buf[pos:] + more, base + pos, 0
         finally:
             self.close()  # at the end, or when the iteration is dropped: no leaked file
