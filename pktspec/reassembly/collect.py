@@ -140,17 +140,16 @@ def streams(source: Any, *, ordered: bool = True,
     assembler = TCPAssembler(lambda conn: _Collector(conn, done), **assembler_options)
     waiting: dict[int, TCPStream] = {}
     next_index = 0
-    for packet in open_packets(source):
-        assembler.assemble(packet)
-        if done:
-            if not ordered:
-                yield from done
-            else:
-                waiting.update((s.index, s) for s in done)
-                while next_index in waiting:
-                    yield waiting.pop(next_index)
-                    next_index += 1
-            done.clear()
+    # the assembler's own loop: it yields whenever a packet completed a connection
+    for _ in assembler._assemble_yielding(open_packets(source), done):
+        if not ordered:
+            yield from done
+        else:
+            waiting.update((s.index, s) for s in done)
+            while next_index in waiting:
+                yield waiting.pop(next_index)
+                next_index += 1
+        done.clear()
     assembler.flush_all()
     waiting.update((s.index, s) for s in done)
     yield from (waiting[i] for i in sorted(waiting))

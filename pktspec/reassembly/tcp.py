@@ -38,7 +38,7 @@ skipped and counted.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,17 +178,23 @@ class TCPAssembler:
 
     def assemble(self, packet: Packet) -> None:
         """Take one decoded packet; packets without TCP are counted and ignored."""
-        # The hot loop of every capture run. An eager packet's decoded layers end with TCP
-        # when nothing decodes its payload (a deferred Payload layer is not in the list yet),
-        # so look there before asking the packet, which walks its layers.
-        layers = packet._layers
-        tcp = layers[-1] if layers else None
-        net = layers[-2] if type(tcp) is TCP and len(layers) > 1 else None
-        if net is not None and len(layers) > 2:
-            for layer in layers[:-2]:
-                if layer.QUOTES:  # an ICMP error's copy of another packet: _locate says so
-                    net = None
-                    break
+        # The hot loop of every capture run. An eager packet that decoded the usual link /
+        # network / transport start names its network and transport layers (_net, _trans),
+        # so a link layer first and TCP third is one check; others are looked for in the
+        # layers: TCP last (nothing decoded its payload: a deferred Payload layer is not in
+        # the list yet), else _locate, which asks the packet.
+        tcp = packet._trans
+        if type(tcp) is TCP and not packet._layers[0].QUOTES:
+            net = packet._net
+        else:
+            layers = packet._layers
+            tcp = layers[-1] if layers else None
+            net = layers[-2] if type(tcp) is TCP and len(layers) > 1 else None
+            if net is not None and len(layers) > 2:
+                for layer in layers[:-2]:
+                    if layer.QUOTES:  # an ICMP error's copy of another packet: _locate says so
+                        net = None
+                        break
         t = type(net)
         if t is IPv4 and tcp._off == net._hend and not (net._flags & _MF or net.fragment_offset):
             key = (net._src, tcp.src_port, net._dst, tcp.dst_port)
@@ -210,6 +216,7 @@ class TCPAssembler:
             # The common case, flat: a segment at the next expected byte (or a pure ACK) of a
             # connection with nothing buffered, no FIN and not closed (side.calm, see
             # _settle). Does what _segment would, minus the checks that cannot apply.
+            # _assemble_yielding has a copy of this block: change both together.
             conn = side.conn
             conn.last_seen = ts
             if conn is not self._recent:  # most packets continue the last one's connection
@@ -241,6 +248,11 @@ class TCPAssembler:
                 else:
                     sink.append(payload)
             return
+        self._general(side, key, net, tcp, flags, ts)
+
+    def _general(self, side: Side | None, key: tuple[Any, int, Any, int], net: Any, tcp: Any,
+                 flags: int, ts: float) -> None:
+        """A located segment that does not take the in-order path: the general path."""
         new_isn = flags & SYN and side is not None and side.isn is not None \
             and side.isn != tcp.seq
         if new_isn and flags & ACK and not side.stats.bytes and not side.buffer:
@@ -253,6 +265,117 @@ class TCPAssembler:
             if side is None:
                 return
         self._segment(side, tcp, flags, ts)
+
+    def _assemble_yielding(self, packets: Iterable[Packet], done: list) -> Iterator[None]:
+        """Assemble every packet, yielding after each one that left ``done`` non-empty: the
+        loop of :func:`~pktspec.reassembly.collect.streams`, whose streams put what they
+        complete in ``done``. Ends without flushing.
+
+        Does exactly what :meth:`assemble` would for each packet; two kinds of eager packets
+        that decoded the usual link / network / transport start are taken here, with the
+        lookups in locals: TCP over IPv4/IPv6 (assemble's in-order path written out, the
+        rest handed to _general once located), and a transport other than TCP with every
+        layer decoded and none of them TCP (what _locate does for it: count it as ignored,
+        unless its network layer is an IP fragment of a TCP datagram). Every other packet
+        goes through :meth:`assemble`.
+        """
+        sides_get = self._sides.get  # the table objects live as long as the assembler
+        move_to_end = self._conns.move_to_end
+        stats = self.stats
+        assemble, general = self.assemble, self._general
+        plain_link = None  # the last first-layer class seen that does not quote a packet
+        fast = 0  # packets that took the in-order path: added to stats.packets at the end
+        try:
+            for packet in packets:
+                tcp = packet._trans
+                if tcp is not None:
+                    link = type(packet._layers[0])
+                    if link is not plain_link:
+                        if link.QUOTES:
+                            assemble(packet)
+                            if done:
+                                yield
+                            continue
+                        plain_link = link
+                    if type(tcp) is not TCP:
+                        if packet._tail is None and packet._pending is None:
+                            for layer in packet._layers:
+                                if isinstance(layer, TCP):
+                                    break
+                            else:  # as _locate: the first network layer is _net
+                                net = packet._net
+                                if fragment_protocol(net) == _TCP:
+                                    self._fragment(packet, net)
+                                    if done:
+                                        yield
+                                else:
+                                    stats.ignored += 1
+                                continue
+                        assemble(packet)
+                        if done:
+                            yield
+                        continue
+                    net = packet._net
+                    t = type(net)
+                    if t is IPv4:
+                        usual = tcp._off == net._hend \
+                            and not (net._flags & _MF or net.fragment_offset)
+                    else:
+                        usual = t is IPv6 and tcp._off == net._hend and net.next_header == _TCP
+                    if usual:
+                        key = (net._src, tcp.src_port, net._dst, tcp.dst_port)
+                        side = sides_get(key)
+                        meta = packet.metadata
+                        if type(meta) is CaptureInfo:
+                            ts = meta[0] + meta[1] / meta[2]
+                        else:
+                            ts = meta.ts_sec + meta.ts_frac / meta.ts_resolution \
+                                if meta is not None else 0.0
+                        flags = tcp._flags
+                        if side is None or not side.calm or flags & _SYN_FIN_RST \
+                                or tcp.seq != side.nxt_seq:
+                            general(side, key, net, tcp, flags, ts)
+                            if done:
+                                yield
+                            continue
+                        # assemble's in-order path (see there), with fast for stats.packets
+                        conn = side.conn
+                        conn.last_seen = ts
+                        if conn is not self._recent:
+                            move_to_end(conn.index)
+                            self._recent = conn
+                        fast += 1
+                        side_stats = side.stats
+                        side_stats.packets += 1
+                        side_stats.last = ts
+                        side.window = tcp.window
+                        hend = tcp._hend
+                        n = tcp._pend - hend
+                        if n <= 0:
+                            continue
+                        payload = tcp._buf[hend:tcp._pend]
+                        if type(payload) is not bytes:  # copy=False: never keep the buffer
+                            payload = bytes(payload)
+                        if n == 1 and side.peer.window == 0:
+                            side_stats.zero_window_probes += 1
+                        start = side.nxt
+                        side.nxt = start + n
+                        side.nxt_seq = (side.nxt_seq + n) & 0xFFFFFFFF
+                        side_stats.bytes += n
+                        stream = conn.stream
+                        if stream is not None:
+                            sink = side.sink
+                            if sink is None:
+                                stream.reassembled(_new_chunk(Chunk, (payload, 0, side.direction,
+                                                                      start, ts)))
+                            else:
+                                sink.append(payload)
+                        continue
+                assemble(packet)
+                if done:
+                    yield
+        finally:
+            stats.packets += fast
 
     def _locate(self, packet: Packet, tcp: Any, net: Any) -> tuple[Any, Any, tuple] | None:
         """The TCP layer, its network layer and the table key of a packet that is not simply
