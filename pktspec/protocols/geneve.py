@@ -9,6 +9,7 @@ import construct as _c
 
 from pktspec.runtime import require_api as _require_api
 from pktspec.runtime.constructs import AddressText as _AddressText
+from pktspec.runtime.constructs import ChunkValues as _ChunkValues
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import GreedyRange as _GreedyRange
@@ -51,6 +52,7 @@ _T_UDPPort = _REGISTRY.table('UDPPort')
 _S_GeneveOption = _c.Struct(
     "class_" / _c.Default(_c.Int16ub, 0),  # geneve.layer:8
     "type" / _c.Default(_c.Int8ub, 0),  # geneve.layer:10
+    _ChunkValues(('length', 0, None, lambda this: (len(this.get('data') or b'') + 3) // 4)),
     "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((_or_default(this.get('reserved'), 0) & 0x7) << 5) | (_or_default(this.get('length'), 0) & 0x1f)),
     "reserved" / _c.Computed(lambda this: (this._bits0 >> 5) & 0x7),  # geneve.layer:11
     "length" / _c.Computed(lambda this: this._bits0 & 0x1f),  # geneve.layer:13

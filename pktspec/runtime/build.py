@@ -32,7 +32,7 @@ from typing import Any
 import construct as _c
 
 from pktspec.errors import BuildError
-from pktspec.runtime.constructs import Params, lenient
+from pktspec.runtime.constructs import GreedyRange, Params, RepeatUntil, lenient
 from pktspec.runtime.layer import FieldInfo, Layer
 from pktspec.runtime.values import addr_bytes, ipv4_bytes, ipv6_bytes, mac_bytes
 
@@ -96,6 +96,7 @@ class _Tail:
     raw_ok: bool = False  # a structured part (options, records) may be given as bytes
     keys: frozenset[str] = frozenset()  # every field name of the structs inside the part
     condition: Callable[[Any], Any] | None = None  # a conditional part's `if`
+    terminated: bool = False  # `T[] until ...`: empty, it still writes the item that ends it
 
 
 class LayerPlan:
@@ -213,7 +214,9 @@ class LayerPlan:
                 tail.append(_Tail(sc.name, conditional,
                                   info.kind in ("value", "bytes"), _zeros_of(inner),
                                   info.kind == "value", _struct_keys(inner),
-                                  inner.condfunc if conditional else None))
+                                  inner.condfunc if conditional else None,
+                                  isinstance(inner.thensubcon if conditional else inner,
+                                             RepeatUntil)))
                 measured = _natural(inner, sizes)
             elif not isinstance(inner, _c.Computed):
                 only_fields = False  # a bit-field chunk or a nameless part writes bytes
@@ -308,6 +311,8 @@ class LayerPlan:
             v = values[t.name]
             if v is None and t.zeros is not None and not t.conditional:
                 return False  # an unset struct that is always there: built as zeros
+            if t.terminated and (v is None or type(v) is list):
+                return False  # an until list writes its end (its condition permitting)
             if v is not None and not (type(v) in (list, bytes) and not v):
                 return False
         return True
@@ -356,8 +361,8 @@ class LayerPlan:
                 v = obj[t.name] = t.zeros()  # an unset struct: its fields at zero
             elif v is None and not t.conditional and t.raw_ok:
                 v = obj[t.name] = Raw(b"")
-            if not t.structured or not (v is None or (type(v) is Raw and not v.data) or
-                                        (type(v) is list and not v)):
+            if not t.structured or t.terminated or not (
+                    v is None or (type(v) is Raw and not v.data) or (type(v) is list and not v)):
                 empty = False
         if empty and self.tail_only_fields:
             return b""
@@ -529,7 +534,8 @@ def _check_keys(value: Any, keys: frozenset[str], where: str) -> None:
     if not isinstance(value, dict):
         return
     for key, item in value.items():
-        if key not in keys:
+        if key not in keys and not (isinstance(key, str) and key.startswith("_")):
+            # (construct's own keys, _io in a decoded part, are no field names)
             near = difflib.get_close_matches(str(key), sorted(keys), n=1)
             hint = f" (did you mean {near[0]!r}?)" if near else ""
             raise BuildError(f"{where}: unknown key {key!r}{hint}; the keys there are: "
@@ -554,17 +560,38 @@ def _raw_or(con: Any) -> Any:
 
 
 def _natural(inner: Any, sizes: set[str]) -> Any:
-    """A tail part without the FixedSized whose size follows a header-length field: the
-    builder measures the part first, then sets that field and pads the header."""
+    """A tail part as it is without the size a header-length field gives it, so that the
+    builder can measure the part first, then set that field and pad the header: options
+    ``size ihl * 4 - 20`` as built at their own size, ``meta: bytes[hlen * 4 - 4]`` as the
+    bytes given, ``items: Item[hlen - 1]`` as the items given."""
     cond = None
     if isinstance(inner, _c.IfThenElse) and isinstance(inner.elsesubcon, type(_c.Pass)):
         cond, inner = inner.condfunc, inner.thensubcon
-    code = getattr(getattr(inner, "length", None), "__code__", None)
-    if isinstance(inner, _c.FixedSized) and code is not None and set(code.co_names) & sizes:
-        inner = inner.subcon
+    if _sized_by(inner) & sizes:
+        if isinstance(inner, _c.FixedSized):
+            inner = inner.subcon
+        elif isinstance(inner, _c.Bytes):
+            inner = _c.GreedyBytes
+        else:  # an array by count
+            inner = GreedyRange(inner.subcon)
     elif cond is None:
         return inner
     return _c.If(cond, inner) if cond is not None else inner
+
+
+def _sized_by(inner: Any) -> set[str]:
+    """The names the size of a part reads: a FixedSized's (``T[] size n``), a Bytes' or
+    an Array's (``bytes[n * 4]``, ``T[n]``) length, when an expression gives it."""
+    if isinstance(inner, _c.FixedSized):
+        size = inner.length
+    elif isinstance(inner, _c.Bytes):
+        size = inner.length
+    elif isinstance(inner, _c.Array):
+        size = inner.count
+    else:
+        return set()
+    code = getattr(size, "__code__", None)
+    return set(code.co_names) if code is not None else set()
 
 
 def _zeros_of(con: Any) -> Callable[[], Any] | None:
@@ -644,15 +671,14 @@ def _relations(cls: type) -> tuple[Relation, ...]:
 
 
 def _size_reads(subcons: Any) -> set[str]:
-    """Names read by the sizes of a layer's FixedSized parts (``options ... size ihl * 4``)."""
+    """Names read by the sizes of a layer's parts (``options ... size ihl * 4``,
+    ``meta: bytes[hlen * 4 - 4]``)."""
     out: set[str] = set()
     for sc in subcons:
         inner = sc.subcon if isinstance(sc, _c.Renamed) else sc
         if isinstance(inner, _c.IfThenElse):
             inner = inner.thensubcon
-        code = getattr(getattr(inner, "length", None), "__code__", None)
-        if isinstance(inner, _c.FixedSized) and code is not None:
-            out |= set(code.co_names)
+        out |= _sized_by(inner)
     return out
 
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 import io
 import itertools
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import construct as _c
 
-from pktspec.errors import DecodeError, PktspecError
+from pktspec.errors import BuildError, DecodeError, PktspecError
 from pktspec.runtime.values import (
     addr_bytes,
     addr_text,
@@ -241,6 +241,42 @@ def built_size(part: _c.Construct, obj: Any, context: Any) -> int:
     return stream.tell()
 
 
+class ChunkValues(_c.Construct):
+    """What a struct's bit-field chunk packs, for the fields a person need not write as ints.
+
+    A chunk of bit fields (``type: LLDPType; length: u9;``) is one ``Rebuild`` that packs
+    every field in it from the build context, so the fields have no construct of their own
+    to do what ``Default`` and ``EnumInt`` do for a byte-wide field. Placed just before the
+    chunk (it reads and writes no bytes), this puts into the context, in field order: for a
+    length the .layer file implies (``data: bytes[length * 4]``) and the user left out, the
+    value solved from the part it bounds; for an enum given by name, its value; for one
+    left out, its default. A value given as an int is kept (crafted packets).
+
+    ``fields``: ``(name, default, enum class or None, solve(context) or None)`` each.
+    """
+
+    def __init__(self, *fields: tuple[str, Any, Any, Callable[[Any], Any] | None]) -> None:
+        super().__init__()
+        self.flagbuildnone = True  # no value of its own: a struct builds it from nothing
+        self.fields = fields
+
+    def _parse(self, stream, context, path):
+        return None
+
+    def _build(self, obj, stream, context, path):
+        for name, default, enum, solve in self.fields:
+            value = context.get(name)
+            if value is None:
+                value = default if solve is None else solve(context)
+            elif enum is not None and isinstance(value, str):
+                value = enum(enum.parse(value))  # ValueError names the members
+            context[name] = value
+        return None
+
+    def _sizeof(self, context, path):
+        return 0
+
+
 def shl(value: int, shift: int) -> int:
     """``value << shift`` for a shift read from the packet: at most 64 bits, as constant
     shifts are, so that one byte cannot make a gigabyte-sized integer."""
@@ -350,8 +386,9 @@ class Lenient(_c.Container):
 
 def lenient(value: Any) -> Any:
     """A value given for a structured part, with every dict in it Lenient."""
-    if isinstance(value, dict):
-        return Lenient({k: lenient(v) for k, v in value.items()})
+    if isinstance(value, dict):  # without construct's own keys (_io in a decoded part)
+        return Lenient({k: lenient(v) for k, v in value.items()
+                        if not (isinstance(k, str) and k.startswith("_"))})
     if isinstance(value, list):
         return [lenient(v) for v in value]
     return value
@@ -369,7 +406,10 @@ def part_size(cls: Any, name: str, value: Any, c: Any) -> int:
     context = _c.Container(c.__dict__)
     context.update({"_parsing": False, "_building": True, "_sizing": False})
     context._params = context
-    return built_size(part, lenient(value), context)
+    try:
+        return built_size(part, lenient(value), context)
+    except _c.ConstructError as exc:  # the part cannot be built: say which one, and why
+        raise BuildError(f"{cls.name}: {name}: {_one_line(exc)}") from None
 
 
 def _consumed_nothing(path: str) -> _c.ExplicitError:
@@ -424,13 +464,81 @@ class RepeatUntil(_c.RepeatUntil):
     def _build(self, obj, stream, context, path):
         predicate = self.predicate
         built = _c.ListContainer()
-        for i, item in enumerate(obj):
+        for i, item in enumerate(obj or ()):
             context._index = i
             built.append(self.subcon._build(item, stream, context, path))
             if (predicate(built[-1], built, context) if callable(predicate) else predicate):
                 return built
+        # no item ends the list (an empty or unset list, or one written without its end):
+        # append the terminator, when one can be worked out
+        context._index = len(built)
+        for item in self._terminators():
+            scratch = io.BytesIO()
+            try:
+                last = self.subcon._build(item, scratch, context, path)
+                ends = predicate(last, [*built, last], context) if callable(predicate) \
+                    else predicate
+            except (_c.ConstructError, PktspecError, TypeError, ValueError, KeyError,
+                    AttributeError):
+                continue
+            if ends:
+                data = scratch.getvalue()
+                _c.stream_write(stream, data, len(data), path)
+                built.append(last)
+                return built
         raise _c.RepeatError("the last item must end the list (its 'until' condition), "
-                             "when building", path=path)
+                             "when building: give that item (none could be made from the "
+                             "defaults or the condition)", path=path)
+
+    def _terminators(self) -> Iterator[Any]:
+        """Items that may end the list, for the builder to try in order: the item with every
+        field left out (its defaults or zeros: ``until item.id == 0``), then the item that
+        the fields the condition compares to constants make (``until item.code == 255`` gives
+        ``{"code": 255}``)."""
+        inner = self.subcon
+        while isinstance(inner, (_c.Renamed, Params, _c.Default)):
+            inner = inner.subcon
+        struct = isinstance(inner, _c.Struct)
+        yield Lenient() if struct else 0
+        if not callable(self.predicate):
+            return
+        probe = _Probe()
+        try:
+            self.predicate(probe, [probe], _c.Container())
+        except Exception:  # noqa: BLE001 - a condition the probe cannot follow: no guess
+            return
+        wanted = probe._fields
+        if struct and wanted and None not in wanted:
+            yield Lenient(wanted)
+        elif not struct and wanted.keys() == {None}:
+            yield wanted[None]
+
+
+class _Probe:
+    """Stands for an item while an ``until`` condition is evaluated, and remembers the
+    constants its fields (or itself) are compared equal to: ``item.code == End`` and
+    ``item.a == 0 and item.b == 0`` describe the item that ends the list. Every comparison
+    holds, so that ``and`` goes on to the next; anything else raises TypeError. (Its own
+    attributes start with ``_``, which no field name does.)"""
+
+    __slots__ = ("_fields", "_name")
+
+    def __init__(self, fields: dict | None = None, name: str | None = None) -> None:
+        self._fields = {} if fields is None else fields
+        self._name = name
+
+    def __getattr__(self, name: str) -> _Probe:
+        if self._name is not None or name.startswith("_"):
+            raise AttributeError(name)
+        return _Probe(self._fields, name)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, int) or isinstance(other, bool):
+            raise TypeError("not a constant")
+        self._fields[self._name] = int(other)
+        return True
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def _crc32c_table() -> tuple[int, ...]:

@@ -43,6 +43,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
+import construct as _c
+
 from pktspec.errors import BuildError
 from pktspec.runtime.build import (
     _PLANS,
@@ -231,7 +233,7 @@ def _encode(st: _State, payload: bytes, last: bool, provider: _State | None,
     elif not st.forced and (plan.tail_format is None or plan.tail_is_empty(st.values)):
         try:
             return bytes(_header_new(st, payload, provider, modes)) + payload
-        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+        except (AttributeError, TypeError, ValueError, KeyError, _c.ConstructError) as exc:
             raise BuildError(f"{plan.name}: cannot compute {_failed(st, plan.relations)}: "
                              f"{exc}") from None
     else:
@@ -308,7 +310,7 @@ def _header(st: _State, payload: bytes, provider: _State | None, modes: tuple) -
     todo = _todo(st, modes)
     try:
         return _compute(st, todo, payload, provider)
-    except (AttributeError, TypeError, ValueError, KeyError) as exc:
+    except (AttributeError, TypeError, ValueError, KeyError, _c.ConstructError) as exc:
         raise BuildError(f"{plan.name}: cannot compute {_failed(st, todo)}: {exc}") from None
 
 
