@@ -363,6 +363,8 @@ class Checker:
             self.error(decl.pos, f"parameter {p!r} of struct {decl.name} is declared twice",
                        "give each parameter its own name")
         bit_offset = 0
+        chunk_cond: object = None  # the condition of the bit fields sharing the current byte
+        unsized: CField | None = None  # the first field whose size its value does not give
         rest_taker: CField | None = None
         for member in decl.members:
             if isinstance(member, ast.Field):
@@ -373,7 +375,18 @@ class Checker:
                 cf = self.check_field(member, unit, scope)
                 if cf is None:
                     continue
+                if bit_offset % 8 and expr_key(cf.node.cond) != chunk_cond:
+                    self.error(member.pos, f"field {member.name!r} shares a byte with the bit "
+                               "fields before it but not their condition",
+                               "bit fields in one byte are there together: give them the same "
+                               "'if' (or none)")
+                elif bit_offset % 8 == 0:
+                    chunk_cond = expr_key(cf.node.cond)
+                if member.align is not None:
+                    self.check_align(cf, unit, bit_offset, unsized)
                 bit_offset = self.check_alignment(cf, bit_offset)
+                if unsized is None and not _size_from_value(cf.ftype):
+                    unsized = cf
                 if cf.ftype.to_end:
                     rest_taker = cf
                 unit.fields.append(cf)
@@ -403,11 +416,29 @@ class Checker:
         if name in scope.known:
             self.error(pos, f"field {name!r} is declared twice")
 
+    def check_align(self, cf: CField, unit: Unit, bit_offset: int,
+                    unsized: CField | None) -> None:
+        """``align N``: in a layer, on a byte boundary, after fields whose sizes their values
+        give (the builder works the padding out from them)."""
+        n, pos = cf.node.align
+        if unit.kind != "layer":
+            self.error(pos, "'align' counts from the start of a layer: structs have none",
+                       "align the struct's field in the layer instead")
+        elif not 1 <= n <= 4096:
+            self.error(pos, f"cannot align to {n} bytes", "an alignment is 1 to 4096 bytes")
+        elif bit_offset % 8:
+            self.error(pos, f"field {cf.name!r} starts {bit_offset % 8} bits into a byte and "
+                       "cannot be aligned", "align the first bit field of the byte")
+        elif unsized is not None:
+            self.error(pos, f"the padding before {cf.name!r} depends on the size of "
+                       f"{unsized.name!r}, which its value does not give",
+                       "fields before an aligned one have fixed sizes, or sizes given by "
+                       "an expression (bytes[n], T[n], T[] size n) or by their items "
+                       "(T[] until ... of fixed-size T)")
+
     def check_alignment(self, cf: CField, bit_offset: int) -> int:
         t = cf.ftype
         if t.kind in ("int", "enum", "flags") and t.bits is not None:
-            if t.bits % 8 and cf.node.cond is not None:
-                self.error(cf.node.pos, "a conditional field must be whole bytes")
             return bit_offset + t.bits
         if bit_offset % 8:
             self.error(cf.node.pos, f"field {cf.name!r} starts {bit_offset % 8} bits into a "
@@ -1112,3 +1143,26 @@ class _ConstError(_NotConstant):
 def check(program: Program) -> Checked:
     """Run every check over a resolved Program; raise SpecError listing all problems."""
     return Checker(program).run()
+
+
+def expr_key(e: object) -> object:
+    """An expression without its source positions: two conditions written alike are equal."""
+    if isinstance(e, tuple):
+        return tuple(expr_key(x) for x in e)
+    if hasattr(e, "__dataclass_fields__"):
+        return (type(e).__name__, *(expr_key(getattr(e, f)) for f in e.__dataclass_fields__
+                                    if f != "pos"))
+    return e
+
+
+def _size_from_value(t: FieldType) -> bool:
+    """Whether the generator can say how many bytes a field takes from the layer's values
+    (what the padding of a later ``align`` is worked out from)."""
+    if t.is_scalar or t.sized is not None:
+        return True
+    if t.kind == "bytes":
+        return t.size is not None and t.delimiter is None
+    if t.kind == "array":
+        return t.array_size is not None or (
+            t.element.is_scalar and (t.count is not None or t.until is not None))
+    return False

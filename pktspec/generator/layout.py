@@ -65,6 +65,9 @@ class UnitPlanner(BuildRelations):
         self.main_lines: list[str] | None = None  # _decode's lines while planning the tail
         self.tail_fields: list[str] = []
         self.part_offset: int | None = 0  # fixed_offset where the variable part began
+        self.cons_at: str | None = "0"  # the cursor's offset in FORMAT terms (cons_advance)
+        self.anchor_no = 0
+        self.run_format_start = 0  # the first FORMAT line of the run being planned
 
     # ---- naming of values in the three contexts ----
     def fast_name(self, name: str) -> str:
@@ -137,16 +140,29 @@ class UnitPlanner(BuildRelations):
         while i < len(members):
             m = members[i]
             self.index = i
-            if hasattr(m, "ftype") and m.node.cond is None and m.ftype.is_scalar:
+            self.run_format_start = len(self.format_lines)
+            if hasattr(m, "ftype") and m.node.cond is None and m.ftype.is_scalar and \
+                    m.node.align is None:
                 run = [m]
                 while i + 1 < len(members) and hasattr(members[i + 1], "ftype") and \
                         members[i + 1].node.cond is None and members[i + 1].ftype.is_scalar \
-                        and members[i + 1].ftype.endian == m.ftype.endian:
+                        and members[i + 1].ftype.endian == m.ftype.endian \
+                        and members[i + 1].node.align is None:
                     i += 1
                     run.append(members[i])
                 self.emit_segment(run)
+                self.cons_advance(run)
             elif hasattr(m, "ftype"):
-                self.emit_variable(m)
+                run = [m]
+                bits = m.ftype.bits or 0
+                # bit fields sharing a byte under one condition (the checker saw to it) are
+                # read together, as one chunk
+                while bits % 8 and i + 1 < len(members) and hasattr(members[i + 1], "ftype"):
+                    i += 1
+                    run.append(members[i])
+                    bits += members[i].ftype.bits or 0
+                self.emit_variable(run)
+                self.cons_advance(run)
             elif isinstance(m, ast.Let):
                 self.emit_let(m)
             else:
@@ -192,7 +208,14 @@ class UnitPlanner(BuildRelations):
     def emit_segment(self, run: list, cond: str | None = None) -> None:
         endian = run[0].ftype.endian
         seg = Segment(">" if endian == "big" else "<", 0)
+        align_lines: list[str] = []
         base_offset = self.fixed_offset
+        if run[0].node.align is not None and cond is not None:
+            n = run[0].node.align[0]
+            if base_offset is not None:  # where the fields are when they are there
+                base_offset += -base_offset % n
+            self.mark_p(self.position())
+            align_lines = [f"p += (off - p) % {n}"]
         for group in self.chunks(run):
             if len(group) == 1 and group[0].ftype.bits % 8 == 0:
                 self.plain_item(seg, group[0], base_offset)
@@ -202,7 +225,7 @@ class UnitPlanner(BuildRelations):
         name = f"_{self.unit.name}_S{len(self.structs)}"
         self.structs.append((name, seg.fmt))
         guard = f"if end - off < {seg.size}:" if pos == "off" else f"if {pos} + {seg.size} > end:"
-        body = [guard, "    raise self._truncated(buf, off, end)",
+        body = [*align_lines, guard, "    raise self._truncated(buf, off, end)",
                 f"({', '.join(seg.targets)},) = {name}.unpack_from(buf, {pos})",
                 *seg.post, *seg.checks]
         if cond is not None:
@@ -220,6 +243,78 @@ class UnitPlanner(BuildRelations):
             self.advance(f"({seg.size} if {cond} else 0)", None)
         else:
             self.advance(str(seg.size), seg.size)
+
+    # ---- `align N`: padding to a multiple of N bytes from the layer's start ----
+    def align_cursor(self, n: int) -> None:
+        """An unconditional aligned field: a constant cursor moves at generation time, a
+        variable one at run time."""
+        if self.fixed_offset is not None:
+            self.fixed_offset += -self.fixed_offset % n
+        else:
+            self.lines.append(f"p += (off - p) % {n}")
+            self.p_is_hend = False
+
+    def cons_advance(self, run: list) -> None:
+        """Keep the construct offset (``cons_at``, from the layer's values: the builder's
+        tail is built apart from the header's fixed start, so FORMAT cannot ask its stream)
+        past run; an aligned run first gets its padding in FORMAT, before its own lines."""
+        cf = run[0]
+        cx = self.cons()
+        cond = cx(cf.node.cond) if cf.node.cond is not None else None
+        size = self.cons_size(run)
+        align = cf.node.align[0] if cf.node.align is not None else None
+        if align is not None and self.cons_at is not None:
+            at = self.cons_at
+            if not at.isdigit():  # name the offset once: later offsets build on it
+                name = f"_at{self.anchor_no}"
+                self.anchor_no += 1
+                self.insert_format(f'"{name}" / _c.Computed(lambda this: {at}),')
+                at = f"this.{name}"
+            pad = str(-int(at) % align) if at.isdigit() else f"-{at} % {align}"
+            if pad != "0":
+                con = f"_c.Padding({pad})" if pad.isdigit() else \
+                    f"_c.Padding(lambda this: {pad})"
+                if cond is not None:
+                    con = f"_c.If(lambda this: {cond}, {con})"
+                self.insert_format(con + ",")
+            size = None if size is None else size if pad == "0" else f"{pad} + {size}"
+            self.cons_at = at
+        if self.cons_at is None or size is None:
+            self.cons_at = None
+            return
+        if cond is not None:
+            size = f"({size} if {cond} else 0)"
+        at = self.cons_at
+        if at.isdigit() and size.isdigit():
+            self.cons_at = str(int(at) + int(size))
+        else:
+            self.cons_at = size if at == "0" else f"{at} + {size}"
+
+    def insert_format(self, line: str) -> None:
+        """A FORMAT line before the lines of the run being planned (after those inserted
+        before them already)."""
+        self.format_lines.insert(self.run_format_start, line)
+        self.run_format_start += 1
+
+    def cons_size(self, run: list) -> str | None:
+        """The bytes run takes, in construct terms (``this.``), or None if its value does
+        not say."""
+        t = run[0].ftype
+        cx = self.cons()
+        if t.is_scalar:
+            return str(sum(cf.ftype.bits for cf in run) // 8)
+        if t.sized is not None:
+            return f"({cx(t.sized)})"
+        if t.kind == "bytes" and t.size is not None and t.delimiter is None:
+            return f"({cx(t.size)})"
+        if t.kind == "array":
+            if t.array_size is not None:
+                return f"({cx(t.array_size)})"
+            if t.element.is_scalar and t.count is not None:
+                return f"({cx(t.count)}) * {t.element.bits // 8}"
+            if t.element.is_scalar and t.until is not None:
+                return f"len(this.{run[0].name}) * {t.element.bits // 8}"
+        return None
 
     def slot_for(self, cf) -> str:
         raw = cf.ftype.kind in ("flags", "addr")
@@ -306,9 +401,11 @@ class UnitPlanner(BuildRelations):
             parts.append(f"(({value} & {mask:#x}) << {shift})" if shift
                          else f"({value} & {mask:#x})")
         rebuild = " | ".join(parts)
-        self.format_lines.append(
-            f'"{chunk}" / _c.Rebuild({_int_construct(8 * nbytes, False, endian)}, '
-            f"lambda this: {rebuild}),")
+        con = f"_c.Rebuild({_int_construct(8 * nbytes, False, endian)}, lambda this: {rebuild})"
+        cond = group[0].node.cond
+        if cond is not None:  # a conditional chunk: all its fields are there, or none
+            con = f"_c.If(lambda this: {self.cons()(cond)}, {con})"
+        self.format_lines.append(f'"{chunk}" / {con},')
         shift = total
         for cf in group:
             bits = cf.ftype.bits
@@ -318,6 +415,8 @@ class UnitPlanner(BuildRelations):
                 f"this.{chunk} & {mask:#x}"
             if cf.ftype.signed:
                 value = f"_signed({value}, {bits})"
+            if cond is not None:
+                value = f"None if this.{chunk} is None else {value}"
             self.format_lines.append(f'"{cf.name}" / _c.Computed(lambda this: {value}),  '
                                      f"# {self.where(cf.node.pos)}")
             self.add_format_check(cf)
@@ -393,18 +492,23 @@ class UnitPlanner(BuildRelations):
         return self.mod.flagset(self.unit.name, cf)
 
     # ---- variable parts ----
-    def emit_variable(self, cf) -> None:
+    def emit_variable(self, run: list) -> None:
+        cf = run[0]
         t = cf.ftype
         if self.tail_can_start(t):
             self.start_tail()
-        self.part_offset = self.fixed_offset
         cond = self.fast()(cf.node.cond) if cf.node.cond is not None else None
+        if cf.node.align is not None and cond is None:
+            self.align_cursor(cf.node.align[0])
+        self.part_offset = self.fixed_offset
         if t.is_scalar:
-            self.emit_segment([cf], cond)
+            self.emit_segment(run, cond)
             return
         if cond is not None:  # both branches must leave the cursor in p
             self.mark_p(self.position())
         lines_before = len(self.lines)
+        if cf.node.align is not None and cond is not None:
+            self.lines.append(f"p += (off - p) % {cf.node.align[0]}")
         if t.kind == "bytes":
             self.emit_bytes(cf)
         else:
@@ -799,9 +903,19 @@ class UnitPlanner(BuildRelations):
         else:  # bytes: a memoryview (copy=False) is no dict key
             ep = self.mod.endpoint(self.unit.name, "bytes")
             key = f"(bytes(self.{flow.src}), bytes(self.{flow.dst}))"
-        return ["@property", "def flow(self):",
+        absent = [f"self.{self.slot_name(self.unit.field(n))} is None" for n in
+                  (flow.src, flow.dst) if self.unit.field(n).node.cond is not None]
+        check = [f"    if {' or '.join(absent)}:", "        return None"] if absent else []
+        # an end that is a conditional field left out (802.11's ACK has no transmitter):
+        # no flow
+        return ["@property", "def flow(self):", *check,
                 f"    key = {key}",
                 f"    return {ep}.flows.get(key) or {ep}.flow(key)"]
+
+    @staticmethod
+    def slot_name(cf) -> str:
+        return f"_{cf.name}" if cf.ftype.kind in ("flags", "addr") or cf.ftype.addr == "any" \
+            else cf.name
 
     def finish(self) -> LayerModel:
         lines = self.lines

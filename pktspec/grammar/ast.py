@@ -158,6 +158,8 @@ class Field:
     default: Expr | None = None  # `default expr`: the builder's value when none is given
     optional: bool = False  # `optional` checksum: 0 on the wire means "none" (UDP)
     doc: str = ""
+    # `align N`: (N, position of N): padding to a multiple of N bytes from the layer's start
+    align: tuple[int, Location] | None = None
 
 
 @dataclass(frozen=True)

@@ -159,6 +159,9 @@ class ToAst(Transformer):
     def optional_mod(self, meta, items):
         return ("optional", True)
 
+    def align_mod(self, meta, items):
+        return ("align", (parse_int(items[0]), self._tok_pos(items[0])))
+
     def let_stmt(self, meta, items):
         doc, (name, expr) = _docs(items)
         return ast.Let(str(name), expr, self._tok_pos(name), doc)

@@ -26,6 +26,8 @@ CONSTRAINTS = {
     # (the record's, given by hand: a record may go on in the next segment, so the builder
     # cannot imply it) must cover them; the other content types take any length
     ("TLS", "content_type"): st.sampled_from([20, 21, 23, 24]),
+    # more present words (bit 31, ext) are given as ext_present with the bit
+    ("RadioTap", "present"): st.integers(0, 0x7FFFFFFF),
 }
 
 

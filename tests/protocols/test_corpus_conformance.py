@@ -369,9 +369,13 @@ TSHARK_NAMES = {
     "IPv6Routing": "ipv6.routing", "IPv6Fragment": "ipv6.fraghdr",
     "IPv6Destination": "ipv6.dstopts", "IPSecAH": "ah", "IPSecESP": "esp", "ICMPv4": "icmp",
     "DNSOverTCP": "dns", "DHCPv4": "dhcp", "Payload": "data", "Fragment": "data",
+    "Dot11": "wlan",
 }
 TSHARK_PREFIXES = (("ICMPv6", "icmpv6"), ("MLD", "icmpv6"))
 TSHARK_ALIASES = {"pppoed": "pppoe", "pppoes": "pppoe"}
+# tshark's protocols that are no header of the packet: "wlan_radio" is the radio information
+# it gathers from radiotap (or another capture header) to show beside 802.11
+TSHARK_NO_HEADER = frozenset({"ethertype", "wlan_radio"})
 
 
 def tshark_name(layer_name: str) -> str:
@@ -405,7 +409,7 @@ def tshark_protocols(row: dict[str, str]) -> list[str]:
     out: list[str] = []
     for p in row["frame.protocols"].split(":"):
         p = TSHARK_ALIASES.get(p, p)
-        if p != "ethertype" and not (out and out[-1] == p):
+        if p not in TSHARK_NO_HEADER and not (out and out[-1] == p):
             out.append(p)
     return out
 
