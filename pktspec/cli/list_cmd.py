@@ -15,9 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from pktspec.cli import UnknownLayer, find_layer
+from pktspec.cli.doc_cmd import Place, analyse, offsets_text, word_text
 from pktspec.runtime.layer import FieldInfo
 from pktspec.runtime.values import OpenEnum
 
@@ -77,33 +79,87 @@ def reached_from(cls: type) -> list[dict[str, Any]]:
     return out
 
 
-def position(info: FieldInfo) -> str:
+def _bytes_at(first: int, size: int) -> str:
+    # byte ranges as -V writes them: the end is exclusive, like a Python slice
+    return f"byte {first}" if size == 1 else f"bytes {first}..{first + size}"
+
+
+def position(info: FieldInfo, place: Place | None = None) -> str:
+    """Where a field is, in words: ``bytes 4..6``, ``bits 12..31 of bytes 0..4``, ``bits
+    0..11 of the little-endian 16-bit word at bytes 22..24``, ``4 bytes at byte 8 or 9``.
+    ``place`` (from ``doc_cmd.analyse``) adds what the FieldInfo alone does not say: the
+    byte order of a bit field's word, whether the field is conditional, and where a field
+    after a conditional one can be."""
+    text = _position(info, place)
+    if place is not None and place.cond is not None:
+        text += ", if present"
+    return text
+
+
+def _position(info: FieldInfo, place: Place | None) -> str:
+    if place is not None and place.word is not None and info.bits is not None:
+        first = place.start - place.word.start
+        last = first + info.bits - 1
+        span = f"bit {first}" if last == first else f"bits {first}..{last}"
+        at, more = place.at, place.more
+        if not place.word.little and at is not None and len(at) == 1 and not more:
+            return f"{span} of {_bytes_at((at[0] - first) // 8, place.word.size)}"
+        if at is None and not place.word.little:
+            return f"{span} of {place.word.size} byte{'s' if place.word.size > 1 else ''}, " \
+                "after a variable part"
+        return f"{span} of {word_text(place)}"
+    if info.kind == "let":
+        return "computed, not on the wire"
+    if place is not None and place.at is not None and (info.offset is None or info.bits is None):
+        fixed = len(place.at) == 1 and not place.more and place.at[0] % 8 == 0
+        if fixed and info.bits is not None and info.bits % 8 == 0:
+            return _bytes_at(place.at[0] // 8, info.bits // 8)
+        where = offsets_text(place.at, place.more)
+        if info.bits is None:
+            return f"variable, from {where}"
+        size = f"{info.bits // 8} byte{'s' if info.bits > 8 else ''}" if info.bits % 8 == 0 \
+            else f"{info.bits} bits"
+        return f"{size} at {where}"
     if info.offset is None:
         return "variable" if info.bits is None else f"{info.bits} bits, after a variable part"
-    # byte ranges as -V writes them: the end is exclusive, like a Python slice
     if info.bits is not None and info.size is not None and info.bits != 8 * info.size:
-        where = f"byte {info.offset}" if info.size == 1 else \
-            f"bytes {info.offset}..{info.offset + info.size}"
+        where = _bytes_at(info.offset, info.size)
         if info.bit is None:
             return f"{info.bits} bit{'s' if info.bits > 1 else ''} of {where}"
         last = info.bit + info.bits - 1
         span = f"bit {info.bit}" if last == info.bit else f"bits {info.bit}..{last}"
         return f"{span} of {where}"
-    if (info.size or 1) == 1:
-        return f"byte {info.offset}"
-    return f"bytes {info.offset}..{info.offset + info.size}"
+    return _bytes_at(info.offset, info.size or 1)
 
 
-def layer_record(cls: type) -> dict[str, Any]:
+def places_of(cls: type, user_files: dict[str, Path] | None = None) -> dict[str, Place]:
+    """Every field's place (see doc_cmd.analyse), by name."""
+    return {p.name: p for s in analyse(cls, user_files) for p in s.places if not p.padding}
+
+
+def layer_record(cls: type, user_files: dict[str, Path] | None = None) -> dict[str, Any]:
+    places = places_of(cls, user_files)
+    fields = []
+    for i in cls.fields_info:
+        place = places.get(i.name)
+        word = place.word if place is not None else None
+        fields.append({
+            "name": i.name, "type": i.type_name, "kind": i.kind,
+            "position": position(i, place), "offset": i.offset, "bit": i.bit,
+            "bits": i.bits, "line": i.line, "doc": i.doc,
+            # present only when this holds (a .layer expression; "" when not known)
+            "condition": place.cond if place is not None else None,
+            # the byte offsets the field can start at, when it has no fixed one
+            "offsets": None if place is None or place.at is None or i.offset is not None
+            or len(place.at) == 1 or place.more or any(a % 8 for a in place.at)
+            else [a // 8 for a in place.at],
+            "word_order": None if word is None else ("little" if word.little else "big")})
     return {
         "name": cls.name,
         "class": cls.layer_class.name.lower(),
         "source": getattr(cls, "source", None),
         "doc": (cls.__doc__ or "").strip(),
-        "fields": [{"name": i.name, "type": i.type_name, "kind": i.kind,
-                    "position": position(i), "offset": i.offset, "bit": i.bit,
-                    "bits": i.bits, "line": i.line, "doc": i.doc}
-                   for i in cls.fields_info],
+        "fields": fields,
         "reached_from": reached_from(cls),
     }
 
@@ -119,16 +175,16 @@ def _binding_text(b: dict[str, Any]) -> str:
 def print_summary(layers: list[type]) -> None:
     print(f"{'LAYER':<30} {'CLASS':<12} {'SOURCE':<28} REACHED FROM")
     for cls in layers:
-        rec = layer_record(cls)
         froms = ", ".join(f"{b['table']} {value_text(b['table'], b['value'])}"
                           if b["value"] != "heuristic" else f"{b['table']} heuristic"
-                          for b in rec["reached_from"] if b["active"])
-        print(f"{rec['name']:<30} {rec['class']:<12} {rec['source'] or '(python)':<28} "
+                          for b in reached_from(cls) if b["active"])
+        source = getattr(cls, "source", None) or "(python)"
+        print(f"{cls.name:<30} {cls.layer_class.name.lower():<12} {source:<28} "
               f"{froms or '-'}")
 
 
-def print_detail(cls: type) -> None:
-    rec = layer_record(cls)
+def print_detail(cls: type, user_files: dict[str, Path] | None = None) -> None:
+    rec = layer_record(cls, user_files)
     print(f"{rec['name']} ({rec['class']} layer, {rec['source'] or 'Python'})")
     if rec["doc"]:
         for line in rec["doc"].splitlines():
@@ -162,8 +218,10 @@ def run(args: argparse.Namespace) -> int:
     import pktspec
     from pktspec.runtime.registry import REGISTRY
 
+    user_files = {}
     for path in args.layers:
         pktspec.load(path)
+        user_files[Path(path).name] = Path(path)
     if args.tables:
         if args.json:
             print(json.dumps({name: [{"value": v, "layer": c.name} for v, c in t.items()]
@@ -177,12 +235,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"pktspec list: {exc}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps([layer_record(c) for c in layers], indent=2, default=str))
+        print(json.dumps([layer_record(c, user_files) for c in layers], indent=2,
+                         default=str))
     elif args.names:
         for i, cls in enumerate(layers):
             if i:
                 print()
-            print_detail(cls)
+            print_detail(cls, user_files)
     else:
         print_summary(layers)
     return 0
