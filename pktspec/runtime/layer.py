@@ -295,12 +295,16 @@ class Layer:
 
     def _display_fields(self) -> list[tuple[str, Any]]:
         """fields() for repr and dumps: never raises (a broken lazy part shows its error) and
-        leaves out fields the layer does not have."""
+        leaves out fields the layer does not have. In a decoded layer that includes the
+        conditional fields that are absent (None), as tshark shows only what is there (a
+        radiotap header names dozens of fields and carries a few); in a layer made to be
+        built, None means "computed when built" and is shown."""
         out = []
+        decoded = getattr(self, "_buf", None) is not None
         for info in self.fields_info:
             try:
                 value = getattr(self, info.name, _UNSET)
-                if value is _UNSET:
+                if value is _UNSET or (value is None and decoded):
                     continue
                 value = _shown(info, value)
             except Exception as exc:

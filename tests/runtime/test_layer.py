@@ -240,3 +240,22 @@ class TestContract:
 
     def test_enum_of_the_fixture_is_an_open_enum(self):
         assert issubclass(OuterType, OpenEnum)
+
+
+def test_absent_conditional_fields_are_left_out_of_displays_of_decoded_layers():
+    """A decoded layer's repr, -V tree and JSON show what the packet has (as tshark does);
+    a layer made for building still shows the fields the builder will compute as None."""
+    import pktspec
+    from pktspec.cli.render import tree
+    from pktspec.layers import GRE, Ethernet, IPv4
+
+    data = bytes(Ethernet() / IPv4(src="192.0.2.1", dst="192.0.2.2") / GRE(key_present=1, key=7)
+                 / b"x")
+    gre = pktspec.decode(data, Ethernet)[GRE]
+    assert gre.checksum is None and gre.key == 7
+    shown = dict(gre._display_fields())
+    assert "checksum" not in shown and shown["key"] == 7
+    assert "checksum=" not in repr(gre) and "key=7" in repr(gre)
+    gre_lines = tree(pktspec.decode(data, Ethernet)).split("\nGRE ")[1].split("\nPayload")[0]
+    assert "    key: 7" in gre_lines and "checksum" not in gre_lines
+    assert "checksum=None" in repr(GRE(key=7))
