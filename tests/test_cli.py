@@ -185,3 +185,24 @@ def test_printable_bytes_show_as_text_in_the_field_tree():
     assert bytes_text(b'say "hi"') == '"say \\"hi\\""'
     assert bytes_text(b"\x16\x03\x01") == "16 03 01"
     assert bytes_text(b"") == ""
+
+
+def test_field_tree_and_json_flag_bad_checksums():
+    """tcpdump -v says "bad cksum"; -V and --json say which checksum and what it should be."""
+    import pktspec
+    from pktspec.cli.render import as_json, tree
+    from pktspec.layers import UDP, Ethernet, IPv4
+
+    good = bytes(Ethernet() / IPv4(src="192.0.2.1", dst="192.0.2.2")
+                 / UDP(src_port=1, dst_port=2) / b"hello")
+    assert "bad checksum" not in tree(pktspec.decode(good, Ethernet))
+    assert "bad_checksums" not in json.loads(as_json(pktspec.decode(good, Ethernet)))
+    broken = bytearray(good)
+    broken[24] ^= 0xFF  # the IPv4 header checksum
+    packet = pktspec.decode(bytes(broken), Ethernet)
+    expected = int.from_bytes(good[24:26], "big")
+    assert f"    checksum: {broken[24] << 8 | broken[25]} [bad checksum: expected {expected:#06x}]" \
+        in tree(packet).splitlines()
+    assert json.loads(as_json(packet))["bad_checksums"] == [
+        {"layer": "IPv4", "index": 1, "field": "checksum",
+         "found": broken[24] << 8 | broken[25], "expected": expected}]

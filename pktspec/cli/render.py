@@ -186,7 +186,8 @@ def tree(packet: Packet) -> str:
     if m is not None:
         lines.append(f"Frame: {m.length} bytes on wire, {m.caplen} captured, "
                      f"interface {m.interface}, link type {m.linktype}")
-    for layer in packet.layers:
+    bad = _bad_checksums(packet)
+    for index, layer in enumerate(packet.layers):
         span = ""
         if hasattr(layer, "_hend"):
             # the header's bytes; a layer without a header (Payload) shows what it holds
@@ -194,12 +195,26 @@ def tree(packet: Packet) -> str:
             span = f"bytes {layer._off}..{end}"
         lines.append(f"{layer.name} ({_class_name(layer)}) {span}".rstrip())
         for name, value in layer._display_fields():
-            lines += _value_lines(name, value, "    ")
+            field_lines = _value_lines(name, value, "    ")
+            wrong = bad.get((index, name))
+            if wrong is not None:
+                field_lines[0] += f" [bad checksum: expected {wrong.expected:#06x}]"
+            lines += field_lines
         if layer.name == "Payload":
             lines += _value_lines("data", layer.payload, "    ")
     if packet.error is not None:
         lines.append(f"Error: {packet.error}")
     return "\n".join(lines)
+
+
+def _bad_checksums(packet: Packet) -> dict[tuple[int, str], Any]:
+    """(layer index, field) -> BadChecksum for every checksum that does not match its bytes
+    (what tcpdump -v calls "bad cksum"); checksums that cannot be checked (a packet cut by
+    the snap length) are not reported."""
+    try:
+        return {(b.index, b.field): b for b in packet.verify_checksums()}
+    except Exception:  # noqa: BLE001 - a display must not fail on a layer it cannot rebuild
+        return {}
 
 
 def _class_name(layer: Any) -> str:
@@ -250,6 +265,11 @@ def as_json(packet: Packet) -> str:
         if layer.name == "Payload":
             entry["fields"]["data"] = bytes(layer.payload).hex()
         obj["layers"].append(entry)
+    bad = _bad_checksums(packet)
+    if bad:
+        obj["bad_checksums"] = [{"layer": b.layer, "index": b.index, "field": b.field,
+                                 "found": b.found, "expected": b.expected}
+                                for b in bad.values()]
     if packet.error is not None:
         e = packet.error
         obj["error"] = {"layer": e.layer, "field": e.field_path, "offset": e.offset,
