@@ -298,3 +298,52 @@ def test_epoch_text_is_exact(info, text):
     from pktspec.cli.render import epoch_text
 
     assert epoch_text(info) == text
+
+
+# -- decode -w: packets that pass the filter, into a capture file (tcpdump -r IN -w OUT) ------
+
+
+def test_decode_writes_the_filtered_packets_to_pcap_and_pcapng(capsys, tmp_path):
+    from pktspec.capture.files import open_records
+
+    corpus_or_skip()
+    http = CAPTURES / "tcp__dk-http.pcap"
+    with open_records(str(http)) as reader:
+        originals = [(bytes(d), i) for d, i in reader]
+    syn = tmp_path / "syn.pcap"
+    assert main(["decode", str(http), "-f", "tcp[13] & 2 != 0", "-w", str(syn)]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"pktspec: wrote 2 packet(s) to {syn}\n"
+    with open_records(str(syn)) as reader:
+        written = [(bytes(d), i) for d, i in reader]
+    assert [d for d, _ in written] == [originals[0][0], originals[1][0]]
+    assert [(i.ts_sec, i.ts_frac, i.length) for _, i in written] == \
+        [(i.ts_sec, i.ts_frac, i.length) for _, i in originals[:2]]
+    two = CAPTURES / "fmt__hk-le-test006-two-idb-diff-linktype.pcapng"
+    ng = tmp_path / "two.pcapng"
+    assert main(["decode", str(two), "-c", "3", "--print", "-w", str(ng)]) == 0
+    out, _ = capsys.readouterr()
+    assert len(out.splitlines()) == 3 and "Loopback" in out.splitlines()[1]
+    with open_records(str(ng)) as reader:
+        assert [i.linktype for _, i in reader] == [1, 0, 1]  # both interfaces kept
+
+
+def test_decode_write_keeps_what_came_before_damage_and_refuses_mixed_link_types(capsys,
+                                                                                tmp_path):
+    corpus_or_skip()
+    out = tmp_path / "before.pcap"
+    bad = CAPTURES / "badfile__derived-http-huge-caplen.pcap"
+    assert main(["decode", str(bad), "-w", str(out)]) == 1
+    assert "wrote 10 packet(s)" in capsys.readouterr().err
+    assert main(["decode", str(out)]) == 0 and len(capsys.readouterr().out.splitlines()) == 10
+    mixed = tmp_path / "mixed.pcap"  # pcap holds one link type: nothing half-written is kept
+    two = CAPTURES / "fmt__hk-le-test006-two-idb-diff-linktype.pcapng"
+    assert main(["decode", str(two), "-w", str(mixed)]) == 1
+    assert "use pcapng" in capsys.readouterr().err and not mixed.exists()
+    missing = tmp_path / "never.pcap"  # an input that cannot be read makes no output
+    assert main(["decode", str(tmp_path / "nope.pcap"), "-w", str(missing)]) == 1
+    assert not missing.exists()
+    empty = tmp_path / "empty.pcap"  # nothing passes the filter: a valid empty capture
+    assert main(["decode", str(CAPTURES / "tcp__dk-http.pcap"), "-f", "icmp", "-w",
+                 str(empty)]) == 0
+    assert empty.stat().st_size == 24

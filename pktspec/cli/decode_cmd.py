@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from pktspec.cli import STDIN, capture_input, find_layer, positive_int, render
+from pktspec.cli import STDIN, capture_input, find_layer, positive_int, render, writing
 from pktspec.cli.progress import progress_over
 
 
@@ -30,6 +30,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per packet")
     p.add_argument("--lazy", action="store_true", help="decode lazily")
     p.add_argument("--strict", action="store_true", help="stop at the first bad packet")
+    p.add_argument("-w", "--write", metavar="OUT", help="write the packets that pass -f/-c to "
+                   "a capture file instead of printing them (pcapng if OUT ends in .pcapng, "
+                   "else pcap; .gz compresses), as tcpdump -w does")
+    p.add_argument("--print", dest="also_print", action="store_true",
+                   help="with -w, print the packets too")
     p.set_defaults(run=run)
 
 
@@ -48,15 +53,83 @@ def _source(args: argparse.Namespace) -> Any:
                         filter=args.filter)
 
 
+class _Output:
+    """The capture file of ``-w``: pcap or pcapng by the name's ending, made when the first
+    packet comes (a pcap file takes its link type and clock from it). When the input turns
+    out damaged the packets written so far are kept, as tcpdump keeps them; when writing
+    itself fails the file is discarded, so nothing half-written is left."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.pcapng = path.endswith((".pcapng", ".pcapng.gz"))
+        self.writer: Any = None
+        self.count = 0
+        self.failed = False
+
+    def write(self, packet: Any) -> None:
+        info = packet.metadata
+        try:
+            with writing(self.path):
+                if self.writer is None:
+                    self.writer = self._open(info)
+                self.writer.write(bytes(packet.data), info)
+        except BaseException:
+            self.failed = True
+            raise
+        self.count += 1
+
+    def _open(self, info: Any) -> Any:
+        from pktspec.capture.pcap import PcapWriter
+        from pktspec.capture.pcapng_writer import PcapngWriter
+
+        if self.pcapng:
+            return PcapngWriter(self.path)
+        nanosecond = info is not None and info.ts_resolution > 1_000_000
+        return PcapWriter(self.path, linktype=1 if info is None else info.linktype,
+                          nanosecond=nanosecond)
+
+    def close(self, finished: bool) -> None:
+        """Keep or discard the file; ``finished``: the input was read to its end, so even
+        no packet passing the filter makes a (valid, empty) capture, as with tcpdump."""
+        with writing(self.path):
+            if self.failed:
+                if self.writer is not None:
+                    self.writer.abort()
+                return
+            if self.writer is None and finished:
+                self.writer = self._open(None)
+            if self.writer is not None:
+                self.writer.close()
+                print(f"pktspec: wrote {self.count} packet(s) to {self.path}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.write is None:
+        return _decode(args, None)
+    output = _Output(args.write)
+    finished = False
+    try:
+        _decode(args, output)
+        finished = True
+    finally:
+        output.close(finished)
+    return 0
+
+
+def _decode(args: argparse.Namespace, output: _Output | None) -> int:
     out = sys.stdout
+    show = output is None or args.also_print
     with _source(args) as source:
         packets = iter(source)
         path = args.file or args.read
         if not args.interface and path != STDIN:
             packets = progress_over(packets, path)
         for n, packet in enumerate(packets, 1):
-            if args.json:
+            if output is not None:
+                output.write(packet)
+            if not show:
+                pass
+            elif args.json:
                 out.write(render.as_json(packet) + "\n")
             else:  # numbered like tshark's frames, also when a filter skips some
                 out.write(f"{source.record_number or n} {render.summary(packet)}\n")
