@@ -405,6 +405,9 @@ class UnitPlanner(BuildRelations):
         cond = group[0].node.cond
         if cond is not None:  # a conditional chunk: all its fields are there, or none
             con = f"_c.If(lambda this: {self.cons()(cond)}, {con})"
+        values = self.chunk_values(group)
+        if values is not None:
+            self.format_lines.append(values)
         self.format_lines.append(f'"{chunk}" / {con},')
         shift = total
         for cf in group:
@@ -421,6 +424,33 @@ class UnitPlanner(BuildRelations):
                                      f"# {self.where(cf.node.pos)}")
             self.add_format_check(cf)
         seg.size += nbytes
+
+    def chunk_values(self, group: list) -> str | None:
+        """The ``ChunkValues`` line that goes before a struct's bit-field chunk when the
+        chunk holds a length struct_lengths solves or an enum, so that building fills the
+        one and takes the other by name, as ``Default`` and ``EnumInt`` do for byte-wide
+        fields: a chunk is one ``Rebuild`` of all its fields (``reserved: u3; length: u5;``
+        in Geneve's options, ``type: LLDPType; length: u9;``), which packs only what the
+        context holds. None in layers (their relations fill lengths) and for chunks of
+        plain numbers."""
+        if self.unit.kind != "struct":
+            return None
+        solved = self.struct_lengths()
+        entries = []
+        for cf in group:
+            enum = self.mod.ref(cf.ftype.enum) if cf.ftype.kind == "enum" else None
+            solve = solved.get(cf.name)
+            if enum is None and solve is None:
+                continue
+            entries.append(f"({cf.name!r}, {self.struct_default(cf)}, {enum}, "
+                           f"{'None' if solve is None else f'lambda this: {solve}'})")
+        if not entries:
+            return None
+        con = f"_ChunkValues({', '.join(entries)})"
+        cond = group[0].node.cond
+        if cond is not None:  # a conditional chunk: its values only when it is there
+            con = f"_c.If(lambda this: {self.cons()(cond)}, {con})"
+        return con + ","
 
     def struct_default(self, cf) -> str:
         """What a struct's scalar field is built as when the user leaves it out: the

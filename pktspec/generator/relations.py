@@ -10,8 +10,6 @@ tables of a generated class (``DEFAULTS``, ``RELATIONS``, ``HEADER``, ``PSEUDO_H
 
 from __future__ import annotations
 
-import re
-
 from pktspec.generator.check import _NotConstant
 from pktspec.generator.pyexpr import PyExpr, names_in
 from pktspec.grammar import ast
@@ -21,10 +19,6 @@ class BuildRelations:
     """The builder relations of one layer (mixed into UnitPlanner)."""
 
     def defaults_and_relations(self) -> tuple[list[tuple[str, str]], list[str]]:
-        if self.unit.kind == "struct":
-            # called once the struct's FORMAT is complete: a struct has no relations to
-            # run, its construct builds what is left out (see chunk_values)
-            self.chunk_values()
         defaults, relations = [], []
         build = self.build()
         for cf in self.unit.fields:
@@ -120,46 +114,6 @@ class BuildRelations:
             a, b = linear
             solved[name] = _solve(measured, a, b)
         return solved
-
-    def chunk_values(self) -> None:
-        """Put a ``ChunkValues`` before each bit-field chunk of a struct's FORMAT that holds
-        a length struct_lengths solves or an enum, so that building fills the one and takes
-        the other by name, as ``Default`` and ``EnumInt`` do for byte-wide fields: a chunk
-        is one ``Rebuild`` of all its fields (``reserved: u3; length: u5;`` in Geneve's
-        options, ``type: LLDPType; length: u9;``), which packs only what the context holds.
-
-        The chunks are found in the finished format lines: a bit field's line is
-        ``"name" / _c.Computed(lambda this: ... this._bitsN ...)``, after the chunk's own
-        ``"_bitsN" / ...`` line, before which the values go. (Were the chunk planned here,
-        ``layout.chunk_item`` would emit this line itself.)"""
-        if self.unit.kind != "struct":
-            return
-        lines = self.format_lines
-        chunks: dict[str, list] = {}
-        for line in lines:
-            m = _CHUNK_FIELD.match(line)
-            cf = self.unit.field(m.group(1)) if m else None
-            if cf is not None:
-                chunks.setdefault(m.group(2), []).append(cf)
-        solved = self.struct_lengths()
-        for chunk, fields in chunks.items():
-            entries = []
-            for cf in fields:
-                enum = self.mod.ref(cf.ftype.enum) if cf.ftype.kind == "enum" else None
-                solve = solved.get(cf.name)
-                if enum is None and solve is None:
-                    continue
-                entries.append(f"({cf.name!r}, {self.struct_default(cf)}, {enum}, "
-                               f"{'None' if solve is None else f'lambda this: {solve}'})")
-            at = next((i for i, line in enumerate(lines) if line.startswith(f'"{chunk}" / ')),
-                      None)
-            if not entries or at is None:
-                continue
-            con = f"_ChunkValues({', '.join(entries)})"
-            cond = fields[0].node.cond
-            if cond is not None:  # a conditional chunk: its values only when it is there
-                con = f"_c.If(lambda this: {self.cons()(cond)}, {con})"
-            lines.insert(at, con + ",")
 
     def linear(self, e: ast.Expr, name: str) -> tuple[int, str | None] | None:
         """``e`` as ``a * name + b``: (a, Python source of b or None), or None when it is not
@@ -286,10 +240,6 @@ class BuildRelations:
             return (f"({build(e.args[0])} & {(1 << bits) - 1:#x}).to_bytes({bits // 8}, "
                     f"{self.unit.endian!r})")
         return None
-
-
-# a struct's bit field in FORMAT: its name, and the chunk it is read from
-_CHUNK_FIELD = re.compile(r'^"(\w+)" / _c\.Computed\(lambda this: .*?\bthis\.(_bits\d+)\b')
 
 
 def _is_checksum(e: ast.Expr) -> bool:
