@@ -43,8 +43,8 @@ __version__ = "0.1.0"
 __all__ = [
     "BadChecksum", "BuildError", "CaptureError", "DecodeError", "Endpoint", "FilterError",
     "Flow", "LayerStack", "LiveCaptureError", "Packet", "PacketSource", "Parser",
-    "PktspecError", "PyLayer", "REGISTRY", "SpecError", "decode", "live", "load", "messages",
-    "open", "serialize", "streams", "verify_checksums",
+    "PktspecError", "PyLayer", "REGISTRY", "SpecError", "decode", "display_filter", "live",
+    "load", "messages", "open", "serialize", "streams", "verify_checksums",
 ]
 
 
@@ -91,6 +91,15 @@ def open(path: Any, *, first: type | str | None = None, lazy: bool = False, copy
         transform = partial(_defragment, **(defragment if isinstance(defragment, dict) else {}))
     return PacketSource(open_records(path, **options), first=first, lazy=lazy, copy=copy,
                         strict=strict, filter=filter, transform=transform)
+
+
+def display_filter(text: str) -> Any:
+    """A predicate over packets from a display filter, as tshark's ``-Y`` takes:
+    ``pktspec.open("x.pcap", filter=pktspec.display_filter("tcp.dst_port == 443"))``.
+    Raises DisplayFilterError (column, text, caret) for a filter that does not parse or
+    names no layer or field. See :mod:`pktspec.runtime.display_filter`."""
+    from pktspec.runtime.display_filter import compile_filter
+    return compile_filter(text)
 
 
 def streams(source: Any, **options: Any) -> Any:

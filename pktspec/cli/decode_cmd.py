@@ -20,6 +20,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("-r", dest="read", metavar="FILE", help="same as the positional FILE")
     p.add_argument("-i", "--interface", help="capture live on this interface instead")
     p.add_argument("-f", "--filter", metavar="BPF", help="BPF filter (tcpdump syntax)")
+    p.add_argument("-Y", "--display-filter", metavar="FILTER",
+                   help="show only packets whose decoded fields match, as tshark -Y: "
+                   "'tcp.dst_port == 443 and ipv4.ttl < 64', 'dns', 'tcp.flags.syn', "
+                   "'ipv4.addr == 10.0.0.0/8' (see the README)")
     p.add_argument("-c", "--count", type=positive_int, help="stop after this many packets")
     p.add_argument("--layers", action="append", default=[], metavar="FILE.layer",
                    help="load layers from a .layer file first (repeatable)")
@@ -43,6 +47,10 @@ def _source(args: argparse.Namespace) -> Any:
 
     for path in args.layers:
         pktspec.load(path)
+    if args.display_filter is not None:  # after --layers: it may name their layers
+        from pktspec.runtime.display_filter import compile_filter
+
+        args.matches = compile_filter(args.display_filter)
     path = args.file or args.read
     first = find_layer(args.first) if args.first else None
     if args.interface:
@@ -124,6 +132,9 @@ def _decode(args: argparse.Namespace, output: _Output | None) -> int:
         path = args.file or args.read
         if not args.interface and path != STDIN:
             packets = progress_over(packets, path)
+        matches = getattr(args, "matches", None)
+        if matches is not None:
+            packets = filter(matches, packets)
         for n, packet in enumerate(packets, 1):
             if output is not None:
                 output.write(packet)

@@ -1,0 +1,337 @@
+"""Display filters: pick decoded packets by their fields, as tshark's ``-Y`` does.
+
+BPF (``-f``) sees only bytes at fixed offsets; a display filter sees what the layers decoded,
+including layers from the user's own .layer files::
+
+    tcp.dst_port == 443 and ipv4.ttl < 64
+    dns and not udp.port == 53           # a layer's name alone: the packet has it
+    tcp.flags.syn and !tcp.flags.ack     # a flag by name
+    ipv4.addr == 10.0.0.0/8              # addr/port: either end (flows' endpoints)
+    ipv4.protocol == UDP                 # enum values by name
+    payload.data contains "GET /"        # bytes or text; "..." or 01:02:03 hex
+    frame.len > 1000                     # the record: len, caplen, time
+    tcp.dst_port in {80 443 8080}
+
+Layer names are the registered ones in any case, plus tshark's ``ip``, ``eth`` and ``ip6``;
+field names are the layers' own (``pktspec list LAYER``). A comparison holds when any layer
+of that name in the packet satisfies it (a tunnel has two IPv4 layers), as in tshark.
+
+The text is parsed (lark, LALR) into a tree of small closures: nothing in it is evaluated as
+Python. A mistake is a :class:`DisplayFilterError` with the column, the text and a caret.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import operator
+from collections.abc import Callable
+from typing import Any
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedInput, VisitError
+
+from pktspec.errors import PktspecError
+from pktspec.runtime.packet import Packet
+from pktspec.runtime.registry import REGISTRY
+
+__all__ = ["DisplayFilterError", "compile_filter"]
+
+Predicate = Callable[[Packet], bool]
+
+_GRAMMAR = r"""
+?start: or_
+?or_: and_ (OR and_)*
+?and_: not_ (AND not_)*
+?not_: NOT not_ -> negate
+     | atom
+?atom: "(" or_ ")"
+     | ref CMP value          -> compare
+     | ref CONTAINS value     -> contains
+     | ref IN "{" value+ "}"  -> member
+     | ref                    -> present
+ref: NAME ("." NAME)*
+?value: STRING | LITERAL
+OR.2: "or" | "||"
+AND.2: "and" | "&&"
+NOT.2: "not" | "!"
+CONTAINS.2: "contains"
+IN.2: "in"
+CMP: "==" | "!=" | "<=" | ">=" | "<" | ">"
+NAME: /[A-Za-z_][A-Za-z0-9_]*/
+LITERAL: /[A-Za-z0-9_:.\/+-]+/
+STRING: /"(\\.|[^"\\])*"/
+%ignore /\s+/
+"""
+
+_PARSER = Lark(_GRAMMAR, parser="lalr", lexer="contextual", maybe_placeholders=False)
+
+_ALIASES = {"ip": "IPv4", "eth": "Ethernet", "ip6": "IPv6"}
+_TOKEN_WORDS = {"LPAR": "'('", "RPAR": "')'", "LBRACE": "'{'", "RBRACE": "'}'", "DOT": "'.'",
+                "NAME": "a layer or field name", "NOT": "'not'", "AND": "'and'", "OR": "'or'",
+                "CMP": "a comparison (== != < <= > >=)", "CONTAINS": "'contains'", "IN": "'in'",
+                "LITERAL": "a value", "STRING": "a \"string\"", "$END": "the end"}
+"""How the parser's token names read in an error message."""
+_ORDER = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+          ">": operator.gt, ">=": operator.ge}
+_EITHER = {"addr": ("src", "dst"), "port": ("src_port", "dst_port")}
+
+
+class DisplayFilterError(PktspecError):
+    """A display filter that does not parse or names what no layer has."""
+
+    def __init__(self, text: str, column: int, message: str) -> None:
+        self.text, self.column, self.message = text, column, message
+        caret = " " * (column - 1) + "^"
+        super().__init__(f"display filter, column {column}: {message}\n    {text}\n    {caret}")
+
+
+def compile_filter(text: str) -> Predicate:
+    """A predicate over packets for a display filter (see the module docstring)."""
+    try:
+        tree = _PARSER.parse(text)
+    except UnexpectedInput as exc:
+        expected = getattr(exc, "expected", None) or getattr(exc, "allowed", ()) or ()
+        words = sorted({_TOKEN_WORDS.get(t, t) for t in expected})
+        hint = f"; expected {', '.join(words)}" if words else ""
+        token = getattr(exc, "token", None)
+        at_end = exc.column <= 0 or getattr(token, "type", None) == "$END"
+        raise DisplayFilterError(text, len(text.rstrip()) + 1 if at_end else exc.column,
+                                 ("the filter ends too soon" if at_end else "unexpected input")
+                                 + hint) from None
+    try:
+        return _Compile(text).transform(tree)
+    except VisitError as exc:
+        if isinstance(exc.orig_exc, DisplayFilterError):
+            raise exc.orig_exc from None
+        raise
+
+
+class _Ref:
+    """``layer.field[.flag]`` resolved against the registry when the filter is compiled."""
+
+    def __init__(self, text: str, names: list[Token]) -> None:
+        self.column = names[0].column
+        first = str(names[0])
+        self.frame = first.lower() == "frame"
+        self.path = [str(n) for n in names[1:]]
+        if self.frame:
+            if len(self.path) != 1 or self.path[0] not in ("len", "caplen", "time"):
+                raise DisplayFilterError(text, self.column,
+                                         "frame has len, caplen and time")
+            return
+        self.cls = _layer(text, first, self.column)
+        if len(self.path) > 2:
+            raise DisplayFilterError(text, names[3].column, "at most layer.field.flag")
+        if self.path:
+            name = self.path[0]
+            self.info = next((f for f in self.cls.fields_info if f.name == name), None)
+            if self.info is None and name not in _EITHER and name != "data":
+                known = ", ".join(f.name for f in self.cls.fields_info) or "none"
+                raise DisplayFilterError(text, names[1].column,
+                                         f"{self.cls.name} has no field {name!r} "
+                                         f"(its fields: {known})")
+            if len(self.path) == 2 and (self.info is None or self.info.kind != "flags"):
+                raise DisplayFilterError(text, names[2].column,
+                                         f"{self.cls.name}.{name} is not a flag set")
+
+    def values(self, packet: Packet) -> list[Any]:
+        """The values this reference has in packet: one per matching layer (or end)."""
+        if self.frame:
+            m = packet.metadata
+            if m is None:
+                return [len(packet.data)] if self.path[0] != "time" else []
+            return [{"len": m.length, "caplen": m.caplen, "time": m.timestamp}[self.path[0]]]
+        layers = [layer for layer in packet.layers if isinstance(layer, self.cls)]
+        if not self.path:
+            return layers
+        name = self.path[0]
+        out = []
+        for layer in layers:
+            if name == "data" and self.info is None:
+                out.append(bytes(layer.payload))
+            elif self.info is None:  # addr / port: both ends
+                out += [getattr(layer, n, None) for n in _EITHER[name]]
+            else:
+                value = getattr(layer, name, None)
+                if len(self.path) == 2 and value is not None:
+                    value = bool(getattr(value, self.path[1], False))
+                out.append(value)
+        return [v for v in out if v is not None]
+
+
+def _layer(text: str, name: str, column: int) -> type:
+    cls = REGISTRY.get_layer(_ALIASES.get(name.lower(), name))
+    if cls is None:
+        matches = [c for c in REGISTRY.layers() if c.name.lower() == name.lower()]
+        if len(matches) != 1:
+            raise DisplayFilterError(text, column, f"no layer called {name!r} (see "
+                                     "'pktspec list'; load a .layer file with --layers)")
+        cls = matches[0]
+    return cls
+
+
+def _literal(text: str, ref: _Ref, token: Token) -> Callable[[Any], Any]:
+    """How to compare a field's value with the literal: a function value -> comparable.
+
+    Returns the literal converted to the field's kind, wrapped so the caller compares it
+    with each value: ints (decimal, 0x hex, enum names), addresses (text, CIDR networks),
+    bytes ("text" or hex like 01:02:03), text.
+    """
+    raw = str(token)
+    if raw.startswith('"'):
+        return _bytes_or_text(raw[1:-1].encode().decode("unicode_escape"))
+    kind = getattr(getattr(ref, "info", None), "kind", None)
+    if ref.frame or kind in ("int", "enum", "flags") or (kind is None and ref.path
+                                                          and ref.path[0] == "port"):
+        number = _int(raw, getattr(ref.info, "enum", None) if not ref.frame else None)
+        if number is None:
+            raise DisplayFilterError(text, token.column, f"{raw!r} is not a number"
+                                     + (" or a name of the field's enum" if kind == "enum"
+                                        else ""))
+        return _as_number, number
+    if kind == "address" or (ref.path and ref.path[0] == "addr"):
+        return _address(text, raw, token)
+    return _bytes_or_text(raw, hex_ok=True)
+
+
+def _as_number(value: Any) -> Any:
+    return value if isinstance(value, float) else int(value)
+
+
+def _int(raw: str, enum: Any) -> int | None:
+    try:
+        return int(raw, 0)
+    except ValueError:
+        pass
+    if enum is not None:
+        for name, member in enum._members_.items():
+            if name.lower() == raw.lower():
+                return int(member)
+    return None
+
+
+def _address(text: str, raw: str, token: Token) -> tuple[Callable[[Any], Any], Any]:
+    try:
+        if "/" in raw:
+            network = ipaddress.ip_network(raw, strict=False)
+            return (lambda value: _in_network(value, network)), True
+        return (lambda value: _ip(value)), ipaddress.ip_address(raw)
+    except ValueError:
+        pass
+    mac = raw.lower().replace("-", ":")
+    if len(mac.split(":")) == 6:
+        return (lambda value: str(value).lower()), mac
+    raise DisplayFilterError(text, token.column, f"{raw!r} is not an address (IPv4, IPv6, "
+                             "a network like 10.0.0.0/8, or a MAC)")
+
+
+def _ip(value: Any) -> Any:
+    try:
+        return ipaddress.ip_address(str(value))
+    except ValueError:
+        return str(value).lower()
+
+
+def _in_network(value: Any, network: Any) -> bool:
+    try:
+        return ipaddress.ip_address(str(value)) in network
+    except ValueError:
+        return False
+
+
+def _bytes_or_text(raw: str, hex_ok: bool = False) -> tuple[Callable[[Any], Any], Any]:
+    if hex_ok:
+        digits = raw.replace(":", "").replace("-", "")
+        if len(digits) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in digits):
+            target = bytes.fromhex(digits)
+            return (lambda value: bytes(value) if isinstance(value, (bytes, bytearray,
+                                                                     memoryview)) else value,
+                    target)
+    return (lambda value: bytes(value) if isinstance(value, (bytes, bytearray, memoryview))
+            else str(value)), _Text(raw)
+
+
+class _Text(str):
+    """A literal that equals bytes of its UTF-8 encoding as well as the text itself."""
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, bytes):
+            return other == self.encode()
+        return str.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    __hash__ = str.__hash__
+
+
+@v_args(inline=True)
+class _Compile(Transformer):
+    """The parse tree to nested closures over a packet."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def ref(self, *names: Token) -> _Ref:
+        return _Ref(self.text, list(names))
+
+    def present(self, ref: _Ref) -> Predicate:
+        if len(ref.path) == 2:  # a flag: set in some layer
+            return lambda packet: any(ref.values(packet))
+        return lambda packet: bool(ref.values(packet))
+
+    def compare(self, ref: _Ref, op: Token, token: Token) -> Predicate:
+        self._needs_field(ref, token)
+        convert, target = _literal(self.text, ref, token)
+        test = _ORDER[str(op)]
+        if str(op) not in ("==", "!=") and not isinstance(target, (int, float)):
+            raise DisplayFilterError(self.text, op.column, f"{op} compares numbers only")
+        if str(op) == "!=":  # none of the values is equal (ip.addr != x: neither end is x)
+            equal = self.compare(ref, Token("CMP", "=="), token)
+            return lambda packet: bool(ref.values(packet)) and not equal(packet)
+        if target is True:  # a network: == means inside it
+            return lambda packet: any(convert(v) for v in ref.values(packet))
+        return lambda packet: any(_safe(test, convert, v, target) for v in ref.values(packet))
+
+    def contains(self, ref: _Ref, _kw: Token, token: Token) -> Predicate:
+        self._needs_field(ref, token)
+        _, target = _bytes_or_text(str(token)[1:-1] if str(token).startswith('"')
+                                   else str(token), hex_ok=not str(token).startswith('"'))
+        needle = target.encode() if isinstance(target, str) else target
+
+        def test(value: Any) -> bool:
+            if isinstance(value, (bytes, bytearray, memoryview)):
+                return needle in bytes(value)
+            return str(needle.decode("latin-1")) in str(value)
+
+        return lambda packet: any(test(v) for v in ref.values(packet))
+
+    def member(self, ref: _Ref, _kw: Token, *tokens: Token) -> Predicate:
+        tests = [self.compare(ref, Token("CMP", "=="), t) for t in tokens]
+        return lambda packet: any(t(packet) for t in tests)
+
+    def negate(self, _kw: Token, inner: Predicate) -> Predicate:
+        return lambda packet: not inner(packet)
+
+    def and_(self, *parts: Any) -> Predicate:
+        tests = [p for p in parts if not isinstance(p, Token)]
+        return lambda packet: all(t(packet) for t in tests)
+
+    def or_(self, *parts: Any) -> Predicate:
+        tests = [p for p in parts if not isinstance(p, Token)]
+        return lambda packet: any(t(packet) for t in tests)
+
+    def _needs_field(self, ref: _Ref, token: Token) -> None:
+        if not ref.frame and not ref.path:
+            raise DisplayFilterError(self.text, ref.column, "compare a field "
+                                     f"({ref.cls.name}.<field>), not a whole layer")
+
+
+def _safe(test: Callable[[Any, Any], bool], convert: Callable[[Any], Any], value: Any,
+          target: Any) -> bool:
+    """test(convert(value), target), False when the two cannot be compared."""
+    try:
+        return bool(test(convert(value), target))
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,115 @@
+"""Display filters (tshark's -Y): which packets match, checked against tshark's own reading of
+the corpus (truth/*.fields.tsv), and the errors a mistyped filter gives."""
+
+from __future__ import annotations
+
+import csv
+import ipaddress
+
+import pytest
+
+import pktspec
+from pktspec.cli import main
+from pktspec.layers import UDP, Ethernet, IPv4
+from pktspec.runtime.display_filter import DisplayFilterError, compile_filter
+from tests.conftest import CAPTURES, TRUTH, corpus_captures, corpus_or_skip
+
+
+def truth_rows(name: str) -> list[dict[str, str]]:
+    with open(TRUTH / f"{name}.fields.tsv", newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def _int(text: str) -> int | None:
+    return int(text, 0) if text and "," not in text else None
+
+
+def _in(network: str, *addresses: str) -> bool:
+    return any(a and ipaddress.ip_address(a) in ipaddress.ip_network(network)
+               for a in addresses)
+
+
+# (display filter, the same test on a row of tshark's fields); the rows of one-IPv4, one-TCP
+# packets only, so that the two readings mean the same thing
+CASES = [
+    ("tcp.dst_port == 80", lambda r: _int(r["tcp.dstport"]) == 80),
+    ("tcp.port == 443", lambda r: 443 in (_int(r["tcp.srcport"]), _int(r["tcp.dstport"]))),
+    ("tcp.flags.syn", lambda r: bool(_int(r["tcp.flags"]) & 0x02)),
+    ("tcp.flags.syn and not tcp.flags.ack", lambda r: _int(r["tcp.flags"]) & 0x12 == 0x02),
+    ("tcp.flags.fin || tcp.flags.rst", lambda r: bool(_int(r["tcp.flags"]) & 0x05)),
+    ("frame.len > 1000", lambda r: int(r["frame.len"]) > 1000),
+    ("ipv4.ttl <= 64 and tcp.src_port < 1024",
+     lambda r: _int(r["ip.ttl"]) <= 64 and _int(r["tcp.srcport"]) < 1024),
+    ("ip.addr == 10.0.0.0/8", lambda r: _in("10.0.0.0/8", r["ip.src"], r["ip.dst"])),
+    ("ip.src != 192.168.0.0/16", lambda r: not _in("192.168.0.0/16", r["ip.src"])),
+    ("tcp.dst_port in {80 443 8080}", lambda r: _int(r["tcp.dstport"]) in (80, 443, 8080)),
+]
+
+
+@pytest.mark.parametrize("capture", corpus_captures("tcp__"))
+@pytest.mark.parametrize("text, truth", CASES, ids=[c[0] for c in CASES])
+def test_filters_select_what_tshark_selects(capture, text, truth):
+    corpus_or_skip()
+    rows = truth_rows(capture)
+    keep = [i for i, r in enumerate(rows)
+            if r["ip.src"] and "," not in r["ip.src"] and r["tcp.flags"]
+            and "," not in r["tcp.flags"]]
+    packets = list(pktspec.open(CAPTURES / capture))
+    assert len(packets) == len(rows)
+    matches = compile_filter(text)
+    got = [i for i in keep if matches(packets[i])]
+    assert got == [i for i in keep if truth(rows[i])]
+
+
+def test_layers_enums_bytes_and_ipv6():
+    udp = Ethernet() / IPv4(src="192.0.2.1", dst="192.0.2.53") / UDP(src_port=40000,
+                                                                     dst_port=9999) / b"hello"
+    packet = pktspec.decode(bytes(udp), Ethernet)
+    for text, expected in [("udp", True), ("tcp", False), ("not tcp and udp", True),
+                           ("ipv4.protocol == UDP", True), ("ipv4.protocol == 17", True),
+                           ("ipv4.protocol == tcp", False), ("udp.port == 9999", True),
+                           ("ip.dst == 192.0.2.53", True), ("ip.addr != 192.0.2.1", False),
+                           ('payload.data contains "ell"', True),
+                           ("payload.data contains 68:65", True),
+                           ('payload.data == "hello"', True), ("eth.src == 00:00:00:00:00:00",
+                                                               True),
+                           ("udp.port == 0x270f && (ipv4.ttl == 64 || frame.len > 9999)", True)]:
+        assert compile_filter(text)(packet) is expected, text
+    v6 = pktspec.decode(bytes.fromhex(
+        "00000000000000000000000086dd6000000000081140" + "20010db8" + "00" * 11 + "01"
+        + "20010db8" + "00" * 11 + "02" + "0035003500080000"), Ethernet)
+    assert compile_filter("ipv6.src == 2001:db8::1 and ipv6.addr == 2001:db8::/32")(v6)
+    assert not compile_filter("ipv6.dst == 2001:db8::1")(v6)
+
+
+@pytest.mark.parametrize("text, column, words", [
+    ("tcp.dst_prt == 80", 5, "TCP has no field 'dst_prt'"),
+    ("tcp.port ==", 12, "the filter ends too soon; expected a \"string\", a value"),
+    ("(tcp", 5, "expected ')'"),
+    ("http2", 1, "no layer called 'http2'"),
+    ("ipv4.src == 999.1.1.1", 13, "not an address"),
+    ("tcp.dst_port < \"x\"", 14, "compares numbers only"),
+    ("ipv4.ttl.syn", 10, "IPv4.ttl is not a flag set"),
+    ("tcp == 1", 1, "compare a field"),
+    ("ipv4.protocol == NOPE", 18, "not a number or a name of the field's enum"),
+])
+def test_mistakes_name_the_column(text, column, words):
+    with pytest.raises(DisplayFilterError) as info:
+        compile_filter(text)
+    assert info.value.column == column and words in str(info.value)
+    assert str(info.value).endswith("\n    " + text + "\n    " + " " * (column - 1) + "^")
+
+
+def test_decode_dash_y_on_the_command_line(capsys, tmp_path):
+    corpus_or_skip()
+    http = str(CAPTURES / "tcp__dk-http.pcap")
+    assert main(["decode", http, "-Y", "tcp.flags.syn"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == ["1", "2"]  # numbered as in the file
+    out = tmp_path / "get.pcap"
+    assert main(["decode", http, "-Y", 'payload.data contains "GET /"', "-w", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["decode", str(out)]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+    assert main(["decode", http, "-Y", "tcp.flags.syn and"]) == 1
+    assert "column 18: the filter ends too soon" in capsys.readouterr().err
