@@ -73,7 +73,7 @@ _TOKEN_WORDS = {"LPAR": "'('", "RPAR": "')'", "LBRACE": "'{'", "RBRACE": "'}'", 
 """How the parser's token names read in an error message."""
 _ORDER = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
           ">": operator.gt, ">=": operator.ge}
-_EITHER = {"addr": ("src", "dst"), "port": ("src_port", "dst_port")}
+_EITHER = ("addr", "port")  # either end of a layer's flow
 
 
 class DisplayFilterError(PktspecError):
@@ -149,8 +149,11 @@ class _Ref:
         for layer in layers:
             if name == "data" and self.info is None:
                 out.append(bytes(layer.payload))
-            elif self.info is None:  # addr / port: both ends
-                out += [getattr(layer, n, None) for n in _EITHER[name]]
+            elif self.info is None:  # addr / port: both ends of the layer's flow
+                flow = getattr(layer, "flow", None)
+                if flow is not None:
+                    ends = (flow.src, flow.dst)
+                    out += [e.raw if name == "port" else str(e) for e in ends]
             else:
                 value = getattr(layer, name, None)
                 if len(self.path) == 2 and value is not None:

@@ -113,3 +113,11 @@ def test_decode_dash_y_on_the_command_line(capsys, tmp_path):
     assert len(capsys.readouterr().out.splitlines()) == 2
     assert main(["decode", http, "-Y", "tcp.flags.syn and"]) == 1
     assert "column 18: the filter ends too soon" in capsys.readouterr().err
+
+
+def test_addr_is_either_end_of_a_layers_flow_for_any_link_layer():
+    corpus_or_skip()
+    packets = list(pktspec.open(CAPTURES / "link__zk-80211-arp-wlanmon.pcap"))
+    ends = compile_filter("dot11.addr == 8a:15:14:9b:5a:e0")  # receiver, then transmitter
+    assert [ends(p) for p in packets] == [True, True]
+    assert [compile_filter("arp.operation == 2")(p) for p in packets] == [False, True]
