@@ -18,6 +18,7 @@ from pktspec.generator.resolve import Program, SourceFile
 from pktspec.generator.types import ADDRESS_KIND, ADDRESSES, FieldType, int_type, is_int_name
 from pktspec.grammar import ast
 from pktspec.grammar.parser import LAYER_CLASSES
+from pktspec.runtime.constructs import BUILTIN_CHECKSUM_BITS
 from pktspec.runtime.layer import RESERVED_NAMES
 
 # Attributes of runtime.Layer (and names generated code relies on) that a field may not shadow.
@@ -28,7 +29,11 @@ RESERVED = frozenset({
     "self", "buf", "off", "end", "hend", "pend", "this", "nxt",
 }) | RESERVED_NAMES
 BUILTIN_FUNCS = {"len": (1, 1), "min": (2, 8), "max": (2, 8)}
-BUILD_FUNCS = {"inet_checksum": (1, 4), "crc32": (1, 4), "crc32c": (1, 4)}
+# How many bits each checksum gives: the field it fills must hold them. The built-in ones
+# come from the runtime's table; a file's `extern checksum f : u16;` adds its own to
+# Checker.checksums (and Checked.checksums), which is what the checks read.
+CHECKSUM_BITS = dict(BUILTIN_CHECKSUM_BITS)
+BUILD_FUNCS = {name: (1, 4) for name in CHECKSUM_BITS}
 # Build-only functions that make bytes: concat(a, b, ...) joins byte strings, and uN(x) is x
 # as an N-bit integer in the unit's byte order (a pseudo-header spells out its layout so).
 BYTES_FUNCS = {"concat": (1, 16), "u8": (1, 1), "u16": (1, 1), "u24": (1, 1), "u32": (1, 1),
@@ -108,6 +113,8 @@ class Checked:
     enums: dict[str, CEnum]
     consts: dict[str, int]
     bindings: list[Bind]
+    # checksum function -> bits of its result (built-in and `extern checksum`)
+    checksums: dict[str, int] = field(default_factory=lambda: dict(CHECKSUM_BITS))
 
 
 def valid_identifier(name: str) -> str | None:
@@ -127,6 +134,8 @@ class Checker:
         self.program = program
         self.problems: list[SpecError] = []
         self.consts: dict[str, int] = {}
+        # checksum function -> bits of its result: the built-in ones and `extern checksum`s
+        self.checksums: dict[str, int] = dict(CHECKSUM_BITS)
         self.enums: dict[str, CEnum] = {}
         self.units: dict[str, Unit] = {}
         self.bindings: list[Bind] = []
@@ -155,6 +164,8 @@ class Checker:
                     self.consts[decl.name] = self.const_value(decl.expr)
                 elif isinstance(decl, ast.Enum):
                     self.check_enum(decl, source)
+                elif isinstance(decl, ast.Extern) and decl.result is not None:
+                    self.check_extern_checksum(decl)
                 elif isinstance(decl, ast.Extern):
                     self.check_name(decl.name, decl.pos, "extern type")
         for source in self.program.files:
@@ -176,7 +187,28 @@ class Checker:
             first = self.problems[0]
             raise SpecError(first.location, first.message, first.hint, first.source,
                             list(self.problems))
-        return Checked(self.program, self.units, self.enums, self.consts, self.bindings)
+        return Checked(self.program, self.units, self.enums, self.consts, self.bindings,
+                       checksums=self.checksums)
+
+    def check_extern_checksum(self, decl: ast.Extern) -> None:
+        """``extern checksum name : uN;``: a function Python registers, whose result has N
+        bits; the generated code names it as a string, looked up in the runtime's
+        registry (never evaluated)."""
+        self.check_name(decl.name, decl.pos, "checksum function")
+        if decl.name in CHECKSUM_BITS:
+            self.error(decl.pos, f"{decl.name!r} is a built-in checksum function",
+                       "call it without declaring it, or give yours another name")
+            return
+        result = int_type(decl.result, "big")
+        if result is None or result.signed:
+            self.error(decl.result_pos, f"a checksum gives an unsigned integer, not "
+                       f"{decl.result!r}", "for example: extern checksum "
+                       f"{decl.name} : u16;")
+            return
+        if self.checksums.get(decl.name, result.bits) != result.bits:
+            self.error(decl.pos, f"checksum {decl.name!r} is declared with "
+                       f"{self.checksums[decl.name]} bits already")
+        self.checksums[decl.name] = result.bits
 
     # ---- constants and enums ----
     def const_value(self, expr: ast.Expr) -> int:
@@ -460,7 +492,7 @@ class Checker:
                 if len(self.problems) == reported:
                     self.check_fits(extra, ftype, scope, what)
         if node.optional and not (isinstance(node.value, ast.Call)
-                                  and node.value.func in BUILD_FUNCS):
+                                  and node.value.func in self.checksums):
             self.error(node.pos, "'optional' applies to checksum fields "
                        "(name: u16 = inet_checksum(...) optional;)")
         if node.value is not None:
@@ -637,6 +669,11 @@ class Checker:
                 self.error(t.pos, f"struct {name} takes {len(params)} argument(s), "
                            f"got {len(t.args)}")
             return FieldType("struct", struct=name, args=t.args, written=name)
+        if symbol.kind == "extern" and symbol.node.result is not None:
+            self.error(t.pos, f"{name!r} is a checksum function, not a field type",
+                       f"call it in a build value: 'sum: {symbol.node.result} = "
+                       f"{name}(header, payload);'")
+            return None
         if symbol.kind == "extern":
             return FieldType("extern", extern=name, written=name)
         self.error(t.pos, f"{name!r} is a {symbol.kind}, not a field type",
@@ -961,14 +998,18 @@ class Checker:
     def check_call(self, e: ast.Call, scope: _Scope) -> str:
         funcs = dict(BUILTIN_FUNCS)
         if scope.build:
-            funcs.update(BUILD_FUNCS)
+            funcs.update({name: (1, 4) for name in self.checksums})
             funcs.update(BYTES_FUNCS)
         if e.func not in funcs:
-            build_only = {**BUILD_FUNCS, **BYTES_FUNCS}
+            build_only = {**{n: (1, 4) for n in self.checksums}, **BYTES_FUNCS}
             pool = set(funcs) | (set(build_only) if not scope.build else set())
             hint = self.program.suggest(e.func, pool)
             if e.func in build_only:
                 hint = f"{e.func}() is only for build values ('field: u16 = {e.func}(...)')"
+            elif e.func.startswith("crc") and scope.build:
+                hint = ("the CRCs are " + ", ".join(sorted(
+                    n for n in self.checksums if n.startswith("crc"))) + "; your own: "
+                    f"'extern checksum {e.func} : u16;' and register_checksum() in Python")
             self.error(e.pos, f"unknown function {e.func!r}", hint)
             return "any"
         low, high = funcs[e.func]

@@ -13,6 +13,10 @@ from __future__ import annotations
 from pktspec.generator.check import _NotConstant
 from pktspec.generator.pyexpr import PyExpr, names_in
 from pktspec.grammar import ast
+from pktspec.runtime.constructs import BUILTIN_CHECKSUM_BITS
+
+# checksum functions that generated modules import by name (the others: _checksum(name))
+_DIRECT = frozenset({"inet_checksum", "crc32", "crc32c"})
 
 
 class BuildRelations:
@@ -28,7 +32,7 @@ class BuildRelations:
             elif node.check is not None:
                 defaults.append((cf.name, self.fast_const(node.check)))
             if node.value is not None:
-                kind = "checksum" if _is_checksum(node.value) else "length"
+                kind = "checksum" if self.is_checksum(node.value) else "length"
                 relations.append(f"({cf.name!r}, {kind!r}, lambda c: {build(node.value)}),")
         relations += [f"({name!r}, 'length', lambda c: {expr})," for name, expr in
                       self.implied_lengths()]
@@ -203,6 +207,9 @@ class BuildRelations:
             return cf.name, nxt.instead, k, flipped
         return cf.name, nxt.instead, flipped, k
 
+    def is_checksum(self, e: ast.Expr) -> bool:
+        return isinstance(e, ast.Call) and e.func in self.mod.checked.checksums
+
     def fast_const(self, e: ast.Expr) -> str:
         try:
             return repr(self.mod.const_int(e))
@@ -228,6 +235,13 @@ class BuildRelations:
                 e.args[0].name in ("header", "payload"):
             return f"c._{e.args[0].name}_len"
         build = self.build()
+        if e.func in self.mod.checked.checksums and e.func not in _DIRECT:
+            # looked up by name in the runtime's registry when the relation runs: a user's
+            # function (`extern checksum`) with the width its file declared
+            args = ", ".join(build(a) for a in e.args)
+            user = e.func not in BUILTIN_CHECKSUM_BITS
+            bits = f", {self.mod.checked.checksums[e.func]}" if user else ""
+            return f"_checksum({e.func!r}{bits})({args})"
         if e.func == "concat":  # the checker saw that every part is bytes
             return "b''.join((" + "".join(f"{build(a)}, " for a in e.args) + "))"
         if e.func in ("u8", "u16", "u24", "u32", "u64"):
@@ -240,10 +254,6 @@ class BuildRelations:
             return (f"({build(e.args[0])} & {(1 << bits) - 1:#x}).to_bytes({bits // 8}, "
                     f"{self.unit.endian!r})")
         return None
-
-
-def _is_checksum(e: ast.Expr) -> bool:
-    return isinstance(e, ast.Call) and e.func in ("inet_checksum", "crc32", "crc32c")
 
 
 def _solve(measured: str, a: int, b: str | None) -> str:

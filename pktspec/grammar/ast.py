@@ -262,9 +262,14 @@ class Const:
 
 @dataclass(frozen=True)
 class Extern:
+    """``extern name;`` (a field type) or ``extern checksum name : u16;`` (a checksum
+    function, ``result`` the integer type it gives); both implemented in Python."""
+
     name: str
     pos: Location
     doc: str = ""
+    result: str | None = None  # a checksum's result type as written (u16); None: a type
+    result_pos: Location | None = None
 
 
 @dataclass(frozen=True)

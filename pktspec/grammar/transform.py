@@ -79,6 +79,11 @@ class ToAst(Transformer):
         doc, (name,) = _docs(items)
         return ast.Extern(str(name), self._tok_pos(name), doc)
 
+    def extern_checksum(self, meta, items):
+        doc, (name, result) = _docs(items)
+        return ast.Extern(str(name), self._tok_pos(name), doc, str(result),
+                          self._tok_pos(result))
+
     def enum_decl(self, meta, items):
         doc, rest = _docs(items)
         name, base, *entries = rest

@@ -16,6 +16,7 @@ from pktspec.runtime.constructs import GreedyRange as _GreedyRange
 from pktspec.runtime.constructs import Params as _Params
 from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
 from pktspec.runtime.constructs import built_size as _built_size
+from pktspec.runtime.constructs import checksum as _checksum
 from pktspec.runtime.constructs import crc32 as _crc32
 from pktspec.runtime.constructs import crc32c as _crc32c
 from pktspec.runtime.constructs import extern as _extern

@@ -184,6 +184,9 @@ class LayerPlan:
             code, getter, plain = item
             if plain and sc.name in self.infos:
                 self.positions[sc.name] = (size, struct.Struct(">" + code))
+            elif isinstance(inner, _c.FormatField) and sc.name in self.infos:
+                # a little-endian integer (a u16le CRC): packed by its own format
+                self.positions[sc.name] = (size, struct.Struct(inner.fmtstr))
             codes.append(code)
             getters.append(getter)
             size += struct.calcsize(">" + code)

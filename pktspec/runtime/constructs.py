@@ -6,7 +6,8 @@
 - ``parse_at``: the fast decoder hands a part it cannot plan (arrays by count, switches,
   externs) to construct, and learns how many bytes it took.
 - ``extern``: field types implemented in Python (DNS name compression), registered by name.
-- ``inet_checksum``, ``crc32``: the functions build relations may call.
+- ``inet_checksum``, ``crc32``, the CRC-8/16 variants and ``register_checksum``: the
+  functions build relations may call, looked up by name (``checksum``).
 """
 
 from __future__ import annotations
@@ -572,3 +573,139 @@ def crc32c(*parts: Any) -> int:
 def crc32(*parts: Any) -> int:
     """CRC-32 (IEEE 802.3, zlib's) over the concatenated parts, for build relations."""
     return zlib.crc32(b"".join(bytes(p) for p in parts if p is not None)) & 0xFFFFFFFF
+
+
+# ---- CRC-8 and CRC-16 variants, table-driven (parameters as in the CRC RevEng catalogue) ----
+
+
+class Crc:
+    """One CRC, by its catalogue parameters: ``width`` bits, ``poly`` (normal form), ``init``,
+    ``reflected`` (input and output reflected together, as every variant here) and
+    ``xorout``. Called with the parts a relation names (None parts are skipped), it gives
+    the CRC as an integer; the field's byte order decides how it goes on the wire (Modbus
+    RTU sends its CRC low byte first: ``crc: u16le = crc16_modbus(header, payload)``)."""
+
+    __slots__ = ("width", "init", "reflected", "xorout", "mask", "table")
+
+    def __init__(self, width: int, poly: int, init: int, reflected: bool, xorout: int) -> None:
+        self.width, self.init, self.reflected, self.xorout = width, init, reflected, xorout
+        self.mask = (1 << width) - 1
+        self.table = _crc_table(width, poly, reflected)
+
+    def __call__(self, *parts: Any) -> int:
+        crc, table, mask = self.init, self.table, self.mask
+        if self.reflected:
+            for part in parts:
+                if part is not None:
+                    for byte in bytes(part):
+                        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+        else:
+            top = self.width - 8
+            for part in parts:
+                if part is not None:
+                    for byte in bytes(part):
+                        crc = table[((crc >> top) ^ byte) & 0xFF] ^ ((crc << 8) & mask)
+        return (crc ^ self.xorout) & mask
+
+
+def _crc_table(width: int, poly: int, reflected: bool) -> tuple[int, ...]:
+    mask = (1 << width) - 1
+    table = []
+    if reflected:
+        rpoly = int(f"{poly:0{width}b}"[::-1], 2)
+        for n in range(256):
+            c = n
+            for _ in range(8):
+                c = (c >> 1) ^ rpoly if c & 1 else c >> 1
+            table.append(c)
+    else:
+        top = 1 << (width - 1)
+        for n in range(256):
+            c = n << (width - 8)
+            for _ in range(8):
+                c = ((c << 1) ^ poly if c & top else c << 1) & mask
+            table.append(c)
+    return tuple(table)
+
+
+crc16_ccitt = Crc(16, 0x1021, 0xFFFF, False, 0)  # CRC-16/CCITT-FALSE (IBM-3740): 0x29B1
+crc16_xmodem = Crc(16, 0x1021, 0, False, 0)  # CRC-16/XMODEM: 0x31C3
+crc16_kermit = Crc(16, 0x1021, 0, True, 0)  # CRC-16/KERMIT: 0x2189
+crc16_x25 = Crc(16, 0x1021, 0xFFFF, True, 0xFFFF)  # CRC-16/X-25 (IBM-SDLC, HDLC FCS): 0x906E
+crc16_modbus = Crc(16, 0x8005, 0xFFFF, True, 0)  # CRC-16/MODBUS: 0x4B37
+crc16_arc = Crc(16, 0x8005, 0, True, 0)  # CRC-16/ARC (IBM, LHA): 0xBB3D
+crc8 = Crc(8, 0x07, 0, False, 0)  # CRC-8/SMBUS: 0xF4
+crc8_maxim = Crc(8, 0x31, 0, True, 0)  # CRC-8/MAXIM-DOW (Dallas 1-Wire): 0xA1
+
+
+# ---- the checksum functions relations may call, by name -------------------------------------
+
+
+class Checksum:
+    """A checksum function a .layer file may name in a build relation, and how many bits
+    its result has (the field it fills must hold them)."""
+
+    __slots__ = ("name", "func", "bits", "builtin")
+
+    def __init__(self, name: str, func: Callable[..., int], bits: int, builtin: bool) -> None:
+        self.name, self.func, self.bits, self.builtin = name, func, bits, builtin
+
+    def __call__(self, *parts: Any) -> int:
+        if self.builtin:
+            return self.func(*parts)
+        value = self.func(b"".join(bytes(p) for p in parts if p is not None))
+        if not isinstance(value, int) or isinstance(value, bool) or \
+                not 0 <= value < 1 << self.bits:
+            raise BuildError(f"checksum function {self.name!r} returned {value!r}, not a "
+                             f"{self.bits}-bit unsigned integer")
+        return value
+
+
+_CHECKSUMS: dict[str, Checksum] = {
+    name: Checksum(name, func, bits, True) for name, func, bits in (
+        ("inet_checksum", inet_checksum, 16), ("crc32", crc32, 32), ("crc32c", crc32c, 32),
+        ("crc16_ccitt", crc16_ccitt, 16), ("crc16_xmodem", crc16_xmodem, 16),
+        ("crc16_kermit", crc16_kermit, 16), ("crc16_x25", crc16_x25, 16),
+        ("crc16_modbus", crc16_modbus, 16), ("crc16_arc", crc16_arc, 16),
+        ("crc8", crc8, 8), ("crc8_maxim", crc8_maxim, 8))}
+
+# The built-in checksum functions and the bits of their results: the one table the checker
+# reads (a file's `extern checksum name : uN;` adds its own).
+BUILTIN_CHECKSUM_BITS: dict[str, int] = {n: c.bits for n, c in _CHECKSUMS.items()}
+
+
+def register_checksum(name: str, func: Callable[[bytes], int], bits: int) -> None:
+    """Register a checksum function for .layer files that declare ``extern checksum name :
+    uN;`` (N == bits) and call it in a build relation (``sum: u16 = name(header,
+    payload);``).
+
+    ``func(data)`` gets the bytes of the parts the relation names, concatenated, and returns
+    an unsigned integer of at most ``bits`` bits. A .layer file can only name a function;
+    what runs is what Python registered here (the built-in ones cannot be replaced).
+    Register before building packets of a layer that uses it; registering a name again
+    replaces the function.
+    """
+    if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+        raise ValueError(f"checksum name {name!r} is not a plain identifier")
+    if name in _CHECKSUMS and _CHECKSUMS[name].builtin:
+        raise ValueError(f"{name!r} is a built-in checksum function")
+    if not callable(func):
+        raise TypeError("func must be callable: func(data: bytes) -> int")
+    if not isinstance(bits, int) or not 1 <= bits <= 64:
+        raise ValueError(f"bits must be 1..64, not {bits!r}")
+    _CHECKSUMS[name] = Checksum(name, func, bits, False)
+
+
+def checksum(name: str, bits: int | None = None) -> Checksum:
+    """The checksum function called name, looked up when a relation runs (so a generated
+    module may be imported before Python registers it). ``bits`` is the width the .layer
+    file declared for a user's function: a registration of another width is refused."""
+    found = _CHECKSUMS.get(name)
+    if found is None:
+        raise BuildError(f"checksum function {name!r} is not registered: call "
+                         f"pktspec.runtime.constructs.register_checksum({name!r}, func, "
+                         f"bits=...) first")
+    if bits is not None and found.bits != bits:
+        raise BuildError(f"checksum function {name!r} is registered with {found.bits} bits, "
+                         f"but the .layer file declares {bits}")
+    return found
