@@ -28,7 +28,7 @@ RESERVED = frozenset({
     "data", "next_layer", "summary", "show", "copy", "replace", "serialize", "verify_checksum",
     "self", "buf", "off", "end", "hend", "pend", "this", "nxt",
 }) | RESERVED_NAMES
-BUILTIN_FUNCS = {"len": (1, 1), "min": (2, 8), "max": (2, 8)}
+BUILTIN_FUNCS = {"len": (1, 1), "min": (2, 8), "max": (2, 8), "sizeof": (1, 1)}
 # How many bits each checksum gives: the field it fills must hold them. The built-in ones
 # come from the runtime's table; a file's `extern checksum f : u16;` adds its own to
 # Checker.checksums (and Checked.checksums), which is what the checks read.
@@ -434,6 +434,8 @@ class Checker:
                 unit.members.append(member)
             else:
                 self.check_statement(member, unit, scope)
+                if isinstance(member, ast.Assign) and member.name == "header":
+                    scope.header_len = True  # what follows may say len(header)
         if bit_offset % 8:
             self.error(decl.pos, f"the bit fields of {decl.name!r} end {bit_offset % 8} bits "
                        "into a byte", "add a reserved field (for example 'reserved: u4;') so "
@@ -696,8 +698,10 @@ class Checker:
                            "drop one of them")
             # either boundary may be "all that is left" (a header: of the layer's bytes)
             if member.name in ("header", "payload"):
+                # when the payload's length is worked out the header's end is known
                 scope = _Scope(unit=unit, params=scope.params, consts=self.consts,
-                               known=dict(scope.known), remaining=True)
+                               known=dict(scope.known), remaining=True,
+                               header_len=member.name == "payload" or scope.header_len)
             self.check_expr(member.expr, scope)
             setattr(unit, member.name, member.expr)
         elif isinstance(member, ast.FlowStmt):
@@ -760,7 +764,7 @@ class Checker:
                              {n for n, s in self.program.symbols.items() if s.kind == "layer"})
             return
         next_scope = _Scope(unit=unit, params=scope.params, consts=self.consts,
-                            known=dict(scope.known), next_by=True)
+                            known=dict(scope.known), next_by=True, header_len=True)
         for e in member.exprs:
             self.check_expr(e, next_scope)
         if member.unless is not None:
@@ -1015,6 +1019,8 @@ class Checker:
         low, high = funcs[e.func]
         if not low <= len(e.args) <= high:
             self.error(e.pos, f"{e.func}() takes {low}..{high} arguments, got {len(e.args)}")
+        elif e.func in ("len", "sizeof") and self.check_size_of(e, scope):
+            return "int"
         for a in e.args:
             t = self.check_expr(a, scope)
             if e.func == "len" and t not in ("bytes", "array", "str", "any"):
@@ -1033,6 +1039,42 @@ class Checker:
                 self.error(getattr(a, "pos", e.pos), f"concat() joins bytes, not {t}",
                            "write an integer as bytes of its width: u8(x), u16(x), ...")
         return "bytes" if e.func in BYTES_FUNCS else "int"
+
+    def check_size_of(self, e: ast.Call, scope: _Scope) -> bool:
+        """``len(header)`` outside build values (legal where the header's end is known) and
+        ``sizeof(x)``, the bytes a field takes (x a field of the unit decoded before, or
+        header or payload); True when e was checked here."""
+        a = e.args[0]
+        name = a.name if isinstance(a, ast.Name) else None
+        if name == "header" and name not in scope.known and not scope.build:
+            if not scope.header_len:
+                self.error(a.pos, "the header's end is not known here",
+                           "len(header) reads where it is: in 'payload = ...', in 'next by', "
+                           "and after 'header = ...'")
+            return True
+        if e.func != "sizeof":
+            return False
+        if name is None:
+            self.error(getattr(a, "pos", e.pos), "sizeof() takes the name of a field",
+                       "sizeof(items) is the bytes items takes; len(items) its elements")
+            return True
+        if name in ("header", "payload") and name not in scope.known:
+            self.check_expr(a, scope)  # payload: only where its bytes are known
+            return True
+        self.check_expr(a, scope)  # an unknown name, or one used before it is decoded
+        unit = scope.unit
+        ft = scope.known.get(name)
+        is_let = unit is not None and any(isinstance(m, ast.Let) and m.name == name
+                                          for m in unit.node.members)
+        if is_let or name in scope.params or (ft is None and name in self.consts):
+            what = "a let" if is_let else "a parameter" if name in scope.params else \
+                "a constant"
+            self.error(a.pos, f"sizeof() takes a field; {name} is {what}")
+        elif ft is not None and ft.kind in ("int", "enum", "flags") and ft.bits is not None \
+                and ft.bits % 8:
+            self.error(a.pos, f"sizeof() counts bytes; {name} is a {ft.bits}-bit field",
+                       "a bit field shares its bytes with its neighbours")
+        return True
 
 
 MAX_EXPR_DEPTH = 100  # levels of operators in one expression
@@ -1126,6 +1168,8 @@ class _Scope:
     # `payload = ...` may say `remaining`: the bytes after the header; `header = ...` too,
     # where it is all the bytes the layer was given (`header = min(5 + length, remaining)`)
     remaining: bool = False
+    # the header's end is known: in `payload = ...`, `next by`, and after `header = ...`
+    header_len: bool = False
 
 
 class _NotConstant(Exception):

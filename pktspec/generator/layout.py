@@ -68,6 +68,8 @@ class UnitPlanner(BuildRelations):
         self.cons_at: str | None = "0"  # the cursor's offset in FORMAT terms (cons_advance)
         self.anchor_no = 0
         self.run_format_start = 0  # the first FORMAT line of the run being planned
+        # fields a `sizeof(x)` measures: a variable one is measured as it is decoded
+        self.sizeof_targets = _sizeof_targets(unit)
 
     # ---- naming of values in the three contexts ----
     def fast_name(self, name: str) -> str:
@@ -116,10 +118,15 @@ class UnitPlanner(BuildRelations):
             return None
 
         def call(e: ast.Call) -> str | None:
+            arg = e.args[0].name if e.func in ("len", "sizeof") and \
+                isinstance(e.args[0], ast.Name) else None
             # len(payload) in a `next by` rule: the payload's size, known from its bounds
-            if e.func == "len" and isinstance(e.args[0], ast.Name) and \
-                    e.args[0].name == "payload":
+            if arg == "payload" and self.unit.field("payload") is None:
                 return "(pend - hend)"
+            if arg == "header" and self.unit.field("header") is None:
+                return "(hend - off)"  # where the checker allows it, hend is set
+            if e.func == "sizeof" and arg is not None:
+                return self.sizeof(arg, fx, f"z_{arg}")
             if e.func in ("min", "max") and len(e.args) == 2:  # inline: no call on the hot path
                 a, b = fx(e.args[0]), fx(e.args[1])
                 op = "<=" if e.func == "min" else ">="
@@ -130,7 +137,30 @@ class UnitPlanner(BuildRelations):
         return fx
 
     def cons(self) -> PyExpr:
-        return PyExpr(self.cons_name, lambda e: self.flag_attr(self.cons_name, e))
+        def call(e: ast.Call) -> str | None:
+            arg = e.args[0].name if e.func in ("len", "sizeof") and \
+                isinstance(e.args[0], ast.Name) else None
+            if arg == "header" and self.unit.field("header") is None:
+                # FORMAT reads the header, so where it is known its end is the stream's
+                return f"({cx(self.unit.header)})" if self.unit.header is not None \
+                    else "_c.stream_size(this._io)"
+            if e.func == "sizeof" and arg is not None:
+                return self.sizeof(arg, cx, f"(this._e_{arg} - this._s_{arg})")
+            return None
+
+        cx = PyExpr(self.cons_name, lambda e: self.flag_attr(self.cons_name, e), None, call)
+        return cx
+
+    def sizeof(self, name: str, px: PyExpr, measured: str) -> str:
+        """``sizeof(name)`` in one of the three contexts: a fixed-size field's size (0 when
+        its condition is false), else ``measured``: what the decoder or FORMAT recorded
+        around it (the builder measures the part as built: relations.build_call)."""
+        cf = self.unit.field(name)
+        t = cf.ftype
+        if not t.is_scalar:
+            return measured
+        size = str(t.bits // 8)
+        return size if cf.node.cond is None else f"({size} if {px(cf.node.cond)} else 0)"
 
     # ---- planning ----
     def plan(self) -> LayerModel:
@@ -534,15 +564,22 @@ class UnitPlanner(BuildRelations):
         if t.is_scalar:
             self.emit_segment(run, cond)
             return
-        if cond is not None:  # both branches must leave the cursor in p
+        measure = cf.name in self.sizeof_targets
+        if cond is not None or measure:  # both branches must leave the cursor in p
             self.mark_p(self.position())
         lines_before = len(self.lines)
         if cf.node.align is not None and cond is not None:
             self.lines.append(f"p += (off - p) % {cf.node.align[0]}")
+        if measure:  # sizeof(name): the bytes from here to where the part ends
+            self.lines.append(f"z_{cf.name} = p")
+            self.format_lines.append(f'"_s_{cf.name}" / _c.Tell,')
         if t.kind == "bytes":
             self.emit_bytes(cf)
         else:
             self.emit_complex(cf)
+        if measure:
+            self.mark_p(self.position())
+            self.lines.append(f"z_{cf.name} = p - z_{cf.name}")
         if cond is not None:
             body = self.lines[lines_before:]
             del self.lines[lines_before:]
@@ -550,9 +587,13 @@ class UnitPlanner(BuildRelations):
             self.lines.extend("    " + ln for ln in body)
             self.lines.append("else:")
             self.lines.append(f"    self.{self.slots[-1]} = None")
+            if measure:
+                self.lines.append(f"    z_{cf.name} = 0")
         self.decoded.add(cf.name)
         if t.kind != "bytes":
             self.add_format_check(cf)
+        if measure:
+            self.format_lines.append(f'"_e_{cf.name}" / _c.Tell,')
 
     def limit(self) -> str:
         return "hend" if self.hend_ready else "end"
@@ -725,6 +766,8 @@ class UnitPlanner(BuildRelations):
         end is already known and only such variable parts follow (DNS's four sections)."""
         if self.unit.kind != "layer" or not self.hend_ready or self.main_lines is not None:
             return False
+        if self.sizeof_targets:  # what sizeof measures is kept in locals of _decode
+            return False
         if t.kind not in ("array", "struct", "switch", "extern"):
             return False
         if t.sized is not None or t.array_size is not None or (t.kind == "array" and t.to_end):
@@ -883,8 +926,8 @@ class UnitPlanner(BuildRelations):
             return self.non_negative(e.then) and self.non_negative(e.other)
         if isinstance(e, ast.BinOp) and e.op in ("+", "*", "//", "%", "&", "|", ">>", "<<"):
             return self.non_negative(e.left) and self.non_negative(e.right)
-        if isinstance(e, ast.Call) and e.func in ("min", "max", "len"):
-            return all(self.non_negative(a) for a in e.args) or e.func == "len"
+        if isinstance(e, ast.Call) and e.func in ("min", "max", "len", "sizeof"):
+            return all(self.non_negative(a) for a in e.args) or e.func in ("len", "sizeof")
         return False
 
     def next_lines(self) -> list[str]:
@@ -998,6 +1041,45 @@ def _referenced_names(unit: Unit) -> set[str]:
     for e in exprs:
         names |= names_in(e)
     return names
+
+
+def _sizeof_targets(unit: Unit) -> set[str]:
+    """The fields of a unit that a ``sizeof(x)`` names, in any of its expressions."""
+    exprs: list = [unit.header, unit.payload]
+    for m in unit.node.members:
+        if isinstance(m, ast.Field):
+            t = m.type
+            exprs += [m.cond, m.check, m.value, m.default]
+            while t is not None:  # sizes and bounds inside the type
+                exprs += [getattr(t, a, None) for a in ("size", "count", "until")]
+                exprs += list(getattr(t, "args", ()))
+                if isinstance(t, ast.SwitchType):
+                    exprs.append(t.selector)
+                t = getattr(t, "inner", None) or getattr(t, "element", None)
+        elif isinstance(m, (ast.Let, ast.Assign, ast.Requires, ast.Guard)):
+            exprs.append(m.expr)
+        elif isinstance(m, ast.NextBy):
+            exprs += [*m.exprs, m.unless]
+    out: set[str] = set()
+    stack = [e for e in exprs if e is not None]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, ast.Call):
+            if e.func == "sizeof" and e.args and isinstance(e.args[0], ast.Name) and \
+                    unit.field(e.args[0].name) is not None:
+                out.add(e.args[0].name)
+            stack.extend(e.args)
+        elif isinstance(e, ast.BinOp):
+            stack += [e.left, e.right]
+        elif isinstance(e, ast.UnaryOp):
+            stack.append(e.operand)
+        elif isinstance(e, ast.Cond):
+            stack += [e.test, e.then, e.other]
+        elif isinstance(e, ast.Index):
+            stack += [e.obj, e.index]
+        elif isinstance(e, ast.Attr):
+            stack.append(e.obj)
+    return out
 
 
 def _unsized(t: FieldType) -> FieldType:

@@ -231,9 +231,17 @@ class BuildRelations:
         return self.flag_attr(self.build_name, e)
 
     def build_call(self, e: ast.Call) -> str | None:
-        if e.func == "len" and isinstance(e.args[0], ast.Name) and \
-                e.args[0].name in ("header", "payload"):
+        if e.func in ("len", "sizeof") and isinstance(e.args[0], ast.Name) and \
+                e.args[0].name in ("header", "payload") and \
+                self.unit.field(e.args[0].name) is None:
             return f"c._{e.args[0].name}_len"
+        if e.func == "sizeof" and isinstance(e.args[0], ast.Name):
+            # a part's bytes as built (in a struct: as built so far, FORMAT's Tells)
+            name = e.args[0].name
+            if self.unit.kind == "struct":
+                return self.sizeof(name, self.build(), f"(c._e_{name} - c._s_{name})")
+            return self.sizeof(name, self.build(),
+                               f"_part_size({self.unit.name}, {name!r}, c.{name}, c)")
         build = self.build()
         if e.func in self.mod.checked.checksums and e.func not in _DIRECT:
             # looked up by name in the runtime's registry when the relation runs: a user's

@@ -44,6 +44,7 @@ VALUES, HEADER_SIZE, LENGTHS, BYTES = range(4)
 _BYTES_NAMES = frozenset({"_header", "_payload", "_pseudo_header"})
 _LENGTH_NAMES = frozenset({"_header_len", "_payload_len"})
 _FIXED_BYTES = re.compile(r"^bytes\[(\d+)\]$")
+_TELL = type(_c.Tell)  # FORMAT's marks around a part that sizeof() measures
 
 
 class Raw:
@@ -221,7 +222,7 @@ class LayerPlan:
                                   isinstance(inner.thensubcon if conditional else inner,
                                              RepeatUntil)))
                 measured = _natural(inner, sizes)
-            elif not isinstance(inner, _c.Computed):
+            elif not isinstance(inner, (_c.Computed, _TELL)):
                 only_fields = False  # a bit-field chunk or a nameless part writes bytes
             parts.append(sc.name / _raw_or(inner) if sc.name else inner)
             natural.append(sc.name / _raw_or(measured) if sc.name else measured)

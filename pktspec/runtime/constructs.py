@@ -401,9 +401,13 @@ def part_size(cls: Any, name: str, value: Any, c: Any) -> int:
     field a layer's ``items: Item[] size count`` implies, as built_size does in structs."""
     if value is None:
         return 0
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return len(value)
     part = cls.FORMAT._subcons[name]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        inner = part
+        while isinstance(inner, (_c.Renamed, _c.IfThenElse, _c.FixedSized, _c.Default)):
+            inner = inner.thensubcon if isinstance(inner, _c.IfThenElse) else inner.subcon
+        # `bytes until "\0"` writes its delimiter after the value
+        return len(value) + (len(inner.term) if isinstance(inner, Delimited) else 0)
     context = _c.Container(c.__dict__)
     context.update({"_parsing": False, "_building": True, "_sizing": False})
     context._params = context

@@ -339,6 +339,11 @@ def _compute(st: _State, todo: list, payload: bytes, provider: _State | None) ->
     while first < len(todo) and todo[first].stage == VALUES:  # counts: before the tail
         _evaluate(st, todo[first])
         first += 1
+    for r in todo[first:]:
+        if values[r.name] is None and r.name in plan.tail_names:
+            # a length after a variable part (`hlen: u8 = len(header)`): the tail is
+            # measured with 0 there, and built again once the value is known
+            values[r.name] = 0
     sizing = plan.tail_natural is not None and not _original_tail(st) and \
         any(r.stage == HEADER_SIZE for r in todo)
     tail = _tail(st, natural=sizing) if plan.tail_format is not None else b""

@@ -168,3 +168,145 @@ def test_a_checksum_wider_than_its_field(tmp_path, text, message):
         assert message in exc.problems[0].message
     else:
         pytest.skip("this checker has no result-width check yet")
+
+
+# ---- 1. len(header) where the header's end is known, and sizeof(x) -------------------------
+
+KVRPC = """
+## One key/value pair.
+struct KV { klen: u8; key: bytes[klen]; vlen: u16; value: bytes[vlen]; }
+
+## A length-framed RPC: the header ends after its items, and the length covers it all.
+layer KVRPC : application {
+    length: u32 = len(header) + len(payload);
+    msg_id: u32;
+    count: u16;
+    items: KV[count];
+    let items_bytes = sizeof(items);
+    payload = length - len(header);
+}
+"""
+ITEMS = [{"key": b"ab", "value": b"xyz"}, {"key": b"k", "value": b""}]
+
+
+@pytest.fixture
+def kvrpc(tmp_path):
+    return load_text(tmp_path, KVRPC, "kvrpc.layer").KVRPC
+
+
+def test_len_header_in_payload_is_the_header_length(kvrpc):
+    data = bytes(kvrpc(msg_id=7, items=ITEMS) / b"PAYLOAD")
+    assert data[:4] == (10 + 12 + 7).to_bytes(4, "big")
+    layer = pktspec.decode(data, first=kvrpc, strict=True).layers[0]
+    assert len(layer.contents) == 22 and bytes(layer.payload) == b"PAYLOAD"
+    assert layer.items_bytes == 12 and layer.count == 2
+    assert agree(layer)["items_bytes"] == 12
+
+
+def test_two_messages_back_to_back_frame_at_the_length(kvrpc):
+    """decode(first + second) stops the first at its length: an empty payload, the header
+    end after the items, the second message left as trailer; the message framing
+    (reassembly.messages) cuts the stream there too."""
+    from pktspec.reassembly.messages import message_extent
+
+    first = bytes(kvrpc(msg_id=1, items=ITEMS))
+    second = bytes(kvrpc(msg_id=2, items=[]) / b"xy")
+    layer = pktspec.decode(first + second, first=kvrpc, strict=True).layers[0]
+    assert len(layer.payload) == 0
+    assert layer._hend - layer._off == 22 == len(first)
+    assert bytes(layer.trailer) == second
+    buf = bytearray(first + second)
+    assert message_extent(kvrpc, buf, 0) == len(first)
+    assert message_extent(kvrpc, buf, len(first)) == len(second)
+    assert message_extent(kvrpc, bytearray(first[:-1]), 0) is None  # not all here yet
+
+
+SIZES = """
+struct Pair { a: u8; b: bytes[a]; }
+layer Sizes : other {
+    kind: u8;
+    flag: u8;
+    extra: u32 if flag == 1;
+    label: bytes until "\\0";
+    pair: Pair;
+    blob: bytes[kind] if flag != 2;
+    let fixed = sizeof(kind) + sizeof(extra);
+    let variable = sizeof(label) + sizeof(pair) + sizeof(blob);
+    header_len: u8 = len(header);
+    total: u16 = sizeof(label) + sizeof(blob) + len(payload);
+    header = 5 + (flag == 1 ? 4 : 0) + sizeof(label) + sizeof(pair) + sizeof(blob);
+    let after = len(header) - sizeof(pair);
+    requires len(header) == header_len : "header_len is not the header's length";
+    payload = total - sizeof(label) - sizeof(blob);
+    next by len(header) in SizesNext;
+}
+enum SizesNext : u8 { }
+"""
+
+
+@pytest.mark.parametrize("flag", [0, 1, 2])
+def test_sizeof_fields_fixed_conditional_and_variable(tmp_path, flag):
+    Sizes = load_text(tmp_path, SIZES, "sizes.layer").Sizes
+    values = dict(kind=3, flag=flag, label=b"abc", pair={"b": b"12"})
+    if flag == 1:
+        values["extra"] = 9
+    if flag != 2:
+        values["blob"] = b"XYZ"
+    data = bytes(Sizes(**values) / b"pay")
+    layer = pktspec.decode(data, first=Sizes, strict=True).layers[0]
+    blob = 3 if flag != 2 else 0
+    extra = 4 if flag == 1 else 0
+    assert layer.fixed == 1 + extra
+    assert layer.variable == 4 + 3 + blob  # the name's delimiter is part of its bytes
+    assert layer.header_len == len(layer.contents) == 5 + extra + 4 + 3 + blob
+    assert layer.total == 4 + blob + 3 and bytes(layer.payload) == b"pay"
+    assert layer.after == layer.header_len - 3
+    assert agree(layer)["variable"] == layer.variable
+
+
+def test_a_length_solved_from_a_payload_that_reads_sizeof(tmp_path):
+    """No `=` on the length: the builder solves `payload = length - 6 - sizeof(items)`."""
+    mod = load_text(tmp_path, """
+struct Item { n: u8; data: bytes[n]; }
+layer Framed : other {
+    length: u16;
+    count: u8;
+    pad: bytes[3];
+    items: Item[count];
+    payload = length - 6 - sizeof(items);
+}
+""", "framed.layer")
+    data = bytes(mod.Framed(items=[{"data": b"abc"}, {"data": b""}]) / b"PAY")
+    assert data[:3] == (6 + 5 + 3).to_bytes(2, "big") + b"\x02"
+    layer = pktspec.decode(data + b"trailing", first=mod.Framed, strict=True).layers[0]
+    assert bytes(layer.payload) == b"PAY" and bytes(layer.trailer) == b"trailing"
+    agree(layer)
+
+
+def test_sizeof_inside_a_struct(tmp_path):
+    mod = load_text(tmp_path, """
+struct Rec { n: u8; name: bytes[n]; rest: bytes[8 - sizeof(name)]; }
+layer Recs : other { recs: Rec[2]; }
+""", "recs.layer")
+    data = bytes([2]) + b"ab" + b"123456" + bytes([0]) + b"12345678"
+    layer = pktspec.decode(data, first=mod.Recs, strict=True).layers[0]
+    assert [bytes(r.rest) for r in layer.recs] == [b"123456", b"12345678"]
+    assert bytes(mod.Recs(recs=[{"name": b"ab", "rest": b"123456"},
+                                {"name": b"", "rest": b"12345678"}])) == data
+
+
+@pytest.mark.parametrize("text, message", [
+    ("layer X : other { a: u8 if len(header) > 0; header = 1; }",
+     "the header's end is not known here"),
+    ("layer X : other { a: u8; let n = len(header); header = 1; }",
+     "the header's end is not known here"),
+    ("layer X : other { a: u4; b: u4; let n = sizeof(a); }", "a is a 4-bit field"),
+    ("layer X : other { a: u8; let n = sizeof(a + 1); }", "sizeof() takes the name of a field"),
+    ("layer X : other { a: u8; let m = 1; let n = sizeof(m); }",
+     "sizeof() takes a field; m is a let"),
+    ("layer X : other { let n = sizeof(b); b: u8; }", "'b' is used before it is decoded"),
+    ("layer X : other { a: u8; let n = sizeof(nothing); }", "unknown name 'nothing'"),
+    ("struct S(w) { a: bytes[sizeof(w)]; }", "sizeof() takes a field; w is a parameter"),
+])
+def test_len_header_and_sizeof_misuse_is_refused(tmp_path, text, message):
+    assert message in one(tmp_path, text).message
