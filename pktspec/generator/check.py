@@ -75,6 +75,7 @@ class Unit:
     guard: ast.Guard | None = None
     quotes: bool = False
     pseudo_header: ast.Expr | None = None
+    trailer: list[CField] = field(default_factory=list)  # `trailer { ... }`, also in fields
 
     @property
     def name(self) -> str:
@@ -432,6 +433,8 @@ class Checker:
             elif isinstance(member, ast.Requires):
                 self.check_expr(member.expr, scope)
                 unit.members.append(member)
+            elif isinstance(member, ast.Trailer):
+                self.check_trailer(member, unit, scope)
             else:
                 self.check_statement(member, unit, scope)
                 if isinstance(member, ast.Assign) and member.name == "header":
@@ -441,6 +444,39 @@ class Checker:
                        "into a byte", "add a reserved field (for example 'reserved: u4;') so "
                        "they end on a byte")
         self.units[decl.name] = unit
+
+    def check_trailer(self, member: ast.Trailer, unit: Unit, scope: _Scope) -> None:
+        """``trailer { ... }``: fields after the payload, once per layer. They have fixed
+        sizes and are always there (the decoder reads them where the payload ends); the
+        header's expressions cannot read them, their build values read anything."""
+        if member.keyword != "trailer":
+            self.error(member.pos, f"unknown block {member.keyword!r}",
+                       "a layer's one block is 'trailer { crc: u16; }': fields after the "
+                       "payload")
+            return
+        if unit.kind != "layer" or unit.trailer:
+            self.error(member.pos, "a layer has at most one 'trailer { ... }', and structs "
+                       "have none")
+            return
+        bits = 0
+        for node in member.fields:
+            if unit.field(node.name) is not None:
+                self.error(node.pos, f"field {node.name!r} is declared twice")
+                continue
+            cf = self.check_field(node, unit, scope)
+            if cf is None:
+                continue
+            if not cf.ftype.is_scalar or node.cond is not None or node.align is not None:
+                self.error(node.pos, f"trailer field {node.name!r} must have a fixed size "
+                           "and always be there", "use integers, enums, flags, addresses "
+                           "or bytes[N], without 'if' or 'align'")
+                continue
+            bits += cf.ftype.bits
+            unit.fields.append(cf)
+            unit.trailer.append(cf)
+        if bits % 8:
+            self.error(member.pos, f"the trailer's fields end {bits % 8} bits into a byte",
+                       "add a reserved bit field so they end on a byte")
 
     def check_member_name(self, name: str, pos, scope: _Scope) -> None:
         self.check_name(name, pos, "field")

@@ -70,6 +70,7 @@ class UnitPlanner(BuildRelations):
         self.run_format_start = 0  # the first FORMAT line of the run being planned
         # fields a `sizeof(x)` measures: a variable one is measured as it is decoded
         self.sizeof_targets = _sizeof_targets(unit)
+        self.trailer_lines: list[str] = []  # TRAILER's lines (the fields after the payload)
 
     # ---- naming of values in the three contexts ----
     def fast_name(self, name: str) -> str:
@@ -898,6 +899,7 @@ class UnitPlanner(BuildRelations):
             self.lines += [f"if hend < {self.position()}:",
                            "    raise self._fail('header', off, 'header length %d is shorter "
                            "than its fields' % (hend - off))"]
+        trailer = sum(cf.ftype.bits for cf in unit.trailer) // 8
         if unit.payload is not None:
             self.lines.append(f"pend = hend + {self.fast()(unit.payload)}")
             if not self.non_negative(unit.payload):
@@ -905,11 +907,34 @@ class UnitPlanner(BuildRelations):
                                "    raise self._fail('payload', off, 'payload length %d is "
                                "negative' % (pend - hend))"]
             self.lines += ["if pend > end:", "    pend = end"]
+        elif trailer:  # the payload is what is left before the trailer
+            self.lines += [f"pend = end - {trailer}",
+                           "if pend < hend:",
+                           "    raise self._truncated(buf, off, end)"]
         else:
             self.lines.append("pend = end")
+        if trailer:
+            self.emit_trailer()
         self.lines += ["self._buf = buf", "self._off = off", "self._hend = hend",
                        "self._pend = pend", "self._end = end"]
         self.lines += self.next_lines()
+
+    def emit_trailer(self) -> None:
+        """The trailer's fields, read at the payload's end (``trailer { crc: u16le; }``),
+        and TRAILER, their construct (parsed from ``layer.trailer``)."""
+        self.lines.append("p = pend")
+        self.fixed_offset = None
+        header_format, self.format_lines = self.format_lines, self.trailer_lines
+        fields = self.unit.trailer
+        i = 0
+        while i < len(fields):  # runs of one byte order, as in the header
+            run = [fields[i]]
+            while i + 1 < len(fields) and fields[i + 1].ftype.endian == run[0].ftype.endian:
+                i += 1
+                run.append(fields[i])
+            self.emit_segment(run)
+            i += 1
+        self.format_lines = header_format
 
     def non_negative(self, e: ast.Expr) -> bool:
         """True when e cannot be negative (so its range check can be left out): numbers,
@@ -1017,6 +1042,7 @@ class UnitPlanner(BuildRelations):
             format_lines=self.format_lines, structs=self.structs, decode_lines=lines,
             properties=self.properties, flow_lines=self.flow_lines(), defaults=defaults,
             relations=relations, build_info=self.build_info(), tail_lines=tail,
+            trailer_lines=self.trailer_lines,
             guard=self.mod.guard(self.unit) if self.unit.kind == "layer" else "None")
 
 

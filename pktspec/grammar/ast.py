@@ -235,7 +235,19 @@ class Quotes:
     pos: Location
 
 
-Member = Field | Let | Assign | Requires | FlowStmt | NextFixed | NextBy | Guard | Quotes
+@dataclass(frozen=True)
+class Trailer:
+    """``trailer { crc: u16le = crc16_modbus(header, payload); }``: fixed-size fields after
+    the payload (a frame's CRC), decoded once the payload's end is known and built after
+    it."""
+
+    fields: tuple[Field, ...]
+    pos: Location
+    keyword: str = "trailer"  # the word before the block: anything else is an error
+
+
+Member = (Field | Let | Assign | Requires | FlowStmt | NextFixed | NextBy | Guard | Quotes
+          | Trailer)
 
 # ---- declarations --------------------------------------------------------------------------
 

@@ -188,6 +188,10 @@ class ToAst(Transformer):
     def quotes_stmt(self, meta, items):
         return ast.Quotes(self._pos(meta))
 
+    def trailer_block(self, meta, items):
+        keyword, *fields = items
+        return ast.Trailer(tuple(fields), self._tok_pos(keyword), str(keyword))
+
     def next_fixed(self, meta, items):
         return ast.NextFixed(str(items[0]), self._tok_pos(items[0]))
 

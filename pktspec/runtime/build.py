@@ -131,6 +131,13 @@ class LayerPlan:
         self.tail_depends: frozenset[str] = frozenset()
         if fmt is not None:
             self._split(fmt)
+        # `trailer { ... }`: fixed-size fields after the payload, built once it is
+        self.trailer_format = getattr(cls, "TRAILER", None)
+        self.trailer_names: frozenset[str] = frozenset(
+            sc.name for sc in self.trailer_format.subcons if sc.name in self.infos
+        ) if self.trailer_format is not None else frozenset()
+        self.trailer_size = self.trailer_format.sizeof() \
+            if self.trailer_format is not None else 0
         self._values = _compile_values(self)
         self._pack = _compile_pack(self)
         self._init = _compile_init(self)
@@ -320,6 +327,15 @@ class LayerPlan:
             if v is not None and not (type(v) in (list, bytes) and not v):
                 return False
         return True
+
+    def build_trailer(self, values: dict[str, Any]) -> bytes:
+        """The trailer fields' bytes from values (b"" for a layer without them)."""
+        if self.trailer_format is None:
+            return b""
+        try:
+            return self.trailer_format.build(values)
+        except (_c.ConstructError, TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise BuildError(f"{self.name}: trailer: {exc}") from None
 
     def _refuse_unwritten(self, given: dict[str, Any], context: Any) -> None:
         """BuildError for a conditional part given a value while its condition is false: it

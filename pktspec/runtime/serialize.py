@@ -230,15 +230,22 @@ def _encode(st: _State, payload: bytes, last: bool, provider: _State | None,
         trailer = bytes(buf[layer._pend:layer._end])
         if not plan.buildable or not _needs_work(st, payload, provider, modes):
             return bytes(buf[layer._off:layer._hend]) + payload + trailer
+        # the trailer fields are built again below; what follows them stays
+        trailer = trailer[plan.trailer_size:]
     elif not st.forced and (plan.tail_format is None or plan.tail_is_empty(st.values)):
         try:
-            return bytes(_header_new(st, payload, provider, modes)) + payload
+            header = _header_new(st, payload, provider, modes)
         except (AttributeError, TypeError, ValueError, KeyError, _c.ConstructError) as exc:
             raise BuildError(f"{plan.name}: cannot compute {_failed(st, plan.relations)}: "
                              f"{exc}") from None
+        if plan.trailer_format is None:
+            return bytes(header) + payload
+        return bytes(header) + payload + plan.build_trailer(st.values)
     else:
         trailer = b""
     header = _header(st, payload, provider, modes)
+    if plan.trailer_format is not None:  # its relations were computed with the header's
+        trailer = plan.build_trailer(st.values) + trailer
     return bytes(header) + payload + trailer
 
 
@@ -379,7 +386,8 @@ def _checksums(st: _State, sums: list, header: bytearray, payload: bytes,
         if value == 0 and r.name in st.layer.OPTIONAL_CHECKSUMS:
             value = 0xFFFF  # 0 on the wire would mean "no checksum"
         values[r.name] = value
-        header = _patch(st, header, r.name)
+        if r.name not in st.plan.trailer_names:  # a trailer field is built after the payload
+            header = _patch(st, header, r.name)
     return header
 
 
@@ -548,10 +556,11 @@ def _expected(st: _State, r: Any, provider: _State | None) -> int | None:
     header = bytearray(layer._buf[layer._off:layer._hend])
     found = values[r.name]
     where = st.plan.positions.get(r.name)
-    if where is None:
+    if where is not None:
+        offset, fmt = where
+        fmt.pack_into(header, offset, 0)
+    elif r.name not in st.plan.trailer_names:  # (a trailer's checksum is not in the header)
         return None  # not at a fixed place: cannot blank it in the original bytes
-    offset, fmt = where
-    fmt.pack_into(header, offset, 0)
     payload = bytes(layer._buf[layer._hend:layer._pend])
     values.update(_header=bytes(header), _payload=payload, _header_len=len(header),
                   _payload_len=len(payload))

@@ -310,3 +310,103 @@ layer Recs : other { recs: Rec[2]; }
 ])
 def test_len_header_and_sizeof_misuse_is_refused(tmp_path, text, message):
     assert message in one(tmp_path, text).message
+
+
+# ---- 2. fields after the payload: trailer { ... } -------------------------------------------
+
+TRAILERS = """
+## A Modbus RTU frame: the payload is what the CRC leaves.
+layer Rtu : application {
+    address: u8;
+    function: u8;
+    trailer {
+        crc: u16le = crc16_modbus(header, payload);
+    }
+}
+
+## A frame whose length covers its trailer: a marker, bit fields and a CRC after the data.
+layer Framed2 : application {
+    address: u8;
+    length: u8 = len(header) + len(payload) + 4;
+    payload = length - len(header) - 4;
+    ## after the data
+    trailer {
+        marker: u8 == 0x7e;
+        seq: u4;
+        more: u4 default 1;
+        crc: u16 = crc16_ccitt(header, payload);
+    }
+}
+"""
+
+
+@pytest.fixture
+def trailers(tmp_path):
+    return load_text(tmp_path, TRAILERS, "trailers.layer")
+
+
+def test_a_modbus_rtu_frame_ends_in_its_crc(trailers):
+    data = bytes(trailers.Rtu(address=1, function=3) / bytes.fromhex("0000000a"))
+    assert data == bytes.fromhex("01030000000ac5cd")  # the spec's own example
+    packet = pktspec.decode(data, first=trailers.Rtu, strict=True)
+    layer = packet.layers[0]
+    assert bytes(layer.payload) == bytes.fromhex("0000000a") and layer.crc == 0xCDC5
+    assert layer.fields() == {"address": 1, "function": 3, "crc": 0xCDC5}
+    assert agree(layer) == {"address": 1, "function": 3, "crc": 0xCDC5}
+    assert verify_checksums(packet) == []
+    layer.function = 4  # an edit: the CRC after the payload follows it
+    again = pktspec.decode(pktspec.serialize(layer), first=trailers.Rtu, strict=True)
+    assert again.layers[0].function == 4 and verify_checksums(again) == []
+    bad = bytearray(data)
+    bad[3] ^= 0xFF
+    assert [b.field for b in verify_checksums(pktspec.decode(bytes(bad),
+                                                             first=trailers.Rtu))] == ["crc"]
+
+
+def test_a_trailer_after_a_sized_payload_keeps_what_follows(trailers):
+    Framed2 = trailers.Framed2
+    data = bytes(Framed2(address=5, seq=3) / b"hello")
+    assert data[:2] == bytes([5, 2 + 5 + 4]) and data[2:7] == b"hello"
+    assert data[7:9] == bytes([0x7E, 3 << 4 | 1])
+    layer = pktspec.decode(data + b"next", first=Framed2, strict=True).layers[0]
+    assert (layer.marker, layer.seq, layer.more) == (0x7E, 3, 1)
+    assert bytes(layer.payload) == b"hello" and bytes(layer.trailer) == data[7:] + b"next"
+    agree(layer)
+    layer.seq = 9
+    rebuilt = pktspec.serialize(layer)
+    assert rebuilt[7:9] == bytes([0x7E, 9 << 4 | 1]) and rebuilt.endswith(b"next")
+    assert verify_checksums(pktspec.decode(rebuilt, first=Framed2)) == []
+
+
+def test_a_trailer_the_bytes_cannot_hold_is_a_decode_error(trailers):
+    packet = pktspec.decode(b"\x01", first=trailers.Rtu)
+    assert packet.error is not None and packet.error.truncated
+    packet = pktspec.decode(bytes([5, 11]) + b"hello" + b"\x7e", first=trailers.Framed2)
+    assert packet.error is not None
+    packet = pktspec.decode(bytes([5, 11]) + b"hello" + b"\x00\x00\x00\x00",
+                            first=trailers.Framed2)
+    assert packet.error is not None and packet.error.field_path.endswith("marker")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("layer X : other { a: u8; trailer { b: bytes[a]; } }",
+     "trailer field 'b' must have a fixed size"),
+    ("layer X : other { a: u8; trailer { c: u8 if a > 1; } }",
+     "trailer field 'c' must have a fixed size and always be there"),
+    ("layer X : other { a: u8; trailer { c: u4; } }",
+     "the trailer's fields end 4 bits into a byte"),
+    ("layer X : other { a: u8; trailer { a: u8; } }", "field 'a' is declared twice"),
+    ("layer X : other { a: u8; trailer { b: u8; } trailer { c: u8; } }",
+     "a layer has at most one 'trailer"),
+    ("struct S { a: u8; trailer { b: u8; } }", "a layer has at most one 'trailer"),
+    ("layer X : other { a: u8; footer { b: u8; } }", "unknown block 'footer'"),
+    ("layer X : other { trailer { crc: u8; } let n = crc; }", "unknown name 'crc'"),
+])
+def test_trailer_misuse_is_refused(tmp_path, text, message):
+    assert message in one(tmp_path, text).message
+
+
+def test_a_struct_field_may_still_be_called_trailer(tmp_path):
+    mod = load_text(tmp_path, "struct T { trailer: u8; }\nlayer HasT : other { t: T; }\n",
+                    "hast.layer")
+    assert pktspec.decode(b"\x05", first=mod.HasT, strict=True).layers[0].t.trailer == 5
