@@ -75,6 +75,32 @@ class SpecError(PktspecError):
         return "\n".join(p.render_one() for p in self.problems)
 
 
+class SpecWarning(UserWarning):
+    """A .layer file that checks but says something that will not take effect (a binding into
+    a table no layer dispatches on). ``pktspec check`` prints it without failing; loading
+    issues it through the :mod:`warnings` module. Located and rendered like a SpecError."""
+
+    def __init__(self, location: Location | None, message: str, hint: str | None = None,
+                 source: str | None = None) -> None:
+        self.location = location
+        self.message = message
+        self.hint = hint
+        self.source = source
+        super().__init__(self.render())
+
+    context = SpecError.context
+
+    def render(self) -> str:
+        where = f"{self.location}: " if self.location else ""
+        out = f"{where}warning: {self.message}"
+        ctx = self.context()
+        if ctx:
+            out += "\n" + ctx
+        if self.hint:
+            out += f"\n    hint: {self.hint}"
+        return out
+
+
 class DecodeError(PktspecError):
     """Packet bytes that do not decode. Kept as data in ``packet.error``; raised in strict mode.
 

@@ -6,15 +6,17 @@ names that are not safe Python identifiers, type errors in expressions, fields u
 they are decoded, fields that can never be reached, bit fields that do not end on a byte, flows
 over mismatched fields, divisors that are a constant zero, and overlapping bindings. What
 passes is safe to emit: every name that reaches generated code has been validated here.
+A binding into a table no layer dispatches on passes with a warning (SpecWarning).
 """
 
 from __future__ import annotations
 
 import keyword
+import warnings
 from dataclasses import dataclass, field
 
-from pktspec.errors import SpecError
-from pktspec.generator.resolve import Program, SourceFile
+from pktspec.errors import SpecError, SpecWarning
+from pktspec.generator.resolve import Program, SourceFile, builtin_index
 from pktspec.generator.types import ADDRESS_KIND, ADDRESSES, FieldType, int_type, is_int_name
 from pktspec.grammar import ast
 from pktspec.grammar.parser import LAYER_CLASSES
@@ -114,6 +116,7 @@ class Checked:
     enums: dict[str, CEnum]
     consts: dict[str, int]
     bindings: list[Bind]
+    warnings: list[SpecWarning] = field(default_factory=list)
     # checksum function -> bits of its result (built-in and `extern checksum`)
     checksums: dict[str, int] = field(default_factory=lambda: dict(CHECKSUM_BITS))
 
@@ -134,6 +137,9 @@ class Checker:
     def __init__(self, program: Program) -> None:
         self.program = program
         self.problems: list[SpecError] = []
+        self.warnings: list[SpecWarning] = []
+        # (unit, field) whose type was wrong (reported): uses of it are not errors again
+        self.untyped: set[tuple[int, str]] = set()
         self.consts: dict[str, int] = {}
         # checksum function -> bits of its result: the built-in ones and `extern checksum`s
         self.checksums: dict[str, int] = dict(CHECKSUM_BITS)
@@ -149,6 +155,11 @@ class Checker:
     def error(self, pos, message: str, hint: str | None = None) -> None:
         source = self.current.module.source if self.current else None
         self.problems.append(SpecError(pos, message, hint, source))
+
+    def warn(self, pos, message: str, hint: str | None = None) -> None:
+        """Something that checks but will not take effect: reported, never fatal."""
+        source = self.current.module.source if self.current else None
+        self.warnings.append(SpecWarning(pos, message, hint, source))
 
     def check_name(self, name: str, pos, what: str) -> None:
         why = valid_identifier(name)
@@ -188,8 +199,9 @@ class Checker:
             first = self.problems[0]
             raise SpecError(first.location, first.message, first.hint, first.source,
                             list(self.problems))
+        self.check_dispatched()
         return Checked(self.program, self.units, self.enums, self.consts, self.bindings,
-                       checksums=self.checksums)
+                       self.warnings, checksums=self.checksums)
 
     def check_extern_checksum(self, decl: ast.Extern) -> None:
         """``extern checksum name : uN;``: a function Python registers, whose result has N
@@ -274,10 +286,7 @@ class Checker:
             self.add_binding(decl.table, value, item.name, item.target, None, item.pos, source)
 
     def add_binding(self, table, value, name, target: ast.Binding, cond, pos, source) -> None:
-        symbol = self.program.symbols.get(target.layer)
-        if symbol is None or symbol.kind != "layer":
-            self.unknown(target.layer, target.pos, "layer",
-                         {n for n, s in self.program.symbols.items() if s.kind == "layer"})
+        if not self.check_layer_ref(target.layer, target.pos):
             return
         self.bindings.append(Bind(table, value, name, target.layer, target.priority, cond, pos,
                                   source))
@@ -301,6 +310,48 @@ class Checker:
                            f"already (at {other.pos}) with the same priority",
                            "give one binding a higher 'priority N' to make it win, or drop one")
             seen[key] = b
+
+    def check_layer_ref(self, name: str, pos) -> bool:
+        """Whether ``name`` is a layer (a binding's target, 'next X', '-> X'); says what it
+        is instead if it is a struct, an enum, a const or an extern."""
+        symbol = self.program.symbols.get(name)
+        if symbol is not None and symbol.kind != "layer":
+            self.error(pos, f"{name!r} is {'an' if symbol.kind[0] in 'ae' else 'a'} "
+                       f"{symbol.kind}, not a layer",
+                       "only a layer can follow another: declare "
+                       f"'layer {name} : application {{ ... }}'" if symbol.kind == "struct"
+                       else "name a layer here")
+            return False
+        if symbol is None:
+            self.unknown(name, pos, "layer",
+                         {n for n, s in self.program.symbols.items() if s.kind == "layer"})
+            return False
+        return True
+
+    def check_dispatched(self) -> None:
+        """A binding into a table that no layer dispatches on (none of this program's
+        layers, no built-in layer, not the capture's link type) never takes effect: a
+        warning, once per table and file, at its first binding."""
+        ours = {u.next_table for u in self.units.values() if u.next_table}
+        reported: set[tuple[int, str]] = set()
+        for b in self.bindings:
+            key = (id(b.file), b.table)
+            if b.file.builtin or b.table in ours or key in reported:
+                continue
+            if b.table in builtin_index().dispatched:
+                continue
+            reported.add(key)
+            users = [(u, f) for u in self.units.values() if u.kind == "layer"
+                     for f in u.fields if f.ftype.kind == "enum" and f.ftype.enum == b.table]
+            if users:
+                unit, f = users[0]
+                hint = f"add 'next by {f.name};' to layer {unit.name}"
+            else:
+                hint = (f"give a layer a field of type {b.table} and 'next by <field>;', "
+                        f"or 'next by <expr> in {b.table};'")
+            self.current = b.file
+            self.warn(b.pos, f"no layer dispatches on {b.table}: its bindings here never take "
+                      f"effect ({b.target} is never decoded through it)", hint)
 
     def check_builtin_overlaps(self) -> None:
         """A user's binding against a built-in one its file does not import: loading would
@@ -377,6 +428,9 @@ class Checker:
 
     def unknown(self, name: str, pos, what: str, pool: set[str]) -> None:
         hint = self.program.suggest(name, pool)
+        if what in ("enum", "layer") and name not in self.program.symbols:
+            # declared by a built-in file this one does not import
+            hint = builtin_index().hint_import(name, (what,)) or hint
         self.error(pos, f"unknown {what} {name!r}", hint)
 
     # ---- layers and structs ----
@@ -399,6 +453,7 @@ class Checker:
         chunk_cond: object = None  # the condition of the bit fields sharing the current byte
         unsized: CField | None = None  # the first field whose size its value does not give
         rest_taker: CField | None = None
+        unfinished: CField | None = None  # the bit field after which the byte is not full
         for member in decl.members:
             if isinstance(member, ast.Field):
                 if rest_taker is not None and member.cond is None:
@@ -407,6 +462,7 @@ class Checker:
                                f"give {rest_taker.name!r} a size, or move it last")
                 cf = self.check_field(member, unit, scope)
                 if cf is None:
+                    self.untyped.add((id(unit), member.name))
                     continue
                 if bit_offset % 8 and expr_key(cf.node.cond) != chunk_cond:
                     self.error(member.pos, f"field {member.name!r} shares a byte with the bit "
@@ -418,6 +474,7 @@ class Checker:
                 if member.align is not None:
                     self.check_align(cf, unit, bit_offset, unsized)
                 bit_offset = self.check_alignment(cf, bit_offset)
+                unfinished = cf if bit_offset % 8 else None
                 if unsized is None and not _size_from_value(cf.ftype):
                     unsized = cf
                 if cf.ftype.to_end:
@@ -431,7 +488,7 @@ class Checker:
                 unit.members.append(member)
                 scope.known[member.name] = self.let_type(member.expr, t, scope)
             elif isinstance(member, ast.Requires):
-                self.check_expr(member.expr, scope)
+                self.check_condition(member.expr, scope)
                 unit.members.append(member)
             elif isinstance(member, ast.Trailer):
                 self.check_trailer(member, unit, scope)
@@ -440,9 +497,13 @@ class Checker:
                 if isinstance(member, ast.Assign) and member.name == "header":
                     scope.header_len = True  # what follows may say len(header)
         if bit_offset % 8:
-            self.error(decl.pos, f"the bit fields of {decl.name!r} end {bit_offset % 8} bits "
-                       "into a byte", "add a reserved field (for example 'reserved: u4;') so "
-                       "they end on a byte")
+            used, missing = bit_offset % 8, 8 - bit_offset % 8
+            where = unfinished.node.pos if unfinished is not None else decl.pos
+            after = f" after {unfinished.name!r}" if unfinished is not None else ""
+            self.error(where, f"the bit fields of {decl.name!r} end {used} "
+                       f"bit{'s' if used != 1 else ''} into a byte",
+                       f"add a {missing}-bit reserved field{after} (for example "
+                       f"'reserved: u{missing};') so they end on a byte")
         self.units[decl.name] = unit
 
     def check_trailer(self, member: ast.Trailer, unit: Unit, scope: _Scope) -> None:
@@ -511,22 +572,26 @@ class Checker:
         if t.kind in ("int", "enum", "flags") and t.bits is not None:
             return bit_offset + t.bits
         if bit_offset % 8:
+            missing = 8 - bit_offset % 8
             self.error(cf.node.pos, f"field {cf.name!r} starts {bit_offset % 8} bits into a "
                        "byte: the bit fields before it do not end on a byte",
-                       "add a reserved bit field so the bits add up to whole bytes")
+                       f"add a {missing}-bit reserved field before it (for example "
+                       f"'reserved: u{missing};') so the bits add up to whole bytes")
         return 0
 
     def check_field(self, node: ast.Field, unit: Unit, scope: _Scope) -> CField | None:
         self.check_member_name(node.name, node.pos, scope)
         if node.cond is not None:
-            self.check_expr(node.cond, scope)
+            self.check_condition(node.cond, scope)
         ftype = self.field_type(node.type, unit, scope)
         if ftype is None:
             return None
         for extra, what in ((node.check, "=="), (node.default, "default")):
             if extra is not None:
                 reported = len(self.problems)
-                self.check_expr(extra, scope)
+                t = self.check_expr(extra, scope)
+                if len(self.problems) == reported:
+                    self.check_value_type(extra, t, node, ftype, what)
                 if len(self.problems) == reported:
                     self.check_fits(extra, ftype, scope, what)
         if node.optional and not (isinstance(node.value, ast.Call)
@@ -540,8 +605,68 @@ class Checker:
             for f in unit.node.members:  # build values may use any field of the unit
                 if isinstance(f, ast.Field) and f.name not in inner.known:
                     inner.later.add(f.name)
-            self.check_expr(node.value, inner)
+            reported = len(self.problems)
+            t = self.check_expr(node.value, inner)
+            if len(self.problems) == reported:
+                self.check_build_value(node, ftype, t)
         return CField(node.name, ftype, node)
+
+    def check_condition(self, e: ast.Expr, scope: _Scope) -> None:
+        """An `if` or `requires` condition: a number or a comparison (a string is always
+        true, so the field would always be there, the requirement always met)."""
+        if self.check_expr(e, scope) == "str":
+            self.error(getattr(e, "pos", None), "a condition must be a number or a "
+                       "comparison, not a string", "a string is always true: compare a "
+                       "field with a value, e.g. 'if kind == 1'")
+
+    def check_value_type(self, e: ast.Expr, t: str, node: ast.Field, ftype: FieldType,
+                         what: str) -> None:
+        """`== V` or `default V` of a type the field never holds: a string for a number
+        (every packet would fail the check), a number for bytes (the builder fails)."""
+        pos = getattr(e, "pos", node.pos)
+        number = _expr_type(ftype) in ("int", "flags")
+        if number and t in ("str", "bytes"):
+            noun = "a string" if t == "str" else "bytes"
+            if ftype.kind == "enum":
+                items = dict(self.enums[ftype.enum].items) if ftype.enum in self.enums else {}
+                item = e.value if isinstance(e, ast.StrLit) and e.value in items else "<item>"
+                hint = f"write an item or a number: '{what} {ftype.enum}.{item}'"
+            elif isinstance(e, ast.StrLit) and len(e.value) == 1:
+                hint = (f"write the number: '{what} {ord(e.value)}' ({e.value!r} is "
+                        f"{ord(e.value):#04x})")
+            else:
+                hint = f"write a number: '{what} 1'"
+            consequence = ("every packet would fail this check" if what == "=="
+                           else "the builder could not write it")
+            self.error(pos, f"{node.name!r} is {ftype.written}, a number: its '{what}' value "
+                       f"cannot be {noun} ({consequence})", hint)
+        elif ftype.kind == "bytes" and ftype.addr is None and t in ("int", "flags", "bool"):
+            hint = "write the bytes as a string, e.g. \"\\x00\\x07\""
+            try:
+                value = _const_eval(e, self.consts)
+            except _NotConstant:
+                value = None
+            size = ftype.bits // 8 if ftype.bits else None
+            if value is not None and size and 0 <= value < 1 << (8 * size):
+                spelled = "".join(f"\\x{b:02x}" for b in value.to_bytes(size, "big"))
+                hint = f"write the bytes as a string: '{what} \"{spelled}\"'"
+            self.error(pos, f"{node.name!r} is {ftype.written}: its '{what}' value must be "
+                       "bytes (a string), not a number", hint)
+
+    def check_build_value(self, node: ast.Field, ftype: FieldType, t: str) -> None:
+        """`name: T = expr`: a checksum wider than the field (the builder fails on every
+        packet: a 32-bit crc32 does not fit a u16), or bytes for a number."""
+        value = node.value
+        bits = self.checksums.get(value.func) if isinstance(value, ast.Call) else None
+        if bits is not None and ftype.kind in ("int", "enum") and ftype.bits is not None \
+                and ftype.bits < bits:
+            self.error(value.pos, f"{value.func}() gives {bits} bits, but {node.name!r} is "
+                       f"{ftype.written} ({ftype.bits} bits)",
+                       f"make the field u{bits} (the builder cannot fit a {bits}-bit checksum "
+                       f"into {ftype.bits} bits)")
+        elif _expr_type(ftype) in ("int", "flags") and t in ("str", "bytes"):
+            self.error(getattr(value, "pos", node.pos), f"{node.name!r} is {ftype.written}, "
+                       f"a number: its build value cannot be {'a string' if t == 'str' else 'bytes'}")
 
     def check_fits(self, e: ast.Expr, ftype: FieldType, scope: _Scope, what: str) -> None:
         """`default V` and `== V` with a constant V that the field's bits cannot hold."""
@@ -693,6 +818,8 @@ class Checker:
             hint = self.program.suggest(name, pool)
             if symbol is not None:
                 hint = f"add: import \"{symbol.file.path.name}\""
+            else:  # declared by a built-in file this one does not import
+                hint = builtin_index().hint_import(name, ("enum", "struct", "extern")) or hint
             self.error(t.pos, f"unknown type {name!r}", hint)
             return None
         for a in t.args:
@@ -782,7 +909,7 @@ class Checker:
     def check_flow(self, member: ast.FlowStmt, unit: Unit) -> None:
         src, dst = unit.field(member.src), unit.field(member.dst)
         for name, f in ((member.src, src), (member.dst, dst)):
-            if f is None:
+            if f is None and (id(unit), name) not in self.untyped:
                 self.unknown(name, member.pos, "field", {x.name for x in unit.fields})
         if src and dst:
             if (src.ftype.kind, src.ftype.addr, src.ftype.bits) != (
@@ -794,10 +921,7 @@ class Checker:
 
     def check_next(self, member, unit: Unit, scope: _Scope) -> None:
         if isinstance(member, ast.NextFixed):
-            symbol = self.program.symbols.get(member.layer)
-            if symbol is None or symbol.kind != "layer":
-                self.unknown(member.layer, member.pos, "layer",
-                             {n for n, s in self.program.symbols.items() if s.kind == "layer"})
+            self.check_layer_ref(member.layer, member.pos)
             return
         next_scope = _Scope(unit=unit, params=scope.params, consts=self.consts,
                             known=dict(scope.known), next_by=True, header_len=True)
@@ -806,14 +930,14 @@ class Checker:
         if member.unless is not None:
             self.check_expr(member.unless, next_scope)
         if member.instead is not None:
-            symbol = self.program.symbols.get(member.instead)
-            if symbol is None or symbol.kind != "layer":
-                self.unknown(member.instead, member.pos, "layer",
-                             {n for n, s in self.program.symbols.items() if s.kind == "layer"})
+            self.check_layer_ref(member.instead, member.pos)
         table = member.table
         if table is None:
             first = member.exprs[0]
             f = unit.field(first.name) if isinstance(first, ast.Name) else None
+            if f is None and isinstance(first, ast.Name) and (id(unit), first.name) \
+                    in self.untyped:
+                return  # its type is wrong: reported where it is declared
             if f is None or f.ftype.kind != "enum":
                 self.error(member.pos, "'next by' needs 'in Table' unless its value is a field "
                            "of an enum type", "write: next by <expr> in <EnumName>;")
@@ -990,6 +1114,8 @@ class Checker:
             return "int"
         if n in scope.later:
             return "any"
+        if scope.unit is not None and (id(scope.unit), n) in self.untyped:
+            return "any"  # a field whose type is wrong: reported where it is declared
         if scope.unit is not None:
             later = next((m for m in scope.unit.node.members
                           if isinstance(m, (ast.Field, ast.Let)) and m.name == n), None)
@@ -998,7 +1124,16 @@ class Checker:
                            f"{later.pos.line})", "an expression may only use earlier fields")
                 return "any"
         pool = set(scope.known) | scope.params | set(self.consts)
-        self.error(e.pos, f"unknown name {n!r}", self.program.suggest(n, pool) if pool else None)
+        hint = self.program.suggest(n, pool) if pool else None
+        if n in SPECIAL_NAMES and scope.remaining:
+            hint = (f"'{n}' is not a value in 'header = ...' or 'payload = ...' (they are "
+                    "sizes): they may use earlier fields, 'remaining' (in 'payload =', the "
+                    "bytes after the header; in 'header =', all of the layer's bytes) and, "
+                    "in 'payload =', len(header)")
+        elif n in SPECIAL_NAMES:
+            hint = (f"'{n}' is a name in build values only "
+                    "('length: u16 = len(header) + len(payload);')")
+        self.error(e.pos, f"unknown name {n!r}", hint)
         return "any"
 
     def check_attr(self, e: ast.Attr, scope: _Scope) -> str:
@@ -1262,8 +1397,14 @@ class _ConstError(_NotConstant):
 
 
 def check(program: Program) -> Checked:
-    """Run every check over a resolved Program; raise SpecError listing all problems."""
-    return Checker(program).run()
+    """Run every check over a resolved Program; raise SpecError listing all problems.
+
+    Warnings (``Checked.warnings``) are also issued through the warnings module as
+    SpecWarning: loading a file shows them once, and never fails on them."""
+    checked = Checker(program).run()
+    for w in checked.warnings:
+        warnings.warn(w, stacklevel=2)
+    return checked
 
 
 def expr_key(e: object) -> object:

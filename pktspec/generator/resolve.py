@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import stat
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from pktspec.errors import Location, SpecError
@@ -99,7 +100,10 @@ class _Loader:
         self.in_progress: list[Path] = []
         self.extra = extra_sources or {}
 
-    def load(self, path: Path, at: Location | None = None) -> SourceFile:
+    def load(self, path: Path, at: Location | None = None,
+             at_source: str | None = None) -> SourceFile:
+        """Load ``path``; ``at`` is the import statement that names it (and ``at_source``
+        the importing file's text, for the caret under it)."""
         named = path  # as given: a symlink is reported under its own name
         path = path.resolve()
         if path in self.by_path:
@@ -107,40 +111,44 @@ class _Loader:
         if path in self.in_progress:
             chain = " -> ".join(p.name for p in self.in_progress + [path])
             raise SpecError(at, f"import cycle: {chain}", hint="move the shared part to a file "
-                            "that both import")
-        text = self._read(path, at, display_name(named))
+                            "that both import", source=at_source)
+        text = self._read(path, at, display_name(named), at_source)
         display = display_name(path)
         module = parse(text, display)
         source = SourceFile(path, display, module, builtin=path.parent == PROTOCOLS_DIR)
         self.in_progress.append(path)
         for imp in module.of_type(ast.Import):
-            source.imports.append(self.load(self._find(imp, path), imp.pos))
+            source.imports.append(self.load(self._find(imp, path, text), imp.pos, text))
         self.in_progress.pop()
         self.by_path[path] = source
         self.order.append(source)
         return source
 
-    def _read(self, path: Path, at: Location | None, display: str) -> str:
+    def _read(self, path: Path, at: Location | None, display: str,
+              at_source: str | None = None) -> str:
         """The file's text. Only regular files are read (a symlink to /dev/zero or a FIFO
         would never end); every failure is located: at the import that names the file, or
         at the file's 1:1 (the bad byte's line and column for text that is not UTF-8)."""
         if path in self.extra:
             return self.extra[path]
         here = at or Location(display, 1, 1)
+        shown = at_source if at is not None else None  # the importer's line, with a caret
         try:
             mode = path.stat().st_mode
         except FileNotFoundError:
-            raise SpecError(here, f"no such .layer file: {path}") from None
+            raise SpecError(here, f"no such .layer file: {path}", source=shown) from None
         except OSError as exc:
-            raise SpecError(here, f"cannot read {path}: {exc.strerror or exc}") from None
+            raise SpecError(here, f"cannot read {path}: {exc.strerror or exc}",
+                            source=shown) from None
         if not stat.S_ISREG(mode):
             what = "a directory" if stat.S_ISDIR(mode) else "a device, FIFO or socket"
             raise SpecError(here, f"{path} is not a regular file ({what})",
-                            hint="name a .layer file")
+                            hint="name a .layer file", source=shown)
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise SpecError(here, f"cannot read {path}: {exc.strerror or exc}") from None
+            raise SpecError(here, f"cannot read {path}: {exc.strerror or exc}",
+                            source=shown) from None
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -152,10 +160,11 @@ class _Loader:
                             hint=f"save it as UTF-8{f' (imported at {at})' if at else ''}"
                             ) from None
 
-    def _find(self, imp: ast.Import, importer: Path) -> Path:
+    def _find(self, imp: ast.Import, importer: Path, text: str | None = None) -> Path:
+        """The file an import names (errors at the import statement, with its line)."""
         if not imp.path.endswith(".layer"):
             raise SpecError(imp.pos, f"cannot import {imp.path!r}: only .layer files are "
-                            "imported", hint='import "ethernet.layer"')
+                            "imported", hint='import "ethernet.layer"', source=text)
         local = importer.parent / imp.path
         if local.exists() or local.resolve() in self.extra:
             return local
@@ -163,10 +172,62 @@ class _Loader:
         if builtin.exists():
             return builtin
         known = sorted(p.name for p in PROTOCOLS_DIR.glob("*.layer"))
-        close = difflib.get_close_matches(imp.path, known, n=1)
+        # only a name that is nearly the same is worth suggesting (a typo, not a guess)
+        close = difflib.get_close_matches(imp.path, known, n=1, cutoff=0.8)
         hint = f"did you mean {close[0]!r}?" if close else (
-            "imports are relative to the importing file, or name a built-in protocol file")
-        raise SpecError(imp.pos, f"cannot find imported file {imp.path!r}", hint=hint)
+            f"there is no {imp.path} beside {importer.name} and no built-in protocol file "
+            "of that name (imports are relative to the importing file, or name a built-in "
+            "file such as \"ethernet.layer\")")
+        raise SpecError(imp.pos, f"cannot find imported file {imp.path!r}", hint=hint,
+                        source=text)
+
+
+@dataclass(frozen=True)
+class BuiltinIndex:
+    """What the built-in protocol files declare, for hints to a file that did not import
+    them: name -> (kind, file name), and the tables their layers dispatch on."""
+
+    names: dict[str, tuple[str, str]]
+    dispatched: frozenset[str]
+
+    def hint_import(self, name: str, kinds: tuple[str, ...] | None = None) -> str | None:
+        """'add import "x.layer"' if a built-in file declares ``name`` (of one of ``kinds``)."""
+        found = self.names.get(name)
+        if found is None or (kinds is not None and found[0] not in kinds):
+            return None
+        kind, file = found
+        return f"{kind} {name} is declared in the built-in {file}: add 'import \"{file}\"'"
+
+
+# Tables the runtime itself dispatches on, besides those of layers: a capture's link type.
+RUNTIME_TABLES = frozenset({"LinkType"})
+
+
+@lru_cache(maxsize=1)
+def builtin_index() -> BuiltinIndex:
+    """Parse pktspec/protocols/*.layer once (about 0.2 s) and index what they declare."""
+    names: dict[str, tuple[str, str]] = {}
+    dispatched: set[str] = set(RUNTIME_TABLES)
+    for path in sorted(PROTOCOLS_DIR.glob("*.layer")):
+        try:
+            module = parse(path.read_text(encoding="utf-8"), display_name(path))
+        except (OSError, SpecError):
+            continue
+        for decl in module.decls:
+            kind = next((k for t, k in _KINDS if isinstance(decl, t)), None)
+            if kind is not None:
+                names.setdefault(decl.name, (kind, path.name))
+        for layer in module.of_type(ast.Layer):
+            types = {m.name: m.type for m in layer.members if isinstance(m, ast.Field)}
+            for m in layer.members:
+                if not isinstance(m, ast.NextBy):
+                    continue
+                if m.table is not None:
+                    dispatched.add(m.table)
+                elif isinstance(m.exprs[0], ast.Name) and isinstance(
+                        types.get(m.exprs[0].name), ast.NamedType):
+                    dispatched.add(types[m.exprs[0].name].name)
+    return BuiltinIndex(names, frozenset(dispatched))
 
 
 _KINDS = ((ast.Enum, "enum"), (ast.Struct, "struct"), (ast.Layer, "layer"),

@@ -91,11 +91,52 @@ def _too_deep(text: str, file: str) -> SpecError:
                      hint="split it with 'let' names (at most 100 levels of operators)")
 
 
+# Terminals that continue an expression: a list of what was expected names them together.
+_OPERATORS = frozenset({
+    "+", "-", "*", "/", "//", "%", "&", "|", "^", "~", "<<", ">>", "==", "!=", "<", "<=",
+    ">", ">=", "and", "or", "not", "?", ".", "["})
+
+
 def _describe_expected(expected: set[str]) -> str:
-    words = sorted({_TERMINAL_WORDS.get(t, _literal(t)) for t in expected})
+    words = {_TERMINAL_WORDS.get(t, _literal(t)) for t in expected}
+    operators = {w for w in words if w.strip("'") in _OPERATORS}
+    if len(operators) > 2:  # after an expression: "';', or an operator" (not 20 symbols)
+        words = sorted(words - operators) + ["an operator"]
+    else:
+        words = sorted(words)
     if len(words) > 8:
         words = words[:8] + ["..."]
     return ", ".join(words)
+
+
+def _acceptable(exc: UnexpectedToken) -> set[str]:
+    """The terminals the parser would really take at the error: lark's ``expected`` holds
+    every lookahead of the LALR state, some of which fail after a reduction (a ')' where no
+    '(' is open). Falls back to ``expected`` when the parser state is not available."""
+    parser = getattr(exc, "interactive_parser", None)
+    if parser is not None:
+        try:
+            accepted = set(parser.accepts()) - {"$END"}
+        except Exception:  # noqa: BLE001 (a diagnostic must not fail on lark's internals)
+            accepted = set()
+        if accepted:
+            return accepted
+    return set(exc.expected or ())
+
+
+def _previous_end_line(exc: UnexpectedToken) -> int | None:
+    """The line on which the text before the unexpected token ends (the last token or
+    tree on the parser's stack)."""
+    parser = getattr(exc, "interactive_parser", None)
+    stack = getattr(getattr(parser, "parser_state", None), "value_stack", None) or []
+    if not stack:
+        return None
+    last = stack[-1]
+    line = getattr(last, "end_line", None)
+    if line is None:
+        meta = getattr(last, "meta", None)
+        line = getattr(meta, "end_line", None) if meta is not None and not meta.empty else None
+    return line
 
 
 def _literal(terminal: str) -> str:
@@ -128,7 +169,7 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> SpecError:
         token = exc.token
         shown = "end of file" if token.type == "$END" else repr(str(token))
         message = f"unexpected {shown}"
-        expected = set(exc.expected or ())
+        expected = _acceptable(exc)
         hint = _hint_for(exc, expected)
     if expected:
         message += f"; expected {_describe_expected(expected)}"
@@ -139,6 +180,10 @@ def _hint_for(exc: UnexpectedToken, expected: set[str]) -> str | None:
     """Fixes for the mistakes people actually make."""
     if exc.token.type == "$END":
         return "a '}' may be missing at the end of the file"
+    before = _previous_end_line(exc)
+    if "SEMICOLON" in expected and before is not None and before < (exc.token.line or 0):
+        # the statement went on to a new line that starts another one
+        return f"missing ';' at the end of line {before}"
     if "SEMICOLON" in expected and exc.token.type in ("NAME", "RBRACE"):
         return "a ';' is missing at the end of the previous statement"
     if exc.token.type == "COLON" and "EQUAL" in expected:
