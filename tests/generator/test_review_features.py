@@ -410,3 +410,34 @@ def test_a_struct_field_may_still_be_called_trailer(tmp_path):
     mod = load_text(tmp_path, "struct T { trailer: u8; }\nlayer HasT : other { t: T; }\n",
                     "hast.layer")
     assert pktspec.decode(b"\x05", first=mod.HasT, strict=True).layers[0].t.trailer == 5
+
+
+# ---- 5. the golden showcase uses them all --------------------------------------------------
+
+
+@pytest.mark.parametrize("words", [[1], [1, 2, 3]])
+def test_the_showcase_frame_builds_and_decodes(user_checksums, words):
+    from pathlib import Path
+
+    from pktspec.runtime.registry import REGISTRY
+
+    user_checksums("showsum", lambda data: sum(data) & 0xFF, bits=8)
+    snapshot = REGISTRY.snapshot()
+    try:
+        mod = pktspec.load(Path(__file__).with_name("golden") / "showcase.layer")
+        _check_frame(mod, words)
+    finally:
+        REGISTRY.restore(snapshot)
+
+
+def _check_frame(mod, words):
+    frame = mod.ShowFrame(words=words, wide=7 if len(words) > 1 else None)
+    data = bytes(frame / b"abc")
+    packet = pktspec.decode(data, first=mod.ShowFrame, strict=True)
+    layer = packet.layers[0]
+    assert layer.words == words and layer.words_size == 2 * len(words)
+    header = 3 + 2 * len(words) + (-(3 + 2 * len(words)) % 8 + 8 if len(words) > 1 else 0)
+    assert len(layer.contents) == header and bytes(layer.payload) == b"abc"
+    assert layer.length == len(data) and layer.sum == sum(data[:-3]) & 0xFF
+    assert verify_checksums(packet) == []
+    agree(layer)
