@@ -14,7 +14,8 @@
 The packages, in the order data flows: ``grammar`` (the language) -> ``generator`` (checks and
 compiles .layer files) -> ``protocols`` (the built-in layers, generated) -> ``runtime`` (Packet,
 Layer, flows, dispatch); ``capture`` (files, live interfaces, BPF) and ``reassembly`` (TCP
-streams, IP fragments) build on the runtime; ``cli`` is the ``pktspec`` command.
+streams, IP fragments) build on the runtime, and ``display_filters`` picks decoded packets by
+their fields (tshark's -Y); ``cli`` is the ``pktspec`` command.
 """
 
 from __future__ import annotations
@@ -97,8 +98,8 @@ def display_filter(text: str) -> Any:
     """A predicate over packets from a display filter, as tshark's ``-Y`` takes:
     ``pktspec.open("x.pcap", filter=pktspec.display_filter("tcp.dst_port == 443"))``.
     Raises DisplayFilterError (column, text, caret) for a filter that does not parse or
-    names no layer or field. See :mod:`pktspec.runtime.display_filter`."""
-    from pktspec.runtime.display_filter import compile_filter
+    names no layer or field. See :mod:`pktspec.display_filters`."""
+    from pktspec.display_filters import compile_filter
     return compile_filter(text)
 
 

@@ -48,7 +48,7 @@ def _source(args: argparse.Namespace) -> Any:
     for path in args.layers:
         pktspec.load(path)
     if args.display_filter is not None:  # after --layers: it may name their layers
-        from pktspec.runtime.display_filter import compile_filter
+        from pktspec.display_filters import compile_filter
 
         args.matches = compile_filter(args.display_filter)
     path = args.file or args.read

@@ -11,6 +11,7 @@ import pytest
 import pktspec
 from pktspec.errors import SpecError
 from pktspec.generator import check_file
+from pktspec.runtime.registry import REGISTRY
 
 _counter = itertools.count()
 
@@ -22,7 +23,9 @@ def _private_cache(tmp_path_factory, monkeypatch):
     folders, which one process would otherwise refuse (two files, one module name)."""
     monkeypatch.setenv("PKTSPEC_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
     before = set(sys.modules)
+    registered = REGISTRY.snapshot()
     yield
+    REGISTRY.restore(registered)  # a test's layers and bindings do not leak into later tests
     for name in set(sys.modules) - before:
         if name.startswith("pktspec.user."):
             del sys.modules[name]
