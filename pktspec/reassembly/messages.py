@@ -151,7 +151,14 @@ def _bounds(cls: type, buf: bytearray, pos: int, have: int) -> tuple[int, int] |
         raise
     except (struct.error, IndexError):
         return None
-    return layer._hend, layer._pend
+    return layer._hend, layer._pend + _trailer_size(cls)
+
+
+def _trailer_size(cls: type) -> int:
+    """Bytes of a layer's fields after its payload (``trailer { ... }``: a message's CRC),
+    which belong to the message although they follow its payload."""
+    trailer = getattr(cls, "TRAILER", None)
+    return 0 if trailer is None else trailer.sizeof()
 
 
 class _Direction:

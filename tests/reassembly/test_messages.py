@@ -265,3 +265,29 @@ def test_the_shared_budget_is_released_once_when_a_direction_stops(lenmsg):
     for p in pkts:
         assembler.assemble(p)
     assert len(got) == 1 and factory.buffered == 0
+
+
+def test_messages_end_after_their_trailer_fields(tmp_path, monkeypatch, restore_registry):
+    """A message layer with a CRC after its payload (trailer { ... }) is framed with it: two
+    back-to-back messages split across segments come out whole, CRCs included."""
+    monkeypatch.setenv("PKTSPEC_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "crcmsg.layer"
+    path.write_text('import "tcp.layer"\n'
+                    "layer CrcMsg : application {\n"
+                    "    length: u8 = len(payload);\n"
+                    "    payload = length;\n"
+                    "    trailer { crc: u16 = crc16_ccitt(header, payload); }\n"
+                    "}\n"
+                    "extend TCPPort { 7878 -> CrcMsg }\n")
+    layer = pktspec.load(path).CrcMsg
+    one, two = bytes(layer() / b"first"), bytes(layer() / b"second!")
+    assert len(one) == 1 + 5 + 2
+    assert message_extent(layer, bytearray(one + two), 0) == len(one)
+    c = Conversation(sport=7878)
+    stream = one + two
+    pkts = c.handshake() + [c.seg("c", "PA", stream[:7], rel=0),
+                            c.seg("c", "PA", stream[7:], rel=7)] + c.close()
+    got = list(messages(pkts))
+    assert [bytes(m.packet.data) for m in got] == [one, two]
+    assert [m.packet.verify_checksums() for m in got] == [[], []]
+    assert not any(m.partial for m in got)
