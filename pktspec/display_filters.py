@@ -22,6 +22,7 @@ Python. A mistake is a :class:`DisplayFilterError` with the column, the text and
 
 from __future__ import annotations
 
+import codecs
 import ipaddress
 import operator
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from typing import Any
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedInput, VisitError
 
-from pktspec.errors import PktspecError
+from pktspec.errors import DecodeError, PktspecError
 from pktspec.runtime.packet import Packet
 from pktspec.runtime.registry import REGISTRY
 
@@ -98,12 +99,30 @@ def compile_filter(text: str) -> Predicate:
         raise DisplayFilterError(text, len(text.rstrip()) + 1 if at_end else exc.column,
                                  ("the filter ends too soon" if at_end else "unexpected input")
                                  + hint) from None
+    _check_depth(text, tree)
     try:
         return _Compile(text).transform(tree)
     except VisitError as exc:
         if isinstance(exc.orig_exc, DisplayFilterError):
             raise exc.orig_exc from None
         raise
+
+
+MAX_DEPTH = 100
+"""Most nested operators a filter may have (as .layer expressions): deeper ones are refused,
+not left to overflow Python's stack while compiling or evaluating."""
+
+
+def _check_depth(text: str, tree: Any) -> None:
+    """Refuse a tree nested deeper than MAX_DEPTH, measured without recursion."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            column = getattr(getattr(node, "meta", None), "column", None) or 1
+            raise DisplayFilterError(text, column, f"more than {MAX_DEPTH} nested operators")
+        stack += [(child, depth + 1) for child in getattr(node, "children", ())
+                  if not isinstance(child, Token)]
 
 
 class _Ref:
@@ -155,7 +174,10 @@ class _Ref:
                     ends = (flow.src, flow.dst)
                     out += [e.raw if name == "port" else str(e) for e in ends]
             else:
-                value = getattr(layer, name, None)
+                try:
+                    value = getattr(layer, name, None)
+                except DecodeError:  # a lazily decoded part that is broken: not there
+                    continue
                 if len(self.path) == 2 and value is not None:
                     value = bool(getattr(value, self.path[1], False))
                 out.append(value)
@@ -182,7 +204,7 @@ def _literal(text: str, ref: _Ref, token: Token) -> Callable[[Any], Any]:
     """
     raw = str(token)
     if raw.startswith('"'):
-        return _bytes_or_text(raw[1:-1].encode().decode("unicode_escape"))
+        return _text_or_bytes, _string(text, token)
     kind = getattr(getattr(ref, "info", None), "kind", None)
     if ref.frame or kind in ("int", "enum", "flags") or (kind is None and ref.path
                                                           and ref.path[0] == "port"):
@@ -201,11 +223,13 @@ def _as_number(value: Any) -> Any:
     return value if isinstance(value, float) else int(value)
 
 
-def _int(raw: str, enum: Any) -> int | None:
-    try:
-        return int(raw, 0)
-    except ValueError:
-        pass
+def _int(raw: str, enum: Any) -> int | float | None:
+    """A number literal (decimal, 0x hex, a decimal fraction for times) or an enum name."""
+    for parse in (lambda t: int(t, 0), float):
+        try:
+            return parse(raw)
+        except ValueError:
+            pass
     if enum is not None:
         for name, member in enum._members_.items():
             if name.lower() == raw.lower():
@@ -243,29 +267,56 @@ def _in_network(value: Any, network: Any) -> bool:
 
 
 def _bytes_or_text(raw: str, hex_ok: bool = False) -> tuple[Callable[[Any], Any], Any]:
+    """An unquoted literal that is not a number or an address: hex bytes (``01:02:03``) when
+    it reads as such, else its text."""
     if hex_ok:
         digits = raw.replace(":", "").replace("-", "")
         if len(digits) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in digits):
-            target = bytes.fromhex(digits)
-            return (lambda value: bytes(value) if isinstance(value, (bytes, bytearray,
-                                                                     memoryview)) else value,
-                    target)
-    return (lambda value: bytes(value) if isinstance(value, (bytes, bytearray, memoryview))
-            else str(value)), _Text(raw)
+            return _text_or_bytes, _Literal(bytes.fromhex(digits))
+    return _text_or_bytes, _Literal(raw.encode())
 
 
-class _Text(str):
-    """A literal that equals bytes of its UTF-8 encoding as well as the text itself."""
+def _string(text: str, token: Token) -> _Literal:
+    """A quoted literal: its UTF-8 bytes, with backslash escapes as in Python bytes
+    (``\\x00``, ``\\n``, ``\\"``)."""
+    try:
+        data = codecs.escape_decode(str(token)[1:-1].encode())[0]
+    except ValueError as exc:
+        raise DisplayFilterError(text, token.column, f"bad escape in the string: {exc}") \
+            from None
+    return _Literal(data)
+
+
+def _text_or_bytes(value: Any) -> Any:
+    """A field's value as the literal compares with it: bytes as bytes, anything else as
+    its text."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    return str(value)
+
+
+class _Literal:
+    """A text-or-bytes literal: equal to the same bytes, or to text whose UTF-8 encoding
+    they are; ``in`` works on both."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, bytes):
-            return other == self.encode()
-        return str.__eq__(self, other)
+        if isinstance(other, str):
+            other = other.encode()
+        return other == self.data
 
     def __ne__(self, other: object) -> bool:
         return not self.__eq__(other)
 
-    __hash__ = str.__hash__
+    __hash__ = None  # type: ignore[assignment]
+
+    def found_in(self, value: Any) -> bool:
+        haystack = value if isinstance(value, bytes) else str(value).encode()
+        return self.data in haystack
 
 
 @v_args(inline=True)
@@ -298,17 +349,15 @@ class _Compile(Transformer):
         return lambda packet: any(_safe(test, convert, v, target) for v in ref.values(packet))
 
     def contains(self, ref: _Ref, _kw: Token, token: Token) -> Predicate:
+        """``field contains "text"`` or ``contains 01:02``: the bytes (or the text's
+        UTF-8) appear in the field's bytes or text."""
         self._needs_field(ref, token)
-        _, target = _bytes_or_text(str(token)[1:-1] if str(token).startswith('"')
-                                   else str(token), hex_ok=not str(token).startswith('"'))
-        needle = target.encode() if isinstance(target, str) else target
-
-        def test(value: Any) -> bool:
-            if isinstance(value, (bytes, bytearray, memoryview)):
-                return needle in bytes(value)
-            return str(needle.decode("latin-1")) in str(value)
-
-        return lambda packet: any(test(v) for v in ref.values(packet))
+        if str(token).startswith('"'):
+            needle = _string(self.text, token)
+        else:
+            needle = _bytes_or_text(str(token), hex_ok=True)[1]
+        return lambda packet: any(needle.found_in(_text_or_bytes(v))
+                                  for v in ref.values(packet))
 
     def member(self, ref: _Ref, _kw: Token, *tokens: Token) -> Predicate:
         tests = [self.compare(ref, Token("CMP", "=="), t) for t in tokens]

@@ -347,3 +347,39 @@ def test_decode_write_keeps_what_came_before_damage_and_refuses_mixed_link_types
     assert main(["decode", str(CAPTURES / "tcp__dk-http.pcap"), "-f", "icmp", "-w",
                  str(empty)]) == 0
     assert empty.stat().st_size == 24
+
+
+def test_decode_write_pcapng_keeps_each_input_interface(capsys, tmp_path):
+    """A pcapng input with two link types, the first packet on the second interface:
+    each packet goes to a copy of its own interface (name, link type, clock)."""
+    from pktspec.capture.files import open_records
+    from pktspec.capture.pcapng_writer import PcapngWriter
+
+    multi = tmp_path / "multi.pcapng"
+    with PcapngWriter(str(multi)) as writer:
+        eth = writer.add_interface(1, name="eth0")
+        radio = writer.add_interface(127, name="wlan0mon", tsresol=9)
+        writer.write(b"\x00" * 8, 1.5, interface=radio)
+        writer.write(b"\x01" * 14, 2.25, interface=eth)
+    out = tmp_path / "out.pcapng"
+    assert main(["decode", str(multi), "-w", str(out)]) == 0
+    with open_records(str(out)) as reader:
+        got = [(bytes(d), i.linktype, i.timestamp) for d, i in reader]
+        names = [iface.name for iface in reader.interfaces]
+    assert got == [(b"\x00" * 8, 127, 1.5), (b"\x01" * 14, 1, 2.25)]
+    assert names == ["wlan0mon", "eth0"]
+
+
+def test_decode_write_dash_is_standard_output(tmp_path):
+    corpus_or_skip()
+    run = subprocess.run([sys.executable, "-m", "pktspec", "decode", "-c", "3", "-w", "-",
+                          str(CAPTURES / "tcp__dk-http.pcap")], capture_output=True,
+                         cwd=tmp_path, check=True)
+    assert run.stdout[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4")
+    assert b"wrote 3 packet(s) to standard output" in run.stderr
+    assert not (tmp_path / "-").exists()
+    piped = tmp_path / "piped.pcap"
+    piped.write_bytes(run.stdout)
+    from pktspec.capture.files import open_records
+    with open_records(str(piped)) as reader:
+        assert len(list(reader)) == 3

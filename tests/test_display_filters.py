@@ -130,3 +130,37 @@ def test_the_api_function_stays_callable_after_the_module_is_imported():
 
     assert callable(pktspec.display_filter)
     assert pktspec.display_filter("tcp")(pktspec.decode(b"\x00" * 14, "Ethernet")) is False
+
+
+def test_review_findings_broken_lazy_parts_strings_depth_and_times():
+    """A broken lazily decoded part counts as absent; strings are UTF-8 with Python bytes
+    escapes, the same for == and contains; nesting is bounded; times compare as decimals."""
+    import struct
+
+    dns = struct.pack(">6H", 1, 0x100, 5, 0, 0, 0) + b"\x03abc"  # claims 5 questions
+    udp = struct.pack(">4H", 1234, 53, 8 + len(dns), 0) + dns
+    ip = (b"\x45\x00" + struct.pack(">H", 20 + len(udp)) + bytes.fromhex("000100004011")
+          + b"\0\0" + bytes([192, 0, 2, 1, 192, 0, 2, 2]))
+    broken = pktspec.decode(bytes.fromhex("ffffffffffff020000000001") + b"\x08\x00" + ip + udp)
+    assert compile_filter("dns")(broken) is True
+    assert compile_filter('dns.questions contains "abc"')(broken) is False
+    assert compile_filter("dns.questions")(broken) is False
+
+    data = "éxx\x00".encode()
+    packet = pktspec.decode(bytes(Ethernet() / IPv4() / UDP(src_port=40000, dst_port=47123)
+                                  / data), Ethernet)
+    for text in ['payload.data == "éxx\\x00"', 'payload.data contains "é"',
+                 'payload.data contains "\\x00"', "payload.data contains c3:a9",
+                 'payload.data == "\\xc3\\xa9xx\\x00"', 'payload.data != "other"']:
+        assert compile_filter(text)(packet) is True, text
+    with pytest.raises(DisplayFilterError, match="column 17: bad escape"):
+        compile_filter('payload.data == "\\x"')
+    for deep in ["not " * 600 + "tcp", "! " * 5000 + "tcp"]:
+        with pytest.raises(DisplayFilterError, match="more than 100 nested operators"):
+            compile_filter(deep)
+    assert compile_filter("not " * 95 + "udp")(packet) is False  # 95 nots: still fine
+
+    corpus_or_skip()
+    first = next(iter(pktspec.open(CAPTURES / "tcp__dk-http.pcap")))
+    assert first.metadata.timestamp == pytest.approx(1084443427.311224)
+    assert compile_filter("frame.time > 1084443427.3 and frame.time < 1084443427.4")(first)

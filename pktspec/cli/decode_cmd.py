@@ -36,7 +36,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--strict", action="store_true", help="stop at the first bad packet")
     p.add_argument("-w", "--write", metavar="OUT", help="write the packets that pass -f/-c to "
                    "a capture file instead of printing them (pcapng if OUT ends in .pcapng, "
-                   "else pcap; .gz compresses), as tcpdump -w does")
+                   "else pcap; .gz compresses; - is standard output), as tcpdump -w does")
     p.add_argument("--print", dest="also_print", action="store_true",
                    help="with -w, print the packets too")
     p.set_defaults(run=run)
@@ -62,15 +62,18 @@ def _source(args: argparse.Namespace) -> Any:
 
 
 class _Output:
-    """The capture file of ``-w``: pcap or pcapng by the name's ending, made when the first
-    packet comes (a pcap file takes its link type and clock from it). When the input turns
-    out damaged the packets written so far are kept, as tcpdump keeps them; when writing
-    itself fails the file is discarded, so nothing half-written is left."""
+    """The capture file of ``-w`` (``-`` is standard output): pcap or pcapng by the name's
+    ending, made when the first packet comes (a pcap file takes its link type and clock from
+    it; pcapng gets one interface per input interface, copied whole from a pcapng input).
+    When the input turns out damaged the packets written so far are kept, as tcpdump keeps
+    them; when writing itself fails the file is discarded, so nothing half-written is left."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, source: Any = None) -> None:
         self.path = path
         self.pcapng = path.endswith((".pcapng", ".pcapng.gz"))
+        self.source = source
         self.writer: Any = None
+        self.interfaces: dict[tuple[int, int], int] = {}  # (input interface, link type) -> ours
         self.count = 0
         self.failed = False
 
@@ -80,20 +83,40 @@ class _Output:
             with writing(self.path):
                 if self.writer is None:
                     self.writer = self._open(info)
-                self.writer.write(bytes(packet.data), info)
+                if self.pcapng and info is not None:
+                    self.writer.write(bytes(packet.data), info, interface=self._interface(info))
+                else:
+                    self.writer.write(bytes(packet.data), info)
         except BaseException:
             self.failed = True
             raise
         self.count += 1
 
+    def _interface(self, info: Any) -> int:
+        """Our interface for a packet's input interface: a copy of the input's IDB (name,
+        options, clock) when it has one of that link type, else a new one."""
+        key = (info.interface, info.linktype)
+        ours = self.interfaces.get(key)
+        if ours is None:
+            given = getattr(getattr(self.source, "_records", None), "interfaces", None) or ()
+            iface = given[info.interface] if info.interface < len(given) else None
+            if iface is not None and iface.linktype == info.linktype:
+                ours = self.writer.add_interface(iface)
+            else:
+                ours = self.writer.add_interface(
+                    info.linktype, tsresol=9 if info.ts_resolution > 1_000_000 else 6)
+            self.interfaces[key] = ours
+        return ours
+
     def _open(self, info: Any) -> Any:
         from pktspec.capture.pcap import PcapWriter
         from pktspec.capture.pcapng_writer import PcapngWriter
 
+        dest: Any = sys.stdout.buffer if self.path == STDIN else self.path
         if self.pcapng:
-            return PcapngWriter(self.path)
+            return PcapngWriter(dest)
         nanosecond = info is not None and info.ts_resolution > 1_000_000
-        return PcapWriter(self.path, linktype=1 if info is None else info.linktype,
+        return PcapWriter(dest, linktype=1 if info is None else info.linktype,
                           nanosecond=nanosecond)
 
     def close(self, finished: bool) -> None:
@@ -108,13 +131,16 @@ class _Output:
                 self.writer = self._open(None)
             if self.writer is not None:
                 self.writer.close()
-                print(f"pktspec: wrote {self.count} packet(s) to {self.path}", file=sys.stderr)
+                where = "standard output" if self.path == STDIN else self.path
+                print(f"pktspec: wrote {self.count} packet(s) to {where}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.write is None:
         return _decode(args, None)
     output = _Output(args.write)
+    if args.write == STDIN:
+        args.also_print = False  # standard output carries the capture
     finished = False
     try:
         _decode(args, output)
@@ -128,6 +154,8 @@ def _decode(args: argparse.Namespace, output: _Output | None) -> int:
     out = sys.stdout
     show = output is None or args.also_print
     with _source(args) as source:
+        if output is not None:
+            output.source = source
         packets = iter(source)
         path = args.file or args.read
         if not args.interface and path != STDIN:
