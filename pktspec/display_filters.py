@@ -328,14 +328,17 @@ class _Compile(Transformer):
         self.text = text
 
     def ref(self, *names: Token) -> _Ref:
+        """``layer.field[.flag]``, resolved now so that a misspelt name fails at once."""
         return _Ref(self.text, list(names))
 
     def present(self, ref: _Ref) -> Predicate:
+        """A bare reference: the layer is there, the field is present, the flag is set."""
         if len(ref.path) == 2:  # a flag: set in some layer
             return lambda packet: any(ref.values(packet))
         return lambda packet: bool(ref.values(packet))
 
     def compare(self, ref: _Ref, op: Token, token: Token) -> Predicate:
+        """``field OP value``: some layer's value compares; ``!=``: none is equal."""
         self._needs_field(ref, token)
         convert, target = _literal(self.text, ref, token)
         test = _ORDER[str(op)]
@@ -360,17 +363,21 @@ class _Compile(Transformer):
                                   for v in ref.values(packet))
 
     def member(self, ref: _Ref, _kw: Token, *tokens: Token) -> Predicate:
+        """``field in {a b c}``: equal to one of them."""
         tests = [self.compare(ref, Token("CMP", "=="), t) for t in tokens]
         return lambda packet: any(t(packet) for t in tests)
 
     def negate(self, _kw: Token, inner: Predicate) -> Predicate:
+        """``not x`` / ``!x``."""
         return lambda packet: not inner(packet)
 
     def and_(self, *parts: Any) -> Predicate:
+        """``a and b and ...`` (the operator tokens are among the parts)."""
         tests = [p for p in parts if not isinstance(p, Token)]
         return lambda packet: all(t(packet) for t in tests)
 
     def or_(self, *parts: Any) -> Predicate:
+        """``a or b or ...``."""
         tests = [p for p in parts if not isinstance(p, Token)]
         return lambda packet: any(t(packet) for t in tests)
 
