@@ -141,16 +141,25 @@ class ModulePlanner:
     def member_lines(self) -> list[str]:
         """The items this file names in an ``extend`` (``extend BKind { C = 3 -> X }``),
         added to the enum's class wherever it was declared, so that they display and build
-        by name like its own items. Items the enum declares itself are left alone."""
+        by name like its own items. Items the enum declares itself are left alone. The
+        registry adds them, recording this module (``__name__``), so that reloading or
+        unloading it takes them back."""
         out: list[str] = []
+        seen: set[tuple[str, str, int]] = set()
         for b in self.checked.bindings:
             if b.file is not self.source or b.name is None or b.value is None:
                 continue
             if (b.name, b.value) in self.checked.enums[b.table].items:
                 continue  # `enum E { A = 1 -> X }`: already in the class body
-            line = f"{self.ref(b.table)}.add_member({b.name!r}, {b.value!r})"
-            if line not in out:
-                out.append(line)
+            if (b.table, b.name, b.value) in seen:
+                continue
+            seen.add((b.table, b.name, b.value))
+            head = f"_REGISTRY.add_member({self.ref(b.table)}, {b.name!r}, {b.value!r},"
+            tail = f"source={f'{self.source.display}:{b.pos.line}'!r}, module=__name__)"
+            if len(head) + 1 + len(tail) <= 99:
+                out.append(f"{head} {tail}")
+            else:
+                out.append(f"{head}\n{' ' * len('_REGISTRY.add_member(')}{tail}")
         return out
 
     def binding_lines(self) -> list[str]:

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 from pktspec.errors import Location, SpecError
 
-__all__ = ["REGISTRY", "Binding", "DispatchTable", "Registry"]
+__all__ = ["REGISTRY", "AddedMember", "Binding", "DispatchTable", "Registry"]
 
 Predicate = Callable[[Any, int, int], bool]
 
@@ -37,6 +37,17 @@ class Binding(NamedTuple):
     cls: type
     source: str | None
     priority: int
+
+
+class AddedMember(NamedTuple):
+    """One enum member an ``extend`` added (``extend EtherType { Mine = 0x88b5 -> M }``),
+    with the module that added it, so that unloading the module takes it back."""
+
+    enum: type
+    name: str
+    value: int
+    module: str | None
+    source: str | None
 
 
 def _same_class(a: type, b: type) -> bool:
@@ -175,6 +186,7 @@ class Registry:
     def __init__(self) -> None:
         self._layers: dict[str, type] = {}
         self._tables: dict[str, DispatchTable] = {}
+        self._members: list[AddedMember] = []
         self.payload: type | None = None
         """The layer called "Payload", kept as an attribute because decode asks for it
         on every packet that ends with data no layer claimed."""
@@ -210,11 +222,58 @@ class Registry:
         if name == "Payload":
             self.payload = None
 
+    def add_member(self, enum: type, name: str, value: int, source: str | None = None,
+                   module: str | None = None) -> Any:
+        """Add the member ``name = value`` to the OpenEnum class ``enum`` for the module
+        called ``module`` (generated modules pass ``__name__``) and return it; source is
+        where the item is written (``mine.layer:3``).
+
+        The registry remembers who added what, so that :meth:`remove_module` and
+        :meth:`restore` take the member back. The same item again is fine (from another
+        module too: both must be unloaded before it goes); the module that added an item
+        may change its value; another module giving the name another value, or a name the
+        class has already, is a SpecError located at the new source.
+        """
+        clash = [m for m in self._members
+                 if m.enum is enum and m.name == name and m.value != int(value)]
+        for old in clash:
+            if old.module != module:
+                raise SpecError(
+                    _location(source),
+                    f"{enum.__name__}.{name} is already {old.value} from "
+                    f"{old.source or old.module or 'Python code'}; "
+                    f"{source or 'Python code'} makes it {int(value)}",
+                    hint="rename one of the two items, or load only one of the two files",
+                )
+        for old in clash:
+            self._take_back(old)
+        try:
+            member = enum.add_member(name, value)  # type: ignore[attr-defined]
+        except ValueError as exc:
+            raise SpecError(_location(source), f"{exc} ({enum.__module__})",
+                            hint=f"give the item another name than {name!r}") from None
+        record = AddedMember(enum, name, int(value), module, source)
+        if record not in self._members:
+            self._members.append(record)
+        return member
+
+    def _take_back(self, record: AddedMember) -> None:
+        """Forget record; the enum loses the member when no other record still adds it."""
+        self._members.remove(record)
+        if not any(m.enum is record.enum and m.name == record.name for m in self._members):
+            record.enum.remove_member(record.name)  # type: ignore[attr-defined]
+
+    def added_members(self) -> list[AddedMember]:
+        """Every enum member added through :meth:`add_member`, oldest first."""
+        return list(self._members)
+
     def remove_module(self, module: str) -> None:
-        """Forget every layer, binding and heuristic that the module called ``module``
-        registered: what reloading an edited .layer file does first, so that the new version
-        does not collide with the bindings of the old one (a binding moved to another line)
-        and what the edit removed does not stay bound."""
+        """Forget every layer, binding, heuristic and enum member that the module called
+        ``module`` registered: what reloading an edited .layer file does first, so that the
+        new version does not collide with what the old one registered (a binding moved to
+        another line, an item with a new value) and what the edit removed does not stay."""
+        for record in [m for m in self._members if m.module == module]:
+            self._take_back(record)
         for name, cls in list(self._layers.items()):
             if cls.__module__ == module:
                 self.remove_layer(name)
@@ -264,15 +323,24 @@ class Registry:
         load .layer files for a while and must leave the decode chain as they found it."""
         tables = {name: (dict(t), {v: list(s) for v, s in t._bindings.items()},
                          list(t.heuristics), t.guarded) for name, t in self._tables.items()}
-        return dict(self._layers), tables, self.payload
+        return dict(self._layers), tables, self.payload, list(self._members)
 
     def restore(self, snapshot: tuple[Any, ...]) -> None:
-        """Go back to a :meth:`snapshot`: layers registered and values bound since are
-        forgotten. Tables are changed in place (generated modules hold them); a table made
-        since is emptied."""
-        layers, tables, payload = snapshot
+        """Go back to a :meth:`snapshot`: layers registered, values bound and enum members
+        added since are forgotten, and those removed since come back. Tables are changed in
+        place (generated modules hold them); a table made since is emptied."""
+        layers, tables, payload, members = snapshot
         self._layers = dict(layers)
         self.payload = payload
+        if members != self._members:
+            # take every added member back, then add the snapshot's in their first order,
+            # so that each value gets back the display name it had
+            for record in reversed(self._members):
+                if record.name in record.enum._added_:  # type: ignore[attr-defined]
+                    record.enum.remove_member(record.name)  # type: ignore[attr-defined]
+            for record in members:
+                record.enum.add_member(record.name, record.value)  # type: ignore[attr-defined]
+            self._members = list(members)
         for name, table in self._tables.items():
             items, bindings, heuristics, guarded = tables.get(name, ({}, {}, [], False))
             dict.clear(table)

@@ -55,6 +55,7 @@ class OpenEnum(int):
     _members_: ClassVar[dict[str, OpenEnum]] = {}
     _by_value_: ClassVar[dict[int, OpenEnum]] = {}
     _names_: ClassVar[dict[int, str]] = {}
+    _added_: ClassVar[dict[str, int]] = {}  # name -> value of each member add_member added
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -75,6 +76,7 @@ class OpenEnum(int):
         cls._members_ = members
         cls._names_ = names
         cls._by_value_ = {value: members[name] for value, name in names.items()}
+        cls._added_ = {}
 
     def __new__(cls, value: int | str = 0) -> Any:
         """The member for value, or ``int(value)`` when no member has it (never raises)."""
@@ -128,11 +130,38 @@ class OpenEnum(int):
         member = int.__new__(cls, value)
         # new dicts rather than updates in place: never the ones OpenEnum itself holds
         cls._members_ = {**cls._members_, name: member}
+        cls._added_ = {**cls._added_, name: value}
         if value not in cls._names_:
             cls._names_ = {**cls._names_, value: name}
             cls._by_value_ = {**cls._by_value_, value: member}
         setattr(cls, name, member)
         return member
+
+    @classmethod
+    def remove_member(cls, name: str) -> None:
+        """Take back a member that :meth:`add_member` added: what unloading the module of
+        the .layer file that named it does. Its value goes back to being unknown, unless
+        another name has it, which then becomes its display name. A member declared in the
+        class body is refused with ValueError; a name that is no member raises KeyError."""
+        if name not in cls._added_:
+            if name in cls._members_:
+                raise ValueError(f"{cls.__name__}.{name} is declared in the class; only "
+                                 "members add_member added can be removed")
+            raise KeyError(f"{cls.__name__} has no member {name!r}")
+        value = cls._added_[name]
+        cls._added_ = {n: v for n, v in cls._added_.items() if n != name}
+        cls._members_ = {n: m for n, m in cls._members_.items() if n != name}
+        delattr(cls, name)
+        if cls._names_.get(value) != name:
+            return  # an alias: the value keeps its display name
+        names = {v: n for v, n in cls._names_.items() if v != value}
+        by_value = {v: m for v, m in cls._by_value_.items() if v != value}
+        alias = next((n for n, m in cls._members_.items() if int(m) == value), None)
+        if alias is not None:
+            names[value] = alias
+            by_value[value] = cls._members_[alias]
+        cls._names_ = names
+        cls._by_value_ = by_value
 
     @classmethod
     def name_of(cls, value: int) -> str | None:

@@ -142,3 +142,58 @@ def test_two_files_of_one_name_are_refused_not_shadowed(tmp_path):
         pktspec.load(tmp_path / "b" / "proto.layer")
     assert "another file called proto.layer is loaded already" in str(raised.value)
     assert raised.value.hint == "rename one of the two files"
+
+
+MYPROTO = ('import "ethernet.layer"\nlayer MyProto : network { a: u8; }\n'
+           "extend EtherType { MyProtoType = 0x88b5 -> MyProto }\n")
+
+
+def test_reloading_takes_back_the_enum_members_of_the_old_version(tmp_path, restore_registry):
+    """Members an ``extend`` added go with the version that added them: a changed value
+    loads (it was a raw ValueError and a rolled-back reload), a renamed item leaves no
+    trace of the old name, and a failing reload puts the old members back."""
+    from pktspec.protocols.ethernet import EtherType
+
+    path = write_layer(tmp_path, MYPROTO, "myproto.layer")
+    pktspec.load(path)
+    assert EtherType.MyProtoType == 0x88B5
+    path.write_text(MYPROTO.replace("0x88b5", "0x88b6"))
+    second = pktspec.load(path)
+    assert EtherType.MyProtoType == 0x88B6 and EtherType.name_of(0x88B5) is None
+    assert pktspec.layers.MyProto is second.MyProto
+    path.write_text(MYPROTO.replace("MyProtoType = 0x88b5", "Renamed = 0x88b7"))
+    pktspec.load(path)
+    assert "MyProtoType" not in EtherType._members_ and not hasattr(EtherType, "MyProtoType")
+    assert EtherType.name_of(0x88B6) is None and EtherType.name_of(0x88B7) == "Renamed"
+    path.write_text(MYPROTO.replace("MyProtoType = 0x88b5", "Other = 0x88b8")
+                    + "layer Broken : other { a: u8 }\n")  # does not parse
+    with pytest.raises(SpecError):
+        pktspec.load(path)
+    assert EtherType.Renamed == 0x88B7 and "Other" not in EtherType.members()
+
+
+def test_restore_takes_back_enum_members(tmp_path):
+    from pktspec.protocols.ethernet import EtherType
+    from pktspec.runtime.registry import REGISTRY
+
+    saved = REGISTRY.snapshot()
+    try:
+        pktspec.load(write_layer(tmp_path, MYPROTO, "myproto.layer"))
+        assert EtherType.name_of(0x88B5) == "MyProtoType"
+    finally:
+        REGISTRY.restore(saved)
+        sys.modules.pop("pktspec.user.myproto", None)
+    assert "MyProtoType" not in EtherType.members() and EtherType.name_of(0x88B5) is None
+
+
+def test_one_item_name_with_two_values_from_two_files_names_both(tmp_path, restore_registry):
+    from pktspec.protocols.ethernet import EtherType
+
+    pktspec.load(write_layer(tmp_path, MYPROTO, "myproto.layer"))
+    other = MYPROTO.replace("MyProto ", "TheirProto ").replace("-> MyProto", "-> TheirProto")
+    with pytest.raises(SpecError) as info:
+        pktspec.load(write_layer(tmp_path, other.replace("0x88b5", "0x88b9"), "theirs.layer"))
+    message = str(info.value)
+    assert "myproto.layer:3" in message and "theirs.layer:3" in message
+    assert "EtherType.MyProtoType" in message
+    assert EtherType.MyProtoType == 0x88B5 and "TheirProto" not in pktspec.runtime.REGISTRY

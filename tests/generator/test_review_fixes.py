@@ -166,7 +166,8 @@ def test_the_extending_module_adds_the_member_once_with_literals(tmp_path):
     path = write_layer(tmp_path, EXTENDING, "rv_kind_ext.layer")
     text = compile_program(path)[1][str(path)]
     assert text.count(".add_member(") == 1
-    assert "RvKind.add_member('C', 3)\n" in text
+    assert ("_REGISTRY.add_member(RvKind, 'C', 3, source='rv_kind_ext.layer:7', "
+            "module=__name__)\n") in text
 
 
 def test_open_enum_add_member():

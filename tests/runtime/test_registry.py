@@ -223,6 +223,34 @@ def test_snapshot_and_restore_leave_the_chain_as_it_was():
     assert REGISTRY.layer("UDP") is UDP
 
 
+def test_added_enum_members_belong_to_their_modules():
+    from pktspec.runtime.values import OpenEnum
+
+    class Kind(OpenEnum):
+        A = 1
+
+    registry = Registry()
+    registry.add_member(Kind, "B", 2, source="one.layer:3", module="user.one")
+    registry.add_member(Kind, "B", 2, source="two.layer:5", module="user.two")  # the same item
+    with pytest.raises(SpecError) as info:
+        registry.add_member(Kind, "B", 7, source="three.layer:4", module="user.three")
+    assert "Kind.B is already 2 from one.layer:3; three.layer:4 makes it 7" in str(info.value)
+    assert info.value.location.file == "three.layer"
+    with pytest.raises(SpecError, match="Kind.A is already 1"):  # declared in the class
+        registry.add_member(Kind, "A", 5, source="three.layer:4", module="user.three")
+    saved = registry.snapshot()
+    registry.remove_module("user.one")
+    assert Kind.B == 2  # user.two still adds it
+    registry.remove_module("user.two")
+    assert not hasattr(Kind, "B") and Kind.name_of(2) is None
+    registry.add_member(Kind, "C", 3, source="four.layer:1", module="user.four")
+    registry.add_member(Kind, "C", 4, source="four.layer:1", module="user.four")  # its own
+    assert Kind.C == 4 and Kind.name_of(3) is None
+    registry.restore(saved)
+    assert Kind.B == 2 and not hasattr(Kind, "C") and list(Kind.members()) == ["A", "B"]
+    assert [m.module for m in registry.added_members()] == ["user.one", "user.two"]
+
+
 def test_star_import_of_pktspec_layers_takes_every_registered_layer():
     namespace: dict = {}
     exec("from pktspec.layers import *", namespace)  # noqa: S102 - the statement under test

@@ -82,6 +82,27 @@ class TestOpenEnum:
         assert table[6] == "tcp"
 
 
+    def test_remove_member_takes_back_an_added_member(self):
+        class Kind(OpenEnum):
+            A = 1
+
+        Kind.add_member("B", 2)
+        Kind.add_member("Alias", 2)
+        Kind.remove_member("B")
+        assert not hasattr(Kind, "B") and list(Kind.members()) == ["A", "Alias"]
+        assert Kind.name_of(2) == "Alias" and str(Kind(2)) == "Alias (2)"  # the alias shows
+        Kind.remove_member("Alias")
+        assert Kind.name_of(2) is None and Kind(2) == 2 and type(Kind(2)) is int
+        with pytest.raises(ValueError, match="no member 'Gone'"):
+            Kind.parse("Gone")
+        Kind.add_member("B", 3)  # free again, with another value
+        assert Kind.B == 3
+        with pytest.raises(ValueError, match="declared in the class"):
+            Kind.remove_member("A")  # only what add_member added can be taken back
+        with pytest.raises(KeyError):
+            Kind.remove_member("Nope")
+
+
 class TestFlagSet:
     def test_tcp_flags_print_like_tcpdump(self):
         assert str(TCPFlags(0x12)) == "[S.]"
