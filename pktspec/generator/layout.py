@@ -91,11 +91,13 @@ class UnitPlanner(BuildRelations):
         return self.mod.global_name(name)
 
     def cons_name(self, name: str) -> str:
+        # this["name"], never this.name: a construct Container's own methods (items, keys,
+        # get, ...) hide the values of fields named like them
         if name in getattr(self.unit.node, "params", ()):
-            return f"this._.{name}"
+            return f"this._[{name!r}]"
         if self.unit.field(name) is not None or any(
                 isinstance(m, ast.Let) and m.name == name for m in self.unit.members):
-            return f"this.{name}"
+            return f"this[{name!r}]"
         if name == "item":
             return "obj"
         if name == "remaining":  # only in boundaries: in a header, all of the layer's bytes
@@ -110,6 +112,35 @@ class UnitPlanner(BuildRelations):
                 shift = cf.ftype.bits - 1 - i
                 return f"(({resolve(e.obj.name)} >> {shift}) & 1)"
         return self.mod.enum_constant(e)
+
+    def member_attr(self, px: PyExpr, resolve, e: ast.Attr) -> str | None:
+        """``x.name`` in any context: a flag, an enum item, or a member of a struct value,
+        read as ``x['name']`` (struct values are construct Containers, or the dicts a
+        person builds with, and a Container's methods would hide ``items`` or ``keys``)."""
+        special = self.flag_attr(resolve, e)
+        if special is None and self.struct_of(e.obj) is not None:
+            return f"{px(e.obj)}[{e.name!r}]"
+        return special
+
+    def type_of(self, e: ast.Expr):
+        """The FieldType of a field, struct member or array item expression, else None."""
+        if isinstance(e, ast.Name):
+            cf = self.unit.field(e.name)
+            return cf.ftype if cf is not None else None
+        if isinstance(e, ast.Attr):
+            struct = self.struct_of(e.obj)
+            unit = self.mod.checked.units.get(struct) if struct is not None else None
+            cf = unit.field(e.name) if unit is not None else None
+            return cf.ftype if cf is not None else None
+        if isinstance(e, ast.Index):
+            t = self.type_of(e.obj)
+            return t.element if t is not None and t.kind == "array" else None
+        return None
+
+    def struct_of(self, e: ast.Expr) -> str | None:
+        """The struct an expression's value is an instance of, or None."""
+        t = self.type_of(e)
+        return t.struct if t is not None and t.kind == "struct" else None
 
     def fast(self) -> PyExpr:
         def index(e: ast.Index) -> str | None:
@@ -134,7 +165,8 @@ class UnitPlanner(BuildRelations):
                 return f"({a} if {a} {op} {b} else {b})"
             return None
 
-        fx = PyExpr(self.fast_name, lambda e: self.flag_attr(self.fast_name, e), index, call)
+        fx = PyExpr(self.fast_name, lambda e: self.member_attr(fx, self.fast_name, e), index,
+                    call)
         return fx
 
     def cons(self) -> PyExpr:
@@ -149,7 +181,8 @@ class UnitPlanner(BuildRelations):
                 return self.sizeof(arg, cx, f"(this._e_{arg} - this._s_{arg})")
             return None
 
-        cx = PyExpr(self.cons_name, lambda e: self.flag_attr(self.cons_name, e), None, call)
+        cx = PyExpr(self.cons_name, lambda e: self.member_attr(cx, self.cons_name, e), None,
+                    call)
         return cx
 
     def sizeof(self, name: str, px: PyExpr, measured: str) -> str:
@@ -344,7 +377,7 @@ class UnitPlanner(BuildRelations):
             if t.element.is_scalar and t.count is not None:
                 return f"({cx(t.count)}) * {t.element.bits // 8}"
             if t.element.is_scalar and t.until is not None:
-                return f"len(this.{run[0].name}) * {t.element.bits // 8}"
+                return f"len(this[{run[0].name!r}]) * {t.element.bits // 8}"
         return None
 
     def slot_for(self, cf) -> str:
@@ -426,7 +459,7 @@ class UnitPlanner(BuildRelations):
                 seg.post.append(f"{target} = {expr}")
             self.add_check(seg, cf, self.fast_name(cf.name), offset)
             self.add_info(cf, offset, nbytes, bits, first_bit)
-            value = f"this.{cf.name}"
+            value = f"this[{cf.name!r}]"
             if self.unit.kind == "struct":  # left out when building: its default, or zero
                 value = f"_or_default(this.get({cf.name!r}), {self.struct_default(cf)})"
             parts.append(f"(({value} & {mask:#x}) << {shift})" if shift
@@ -504,7 +537,7 @@ class UnitPlanner(BuildRelations):
     def add_format_check(self, cf) -> None:
         if cf.node.check is not None:
             self.format_lines.append(
-                f"_c.Check(lambda this: this.{cf.name} == {self.cons()(cf.node.check)}),")
+                f"_c.Check(lambda this: this[{cf.name!r}] == {self.cons()(cf.node.check)}),")
 
     def where(self, pos) -> str:
         """file:line for a generated comment (the display name is escaped: see resolve)."""

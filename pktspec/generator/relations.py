@@ -92,7 +92,7 @@ class BuildRelations:
             t = cf.ftype
             # this.get: a part the user left out is not in the context at all
             value = f"this.get({cf.name!r})"
-            part = f"_built_size(this._subcons.{cf.name}, {value}, this)"
+            part = f"_built_size(this._subcons[{cf.name!r}], {value}, this)"
             if t.sized is not None:
                 bound, measured = t.sized, part
             elif t.kind == "array" and t.array_size is not None:
@@ -228,7 +228,7 @@ class BuildRelations:
         return self.mod.global_name(name)
 
     def build_attr(self, e: ast.Attr) -> str | None:
-        return self.flag_attr(self.build_name, e)
+        return self.member_attr(self.build(), self.build_name, e)
 
     def build_call(self, e: ast.Call) -> str | None:
         if e.func in ("len", "sizeof") and isinstance(e.args[0], ast.Name) and \

@@ -112,10 +112,10 @@ class ARP(_Layer):
         "hw_address_size" / _c.Int8ub,  # arp.layer:39
         "prot_address_size" / _c.Int8ub,  # arp.layer:40
         "operation" / _c.Int16ub,  # arp.layer:41
-        "source_hw_address" / _c.Bytes(lambda this: this.hw_address_size),  # arp.layer:42
-        "source_prot_address" / _c.Bytes(lambda this: this.prot_address_size),  # arp.layer:43
-        "dst_hw_address" / _c.Bytes(lambda this: this.hw_address_size),  # arp.layer:44
-        "dst_prot_address" / _c.Bytes(lambda this: this.prot_address_size),  # arp.layer:45
+        "source_hw_address" / _c.Bytes(lambda this: this['hw_address_size']),  # arp.layer:42
+        "source_prot_address" / _c.Bytes(lambda this: this['prot_address_size']),  # arp.layer:43
+        "dst_hw_address" / _c.Bytes(lambda this: this['hw_address_size']),  # arp.layer:44
+        "dst_prot_address" / _c.Bytes(lambda this: this['prot_address_size']),  # arp.layer:45
     )
     DEFAULTS = {'addr_type': 1, 'protocol': 2048, 'operation': 1}
     RELATIONS = (

@@ -122,8 +122,8 @@ _S_DHCPClientIdentifier = _c.Struct(
 )
 _S_DHCPOption = _c.Struct(
     "code" / _c.Default(_EnumInt(_c.Int8ub, DHCPOptionCode), 0),  # dhcpv4.layer:74
-    "length" / _c.If(lambda this: ((this.code != 0) and (this.code != 255)), _c.Default(_c.Int8ub, lambda this: _built_size(this._subcons.value, this.get('value'), this))),  # dhcpv4.layer:75
-    "value" / _c.If(lambda this: ((this.code != 0) and (this.code != 255)), _c.FixedSized(lambda this: this.length, _c.Switch(lambda this: this.code, {1: _AddressText(_c.Bytes(4), 'ipv4'), 2: _c.Int32sb, 3: _GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 4: _GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 5: _GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 6: _GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 7: _GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 26: _c.Int16ub, 28: _AddressText(_c.Bytes(4), 'ipv4'), 42: _GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 44: _GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 50: _AddressText(_c.Bytes(4), 'ipv4'), 51: _c.Int32ub, 52: _c.Int8ub, 53: _EnumInt(_c.Int8ub, DHCPMessageType), 54: _AddressText(_c.Bytes(4), 'ipv4'), 55: _GreedyRange(_EnumInt(_c.Int8ub, DHCPOptionCode)), 57: _c.Int16ub, 58: _c.Int32ub, 59: _c.Int32ub, 61: _S_DHCPClientIdentifier}, default=_c.Default(_c.GreedyBytes, b'')))),  # dhcpv4.layer:76
+    "length" / _c.If(lambda this: ((this['code'] != 0) and (this['code'] != 255)), _c.Default(_c.Int8ub, lambda this: _built_size(this._subcons['value'], this.get('value'), this))),  # dhcpv4.layer:75
+    "value" / _c.If(lambda this: ((this['code'] != 0) and (this['code'] != 255)), _c.FixedSized(lambda this: this['length'], _c.Switch(lambda this: this['code'], {1: _AddressText(_c.Bytes(4), 'ipv4'), 2: _c.Int32sb, 3: _GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 4: _GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 5: _GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 6: _GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 7: _GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 26: _c.Int16ub, 28: _AddressText(_c.Bytes(4), 'ipv4'), 42: _GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 44: _GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 50: _AddressText(_c.Bytes(4), 'ipv4'), 51: _c.Int32ub, 52: _c.Int8ub, 53: _EnumInt(_c.Int8ub, DHCPMessageType), 54: _AddressText(_c.Bytes(4), 'ipv4'), 55: _GreedyRange(_EnumInt(_c.Int8ub, DHCPOptionCode)), 57: _c.Int16ub, 58: _c.Int32ub, 59: _c.Int32ub, 61: _S_DHCPClientIdentifier}, default=_c.Default(_c.GreedyBytes, b'')))),  # dhcpv4.layer:76
 )
 
 _F_DHCPv4_options = _RepeatUntil(lambda obj, lst, this: (obj.code == 255), _S_DHCPOption)
@@ -174,7 +174,7 @@ class DHCPv4(_Layer):
         "server_name" / _c.Bytes(64),  # dhcpv4.layer:114
         "file" / _c.Bytes(128),  # dhcpv4.layer:115
         "magic" / _c.Int32ub,  # dhcpv4.layer:116
-        "options" / _c.If(lambda this: (this.magic == 1669485411), _RepeatUntil(lambda obj, lst, this: (obj.code == 255), _S_DHCPOption)),  # dhcpv4.layer:117
+        "options" / _c.If(lambda this: (this['magic'] == 1669485411), _RepeatUntil(lambda obj, lst, this: (obj.code == 255), _S_DHCPOption)),  # dhcpv4.layer:117
         "padding" / _c.GreedyBytes,  # dhcpv4.layer:119
     )
     DEFAULTS = {}

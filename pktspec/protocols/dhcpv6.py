@@ -126,9 +126,9 @@ _T_UDPPort = _REGISTRY.table('UDPPort')
 
 _S_DHCPv6DUID = _c.Struct(
     "type" / _c.Default(_EnumInt(_c.Int16ub, DHCPv6DUIDType), 0),  # dhcpv6.layer:74
-    "hardware_type" / _c.If(lambda this: ((this.type == 1) or (this.type == 3)), _c.Default(_c.Int16ub, 0)),  # dhcpv6.layer:75
-    "time" / _c.If(lambda this: (this.type == 1), _c.Default(_c.Int32ub, 0)),  # dhcpv6.layer:77
-    "enterprise_number" / _c.If(lambda this: (this.type == 2), _c.Default(_c.Int32ub, 0)),  # dhcpv6.layer:78
+    "hardware_type" / _c.If(lambda this: ((this['type'] == 1) or (this['type'] == 3)), _c.Default(_c.Int16ub, 0)),  # dhcpv6.layer:75
+    "time" / _c.If(lambda this: (this['type'] == 1), _c.Default(_c.Int32ub, 0)),  # dhcpv6.layer:77
+    "enterprise_number" / _c.If(lambda this: (this['type'] == 2), _c.Default(_c.Int32ub, 0)),  # dhcpv6.layer:78
     "identifier" / _c.Default(_c.GreedyBytes, b''),  # dhcpv6.layer:80
 )
 _S_DHCPv6Status = _c.Struct(
@@ -150,8 +150,8 @@ _S_DHCPv6IAPrefix = _c.Struct(
 )
 _S_DHCPv6IAOption = _c.Struct(
     "code" / _c.Default(_EnumInt(_c.Int16ub, DHCPv6OptionCode), 0),  # dhcpv6.layer:108
-    "length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons.value, this.get('value'), this)),  # dhcpv6.layer:109
-    "value" / _c.FixedSized(lambda this: this.length, _c.Switch(lambda this: this.code, {5: _S_DHCPv6IAAddress, 13: _S_DHCPv6Status, 26: _S_DHCPv6IAPrefix}, default=_c.Default(_c.GreedyBytes, b''))),  # dhcpv6.layer:110
+    "length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons['value'], this.get('value'), this)),  # dhcpv6.layer:109
+    "value" / _c.FixedSized(lambda this: this['length'], _c.Switch(lambda this: this['code'], {5: _S_DHCPv6IAAddress, 13: _S_DHCPv6Status, 26: _S_DHCPv6IAPrefix}, default=_c.Default(_c.GreedyBytes, b''))),  # dhcpv6.layer:110
 )
 _S_DHCPv6IA = _c.Struct(
     "iaid" / _c.Default(_c.Int32ub, 0),  # dhcpv6.layer:120
@@ -165,8 +165,8 @@ _S_DHCPv6IATA = _c.Struct(
 )
 _S_DHCPv6Option = _c.Struct(
     "code" / _c.Default(_EnumInt(_c.Int16ub, DHCPv6OptionCode), 0),  # dhcpv6.layer:135
-    "length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons.value, this.get('value'), this)),  # dhcpv6.layer:136
-    "value" / _c.FixedSized(lambda this: this.length, _c.Switch(lambda this: this.code, {1: _S_DHCPv6DUID, 2: _S_DHCPv6DUID, 3: _S_DHCPv6IA, 4: _S_DHCPv6IATA, 6: _GreedyRange(_EnumInt(_c.Int16ub, DHCPv6OptionCode)), 7: _c.Int8ub, 8: _c.Int16ub, 12: _AddressText(_c.Bytes(16), 'ipv6'), 13: _S_DHCPv6Status, 23: _GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')), 25: _S_DHCPv6IA, 31: _GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')), 32: _c.Int32ub, 82: _c.Int32ub}, default=_c.Default(_c.GreedyBytes, b''))),  # dhcpv6.layer:137
+    "length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons['value'], this.get('value'), this)),  # dhcpv6.layer:136
+    "value" / _c.FixedSized(lambda this: this['length'], _c.Switch(lambda this: this['code'], {1: _S_DHCPv6DUID, 2: _S_DHCPv6DUID, 3: _S_DHCPv6IA, 4: _S_DHCPv6IATA, 6: _GreedyRange(_EnumInt(_c.Int16ub, DHCPv6OptionCode)), 7: _c.Int8ub, 8: _c.Int16ub, 12: _AddressText(_c.Bytes(16), 'ipv6'), 13: _S_DHCPv6Status, 23: _GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')), 25: _S_DHCPv6IA, 31: _GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')), 32: _c.Int32ub, 82: _c.Int32ub}, default=_c.Default(_c.GreedyBytes, b''))),  # dhcpv6.layer:137
 )
 
 _F_DHCPv6_options = _GreedyRange(_S_DHCPv6Option)
@@ -196,10 +196,10 @@ class DHCPv6(_Layer):
     )
     FORMAT = _c.Struct(
         "msg_type" / _c.Int8ub,  # dhcpv6.layer:156
-        "transaction_id" / _c.If(lambda this: (this.msg_type < 12), _c.Int24ub),  # dhcpv6.layer:157
-        "hop_count" / _c.If(lambda this: (this.msg_type >= 12), _c.Int8ub),  # dhcpv6.layer:158
-        "link_address" / _c.If(lambda this: (this.msg_type >= 12), _c.Bytes(16)),  # dhcpv6.layer:159
-        "peer_address" / _c.If(lambda this: (this.msg_type >= 12), _c.Bytes(16)),  # dhcpv6.layer:160
+        "transaction_id" / _c.If(lambda this: (this['msg_type'] < 12), _c.Int24ub),  # dhcpv6.layer:157
+        "hop_count" / _c.If(lambda this: (this['msg_type'] >= 12), _c.Int8ub),  # dhcpv6.layer:158
+        "link_address" / _c.If(lambda this: (this['msg_type'] >= 12), _c.Bytes(16)),  # dhcpv6.layer:159
+        "peer_address" / _c.If(lambda this: (this['msg_type'] >= 12), _c.Bytes(16)),  # dhcpv6.layer:160
         "options" / _GreedyRange(_S_DHCPv6Option),  # dhcpv6.layer:161
     )
     DEFAULTS = {}

@@ -153,30 +153,30 @@ _S_DNSSRV = _c.Struct(
 )
 _S_DNSCharacterString = _c.Struct(
     "length" / _c.Default(_c.Int8ub, lambda this: len(this.get('data') or b'')),  # dns.layer:112
-    "data" / _c.Default(_c.Bytes(lambda this: this.length), lambda this: bytes(this.length)),  # dns.layer:113
+    "data" / _c.Default(_c.Bytes(lambda this: this['length']), lambda this: bytes(this['length'])),  # dns.layer:113
 )
 _S_EDNSOption = _c.Struct(
     "code" / _c.Default(_EnumInt(_c.Int16ub, EDNSOptionCode), 0),  # dns.layer:118
     "length" / _c.Default(_c.Int16ub, lambda this: len(this.get('data') or b'')),  # dns.layer:119
-    "data" / _c.Default(_c.Bytes(lambda this: this.length), lambda this: bytes(this.length)),  # dns.layer:120
+    "data" / _c.Default(_c.Bytes(lambda this: this['length']), lambda this: bytes(this['length'])),  # dns.layer:120
 )
 _S_DNSResourceRecord = _c.Struct(
     "name" / _extern('dns_name'),  # dns.layer:126
     "type" / _c.Default(_EnumInt(_c.Int16ub, DNSType), 0),  # dns.layer:127
-    "class_" / _c.If(lambda this: (this.type != 41), _c.Default(_EnumInt(_c.Int16ub, DNSClass), 0)),  # dns.layer:128
-    "udp_payload_size" / _c.If(lambda this: (this.type == 41), _c.Default(_c.Int16ub, 0)),  # dns.layer:129
-    "ttl" / _c.If(lambda this: (this.type != 41), _c.Default(_c.Int32ub, 0)),  # dns.layer:130
-    "extended_rcode" / _c.If(lambda this: (this.type == 41), _c.Default(_c.Int8ub, 0)),  # dns.layer:131
-    "edns_version" / _c.If(lambda this: (this.type == 41), _c.Default(_c.Int8ub, 0)),  # dns.layer:132
-    "edns_flags" / _c.If(lambda this: (this.type == 41), _c.Default(_c.Int16ub, 0)),  # dns.layer:133
-    "data_length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons.data, this.get('data'), this)),  # dns.layer:134
-    "data" / _c.FixedSized(lambda this: this.data_length, _c.Switch(lambda this: this.type, {1: _AddressText(_c.Bytes(4), 'ipv4'), 2: _extern('dns_name'), 5: _extern('dns_name'), 6: _S_DNSSOA, 12: _extern('dns_name'), 15: _S_DNSMX, 16: _GreedyRange(_S_DNSCharacterString), 28: _AddressText(_c.Bytes(16), 'ipv6'), 33: _S_DNSSRV, 41: _GreedyRange(_S_EDNSOption)}, default=_c.Default(_c.GreedyBytes, b''))),  # dns.layer:135
+    "class_" / _c.If(lambda this: (this['type'] != 41), _c.Default(_EnumInt(_c.Int16ub, DNSClass), 0)),  # dns.layer:128
+    "udp_payload_size" / _c.If(lambda this: (this['type'] == 41), _c.Default(_c.Int16ub, 0)),  # dns.layer:129
+    "ttl" / _c.If(lambda this: (this['type'] != 41), _c.Default(_c.Int32ub, 0)),  # dns.layer:130
+    "extended_rcode" / _c.If(lambda this: (this['type'] == 41), _c.Default(_c.Int8ub, 0)),  # dns.layer:131
+    "edns_version" / _c.If(lambda this: (this['type'] == 41), _c.Default(_c.Int8ub, 0)),  # dns.layer:132
+    "edns_flags" / _c.If(lambda this: (this['type'] == 41), _c.Default(_c.Int16ub, 0)),  # dns.layer:133
+    "data_length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons['data'], this.get('data'), this)),  # dns.layer:134
+    "data" / _c.FixedSized(lambda this: this['data_length'], _c.Switch(lambda this: this['type'], {1: _AddressText(_c.Bytes(4), 'ipv4'), 2: _extern('dns_name'), 5: _extern('dns_name'), 6: _S_DNSSOA, 12: _extern('dns_name'), 15: _S_DNSMX, 16: _GreedyRange(_S_DNSCharacterString), 28: _AddressText(_c.Bytes(16), 'ipv6'), 33: _S_DNSSRV, 41: _GreedyRange(_S_EDNSOption)}, default=_c.Default(_c.GreedyBytes, b''))),  # dns.layer:135
 )
 
-_F_DNS_questions = _c.Array(lambda this: this.qd_count, _S_DNSQuestion)
-_F_DNS_answers = _c.Array(lambda this: this.an_count, _S_DNSResourceRecord)
-_F_DNS_authorities = _c.Array(lambda this: this.ns_count, _S_DNSResourceRecord)
-_F_DNS_additionals = _c.Array(lambda this: this.ar_count, _S_DNSResourceRecord)
+_F_DNS_questions = _c.Array(lambda this: this['qd_count'], _S_DNSQuestion)
+_F_DNS_answers = _c.Array(lambda this: this['an_count'], _S_DNSResourceRecord)
+_F_DNS_authorities = _c.Array(lambda this: this['ns_count'], _S_DNSResourceRecord)
+_F_DNS_additionals = _c.Array(lambda this: this['ar_count'], _S_DNSResourceRecord)
 
 
 _DNS_S0 = _struct.Struct('>HBBHHHH')
@@ -212,13 +212,13 @@ class DNS(_Layer):
     )
     FORMAT = _c.Struct(
         "id" / _c.Int16ub,  # dns.layer:153
-        "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((this.qr & 0x1) << 7) | ((this.opcode & 0xf) << 3) | ((this.aa & 0x1) << 2) | ((this.tc & 0x1) << 1) | (this.rd & 0x1)),
+        "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((this['qr'] & 0x1) << 7) | ((this['opcode'] & 0xf) << 3) | ((this['aa'] & 0x1) << 2) | ((this['tc'] & 0x1) << 1) | (this['rd'] & 0x1)),
         "qr" / _c.Computed(lambda this: (this._bits0 >> 7) & 0x1),  # dns.layer:155
         "opcode" / _c.Computed(lambda this: (this._bits0 >> 3) & 0xf),  # dns.layer:156
         "aa" / _c.Computed(lambda this: (this._bits0 >> 2) & 0x1),  # dns.layer:158
         "tc" / _c.Computed(lambda this: (this._bits0 >> 1) & 0x1),  # dns.layer:160
         "rd" / _c.Computed(lambda this: this._bits0 & 0x1),  # dns.layer:162
-        "_bits1" / _c.Rebuild(_c.Int8ub, lambda this: ((this.ra & 0x1) << 7) | ((this.z & 0x1) << 6) | ((this.ad & 0x1) << 5) | ((this.cd & 0x1) << 4) | (this.response_code & 0xf)),
+        "_bits1" / _c.Rebuild(_c.Int8ub, lambda this: ((this['ra'] & 0x1) << 7) | ((this['z'] & 0x1) << 6) | ((this['ad'] & 0x1) << 5) | ((this['cd'] & 0x1) << 4) | (this['response_code'] & 0xf)),
         "ra" / _c.Computed(lambda this: (this._bits1 >> 7) & 0x1),  # dns.layer:164
         "z" / _c.Computed(lambda this: (this._bits1 >> 6) & 0x1),  # dns.layer:165
         "ad" / _c.Computed(lambda this: (this._bits1 >> 5) & 0x1),  # dns.layer:167
@@ -228,10 +228,10 @@ class DNS(_Layer):
         "an_count" / _c.Int16ub,  # dns.layer:172
         "ns_count" / _c.Int16ub,  # dns.layer:173
         "ar_count" / _c.Int16ub,  # dns.layer:174
-        "questions" / _c.Array(lambda this: this.qd_count, _S_DNSQuestion),  # dns.layer:175
-        "answers" / _c.Array(lambda this: this.an_count, _S_DNSResourceRecord),  # dns.layer:176
-        "authorities" / _c.Array(lambda this: this.ns_count, _S_DNSResourceRecord),  # dns.layer:177
-        "additionals" / _c.Array(lambda this: this.ar_count, _S_DNSResourceRecord),  # dns.layer:178
+        "questions" / _c.Array(lambda this: this['qd_count'], _S_DNSQuestion),  # dns.layer:175
+        "answers" / _c.Array(lambda this: this['an_count'], _S_DNSResourceRecord),  # dns.layer:176
+        "authorities" / _c.Array(lambda this: this['ns_count'], _S_DNSResourceRecord),  # dns.layer:177
+        "additionals" / _c.Array(lambda this: this['ar_count'], _S_DNSResourceRecord),  # dns.layer:178
     )
     DEFAULTS = {}
     RELATIONS = (

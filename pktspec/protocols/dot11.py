@@ -94,21 +94,21 @@ class Dot11(_Layer):
         _FieldInfo('ht_control', 'u32', bits=32, size=4, line=50, doc='HT control (+HTC), in QoS data and management frames with the order flag set', kind='int'),
     )
     FORMAT = _c.Struct(
-        "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((this.subtype & 0xf) << 4) | ((this.type & 0x3) << 2) | (this.proto & 0x3)),
+        "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((this['subtype'] & 0xf) << 4) | ((this['type'] & 0x3) << 2) | (this['proto'] & 0x3)),
         "subtype" / _c.Computed(lambda this: (this._bits0 >> 4) & 0xf),  # dot11.layer:30
         "type" / _c.Computed(lambda this: (this._bits0 >> 2) & 0x3),  # dot11.layer:31
         "proto" / _c.Computed(lambda this: this._bits0 & 0x3),  # dot11.layer:33
         "flags" / _c.Int8ub,  # dot11.layer:34
         "duration_id" / _c.Int16ul,  # dot11.layer:37
         "address1" / _c.Bytes(6),  # dot11.layer:39
-        "address2" / _c.If(lambda this: (((this.type == 0) or (this.type == 2)) or ((((this.type == 1) and (this.subtype != 7)) and (this.subtype != 12)) and (this.subtype != 13))), _c.Bytes(6)),  # dot11.layer:41
-        "address3" / _c.If(lambda this: ((this.type == 0) or (this.type == 2)), _c.Bytes(6)),  # dot11.layer:43
-        "_bits1" / _c.If(lambda this: ((this.type == 0) or (this.type == 2)), _c.Rebuild(_c.Int16ul, lambda this: ((this.sequence_number & 0xfff) << 4) | (this.fragment_number & 0xf))),
+        "address2" / _c.If(lambda this: (((this['type'] == 0) or (this['type'] == 2)) or ((((this['type'] == 1) and (this['subtype'] != 7)) and (this['subtype'] != 12)) and (this['subtype'] != 13))), _c.Bytes(6)),  # dot11.layer:41
+        "address3" / _c.If(lambda this: ((this['type'] == 0) or (this['type'] == 2)), _c.Bytes(6)),  # dot11.layer:43
+        "_bits1" / _c.If(lambda this: ((this['type'] == 0) or (this['type'] == 2)), _c.Rebuild(_c.Int16ul, lambda this: ((this['sequence_number'] & 0xfff) << 4) | (this['fragment_number'] & 0xf))),
         "sequence_number" / _c.Computed(lambda this: None if this._bits1 is None else (this._bits1 >> 4) & 0xfff),  # dot11.layer:44
         "fragment_number" / _c.Computed(lambda this: None if this._bits1 is None else this._bits1 & 0xf),  # dot11.layer:45
-        "address4" / _c.If(lambda this: (((this.type == 2) and ((this.flags >> 0) & 1)) and ((this.flags >> 1) & 1)), _c.Bytes(6)),  # dot11.layer:46
-        "qos" / _c.If(lambda this: ((this.type == 2) and ((this.subtype & 8) != 0)), _c.Int16ul),  # dot11.layer:48
-        "ht_control" / _c.If(lambda this: (((this.flags >> 7) & 1) and ((this.type == 0) or ((this.type == 2) and ((this.subtype & 8) != 0)))), _c.Int32ul),  # dot11.layer:50
+        "address4" / _c.If(lambda this: (((this['type'] == 2) and ((this['flags'] >> 0) & 1)) and ((this['flags'] >> 1) & 1)), _c.Bytes(6)),  # dot11.layer:46
+        "qos" / _c.If(lambda this: ((this['type'] == 2) and ((this['subtype'] & 8) != 0)), _c.Int16ul),  # dot11.layer:48
+        "ht_control" / _c.If(lambda this: (((this['flags'] >> 7) & 1) and ((this['type'] == 0) or ((this['type'] == 2) and ((this['subtype'] & 8) != 0)))), _c.Int32ul),  # dot11.layer:50
     )
     DEFAULTS = {}
     RELATIONS = ()

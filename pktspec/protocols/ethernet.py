@@ -187,7 +187,7 @@ class LLC(_Layer):
         "dsap" / _c.Int8ub,  # ethernet.layer:59
         "ssap" / _c.Int8ub,  # ethernet.layer:60
         "control" / _c.Int8ub,  # ethernet.layer:61
-        "control_high" / _c.If(lambda this: ((this.control & 3) != 3), _c.Int8ub),  # ethernet.layer:63
+        "control_high" / _c.If(lambda this: ((this['control'] & 3) != 3), _c.Int8ub),  # ethernet.layer:63
     )
     DEFAULTS = {}
     RELATIONS = ()

@@ -57,7 +57,7 @@ _S_GeneveOption = _c.Struct(
     "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((_or_default(this.get('reserved'), 0) & 0x7) << 5) | (_or_default(this.get('length'), 0) & 0x1f)),
     "reserved" / _c.Computed(lambda this: (this._bits0 >> 5) & 0x7),  # geneve.layer:11
     "length" / _c.Computed(lambda this: this._bits0 & 0x1f),  # geneve.layer:13
-    "data" / _c.Default(_c.Bytes(lambda this: (this.length * 4)), lambda this: bytes((this.length * 4))),  # geneve.layer:14
+    "data" / _c.Default(_c.Bytes(lambda this: (this['length'] * 4)), lambda this: bytes((this['length'] * 4))),  # geneve.layer:14
 )
 
 _F_Geneve_options = _GreedyRange(_S_GeneveOption)
@@ -86,18 +86,18 @@ class Geneve(_Layer):
         _FieldInfo('options', 'GeneveOption[]', line=33, kind='value'),
     )
     FORMAT = _c.Struct(
-        "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((this.version & 0x3) << 6) | (this.opt_len & 0x3f)),
+        "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((this['version'] & 0x3) << 6) | (this['opt_len'] & 0x3f)),
         "version" / _c.Computed(lambda this: (this._bits0 >> 6) & 0x3),  # geneve.layer:20
         "opt_len" / _c.Computed(lambda this: this._bits0 & 0x3f),  # geneve.layer:22
-        _c.Check(lambda this: (this.version == 0)),
-        "_bits1" / _c.Rebuild(_c.Int8ub, lambda this: ((this.oam & 0x1) << 7) | ((this.critical & 0x1) << 6) | (this.reserved & 0x3f)),
+        _c.Check(lambda this: (this['version'] == 0)),
+        "_bits1" / _c.Rebuild(_c.Int8ub, lambda this: ((this['oam'] & 0x1) << 7) | ((this['critical'] & 0x1) << 6) | (this['reserved'] & 0x3f)),
         "oam" / _c.Computed(lambda this: (this._bits1 >> 7) & 0x1),  # geneve.layer:25
         "critical" / _c.Computed(lambda this: (this._bits1 >> 6) & 0x1),  # geneve.layer:27
         "reserved" / _c.Computed(lambda this: this._bits1 & 0x3f),  # geneve.layer:28
         "protocol" / _c.Int16ub,  # geneve.layer:29
         "vni" / _c.Int24ub,  # geneve.layer:31
         "reserved2" / _c.Int8ub,  # geneve.layer:32
-        "options" / _c.FixedSized(lambda this: (this.opt_len * 4), _GreedyRange(_S_GeneveOption)),  # geneve.layer:33
+        "options" / _c.FixedSized(lambda this: (this['opt_len'] * 4), _GreedyRange(_S_GeneveOption)),  # geneve.layer:33
     )
     DEFAULTS = {}
     RELATIONS = (

@@ -54,7 +54,7 @@ _S_GRESourceRouteEntry = _c.Struct(
     "address_family" / _c.Default(_c.Int16ub, 0),  # gre.layer:7
     "sre_offset" / _c.Default(_c.Int8ub, 0),  # gre.layer:8
     "sre_length" / _c.Default(_c.Int8ub, lambda this: len(this.get('routing_information') or b'')),  # gre.layer:9
-    "routing_information" / _c.Default(_c.Bytes(lambda this: this.sre_length), lambda this: bytes(this.sre_length)),  # gre.layer:10
+    "routing_information" / _c.Default(_c.Bytes(lambda this: this['sre_length']), lambda this: bytes(this['sre_length'])),  # gre.layer:10
 )
 
 _F_GRE_routing = _RepeatUntil(lambda obj, lst, this: ((obj.address_family == 0) and (obj.sre_length == 0)), _S_GRESourceRouteEntry)
@@ -98,26 +98,26 @@ class GRE(_Layer):
         _FieldInfo('routing', 'GRESourceRouteEntry[]', line=39, kind='value'),
     )
     FORMAT = _c.Struct(
-        "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((this.checksum_present & 0x1) << 7) | ((this.routing_present & 0x1) << 6) | ((this.key_present & 0x1) << 5) | ((this.seq_present & 0x1) << 4) | ((this.strict_source_route & 0x1) << 3) | (this.recursion_control & 0x7)),
+        "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((this['checksum_present'] & 0x1) << 7) | ((this['routing_present'] & 0x1) << 6) | ((this['key_present'] & 0x1) << 5) | ((this['seq_present'] & 0x1) << 4) | ((this['strict_source_route'] & 0x1) << 3) | (this['recursion_control'] & 0x7)),
         "checksum_present" / _c.Computed(lambda this: (this._bits0 >> 7) & 0x1),  # gre.layer:17
         "routing_present" / _c.Computed(lambda this: (this._bits0 >> 6) & 0x1),  # gre.layer:18
         "key_present" / _c.Computed(lambda this: (this._bits0 >> 5) & 0x1),  # gre.layer:19
         "seq_present" / _c.Computed(lambda this: (this._bits0 >> 4) & 0x1),  # gre.layer:20
         "strict_source_route" / _c.Computed(lambda this: (this._bits0 >> 3) & 0x1),  # gre.layer:21
         "recursion_control" / _c.Computed(lambda this: this._bits0 & 0x7),  # gre.layer:22
-        "_bits1" / _c.Rebuild(_c.Int8ub, lambda this: ((this.ack_present & 0x1) << 7) | ((this.flags & 0xf) << 3) | (this.version & 0x7)),
+        "_bits1" / _c.Rebuild(_c.Int8ub, lambda this: ((this['ack_present'] & 0x1) << 7) | ((this['flags'] & 0xf) << 3) | (this['version'] & 0x7)),
         "ack_present" / _c.Computed(lambda this: (this._bits1 >> 7) & 0x1),  # gre.layer:24
         "flags" / _c.Computed(lambda this: (this._bits1 >> 3) & 0xf),  # gre.layer:25
         "version" / _c.Computed(lambda this: this._bits1 & 0x7),  # gre.layer:27
         "protocol" / _c.Int16ub,  # gre.layer:28
-        "checksum" / _c.If(lambda this: ((this.checksum_present == 1) or (this.routing_present == 1)), _c.Int16ub),  # gre.layer:29
-        "routing_offset" / _c.If(lambda this: ((this.checksum_present == 1) or (this.routing_present == 1)), _c.Int16ub),  # gre.layer:31
-        "key" / _c.If(lambda this: ((this.key_present == 1) and (this.version != 1)), _c.Int32ub),  # gre.layer:32
-        "payload_length" / _c.If(lambda this: ((this.key_present == 1) and (this.version == 1)), _c.Int16ub),  # gre.layer:34
-        "call_id" / _c.If(lambda this: ((this.key_present == 1) and (this.version == 1)), _c.Int16ub),  # gre.layer:36
-        "seq" / _c.If(lambda this: (this.seq_present == 1), _c.Int32ub),  # gre.layer:37
-        "ack" / _c.If(lambda this: (this.ack_present == 1), _c.Int32ub),  # gre.layer:38
-        "routing" / _c.If(lambda this: (this.routing_present == 1), _RepeatUntil(lambda obj, lst, this: ((obj.address_family == 0) and (obj.sre_length == 0)), _S_GRESourceRouteEntry)),  # gre.layer:39
+        "checksum" / _c.If(lambda this: ((this['checksum_present'] == 1) or (this['routing_present'] == 1)), _c.Int16ub),  # gre.layer:29
+        "routing_offset" / _c.If(lambda this: ((this['checksum_present'] == 1) or (this['routing_present'] == 1)), _c.Int16ub),  # gre.layer:31
+        "key" / _c.If(lambda this: ((this['key_present'] == 1) and (this['version'] != 1)), _c.Int32ub),  # gre.layer:32
+        "payload_length" / _c.If(lambda this: ((this['key_present'] == 1) and (this['version'] == 1)), _c.Int16ub),  # gre.layer:34
+        "call_id" / _c.If(lambda this: ((this['key_present'] == 1) and (this['version'] == 1)), _c.Int16ub),  # gre.layer:36
+        "seq" / _c.If(lambda this: (this['seq_present'] == 1), _c.Int32ub),  # gre.layer:37
+        "ack" / _c.If(lambda this: (this['ack_present'] == 1), _c.Int32ub),  # gre.layer:38
+        "routing" / _c.If(lambda this: (this['routing_present'] == 1), _RepeatUntil(lambda obj, lst, this: ((obj.address_family == 0) and (obj.sre_length == 0)), _S_GRESourceRouteEntry)),  # gre.layer:39
     )
     DEFAULTS = {}
     RELATIONS = ()

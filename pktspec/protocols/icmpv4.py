@@ -124,13 +124,13 @@ class ICMPv4(_Layer):
         "type" / _c.Int8ub,  # icmpv4.layer:50
         "code" / _c.Int8ub,  # icmpv4.layer:51
         "checksum" / _c.Int16ub,  # icmpv4.layer:52
-        "has_id" / _c.Computed(_let(lambda this: (((this.type == 0) or (this.type == 8)) or ((this.type >= 13) and (this.type <= 18))))),  # icmpv4.layer:54
-        "id" / _c.If(lambda this: this.has_id, _c.Int16ub),  # icmpv4.layer:55
-        "seq" / _c.If(lambda this: this.has_id, _c.Int16ub),  # icmpv4.layer:56
-        "gateway" / _c.If(lambda this: (this.type == 5), _c.Bytes(4)),  # icmpv4.layer:58
-        "pointer" / _c.If(lambda this: (this.type == 12), _c.Int8ub),  # icmpv4.layer:60
-        "unused" / _c.If(lambda this: ((not this.has_id) and (this.type != 5)), _c.Bytes(lambda this: (2 if (this.type == 3) else (3 if (this.type == 12) else 4)))),  # icmpv4.layer:62
-        "next_hop_mtu" / _c.If(lambda this: (this.type == 3), _c.Int16ub),  # icmpv4.layer:64
+        "has_id" / _c.Computed(_let(lambda this: (((this['type'] == 0) or (this['type'] == 8)) or ((this['type'] >= 13) and (this['type'] <= 18))))),  # icmpv4.layer:54
+        "id" / _c.If(lambda this: this['has_id'], _c.Int16ub),  # icmpv4.layer:55
+        "seq" / _c.If(lambda this: this['has_id'], _c.Int16ub),  # icmpv4.layer:56
+        "gateway" / _c.If(lambda this: (this['type'] == 5), _c.Bytes(4)),  # icmpv4.layer:58
+        "pointer" / _c.If(lambda this: (this['type'] == 12), _c.Int8ub),  # icmpv4.layer:60
+        "unused" / _c.If(lambda this: ((not this['has_id']) and (this['type'] != 5)), _c.Bytes(lambda this: (2 if (this['type'] == 3) else (3 if (this['type'] == 12) else 4)))),  # icmpv4.layer:62
+        "next_hop_mtu" / _c.If(lambda this: (this['type'] == 3), _c.Int16ub),  # icmpv4.layer:64
     )
     DEFAULTS = {}
     RELATIONS = (

@@ -125,8 +125,8 @@ _S_ICMPv6RDNSSOption = _c.Struct(
 )
 _S_ICMPv6Option = _c.Struct(
     "type" / _c.Default(_EnumInt(_c.Int8ub, ICMPv6OptionType), 0),  # icmpv6.layer:116
-    "length" / _c.Default(_c.Int8ub, lambda this: (_built_size(this._subcons.value, this.get('value'), this) + 2 + 7) // 8),  # icmpv6.layer:117
-    "value" / _c.FixedSized(lambda this: ((this.length * 8) - 2), _c.Switch(lambda this: this.type, {3: _S_ICMPv6PrefixInformation, 5: _S_ICMPv6MTUOption, 25: _S_ICMPv6RDNSSOption}, default=_c.Default(_c.GreedyBytes, b''))),  # icmpv6.layer:118
+    "length" / _c.Default(_c.Int8ub, lambda this: (_built_size(this._subcons['value'], this.get('value'), this) + 2 + 7) // 8),  # icmpv6.layer:117
+    "value" / _c.FixedSized(lambda this: ((this['length'] * 8) - 2), _c.Switch(lambda this: this['type'], {3: _S_ICMPv6PrefixInformation, 5: _S_ICMPv6MTUOption, 25: _S_ICMPv6RDNSSOption}, default=_c.Default(_c.GreedyBytes, b''))),  # icmpv6.layer:118
 )
 _S_MLDv2Query = _c.Struct(
     "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((_or_default(this.get('reserved'), 0) & 0xf) << 4) | ((_or_default(this.get('suppress'), 0) & 0x1) << 3) | (_or_default(this.get('robustness'), 0) & 0x7)),
@@ -135,15 +135,15 @@ _S_MLDv2Query = _c.Struct(
     "robustness" / _c.Computed(lambda this: this._bits0 & 0x7),  # icmpv6.layer:174
     "interval_code" / _c.Default(_c.Int8ub, 0),  # icmpv6.layer:176
     "num_sources" / _c.Default(_c.Int16ub, lambda this: len(this.get('sources') or ())),  # icmpv6.layer:177
-    "sources" / _c.Array(lambda this: this.num_sources, _AddressText(_c.Bytes(16), 'ipv6')),  # icmpv6.layer:178
+    "sources" / _c.Array(lambda this: this['num_sources'], _AddressText(_c.Bytes(16), 'ipv6')),  # icmpv6.layer:178
 )
 _S_MLDv2Record = _c.Struct(
     "type" / _c.Default(_EnumInt(_c.Int8ub, MLDv2RecordType), 0),  # icmpv6.layer:211
     "aux_data_length" / _c.Default(_c.Int8ub, lambda this: (len(this.get('aux_data') or b'') + 3) // 4),  # icmpv6.layer:212
     "num_sources" / _c.Default(_c.Int16ub, lambda this: len(this.get('sources') or ())),  # icmpv6.layer:213
     "multicast_address" / _c.Default(_AddressText(_c.Bytes(16), 'ipv6'), b'\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'),  # icmpv6.layer:214
-    "sources" / _c.Array(lambda this: this.num_sources, _AddressText(_c.Bytes(16), 'ipv6')),  # icmpv6.layer:215
-    "aux_data" / _c.Default(_c.Bytes(lambda this: (this.aux_data_length * 4)), lambda this: bytes((this.aux_data_length * 4))),  # icmpv6.layer:216
+    "sources" / _c.Array(lambda this: this['num_sources'], _AddressText(_c.Bytes(16), 'ipv6')),  # icmpv6.layer:215
+    "aux_data" / _c.Default(_c.Bytes(lambda this: (this['aux_data_length'] * 4)), lambda this: bytes((this['aux_data_length'] * 4))),  # icmpv6.layer:216
 )
 
 _F_ICMPv6RouterSolicitation_options = _GreedyRange(_S_ICMPv6Option)
@@ -152,7 +152,7 @@ _F_ICMPv6NeighborSolicitation_options = _GreedyRange(_S_ICMPv6Option)
 _F_ICMPv6NeighborAdvertisement_options = _GreedyRange(_S_ICMPv6Option)
 _F_ICMPv6Redirect_options = _GreedyRange(_S_ICMPv6Option)
 _F_MLDQuery_query_v2 = _GreedyRange(_S_MLDv2Query)
-_F_MLDv2Report_records = _c.Array(lambda this: this.num_records, _S_MLDv2Record)
+_F_MLDv2Report_records = _c.Array(lambda this: this['num_records'], _S_MLDv2Record)
 
 
 _ICMPv6_S0 = _struct.Struct('>BBH')
@@ -537,7 +537,7 @@ class ICMPv6NeighborAdvertisement(_Layer):
         _FieldInfo('options', 'ICMPv6Option[]', line=157, kind='value'),
     )
     FORMAT = _c.Struct(
-        "_bits0" / _c.Rebuild(_c.Int32ub, lambda this: ((this.flags & 0x7) << 29) | (this.reserved & 0x1fffffff)),
+        "_bits0" / _c.Rebuild(_c.Int32ub, lambda this: ((this['flags'] & 0x7) << 29) | (this['reserved'] & 0x1fffffff)),
         "flags" / _c.Computed(lambda this: (this._bits0 >> 29) & 0x7),  # icmpv6.layer:154
         "reserved" / _c.Computed(lambda this: this._bits0 & 0x1fffffff),  # icmpv6.layer:155
         "target_address" / _c.Bytes(16),  # icmpv6.layer:156
@@ -746,7 +746,7 @@ class MLDv2Report(_Layer):
     FORMAT = _c.Struct(
         "reserved" / _c.Int16ub,  # icmpv6.layer:221
         "num_records" / _c.Int16ub,  # icmpv6.layer:222
-        "records" / _c.Array(lambda this: this.num_records, _S_MLDv2Record),  # icmpv6.layer:223
+        "records" / _c.Array(lambda this: this['num_records'], _S_MLDv2Record),  # icmpv6.layer:223
     )
     DEFAULTS = {}
     RELATIONS = (

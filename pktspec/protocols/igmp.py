@@ -79,19 +79,19 @@ _S_IGMPv3Query = _c.Struct(
     "robustness" / _c.Computed(lambda this: this._bits0 & 0x7),  # igmp.layer:30
     "interval_code" / _c.Default(_c.Int8ub, 0),  # igmp.layer:32
     "num_sources" / _c.Default(_c.Int16ub, lambda this: len(this.get('sources') or ())),  # igmp.layer:33
-    "sources" / _c.Array(lambda this: this.num_sources, _AddressText(_c.Bytes(4), 'ipv4')),  # igmp.layer:34
+    "sources" / _c.Array(lambda this: this['num_sources'], _AddressText(_c.Bytes(4), 'ipv4')),  # igmp.layer:34
 )
 _S_IGMPv3GroupRecord = _c.Struct(
     "type" / _c.Default(_EnumInt(_c.Int8ub, IGMPv3GroupRecordType), 0),  # igmp.layer:39
     "aux_data_length" / _c.Default(_c.Int8ub, lambda this: (len(this.get('aux_data') or b'') + 3) // 4),  # igmp.layer:40
     "num_sources" / _c.Default(_c.Int16ub, lambda this: len(this.get('sources') or ())),  # igmp.layer:41
     "multicast_address" / _c.Default(_AddressText(_c.Bytes(4), 'ipv4'), b'\x00\x00\x00\x00'),  # igmp.layer:42
-    "sources" / _c.Array(lambda this: this.num_sources, _AddressText(_c.Bytes(4), 'ipv4')),  # igmp.layer:43
-    "aux_data" / _c.Default(_c.Bytes(lambda this: (this.aux_data_length * 4)), lambda this: bytes((this.aux_data_length * 4))),  # igmp.layer:44
+    "sources" / _c.Array(lambda this: this['num_sources'], _AddressText(_c.Bytes(4), 'ipv4')),  # igmp.layer:43
+    "aux_data" / _c.Default(_c.Bytes(lambda this: (this['aux_data_length'] * 4)), lambda this: bytes((this['aux_data_length'] * 4))),  # igmp.layer:44
 )
 
 _F_IGMP_query_v3 = _GreedyRange(_S_IGMPv3Query)
-_F_IGMP_records = _c.Array(lambda this: this.num_records, _S_IGMPv3GroupRecord)
+_F_IGMP_records = _c.Array(lambda this: this['num_records'], _S_IGMPv3GroupRecord)
 
 
 _IGMP_S0 = _struct.Struct('>BBH')
@@ -121,11 +121,11 @@ class IGMP(_Layer):
         "type" / _c.Int8ub,  # igmp.layer:52
         "max_response_time" / _c.Int8ub,  # igmp.layer:54
         "checksum" / _c.Int16ub,  # igmp.layer:55
-        "group_address" / _c.If(lambda this: (this.type != 34), _c.Bytes(4)),  # igmp.layer:56
-        "query_v3" / _c.If(lambda this: (this.type == 17), _GreedyRange(_S_IGMPv3Query)),  # igmp.layer:57
-        "reserved" / _c.If(lambda this: (this.type == 34), _c.Int16ub),  # igmp.layer:58
-        "num_records" / _c.If(lambda this: (this.type == 34), _c.Int16ub),  # igmp.layer:59
-        "records" / _c.If(lambda this: (this.type == 34), _c.Array(lambda this: this.num_records, _S_IGMPv3GroupRecord)),  # igmp.layer:60
+        "group_address" / _c.If(lambda this: (this['type'] != 34), _c.Bytes(4)),  # igmp.layer:56
+        "query_v3" / _c.If(lambda this: (this['type'] == 17), _GreedyRange(_S_IGMPv3Query)),  # igmp.layer:57
+        "reserved" / _c.If(lambda this: (this['type'] == 34), _c.Int16ub),  # igmp.layer:58
+        "num_records" / _c.If(lambda this: (this['type'] == 34), _c.Int16ub),  # igmp.layer:59
+        "records" / _c.If(lambda this: (this['type'] == 34), _c.Array(lambda this: this['num_records'], _S_IGMPv3GroupRecord)),  # igmp.layer:60
     )
     DEFAULTS = {}
     RELATIONS = (

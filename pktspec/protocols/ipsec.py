@@ -74,7 +74,7 @@ class IPSecAH(_Layer):
         "reserved" / _c.Int16ub,  # ipsec.layer:10
         "spi" / _c.Int32ub,  # ipsec.layer:12
         "seq" / _c.Int32ub,  # ipsec.layer:13
-        "authentication_data" / _c.Bytes(lambda this: ((this.payload_length * 4) - 4)),  # ipsec.layer:15
+        "authentication_data" / _c.Bytes(lambda this: ((this['payload_length'] * 4) - 4)),  # ipsec.layer:15
     )
     DEFAULTS = {}
     RELATIONS = (

@@ -117,8 +117,8 @@ _S_IPv4TimestampOption = _c.Struct(
 )
 _S_IPv4Option = _c.Struct(
     "type" / _c.Default(_EnumInt(_c.Int8ub, IPv4OptionType), 0),  # ipv4.layer:73
-    "length" / _c.If(lambda this: (this.type > 1), _c.Default(_c.Int8ub, lambda this: _built_size(this._subcons.value, this.get('value'), this) + 2)),  # ipv4.layer:74
-    "value" / _c.If(lambda this: (this.type > 1), _c.FixedSized(lambda this: (this.length - 2), _c.Switch(lambda this: this.type, {7: _S_IPv4RouteOption, 68: _S_IPv4TimestampOption, 131: _S_IPv4RouteOption, 137: _S_IPv4RouteOption, 148: _c.Int16ub}, default=_c.Default(_c.GreedyBytes, b'')))),  # ipv4.layer:75
+    "length" / _c.If(lambda this: (this['type'] > 1), _c.Default(_c.Int8ub, lambda this: _built_size(this._subcons['value'], this.get('value'), this) + 2)),  # ipv4.layer:74
+    "value" / _c.If(lambda this: (this['type'] > 1), _c.FixedSized(lambda this: (this['length'] - 2), _c.Switch(lambda this: this['type'], {7: _S_IPv4RouteOption, 68: _S_IPv4TimestampOption, 131: _S_IPv4RouteOption, 137: _S_IPv4RouteOption, 148: _c.Int16ub}, default=_c.Default(_c.GreedyBytes, b'')))),  # ipv4.layer:75
 )
 
 _F_IPv4_options = _GreedyRange(_S_IPv4Option)
@@ -151,16 +151,16 @@ class IPv4(_Layer):
         _FieldInfo('options', 'IPv4Option[]', line=101, kind='value'),
     )
     FORMAT = _c.Struct(
-        "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((this.version & 0xf) << 4) | (this.ihl & 0xf)),
+        "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((this['version'] & 0xf) << 4) | (this['ihl'] & 0xf)),
         "version" / _c.Computed(lambda this: (this._bits0 >> 4) & 0xf),  # ipv4.layer:85
-        _c.Check(lambda this: this.version == 4),
+        _c.Check(lambda this: this['version'] == 4),
         "ihl" / _c.Computed(lambda this: this._bits0 & 0xf),  # ipv4.layer:87
-        "_bits1" / _c.Rebuild(_c.Int8ub, lambda this: ((this.dscp & 0x3f) << 2) | (this.ecn & 0x3)),
+        "_bits1" / _c.Rebuild(_c.Int8ub, lambda this: ((this['dscp'] & 0x3f) << 2) | (this['ecn'] & 0x3)),
         "dscp" / _c.Computed(lambda this: (this._bits1 >> 2) & 0x3f),  # ipv4.layer:88
         "ecn" / _c.Computed(lambda this: this._bits1 & 0x3),  # ipv4.layer:89
         "total_length" / _c.Int16ub,  # ipv4.layer:91
         "id" / _c.Int16ub,  # ipv4.layer:92
-        "_bits2" / _c.Rebuild(_c.Int16ub, lambda this: ((this.flags & 0x7) << 13) | (this.fragment_offset & 0x1fff)),
+        "_bits2" / _c.Rebuild(_c.Int16ub, lambda this: ((this['flags'] & 0x7) << 13) | (this['fragment_offset'] & 0x1fff)),
         "flags" / _c.Computed(lambda this: (this._bits2 >> 13) & 0x7),  # ipv4.layer:93
         "fragment_offset" / _c.Computed(lambda this: this._bits2 & 0x1fff),  # ipv4.layer:94
         "ttl" / _c.Int8ub,  # ipv4.layer:95
@@ -168,8 +168,8 @@ class IPv4(_Layer):
         "checksum" / _c.Int16ub,  # ipv4.layer:97
         "src" / _c.Bytes(4),  # ipv4.layer:98
         "dst" / _c.Bytes(4),  # ipv4.layer:99
-        _c.Check(lambda this: (this.ihl >= 5)),
-        "options" / _c.FixedSized(lambda this: ((this.ihl * 4) - 20), _GreedyRange(_S_IPv4Option)),  # ipv4.layer:101
+        _c.Check(lambda this: (this['ihl'] >= 5)),
+        "options" / _c.FixedSized(lambda this: ((this['ihl'] * 4) - 20), _GreedyRange(_S_IPv4Option)),  # ipv4.layer:101
     )
     DEFAULTS = {'version': 4, 'ihl': 5, 'ttl': 64}
     RELATIONS = (

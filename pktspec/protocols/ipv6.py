@@ -81,9 +81,9 @@ class IPv6(_Layer):
         _FieldInfo('dst', 'ipv6addr', bits=128, offset=24, size=16, line=16, kind='address'),
     )
     FORMAT = _c.Struct(
-        "_bits0" / _c.Rebuild(_c.Int32ub, lambda this: ((this.version & 0xf) << 28) | ((this.traffic_class & 0xff) << 20) | (this.flow_label & 0xfffff)),
+        "_bits0" / _c.Rebuild(_c.Int32ub, lambda this: ((this['version'] & 0xf) << 28) | ((this['traffic_class'] & 0xff) << 20) | (this['flow_label'] & 0xfffff)),
         "version" / _c.Computed(lambda this: (this._bits0 >> 28) & 0xf),  # ipv6.layer:7
-        _c.Check(lambda this: this.version == 6),
+        _c.Check(lambda this: this['version'] == 6),
         "traffic_class" / _c.Computed(lambda this: (this._bits0 >> 20) & 0xff),  # ipv6.layer:8
         "flow_label" / _c.Computed(lambda this: this._bits0 & 0xfffff),  # ipv6.layer:9
         "payload_length" / _c.Int16ub,  # ipv6.layer:11

@@ -79,8 +79,8 @@ _T_IPv6RoutingType = _REGISTRY.table('IPv6RoutingType')
 
 _S_IPv6Option = _c.Struct(
     "type" / _c.Default(_EnumInt(_c.Int8ub, IPv6OptionType), 0),  # ipv6ext.layer:23
-    "length" / _c.If(lambda this: (this.type != 0), _c.Default(_c.Int8ub, lambda this: len(this.get('value') or b''))),  # ipv6ext.layer:24
-    "value" / _c.If(lambda this: (this.type != 0), _c.Default(_c.Bytes(lambda this: this.length), lambda this: bytes(this.length))),  # ipv6ext.layer:25
+    "length" / _c.If(lambda this: (this['type'] != 0), _c.Default(_c.Int8ub, lambda this: len(this.get('value') or b''))),  # ipv6ext.layer:24
+    "value" / _c.If(lambda this: (this['type'] != 0), _c.Default(_c.Bytes(lambda this: this['length']), lambda this: bytes(this['length']))),  # ipv6ext.layer:25
 )
 _S_IPv6SourceRoute = _c.Struct(
     "reserved" / _c.Default(_c.Int32ub, 0),  # ipv6ext.layer:60
@@ -99,7 +99,7 @@ _S_IPv6SegmentRouting = _c.Struct(
 
 _F_IPv6HopByHop_options = _GreedyRange(_S_IPv6Option)
 _F_IPv6Destination_options = _GreedyRange(_S_IPv6Option)
-_F_IPv6Routing_routing_data = _c.Switch(lambda this: this.routing_type, {0: _S_IPv6SourceRoute, 2: _S_IPv6HomeAddressRoute, 4: _S_IPv6SegmentRouting}, default=_c.GreedyBytes)
+_F_IPv6Routing_routing_data = _c.Switch(lambda this: this['routing_type'], {0: _S_IPv6SourceRoute, 2: _S_IPv6HomeAddressRoute, 4: _S_IPv6SegmentRouting}, default=_c.GreedyBytes)
 
 
 _IPv6HopByHop_S0 = _struct.Struct('>BB')
@@ -120,7 +120,7 @@ class IPv6HopByHop(_Layer):
     FORMAT = _c.Struct(
         "next_header" / _c.Int8ub,  # ipv6ext.layer:30
         "header_length" / _c.Int8ub,  # ipv6ext.layer:32
-        "options" / _c.FixedSized(lambda this: ((this.header_length * 8) + 6), _GreedyRange(_S_IPv6Option)),  # ipv6ext.layer:33
+        "options" / _c.FixedSized(lambda this: ((this['header_length'] * 8) + 6), _GreedyRange(_S_IPv6Option)),  # ipv6ext.layer:33
     )
     DEFAULTS = {}
     RELATIONS = (
@@ -186,7 +186,7 @@ class IPv6Destination(_Layer):
     FORMAT = _c.Struct(
         "next_header" / _c.Int8ub,  # ipv6ext.layer:41
         "header_length" / _c.Int8ub,  # ipv6ext.layer:43
-        "options" / _c.FixedSized(lambda this: ((this.header_length * 8) + 6), _GreedyRange(_S_IPv6Option)),  # ipv6ext.layer:44
+        "options" / _c.FixedSized(lambda this: ((this['header_length'] * 8) + 6), _GreedyRange(_S_IPv6Option)),  # ipv6ext.layer:44
     )
     DEFAULTS = {}
     RELATIONS = (
@@ -256,7 +256,7 @@ class IPv6Routing(_Layer):
         "header_length" / _c.Int8ub,  # ipv6ext.layer:82
         "routing_type" / _c.Int8ub,  # ipv6ext.layer:83
         "segments_left" / _c.Int8ub,  # ipv6ext.layer:85
-        "routing_data" / _c.FixedSized(lambda this: ((this.header_length * 8) + 4), _c.Switch(lambda this: this.routing_type, {0: _S_IPv6SourceRoute, 2: _S_IPv6HomeAddressRoute, 4: _S_IPv6SegmentRouting}, default=_c.GreedyBytes)),  # ipv6ext.layer:86
+        "routing_data" / _c.FixedSized(lambda this: ((this['header_length'] * 8) + 4), _c.Switch(lambda this: this['routing_type'], {0: _S_IPv6SourceRoute, 2: _S_IPv6HomeAddressRoute, 4: _S_IPv6SegmentRouting}, default=_c.GreedyBytes)),  # ipv6ext.layer:86
     )
     DEFAULTS = {}
     RELATIONS = (
@@ -325,7 +325,7 @@ class IPv6Fragment(_Layer):
     FORMAT = _c.Struct(
         "next_header" / _c.Int8ub,  # ipv6ext.layer:99
         "reserved" / _c.Int8ub,  # ipv6ext.layer:100
-        "_bits0" / _c.Rebuild(_c.Int16ub, lambda this: ((this.fragment_offset & 0x1fff) << 3) | ((this.reserved2 & 0x3) << 1) | (this.more_fragments & 0x1)),
+        "_bits0" / _c.Rebuild(_c.Int16ub, lambda this: ((this['fragment_offset'] & 0x1fff) << 3) | ((this['reserved2'] & 0x3) << 1) | (this['more_fragments'] & 0x1)),
         "fragment_offset" / _c.Computed(lambda this: (this._bits0 >> 3) & 0x1fff),  # ipv6ext.layer:102
         "reserved2" / _c.Computed(lambda this: (this._bits0 >> 1) & 0x3),  # ipv6ext.layer:103
         "more_fragments" / _c.Computed(lambda this: this._bits0 & 0x1),  # ipv6ext.layer:104

@@ -80,7 +80,7 @@ class Loopback(_Layer):
     )
     FORMAT = _c.Struct(
         "family_raw" / _c.Int32ul,  # loopback.layer:23
-        "family" / _c.Computed(_let(lambda this: (((this.family_raw >> 24) | ((this.family_raw >> 8) & 65280)) if (this.family_raw > 65535) else this.family_raw))),  # loopback.layer:25
+        "family" / _c.Computed(_let(lambda this: (((this['family_raw'] >> 24) | ((this['family_raw'] >> 8) & 65280)) if (this['family_raw'] > 65535) else this['family_raw']))),  # loopback.layer:25
     )
     DEFAULTS = {}
     RELATIONS = ()

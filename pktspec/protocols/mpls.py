@@ -68,7 +68,7 @@ class MPLS(_Layer):
         _FieldInfo('ttl', 'u8', bits=8, offset=3, size=1, line=12, kind='int'),
     )
     FORMAT = _c.Struct(
-        "_bits0" / _c.Rebuild(_c.Int24ub, lambda this: ((this.label & 0xfffff) << 4) | ((this.traffic_class & 0x7) << 1) | (this.stack_bottom & 0x1)),
+        "_bits0" / _c.Rebuild(_c.Int24ub, lambda this: ((this['label'] & 0xfffff) << 4) | ((this['traffic_class'] & 0x7) << 1) | (this['stack_bottom'] & 0x1)),
         "label" / _c.Computed(lambda this: (this._bits0 >> 4) & 0xfffff),  # mpls.layer:7
         "traffic_class" / _c.Computed(lambda this: (this._bits0 >> 1) & 0x7),  # mpls.layer:9
         "stack_bottom" / _c.Computed(lambda this: this._bits0 & 0x1),  # mpls.layer:11

@@ -83,7 +83,7 @@ _S_NTPControl = _c.Struct(
     "association_id" / _c.Default(_c.Int16ub, 0),  # ntp.layer:36
     "offset" / _c.Default(_c.Int16ub, 0),  # ntp.layer:37
     "count" / _c.Default(_c.Int16ub, lambda this: len(this.get('data') or b'')),  # ntp.layer:38
-    "data" / _c.Default(_c.Bytes(lambda this: this.count), lambda this: bytes(this.count)),  # ntp.layer:39
+    "data" / _c.Default(_c.Bytes(lambda this: this['count']), lambda this: bytes(this['count'])),  # ntp.layer:39
 )
 
 _F_NTP_control = _S_NTPControl
@@ -127,21 +127,21 @@ class NTP(_Layer):
         _FieldInfo('extensions', 'bytes[]', line=67, doc='NTPv4 extension fields and the key ID and MAC, the padding and authenticator of a\ncontrol message, or a whole mode 7 message', kind='bytes'),
     )
     FORMAT = _c.Struct(
-        "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((this.leap_indicator & 0x3) << 6) | ((this.version & 0x7) << 3) | (this.mode & 0x7)),
+        "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((this['leap_indicator'] & 0x3) << 6) | ((this['version'] & 0x7) << 3) | (this['mode'] & 0x7)),
         "leap_indicator" / _c.Computed(lambda this: (this._bits0 >> 6) & 0x3),  # ntp.layer:46
         "version" / _c.Computed(lambda this: (this._bits0 >> 3) & 0x7),  # ntp.layer:47
         "mode" / _c.Computed(lambda this: this._bits0 & 0x7),  # ntp.layer:48
-        "stratum" / _c.If(lambda this: (this.mode < 6), _c.Int8ub),  # ntp.layer:49
-        "poll" / _c.If(lambda this: (this.mode < 6), _c.Int8sb),  # ntp.layer:51
-        "precision" / _c.If(lambda this: (this.mode < 6), _c.Int8sb),  # ntp.layer:53
-        "root_delay" / _c.If(lambda this: (this.mode < 6), _c.Int32ub),  # ntp.layer:55
-        "root_dispersion" / _c.If(lambda this: (this.mode < 6), _c.Int32ub),  # ntp.layer:57
-        "reference_id" / _c.If(lambda this: (this.mode < 6), _c.Int32ub),  # ntp.layer:59
-        "reference_timestamp" / _c.If(lambda this: (this.mode < 6), _c.Int64ub),  # ntp.layer:60
-        "origin_timestamp" / _c.If(lambda this: (this.mode < 6), _c.Int64ub),  # ntp.layer:61
-        "receive_timestamp" / _c.If(lambda this: (this.mode < 6), _c.Int64ub),  # ntp.layer:62
-        "transmit_timestamp" / _c.If(lambda this: (this.mode < 6), _c.Int64ub),  # ntp.layer:63
-        "control" / _c.If(lambda this: (this.mode == 6), _S_NTPControl),  # ntp.layer:64
+        "stratum" / _c.If(lambda this: (this['mode'] < 6), _c.Int8ub),  # ntp.layer:49
+        "poll" / _c.If(lambda this: (this['mode'] < 6), _c.Int8sb),  # ntp.layer:51
+        "precision" / _c.If(lambda this: (this['mode'] < 6), _c.Int8sb),  # ntp.layer:53
+        "root_delay" / _c.If(lambda this: (this['mode'] < 6), _c.Int32ub),  # ntp.layer:55
+        "root_dispersion" / _c.If(lambda this: (this['mode'] < 6), _c.Int32ub),  # ntp.layer:57
+        "reference_id" / _c.If(lambda this: (this['mode'] < 6), _c.Int32ub),  # ntp.layer:59
+        "reference_timestamp" / _c.If(lambda this: (this['mode'] < 6), _c.Int64ub),  # ntp.layer:60
+        "origin_timestamp" / _c.If(lambda this: (this['mode'] < 6), _c.Int64ub),  # ntp.layer:61
+        "receive_timestamp" / _c.If(lambda this: (this['mode'] < 6), _c.Int64ub),  # ntp.layer:62
+        "transmit_timestamp" / _c.If(lambda this: (this['mode'] < 6), _c.Int64ub),  # ntp.layer:63
+        "control" / _c.If(lambda this: (this['mode'] == 6), _S_NTPControl),  # ntp.layer:64
         "extensions" / _c.GreedyBytes,  # ntp.layer:67
     )
     DEFAULTS = {}

@@ -135,9 +135,9 @@ class PPPHDLC(_Layer):
     )
     FORMAT = _c.Struct(
         "address" / _c.Int8ub,  # ppp.layer:39
-        _c.Check(lambda this: this.address == 255),
+        _c.Check(lambda this: this['address'] == 255),
         "control" / _c.Int8ub,  # ppp.layer:40
-        _c.Check(lambda this: this.control == 3),
+        _c.Check(lambda this: this['control'] == 3),
     )
     DEFAULTS = {'address': 255, 'control': 3}
     RELATIONS = ()

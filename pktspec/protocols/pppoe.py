@@ -84,7 +84,7 @@ _T_PPPoETagType = _REGISTRY.table('PPPoETagType')
 _S_PPPoETag = _c.Struct(
     "type" / _c.Default(_EnumInt(_c.Int16ub, PPPoETagType), 0),  # pppoe.layer:34
     "length" / _c.Default(_c.Int16ub, lambda this: len(this.get('value') or b'')),  # pppoe.layer:35
-    "value" / _c.Default(_c.Bytes(lambda this: this.length), lambda this: bytes(this.length)),  # pppoe.layer:36
+    "value" / _c.Default(_c.Bytes(lambda this: this['length']), lambda this: bytes(this['length'])),  # pppoe.layer:36
 )
 
 _F_PPPoE_tags = _GreedyRange(_S_PPPoETag)
@@ -109,13 +109,13 @@ class PPPoE(_Layer):
         _FieldInfo('tags', 'PPPoETag[]', line=48, kind='value'),
     )
     FORMAT = _c.Struct(
-        "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((this.version & 0xf) << 4) | (this.type & 0xf)),
+        "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((this['version'] & 0xf) << 4) | (this['type'] & 0xf)),
         "version" / _c.Computed(lambda this: (this._bits0 >> 4) & 0xf),  # pppoe.layer:42
         "type" / _c.Computed(lambda this: this._bits0 & 0xf),  # pppoe.layer:43
         "code" / _c.Int8ub,  # pppoe.layer:44
         "session_id" / _c.Int16ub,  # pppoe.layer:45
         "length" / _c.Int16ub,  # pppoe.layer:47
-        "tags" / _c.If(lambda this: (this.code != 0), _c.FixedSized(lambda this: this.length, _GreedyRange(_S_PPPoETag))),  # pppoe.layer:48
+        "tags" / _c.If(lambda this: (this['code'] != 0), _c.FixedSized(lambda this: this['length'], _GreedyRange(_S_PPPoETag))),  # pppoe.layer:48
     )
     DEFAULTS = {'version': 1, 'type': 1}
     RELATIONS = (

@@ -199,103 +199,103 @@ class RadioTap(_Layer):
         "pad" / _c.Int8ub,  # radiotap.layer:15
         "length" / _c.Int16ul,  # radiotap.layer:16
         "present" / _c.Int32ul,  # radiotap.layer:17
-        "ext_present" / _c.If(lambda this: ((this.present >> 31) & 1), _RepeatUntil(lambda obj, lst, this: ((obj & 2147483648) == 0), _c.Int32ul)),  # radiotap.layer:24
-        "_at0" / _c.Computed(lambda this: 8 + (len(this.ext_present) * 4 if ((this.present >> 31) & 1) else 0)),
-        _c.If(lambda this: ((this.present >> 0) & 1), _c.Padding(lambda this: -this._at0 % 8)),
-        "tsft" / _c.If(lambda this: ((this.present >> 0) & 1), _c.Int64ul),  # radiotap.layer:26
-        "flags" / _c.If(lambda this: ((this.present >> 1) & 1), _c.Int8ub),  # radiotap.layer:27
-        "rate" / _c.If(lambda this: ((this.present >> 2) & 1), _c.Int8ub),  # radiotap.layer:30
-        "_at1" / _c.Computed(lambda this: this._at0 + (-this._at0 % 8 + 8 if ((this.present >> 0) & 1) else 0) + (1 if ((this.present >> 1) & 1) else 0) + (1 if ((this.present >> 2) & 1) else 0)),
-        _c.If(lambda this: ((this.present >> 3) & 1), _c.Padding(lambda this: -this._at1 % 2)),
-        "channel_frequency" / _c.If(lambda this: ((this.present >> 3) & 1), _c.Int16ul),  # radiotap.layer:32
-        "channel_flags" / _c.If(lambda this: ((this.present >> 3) & 1), _c.Int16ul),  # radiotap.layer:33
-        "_at2" / _c.Computed(lambda this: this._at1 + (-this._at1 % 2 + 2 if ((this.present >> 3) & 1) else 0) + (2 if ((this.present >> 3) & 1) else 0)),
-        _c.If(lambda this: ((this.present >> 4) & 1), _c.Padding(lambda this: -this._at2 % 2)),
-        "fhss" / _c.If(lambda this: ((this.present >> 4) & 1), _c.Int16ul),  # radiotap.layer:38
-        "dbm_antenna_signal" / _c.If(lambda this: ((this.present >> 5) & 1), _c.Int8sb),  # radiotap.layer:39
-        "dbm_antenna_noise" / _c.If(lambda this: ((this.present >> 6) & 1), _c.Int8sb),  # radiotap.layer:40
-        "_at3" / _c.Computed(lambda this: this._at2 + (-this._at2 % 2 + 2 if ((this.present >> 4) & 1) else 0) + (1 if ((this.present >> 5) & 1) else 0) + (1 if ((this.present >> 6) & 1) else 0)),
-        _c.If(lambda this: ((this.present >> 7) & 1), _c.Padding(lambda this: -this._at3 % 2)),
-        "lock_quality" / _c.If(lambda this: ((this.present >> 7) & 1), _c.Int16ul),  # radiotap.layer:41
-        "_at4" / _c.Computed(lambda this: this._at3 + (-this._at3 % 2 + 2 if ((this.present >> 7) & 1) else 0)),
-        _c.If(lambda this: ((this.present >> 8) & 1), _c.Padding(lambda this: -this._at4 % 2)),
-        "tx_attenuation" / _c.If(lambda this: ((this.present >> 8) & 1), _c.Int16ul),  # radiotap.layer:42
-        "_at5" / _c.Computed(lambda this: this._at4 + (-this._at4 % 2 + 2 if ((this.present >> 8) & 1) else 0)),
-        _c.If(lambda this: ((this.present >> 9) & 1), _c.Padding(lambda this: -this._at5 % 2)),
-        "db_tx_attenuation" / _c.If(lambda this: ((this.present >> 9) & 1), _c.Int16ul),  # radiotap.layer:43
-        "dbm_tx_power" / _c.If(lambda this: ((this.present >> 10) & 1), _c.Int8sb),  # radiotap.layer:44
-        "antenna" / _c.If(lambda this: ((this.present >> 11) & 1), _c.Int8ub),  # radiotap.layer:45
-        "db_antenna_signal" / _c.If(lambda this: ((this.present >> 12) & 1), _c.Int8ub),  # radiotap.layer:46
-        "db_antenna_noise" / _c.If(lambda this: ((this.present >> 13) & 1), _c.Int8ub),  # radiotap.layer:47
-        "_at6" / _c.Computed(lambda this: this._at5 + (-this._at5 % 2 + 2 if ((this.present >> 9) & 1) else 0) + (1 if ((this.present >> 10) & 1) else 0) + (1 if ((this.present >> 11) & 1) else 0) + (1 if ((this.present >> 12) & 1) else 0) + (1 if ((this.present >> 13) & 1) else 0)),
-        _c.If(lambda this: ((this.present >> 14) & 1), _c.Padding(lambda this: -this._at6 % 2)),
-        "rx_flags" / _c.If(lambda this: ((this.present >> 14) & 1), _c.Int16ul),  # radiotap.layer:48
-        "_at7" / _c.Computed(lambda this: this._at6 + (-this._at6 % 2 + 2 if ((this.present >> 14) & 1) else 0)),
-        _c.If(lambda this: ((this.present >> 15) & 1), _c.Padding(lambda this: -this._at7 % 2)),
-        "tx_flags" / _c.If(lambda this: ((this.present >> 15) & 1), _c.Int16ul),  # radiotap.layer:49
-        "rts_retries" / _c.If(lambda this: ((this.present >> 16) & 1), _c.Int8ub),  # radiotap.layer:50
-        "data_retries" / _c.If(lambda this: ((this.present >> 17) & 1), _c.Int8ub),  # radiotap.layer:51
-        "_at8" / _c.Computed(lambda this: this._at7 + (-this._at7 % 2 + 2 if ((this.present >> 15) & 1) else 0) + (1 if ((this.present >> 16) & 1) else 0) + (1 if ((this.present >> 17) & 1) else 0)),
-        _c.If(lambda this: ((this.present >> 18) & 1), _c.Padding(lambda this: -this._at8 % 4)),
-        "xchannel_flags" / _c.If(lambda this: ((this.present >> 18) & 1), _c.Int32ul),  # radiotap.layer:53
-        "xchannel_frequency" / _c.If(lambda this: ((this.present >> 18) & 1), _c.Int16ul),  # radiotap.layer:54
-        "xchannel_channel" / _c.If(lambda this: ((this.present >> 18) & 1), _c.Int8ub),  # radiotap.layer:55
-        "xchannel_max_power" / _c.If(lambda this: ((this.present >> 18) & 1), _c.Int8ub),  # radiotap.layer:56
-        "mcs_known" / _c.If(lambda this: ((this.present >> 19) & 1), _c.Int8ub),  # radiotap.layer:58
-        "mcs_flags" / _c.If(lambda this: ((this.present >> 19) & 1), _c.Int8ub),  # radiotap.layer:59
-        "mcs_index" / _c.If(lambda this: ((this.present >> 19) & 1), _c.Int8ub),  # radiotap.layer:60
-        "_at9" / _c.Computed(lambda this: this._at8 + (-this._at8 % 4 + 4 if ((this.present >> 18) & 1) else 0) + (2 if ((this.present >> 18) & 1) else 0) + (1 if ((this.present >> 18) & 1) else 0) + (1 if ((this.present >> 18) & 1) else 0) + (1 if ((this.present >> 19) & 1) else 0) + (1 if ((this.present >> 19) & 1) else 0) + (1 if ((this.present >> 19) & 1) else 0)),
-        _c.If(lambda this: ((this.present >> 20) & 1), _c.Padding(lambda this: -this._at9 % 4)),
-        "ampdu_reference" / _c.If(lambda this: ((this.present >> 20) & 1), _c.Int32ul),  # radiotap.layer:62
-        "ampdu_flags" / _c.If(lambda this: ((this.present >> 20) & 1), _c.Int16ul),  # radiotap.layer:63
-        "ampdu_crc" / _c.If(lambda this: ((this.present >> 20) & 1), _c.Int8ub),  # radiotap.layer:64
-        "ampdu_reserved" / _c.If(lambda this: ((this.present >> 20) & 1), _c.Int8ub),  # radiotap.layer:65
-        "_at10" / _c.Computed(lambda this: this._at9 + (-this._at9 % 4 + 4 if ((this.present >> 20) & 1) else 0) + (2 if ((this.present >> 20) & 1) else 0) + (1 if ((this.present >> 20) & 1) else 0) + (1 if ((this.present >> 20) & 1) else 0)),
-        _c.If(lambda this: ((this.present >> 21) & 1), _c.Padding(lambda this: -this._at10 % 2)),
-        "vht_known" / _c.If(lambda this: ((this.present >> 21) & 1), _c.Int16ul),  # radiotap.layer:68
-        "vht_flags" / _c.If(lambda this: ((this.present >> 21) & 1), _c.Int8ub),  # radiotap.layer:69
-        "vht_bandwidth" / _c.If(lambda this: ((this.present >> 21) & 1), _c.Int8ub),  # radiotap.layer:70
-        "vht_mcs_nss" / _c.If(lambda this: ((this.present >> 21) & 1), _c.Int32ub),  # radiotap.layer:71
-        "vht_coding" / _c.If(lambda this: ((this.present >> 21) & 1), _c.Int8ub),  # radiotap.layer:72
-        "vht_group_id" / _c.If(lambda this: ((this.present >> 21) & 1), _c.Int8ub),  # radiotap.layer:73
-        "vht_partial_aid" / _c.If(lambda this: ((this.present >> 21) & 1), _c.Int16ul),  # radiotap.layer:74
-        "_at11" / _c.Computed(lambda this: this._at10 + (-this._at10 % 2 + 2 if ((this.present >> 21) & 1) else 0) + (1 if ((this.present >> 21) & 1) else 0) + (1 if ((this.present >> 21) & 1) else 0) + (4 if ((this.present >> 21) & 1) else 0) + (1 if ((this.present >> 21) & 1) else 0) + (1 if ((this.present >> 21) & 1) else 0) + (2 if ((this.present >> 21) & 1) else 0)),
-        _c.If(lambda this: ((this.present >> 22) & 1), _c.Padding(lambda this: -this._at11 % 8)),
-        "timestamp" / _c.If(lambda this: ((this.present >> 22) & 1), _c.Int64ul),  # radiotap.layer:76
-        "timestamp_accuracy" / _c.If(lambda this: ((this.present >> 22) & 1), _c.Int16ul),  # radiotap.layer:77
-        "timestamp_unit_position" / _c.If(lambda this: ((this.present >> 22) & 1), _c.Int8ub),  # radiotap.layer:78
-        "timestamp_flags" / _c.If(lambda this: ((this.present >> 22) & 1), _c.Int8ub),  # radiotap.layer:79
-        "_at12" / _c.Computed(lambda this: this._at11 + (-this._at11 % 8 + 8 if ((this.present >> 22) & 1) else 0) + (2 if ((this.present >> 22) & 1) else 0) + (1 if ((this.present >> 22) & 1) else 0) + (1 if ((this.present >> 22) & 1) else 0)),
-        _c.If(lambda this: ((this.present >> 23) & 1), _c.Padding(lambda this: -this._at12 % 2)),
-        "he_data1" / _c.If(lambda this: ((this.present >> 23) & 1), _c.Int16ul),  # radiotap.layer:81
-        "he_data2" / _c.If(lambda this: ((this.present >> 23) & 1), _c.Int16ul),  # radiotap.layer:82
-        "he_data3" / _c.If(lambda this: ((this.present >> 23) & 1), _c.Int16ul),  # radiotap.layer:83
-        "he_data4" / _c.If(lambda this: ((this.present >> 23) & 1), _c.Int16ul),  # radiotap.layer:84
-        "he_data5" / _c.If(lambda this: ((this.present >> 23) & 1), _c.Int16ul),  # radiotap.layer:85
-        "he_data6" / _c.If(lambda this: ((this.present >> 23) & 1), _c.Int16ul),  # radiotap.layer:86
-        "_at13" / _c.Computed(lambda this: this._at12 + (-this._at12 % 2 + 2 if ((this.present >> 23) & 1) else 0) + (2 if ((this.present >> 23) & 1) else 0) + (2 if ((this.present >> 23) & 1) else 0) + (2 if ((this.present >> 23) & 1) else 0) + (2 if ((this.present >> 23) & 1) else 0) + (2 if ((this.present >> 23) & 1) else 0)),
-        _c.If(lambda this: ((this.present >> 24) & 1), _c.Padding(lambda this: -this._at13 % 2)),
-        "he_mu_flags1" / _c.If(lambda this: ((this.present >> 24) & 1), _c.Int16ul),  # radiotap.layer:89
-        "he_mu_flags2" / _c.If(lambda this: ((this.present >> 24) & 1), _c.Int16ul),  # radiotap.layer:90
-        "he_mu_ru_channel1" / _c.If(lambda this: ((this.present >> 24) & 1), _c.Int32ub),  # radiotap.layer:91
-        "he_mu_ru_channel2" / _c.If(lambda this: ((this.present >> 24) & 1), _c.Int32ub),  # radiotap.layer:92
-        "_at14" / _c.Computed(lambda this: this._at13 + (-this._at13 % 2 + 2 if ((this.present >> 24) & 1) else 0) + (2 if ((this.present >> 24) & 1) else 0) + (4 if ((this.present >> 24) & 1) else 0) + (4 if ((this.present >> 24) & 1) else 0)),
-        _c.If(lambda this: ((this.present >> 25) & 1), _c.Padding(lambda this: -this._at14 % 2)),
-        "he_mu_per_user1" / _c.If(lambda this: ((this.present >> 25) & 1), _c.Int16ul),  # radiotap.layer:94
-        "he_mu_per_user2" / _c.If(lambda this: ((this.present >> 25) & 1), _c.Int16ul),  # radiotap.layer:95
-        "he_mu_per_user_position" / _c.If(lambda this: ((this.present >> 25) & 1), _c.Int8ub),  # radiotap.layer:96
-        "he_mu_per_user_known" / _c.If(lambda this: ((this.present >> 25) & 1), _c.Int8ub),  # radiotap.layer:97
-        "zero_length_psdu" / _c.If(lambda this: ((this.present >> 26) & 1), _c.Int8ub),  # radiotap.layer:99
-        "_at15" / _c.Computed(lambda this: this._at14 + (-this._at14 % 2 + 2 if ((this.present >> 25) & 1) else 0) + (2 if ((this.present >> 25) & 1) else 0) + (1 if ((this.present >> 25) & 1) else 0) + (1 if ((this.present >> 25) & 1) else 0) + (1 if ((this.present >> 26) & 1) else 0)),
-        _c.If(lambda this: ((this.present >> 27) & 1), _c.Padding(lambda this: -this._at15 % 2)),
-        "lsig_data1" / _c.If(lambda this: ((this.present >> 27) & 1), _c.Int16ul),  # radiotap.layer:100
-        "lsig_data2" / _c.If(lambda this: ((this.present >> 27) & 1), _c.Int16ul),  # radiotap.layer:101
-        "_at16" / _c.Computed(lambda this: this._at15 + (-this._at15 % 2 + 2 if ((this.present >> 27) & 1) else 0) + (2 if ((this.present >> 27) & 1) else 0)),
-        _c.If(lambda this: ((this.present >> 30) & 1), _c.Padding(lambda this: -this._at16 % 2)),
-        "vendor_oui" / _c.If(lambda this: ((this.present >> 30) & 1), _c.Int24ub),  # radiotap.layer:103
-        "vendor_sub_namespace" / _c.If(lambda this: ((this.present >> 30) & 1), _c.Int8ub),  # radiotap.layer:104
-        "vendor_skip_length" / _c.If(lambda this: ((this.present >> 30) & 1), _c.Int16ul),  # radiotap.layer:105
-        "extra" / _c.FixedSized(lambda this: this.length - _c.stream_tell(this._io, None) if this._parsing else _built_size(_c.GreedyBytes, this.get('extra'), this), _c.GreedyBytes),  # radiotap.layer:107
+        "ext_present" / _c.If(lambda this: ((this['present'] >> 31) & 1), _RepeatUntil(lambda obj, lst, this: ((obj & 2147483648) == 0), _c.Int32ul)),  # radiotap.layer:24
+        "_at0" / _c.Computed(lambda this: 8 + (len(this['ext_present']) * 4 if ((this['present'] >> 31) & 1) else 0)),
+        _c.If(lambda this: ((this['present'] >> 0) & 1), _c.Padding(lambda this: -this._at0 % 8)),
+        "tsft" / _c.If(lambda this: ((this['present'] >> 0) & 1), _c.Int64ul),  # radiotap.layer:26
+        "flags" / _c.If(lambda this: ((this['present'] >> 1) & 1), _c.Int8ub),  # radiotap.layer:27
+        "rate" / _c.If(lambda this: ((this['present'] >> 2) & 1), _c.Int8ub),  # radiotap.layer:30
+        "_at1" / _c.Computed(lambda this: this._at0 + (-this._at0 % 8 + 8 if ((this['present'] >> 0) & 1) else 0) + (1 if ((this['present'] >> 1) & 1) else 0) + (1 if ((this['present'] >> 2) & 1) else 0)),
+        _c.If(lambda this: ((this['present'] >> 3) & 1), _c.Padding(lambda this: -this._at1 % 2)),
+        "channel_frequency" / _c.If(lambda this: ((this['present'] >> 3) & 1), _c.Int16ul),  # radiotap.layer:32
+        "channel_flags" / _c.If(lambda this: ((this['present'] >> 3) & 1), _c.Int16ul),  # radiotap.layer:33
+        "_at2" / _c.Computed(lambda this: this._at1 + (-this._at1 % 2 + 2 if ((this['present'] >> 3) & 1) else 0) + (2 if ((this['present'] >> 3) & 1) else 0)),
+        _c.If(lambda this: ((this['present'] >> 4) & 1), _c.Padding(lambda this: -this._at2 % 2)),
+        "fhss" / _c.If(lambda this: ((this['present'] >> 4) & 1), _c.Int16ul),  # radiotap.layer:38
+        "dbm_antenna_signal" / _c.If(lambda this: ((this['present'] >> 5) & 1), _c.Int8sb),  # radiotap.layer:39
+        "dbm_antenna_noise" / _c.If(lambda this: ((this['present'] >> 6) & 1), _c.Int8sb),  # radiotap.layer:40
+        "_at3" / _c.Computed(lambda this: this._at2 + (-this._at2 % 2 + 2 if ((this['present'] >> 4) & 1) else 0) + (1 if ((this['present'] >> 5) & 1) else 0) + (1 if ((this['present'] >> 6) & 1) else 0)),
+        _c.If(lambda this: ((this['present'] >> 7) & 1), _c.Padding(lambda this: -this._at3 % 2)),
+        "lock_quality" / _c.If(lambda this: ((this['present'] >> 7) & 1), _c.Int16ul),  # radiotap.layer:41
+        "_at4" / _c.Computed(lambda this: this._at3 + (-this._at3 % 2 + 2 if ((this['present'] >> 7) & 1) else 0)),
+        _c.If(lambda this: ((this['present'] >> 8) & 1), _c.Padding(lambda this: -this._at4 % 2)),
+        "tx_attenuation" / _c.If(lambda this: ((this['present'] >> 8) & 1), _c.Int16ul),  # radiotap.layer:42
+        "_at5" / _c.Computed(lambda this: this._at4 + (-this._at4 % 2 + 2 if ((this['present'] >> 8) & 1) else 0)),
+        _c.If(lambda this: ((this['present'] >> 9) & 1), _c.Padding(lambda this: -this._at5 % 2)),
+        "db_tx_attenuation" / _c.If(lambda this: ((this['present'] >> 9) & 1), _c.Int16ul),  # radiotap.layer:43
+        "dbm_tx_power" / _c.If(lambda this: ((this['present'] >> 10) & 1), _c.Int8sb),  # radiotap.layer:44
+        "antenna" / _c.If(lambda this: ((this['present'] >> 11) & 1), _c.Int8ub),  # radiotap.layer:45
+        "db_antenna_signal" / _c.If(lambda this: ((this['present'] >> 12) & 1), _c.Int8ub),  # radiotap.layer:46
+        "db_antenna_noise" / _c.If(lambda this: ((this['present'] >> 13) & 1), _c.Int8ub),  # radiotap.layer:47
+        "_at6" / _c.Computed(lambda this: this._at5 + (-this._at5 % 2 + 2 if ((this['present'] >> 9) & 1) else 0) + (1 if ((this['present'] >> 10) & 1) else 0) + (1 if ((this['present'] >> 11) & 1) else 0) + (1 if ((this['present'] >> 12) & 1) else 0) + (1 if ((this['present'] >> 13) & 1) else 0)),
+        _c.If(lambda this: ((this['present'] >> 14) & 1), _c.Padding(lambda this: -this._at6 % 2)),
+        "rx_flags" / _c.If(lambda this: ((this['present'] >> 14) & 1), _c.Int16ul),  # radiotap.layer:48
+        "_at7" / _c.Computed(lambda this: this._at6 + (-this._at6 % 2 + 2 if ((this['present'] >> 14) & 1) else 0)),
+        _c.If(lambda this: ((this['present'] >> 15) & 1), _c.Padding(lambda this: -this._at7 % 2)),
+        "tx_flags" / _c.If(lambda this: ((this['present'] >> 15) & 1), _c.Int16ul),  # radiotap.layer:49
+        "rts_retries" / _c.If(lambda this: ((this['present'] >> 16) & 1), _c.Int8ub),  # radiotap.layer:50
+        "data_retries" / _c.If(lambda this: ((this['present'] >> 17) & 1), _c.Int8ub),  # radiotap.layer:51
+        "_at8" / _c.Computed(lambda this: this._at7 + (-this._at7 % 2 + 2 if ((this['present'] >> 15) & 1) else 0) + (1 if ((this['present'] >> 16) & 1) else 0) + (1 if ((this['present'] >> 17) & 1) else 0)),
+        _c.If(lambda this: ((this['present'] >> 18) & 1), _c.Padding(lambda this: -this._at8 % 4)),
+        "xchannel_flags" / _c.If(lambda this: ((this['present'] >> 18) & 1), _c.Int32ul),  # radiotap.layer:53
+        "xchannel_frequency" / _c.If(lambda this: ((this['present'] >> 18) & 1), _c.Int16ul),  # radiotap.layer:54
+        "xchannel_channel" / _c.If(lambda this: ((this['present'] >> 18) & 1), _c.Int8ub),  # radiotap.layer:55
+        "xchannel_max_power" / _c.If(lambda this: ((this['present'] >> 18) & 1), _c.Int8ub),  # radiotap.layer:56
+        "mcs_known" / _c.If(lambda this: ((this['present'] >> 19) & 1), _c.Int8ub),  # radiotap.layer:58
+        "mcs_flags" / _c.If(lambda this: ((this['present'] >> 19) & 1), _c.Int8ub),  # radiotap.layer:59
+        "mcs_index" / _c.If(lambda this: ((this['present'] >> 19) & 1), _c.Int8ub),  # radiotap.layer:60
+        "_at9" / _c.Computed(lambda this: this._at8 + (-this._at8 % 4 + 4 if ((this['present'] >> 18) & 1) else 0) + (2 if ((this['present'] >> 18) & 1) else 0) + (1 if ((this['present'] >> 18) & 1) else 0) + (1 if ((this['present'] >> 18) & 1) else 0) + (1 if ((this['present'] >> 19) & 1) else 0) + (1 if ((this['present'] >> 19) & 1) else 0) + (1 if ((this['present'] >> 19) & 1) else 0)),
+        _c.If(lambda this: ((this['present'] >> 20) & 1), _c.Padding(lambda this: -this._at9 % 4)),
+        "ampdu_reference" / _c.If(lambda this: ((this['present'] >> 20) & 1), _c.Int32ul),  # radiotap.layer:62
+        "ampdu_flags" / _c.If(lambda this: ((this['present'] >> 20) & 1), _c.Int16ul),  # radiotap.layer:63
+        "ampdu_crc" / _c.If(lambda this: ((this['present'] >> 20) & 1), _c.Int8ub),  # radiotap.layer:64
+        "ampdu_reserved" / _c.If(lambda this: ((this['present'] >> 20) & 1), _c.Int8ub),  # radiotap.layer:65
+        "_at10" / _c.Computed(lambda this: this._at9 + (-this._at9 % 4 + 4 if ((this['present'] >> 20) & 1) else 0) + (2 if ((this['present'] >> 20) & 1) else 0) + (1 if ((this['present'] >> 20) & 1) else 0) + (1 if ((this['present'] >> 20) & 1) else 0)),
+        _c.If(lambda this: ((this['present'] >> 21) & 1), _c.Padding(lambda this: -this._at10 % 2)),
+        "vht_known" / _c.If(lambda this: ((this['present'] >> 21) & 1), _c.Int16ul),  # radiotap.layer:68
+        "vht_flags" / _c.If(lambda this: ((this['present'] >> 21) & 1), _c.Int8ub),  # radiotap.layer:69
+        "vht_bandwidth" / _c.If(lambda this: ((this['present'] >> 21) & 1), _c.Int8ub),  # radiotap.layer:70
+        "vht_mcs_nss" / _c.If(lambda this: ((this['present'] >> 21) & 1), _c.Int32ub),  # radiotap.layer:71
+        "vht_coding" / _c.If(lambda this: ((this['present'] >> 21) & 1), _c.Int8ub),  # radiotap.layer:72
+        "vht_group_id" / _c.If(lambda this: ((this['present'] >> 21) & 1), _c.Int8ub),  # radiotap.layer:73
+        "vht_partial_aid" / _c.If(lambda this: ((this['present'] >> 21) & 1), _c.Int16ul),  # radiotap.layer:74
+        "_at11" / _c.Computed(lambda this: this._at10 + (-this._at10 % 2 + 2 if ((this['present'] >> 21) & 1) else 0) + (1 if ((this['present'] >> 21) & 1) else 0) + (1 if ((this['present'] >> 21) & 1) else 0) + (4 if ((this['present'] >> 21) & 1) else 0) + (1 if ((this['present'] >> 21) & 1) else 0) + (1 if ((this['present'] >> 21) & 1) else 0) + (2 if ((this['present'] >> 21) & 1) else 0)),
+        _c.If(lambda this: ((this['present'] >> 22) & 1), _c.Padding(lambda this: -this._at11 % 8)),
+        "timestamp" / _c.If(lambda this: ((this['present'] >> 22) & 1), _c.Int64ul),  # radiotap.layer:76
+        "timestamp_accuracy" / _c.If(lambda this: ((this['present'] >> 22) & 1), _c.Int16ul),  # radiotap.layer:77
+        "timestamp_unit_position" / _c.If(lambda this: ((this['present'] >> 22) & 1), _c.Int8ub),  # radiotap.layer:78
+        "timestamp_flags" / _c.If(lambda this: ((this['present'] >> 22) & 1), _c.Int8ub),  # radiotap.layer:79
+        "_at12" / _c.Computed(lambda this: this._at11 + (-this._at11 % 8 + 8 if ((this['present'] >> 22) & 1) else 0) + (2 if ((this['present'] >> 22) & 1) else 0) + (1 if ((this['present'] >> 22) & 1) else 0) + (1 if ((this['present'] >> 22) & 1) else 0)),
+        _c.If(lambda this: ((this['present'] >> 23) & 1), _c.Padding(lambda this: -this._at12 % 2)),
+        "he_data1" / _c.If(lambda this: ((this['present'] >> 23) & 1), _c.Int16ul),  # radiotap.layer:81
+        "he_data2" / _c.If(lambda this: ((this['present'] >> 23) & 1), _c.Int16ul),  # radiotap.layer:82
+        "he_data3" / _c.If(lambda this: ((this['present'] >> 23) & 1), _c.Int16ul),  # radiotap.layer:83
+        "he_data4" / _c.If(lambda this: ((this['present'] >> 23) & 1), _c.Int16ul),  # radiotap.layer:84
+        "he_data5" / _c.If(lambda this: ((this['present'] >> 23) & 1), _c.Int16ul),  # radiotap.layer:85
+        "he_data6" / _c.If(lambda this: ((this['present'] >> 23) & 1), _c.Int16ul),  # radiotap.layer:86
+        "_at13" / _c.Computed(lambda this: this._at12 + (-this._at12 % 2 + 2 if ((this['present'] >> 23) & 1) else 0) + (2 if ((this['present'] >> 23) & 1) else 0) + (2 if ((this['present'] >> 23) & 1) else 0) + (2 if ((this['present'] >> 23) & 1) else 0) + (2 if ((this['present'] >> 23) & 1) else 0) + (2 if ((this['present'] >> 23) & 1) else 0)),
+        _c.If(lambda this: ((this['present'] >> 24) & 1), _c.Padding(lambda this: -this._at13 % 2)),
+        "he_mu_flags1" / _c.If(lambda this: ((this['present'] >> 24) & 1), _c.Int16ul),  # radiotap.layer:89
+        "he_mu_flags2" / _c.If(lambda this: ((this['present'] >> 24) & 1), _c.Int16ul),  # radiotap.layer:90
+        "he_mu_ru_channel1" / _c.If(lambda this: ((this['present'] >> 24) & 1), _c.Int32ub),  # radiotap.layer:91
+        "he_mu_ru_channel2" / _c.If(lambda this: ((this['present'] >> 24) & 1), _c.Int32ub),  # radiotap.layer:92
+        "_at14" / _c.Computed(lambda this: this._at13 + (-this._at13 % 2 + 2 if ((this['present'] >> 24) & 1) else 0) + (2 if ((this['present'] >> 24) & 1) else 0) + (4 if ((this['present'] >> 24) & 1) else 0) + (4 if ((this['present'] >> 24) & 1) else 0)),
+        _c.If(lambda this: ((this['present'] >> 25) & 1), _c.Padding(lambda this: -this._at14 % 2)),
+        "he_mu_per_user1" / _c.If(lambda this: ((this['present'] >> 25) & 1), _c.Int16ul),  # radiotap.layer:94
+        "he_mu_per_user2" / _c.If(lambda this: ((this['present'] >> 25) & 1), _c.Int16ul),  # radiotap.layer:95
+        "he_mu_per_user_position" / _c.If(lambda this: ((this['present'] >> 25) & 1), _c.Int8ub),  # radiotap.layer:96
+        "he_mu_per_user_known" / _c.If(lambda this: ((this['present'] >> 25) & 1), _c.Int8ub),  # radiotap.layer:97
+        "zero_length_psdu" / _c.If(lambda this: ((this['present'] >> 26) & 1), _c.Int8ub),  # radiotap.layer:99
+        "_at15" / _c.Computed(lambda this: this._at14 + (-this._at14 % 2 + 2 if ((this['present'] >> 25) & 1) else 0) + (2 if ((this['present'] >> 25) & 1) else 0) + (1 if ((this['present'] >> 25) & 1) else 0) + (1 if ((this['present'] >> 25) & 1) else 0) + (1 if ((this['present'] >> 26) & 1) else 0)),
+        _c.If(lambda this: ((this['present'] >> 27) & 1), _c.Padding(lambda this: -this._at15 % 2)),
+        "lsig_data1" / _c.If(lambda this: ((this['present'] >> 27) & 1), _c.Int16ul),  # radiotap.layer:100
+        "lsig_data2" / _c.If(lambda this: ((this['present'] >> 27) & 1), _c.Int16ul),  # radiotap.layer:101
+        "_at16" / _c.Computed(lambda this: this._at15 + (-this._at15 % 2 + 2 if ((this['present'] >> 27) & 1) else 0) + (2 if ((this['present'] >> 27) & 1) else 0)),
+        _c.If(lambda this: ((this['present'] >> 30) & 1), _c.Padding(lambda this: -this._at16 % 2)),
+        "vendor_oui" / _c.If(lambda this: ((this['present'] >> 30) & 1), _c.Int24ub),  # radiotap.layer:103
+        "vendor_sub_namespace" / _c.If(lambda this: ((this['present'] >> 30) & 1), _c.Int8ub),  # radiotap.layer:104
+        "vendor_skip_length" / _c.If(lambda this: ((this['present'] >> 30) & 1), _c.Int16ul),  # radiotap.layer:105
+        "extra" / _c.FixedSized(lambda this: this['length'] - _c.stream_tell(this._io, None) if this._parsing else _built_size(_c.GreedyBytes, this.get('extra'), this), _c.GreedyBytes),  # radiotap.layer:107
     )
     DEFAULTS = {}
     RELATIONS = (

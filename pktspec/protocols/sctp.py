@@ -121,15 +121,15 @@ _S_SCTPSack = _c.Struct(
     "a_rwnd" / _c.Default(_c.Int32ub, 0),  # sctp.layer:77
     "gap_block_count" / _c.Default(_c.Int16ub, lambda this: len(this.get('gap_blocks') or ())),  # sctp.layer:78
     "duplicate_tsn_count" / _c.Default(_c.Int16ub, lambda this: len(this.get('duplicate_tsns') or ())),  # sctp.layer:79
-    "gap_blocks" / _c.Array(lambda this: this.gap_block_count, _S_SCTPGapBlock),  # sctp.layer:80
-    "duplicate_tsns" / _c.Array(lambda this: this.duplicate_tsn_count, _c.Int32ub),  # sctp.layer:81
+    "gap_blocks" / _c.Array(lambda this: this['gap_block_count'], _S_SCTPGapBlock),  # sctp.layer:80
+    "duplicate_tsns" / _c.Array(lambda this: this['duplicate_tsn_count'], _c.Int32ub),  # sctp.layer:81
 )
 _S_SCTPChunk = _c.Struct(
     "type" / _c.Default(_EnumInt(_c.Int8ub, SCTPChunkType), 0),  # sctp.layer:87
     "flags" / _c.Default(_c.Int8ub, 0),  # sctp.layer:88
-    "length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons.value, this.get('value'), this) + 4),  # sctp.layer:89
-    "value" / _c.FixedSized(lambda this: (this.length - 4), _c.Switch(lambda this: this.type, {0: _S_SCTPData, 1: _S_SCTPInit, 2: _S_SCTPInit, 3: _S_SCTPSack, 7: _c.Int32ub}, default=_c.Default(_c.GreedyBytes, b''))),  # sctp.layer:90
-    "padding" / _c.Default(_c.Bytes(lambda this: ((4 - (this.length % 4)) % 4)), lambda this: bytes(((4 - (this.length % 4)) % 4))),  # sctp.layer:97
+    "length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons['value'], this.get('value'), this) + 4),  # sctp.layer:89
+    "value" / _c.FixedSized(lambda this: (this['length'] - 4), _c.Switch(lambda this: this['type'], {0: _S_SCTPData, 1: _S_SCTPInit, 2: _S_SCTPInit, 3: _S_SCTPSack, 7: _c.Int32ub}, default=_c.Default(_c.GreedyBytes, b''))),  # sctp.layer:90
+    "padding" / _c.Default(_c.Bytes(lambda this: ((4 - (this['length'] % 4)) % 4)), lambda this: bytes(((4 - (this['length'] % 4)) % 4))),  # sctp.layer:97
 )
 
 _F_SCTP_chunks = _GreedyRange(_S_SCTPChunk)

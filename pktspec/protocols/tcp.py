@@ -126,8 +126,8 @@ _S_TCPOptionExperiment = _c.Struct(
 )
 _S_TCPOption = _c.Struct(
     "kind" / _c.Default(_EnumInt(_c.Int8ub, TCPOptionKind), 0),  # tcp.layer:94
-    "length" / _c.If(lambda this: (this.kind > 1), _c.Default(_c.Int8ub, lambda this: _built_size(this._subcons.value, this.get('value'), this) + 2)),  # tcp.layer:95
-    "value" / _c.If(lambda this: (this.kind > 1), _c.FixedSized(lambda this: (this.length - 2), _c.Switch(lambda this: this.kind, {2: _S_TCPOptionMSS, 3: _S_TCPOptionWindowScale, 5: _GreedyRange(_S_SACKBlock), 8: _S_TCPTimestamps, 28: _S_TCPOptionUserTimeout, 29: _S_TCPOptionAuthentication, 34: _S_TCPOptionFastOpen, 253: _S_TCPOptionExperiment, 254: _S_TCPOptionExperiment}, default=_c.Default(_c.GreedyBytes, b'')))),  # tcp.layer:96
+    "length" / _c.If(lambda this: (this['kind'] > 1), _c.Default(_c.Int8ub, lambda this: _built_size(this._subcons['value'], this.get('value'), this) + 2)),  # tcp.layer:95
+    "value" / _c.If(lambda this: (this['kind'] > 1), _c.FixedSized(lambda this: (this['length'] - 2), _c.Switch(lambda this: this['kind'], {2: _S_TCPOptionMSS, 3: _S_TCPOptionWindowScale, 5: _GreedyRange(_S_SACKBlock), 8: _S_TCPTimestamps, 28: _S_TCPOptionUserTimeout, 29: _S_TCPOptionAuthentication, 34: _S_TCPOptionFastOpen, 253: _S_TCPOptionExperiment, 254: _S_TCPOptionExperiment}, default=_c.Default(_c.GreedyBytes, b'')))),  # tcp.layer:96
 )
 
 _F_TCP_options = _GreedyRange(_S_TCPOption)
@@ -161,15 +161,15 @@ class TCP(_Layer):
         "dst_port" / _c.Int16ub,  # tcp.layer:112
         "seq" / _c.Int32ub,  # tcp.layer:113
         "ack" / _c.Int32ub,  # tcp.layer:114
-        "_bits0" / _c.Rebuild(_c.Int16ub, lambda this: ((this.data_offset & 0xf) << 12) | ((this.reserved & 0x7) << 9) | (this.flags & 0x1ff)),
+        "_bits0" / _c.Rebuild(_c.Int16ub, lambda this: ((this['data_offset'] & 0xf) << 12) | ((this['reserved'] & 0x7) << 9) | (this['flags'] & 0x1ff)),
         "data_offset" / _c.Computed(lambda this: (this._bits0 >> 12) & 0xf),  # tcp.layer:116
         "reserved" / _c.Computed(lambda this: (this._bits0 >> 9) & 0x7),  # tcp.layer:117
         "flags" / _c.Computed(lambda this: this._bits0 & 0x1ff),  # tcp.layer:118
         "window" / _c.Int16ub,  # tcp.layer:119
         "checksum" / _c.Int16ub,  # tcp.layer:120
         "urgent" / _c.Int16ub,  # tcp.layer:121
-        _c.Check(lambda this: (this.data_offset >= 5)),
-        "options" / _c.FixedSized(lambda this: ((this.data_offset * 4) - 20), _GreedyRange(_S_TCPOption)),  # tcp.layer:123
+        _c.Check(lambda this: (this['data_offset'] >= 5)),
+        "options" / _c.FixedSized(lambda this: ((this['data_offset'] * 4) - 20), _GreedyRange(_S_TCPOption)),  # tcp.layer:123
     )
     DEFAULTS = {'data_offset': 5, 'window': 65535}
     RELATIONS = (

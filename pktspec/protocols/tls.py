@@ -157,28 +157,28 @@ _T_TLSVersion = _REGISTRY.table('TLSVersion')
 _S_TLSServerName = _c.Struct(
     "name_type" / _c.Default(_c.Int8ub, 0),  # tls.layer:105
     "length" / _c.Default(_c.Int16ub, lambda this: len(this.get('name') or b'')),  # tls.layer:106
-    "name" / _c.Default(_c.Bytes(lambda this: this.length), lambda this: bytes(this.length)),  # tls.layer:107
+    "name" / _c.Default(_c.Bytes(lambda this: this['length']), lambda this: bytes(this['length'])),  # tls.layer:107
 )
 _S_TLSServerNameList = _c.Struct(
-    "list_length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons.names, this.get('names'), this)),  # tls.layer:112
-    "names" / _c.FixedSized(lambda this: this.list_length, _GreedyRange(_S_TLSServerName)),  # tls.layer:113
+    "list_length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons['names'], this.get('names'), this)),  # tls.layer:112
+    "names" / _c.FixedSized(lambda this: this['list_length'], _GreedyRange(_S_TLSServerName)),  # tls.layer:113
 )
 _S_TLSExtension = _c.Struct(
     "type" / _c.Default(_EnumInt(_c.Int16ub, TLSExtensionType), 0),  # tls.layer:118
-    "length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons.data, this.get('data'), this)),  # tls.layer:119
-    "data" / _c.FixedSized(lambda this: this.length, _c.Switch(lambda this: this.type, {0: _S_TLSServerNameList}, default=_c.Default(_c.GreedyBytes, b''))),  # tls.layer:120
+    "length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons['data'], this.get('data'), this)),  # tls.layer:119
+    "data" / _c.FixedSized(lambda this: this['length'], _c.Switch(lambda this: this['type'], {0: _S_TLSServerNameList}, default=_c.Default(_c.GreedyBytes, b''))),  # tls.layer:120
 )
 _S_TLSClientHello = _c.Struct(
     "client_version" / _c.Default(_EnumInt(_c.Int16ub, TLSVersion), 0),  # tls.layer:128
     "random" / _c.Default(_c.Bytes(32), 0),  # tls.layer:129
     "session_id_length" / _c.Default(_c.Int8ub, lambda this: len(this.get('session_id') or b'')),  # tls.layer:130
-    "session_id" / _c.Default(_c.Bytes(lambda this: this.session_id_length), lambda this: bytes(this.session_id_length)),  # tls.layer:131
-    "cipher_suites_length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons.cipher_suites, this.get('cipher_suites'), this)),  # tls.layer:132
-    "cipher_suites" / _c.FixedSized(lambda this: this.cipher_suites_length, _GreedyRange(_c.Int16ub)),  # tls.layer:133
+    "session_id" / _c.Default(_c.Bytes(lambda this: this['session_id_length']), lambda this: bytes(this['session_id_length'])),  # tls.layer:131
+    "cipher_suites_length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons['cipher_suites'], this.get('cipher_suites'), this)),  # tls.layer:132
+    "cipher_suites" / _c.FixedSized(lambda this: this['cipher_suites_length'], _GreedyRange(_c.Int16ub)),  # tls.layer:133
     "compression_methods_length" / _c.Default(_c.Int8ub, lambda this: len(this.get('compression_methods') or b'')),  # tls.layer:134
-    "compression_methods" / _c.Default(_c.Bytes(lambda this: this.compression_methods_length), lambda this: bytes(this.compression_methods_length)),  # tls.layer:135
-    "extensions_length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons.extensions, this.get('extensions'), this)),  # tls.layer:136
-    "extensions" / _c.FixedSized(lambda this: this.extensions_length, _GreedyRange(_S_TLSExtension)),  # tls.layer:137
+    "compression_methods" / _c.Default(_c.Bytes(lambda this: this['compression_methods_length']), lambda this: bytes(this['compression_methods_length'])),  # tls.layer:135
+    "extensions_length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons['extensions'], this.get('extensions'), this)),  # tls.layer:136
+    "extensions" / _c.FixedSized(lambda this: this['extensions_length'], _GreedyRange(_S_TLSExtension)),  # tls.layer:137
 )
 
 _F_TLS_client_hello = _S_TLSClientHello
@@ -213,12 +213,12 @@ class TLS(_Layer):
         "content_type" / _c.Int8ub,  # tls.layer:144
         "version" / _c.Int16ub,  # tls.layer:145
         "length" / _c.Int16ub,  # tls.layer:147
-        "handshake_type" / _c.If(lambda this: (this.content_type == 22), _c.Int8ub),  # tls.layer:149
-        "handshake_length" / _c.If(lambda this: (this.content_type == 22), _c.Int24ub),  # tls.layer:150
-        "client_hello" / _c.If(lambda this: ((this.content_type == 22) and (this.handshake_type == 1)), _c.FixedSized(lambda this: this.handshake_length, _S_TLSClientHello)),  # tls.layer:151
-        "alert_level" / _c.If(lambda this: ((this.content_type == 21) and (this.length == 2)), _c.Int8ub),  # tls.layer:155
-        "alert_description" / _c.If(lambda this: ((this.content_type == 21) and (this.length == 2)), _c.Int8ub),  # tls.layer:156
-        "fragment" / _c.FixedSized(lambda this: min((5 + this.length), _c.stream_size(this._io)) - _c.stream_tell(this._io, None) if this._parsing else _built_size(_c.GreedyBytes, this.get('fragment'), this), _c.GreedyBytes),  # tls.layer:158
+        "handshake_type" / _c.If(lambda this: (this['content_type'] == 22), _c.Int8ub),  # tls.layer:149
+        "handshake_length" / _c.If(lambda this: (this['content_type'] == 22), _c.Int24ub),  # tls.layer:150
+        "client_hello" / _c.If(lambda this: ((this['content_type'] == 22) and (this['handshake_type'] == 1)), _c.FixedSized(lambda this: this['handshake_length'], _S_TLSClientHello)),  # tls.layer:151
+        "alert_level" / _c.If(lambda this: ((this['content_type'] == 21) and (this['length'] == 2)), _c.Int8ub),  # tls.layer:155
+        "alert_description" / _c.If(lambda this: ((this['content_type'] == 21) and (this['length'] == 2)), _c.Int8ub),  # tls.layer:156
+        "fragment" / _c.FixedSized(lambda this: min((5 + this['length']), _c.stream_size(this._io)) - _c.stream_tell(this._io, None) if this._parsing else _built_size(_c.GreedyBytes, this.get('fragment'), this), _c.GreedyBytes),  # tls.layer:158
     )
     DEFAULTS = {}
     RELATIONS = (

@@ -89,7 +89,7 @@ class UDP(_Layer):
         "dst_port" / _c.Int16ub,  # udp.layer:24
         "length" / _c.Int16ub,  # udp.layer:26
         "checksum" / _c.Int16ub,  # udp.layer:28
-        _c.Check(lambda this: (this.length >= 8)),
+        _c.Check(lambda this: (this['length'] >= 8)),
     )
     DEFAULTS = {}
     RELATIONS = (

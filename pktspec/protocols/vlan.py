@@ -67,7 +67,7 @@ class Dot1Q(_Layer):
         _FieldInfo('ethertype', 'EtherType', enum=EtherType, bits=16, offset=2, size=2, line=13, doc='the EtherType, or the payload length of an 802.3 frame (1500 or less)', kind='enum'),
     )
     FORMAT = _c.Struct(
-        "_bits0" / _c.Rebuild(_c.Int16ub, lambda this: ((this.priority & 0x7) << 13) | ((this.drop_eligible & 0x1) << 12) | (this.vlan_id & 0xfff)),
+        "_bits0" / _c.Rebuild(_c.Int16ub, lambda this: ((this['priority'] & 0x7) << 13) | ((this['drop_eligible'] & 0x1) << 12) | (this['vlan_id'] & 0xfff)),
         "priority" / _c.Computed(lambda this: (this._bits0 >> 13) & 0x7),  # vlan.layer:8
         "drop_eligible" / _c.Computed(lambda this: (this._bits0 >> 12) & 0x1),  # vlan.layer:10
         "vlan_id" / _c.Computed(lambda this: this._bits0 & 0xfff),  # vlan.layer:11
@@ -123,7 +123,7 @@ class Dot1AD(_Layer):
         _FieldInfo('ethertype', 'EtherType', enum=EtherType, bits=16, offset=2, size=2, line=26, kind='enum'),
     )
     FORMAT = _c.Struct(
-        "_bits0" / _c.Rebuild(_c.Int16ub, lambda this: ((this.priority & 0x7) << 13) | ((this.drop_eligible & 0x1) << 12) | (this.vlan_id & 0xfff)),
+        "_bits0" / _c.Rebuild(_c.Int16ub, lambda this: ((this['priority'] & 0x7) << 13) | ((this['drop_eligible'] & 0x1) << 12) | (this['vlan_id'] & 0xfff)),
         "priority" / _c.Computed(lambda this: (this._bits0 >> 13) & 0x7),  # vlan.layer:22
         "drop_eligible" / _c.Computed(lambda this: (this._bits0 >> 12) & 0x1),  # vlan.layer:24
         "vlan_id" / _c.Computed(lambda this: this._bits0 & 0xfff),  # vlan.layer:25

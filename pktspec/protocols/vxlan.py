@@ -75,12 +75,12 @@ class VXLAN(_Layer):
         _FieldInfo('reserved6', 'u8', bits=8, offset=7, size=1, line=24, kind='int'),
     )
     FORMAT = _c.Struct(
-        "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((this.gbp_extension & 0x1) << 7) | ((this.reserved1 & 0x7) << 4) | ((this.valid_vni & 0x1) << 3) | (this.reserved2 & 0x7)),
+        "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((this['gbp_extension'] & 0x1) << 7) | ((this['reserved1'] & 0x7) << 4) | ((this['valid_vni'] & 0x1) << 3) | (this['reserved2'] & 0x7)),
         "gbp_extension" / _c.Computed(lambda this: (this._bits0 >> 7) & 0x1),  # vxlan.layer:9
         "reserved1" / _c.Computed(lambda this: (this._bits0 >> 4) & 0x7),  # vxlan.layer:10
         "valid_vni" / _c.Computed(lambda this: (this._bits0 >> 3) & 0x1),  # vxlan.layer:12
         "reserved2" / _c.Computed(lambda this: this._bits0 & 0x7),  # vxlan.layer:13
-        "_bits1" / _c.Rebuild(_c.Int8ub, lambda this: ((this.reserved3 & 0x1) << 7) | ((this.gbp_dont_learn & 0x1) << 6) | ((this.reserved4 & 0x3) << 4) | ((this.gbp_applied & 0x1) << 3) | (this.reserved5 & 0x7)),
+        "_bits1" / _c.Rebuild(_c.Int8ub, lambda this: ((this['reserved3'] & 0x1) << 7) | ((this['gbp_dont_learn'] & 0x1) << 6) | ((this['reserved4'] & 0x3) << 4) | ((this['gbp_applied'] & 0x1) << 3) | (this['reserved5'] & 0x7)),
         "reserved3" / _c.Computed(lambda this: (this._bits1 >> 7) & 0x1),  # vxlan.layer:14
         "gbp_dont_learn" / _c.Computed(lambda this: (this._bits1 >> 6) & 0x1),  # vxlan.layer:16
         "reserved4" / _c.Computed(lambda this: (this._bits1 >> 4) & 0x3),  # vxlan.layer:17

@@ -611,7 +611,7 @@ def _sized_by(inner: Any) -> set[str]:
     else:
         return set()
     code = getattr(size, "__code__", None)
-    return set(code.co_names) if code is not None else set()
+    return _code_reads(code) if code is not None else set()
 
 
 def _zeros_of(con: Any) -> Callable[[], Any] | None:
@@ -646,6 +646,12 @@ def _zero_value(con: Any) -> Any:
     return make() if make is not None else None
 
 
+def _code_reads(code: Any) -> set[str]:
+    """The names a FORMAT lambda reads: attributes (``this._bits0``) and the keys generated
+    code reads fields by (``this["items"]``, string constants)."""
+    return set(code.co_names) | {c for c in code.co_consts if isinstance(c, str)}
+
+
 def _names_read(con: Any, depth: int = 0) -> set[str]:
     """Names the lambdas of a construct part (and the parts inside it) read from ``this``."""
     out: set[str] = set()
@@ -654,7 +660,7 @@ def _names_read(con: Any, depth: int = 0) -> set[str]:
     for value in vars(con).values() if hasattr(con, "__dict__") else ():
         code = getattr(value, "__code__", None)
         if code is not None:
-            out |= set(code.co_names)
+            out |= _code_reads(code)
         elif isinstance(value, _c.Construct):
             out |= _names_read(value, depth + 1)
         elif isinstance(value, (list, tuple)):

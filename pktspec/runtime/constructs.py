@@ -34,7 +34,7 @@ from pktspec.runtime.values import (
 
 
 class Params(_c.Subconstruct):
-    """Give a struct its arguments: inside it, parameter ``p`` reads as ``this._.p``."""
+    """Give a struct its arguments: inside it, parameter ``p`` reads as ``this._["p"]``."""
 
     def __init__(self, subcon: _c.Construct, **params: Callable[[Any], Any]) -> None:
         super().__init__(subcon)

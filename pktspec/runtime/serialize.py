@@ -66,7 +66,12 @@ Part = Layer | bytes | bytearray | memoryview
 
 
 class _Ctx:
-    """The ``c`` that relation lambdas read: attribute access over a layer's values dict."""
+    """The ``c`` that relation lambdas read: attribute access over a layer's values dict.
+    FORMAT's own lambdas (a bit-field chunk's Rebuild, packed by the prefix) read it too,
+    as ``this["name"]``: key access is the same dict."""
+
+    def __getitem__(self, name: str) -> Any:
+        return self.__dict__[name]
 
 
 class _State:

@@ -59,16 +59,16 @@ _Showcase_flags_flags = _FlagSet.define('Showcase_flags', ('urgent', 'ack', 'mor
 
 _S_ShowOption = _c.Struct(
     "type" / _c.Default(_c.Int8ub, 0),  # showcase.layer:15
-    "length" / _c.If(lambda this: (this.type > 1), _c.Default(_c.Int8ub, lambda this: _built_size(this._subcons.value, this.get('value'), this) + 2)),  # showcase.layer:16
-    "value" / _c.If(lambda this: (this.type > 1), _c.FixedSized(lambda this: (this.length - 2), _c.Switch(lambda this: this.type, {2: _c.Int16ub, 3: _AddressText(_c.Bytes(4), 'ipv4')}, default=_c.Default(_c.GreedyBytes, b'')))),  # showcase.layer:17
+    "length" / _c.If(lambda this: (this['type'] > 1), _c.Default(_c.Int8ub, lambda this: _built_size(this._subcons['value'], this.get('value'), this) + 2)),  # showcase.layer:16
+    "value" / _c.If(lambda this: (this['type'] > 1), _c.FixedSized(lambda this: (this['length'] - 2), _c.Switch(lambda this: this['type'], {2: _c.Int16ub, 3: _AddressText(_c.Bytes(4), 'ipv4')}, default=_c.Default(_c.GreedyBytes, b'')))),  # showcase.layer:17
 )
 _S_Sized = _c.Struct(
-    "value" / _c.Default(_c.Bytes(lambda this: this._.width), lambda this: bytes(this._.width)),  # showcase.layer:26
+    "value" / _c.Default(_c.Bytes(lambda this: this._['width']), lambda this: bytes(this._['width'])),  # showcase.layer:26
 )
 
 _F_Showcase_tag = _Params(_S_Sized, width=lambda this: 2)
 _F_Showcase_options = _GreedyRange(_S_ShowOption)
-_F_ShowFrame_words = _c.Array(lambda this: this.count, _c.Int16ub)
+_F_ShowFrame_words = _c.Array(lambda this: this['count'], _c.Int16ub)
 
 
 _Showcase_S0 = _struct.Struct('>HBBHBH')
@@ -98,21 +98,21 @@ class Showcase(_Layer):
     )
     FORMAT = _c.Struct(
         "magic" / _c.Int16ub,  # showcase.layer:31
-        _c.Check(lambda this: this.magic == 49374),
-        "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((this.version & 0x7) << 5) | (this.flags & 0x1f)),
+        _c.Check(lambda this: this['magic'] == 49374),
+        "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((this['version'] & 0x7) << 5) | (this['flags'] & 0x1f)),
         "version" / _c.Computed(lambda this: (this._bits0 >> 5) & 0x7),  # showcase.layer:32
         "flags" / _c.Computed(lambda this: this._bits0 & 0x1f),  # showcase.layer:33
         "kind" / _c.Int8ub,  # showcase.layer:34
         "length" / _c.Int16ub,  # showcase.layer:35
-        "_bits1" / _c.Rebuild(_c.Int8ub, lambda this: ((this.header_words & 0xf) << 4) | (this.reserved & 0xf)),
+        "_bits1" / _c.Rebuild(_c.Int8ub, lambda this: ((this['header_words'] & 0xf) << 4) | (this['reserved'] & 0xf)),
         "header_words" / _c.Computed(lambda this: (this._bits1 >> 4) & 0xf),  # showcase.layer:36
         "reserved" / _c.Computed(lambda this: this._bits1 & 0xf),  # showcase.layer:37
         "checksum" / _c.Int16ub,  # showcase.layer:38
-        "extra" / _c.If(lambda this: ((this.flags >> 2) & 1), _c.Int32ub),  # showcase.layer:39
+        "extra" / _c.If(lambda this: ((this['flags'] >> 2) & 1), _c.Int32ub),  # showcase.layer:39
         "tag" / _Params(_S_Sized, width=lambda this: 2),  # showcase.layer:40
-        "options" / _c.FixedSized(lambda this: ((this.header_words * 4) - 10), _GreedyRange(_S_ShowOption)),  # showcase.layer:41
-        "total" / _c.Computed(_let(lambda this: (this.length - (this.header_words * 4)))),  # showcase.layer:42
-        _c.Check(lambda this: (this.version <= 2)),
+        "options" / _c.FixedSized(lambda this: ((this['header_words'] * 4) - 10), _GreedyRange(_S_ShowOption)),  # showcase.layer:41
+        "total" / _c.Computed(_let(lambda this: (this['length'] - (this['header_words'] * 4)))),  # showcase.layer:42
+        _c.Check(lambda this: (this['version'] <= 2)),
     )
     DEFAULTS = {'magic': 49374, 'header_words': 3}
     RELATIONS = (
@@ -211,11 +211,11 @@ class ShowFrame(_Layer):
         "length" / _c.Int16ub,  # showcase.layer:53
         "count" / _c.Int8ub,  # showcase.layer:54
         "_s_words" / _c.Tell,
-        "words" / _c.Array(lambda this: this.count, _c.Int16ub),  # showcase.layer:55
+        "words" / _c.Array(lambda this: this['count'], _c.Int16ub),  # showcase.layer:55
         "_e_words" / _c.Tell,
-        "_at0" / _c.Computed(lambda this: 3 + (this.count) * 2),
-        _c.If(lambda this: (this.count > 1), _c.Padding(lambda this: -this._at0 % 8)),
-        "wide" / _c.If(lambda this: (this.count > 1), _c.Int64ub),  # showcase.layer:56
+        "_at0" / _c.Computed(lambda this: 3 + (this['count']) * 2),
+        _c.If(lambda this: (this['count'] > 1), _c.Padding(lambda this: -this._at0 % 8)),
+        "wide" / _c.If(lambda this: (this['count'] > 1), _c.Int64ub),  # showcase.layer:56
         "words_size" / _c.Computed(_let(lambda this: (this._e_words - this._s_words))),  # showcase.layer:57
     )
     TRAILER = _c.Struct(
