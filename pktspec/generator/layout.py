@@ -327,7 +327,14 @@ class UnitPlanner(BuildRelations):
         cond = cx(cf.node.cond) if cf.node.cond is not None else None
         size = self.cons_size(run)
         align = cf.node.align[0] if cf.node.align is not None else None
-        if align is not None and self.cons_at is not None:
+        if align is not None and self.cons_at is None:
+            # not an assert: `python -O` must not turn this into FORMAT without the padding
+            raise AssertionError(
+                f"internal error: {self.unit.name}.{cf.name} at {self.where(cf.node.pos)} is "
+                f"'align {align}', but FORMAT cannot compute its offset (a part before it "
+                "has a size its values do not give), so it could not pad it; the checker "
+                "should have refused this layout")
+        if align is not None:
             at = self.cons_at
             if not at.isdigit():  # name the offset once: later offsets build on it
                 name = f"_at{self.anchor_no}"

@@ -151,3 +151,18 @@ layer L : other {
 """)
     assert "depends on the size of 'label'" in problem.message
     assert at(problem) == (4, 22)
+
+
+def test_an_aligned_field_after_an_offset_format_cannot_compute_stops_generation(
+        tmp_path, monkeypatch):
+    """The checker refuses unsized parts before an aligned one; should one get through, the
+    generator must stop rather than write a FORMAT that leaves the padding out."""
+    from pktspec.generator.compiler import compile_program
+    from pktspec.generator.layout import UnitPlanner
+    from tests.generator.conftest import write_layer
+
+    path = write_layer(tmp_path, "layer Padded : other { a: u8; b: u32 align 4; }\n")
+    compile_program(path)  # fine as it is
+    monkeypatch.setattr(UnitPlanner, "cons_size", lambda self, run: None)  # `a` unsized
+    with pytest.raises(AssertionError, match=r"Padded\.b .*'align 4'.*cannot compute"):
+        compile_program(path)
