@@ -200,6 +200,21 @@ def test_layer_names_in_any_case(capsys, tmp_path):
     assert hierarchy[0]["children"][0]["protocol"] == "UDP"
 
 
+def test_list_indents_the_continuation_lines_of_a_field_doc(capsys):
+    """Dot11's subtype has a four-line doc: its later lines go under its first, in the
+    doc column, never at the start of a line where they would read as another row."""
+    code, out, _ = run_cli(capsys, "list", "Dot11")
+    assert code == 0
+    lines = out.splitlines()
+    table = lines[lines.index("  fields:") + 1:lines.index("  reached from:")]
+    assert all(line.startswith("    ") for line in table)
+    first = next(i for i, line in enumerate(table) if line.lstrip().startswith("subtype "))
+    column = table[first].index("frame subtype")
+    assert table[first + 1] == " " * column + "control wrapper, 8 block ack request, 9 block " \
+        "ack, 10 PS-Poll, 11 RTS, 12 CTS, 13 ACK,"
+    assert table[first + 4].lstrip().startswith("type ")
+
+
 def test_an_unknown_layer_name_is_one_clear_line(capsys, tmp_path):
     capture = raw_ip_capture(tmp_path / "x.pcap", count=1)
     code, _, err = run_cli(capsys, "decode", "--first", "ipv5", str(capture))

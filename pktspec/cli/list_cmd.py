@@ -193,8 +193,11 @@ def print_detail(cls: type, user_files: dict[str, Path] | None = None) -> None:
     width = max((len(f["name"]) for f in rec["fields"]), default=4)
     twidth = max((len(f["type"]) for f in rec["fields"]), default=4)
     for f in rec["fields"]:
-        doc = f"  {f['doc']}" if f["doc"] else ""
-        print(f"    {f['name']:<{width}}  {f['type']:<{twidth}}  {f['position']}{doc}")
+        row = f"    {f['name']:<{width}}  {f['type']:<{twidth}}  {f['position']}"
+        doc = [line.strip() for line in (f["doc"] or "").splitlines()]
+        print(f"{row}  {doc[0]}" if doc else row)
+        for line in doc[1:]:  # a multi-line doc continues in its own column
+            print(" " * (len(row) + 2) + line)
     print("  reached from:")
     for b in rec["reached_from"] or [None]:
         print("    " + (_binding_text(b) if b else "- (only as a first layer, or by name)"))
