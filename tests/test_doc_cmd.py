@@ -306,9 +306,22 @@ def test_a_variable_part_then_fields_after_it(capsys, tmp_path, restore_registry
     ("len(x) - (4 - y) >= -(z)", "len(x) - (4 - y) >= -z"),
 ])
 def test_conditions_are_written_as_the_file_writes_them(source, text):
-    from pktspec.cli.doc_cmd import expr_text
+    from pktspec.cli.field_layout import expr_text
     from pktspec.grammar import ast, parse
 
     src = f"layer X : other {{ v: u8 if {source}; }}\n"
     layer = parse(src).of_type(ast.Layer)[0]
     assert expr_text(layer.members[0].cond, src.splitlines()) == text
+
+
+def test_the_field_analysis_is_its_own_documented_module():
+    """doc_cmd draws, field_layout analyses; list uses the analysis without the drawing."""
+    import inspect
+
+    from pktspec.cli import doc_cmd, field_layout, list_cmd
+
+    assert list_cmd.analyse is field_layout.analyse and doc_cmd.analyse is field_layout.analyse
+    assert "def analyse" not in inspect.getsource(doc_cmd)
+    assert field_layout.__doc__
+    for name in field_layout.__all__:
+        assert inspect.getdoc(getattr(field_layout, name)), name

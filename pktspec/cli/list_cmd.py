@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pktspec.cli import UnknownLayer, find_layer
-from pktspec.cli.doc_cmd import Place, analyse, offsets_text, word_text
+from pktspec.cli.field_layout import Place, analyse, offsets_text, word_text
 from pktspec.runtime.layer import FieldInfo
 from pktspec.runtime.values import OpenEnum
 
@@ -87,7 +87,7 @@ def _bytes_at(first: int, size: int) -> str:
 def position(info: FieldInfo, place: Place | None = None) -> str:
     """Where a field is, in words: ``bytes 4..6``, ``bits 12..31 of bytes 0..4``, ``bits
     0..11 of the little-endian 16-bit word at bytes 22..24``, ``4 bytes at byte 8 or 9``.
-    ``place`` (from ``doc_cmd.analyse``) adds what the FieldInfo alone does not say: the
+    ``place`` (from ``field_layout.analyse``) adds what the FieldInfo alone does not say: the
     byte order of a bit field's word, whether the field is conditional, and where a field
     after a conditional one can be."""
     text = _position(info, place)
@@ -133,7 +133,7 @@ def _position(info: FieldInfo, place: Place | None) -> str:
 
 
 def places_of(cls: type, user_files: dict[str, Path] | None = None) -> dict[str, Place]:
-    """Every field's place (see doc_cmd.analyse), by name."""
+    """Every field's place (see field_layout.analyse), by name."""
     return {p.name: p for s in analyse(cls, user_files) for p in s.places if not p.padding}
 
 

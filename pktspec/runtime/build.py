@@ -282,6 +282,10 @@ class LayerPlan:
                 values[name] = conv(v)
 
     def pack_prefix(self, ctx: Any) -> bytearray:
+        """The header's fixed-layout prefix packed in one ``struct.pack`` from ctx (the
+        serializer's context over the layer's values; empty when the layer has none).
+        A bit field too wide for its bits, or a value of the wrong type, is a BuildError
+        naming the field instead of a value that wraps or a bare struct.error."""
         if self.prefix is None:
             return bytearray()
         values = ctx.__dict__
@@ -765,6 +769,8 @@ def _cached(convert: Callable[[Any], Any], limit: int = 4096) -> Callable[[Any],
     memo: dict[str, Any] = {}
 
     def cached(value: Any) -> Any:
+        """convert(value), remembered for strings (a text address or an enum name given
+        again and again); other values are converted each time."""
         if type(value) is not str:
             return convert(value)
         out = memo.get(value)

@@ -210,6 +210,7 @@ def let(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
     yet (a length the builder fills in later); a let is not on the wire, so it is None then
     instead of an error. Parsing still raises."""
     def value(this: Any) -> Any:
+        """fn(this), or None when building reads a value not computed yet."""
         try:
             return fn(this)
         except TypeError:
