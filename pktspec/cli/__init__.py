@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from importlib import import_module
 from typing import IO
 
+from pktspec import __version__
 from pktspec.errors import PktspecError
 
 COMMANDS = ("decode", "check", "compile", "build", "list", "doc", "follow", "stats",
@@ -99,7 +100,7 @@ def find_layer(name: str) -> type:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pktspec", description="Describe packet layers; decode, follow and build packets.")
-    parser.add_argument("--version", action="version", version="pktspec 0.1.0")
+    parser.add_argument("--version", action="version", version=f"pktspec {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
