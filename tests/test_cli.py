@@ -201,8 +201,30 @@ def test_field_tree_and_json_flag_bad_checksums():
     broken[24] ^= 0xFF  # the IPv4 header checksum
     packet = pktspec.decode(bytes(broken), Ethernet)
     expected = int.from_bytes(good[24:26], "big")
-    assert f"    checksum: {broken[24] << 8 | broken[25]} [bad checksum: expected {expected:#06x}]" \
+    found = broken[24] << 8 | broken[25]
+    assert f"    checksum: {found} [bad checksum {found:#06x}, expected {expected:#06x}]" \
         in tree(packet).splitlines()
     assert json.loads(as_json(packet))["bad_checksums"] == [
-        {"layer": "IPv4", "index": 1, "field": "checksum",
-         "found": broken[24] << 8 | broken[25], "expected": expected}]
+        {"layer": "IPv4", "index": 1, "field": "checksum", "found": found,
+         "expected": expected}]
+
+
+def test_an_unregistered_user_checksum_does_not_hide_the_others(tmp_path, restore_registry):
+    """verify_checksums skips what it cannot compute (a user checksum function nobody
+    registered) and still reports the rest, so -V keeps flagging a bad TCP checksum."""
+    import pktspec
+    from pktspec.cli.render import tree
+    from pktspec.layers import TCP, Ethernet, IPv4
+
+    spec = tmp_path / "sum8spec.layer"
+    spec.write_text('import "tcp.layer"\nextern checksum sum8never : u8;\n'
+                    "layer Summed : application {\n    kind: u8;\n"
+                    "    trailer { sum: u8 = sum8never(header, payload); }\n}\n"
+                    "extend TCPPort { 47999 -> Summed }\n")
+    pktspec.load(spec)
+    raw = bytearray(bytes(Ethernet() / IPv4(src="192.0.2.1", dst="192.0.2.2")
+                          / TCP(src_port=1, dst_port=47999, flags="PA")) + b"\x01\x99")
+    raw[50] ^= 0xFF  # the TCP checksum
+    packet = pktspec.decode(bytes(raw), Ethernet)
+    assert [(b.layer, b.field) for b in packet.verify_checksums()] == [("TCP", "checksum")]
+    assert "[bad checksum" in tree(packet)

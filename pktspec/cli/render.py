@@ -198,7 +198,8 @@ def tree(packet: Packet) -> str:
             field_lines = _value_lines(name, value, "    ")
             wrong = bad.get((index, name))
             if wrong is not None:
-                field_lines[0] += f" [bad checksum: expected {wrong.expected:#06x}]"
+                field_lines[0] += (f" [bad checksum {wrong.found:#06x}, expected "
+                                   f"{wrong.expected:#06x}]")
             lines += field_lines
         if layer.name == "Payload":
             lines += _value_lines("data", layer.payload, "    ")
