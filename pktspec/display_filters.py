@@ -23,6 +23,7 @@ Python. A mistake is a :class:`DisplayFilterError` with the column, the text and
 from __future__ import annotations
 
 import codecs
+import difflib
 import ipaddress
 import operator
 from collections.abc import Callable
@@ -48,28 +49,38 @@ _GRAMMAR = r"""
 ?atom: "(" or_ ")"
      | ref CMP value          -> compare
      | ref CONTAINS value     -> contains
-     | ref IN "{" value+ "}"  -> member
+     | ref IN "{" item ("," ? item)* "}"  -> member
      | ref                    -> present
 ref: NAME ("." NAME)*
+?item: value | value RANGE value -> span
 ?value: STRING | LITERAL
 OR.2: "or" | "||"
 AND.2: "and" | "&&"
 NOT.2: "not" | "!"
 CONTAINS.2: "contains"
 IN.2: "in"
-CMP: "==" | "!=" | "<=" | ">=" | "<" | ">"
+CMP.2: "==" | "!=" | "<=" | ">=" | "<" | ">" | /(eq|ne|lt|le|gt|ge)(?![A-Za-z0-9_])/
+RANGE.2: ".."
 NAME: /[A-Za-z_][A-Za-z0-9_]*/
-LITERAL: /[A-Za-z0-9_:.\/+-]+/
+LITERAL: /[A-Za-z0-9_:\/+-]+(\.[A-Za-z0-9_:\/+-]+)*/
 STRING: /"(\\.|[^"\\])*"/
 %ignore /\s+/
 """
 
 _PARSER = Lark(_GRAMMAR, parser="lalr", lexer="contextual", maybe_placeholders=False)
 
-_ALIASES = {"ip": "IPv4", "eth": "Ethernet", "ip6": "IPv6"}
+_ALIASES = {"ip": "IPv4", "eth": "Ethernet", "ip6": "IPv6", "icmp": "ICMPv4",
+            "wlan": "Dot11", "radiotap": "RadioTap", "data": "Payload"}
+"""tshark's protocol names that differ from the layer names."""
+_FIELD_ALIASES = {"srcport": "src_port", "dstport": "dst_port", "proto": "protocol",
+                  "type": "ethertype", "len": "length", "hlim": "hop_limit",
+                  "nxt": "next_header", "opcode": "operation"}
+"""tshark's field names for the same fields (used only when the layer has no such field)."""
+_WORDS = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _TOKEN_WORDS = {"LPAR": "'('", "RPAR": "')'", "LBRACE": "'{'", "RBRACE": "'}'", "DOT": "'.'",
                 "NAME": "a layer or field name", "NOT": "'not'", "AND": "'and'", "OR": "'or'",
                 "CMP": "a comparison (== != < <= > >=)", "CONTAINS": "'contains'", "IN": "'in'",
+                "COMMA": "','", "RANGE": "'..'",
                 "LITERAL": "a value", "STRING": "a \"string\"", "$END": "the end"}
 """How the parser's token names read in an error message."""
 _ORDER = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
@@ -126,32 +137,50 @@ def _check_depth(text: str, tree: Any) -> None:
 
 
 class _Ref:
-    """``layer.field[.flag]`` resolved against the registry when the filter is compiled."""
+    """``layer.field[.flag]`` resolved against the registry when the filter is compiled
+    (misspellings fail at once) and again by name when it runs (a .layer file reloaded
+    since is seen)."""
 
     def __init__(self, text: str, names: list[Token]) -> None:
         self.column = names[0].column
         first = str(names[0])
         self.frame = first.lower() == "frame"
         self.path = [str(n) for n in names[1:]]
+        self.info: Any = None
+        self.mask = 0
         if self.frame:
             if len(self.path) != 1 or self.path[0] not in ("len", "caplen", "time"):
-                raise DisplayFilterError(text, self.column,
-                                         "frame has len, caplen and time")
+                raise DisplayFilterError(text, self.column, "frame has len, caplen and time")
             return
         self.cls = _layer(text, first, self.column)
+        self.name = self.cls.name
         if len(self.path) > 2:
             raise DisplayFilterError(text, names[3].column, "at most layer.field.flag")
         if self.path:
-            name = self.path[0]
-            self.info = next((f for f in self.cls.fields_info if f.name == name), None)
-            if self.info is None and name not in _EITHER and name != "data":
-                known = ", ".join(f.name for f in self.cls.fields_info) or "none"
-                raise DisplayFilterError(text, names[1].column,
-                                         f"{self.cls.name} has no field {name!r} "
-                                         f"(its fields: {known})")
-            if len(self.path) == 2 and (self.info is None or self.info.kind != "flags"):
+            self._field(text, names)
+
+    def _field(self, text: str, names: list[Token]) -> None:
+        fields = {f.name: f for f in self.cls.fields_info}
+        name = self.path[0]
+        if name not in fields and name not in _EITHER and _FIELD_ALIASES.get(name) in fields:
+            name = self.path[0] = _FIELD_ALIASES[name]
+        self.info = fields.get(name)
+        if self.info is None and name not in _EITHER and name != "data":
+            close = difflib.get_close_matches(name, list(fields), 1, 0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else \
+                f" (its fields: {', '.join(fields) or 'none'})"
+            raise DisplayFilterError(text, names[1].column,
+                                     f"{self.cls.name} has no field {name!r}{hint}")
+        if len(self.path) == 2:
+            if self.info is None or self.info.kind != "flags":
                 raise DisplayFilterError(text, names[2].column,
                                          f"{self.cls.name}.{name} is not a flag set")
+            self.mask = flag_mask(self.info.flags, self.path[1])
+            if self.mask is None:
+                known = ", ".join(n for n, _, _ in self.info.flags._order_)
+                raise DisplayFilterError(text, names[2].column,
+                                         f"{self.cls.name}.{name} has no flag "
+                                         f"{self.path[1]!r} (its flags: {known})")
 
     def values(self, packet: Packet) -> list[Any]:
         """The values this reference has in packet: one per matching layer (or end)."""
@@ -160,28 +189,50 @@ class _Ref:
             if m is None:
                 return [len(packet.data)] if self.path[0] != "time" else []
             return [{"len": m.length, "caplen": m.caplen, "time": m.timestamp}[self.path[0]]]
-        layers = [layer for layer in packet.layers if isinstance(layer, self.cls)]
+        cls = REGISTRY.get_layer(self.name) or self.cls
+        layers = [layer for layer in packet.layers if isinstance(layer, cls)]
         if not self.path:
             return layers
         name = self.path[0]
-        out = []
+        out: list[Any] = []
         for layer in layers:
             if name == "data" and self.info is None:
                 out.append(bytes(layer.payload))
-            elif self.info is None:  # addr / port: both ends of the layer's flow
-                flow = getattr(layer, "flow", None)
-                if flow is not None:
-                    ends = (flow.src, flow.dst)
-                    out += [e.raw if name == "port" else str(e) for e in ends]
+            elif self.info is None:
+                out += _ends(layer, name)
             else:
                 try:
                     value = getattr(layer, name, None)
                 except DecodeError:  # a lazily decoded part that is broken: not there
                     continue
-                if len(self.path) == 2 and value is not None:
-                    value = bool(getattr(value, self.path[1], False))
+                if self.mask and value is not None:
+                    value = bool(int(value) & self.mask)
                 out.append(value)
         return [v for v in out if v is not None]
+
+
+def flag_mask(flags: Any, name: str) -> int | None:
+    """The bit of a flag set named as the layer file names it or as displays show it (its
+    short name: ``DF`` for dont_fragment, ``WEP``), in any case; None when there is none."""
+    folded = name.casefold()
+    for flag, mask, short in flags._order_:
+        if folded in (flag.casefold(), short.casefold()):
+            return mask
+    return None
+
+
+def _ends(layer: Any, name: str) -> list[Any]:
+    """``addr``: every address field of the layer (802.11's four, ARP's, IP's two), else
+    the ends of its flow; ``port``: the ends of its flow."""
+    if name == "addr":
+        addresses = [getattr(layer, f.name, None) for f in layer.fields_info
+                     if f.kind == "address"]
+        if addresses:
+            return [str(a) for a in addresses if a is not None]
+    flow = getattr(layer, "flow", None)
+    if flow is None:
+        return []
+    return [e.raw if name == "port" else str(e) for e in (flow.src, flow.dst)]
 
 
 def _layer(text: str, name: str, column: int) -> type:
@@ -208,11 +259,11 @@ def _literal(text: str, ref: _Ref, token: Token) -> Callable[[Any], Any]:
     kind = getattr(getattr(ref, "info", None), "kind", None)
     if ref.frame or kind in ("int", "enum", "flags") or (kind is None and ref.path
                                                           and ref.path[0] == "port"):
-        number = _int(raw, getattr(ref.info, "enum", None) if not ref.frame else None)
+        number = _int(raw, None if ref.frame else ref.info)
         if number is None:
             raise DisplayFilterError(text, token.column, f"{raw!r} is not a number"
                                      + (" or a name of the field's enum" if kind == "enum"
-                                        else ""))
+                                        else " or a flag name" if kind == "flags" else ""))
         return _as_number, number
     if kind == "address" or (ref.path and ref.path[0] == "addr"):
         return _address(text, raw, token)
@@ -223,17 +274,22 @@ def _as_number(value: Any) -> Any:
     return value if isinstance(value, float) else int(value)
 
 
-def _int(raw: str, enum: Any) -> int | float | None:
-    """A number literal (decimal, 0x hex, a decimal fraction for times) or an enum name."""
+def _int(raw: str, info: Any) -> int | float | None:
+    """A number literal (decimal, 0x hex, a decimal fraction for times), or a name of the
+    field's enum or flag set (a flag stands for its bit)."""
     for parse in (lambda t: int(t, 0), float):
         try:
             return parse(raw)
         except ValueError:
             pass
+    enum = getattr(info, "enum", None)
     if enum is not None:
         for name, member in enum._members_.items():
             if name.lower() == raw.lower():
                 return int(member)
+    flags = getattr(info, "flags", None)
+    if flags is not None:
+        return flag_mask(flags, raw)
     return None
 
 
@@ -246,6 +302,9 @@ def _address(text: str, raw: str, token: Token) -> tuple[Callable[[Any], Any], A
     except ValueError:
         pass
     mac = raw.lower().replace("-", ":")
+    if len(mac) == 14 and mac.count(".") == 2:  # Cisco's dotted form, 0000.0100.0000
+        digits = mac.replace(".", "")
+        mac = ":".join(digits[i:i + 2] for i in range(0, 12, 2))
     if len(mac.split(":")) == 6:
         return (lambda value: str(value).lower()), mac
     raise DisplayFilterError(text, token.column, f"{raw!r} is not an address (IPv4, IPv6, "
@@ -332,14 +391,17 @@ class _Compile(Transformer):
         return _Ref(self.text, list(names))
 
     def present(self, ref: _Ref) -> Predicate:
-        """A bare reference: the layer is there, the field is present, the flag is set."""
+        """A bare reference: the layer is there, the field is present and not empty (no
+        options is no ``tcp.options``), the flag is set."""
         if len(ref.path) == 2:  # a flag: set in some layer
             return lambda packet: any(ref.values(packet))
-        return lambda packet: bool(ref.values(packet))
+        return lambda packet: any(_has(v) for v in ref.values(packet))
 
     def compare(self, ref: _Ref, op: Token, token: Token) -> Predicate:
         """``field OP value``: some layer's value compares; ``!=``: none is equal."""
         self._needs_field(ref, token)
+        self._not_a_field(token)
+        op = Token("CMP", _WORDS.get(str(op), str(op)), column=op.column)
         convert, target = _literal(self.text, ref, token)
         test = _ORDER[str(op)]
         if str(op) not in ("==", "!=") and not isinstance(target, (int, float)):
@@ -362,9 +424,21 @@ class _Compile(Transformer):
         return lambda packet: any(needle.found_in(_text_or_bytes(v))
                                   for v in ref.values(packet))
 
-    def member(self, ref: _Ref, _kw: Token, *tokens: Token) -> Predicate:
-        """``field in {a b c}``: equal to one of them."""
-        tests = [self.compare(ref, Token("CMP", "=="), t) for t in tokens]
+    def span(self, low: Token, _range: Token, high: Token) -> tuple[Token, Token]:
+        """``low..high`` inside a set."""
+        return low, high
+
+    def member(self, ref: _Ref, _kw: Token, *items: Any) -> Predicate:
+        """``field in {a, b, 80..90}`` (commas optional): equal to one of them, or within
+        a range."""
+        tests = []
+        for item in items:
+            if isinstance(item, tuple):
+                low = self.compare(ref, Token("CMP", ">=", column=item[0].column), item[0])
+                high = self.compare(ref, Token("CMP", "<=", column=item[1].column), item[1])
+                tests.append(lambda packet, lo=low, hi=high: lo(packet) and hi(packet))
+            elif isinstance(item, Token) and item.type != "COMMA":
+                tests.append(self.compare(ref, Token("CMP", "==", column=item.column), item))
         return lambda packet: any(t(packet) for t in tests)
 
     def negate(self, _kw: Token, inner: Predicate) -> Predicate:
@@ -381,10 +455,26 @@ class _Compile(Transformer):
         tests = [p for p in parts if not isinstance(p, Token)]
         return lambda packet: any(t(packet) for t in tests)
 
+    def _not_a_field(self, token: Token) -> None:
+        """Refuse ``ip.src == ip.dst`` clearly: the right side must be a value."""
+        head, dot, _ = str(token).partition(".")
+        if dot and token.type == "LITERAL" and head.isidentifier() and (
+                head.lower() == "frame" or REGISTRY.get_layer(_ALIASES.get(head.lower(), head))
+                or any(c.name.lower() == head.lower() for c in REGISTRY.layers())):
+            raise DisplayFilterError(self.text, token.column, "comparing two fields is not "
+                                     "supported: compare a field with a value")
+
     def _needs_field(self, ref: _Ref, token: Token) -> None:
         if not ref.frame and not ref.path:
             raise DisplayFilterError(self.text, ref.column, "compare a field "
                                      f"({ref.cls.name}.<field>), not a whole layer")
+
+
+def _has(value: Any) -> bool:
+    """Present for a bare reference: not an empty list or empty bytes."""
+    if isinstance(value, (list, tuple, bytes, bytearray, memoryview)):
+        return len(value) > 0
+    return True
 
 
 def _safe(test: Callable[[Any, Any], bool], convert: Callable[[Any], Any], value: Any,

@@ -164,3 +164,47 @@ def test_review_findings_broken_lazy_parts_strings_depth_and_times():
     first = next(iter(pktspec.open(CAPTURES / "tcp__dk-http.pcap")))
     assert first.metadata.timestamp == pytest.approx(1084443427.311224)
     assert compile_filter("frame.time > 1084443427.3 and frame.time < 1084443427.4")(first)
+
+
+TSHARK_SYNTAX = [  # filters in tshark's own spelling, and what tshark 4.0 selects on dk-http
+    ("tcp.port in {80, 3372}", 41), ("tcp.port in {80..100}", 41), ("tcp.srcport eq 80", 22),
+    ("ip.flags.df == 1", 38), ("ip.flags.df", 38), ("tcp.options", 2), ("tcp.flags == 0x02", 1),
+    ("ip.proto == 6", 41), ("tcp.dstport gt 1000", 22), ("icmp", 0),
+]
+
+
+@pytest.mark.parametrize("text, count", TSHARK_SYNTAX, ids=[t for t, _ in TSHARK_SYNTAX])
+def test_tshark_spellings_select_what_tshark_selects(text, count):
+    """Commas and ranges in sets, eq/gt words, tshark's field names (srcport, proto), flag
+    short names (df), an empty options list as absent: the counts are tshark 4.0.17's."""
+    corpus_or_skip()
+    matches = compile_filter(text)
+    assert sum(1 for p in pktspec.open(CAPTURES / "tcp__dk-http.pcap") if matches(p)) == count
+
+
+def test_flag_names_fields_and_addresses_of_every_kind():
+    corpus_or_skip()
+    radio = list(pktspec.open(CAPTURES / "link__td-radiotap-80211-dhcp.pcap"))
+    assert compile_filter("wlan.addr == ff:ff:ff:ff:ff:ff")(radio[0])  # address3, the DA
+    assert compile_filter("radiotap.flags.WEP and radiotap.flags == WEP")(radio[0])
+    assert compile_filter("dot11.flags.to_ds and dot11.flags.TD")(radio[0])
+    for bad, words in [("tcp.flags.bogus", "TCP.flags has no flag 'bogus' (its flags: ns,"),
+                       ("tcp.dstprot == 80", "did you mean 'dst_port'?"),
+                       ("ip.src == ip.dst", "comparing two fields is not supported"),
+                       ("frame.caplen < frame.len", "comparing two fields is not supported")]:
+        with pytest.raises(DisplayFilterError, match=words.replace("(", r"\(")):
+            compile_filter(bad)
+    assert compile_filter("eth.src == 0000.0100.0000")(
+        next(iter(pktspec.open(CAPTURES / "tcp__dk-http.pcap"))))
+
+
+def test_a_filter_sees_a_layer_file_reloaded_after_it_was_compiled(tmp_path, monkeypatch,
+                                                                   restore_registry):
+    monkeypatch.setenv("PKTSPEC_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "refilt.layer"
+    path.write_text("layer ReFilt : application { a: u8; b: u8; }\n")
+    pktspec.load(path)
+    matches = compile_filter("refilt.b == 2")
+    path.write_text("layer ReFilt : application { a: u8; b: u8; c: u8; }\n")
+    module = pktspec.load(path)
+    assert matches(pktspec.decode(b"\x01\x02\x03", module.ReFilt)) is True
