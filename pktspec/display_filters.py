@@ -36,7 +36,7 @@ from pktspec.errors import DecodeError, PktspecError
 from pktspec.runtime.packet import Packet
 from pktspec.runtime.registry import REGISTRY
 
-__all__ = ["DisplayFilterError", "compile_filter"]
+__all__ = ["DisplayFilterError", "compile_field", "compile_filter"]
 
 Predicate = Callable[[Packet], bool]
 
@@ -134,6 +134,20 @@ def _check_depth(text: str, tree: Any) -> None:
             raise DisplayFilterError(text, column, f"more than {MAX_DEPTH} nested operators")
         stack += [(child, depth + 1) for child in getattr(node, "children", ())
                   if not isinstance(child, Token)]
+
+
+def compile_field(text: str) -> Callable[[Packet], list[Any]]:
+    """The values of one field reference (``ip.src``, ``tcp.flags.syn``, ``frame.len``) in a
+    packet, one per layer that has it: what ``decode -e`` prints, as tshark's ``-T fields``.
+    Raises DisplayFilterError for a name no layer or field has."""
+    try:
+        tree = _PARSER.parse(text)
+    except UnexpectedInput:
+        tree = None
+    if tree is None or getattr(tree, "data", None) != "present":
+        raise DisplayFilterError(text, 1, "a field is layer.field (or layer.field.flag)")
+    ref = _Ref(text, list(tree.children[0].children))
+    return ref.values
 
 
 class _Ref:

@@ -208,3 +208,39 @@ def test_a_filter_sees_a_layer_file_reloaded_after_it_was_compiled(tmp_path, mon
     path.write_text("layer ReFilt : application { a: u8; b: u8; c: u8; }\n")
     module = pktspec.load(path)
     assert matches(pktspec.decode(b"\x01\x02\x03", module.ReFilt)) is True
+
+
+FIELDS = ["frame.len", "ip.src", "ip.dst", "ip.ttl", "ip.proto", "tcp.srcport", "tcp.dstport",
+          "udp.srcport", "udp.dstport"]
+
+
+@pytest.mark.parametrize("capture", corpus_captures("tcp__"))
+def test_decode_dash_e_prints_what_tshark_fields_print(capture):
+    """decode -e (tshark -T fields -e) on the truth's own columns, for every packet that
+    has one IPv4 header (tunnels and IPv6 rows aside: the columns differ in meaning)."""
+    from pktspec.cli.render import field_columns
+    from pktspec.display_filters import compile_field
+
+    corpus_or_skip()
+    columns = [compile_field(name) for name in FIELDS]
+    rows = truth_rows(capture)
+    packets = list(pktspec.open(CAPTURES / capture))
+    checked = 0
+    for row, packet in zip(rows, packets, strict=True):
+        if not row["ip.src"] or "," in row["ip.src"] or "," in row["tcp.srcport"]:
+            continue
+        assert field_columns(packet, columns).split("\t") == [row[f] for f in FIELDS], \
+            row["frame.number"]
+        checked += 1
+    assert checked or not any(r["ip.src"] for r in rows)
+
+
+def test_decode_dash_e_on_the_command_line(capsys):
+    corpus_or_skip()
+    http = str(CAPTURES / "tcp__dk-http.pcap")
+    assert main(["decode", http, "-c", "2", "-e", "ip.src", "-e", "tcp.flags", "-e",
+                 "tcp.flags.syn", "-e", "eth.src"]) == 0
+    assert capsys.readouterr().out == ("145.254.160.237\t0x0002\t1\t00:00:01:00:00:00\n"
+                                       "65.208.228.223\t0x0012\t1\tfe:ff:20:00:01:00\n")
+    assert main(["decode", http, "-e", "ip.srx"]) == 1
+    assert "did you mean 'src'?" in capsys.readouterr().err

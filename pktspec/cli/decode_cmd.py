@@ -29,6 +29,10 @@ def add_parser(sub: Any) -> None:
                    help="load layers from a .layer file first (repeatable)")
     p.add_argument("--first", metavar="LAYER", help="decode from this layer instead of the "
                    "link type's (its name, in any case)")
+    p.add_argument("-e", "--field", dest="fields", action="append", metavar="FIELD",
+                   help="print only these fields, tab-separated, one line per packet, as "
+                   "tshark -T fields -e (repeatable: -e ip.src -e tcp.dst_port; several "
+                   "layers' values joined by commas)")
     p.add_argument("-V", "--verbose", action="store_true", help="print every field")
     p.add_argument("-x", "--hex", action="store_true", help="add a hexdump of each packet")
     p.add_argument("--json", action="store_true", help="one JSON object per packet")
@@ -51,6 +55,10 @@ def _source(args: argparse.Namespace) -> Any:
         from pktspec.display_filters import compile_filter
 
         args.matches = compile_filter(args.display_filter)
+    if args.fields:
+        from pktspec.display_filters import compile_field
+
+        args.columns = [compile_field(name) for name in args.fields]
     path = args.file or args.read
     first = find_layer(args.first) if args.first else None
     if args.interface:
@@ -168,6 +176,8 @@ def _decode(args: argparse.Namespace, output: _Output | None) -> int:
                 output.write(packet)
             if not show:
                 pass
+            elif args.fields:
+                out.write(render.field_columns(packet, args.columns) + "\n")
             elif args.json:
                 out.write(render.as_json(packet) + "\n")
             else:  # numbered like tshark's frames, also when a filter skips some

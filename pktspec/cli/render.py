@@ -8,7 +8,7 @@ import datetime as _dt
 import json
 from typing import Any
 
-from pktspec.runtime.layer import LayerClass
+from pktspec.runtime.layer import Layer, LayerClass
 from pktspec.runtime.metadata import CaptureInfo
 from pktspec.runtime.packet import Packet
 
@@ -223,6 +223,30 @@ def _class_name(layer: Any) -> str:
         return LayerClass(layer.layer_class).name.lower()
     except ValueError:
         return "other"
+
+
+def field_columns(packet: Packet, columns: list[Any]) -> str:
+    """One line of ``decode -e``: each column's values in the packet, tab-separated, several
+    values (one per layer that has the field) joined by commas, as tshark's -T fields."""
+    return "\t".join(",".join(_field_text(v) for v in column(packet)) for column in columns)
+
+
+def _field_text(value: Any) -> str:
+    """A value as tshark's -T fields writes it: flags set 1/0, flag sets and enums as
+    numbers (flag sets in hex), bytes as bare hex, addresses and text as they read."""
+    from pktspec.runtime.values import FlagSet, OpenEnum
+
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, FlagSet):
+        return f"{int(value):#06x}"
+    if isinstance(value, OpenEnum):
+        return str(int(value))
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    if isinstance(value, Layer):
+        return value.name.lower()
+    return str(value)
 
 
 def hexdump(data: bytes) -> str:
