@@ -228,3 +228,24 @@ def test_an_unregistered_user_checksum_does_not_hide_the_others(tmp_path, restor
     packet = pktspec.decode(bytes(raw), Ethernet)
     assert [(b.layer, b.field) for b in packet.verify_checksums()] == [("TCP", "checksum")]
     assert "[bad checksum" in tree(packet)
+
+
+def test_messages_command_prints_the_messages_of_each_stream(capsys, restore_registry):
+    """pktspec messages: pktspec.messages() on the command line, with -Y, -c, -V, --json."""
+    corpus_or_skip()
+    lines_layer = str(ROOT / "examples/textlines.layer")
+    code, out, _ = run_cli(capsys, "messages", str(HTTP), "--layers", lines_layer,
+                           "--layer", "TextLine", "-c", "2")
+    assert code == 0 and out.splitlines() == [
+        "0 10:17:08.222534 145.254.160.237:3372 > 65.208.228.223:80: TextLine at 0, length 29",
+        "0 10:17:08.222534 145.254.160.237:3372 > 65.208.228.223:80: TextLine at 29, "
+        "length 24"]
+    code, out, _ = run_cli(capsys, "messages", str(HTTP), "--layers", lines_layer, "--layer",
+                           "TextLine", "-Y", 'textline.line contains "Host:"', "--json")
+    hosts = [json.loads(line) for line in out.splitlines()]
+    assert [h["layers"][0]["fields"]["line"] for h in hosts] == [
+        b"Host: www.ethereal.com".hex(), b"Host: pagead2.googlesyndication.com".hex()]
+    assert [(h["stream"], h["sender"], h["partial"]) for h in hosts] == [
+        (0, "145.254.160.237:3372", False), (1, "145.254.160.237:3371", False)]
+    code, out, _ = run_cli(capsys, "messages", str(HTTP))  # no layer bound to port 80
+    assert code == 0 and out == ""

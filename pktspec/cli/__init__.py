@@ -22,7 +22,7 @@ from typing import IO
 from pktspec import __version__
 from pktspec.errors import PktspecError
 
-COMMANDS = ("decode", "check", "compile", "build", "list", "doc", "follow", "stats",
+COMMANDS = ("decode", "check", "compile", "build", "list", "doc", "follow", "messages", "stats",
             "interfaces")
 
 
