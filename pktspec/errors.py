@@ -62,14 +62,7 @@ class SpecError(PktspecError):
         return f"    {line}\n    {caret}"
 
     def render_one(self) -> str:
-        where = f"{self.location}: " if self.location else ""
-        out = f"{where}error: {self.message}"
-        ctx = self.context()
-        if ctx:
-            out += "\n" + ctx
-        if self.hint:
-            out += f"\n    hint: {self.hint}"
-        return out
+        return _render(self, "error")
 
     def render(self) -> str:
         return "\n".join(p.render_one() for p in self.problems)
@@ -91,14 +84,20 @@ class SpecWarning(UserWarning):
     context = SpecError.context
 
     def render(self) -> str:
-        where = f"{self.location}: " if self.location else ""
-        out = f"{where}warning: {self.message}"
-        ctx = self.context()
-        if ctx:
-            out += "\n" + ctx
-        if self.hint:
-            out += f"\n    hint: {self.hint}"
-        return out
+        return _render(self, "warning")
+
+
+def _render(problem: SpecError | SpecWarning, severity: str) -> str:
+    """``file:line:col: error: message``, the line with a caret, and the hint: how every
+    problem in a .layer file is shown, errors and warnings alike."""
+    where = f"{problem.location}: " if problem.location else ""
+    out = f"{where}{severity}: {problem.message}"
+    ctx = problem.context()
+    if ctx:
+        out += "\n" + ctx
+    if problem.hint:
+        out += f"\n    hint: {problem.hint}"
+    return out
 
 
 class DecodeError(PktspecError):
