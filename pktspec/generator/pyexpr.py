@@ -106,3 +106,39 @@ def names_in(e: ast.Expr | None) -> set[str]:
         elif isinstance(x, ast.Cond):
             stack.extend((x.test, x.then, x.other))
     return out
+
+
+# binding strength of the .layer operators, loosest first (as pktspec.lark nests them)
+_PRECEDENCE = {"or": 1, "and": 2, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4,
+               "|": 5, "^": 6, "&": 7, "<<": 8, ">>": 8, "+": 9, "-": 9, "*": 10, "//": 10,
+               "%": 10}
+
+
+def expr_text(e: ast.Expr, outer: int = 0) -> str:
+    """An expression as a .layer file would write it, with the parentheses it needs (for
+    messages and the data of generated modules, never for code)."""
+    if isinstance(e, ast.IntLit):
+        return str(e.value)
+    if isinstance(e, ast.StrLit):
+        return repr(e.value)
+    if isinstance(e, ast.Name):
+        return e.name
+    if isinstance(e, ast.Attr):
+        return f"{expr_text(e.obj, 12)}.{e.name}"
+    if isinstance(e, ast.Index):
+        return f"{expr_text(e.obj, 12)}[{expr_text(e.index)}]"
+    if isinstance(e, ast.Call):
+        return f"{e.func}({', '.join(expr_text(a) for a in e.args)})"
+    if isinstance(e, ast.UnaryOp):
+        if e.op == "not":
+            text, mine = f"not {expr_text(e.operand, 3)}", 3
+        else:
+            text, mine = f"{e.op}{expr_text(e.operand, 11)}", 11
+    elif isinstance(e, ast.Cond):
+        text, mine = (f"{expr_text(e.test, 1)} ? {expr_text(e.then, 1)} : "
+                      f"{expr_text(e.other)}"), 0
+    else:
+        mine = _PRECEDENCE.get(e.op, 0)
+        op = "/" if e.op == "//" else e.op
+        text = f"{expr_text(e.left, mine)} {op} {expr_text(e.right, mine + 1)}"
+    return f"({text})" if mine < outer else text

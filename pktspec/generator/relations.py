@@ -11,7 +11,7 @@ tables of a generated class (``DEFAULTS``, ``RELATIONS``, ``HEADER``, ``PSEUDO_H
 from __future__ import annotations
 
 from pktspec.generator.check import _NotConstant
-from pktspec.generator.pyexpr import PyExpr, names_in
+from pktspec.generator.pyexpr import PyExpr, expr_text, names_in
 from pktspec.grammar import ast
 from pktspec.runtime.constructs import BUILTIN_CHECKSUM_BITS
 
@@ -168,20 +168,117 @@ class BuildRelations:
         optional = tuple(cf.name for cf in self.unit.fields if cf.node.optional)
         if optional:  # 0 means "no checksum"; a computed 0 is sent as all ones (RFC 768)
             out.append(f"OPTIONAL_CHECKSUMS = {optional!r}")
+        names = self.next_fields()
+        if names:
+            out.append(f"NEXT = ({self.unit.next_table!r}, {tuple(names)!r})")
+        unless = self.next_unless()
+        if unless is not None:
+            out.append(f"NEXT_UNLESS = {unless!r}")
+        conditions = self.conditions()
+        if conditions:
+            out += ["CONDITIONS = (", *[f"    {c!r}," for c in conditions], ")"]
+        return out
+
+    def conditions(self) -> list[tuple[str, str, tuple]]:
+        """Each conditional field with its condition as written and the ways of making the
+        condition hold that the builder may take when the field is given and the fields the
+        condition reads are not: ``(field, text, alternatives)``, each alternative a tuple
+        of ``(controlling field, "|" or "=", value)`` (OR the value in, or set the field to
+        it). ``present.tsft`` gives ``(('present', '|', 1),)``; ``x & 4 != 0`` and ``x & 4
+        == 4`` give ``(('x', '|', 4),)``; ``x == 1`` gives ``(('x', '=', 1),)``; ``a and b``
+        one alternative with both; ``a or b`` the alternatives of each. A part of the
+        condition of another form gives nothing (the builder then checks it as it is)."""
+        if self.unit.kind != "layer":
+            return []
+        # fields the builder computes: lengths, and what the next layer's binding gives
+        self.computed_lengths = {name for name, _ in self.implied_lengths()}
+        self.computed_lengths.update(self.next_fields())
+        unless = self.next_unless()
+        if unless is not None:
+            self.computed_lengths.add(unless[0])
+        out = []
+        for cf in self.unit.fields:
+            cond = cf.node.cond
+            if cond is None or cf.node.value is not None or cf.name in self.computed_lengths:
+                continue
+            out.append((cf.name, expr_text(cond), tuple(self.ways(cond))))
+        return out
+
+    def ways(self, e: ast.Expr) -> list[tuple[tuple[str, str, int], ...]]:
+        """The alternatives of conditions(): each a conjunction of settings that makes e
+        true (empty when there is none this can derive)."""
+        if isinstance(e, ast.BinOp) and e.op == "or":
+            return self.ways(e.left) + self.ways(e.right)
+        if isinstance(e, ast.BinOp) and e.op == "and":
+            left, right = self.ways(e.left) or [()], self.ways(e.right) or [()]
+            both = [a + b for a in left for b in right if a + b]
+            return both
+        setting = self.setting(e)
+        return [(setting,)] if setting is not None else []
+
+    def setting(self, e: ast.Expr) -> tuple[str, str, int] | None:
+        """``(field, "|" or "=", value)`` that makes one simple condition true, or None."""
+        if isinstance(e, ast.Attr) and isinstance(e.obj, ast.Name):  # flagset.name
+            cf = self.controlling(e.obj)
+            if cf is not None and cf.ftype.kind == "flags" and e.name in cf.ftype.flag_names:
+                return cf.name, "|", 1 << (cf.ftype.bits - 1 - cf.ftype.flag_names.index(e.name))
+            return None
+        if not isinstance(e, ast.BinOp) or e.op not in ("==", "!="):
+            return None
+        left, right = e.left, e.right
+        if self.constant(left) is not None:
+            left, right = right, left
+        k = self.constant(right)
+        if k is None:
+            return None
+        if isinstance(left, ast.BinOp) and left.op == "&":  # x & MASK != 0, x & MASK == MASK
+            x, mask = left.left, self.constant(left.right)
+            if mask is None:
+                x, mask = left.right, self.constant(left.left)
+            cf = self.controlling(x)
+            if cf is None or mask is None or mask <= 0:
+                return None
+            if (e.op == "!=" and k == 0) or (e.op == "==" and k == mask):
+                return cf.name, "|", mask
+            return None
+        cf = self.controlling(left)
+        if e.op == "==" and cf is not None and k >= 0:
+            return cf.name, "=", k
+        return None
+
+    def controlling(self, e: ast.Expr):
+        """The field e names, when the builder may set it: an integer, enum or flag set
+        that no relation computes (the field of a condition, not itself conditional)."""
+        if not isinstance(e, ast.Name):
+            return None
+        cf = self.unit.field(e.name)
+        if cf is None or cf.node.value is not None or cf.node.cond is not None or \
+                cf.name in self.computed_lengths or \
+                cf.ftype.kind not in ("int", "enum", "flags") or not cf.ftype.is_scalar:
+            return None
+        return cf
+
+    def constant(self, e: ast.Expr) -> int | None:
+        if names_in(e) and not isinstance(e, ast.Attr):
+            return None
+        try:
+            return self.mod.const_int(e)
+        except _NotConstant:
+            return None
+
+    def next_fields(self) -> list[str]:
+        """The fields ``next by`` reads, which the builder fills from the binding of the
+        layer stacked on top."""
         nxt = self.unit.next
+        names: list[str] = []
         if isinstance(nxt, ast.NextBy) and self.unit.next_table is not None:
-            names: list[str] = []
+            fields = {cf.name for cf in self.unit.fields}
             for e in nxt.exprs:
                 args = e.args if isinstance(e, ast.Call) and e.func in ("min", "max") else (e,)
                 for a in args:
                     if isinstance(a, ast.Name) and a.name in fields and a.name not in names:
                         names.append(a.name)
-            if names:
-                out.append(f"NEXT = ({self.unit.next_table!r}, {tuple(names)!r})")
-        unless = self.next_unless()
-        if unless is not None:
-            out.append(f"NEXT_UNLESS = {unless!r}")
-        return out
+        return names
 
     def next_unless(self) -> tuple[str, str, int | None, int | None] | None:
         """What ``next by ... unless field == K -> Layer`` says the builder must write in

@@ -179,6 +179,9 @@ class DHCPv4(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    CONDITIONS = (
+        ('options', 'magic == 1669485411', ((('magic', '=', 1669485411),),)),
+    )
 
     def _decode(self, buf, off, end):
         self._buf = buf

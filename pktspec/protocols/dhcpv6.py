@@ -204,6 +204,12 @@ class DHCPv6(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    CONDITIONS = (
+        ('transaction_id', 'msg_type < DHCPv6MessageType.RelayForward', ()),
+        ('hop_count', 'msg_type >= DHCPv6MessageType.RelayForward', ()),
+        ('link_address', 'msg_type >= DHCPv6MessageType.RelayForward', ()),
+        ('peer_address', 'msg_type >= DHCPv6MessageType.RelayForward', ()),
+    )
 
     def _decode(self, buf, off, end):
         if end - off < 1:

@@ -113,6 +113,15 @@ class Dot11(_Layer):
     DEFAULTS = {}
     RELATIONS = ()
     NEXT = ('Dot11Type', ('type',))
+    CONDITIONS = (
+        ('address2', 'type == 0 or type == 2 or type == 1 and subtype != 7 and subtype != 12 and subtype != 13', ()),
+        ('address3', 'type == 0 or type == 2', ()),
+        ('sequence_number', 'type == 0 or type == 2', ()),
+        ('fragment_number', 'type == 0 or type == 2', ()),
+        ('address4', 'type == 2 and flags.to_ds and flags.from_ds', ((('flags', '|', 1), ('flags', '|', 2)),)),
+        ('qos', 'type == 2 and subtype & 8 != 0', ((('subtype', '|', 8),),)),
+        ('ht_control', 'flags.order and (type == 0 or type == 2 and subtype & 8 != 0)', ((('flags', '|', 128), ('subtype', '|', 8)),)),
+    )
 
     def _decode(self, buf, off, end):
         if end - off < 4:

@@ -192,6 +192,9 @@ class LLC(_Layer):
     DEFAULTS = {}
     RELATIONS = ()
     NEXT = ('LLCSAP', ('dsap',))
+    CONDITIONS = (
+        ('control_high', 'control & 3 != 3', ()),
+    )
 
     def _decode(self, buf, off, end):
         if end - off < 3:

@@ -122,6 +122,16 @@ class GRE(_Layer):
     DEFAULTS = {}
     RELATIONS = ()
     NEXT = ('EtherType', ('protocol',))
+    CONDITIONS = (
+        ('checksum', 'checksum_present == 1 or routing_present == 1', ((('checksum_present', '=', 1),), (('routing_present', '=', 1),))),
+        ('routing_offset', 'checksum_present == 1 or routing_present == 1', ((('checksum_present', '=', 1),), (('routing_present', '=', 1),))),
+        ('key', 'key_present == 1 and version != 1', ((('key_present', '=', 1),),)),
+        ('payload_length', 'key_present == 1 and version == 1', ((('key_present', '=', 1), ('version', '=', 1)),)),
+        ('call_id', 'key_present == 1 and version == 1', ((('key_present', '=', 1), ('version', '=', 1)),)),
+        ('seq', 'seq_present == 1', ((('seq_present', '=', 1),),)),
+        ('ack', 'ack_present == 1', ((('ack_present', '=', 1),),)),
+        ('routing', 'routing_present == 1', ((('routing_present', '=', 1),),)),
+    )
 
     def _decode(self, buf, off, end):
         self._buf = buf

@@ -139,6 +139,14 @@ class ICMPv4(_Layer):
     HEADER = staticmethod(lambda c: 8)
     QUOTES = True
     NEXT = ('ICMPv4Type', ('type',))
+    CONDITIONS = (
+        ('id', 'has_id', ()),
+        ('seq', 'has_id', ()),
+        ('gateway', 'type == 5', ()),
+        ('pointer', 'type == 12', ()),
+        ('unused', 'not has_id and type != 5', ()),
+        ('next_hop_mtu', 'type == 3', ()),
+    )
 
     def _decode(self, buf, off, end):
         if end - off < 4:

@@ -132,6 +132,12 @@ class IGMP(_Layer):
         ('checksum', 'checksum', lambda c: _inet_checksum(c._header, c._payload)),
         ('num_records', 'length', lambda c: len(c.records or ())),
     )
+    CONDITIONS = (
+        ('group_address', 'type != 34', ()),
+        ('query_v3', 'type == 17', ((('type', '=', 17),),)),
+        ('reserved', 'type == 34', ((('type', '=', 34),),)),
+        ('records', 'type == 34', ((('type', '=', 34),),)),
+    )
 
     def _decode(self, buf, off, end):
         self._buf = buf

@@ -146,6 +146,19 @@ class NTP(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    CONDITIONS = (
+        ('stratum', 'mode < 6', ()),
+        ('poll', 'mode < 6', ()),
+        ('precision', 'mode < 6', ()),
+        ('root_delay', 'mode < 6', ()),
+        ('root_dispersion', 'mode < 6', ()),
+        ('reference_id', 'mode < 6', ()),
+        ('reference_timestamp', 'mode < 6', ()),
+        ('origin_timestamp', 'mode < 6', ()),
+        ('receive_timestamp', 'mode < 6', ()),
+        ('transmit_timestamp', 'mode < 6', ()),
+        ('control', 'mode == NTPMode.Control', ((('mode', '=', 6),),)),
+    )
 
     def _decode(self, buf, off, end):
         self._buf = buf

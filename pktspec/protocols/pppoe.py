@@ -122,6 +122,9 @@ class PPPoE(_Layer):
         ('length', 'length', lambda c: ((c._header_len + c._payload_len) - 6)),
     )
     NEXT = ('PPPoECode', ('code',))
+    CONDITIONS = (
+        ('tags', 'code != 0', ()),
+    )
 
     def _decode(self, buf, off, end):
         if end - off < 6:

@@ -224,6 +224,12 @@ class TLS(_Layer):
     RELATIONS = (
         ('handshake_length', 'length', lambda c: _part_size(TLS, 'client_hello', c.client_hello, c)),
     )
+    CONDITIONS = (
+        ('handshake_type', 'content_type == TLSContentType.Handshake', ((('content_type', '=', 22),),)),
+        ('client_hello', 'content_type == TLSContentType.Handshake and handshake_type == TLSHandshakeType.ClientHello', ((('content_type', '=', 22),),)),
+        ('alert_level', 'content_type == TLSContentType.Alert and length == 2', ((('content_type', '=', 21), ('length', '=', 2)),)),
+        ('alert_description', 'content_type == TLSContentType.Alert and length == 2', ((('content_type', '=', 21), ('length', '=', 2)),)),
+    )
 
     def _decode(self, buf, off, end):
         if end - off < 5:

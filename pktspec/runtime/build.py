@@ -58,7 +58,12 @@ class Raw:
 
 
 class _OrRaw(_c.Subconstruct):
-    """A tail field that writes a :class:`Raw` value verbatim and builds anything else."""
+    """A tail field that writes a :class:`Raw` value verbatim and builds anything else;
+    left unset (None), it builds ``default`` (a conditional scalar whose condition holds)."""
+
+    def __init__(self, subcon: Any, default: Any = None) -> None:
+        super().__init__(subcon)
+        self.default = default
 
     def _parse(self, stream, context, path):  # pragma: no cover - plans only build
         return self.subcon._parsereport(stream, context, path)
@@ -67,7 +72,9 @@ class _OrRaw(_c.Subconstruct):
         if type(obj) is Raw:
             _c.stream_write(stream, obj.data, len(obj.data), path)
             return obj
-        if obj is None and isinstance(self.subcon, _c.Bytes):  # unset: zeros of its size
+        if obj is None and self.default is not None:
+            obj = self.default
+        elif obj is None and isinstance(self.subcon, _c.Bytes):  # unset: zeros of its size
             obj = bytes(_c.evaluate(self.subcon.length, context))
         elif obj is None and self.subcon is _c.GreedyBytes:
             obj = b""
@@ -118,6 +125,7 @@ class LayerPlan:
         nxt = getattr(cls, "NEXT", None)
         self.next_table, self.next_fields = nxt if nxt else (None, ())
         self.next_unless = getattr(cls, "NEXT_UNLESS", None)
+        self._conditions(cls)
         self._initial(cls, infos)
         self.prefix = None
         self.prefix_getters: tuple = ()
@@ -131,6 +139,13 @@ class LayerPlan:
         self.tail_depends: frozenset[str] = frozenset()
         if fmt is not None:
             self._split(fmt)
+        conds = {t.name: t.condition for t in self.tail if t.condition is not None}
+        # (field, its condition as written, ways to make it hold, the condition, the
+        # fields it reads), in wire order: a field's condition reads only fields before it
+        self.implications = tuple(
+            (name, text, ways, conds[name], tuple(sorted(
+                _code_reads(conds[name].__code__) & set(self.infos))))
+            for name, (text, ways) in self.cond_text.items() if name in conds)
         # `trailer { ... }`: fixed-size fields after the payload, built once it is
         self.trailer_format = getattr(cls, "TRAILER", None)
         self.trailer_names: frozenset[str] = frozenset(
@@ -157,19 +172,36 @@ class LayerPlan:
         self.converters = tuple((n, ok, self.convert[n]) for n, ok in self.ok_types.items()
                                 if ok is not None)
 
+    def _conditions(self, cls: type) -> None:
+        """The generated CONDITIONS: each conditional field's condition as written and how
+        the builder makes it hold when the field is given (docs/GENERATED.md)."""
+        self.cond_text = {name: (text, ways) for name, text, ways in
+                          getattr(cls, "CONDITIONS", ()) if name not in self.targets}
+        # the fields those ways set: a new layer leaves them unset (None) until built, so
+        # that the builder knows which were given (a given one is never changed)
+        self.controls = frozenset(f for _, ways in self.cond_text.values()
+                                  for way in ways for f, _, _ in way)
+
     def _initial(self, cls: type, infos: list[FieldInfo]) -> None:
         """What a new layer's fields hold until set, and what computed ones fall back to."""
         computed = set(self.targets) | set(self.next_fields)
         if self.next_unless is not None:
             computed.add(self.next_unless[0])
+        self.builder_sets = frozenset(computed)  # computed whatever the conditions say
+        computed |= self.controls
         self.computed = computed
-        self.initial = _initial_values(cls, infos, computed)
+        # a conditional scalar of a new layer is None (absent) until given; a bit field
+        # sharing its bytes with others keeps a number (its chunk is packed whole)
+        self.optional = frozenset(
+            i.name for i in infos if i.name in self.cond_text and i.bit is None and
+            i.kind in ("int", "enum", "flags", "address", "bytes"))
+        self.initial = _initial_values(cls, infos, computed | self.optional)
         self.initial_slots = tuple((self.slot_of[n], v) for n, v in self.initial.items()
                                    if type(v) is not list)
         self.list_slots = tuple(self.slot_of[n] for n, v in self.initial.items()
                                 if type(v) is list)  # each new layer gets its own list
         # what a computed field that nothing computed gets (fixing off, nothing to bind)
-        plain = _initial_values(cls, infos, set())
+        self.plain = plain = _initial_values(cls, infos, set())
         self.fallback = {n: plain[n] for n in sorted(computed)}
 
     # -- the two halves of FORMAT ------------------------------------------------------------
@@ -231,8 +263,9 @@ class LayerPlan:
                 measured = _natural(inner, sizes)
             elif not isinstance(inner, (_c.Computed, _TELL)):
                 only_fields = False  # a bit-field chunk or a nameless part writes bytes
-            parts.append(sc.name / _raw_or(inner) if sc.name else inner)
-            natural.append(sc.name / _raw_or(measured) if sc.name else measured)
+            default = self.plain.get(sc.name) if sc.name in self.optional else None
+            parts.append(sc.name / _raw_or(inner, default) if sc.name else inner)
+            natural.append(sc.name / _raw_or(measured, default) if sc.name else measured)
         self.tail = tuple(tail)
         self.tail_format = _c.Struct(*parts) if tail or not only_fields else None
         # the tail without the sizes a header-length field gives, to measure it by; None
@@ -263,16 +296,67 @@ class LayerPlan:
         those the builder computes) at their defaults: what serialize starts from."""
         if self._values is not None:
             try:
-                return self._values(layer, new)
+                values = self._values(layer, new)
             except AttributeError:
                 pass  # a slot never set (a layer made by hand): the slow way
+            else:
+                if new and self.controls:
+                    self.imply(values)
+                return values
         values = self.read(layer)
         self.normalize(values)
         if new:
             for name, value in values.items():
                 if value is None and name not in self.computed:
                     values[name] = self.fallback.get(name, self.initial[name])
+            if self.controls:
+                self.imply(values)
         return values
+
+    def imply(self, values: dict[str, Any]) -> None:
+        """Set what the conditions of the given conditional fields read, in place: each
+        field a condition reads that was not given (None) is set so that the condition
+        holds (``tsft`` given: the ``tsft`` bit ORed into ``present``), else takes its
+        default. A given controlling field is kept; a conditional field given while its
+        condition is false is a BuildError, never a silent drop."""
+        unset = {f for f in self.controls if values[f] is None}
+        if not unset:
+            self.refuse_false(values)
+            return
+        for f in unset:
+            if f not in self.builder_sets:
+                values[f] = self.fallback[f]
+        assigned: dict[str, int] = {}
+        for name, _text, ways, cond, reads in self.implications:
+            if not ways or not _given(values[name]) or \
+                    _holds(cond, reads, values) is True:
+                continue
+            for way in ways:
+                if all(f in unset and (op == "|" or assigned.get(f, k) == k)
+                       for f, op, k in way):
+                    for f, op, k in way:
+                        if op == "=":
+                            values[f] = assigned[f] = k
+                        else:
+                            values[f] = (values[f] or 0) | k
+                    break
+        self.refuse_false(values)
+
+    def refuse_false(self, values: dict[str, Any]) -> None:
+        """BuildError for a conditional field given while its condition is false (as far
+        as the values known now tell)."""
+        for name, text, _ways, cond, reads in self.implications:
+            if _given(values[name]) and _holds(cond, reads, values) is False:
+                raise BuildError(self._unwritten(name, text))
+
+    def _unwritten(self, name: str, text: str | None) -> str:
+        info = self.infos[name]
+        where = f" ({info.line and f'line {info.line} of '}{self.source})" \
+            if self.source else ""
+        cond = f" ({text})" if text else ""
+        return (f"{self.name}: {name} is given but its condition{cond} is false, so it "
+                f"would not be written{where}; give the fields the condition reads so "
+                f"that it holds, or leave {name} out")
 
     def normalize(self, values: dict[str, Any]) -> None:
         """Turn what people write (text, names, FlagSets) into what is packed, in place."""
@@ -347,22 +431,17 @@ class LayerPlan:
         with no magic cookie)."""
         for t in self.tail:
             v = given[t.name]
-            # scalars left unset hold their defaults: only a structured part shows intent
-            if t.condition is None or not t.structured or v is None or v is ... or \
-                    type(v) is tuple or \
-                    (type(v) in (list, bytes) and not v) or \
-                    (type(v) is Raw and not v.data):
+            # a scalar left unset is None (its builder default comes only when the
+            # condition holds); a structured part shows intent when it holds something
+            if t.condition is None or not _given(v) or t.name in self.builder_sets or \
+                    (not t.structured and t.name not in self.optional):
                 continue
             try:
                 holds = _c.evaluate(t.condition, context)
             except (TypeError, KeyError, AttributeError):
                 continue  # the condition reads what is not known yet: construct decides
             if not holds:
-                info = self.infos[t.name]
-                where = f" ({info.line and f'line {info.line} of '}{self.source})" \
-                    if self.source else ""
-                raise BuildError(f"{self.name}: {t.name} is given but its condition is false, "
-                                 f"so it would not be written{where}")
+                raise BuildError(self._unwritten(t.name, self.cond_text.get(t.name, (None,))[0]))
 
     def build_tail(self, values: dict[str, Any], unparsed: Any, natural: bool = False) -> bytes:
         """The tail's bytes from values; unparsed(name, value) stands in for a part the
@@ -575,12 +654,34 @@ def _int_range(info: FieldInfo) -> tuple[int, int]:
     return 0, (1 << info.bits) - 1
 
 
-def _raw_or(con: Any) -> Any:
-    """con, taking Raw bytes too; inside the If of a conditional part, so that the
-    condition still decides whether the part is there."""
+def _raw_or(con: Any, default: Any = None) -> Any:
+    """con, taking Raw bytes too (and building default for None); inside the If of a
+    conditional part, so that the condition still decides whether the part is there."""
     if isinstance(con, _c.IfThenElse) and isinstance(con.elsesubcon, type(_c.Pass)):
-        return _c.If(con.condfunc, _OrRaw(con.thensubcon))
-    return _OrRaw(con)
+        return _c.If(con.condfunc, _OrRaw(con.thensubcon, default))
+    return _OrRaw(con, default)
+
+
+def _given(value: Any) -> bool:
+    """Whether a field's value says something: not None, not an unparsed span, not an
+    empty list or bytes."""
+    if value is None or value is ... or type(value) is tuple:
+        return False
+    if type(value) in (list, bytes):
+        return bool(value)
+    return type(value) is not Raw or bool(value.data)
+
+
+def _holds(cond: Callable, reads: tuple[str, ...], values: dict[str, Any]) -> bool | None:
+    """A FORMAT condition over a layer's values: True, False, or None when it reads a
+    value not known yet (a length the builder computes, a ``let``)."""
+    for name in reads:
+        if values.get(name) is None:
+            return None
+    try:
+        return bool(cond(values))
+    except (TypeError, KeyError, AttributeError, ValueError):
+        return None
 
 
 def _natural(inner: Any, sizes: set[str]) -> Any:

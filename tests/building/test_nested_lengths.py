@@ -96,11 +96,14 @@ def test_a_bit_field_too_wide_is_refused_not_wrapped(name, fields, message):
 
 
 def test_a_part_given_while_its_condition_is_false_is_refused():
-    """DHCP options follow the magic cookie: without it they would be silently dropped."""
+    """DHCP options follow the magic cookie: a magic given as something else would drop
+    them silently; left out, the cookie is implied by the options."""
     DHCPv4 = layer("DHCPv4")
-    with pytest.raises(BuildError, match="options is given but its condition is false"):
-        serialize(DHCPv4(options=[{"code": "End"}]))
+    with pytest.raises(BuildError, match=r"options is given but its condition "
+                                         r"\(magic == 1669485411\) is false"):
+        serialize(DHCPv4(magic=0, options=[{"code": "End"}]))
     assert serialize(DHCPv4(magic=0x63825363, options=[{"code": "End"}]))[240:] == b"\xff"
+    assert serialize(DHCPv4(options=[{"code": "End"}]))[236:] == b"\x63\x82\x53\x63\xff"
 
 
 def test_ipv6_with_nothing_above_says_no_next_header():

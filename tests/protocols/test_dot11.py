@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pktspec
+from pktspec.errors import BuildError
 from pktspec.layers import ARP, LLC, SNAP, UDP, DHCPv4, Dot11, IPv4, RadioTap
 from tests.conftest import CAPTURES, TRUTH, corpus_or_skip
 
@@ -175,8 +176,12 @@ def test_qos_data_with_order_has_ht_control():
 @pytest.mark.parametrize(("subtype", "two_addresses"), [(13, False), (12, False), (11, True),
                                                         (9, True), (10, True)])
 def test_control_frames_have_one_or_two_addresses(subtype, two_addresses):
-    built = Dot11(type="Control", subtype=subtype, address1=A, address2=B, duration_id=7)
+    built = Dot11(type="Control", subtype=subtype, address1=A, duration_id=7,
+                  address2=B if two_addresses else None)
     data = bytes(built)
+    if not two_addresses:  # an ACK or CTS has no transmitter address: giving one is refused
+        with pytest.raises(BuildError, match="address2 is given but its condition"):
+            bytes(Dot11(type="Control", subtype=subtype, address1=A, address2=B))
     assert len(data) == (16 if two_addresses else 10)
     p = decode(data + (b"\x01\x02" if subtype == 9 else b""))
     wlan = p[Dot11]
@@ -201,7 +206,8 @@ def test_management_protected_and_null_frames_keep_their_body_as_payload():
     null = bytes(Dot11(subtype=4, flags="to_ds|power_management", address1=A, address2=B,
                        address3=A))
     assert names(decode(null)) == ["Dot11"]
-    amsdu = bytes(Dot11(subtype=8, address1=A, address2=B, address3=C, qos=0x80)) + b"\x00" * 14
+    amsdu = bytes(Dot11(type="Data", subtype=8, address1=A, address2=B, address3=C,
+                        qos=0x80)) + b"\x00" * 14
     assert names(decode(amsdu)) == ["Dot11", "Payload"]
 
 

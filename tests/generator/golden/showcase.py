@@ -121,6 +121,9 @@ class Showcase(_Layer):
         ('header_words', 'length', lambda c: (c._header_len + 3) // 4),
     )
     HEADER = staticmethod(lambda c: (c.header_words * 4))
+    CONDITIONS = (
+        ('extra', 'flags.more', ((('flags', '|', 4),),)),
+    )
 
     def _decode(self, buf, off, end):
         self._buf = buf
@@ -228,6 +231,9 @@ class ShowFrame(_Layer):
         ('sum', 'checksum', lambda c: _checksum('showsum', 8)(c._header, c._payload)),
         ('crc', 'checksum', lambda c: _checksum('crc16_modbus')(c._header, c._payload)),
         ('count', 'length', lambda c: len(c.words or ())),
+    )
+    CONDITIONS = (
+        ('wide', 'count > 1', ()),
     )
 
     def _decode(self, buf, off, end):
