@@ -637,7 +637,26 @@ class UnitPlanner(BuildRelations):
             self.format_lines.append(f'"_e_{cf.name}" / _c.Tell,')
 
     def limit(self) -> str:
-        return "hend" if self.hend_ready else "end"
+        """Where a part that runs to the end stops: the header's end once known, else the
+        layer's end less its trailer's fixed size (``bytes[]`` before ``trailer { crc:
+        u16; }`` leaves the CRC to the trailer)."""
+        if self.hend_ready:
+            return "hend"
+        size = self.trailer_size()
+        return f"(end - {size})" if size else "end"
+
+    def trailer_size(self) -> int:
+        return sum(cf.ftype.bits for cf in self.unit.trailer) // 8 \
+            if self.unit.kind == "layer" else 0
+
+    def trailer_fits(self, start: str) -> list[str]:
+        """Lines that raise when the trailer, starting at start (absolute), does not fit
+        before end: the error names its first field and the bytes it needs."""
+        size = self.trailer_size()
+        first = self.unit.trailer[0].name
+        return [f"if {start} + {size} > end:",
+                f"    raise _trailer_cut(self.name, {first!r}, off, {start} - off, {size}, "
+                "end - off)"]
 
     def emit_bytes(self, cf) -> None:
         t = cf.ftype
@@ -660,6 +679,8 @@ class UnitPlanner(BuildRelations):
                 self.lines += ["if hend < p:",
                                "    raise self._fail('header', off, 'header length %d is "
                                "shorter than its fields' % (hend - off))"]
+            if self.limit() != "hend" and self.trailer_size():
+                self.lines += self.trailer_fits("p")
             self.lines.append(f"self.{cf.name} = buf[p:{self.limit()}]")
             self.lines.append(f"p = {self.limit()}")
             self.p_is_hend = self.limit() == "hend"
@@ -760,6 +781,8 @@ class UnitPlanner(BuildRelations):
                     self.lines += ["if hend < p:",
                                    "    raise self._fail('header', off, 'header length %d is "
                                    "shorter than its fields' % (hend - off))"]
+                elif self.trailer_size():
+                    self.lines += self.trailer_fits("p")
             self.lines.append(f"self._{cf.name} = (p, {stop})")
             self.lines.append(f"p = {stop}")
             self.p_is_hend = stop == "hend"
@@ -948,9 +971,8 @@ class UnitPlanner(BuildRelations):
                                "negative' % (pend - hend))"]
             self.lines += ["if pend > end:", "    pend = end"]
         elif trailer:  # the payload is what is left before the trailer
-            self.lines += [f"pend = end - {trailer}",
-                           "if pend < hend:",
-                           "    raise self._truncated(buf, off, end)"]
+            self.lines += self.trailer_fits("hend")
+            self.lines.append(f"pend = end - {trailer}")
         else:
             self.lines.append("pend = end")
         if trailer:
@@ -962,6 +984,8 @@ class UnitPlanner(BuildRelations):
     def emit_trailer(self) -> None:
         """The trailer's fields, read at the payload's end (``trailer { crc: u16le; }``),
         and TRAILER, their construct (parsed from ``layer.trailer``)."""
+        if self.unit.payload is not None:  # (else pend is end less the trailer already)
+            self.lines += self.trailer_fits("pend")
         self.lines.append("p = pend")
         self.fixed_offset = None
         header_format, self.format_lines = self.format_lines, self.trailer_lines

@@ -714,3 +714,14 @@ def checksum(name: str, bits: int | None = None) -> Checksum:
         raise BuildError(f"checksum function {name!r} is registered with {found.bits} bits, "
                          f"but the .layer file declares {bits}")
     return found
+
+
+def trailer_cut(layer: str, field: str, off: int, start: int, size: int,
+                have: int) -> DecodeError:
+    """The DecodeError of a layer too short for its trailer: the trailer's first field
+    would take bytes start..start + size of the layer (from its first byte, at off), and
+    only have are there."""
+    return DecodeError(layer, field, off + min(start, have),
+                       f"truncated: trailer field {field!r} needs bytes {start}..{start + size}"
+                       f", only {have} present", truncated=True)
+

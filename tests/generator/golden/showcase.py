@@ -29,6 +29,7 @@ from pktspec.runtime.constructs import let as _let
 from pktspec.runtime.constructs import parse_at as _parse_at
 from pktspec.runtime.constructs import part_size as _part_size
 from pktspec.runtime.constructs import signed as _signed
+from pktspec.runtime.constructs import trailer_cut as _trailer_cut
 from pktspec.runtime.flow import endpoint_type as _endpoint_type
 from pktspec.runtime.layer import FieldInfo as _FieldInfo
 from pktspec.runtime.layer import Layer as _Layer
@@ -246,7 +247,7 @@ class ShowFrame(_Layer):
         self.length = f_length
         p = off + 3
         z_words = p
-        self._words, p = _parse_at(_F_ShowFrame_words, self, 'words', buf, p, end)
+        self._words, p = _parse_at(_F_ShowFrame_words, self, 'words', buf, p, (end - 3))
         z_words = p - z_words
         if (f_count > 1):
             p += (off - p) % 8
@@ -263,6 +264,8 @@ class ShowFrame(_Layer):
             raise self._fail('payload', off, 'payload length %d is negative' % (pend - hend))
         if pend > end:
             pend = end
+        if pend + 3 > end:
+            raise _trailer_cut(self.name, 'sum', off, pend - off, 3, end - off)
         p = pend
         if p + 1 > end:
             raise self._truncated(buf, off, end)

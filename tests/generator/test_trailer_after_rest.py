@@ -1,0 +1,86 @@
+"""A part that runs to the end (``bytes[]``, ``T[]``) stops before a fixed-size trailer, in
+the fast path and in FORMAT alike; a layer too short for its trailer names the trailer."""
+
+from __future__ import annotations
+
+import pktspec
+from pktspec.runtime.serialize import verify_checksums
+from tests.generator.conftest import load_text
+
+MODBUS = """
+import "linktypes.layer"
+layer ModbusRTU : application {
+    address: u8;
+    function: u8;
+    body: bytes[];
+    trailer { crc: u16le = crc16_modbus(header, payload); }
+}
+extend LinkType { 147 -> ModbusRTU }
+"""
+
+WORDS = """
+layer Words : application {
+    kind: u8;
+    words: u16[];
+    trailer { check: u8; tag: u16; }
+}
+"""
+
+
+def agree(layer) -> dict:
+    """The fast path's fields equal FORMAT over the header plus TRAILER over the trailer."""
+    cls = type(layer)
+    ref = {**cls.FORMAT.parse(bytes(layer.contents)), **cls.TRAILER.parse(bytes(layer.trailer))}
+    ref = {k: list(v) if isinstance(v, list) else v for k, v in ref.items()
+           if not k.startswith("_")}
+    assert layer.raw_fields() == ref
+    return ref
+
+
+def test_bytes_to_the_end_leaves_the_trailer(tmp_path):
+    mod = load_text(tmp_path, MODBUS)
+    data = bytes(mod.ModbusRTU(address=1, function=3, body=bytes.fromhex("0000000a")))
+    assert data.hex() == "01030000000ac5cd"
+    p = pktspec.decode(data, first=mod.ModbusRTU, strict=True)
+    layer = p[mod.ModbusRTU]
+    assert (layer.body, layer.crc, bytes(layer.payload)) == (b"\0\0\0\n", 0xCDC5, b"")
+    assert agree(layer)["body"] == b"\0\0\0\n"  # FORMAT over the header: the same body
+    assert verify_checksums(p) == []
+    assert pktspec.serialize(layer, fix_lengths=True, compute_checksums=True) == data
+    empty = pktspec.decode(bytes(mod.ModbusRTU(address=1, function=3)), first=mod.ModbusRTU,
+                           strict=True)[mod.ModbusRTU]
+    assert empty.body == b"" and verify_checksums([empty]) == []
+
+
+def test_a_layer_too_short_for_its_trailer_names_the_trailer_field(tmp_path):
+    mod = load_text(tmp_path, MODBUS)
+    p = pktspec.decode(bytes.fromhex("010300"), first=mod.ModbusRTU)
+    assert p.error is not None and p.error.field_path == "crc" and p.error.truncated
+    assert p.error.message == "truncated: trailer field 'crc' needs bytes 2..4, only 3 present"
+    cut = pktspec.decode(bytes.fromhex("01"), first=mod.ModbusRTU).error
+    assert cut.field_path == "function"  # a header field that does not fit comes first
+
+
+def test_an_array_to_the_end_leaves_the_trailer(tmp_path):
+    mod = load_text(tmp_path, WORDS)
+    data = bytes([7, 0, 1, 0, 2, 0, 3, 9, 0xAB, 0xCD])
+    layer = pktspec.decode(data, first=mod.Words, strict=True)[mod.Words]
+    assert (list(layer.words), layer.check, layer.tag) == ([1, 2, 3], 9, 0xABCD)
+    assert agree(layer)["words"] == [1, 2, 3]
+    assert bytes(mod.Words(kind=7, words=[1, 2, 3], check=9, tag=0xABCD)) == data
+    error = pktspec.decode(bytes([7, 0, 1]), first=mod.Words).error
+    assert error.message == "truncated: trailer field 'check' needs bytes 1..4, only 3 present"
+
+
+def test_a_trailer_after_a_declared_payload_that_does_not_fit(tmp_path):
+    mod = load_text(tmp_path, """
+layer Framed : application {
+    size: u8;
+    payload = size;
+    trailer { crc: u16; }
+}
+""")
+    assert pktspec.decode(bytes([2, 5, 6, 0, 1]), first=mod.Framed, strict=True)[
+        mod.Framed].crc == 1
+    error = pktspec.decode(bytes([2, 5, 6, 0]), first=mod.Framed).error
+    assert error.message == "truncated: trailer field 'crc' needs bytes 3..5, only 4 present"
