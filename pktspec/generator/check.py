@@ -475,7 +475,7 @@ class Checker:
                     self.check_align(cf, unit, bit_offset, unsized)
                 bit_offset = self.check_alignment(cf, bit_offset)
                 unfinished = cf if bit_offset % 8 else None
-                if unsized is None and not _size_from_value(cf.ftype):
+                if unsized is None and not _size_from_value(cf.ftype, self.units):
                     unsized = cf
                 if cf.ftype.to_end:
                     rest_taker = cf
@@ -555,8 +555,9 @@ class Checker:
         if unit.kind != "layer":
             self.error(pos, "'align' counts from the start of a layer: structs have none",
                        "align the struct's field in the layer instead")
-        elif not 1 <= n <= 4096:
-            self.error(pos, f"cannot align to {n} bytes", "an alignment is 1 to 4096 bytes")
+        elif not 1 <= n <= 64 or n & (n - 1):
+            self.error(pos, f"cannot align to {n} bytes",
+                       "an alignment is a power of two up to 64: 1, 2, 4, 8, 16, 32 or 64")
         elif bit_offset % 8:
             self.error(pos, f"field {cf.name!r} starts {bit_offset % 8} bits into a byte and "
                        "cannot be aligned", "align the first bit field of the byte")
@@ -1417,7 +1418,7 @@ def expr_key(e: object) -> object:
     return e
 
 
-def _size_from_value(t: FieldType) -> bool:
+def _size_from_value(t: FieldType, units: dict[str, Unit]) -> bool:
     """Whether the generator can say how many bytes a field takes from the layer's values
     (what the padding of a later ``align`` is worked out from)."""
     if t.is_scalar or t.sized is not None:
@@ -1426,5 +1427,30 @@ def _size_from_value(t: FieldType) -> bool:
         return t.size is not None and t.delimiter is None
     if t.kind == "array":
         return t.array_size is not None or (
-            t.element.is_scalar and (t.count is not None or t.until is not None))
+            element_bytes(t.element, units) is not None and
+            (t.count is not None or t.until is not None))
     return False
+
+
+def element_bytes(t: FieldType, units: dict[str, Unit], depth: int = 0) -> int | None:
+    """The bytes every value of t takes, when that is fixed: a scalar on whole bytes, or a
+    struct without parameters whose fields all are (``struct Item { tag: u8; value: u16;
+    }``: 3); else None."""
+    if t.is_scalar:
+        return t.bits // 8 if t.bits and t.bits % 8 == 0 else None
+    unit = units.get(t.struct) if t.kind == "struct" and t.struct else None
+    if unit is None or unit.kind != "struct" or getattr(unit.node, "params", ()) or \
+            depth > 16 or not unit.fields:
+        return None
+    bits = 0
+    for cf in unit.fields:
+        if cf.node.cond is not None or cf.node.align is not None:
+            return None
+        if cf.ftype.is_scalar:
+            bits += cf.ftype.bits or 0
+            continue
+        inner = element_bytes(cf.ftype, units, depth + 1)
+        if inner is None:
+            return None
+        bits += inner * 8
+    return bits // 8 if bits % 8 == 0 else None

@@ -13,7 +13,7 @@ import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from pktspec.generator.check import Unit
+from pktspec.generator.check import Unit, element_bytes
 from pktspec.generator.model import LayerModel, Segment
 from pktspec.generator.pyexpr import PyExpr, names_in
 from pktspec.generator.relations import BuildRelations
@@ -381,10 +381,11 @@ class UnitPlanner(BuildRelations):
         if t.kind == "array":
             if t.array_size is not None:
                 return f"({cx(t.array_size)})"
-            if t.element.is_scalar and t.count is not None:
-                return f"({cx(t.count)}) * {t.element.bits // 8}"
-            if t.element.is_scalar and t.until is not None:
-                return f"len(this[{run[0].name!r}]) * {t.element.bits // 8}"
+            size = element_bytes(t.element, self.mod.checked.units)
+            if size is not None and t.count is not None:
+                return f"({cx(t.count)}) * {size}"
+            if size is not None and t.until is not None:
+                return f"len(this[{run[0].name!r}]) * {size}"
         return None
 
     def slot_for(self, cf) -> str:

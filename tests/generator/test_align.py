@@ -166,3 +166,42 @@ def test_an_aligned_field_after_an_offset_format_cannot_compute_stops_generation
     monkeypatch.setattr(UnitPlanner, "cons_size", lambda self, run: None)  # `a` unsized
     with pytest.raises(AssertionError, match=r"Padded\.b .*'align 4'.*cannot compute"):
         compile_program(path)
+
+
+def test_align_takes_only_powers_of_two_up_to_64(tmp_path):
+    for n in (3, 6, 128, 4096):
+        problem = one(tmp_path, f"layer L : other {{ a: u8; b: u32 align {n}; }}\n")
+        assert f"cannot align to {n} bytes" in problem.message
+        assert "power of two up to 64" in problem.hint
+    for n in (1, 2, 4, 8, 16, 32, 64):
+        load_text(tmp_path, f"layer L{n} : other {{ a: u8; b: u32 align {n}; }}\n")
+
+
+STRUCT_ITEMS = """
+struct Item { tag: u8; value: u16; }
+struct Pair { left: Item; right: Item; flag: u8; }
+layer Items : application {
+    count: u8;
+    items: Item[count];
+    ts: u32 align 4;
+    pairs: Pair[] until item.flag == 0;
+    last: u16 align 8;
+}
+"""
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 4])
+def test_a_fixed_size_struct_array_before_an_aligned_field(tmp_path, count):
+    mod = load_text(tmp_path, STRUCT_ITEMS)
+    items = [{"tag": i, "value": 0x100 + i} for i in range(count)]
+    pairs = [{"left": {"tag": 1, "value": 2}, "right": {"tag": 3, "value": 4}, "flag": 0}]
+    data = bytes(mod.Items(items=items, ts=0x11223344, pairs=pairs, last=0xBEEF))
+    ts_at = -(-(1 + 3 * count) // 4) * 4  # after count and the items, rounded up to 4
+    last_at = -(-(ts_at + 4 + 7) // 8) * 8  # a pair takes 7 bytes
+    assert data[ts_at:ts_at + 4] == bytes.fromhex("11223344")
+    assert len(data) == last_at + 2 and data[last_at:] == b"\xbe\xef"
+    layer = pktspec.decode(data, first=mod.Items, strict=True)[mod.Items]
+    fast = agree(layer)  # the fast path and FORMAT give the same fields, padding and all
+    assert (fast["count"], fast["ts"], fast["last"]) == (count, 0x11223344, 0xBEEF)
+    assert [(i.tag, i.value) for i in layer.items] == [(i["tag"], i["value"]) for i in items]
+    assert pktspec.serialize(layer, fix_lengths=True) == data
