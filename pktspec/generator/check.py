@@ -20,7 +20,7 @@ from pktspec.generator.resolve import Program, SourceFile, builtin_index
 from pktspec.generator.types import ADDRESS_KIND, ADDRESSES, FieldType, int_type, is_int_name
 from pktspec.grammar import ast
 from pktspec.grammar.parser import LAYER_CLASSES
-from pktspec.runtime.constructs import BUILTIN_CHECKSUM_BITS
+from pktspec.runtime.constructs import BUILTIN_CHECKSUM_BITS, registered_checksum_bits
 from pktspec.runtime.layer import RESERVED_NAMES
 
 # Attributes of runtime.Layer (and names generated code relies on) that a field may not shadow.
@@ -222,6 +222,13 @@ class Checker:
             self.error(decl.pos, f"checksum {decl.name!r} is declared with "
                        f"{self.checksums[decl.name]} bits already")
         self.checksums[decl.name] = result.bits
+        if registered_checksum_bits(decl.name) is None:
+            # fine for now (Python may register it after loading), but building or
+            # verifying a layer that calls it fails until it does
+            self.warn(decl.pos, f"checksum function {decl.name!r} is not registered: "
+                      "relations that call it cannot be computed or verified yet",
+                      f"call pktspec.runtime.constructs.register_checksum({decl.name!r}, "
+                      f"func, bits={result.bits}) before decoding or building")
 
     # ---- constants and enums ----
     def const_value(self, expr: ast.Expr) -> int:

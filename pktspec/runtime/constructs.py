@@ -701,6 +701,13 @@ def register_checksum(name: str, func: Callable[[bytes], int], bits: int) -> Non
     _CHECKSUMS[name] = Checksum(name, func, bits, False)
 
 
+def registered_checksum_bits(name: str) -> int | None:
+    """The result width of the checksum function registered as name, or None when none
+    is (the checker warns about an ``extern checksum`` nobody registered yet)."""
+    found = _CHECKSUMS.get(name)
+    return None if found is None else found.bits
+
+
 def checksum(name: str, bits: int | None = None) -> Checksum:
     """The checksum function called name, looked up when a relation runs (so a generated
     module may be imported before Python registers it). ``bits`` is the width the .layer
