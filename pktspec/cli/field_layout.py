@@ -179,59 +179,22 @@ def _parse(text: str, name: str) -> Any:
         return None
 
 
-_PRECEDENCE = {"or": 1, "and": 2, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4,
-               "|": 5, "^": 6, "&": 7, "<<": 8, ">>": 8, "+": 9, "-": 9, "*": 10, "//": 10,
-               "/": 10, "%": 10}
-
-
 def expr_text(e: Any, lines: list[str] | None = None) -> str:
-    """An expression as the .layer language writes it (numbers as the file spells them)."""
+    """An expression as the .layer language writes it: numbers as the file spells them
+    (0x88b5 stays hex), strings in the language's double quotes."""
+    from pktspec.generator.pyexpr import expr_text as text_of
     from pktspec.grammar import ast
 
-    def prec(x: Any) -> int:
-        if isinstance(x, ast.Cond):
-            return 0
-        if isinstance(x, ast.BinOp):
-            return _PRECEDENCE.get(x.op, 4)
-        if isinstance(x, ast.UnaryOp):
-            return 3 if x.op == "not" else 11
-        return 12
-
-    def show(x: Any, least: int) -> str:
-        text = walk(x)
-        return f"({text})" if prec(x) < least else text
-
-    def walk(x: Any) -> str:
-        if isinstance(x, ast.IntLit):
-            if lines is not None and 0 < x.pos.line <= len(lines):
-                m = _NUMBER.match(lines[x.pos.line - 1], x.pos.column - 1)
-                if m:
-                    return m.group()
-            return str(x.value)
+    def spell(x: Any) -> str | None:
         if isinstance(x, ast.StrLit):
             return '"' + x.value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        if isinstance(x, ast.Name):
-            return x.name
-        if isinstance(x, ast.Attr):
-            return f"{show(x.obj, 12)}.{x.name}"
-        if isinstance(x, ast.Index):
-            return f"{show(x.obj, 12)}[{walk(x.index)}]"
-        if isinstance(x, ast.Call):
-            return f"{x.func}({', '.join(walk(a) for a in x.args)})"
-        if isinstance(x, ast.UnaryOp):
-            if x.op == "not":
-                return f"not {show(x.operand, 3)}"
-            return f"{x.op}{show(x.operand, 11)}"
-        if isinstance(x, ast.BinOp):
-            p = prec(x)
-            op = "/" if x.op == "//" else x.op
-            left = p + 1 if p == 4 else p  # comparisons do not chain
-            return f"{show(x.left, left)} {op} {show(x.right, p + 1)}"
-        if isinstance(x, ast.Cond):
-            return f"{show(x.test, 1)} ? {walk(x.then)} : {show(x.other, 0)}"
-        return "?"  # pragma: no cover - every kind of expression is above
+        if lines is not None and 0 < x.pos.line <= len(lines):
+            m = _NUMBER.match(lines[x.pos.line - 1], x.pos.column - 1)
+            if m:
+                return m.group()
+        return None
 
-    return walk(e)
+    return text_of(e, spell=spell)
 
 
 def condition(info: Any, lines: list[str] | None) -> str | None:

@@ -114,9 +114,18 @@ _PRECEDENCE = {"or": 1, "and": 2, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=
                "%": 10}
 
 
-def expr_text(e: ast.Expr, outer: int = 0) -> str:
+def expr_text(e: ast.Expr, outer: int = 0,
+              spell: Callable[[ast.Expr], str | None] | None = None) -> str:
     """An expression as a .layer file would write it, with the parentheses it needs (for
-    messages and the data of generated modules, never for code)."""
+    messages and the data of generated modules, never for code). ``spell`` may give the
+    text of a literal (``pktspec doc`` keeps numbers as the file spells them, 0x88b5)."""
+    def sub(x: ast.Expr, least: int = 0) -> str:
+        return expr_text(x, least, spell)
+
+    if spell is not None and isinstance(e, (ast.IntLit, ast.StrLit)):
+        spelt = spell(e)
+        if spelt is not None:
+            return spelt
     if isinstance(e, ast.IntLit):
         return str(e.value)
     if isinstance(e, ast.StrLit):
@@ -124,21 +133,21 @@ def expr_text(e: ast.Expr, outer: int = 0) -> str:
     if isinstance(e, ast.Name):
         return e.name
     if isinstance(e, ast.Attr):
-        return f"{expr_text(e.obj, 12)}.{e.name}"
+        return f"{sub(e.obj, 12)}.{e.name}"
     if isinstance(e, ast.Index):
-        return f"{expr_text(e.obj, 12)}[{expr_text(e.index)}]"
+        return f"{sub(e.obj, 12)}[{sub(e.index)}]"
     if isinstance(e, ast.Call):
-        return f"{e.func}({', '.join(expr_text(a) for a in e.args)})"
+        return f"{e.func}({', '.join(sub(a) for a in e.args)})"
     if isinstance(e, ast.UnaryOp):
         if e.op == "not":
-            text, mine = f"not {expr_text(e.operand, 3)}", 3
+            text, mine = f"not {sub(e.operand, 3)}", 3
         else:
-            text, mine = f"{e.op}{expr_text(e.operand, 11)}", 11
+            text, mine = f"{e.op}{sub(e.operand, 11)}", 11
     elif isinstance(e, ast.Cond):
-        text, mine = (f"{expr_text(e.test, 1)} ? {expr_text(e.then, 1)} : "
-                      f"{expr_text(e.other)}"), 0
+        text, mine = f"{sub(e.test, 1)} ? {sub(e.then, 1)} : {sub(e.other)}", 0
     else:
         mine = _PRECEDENCE.get(e.op, 0)
         op = "/" if e.op == "//" else e.op
-        text = f"{expr_text(e.left, mine)} {op} {expr_text(e.right, mine + 1)}"
+        left = mine + 1 if mine == 4 else mine  # comparisons do not chain: (a == b) == c
+        text = f"{sub(e.left, left)} {op} {sub(e.right, mine + 1)}"
     return f"({text})" if mine < outer else text
