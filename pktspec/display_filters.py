@@ -33,6 +33,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedInput, VisitError
 
 from pktspec.errors import DecodeError, PktspecError
+from pktspec.runtime.layer import Layer
 from pktspec.runtime.packet import Packet
 from pktspec.runtime.registry import REGISTRY
 
@@ -51,7 +52,8 @@ _GRAMMAR = r"""
      | ref CONTAINS value     -> contains
      | ref IN "{" item ("," ? item)* "}"  -> member
      | ref                    -> present
-ref: NAME ("." NAME)*
+ref: NAME ("." NAME)* slice?
+slice: "[" INT (":" INT)? "]"
 ?item: value | value RANGE value -> span
 ?value: STRING | LITERAL
 OR.2: "or" | "||"
@@ -61,6 +63,7 @@ CONTAINS.2: "contains"
 IN.2: "in"
 CMP.2: "==" | "!=" | "<=" | ">=" | "<" | ">" | /(eq|ne|lt|le|gt|ge)(?![A-Za-z0-9_])/
 RANGE.2: ".."
+INT.3: /[0-9]+/
 NAME: /[A-Za-z_][A-Za-z0-9_]*/
 LITERAL: /[A-Za-z0-9_:\/+-]+(\.[A-Za-z0-9_:\/+-]+)*/
 STRING: /"(\\.|[^"\\])*"/
@@ -80,7 +83,8 @@ _WORDS = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _TOKEN_WORDS = {"LPAR": "'('", "RPAR": "')'", "LBRACE": "'{'", "RBRACE": "'}'", "DOT": "'.'",
                 "NAME": "a layer or field name", "NOT": "'not'", "AND": "'and'", "OR": "'or'",
                 "CMP": "a comparison (== != < <= > >=)", "CONTAINS": "'contains'", "IN": "'in'",
-                "COMMA": "','", "RANGE": "'..'",
+                "COMMA": "','", "RANGE": "'..'", "LSQB": "'['", "RSQB": "']'",
+                "COLON": "':'", "INT": "a byte offset",
                 "LITERAL": "a value", "STRING": "a \"string\"", "$END": "the end"}
 """How the parser's token names read in an error message."""
 _ORDER = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
@@ -155,7 +159,10 @@ class _Ref:
     (misspellings fail at once) and again by name when it runs (a .layer file reloaded
     since is seen)."""
 
-    def __init__(self, text: str, names: list[Token]) -> None:
+    def __init__(self, text: str, names: list[Any]) -> None:
+        self.cut: tuple[int, int | None] | None = None  # [offset] or [offset:length]
+        if names and isinstance(names[-1], tuple):
+            self.cut = names.pop()
         self.column = names[0].column
         first = str(names[0])
         self.frame = first.lower() == "frame"
@@ -163,8 +170,11 @@ class _Ref:
         self.info: Any = None
         self.mask = 0
         if self.frame:
+            if self.cut is not None and not self.path:
+                return
             if len(self.path) != 1 or self.path[0] not in ("len", "caplen", "time"):
-                raise DisplayFilterError(text, self.column, "frame has len, caplen and time")
+                raise DisplayFilterError(text, self.column, "frame has len, caplen and time "
+                                         "(and its bytes, frame[offset:length])")
             return
         self.cls = _layer(text, first, self.column)
         self.name = self.cls.name
@@ -197,7 +207,27 @@ class _Ref:
                                          f"{self.path[1]!r} (its flags: {known})")
 
     def values(self, packet: Packet) -> list[Any]:
-        """The values this reference has in packet: one per matching layer (or end)."""
+        """The values this reference has in packet: one per matching layer (or end), cut
+        to ``[offset]`` (a byte, as a number) or ``[offset:length]`` (bytes) when asked."""
+        found = self._values(packet)
+        if self.cut is None:
+            return found
+        start, length = self.cut
+        out = []
+        for value in found:
+            data = _bytes_of(value)
+            if data is None:
+                continue
+            if length is None:
+                if start < len(data):
+                    out.append(data[start])
+            elif start + length <= len(data):
+                out.append(data[start:start + length])
+        return out
+
+    def _values(self, packet: Packet) -> list[Any]:
+        if self.frame and self.cut is not None and not self.path:
+            return [bytes(packet.data)]
         if self.frame:
             m = packet.metadata
             if m is None:
@@ -223,6 +253,16 @@ class _Ref:
                     value = bool(int(value) & self.mask)
                 out.append(value)
         return [v for v in out if v is not None]
+
+
+def _bytes_of(value: Any) -> bytes | None:
+    """The bytes a slice cuts: a field's bytes, or a whole layer's (from its first byte to
+    the end of what it was given: header, payload and trailer, as tshark's tcp[0:2])."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, Layer) and getattr(value, "_buf", None) is not None:
+        return bytes(value._buf[value._off:value._end])
+    return None
 
 
 def flag_mask(flags: Any, name: str) -> int | None:
@@ -270,6 +310,13 @@ def _literal(text: str, ref: _Ref, token: Token) -> Callable[[Any], Any]:
     raw = str(token)
     if raw.startswith('"'):
         return _text_or_bytes, _string(text, token)
+    if ref.cut is not None:  # a byte is a number, a run of bytes is bytes
+        if ref.cut[1] is None:
+            number = _int(raw, None)
+            if number is None:
+                raise DisplayFilterError(text, token.column, f"{raw!r} is not a number")
+            return _as_number, number
+        return _bytes_or_text(raw, hex_ok=True)
     kind = getattr(getattr(ref, "info", None), "kind", None)
     if ref.frame or kind in ("int", "enum", "flags") or (kind is None and ref.path
                                                           and ref.path[0] == "port"):
@@ -400,9 +447,15 @@ class _Compile(Transformer):
         super().__init__()
         self.text = text
 
-    def ref(self, *names: Token) -> _Ref:
+    def ref(self, *names: Any) -> _Ref:
         """``layer.field[.flag]``, resolved now so that a misspelt name fails at once."""
         return _Ref(self.text, list(names))
+
+    def slice(self, start: Token, length: Token | None = None) -> tuple[int, int | None]:
+        """``[offset]`` or ``[offset:length]``."""
+        if length is not None and int(length) == 0:
+            raise DisplayFilterError(self.text, length.column, "a slice of 0 bytes")
+        return int(start), None if length is None else int(length)
 
     def present(self, ref: _Ref) -> Predicate:
         """A bare reference: the layer is there, the field is present and not empty (no
@@ -479,7 +532,7 @@ class _Compile(Transformer):
                                      "supported: compare a field with a value")
 
     def _needs_field(self, ref: _Ref, token: Token) -> None:
-        if not ref.frame and not ref.path:
+        if not ref.frame and not ref.path and ref.cut is None:
             raise DisplayFilterError(self.text, ref.column, "compare a field "
                                      f"({ref.cls.name}.<field>), not a whole layer")
 

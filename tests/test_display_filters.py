@@ -244,3 +244,19 @@ def test_decode_dash_e_on_the_command_line(capsys):
                                        "65.208.228.223\t0x0012\t1\tfe:ff:20:00:01:00\n")
     assert main(["decode", http, "-e", "ip.srx"]) == 1
     assert "did you mean 'src'?" in capsys.readouterr().err
+
+
+SLICES = [("tcp[0:2] == 00:50", 22), ("tcp[2:2] == 00:50", 19), ("ip[0] == 0x45", 43),
+          ("eth[12:2] == 08:00", 43), ("frame[12:2] == 08:00", 43),
+          ('payload.data[0:3] == "GET"', 2), ("ip[9] == 17", 2)]
+
+
+@pytest.mark.parametrize("text, count", SLICES, ids=[t for t, _ in SLICES])
+def test_byte_slices_select_what_tshark_selects(text, count):
+    """layer[offset:length] (bytes from the layer's first byte), layer[offset] (a byte, a
+    number), field[...] and frame[...]: the counts are tshark 4.0.17's on dk-http."""
+    corpus_or_skip()
+    matches = compile_filter(text)
+    assert sum(1 for p in pktspec.open(CAPTURES / "tcp__dk-http.pcap") if matches(p)) == count
+    with pytest.raises(DisplayFilterError, match="a slice of 0 bytes"):
+        compile_filter("tcp[0:0] == 00")
