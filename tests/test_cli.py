@@ -249,3 +249,25 @@ def test_messages_command_prints_the_messages_of_each_stream(capsys, restore_reg
         (0, "145.254.160.237:3372", False), (1, "145.254.160.237:3371", False)]
     code, out, _ = run_cli(capsys, "messages", str(HTTP))  # no layer bound to port 80
     assert code == 0 and out == ""
+
+
+def test_messages_command_says_when_a_direction_stopped(capsys, tmp_path, restore_registry):
+    """Bytes that are no message of the layer stop that direction: the command says so on
+    stderr and exits 1, rather than ending quietly with the messages before them."""
+    from pktspec.capture import PcapWriter
+    from tests.reassembly.reassembly_builders import Conversation
+
+    spec = tmp_path / "lenonly.layer"
+    spec.write_text('import "tcp.layer"\nlayer LenOnly : application {\n'
+                    "    length: u8 = len(header) + len(payload);\n"
+                    "    payload = length - 1;\n    requires length >= 1 : \"empty\";\n}\n"
+                    "extend TCPPort { 6001 -> LenOnly }\n")
+    c = Conversation(sport=6001)
+    packets = c.handshake() + [c.seg("c", "PA", b"\x03hi\x00junk")] + c.close()
+    capture = tmp_path / "stopped.pcap"
+    with PcapWriter(str(capture)) as writer:
+        for p in packets:
+            writer.write(bytes(p.data), p.metadata)
+    code, out, err = run_cli(capsys, "messages", str(capture), "--layers", str(spec))
+    assert code == 1 and len(out.splitlines()) == 1
+    assert "pktspec messages: stream 0 CLIENT: not a LenOnly message" in err

@@ -124,19 +124,40 @@ def _extent_or_need(cls: type, buf: bytearray, pos: int) -> tuple[int | None, in
     from pos) when its header says how long it is but not all of it is here; (None, None)
     when its end is not known yet (a delimiter not seen, a header cut short)."""
     have = len(buf)
-    buf.append(0)
-    try:
-        bounds = _bounds(cls, buf, pos, have)
-    finally:
-        del buf[have:]
-    if bounds is None:
+    first = _padded(cls, buf, pos, have, 0x00)
+    if isinstance(first, DecodeError) or (first is not None and first[0] > have):
+        # The header may have read the padding byte itself (a length field whose last byte
+        # has not come yet): then the result depends on the padding. Decode again with
+        # another one; if anything differs, the header is not all here.
+        if _same(_padded(cls, buf, pos, have, 0xFF)) != _same(first):
+            return None, None
+    if isinstance(first, DecodeError):
+        raise first
+    if first is None:
         return None, None
-    hend, pend = bounds
+    hend, pend = first
     if hend > have or pend > have:
         return None, (max(hend, pend) - pos if pend > have and hend <= have else None)
     if pend <= pos:
         raise DecodeError(cls.name, "", pos, "a message layer must consume at least one byte")
     return pend - pos, None
+
+
+def _same(result: Any) -> Any:
+    """What two decodes must share to be the same: the bounds, or the error's text."""
+    return str(result) if isinstance(result, DecodeError) else result
+
+
+def _padded(cls: type, buf: bytearray, pos: int, have: int,
+            pad: int) -> tuple[int, int] | DecodeError | None:
+    """_bounds over buf with one padding byte of value pad (taken off again)."""
+    buf.append(pad)
+    try:
+        return _bounds(cls, buf, pos, have)
+    except DecodeError as exc:
+        return exc
+    finally:
+        del buf[have:]
 
 
 def _bounds(cls: type, buf: bytearray, pos: int, have: int) -> tuple[int, int] | None:

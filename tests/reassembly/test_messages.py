@@ -291,3 +291,38 @@ def test_messages_end_after_their_trailer_fields(tmp_path, monkeypatch, restore_
     assert [bytes(m.packet.data) for m in got] == [one, two]
     assert [m.packet.verify_checksums() for m in got] == [[], []]
     assert not any(m.partial for m in got)
+
+
+def test_a_length_field_split_across_segments_waits_for_its_last_byte(tmp_path, monkeypatch,
+                                                                      restore_registry):
+    """The framing pads the bytes so far with one byte; a header whose length field ends
+    exactly on that byte read it as the length's low byte (and stopped the direction with
+    'header length -2 is shorter than its fields'). It now waits; junk still stops it."""
+    monkeypatch.setenv("PKTSPEC_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "crcmsg6.layer"
+    path.write_text('import "tcp.layer"\n'
+                    "layer CrcMsg6 : application {\n"
+                    "    length: u16 = len(header) + len(payload) + 2;\n"
+                    "    body: bytes[];\n"
+                    "    header = length - 2;\n"
+                    "    payload = 0;\n"
+                    "    trailer { crc: u16le = crc16_modbus(header, payload); }\n"
+                    "}\n"
+                    "extend TCPPort { 6000 -> CrcMsg6 }\n")
+    layer = pktspec.load(path).CrcMsg6
+    msgs = [bytes(layer(body=b)) for b in (b"one", b"second", b"third!!")]
+    assert message_extent(layer, bytearray(msgs[1][:1]), 0) is None
+    c = Conversation(sport=6000)
+    first = msgs[0] + msgs[1][:1]
+    pkts = c.handshake() + [c.seg("c", "PA", first, rel=0),
+                            c.seg("c", "PA", msgs[1][1:] + msgs[2], rel=len(first))]
+    got = list(messages(pkts + c.close()))
+    assert [bytes(m.packet.data) for m in got] == msgs and not any(m.partial for m in got)
+    junk = Conversation(sport=6000)
+    factory = MessageFactory(lambda m: None)
+    assembler = TCPAssembler(factory)
+    for p in junk.handshake() + [junk.seg("c", "PA", b"\x00\x00\x00\x00\x00")] + junk.close():
+        assembler.assemble(p)
+    assembler.flush_all()
+    (stream,) = factory.streams
+    assert any("not a CrcMsg6 message" in e for e in stream.errors)
