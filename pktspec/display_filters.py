@@ -73,11 +73,12 @@ STRING: /"(\\.|[^"\\])*"/
 _PARSER = Lark(_GRAMMAR, parser="lalr", lexer="contextual", maybe_placeholders=False)
 
 _ALIASES = {"ip": "IPv4", "eth": "Ethernet", "ip6": "IPv6", "icmp": "ICMPv4",
-            "wlan": "Dot11", "radiotap": "RadioTap", "data": "Payload"}
+            "wlan": "Dot11", "radiotap": "RadioTap", "data": "Payload", "vlan": "Dot1Q",
+            "sll": "LinuxSLL", "dhcp": "DHCPv4", "esp": "IPSecESP", "ah": "IPSecAH"}
 """tshark's protocol names that differ from the layer names."""
-_FIELD_ALIASES = {"srcport": "src_port", "dstport": "dst_port", "proto": "protocol",
-                  "type": "ethertype", "len": "length", "hlim": "hop_limit",
-                  "nxt": "next_header", "opcode": "operation"}
+_FIELD_ALIASES = {"srcport": ("src_port",), "dstport": ("dst_port",), "proto": ("protocol",),
+                  "type": ("ethertype",), "len": ("length", "total_length", "payload_length"),
+                  "hlim": ("hop_limit",), "nxt": ("next_header",), "opcode": ("operation",)}
 """tshark's field names for the same fields (used only when the layer has no such field)."""
 _WORDS = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _TOKEN_WORDS = {"LPAR": "'('", "RPAR": "')'", "LBRACE": "'{'", "RBRACE": "'}'", "DOT": "'.'",
@@ -95,10 +96,11 @@ _EITHER = ("addr", "port")  # either end of a layer's flow
 class DisplayFilterError(PktspecError):
     """A display filter that does not parse or names what no layer has."""
 
-    def __init__(self, text: str, column: int, message: str) -> None:
+    def __init__(self, text: str, column: int, message: str,
+                 what: str = "display filter") -> None:
         self.text, self.column, self.message = text, column, message
         caret = " " * (column - 1) + "^"
-        super().__init__(f"display filter, column {column}: {message}\n    {text}\n    {caret}")
+        super().__init__(f"{what}, column {column}: {message}\n    {text}\n    {caret}")
 
 
 def compile_filter(text: str) -> Predicate:
@@ -149,8 +151,12 @@ def compile_field(text: str) -> Callable[[Packet], list[Any]]:
     except UnexpectedInput:
         tree = None
     if tree is None or getattr(tree, "data", None) != "present":
-        raise DisplayFilterError(text, 1, "a field is layer.field (or layer.field.flag)")
-    ref = _Ref(text, list(tree.children[0].children))
+        raise DisplayFilterError(text, 1, "a field is layer.field (or layer.field.flag)",
+                                 what="field")
+    try:
+        ref = _Ref(text, list(tree.children[0].children))
+    except DisplayFilterError as exc:
+        raise DisplayFilterError(text, exc.column, exc.message, what="field") from None
     return ref.values
 
 
@@ -186,8 +192,13 @@ class _Ref:
     def _field(self, text: str, names: list[Token]) -> None:
         fields = {f.name: f for f in self.cls.fields_info}
         name = self.path[0]
-        if name not in fields and name not in _EITHER and _FIELD_ALIASES.get(name) in fields:
-            name = self.path[0] = _FIELD_ALIASES[name]
+        if name not in fields and name not in _EITHER:
+            alias = next((a for a in _FIELD_ALIASES.get(name, ()) if a in fields), None)
+            suffixed = [f for f in fields if f.endswith("_" + name)]  # vlan.id: vlan_id
+            if alias is None and len(suffixed) == 1:
+                alias = suffixed[0]
+            if alias is not None:
+                name = self.path[0] = alias
         self.info = fields.get(name)
         if self.info is None and name not in _EITHER and name != "data":
             close = difflib.get_close_matches(name, list(fields), 1, 0.6)

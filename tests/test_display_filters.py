@@ -169,7 +169,7 @@ def test_review_findings_broken_lazy_parts_strings_depth_and_times():
 TSHARK_SYNTAX = [  # filters in tshark's own spelling, and what tshark 4.0 selects on dk-http
     ("tcp.port in {80, 3372}", 41), ("tcp.port in {80..100}", 41), ("tcp.srcport eq 80", 22),
     ("ip.flags.df == 1", 38), ("ip.flags.df", 38), ("tcp.options", 2), ("tcp.flags == 0x02", 1),
-    ("ip.proto == 6", 41), ("tcp.dstport gt 1000", 22), ("icmp", 0),
+    ("ip.proto == 6", 41), ("tcp.dstport gt 1000", 22), ("icmp", 0), ("ip.len >= 1000", 15),
 ]
 
 
@@ -260,3 +260,15 @@ def test_byte_slices_select_what_tshark_selects(text, count):
     assert sum(1 for p in pktspec.open(CAPTURES / "tcp__dk-http.pcap") if matches(p)) == count
     with pytest.raises(DisplayFilterError, match="a slice of 0 bytes"):
         compile_filter("tcp[0:0] == 00")
+
+
+def test_vlan_id_is_read_as_tshark_names_it():
+    """vlan.id: tshark's layer alias and the one field ending in _id (Dot1Q.vlan_id)."""
+    from pktspec.cli.render import field_columns
+    from pktspec.display_filters import compile_field
+
+    corpus_or_skip()
+    packets = list(pktspec.open(CAPTURES / "proto__zk-mixed-vlan-mpls.pcap"))
+    rows = truth_rows("proto__zk-mixed-vlan-mpls.pcap")
+    column = compile_field("vlan.id")
+    assert [field_columns(p, [column]) for p in packets] == [r["vlan.id"] for r in rows]
