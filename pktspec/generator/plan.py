@@ -112,15 +112,17 @@ class ModulePlanner:
                               [(n, repr(v)) for n, v in checked.enums[d.name].items]))
                 self.table(d.name)
         bodies: dict[str, str] = {}
+        heads: dict[str, str] = {}
         layers = []
         for d in decls:
             if isinstance(d, ast.Struct):
                 planner = UnitPlanner(self, checked.units[d.name])
                 planner.plan()
                 bodies[d.name] = "\n".join("    " + ln for ln in planner.format_lines)
+                heads[d.name] = _struct_head(planner)
             elif isinstance(d, ast.Layer):
                 layers.append(UnitPlanner(self, checked.units[d.name]).plan())
-        struct_formats = [f"_S_{name} = _c.Struct(\n{bodies[name]}\n)"
+        struct_formats = [f"_S_{name} = {heads[name]}\n{bodies[name]}\n)"
                           for name in _uses_first(bodies)]
         registrations = self.member_lines()
         registrations += [f"_REGISTRY.add_layer({lm.name})" for lm in layers]
@@ -259,3 +261,18 @@ def _uses_first(bodies: dict[str, str]) -> list[str]:
     for name in bodies:
         place(name)
     return order
+
+
+def _struct_head(planner) -> str:
+    """How a struct's construct opens: ``_c.Struct(``, or for a struct with conditional
+    fields ``_CondStruct(CONDITIONS, DEFAULTS,``, so that building a conditional field given
+    sets what its condition reads, or refuses it (runtime/constructs.py CondStruct)."""
+    conditions = planner.conditions()
+    if not conditions:
+        return "_c.Struct("
+    controls = {f for _, _, ways in conditions for way in ways for f, _, _ in way}
+    defaults = ", ".join(f"{cf.name!r}: {planner.struct_default(cf)}"
+                         for cf in planner.unit.fields if cf.name in controls)
+    lines = ["_CondStruct(", "    (", *[f"        {c!r}," for c in conditions], "    ),",
+             f"    {{{defaults}}},"]
+    return "\n".join(lines)

@@ -188,6 +188,9 @@ class BuildRelations:
         == 4`` give ``(('x', '|', 4),)``; ``x == 1`` gives ``(('x', '=', 1),)``; ``a and b``
         one alternative with both; ``a or b`` the alternatives of each. A part of the
         condition of another form gives nothing (the builder then checks it as it is)."""
+        if self.unit.kind == "struct":  # (a struct's: CondStruct; its lengths Defaults)
+            self.computed_lengths = set(self.struct_lengths())
+            return self.conditional_fields()
         if self.unit.kind != "layer":
             return []
         # fields the builder computes: lengths, and what the next layer's binding gives
@@ -196,6 +199,9 @@ class BuildRelations:
         unless = self.next_unless()
         if unless is not None:
             self.computed_lengths.add(unless[0])
+        return self.conditional_fields()
+
+    def conditional_fields(self) -> list[tuple[str, str, tuple]]:
         out = []
         for cf in self.unit.fields:
             cond = cf.node.cond

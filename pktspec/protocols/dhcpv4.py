@@ -10,6 +10,7 @@ import construct as _c
 from pktspec.runtime import require_api as _require_api
 from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import ChunkValues as _ChunkValues
+from pktspec.runtime.constructs import CondStruct as _CondStruct
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import GreedyRange as _GreedyRange
@@ -121,7 +122,11 @@ _S_DHCPClientIdentifier = _c.Struct(
     "hardware_type" / _c.Default(_c.Int8ub, 0),  # dhcpv4.layer:67
     "identifier" / _c.Default(_c.GreedyBytes, b''),  # dhcpv4.layer:68
 )
-_S_DHCPOption = _c.Struct(
+_S_DHCPOption = _CondStruct(
+    (
+        ('value', 'code != DHCPOptionCode.Pad and code != DHCPOptionCode.End', ()),
+    ),
+    {},
     "code" / _c.Default(_EnumInt(_c.Int8ub, DHCPOptionCode), 0),  # dhcpv4.layer:74
     "length" / _c.If(lambda this: ((this['code'] != 0) and (this['code'] != 255)), _c.Default(_c.Int8ub, lambda this: _built_size(this._subcons['value'], this.get('value'), this))),  # dhcpv4.layer:75
     "value" / _c.If(lambda this: ((this['code'] != 0) and (this['code'] != 255)), _c.FixedSized(lambda this: this['length'], _c.Switch(lambda this: this['code'], {1: _AddressText(_c.Bytes(4), 'ipv4'), 2: _c.Int32sb, 3: _GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 4: _GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 5: _GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 6: _GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 7: _GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 26: _c.Int16ub, 28: _AddressText(_c.Bytes(4), 'ipv4'), 42: _GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 44: _GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), 50: _AddressText(_c.Bytes(4), 'ipv4'), 51: _c.Int32ub, 52: _c.Int8ub, 53: _EnumInt(_c.Int8ub, DHCPMessageType), 54: _AddressText(_c.Bytes(4), 'ipv4'), 55: _GreedyRange(_EnumInt(_c.Int8ub, DHCPOptionCode)), 57: _c.Int16ub, 58: _c.Int32ub, 59: _c.Int32ub, 61: _S_DHCPClientIdentifier}, default=_c.Default(_c.GreedyBytes, b'')))),  # dhcpv4.layer:76

@@ -10,6 +10,7 @@ import construct as _c
 from pktspec.runtime import require_api as _require_api
 from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import ChunkValues as _ChunkValues
+from pktspec.runtime.constructs import CondStruct as _CondStruct
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import GreedyRange as _GreedyRange
@@ -125,7 +126,13 @@ _T_DHCPv6OptionCode = _REGISTRY.table('DHCPv6OptionCode')
 _T_DHCPv6StatusCode = _REGISTRY.table('DHCPv6StatusCode')
 _T_UDPPort = _REGISTRY.table('UDPPort')
 
-_S_DHCPv6DUID = _c.Struct(
+_S_DHCPv6DUID = _CondStruct(
+    (
+        ('hardware_type', 'type == DHCPv6DUIDType.LinkLayerTime or type == DHCPv6DUIDType.LinkLayer', ((('type', '=', 1),), (('type', '=', 3),))),
+        ('time', 'type == DHCPv6DUIDType.LinkLayerTime', ((('type', '=', 1),),)),
+        ('enterprise_number', 'type == DHCPv6DUIDType.Enterprise', ((('type', '=', 2),),)),
+    ),
+    {'type': 0},
     "type" / _c.Default(_EnumInt(_c.Int16ub, DHCPv6DUIDType), 0),  # dhcpv6.layer:74
     "hardware_type" / _c.If(lambda this: ((this['type'] == 1) or (this['type'] == 3)), _c.Default(_c.Int16ub, 0)),  # dhcpv6.layer:75
     "time" / _c.If(lambda this: (this['type'] == 1), _c.Default(_c.Int32ub, 0)),  # dhcpv6.layer:77

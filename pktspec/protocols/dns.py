@@ -10,6 +10,7 @@ import construct as _c
 from pktspec.runtime import require_api as _require_api
 from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import ChunkValues as _ChunkValues
+from pktspec.runtime.constructs import CondStruct as _CondStruct
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import GreedyRange as _GreedyRange
@@ -161,7 +162,16 @@ _S_EDNSOption = _c.Struct(
     "length" / _c.Default(_c.Int16ub, lambda this: len(this.get('data') or b'')),  # dns.layer:119
     "data" / _c.Default(_c.Bytes(lambda this: this['length']), lambda this: bytes(this['length'])),  # dns.layer:120
 )
-_S_DNSResourceRecord = _c.Struct(
+_S_DNSResourceRecord = _CondStruct(
+    (
+        ('class_', 'type != DNSType.OPT', ()),
+        ('udp_payload_size', 'type == DNSType.OPT', ((('type', '=', 41),),)),
+        ('ttl', 'type != DNSType.OPT', ()),
+        ('extended_rcode', 'type == DNSType.OPT', ((('type', '=', 41),),)),
+        ('edns_version', 'type == DNSType.OPT', ((('type', '=', 41),),)),
+        ('edns_flags', 'type == DNSType.OPT', ((('type', '=', 41),),)),
+    ),
+    {'type': 0},
     "name" / _extern('dns_name'),  # dns.layer:126
     "type" / _c.Default(_EnumInt(_c.Int16ub, DNSType), 0),  # dns.layer:127
     "class_" / _c.If(lambda this: (this['type'] != 41), _c.Default(_EnumInt(_c.Int16ub, DNSClass), 0)),  # dns.layer:128

@@ -10,6 +10,7 @@ import construct as _c
 from pktspec.runtime import require_api as _require_api
 from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import ChunkValues as _ChunkValues
+from pktspec.runtime.constructs import CondStruct as _CondStruct
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import GreedyRange as _GreedyRange
@@ -116,7 +117,11 @@ _S_IPv4TimestampOption = _c.Struct(
     "flag" / _c.Computed(lambda this: this._bits0 & 0xf),  # ipv4.layer:66
     "entries" / _GreedyRange(_c.Int32ub),  # ipv4.layer:67
 )
-_S_IPv4Option = _c.Struct(
+_S_IPv4Option = _CondStruct(
+    (
+        ('value', 'type > 1', ()),
+    ),
+    {},
     "type" / _c.Default(_EnumInt(_c.Int8ub, IPv4OptionType), 0),  # ipv4.layer:73
     "length" / _c.If(lambda this: (this['type'] > 1), _c.Default(_c.Int8ub, lambda this: _built_size(this._subcons['value'], this.get('value'), this) + 2)),  # ipv4.layer:74
     "value" / _c.If(lambda this: (this['type'] > 1), _c.FixedSized(lambda this: (this['length'] - 2), _c.Switch(lambda this: this['type'], {7: _S_IPv4RouteOption, 68: _S_IPv4TimestampOption, 131: _S_IPv4RouteOption, 137: _S_IPv4RouteOption, 148: _c.Int16ub}, default=_c.Default(_c.GreedyBytes, b'')))),  # ipv4.layer:75

@@ -10,6 +10,7 @@ import construct as _c
 from pktspec.runtime import require_api as _require_api
 from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import ChunkValues as _ChunkValues
+from pktspec.runtime.constructs import CondStruct as _CondStruct
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import GreedyRange as _GreedyRange
@@ -78,7 +79,11 @@ _T_IPProtocol = _REGISTRY.table('IPProtocol')
 _T_IPv6OptionType = _REGISTRY.table('IPv6OptionType')
 _T_IPv6RoutingType = _REGISTRY.table('IPv6RoutingType')
 
-_S_IPv6Option = _c.Struct(
+_S_IPv6Option = _CondStruct(
+    (
+        ('value', 'type != 0', ()),
+    ),
+    {},
     "type" / _c.Default(_EnumInt(_c.Int8ub, IPv6OptionType), 0),  # ipv6ext.layer:23
     "length" / _c.If(lambda this: (this['type'] != 0), _c.Default(_c.Int8ub, lambda this: len(this.get('value') or b''))),  # ipv6ext.layer:24
     "value" / _c.If(lambda this: (this['type'] != 0), _c.Default(_c.Bytes(lambda this: this['length']), lambda this: bytes(this['length']))),  # ipv6ext.layer:25

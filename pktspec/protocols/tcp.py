@@ -10,6 +10,7 @@ import construct as _c
 from pktspec.runtime import require_api as _require_api
 from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import ChunkValues as _ChunkValues
+from pktspec.runtime.constructs import CondStruct as _CondStruct
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import GreedyRange as _GreedyRange
@@ -125,7 +126,11 @@ _S_TCPOptionExperiment = _c.Struct(
     "exid" / _c.Default(_c.Int16ub, 0),  # tcp.layer:87
     "data" / _c.Default(_c.GreedyBytes, b''),  # tcp.layer:88
 )
-_S_TCPOption = _c.Struct(
+_S_TCPOption = _CondStruct(
+    (
+        ('value', 'kind > 1', ()),
+    ),
+    {},
     "kind" / _c.Default(_EnumInt(_c.Int8ub, TCPOptionKind), 0),  # tcp.layer:94
     "length" / _c.If(lambda this: (this['kind'] > 1), _c.Default(_c.Int8ub, lambda this: _built_size(this._subcons['value'], this.get('value'), this) + 2)),  # tcp.layer:95
     "value" / _c.If(lambda this: (this['kind'] > 1), _c.FixedSized(lambda this: (this['length'] - 2), _c.Switch(lambda this: this['kind'], {2: _S_TCPOptionMSS, 3: _S_TCPOptionWindowScale, 5: _GreedyRange(_S_SACKBlock), 8: _S_TCPTimestamps, 28: _S_TCPOptionUserTimeout, 29: _S_TCPOptionAuthentication, 34: _S_TCPOptionFastOpen, 253: _S_TCPOptionExperiment, 254: _S_TCPOptionExperiment}, default=_c.Default(_c.GreedyBytes, b'')))),  # tcp.layer:96

@@ -342,11 +342,39 @@ class LayerPlan:
                     break
         self.refuse_false(values)
 
-    def refuse_false(self, values: dict[str, Any]) -> None:
+    def imply_edited(self, values: dict[str, Any], edited: frozenset[str]) -> frozenset[str]:
+        """A decoded layer edited: set what the conditions of the conditional fields the
+        edit gave read, in place, as imply() does for a new layer, where the edit left it
+        as decoded (``p[RadioTap].rate = 12`` ORs the ``rate`` bit into ``present``); a
+        controlling field the edit set is kept. The fields set, which are then stale as an
+        edit makes them. A decoded value is not "given": a field whose condition an edit
+        made false is simply not written; one the edit gave while its condition is false
+        is a BuildError."""
+        changed: set[str] = set()
+        assigned: dict[str, int] = {}
+        for name, _text, ways, cond, reads in self.implications:
+            if name not in edited or not ways or not _given(values[name]) or \
+                    _holds(cond, reads, values) is not False:
+                continue
+            for way in ways:
+                if all(f not in edited and isinstance(values[f], int) and
+                       (op == "|" or assigned.get(f, k) == k) for f, op, k in way):
+                    for f, op, k in way:
+                        if op == "=":
+                            values[f] = assigned[f] = k
+                        else:
+                            values[f] |= k
+                        changed.add(f)
+                    break
+        self.refuse_false(values, edited)
+        return frozenset(changed)
+
+    def refuse_false(self, values: dict[str, Any], given: frozenset[str] | None = None) -> None:
         """BuildError for a conditional field given while its condition is false (as far
         as the values known now tell)."""
         for name, text, _ways, cond, reads in self.implications:
-            if _given(values[name]) and _holds(cond, reads, values) is False:
+            if (given is None or name in given) and _given(values[name]) and \
+                    _holds(cond, reads, values) is False:
                 raise BuildError(self._unwritten(name, text))
 
     def _unwritten(self, name: str, text: str | None) -> str:
@@ -425,11 +453,14 @@ class LayerPlan:
         except (_c.ConstructError, TypeError, ValueError, KeyError, AttributeError) as exc:
             raise BuildError(f"{self.name}: trailer: {exc}") from None
 
-    def _refuse_unwritten(self, given: dict[str, Any], context: Any) -> None:
+    def _refuse_unwritten(self, given: dict[str, Any], context: Any,
+                          edited: frozenset[str] | None = None) -> None:
         """BuildError for a conditional part given a value while its condition is false: it
         would not be written, and the value would be lost without a word (DHCP options
-        with no magic cookie)."""
+        with no magic cookie). In a decoded layer only what was edited counts as given."""
         for t in self.tail:
+            if edited is not None and t.name not in edited:
+                continue
             v = given[t.name]
             # a scalar left unset is None (its builder default comes only when the
             # condition holds); a structured part shows intent when it holds something
@@ -443,7 +474,8 @@ class LayerPlan:
             if not holds:
                 raise BuildError(self._unwritten(t.name, self.cond_text.get(t.name, (None,))[0]))
 
-    def build_tail(self, values: dict[str, Any], unparsed: Any, natural: bool = False) -> bytes:
+    def build_tail(self, values: dict[str, Any], unparsed: Any, natural: bool = False,
+                   edited: frozenset[str] | None = None) -> bytes:
         """The tail's bytes from values; unparsed(name, value) stands in for a part the
         decoder has not parsed (a span's bytes as Raw, or the part parsed now). ``natural``
         builds the parts whose size a header-length field gives at their own size."""
@@ -473,7 +505,7 @@ class LayerPlan:
         context = _c.Container(obj)
         context.update({"_parsing": False, "_building": True, "_sizing": False})
         context._params = context
-        self._refuse_unwritten(values, context)
+        self._refuse_unwritten(values, context, edited)
         fmt = self.tail_natural if natural and self.tail_natural is not None \
             else self.tail_format
         try:

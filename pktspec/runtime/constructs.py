@@ -279,6 +279,107 @@ class ChunkValues(_c.Construct):
         return 0
 
 
+class CondStruct(_c.Struct):
+    """A struct with conditional fields (``x: u16 if f.a``): building it, a conditional field
+    given sets what its condition reads when that was not given (the ``a`` bit ORed into
+    ``f``), as the builder does for a layer's CONDITIONS, and a conditional field given
+    while its condition is false is a BuildError naming it and the condition, where
+    construct's ``If`` would drop it without a word. Parsing is construct's own.
+
+    ``conditions``: ``(field, condition as written, ways)`` each, as a layer's CONDITIONS;
+    ``defaults``: what each controlling field is when left out (before a way sets it).
+    """
+
+    def __init__(self, conditions: tuple, defaults: dict[str, Any], *subcons: Any) -> None:
+        super().__init__(*subcons)
+        self.conditions = conditions
+        self.defaults = defaults
+
+    def _build(self, obj, stream, context, path):
+        if isinstance(obj, dict) and any(obj.get(name) is not None
+                                         for name, _, _ in self.conditions):
+            obj = self._imply(obj, context)
+            check = True
+        else:
+            check = False
+        if not check:
+            return super()._build(obj, stream, context, path)
+        # construct's Struct._build, with each given conditional field's condition checked
+        # just before the field is built (when it reads what is built before it)
+        context = _c.Container(_=context, _params=context._params, _root=None,
+                               _parsing=context._parsing, _building=context._building,
+                               _sizing=context._sizing, _subcons=self._subcons, _io=stream,
+                               _index=context.get("_index", None))
+        context._root = context._.get("_root", context)
+        context.update(obj)
+        texts = {name: text for name, text, _ in self.conditions}
+        for sc in self.subcons:
+            try:
+                subobj = obj.get(sc.name, None) if sc.flagbuildnone else obj[sc.name]
+                if sc.name:
+                    context[sc.name] = subobj
+                if sc.name in texts and subobj is not None and subobj is not ... and \
+                        isinstance(sc.subcon, _c.IfThenElse) and \
+                        not _c.evaluate(sc.subcon.condfunc, context):
+                    raise _unwritten(path, sc.name, texts[sc.name])
+                buildret = sc._build(subobj, stream, context, path)
+                if sc.name:
+                    context[sc.name] = buildret
+            except _c.StopFieldError:
+                break
+        return context
+
+    def _imply(self, obj: dict, context: Any) -> dict:
+        """obj with the controlling fields left out set so that the conditions of the
+        conditional fields given hold (a copy; a controlling field given is kept)."""
+        unset = {f for f in self.defaults if obj.get(f) is None}
+        if not unset:
+            return obj
+        values = dict(obj)
+        for f in unset:
+            values[f] = self.defaults[f]
+        assigned: dict[str, int] = {}
+        for name, _text, ways in self.conditions:
+            if obj.get(name) is None or not ways or \
+                    _holds_now(self._subcons[name], values, context):
+                continue
+            for way in ways:
+                if all(f in unset and (op == "|" or assigned.get(f, k) == k)
+                       for f, op, k in way):
+                    for f, op, k in way:
+                        if op == "=":
+                            values[f] = assigned[f] = k
+                        else:
+                            values[f] = (values[f] or 0) | k
+                    break
+        return type(obj)(values) if isinstance(obj, _c.Container) else values
+
+
+def _holds_now(sc: Any, values: dict, context: Any) -> bool:
+    """Whether a conditional field's condition holds over the values as given (False when
+    it cannot tell: the ways are then taken, which a condition already true tolerates)."""
+    cond = sc.subcon if isinstance(sc, _c.Renamed) else sc
+    if not isinstance(cond, _c.IfThenElse):
+        return False
+    ctx = _c.Container(values)
+    ctx._ = context
+    try:
+        return bool(_c.evaluate(cond.condfunc, ctx))
+    except Exception:  # noqa: BLE001 - reads what is not given yet: let the ways decide
+        return False
+
+
+def _unwritten(path: str, name: str, text: str) -> BuildError:
+    """``Cond: inner.z is given but its condition (...) is false ...`` from construct's path
+    (``(building Cond) -> inner``)."""
+    layer, _, where = path.partition(" -> ")
+    layer = layer.removeprefix("(building ").removesuffix(")")
+    field = ".".join([*where.split(" -> "), name]) if where else name
+    return BuildError(f"{layer + ': ' if layer else ''}{field} is given but its condition "
+                      f"({text}) is false, so it would not be written; give the fields the "
+                      f"condition reads so that it holds, or leave {name} out")
+
+
 def shl(value: int, shift: int) -> int:
     """``value << shift`` for a shift read from the packet: at most 64 bits, as constant
     shifts are, so that one byte cannot make a gigabyte-sized integer."""

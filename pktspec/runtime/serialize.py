@@ -159,6 +159,9 @@ def _prepare(layer: Layer, nxt: Any) -> _State:
     values = st.values
     if decoded:
         st.edited = _edits(st)
+        if st.edited and plan.controls:
+            # a conditional field the edit gave: what its condition reads goes stale
+            st.edited |= plan.imply_edited(values, st.edited)
         st.dirty = bool(st.edited)
     for name in plan.next_fields:
         if values[name] is None:
@@ -432,7 +435,8 @@ def _tail(st: _State, rebuild: bool = False, natural: bool = False) -> bytes:
         return b""
     if not rebuild and _original_tail(st):
         return bytes(layer._buf[layer._off + plan.prefix_size:layer._hend])
-    return plan.build_tail(st.values, lambda name, v: _unparsed(layer, name, v), natural)
+    return plan.build_tail(st.values, lambda name, v: _unparsed(layer, name, v), natural,
+                           st.edited if st.decoded else None)
 
 
 def _original_tail(st: _State) -> bool:

@@ -65,11 +65,50 @@ def test_gre_enhanced_fields_set_version_and_a_given_version_is_kept():
         bytes(GRE(seq_present=0, seq=9))
 
 
-def test_a_decoded_layer_edited_to_hold_an_absent_field_is_refused():
+def test_a_decoded_layer_edited_to_hold_an_absent_field_sets_what_its_condition_reads():
     gre = GRE.from_bytes(bytes(GRE(protocol=0x0800)))
-    gre.key = 7  # key_present stays what the bytes say: 0
+    gre.key = 7  # key_present, as decoded (0), goes stale: the edit gives key
+    got = GRE.from_bytes(serialize(gre))
+    assert (got.key_present, got.key, got.protocol) == (1, 7, 0x0800)
+    gre = GRE.from_bytes(bytes(GRE(protocol=0x0800, seq=1)))
+    gre.seq_present, gre.key = 0, 7  # a controlling field the edit set is kept
+    got = GRE.from_bytes(serialize(gre))
+    assert (got.seq_present, got.seq, got.key_present, got.key) == (0, None, 1, 7)
+    gre = GRE.from_bytes(bytes(GRE(protocol=0x0800, key=3)))
+    gre.version, gre.key = 1, 7  # (setting a field to what it was decoded as is no edit)
     with pytest.raises(BuildError, match="key is given but its condition"):
         serialize(gre)
+
+
+def _radio_packet() -> bytes:
+    return bytes(RadioTap(tsft=5, flags=0x10, channel_frequency=2437, channel_flags="GHZ2",
+                          antenna=1)
+                 / Dot11(type="Data", subtype=0, address1=A, address2=B, address3=C))
+
+
+def test_a_decoded_radiotap_edited_to_hold_rate_sets_its_present_bit():
+    p = pktspec.decode(_radio_packet(), first=RadioTap)
+    p[RadioTap].rate = 12
+    radio = pktspec.decode(p.build(), first=RadioTap)[RadioTap]
+    assert int(radio.present) == int(p[RadioTap].present) | 4
+    assert (radio.tsft, radio.flags, radio.rate, radio.channel_frequency, radio.antenna) == \
+        (5, 0x10, 12, 2437, 1)
+    assert radio.length == 8 + 8 + 1 + 1 + 4 + 1  # rate in the pad before channel
+    q = pktspec.decode(_radio_packet(), first=RadioTap)
+    q[RadioTap].present = int(q[RadioTap].present) & ~1  # edited: kept, so rate refused
+    q[RadioTap].rate = 12
+    with pytest.raises(BuildError, match=r"rate is given but its condition \(present.rate\)"):
+        q.build()
+
+
+def test_a_decoded_radiotap_its_present_bit_cleared_leaves_the_field_out():
+    p = pktspec.decode(_radio_packet(), first=RadioTap)
+    assert p[RadioTap].flags == 0x10  # decoded, but not given by the edit
+    p[RadioTap].present = int(p[RadioTap].present) & ~2
+    radio = pktspec.decode(p.build(), first=RadioTap)[RadioTap]
+    assert (radio.tsft, radio.flags, radio.channel_frequency, radio.antenna) == \
+        (5, None, 2437, 1)
+    assert pktspec.decode(p.build(), first=RadioTap)[Dot11].address3 == C
 
 
 def test_a_new_layer_leaves_what_conditions_read_unset_until_built():

@@ -10,6 +10,7 @@ import construct as _c
 from pktspec.runtime import require_api as _require_api
 from pktspec.runtime.constructs import AddressText as _AddressText
 from pktspec.runtime.constructs import ChunkValues as _ChunkValues
+from pktspec.runtime.constructs import CondStruct as _CondStruct
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
 from pktspec.runtime.constructs import GreedyRange as _GreedyRange
@@ -58,7 +59,11 @@ _T_ShowKind = _REGISTRY.table('ShowKind')
 _T_UDPPort = _REGISTRY.table('UDPPort')
 _Showcase_flags_flags = _FlagSet.define('Showcase_flags', ('urgent', 'ack', 'more',), width=5)
 
-_S_ShowOption = _c.Struct(
+_S_ShowOption = _CondStruct(
+    (
+        ('value', 'type > 1', ()),
+    ),
+    {},
     "type" / _c.Default(_c.Int8ub, 0),  # showcase.layer:15
     "length" / _c.If(lambda this: (this['type'] > 1), _c.Default(_c.Int8ub, lambda this: _built_size(this._subcons['value'], this.get('value'), this) + 2)),  # showcase.layer:16
     "value" / _c.If(lambda this: (this['type'] > 1), _c.FixedSized(lambda this: (this['length'] - 2), _c.Switch(lambda this: this['type'], {2: _c.Int16ub, 3: _AddressText(_c.Bytes(4), 'ipv4')}, default=_c.Default(_c.GreedyBytes, b'')))),  # showcase.layer:17
