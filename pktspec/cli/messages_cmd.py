@@ -54,14 +54,14 @@ def run(args: argparse.Namespace) -> int:
         from pktspec.display_filters import compile_filter
 
         matches = compile_filter(args.display_filter)
-    from pktspec.reassembly.messages import MessageFactory
+    from pktspec.reassembly.messages import MessageFactory, messages_through
 
     source = pktspec.open(capture_input(args.file), filter=args.filter)
     packets = progress_over(source, None if args.file == STDIN else args.file)
     factory = MessageFactory(None, layer)
     shown = 0
     try:
-        for message in _messages(packets, factory):
+        for message in messages_through(factory, packets):
             if matches is not None and not matches(message.packet):
                 continue
             sys.stdout.write(_text(message, args) + "\n")
@@ -75,23 +75,6 @@ def run(args: argparse.Namespace) -> int:
     for problem in problems:  # a direction that stopped: the messages after it are missing
         print(f"pktspec messages: {problem}", file=sys.stderr)
     return 1 if problems else 0
-
-
-def _messages(packets: Any, factory: Any) -> Any:
-    """pktspec.messages() over packets, keeping the factory so that the streams' errors
-    (a direction whose framing was lost) can be reported."""
-    from pktspec.reassembly.tcp import TCPAssembler
-
-    ready: list[Any] = []
-    factory.on_message = ready.append
-    assembler = TCPAssembler(factory)
-    for packet in packets:
-        assembler.assemble(packet)
-        if ready:
-            yield from ready
-            ready.clear()
-    assembler.flush_all()
-    yield from ready
 
 
 def _text(message: Any, args: argparse.Namespace) -> str:

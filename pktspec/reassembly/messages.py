@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import functools
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import construct as _c
@@ -392,13 +392,22 @@ def messages(source: Any, layer: type | str | None = None, *, max_message: int =
     port picks it (``extend TCPPort``) and connections on other ports are skipped.
     """
     from pktspec.reassembly.collect import open_packets
+
+    factory = MessageFactory(None, layer, max_message=max_message,  # type: ignore[arg-type]
+                             max_buffered=max_buffered)
+    yield from messages_through(factory, open_packets(source), **assembler_options)
+
+
+def messages_through(factory: MessageFactory, packets: Iterable[Packet],
+                     **assembler_options: Any) -> Iterator[Message]:
+    """messages() with a factory the caller keeps: afterwards ``factory.streams`` holds
+    each connection's stream, whose ``errors`` say where a direction stopped."""
     from pktspec.reassembly.tcp import TCPAssembler
 
     ready: list[Message] = []
-    factory = MessageFactory(ready.append, layer, max_message=max_message,
-                             max_buffered=max_buffered)
+    factory.on_message = ready.append
     assembler = TCPAssembler(factory, **assembler_options)
-    for packet in open_packets(source):
+    for packet in packets:
         assembler.assemble(packet)
         if ready:
             yield from ready

@@ -32,7 +32,13 @@ from typing import Any
 import construct as _c
 
 from pktspec.errors import BuildError
-from pktspec.runtime.constructs import GreedyRange, Params, RepeatUntil, lenient
+from pktspec.runtime.constructs import (
+    GreedyRange,
+    Params,
+    RepeatUntil,
+    apply_first_way,
+    lenient,
+)
 from pktspec.runtime.layer import FieldInfo, Layer
 from pktspec.runtime.values import addr_bytes, ipv4_bytes, ipv6_bytes, mac_bytes
 
@@ -331,15 +337,7 @@ class LayerPlan:
             if not ways or not _given(values[name]) or \
                     _holds(cond, reads, values) is True:
                 continue
-            for way in ways:
-                if all(f in unset and (op == "|" or assigned.get(f, k) == k)
-                       for f, op, k in way):
-                    for f, op, k in way:
-                        if op == "=":
-                            values[f] = assigned[f] = k
-                        else:
-                            values[f] = (values[f] or 0) | k
-                    break
+            apply_first_way(ways, values, unset.__contains__, assigned)
         self.refuse_false(values)
 
     def imply_edited(self, values: dict[str, Any], edited: frozenset[str]) -> frozenset[str]:
@@ -356,16 +354,9 @@ class LayerPlan:
             if name not in edited or not ways or not _given(values[name]) or \
                     _holds(cond, reads, values) is not False:
                 continue
-            for way in ways:
-                if all(f not in edited and isinstance(values[f], int) and
-                       (op == "|" or assigned.get(f, k) == k) for f, op, k in way):
-                    for f, op, k in way:
-                        if op == "=":
-                            values[f] = assigned[f] = k
-                        else:
-                            values[f] |= k
-                        changed.add(f)
-                    break
+            changed.update(apply_first_way(
+                ways, values, lambda f: f not in edited and isinstance(values[f], int),
+                assigned))
         self.refuse_false(values, edited)
         return frozenset(changed)
 

@@ -343,16 +343,25 @@ class CondStruct(_c.Struct):
             if obj.get(name) is None or not ways or \
                     _holds_now(self._subcons[name], values, context):
                 continue
-            for way in ways:
-                if all(f in unset and (op == "|" or assigned.get(f, k) == k)
-                       for f, op, k in way):
-                    for f, op, k in way:
-                        if op == "=":
-                            values[f] = assigned[f] = k
-                        else:
-                            values[f] = (values[f] or 0) | k
-                    break
+            apply_first_way(ways, values, unset.__contains__, assigned)
         return type(obj)(values) if isinstance(obj, _c.Container) else values
+
+
+def apply_first_way(ways: Any, values: dict, can_set: Callable[[str], bool],
+                    assigned: dict[str, int]) -> list[str]:
+    """Make a conditional field's condition hold: apply the first of its ways (each a list
+    of (field, "=" or "|", value)) that only touches fields ``can_set`` allows and does not
+    contradict a value an earlier way assigned; returns the fields it set. Shared by new
+    layers, edited decoded layers (runtime.build) and structs (CondStruct)."""
+    for way in ways:
+        if all(can_set(f) and (op == "|" or assigned.get(f, k) == k) for f, op, k in way):
+            for f, op, k in way:
+                if op == "=":
+                    values[f] = assigned[f] = k
+                else:
+                    values[f] = (values[f] or 0) | k
+            return [f for f, _, _ in way]
+    return []
 
 
 def _holds_now(sc: Any, values: dict, context: Any) -> bool:
