@@ -350,17 +350,24 @@ class CondStruct(_c.Struct):
 def apply_first_way(ways: Any, values: dict, can_set: Callable[[str], bool],
                     assigned: dict[str, int]) -> list[str]:
     """Make a conditional field's condition hold: apply the first of its ways (each a list
-    of (field, "=" or "|", value)) that only touches fields ``can_set`` allows and does not
-    contradict a value an earlier way assigned; returns the fields it set. Shared by new
+    of (field, "=" or "|", value)) whose fields either hold that value already or are ones
+    ``can_set`` allows (without contradicting a value an earlier way assigned); returns the
+    fields it set. Shared by new
     layers, edited decoded layers (runtime.build) and structs (CondStruct)."""
+    def holds(f: str, op: str, k: int) -> bool:  # a given value that already does
+        v = values.get(f)
+        return isinstance(v, int) and (v == k if op == "=" else v & k == k)
+
     for way in ways:
-        if all(can_set(f) and (op == "|" or assigned.get(f, k) == k) for f, op, k in way):
-            for f, op, k in way:
+        if all(holds(f, op, k) or (can_set(f) and (op == "|" or assigned.get(f, k) == k))
+               for f, op, k in way):
+            set_now = [(f, op, k) for f, op, k in way if not holds(f, op, k)]
+            for f, op, k in set_now:
                 if op == "=":
                     values[f] = assigned[f] = k
                 else:
                     values[f] = (values[f] or 0) | k
-            return [f for f, _, _ in way]
+            return [f for f, _, _ in set_now]
     return []
 
 

@@ -149,3 +149,17 @@ layer Conds : other {
                           ({"kind": 2, "w": 1}, "w"), ({"w": 1, "v": 1}, "v")]:
         with pytest.raises(BuildError, match=f"Conds: {name} is given but its condition"):
             bytes(Conds(**crafted))
+
+
+def test_a_given_field_that_already_satisfies_a_way_does_not_block_it():
+    """A way may include a field the user gave, when the given value already holds:
+    GRE(version=1, call_id=5) sets key_present; Dot11(type="Data", address4=...) sets
+    to_ds and from_ds (before, both were refused because version/type were given)."""
+    gre = GRE.from_bytes(bytes(GRE(version=1, call_id=5, payload_length=0)))
+    assert (gre.version, gre.key_present, gre.call_id) == (1, 1, 5)
+    frame = pktspec.decode(bytes(Dot11(type="Data", address1="02:00:00:00:00:01",
+                                       address2="02:00:00:00:00:02",
+                                       address3="02:00:00:00:00:03",
+                                       address4="02:00:00:00:00:04")), first=Dot11)[Dot11]
+    assert frame.flags.to_ds and frame.flags.from_ds
+    assert frame.address4 == "02:00:00:00:00:04"
