@@ -133,13 +133,27 @@ class DispatchTable(dict):
         ]
         if len(keep) == len(stack):
             raise KeyError(f"{self.name} has no binding for {value!r} matching {cls}, {source}")
+        self._keep(value, keep)
+        self._update_guarded()
+
+    def unbind_module(self, module: str) -> None:
+        """Remove every binding and heuristic of classes defined in the module ``module``
+        (what a reloaded .layer file's old version had bound)."""
+        for value, stack in list(self._bindings.items()):
+            keep = [b for b in stack if b.cls.__module__ != module]
+            if len(keep) != len(stack):
+                self._keep(value, keep)
+        self.heuristics[:] = [h for h in self.heuristics if h[2].__module__ != module]
+        self._update_guarded()
+
+    def _keep(self, value: Any, keep: list[Binding]) -> None:
+        """value's bindings are now keep (the active one first); none: value is unbound."""
         if keep:
             self._bindings[value] = keep
             dict.__setitem__(self, value, keep[0].cls)
         else:
             del self._bindings[value]
             dict.__delitem__(self, value)
-        self._update_guarded()
 
     def bindings(self, value: Any = None) -> list[Binding]:
         """Every binding (of value, when given), the active one of each value first."""
@@ -278,18 +292,7 @@ class Registry:
             if cls.__module__ == module:
                 self.remove_layer(name)
         for table in self._tables.values():
-            for value, stack in list(table._bindings.items()):
-                keep = [b for b in stack if b.cls.__module__ != module]
-                if len(keep) == len(stack):
-                    continue
-                if keep:
-                    table._bindings[value] = keep
-                    dict.__setitem__(table, value, keep[0].cls)
-                else:
-                    del table._bindings[value]
-                    dict.__delitem__(table, value)
-            table.heuristics[:] = [h for h in table.heuristics if h[2].__module__ != module]
-            table._update_guarded()
+            table.unbind_module(module)
 
     def layer(self, name: str) -> type:
         """The layer class called name (KeyError listing the known names when there is none)."""
