@@ -16,6 +16,12 @@ the checks, slots and dispatch of the generated code, bytes read at C level and 
 through their descriptors' C setters), what a C back end for the generator would give while
 the runtime around the decoders stays Python. Needs Cython and a C compiler; the module is
 built into a temporary directory.
+
+``--lazy-fields`` adds the last run: the other pure-Python design, layers that store only
+where they are (buffer, offset, header and payload ends) and read every field from the bytes
+when asked. Its decoders unpack only what bounds and dispatch need (with the generated
+checks), and ``flow`` reads the addresses or ports from the buffer. If even that misses the
+targets, no pure-Python layer design meets them.
 """
 
 from __future__ import annotations
@@ -133,6 +139,132 @@ def install_floor_decoders() -> None:
     udp.UDP._decode = udp_
 
 
+def install_lazy_field_decoders() -> None:
+    """Replace five generated decoders and four flow properties by lazy-field ones: the
+    decoders keep the checks and store only the bounds, flows read the bytes."""
+    import struct
+
+    import pktspec.protocols.ethernet as eth
+    import pktspec.protocols.ipv4 as ip4
+    import pktspec.protocols.ipv6 as ip6
+    import pktspec.protocols.tcp as tcp
+    import pktspec.protocols.udp as udp
+
+    ether_types, protocols = eth._T_EtherType, ip4._T_IPProtocol
+    tcp_ports, udp_ports, fragment = tcp._T_TCPPort, udp._T_UDPPort, ip4.Fragment
+    e_kind = struct.Struct(">H").unpack_from
+    v4 = struct.Struct(">BxHxxHxB").unpack_from  # version/IHL, length, fragment, protocol
+    v6 = struct.Struct(">BxxxHB").unpack_from  # version, payload length, next header
+    t_head = struct.Struct(">HHxxxxxxxxB").unpack_from  # ports, data offset
+    u_head = struct.Struct(">HHH").unpack_from  # ports, length
+    addr4, addr16 = struct.Struct("4s4s").unpack_from, struct.Struct("16s16s").unpack_from
+    ports = struct.Struct(">HH").unpack_from
+
+    def ethernet(self, buf, off, end):
+        if end - off < 14:
+            raise self._truncated(buf, off, end)
+        (kind,) = e_kind(buf, off + 12)
+        self._buf = buf
+        self._off = off
+        self._hend = off + 14
+        self._pend = end
+        self._end = end
+        return ether_types.get(kind)
+
+    def ipv4(self, buf, off, end):
+        if end - off < 20:
+            raise self._truncated(buf, off, end)
+        b0, total, frag, proto = v4(buf, off)
+        if b0 >> 4 != 4:
+            raise self._fail("version", off, "not 4")
+        ihl = b0 & 15
+        hend = off + ihl * 4
+        if hend > end:
+            raise self._truncated(buf, off, end)
+        if ihl < 5:
+            raise self._fail("requires", off, "IHL below 5")
+        pend = off + total
+        if pend < hend:
+            raise self._fail("payload", off, "negative")
+        if pend > end:
+            pend = end
+        self._buf = buf
+        self._off = off
+        self._hend = hend
+        self._pend = pend
+        self._end = end
+        if frag & 0x1FFF:
+            return fragment
+        return protocols.get(proto)
+
+    def ipv6(self, buf, off, end):
+        if end - off < 40:
+            raise self._truncated(buf, off, end)
+        b0, length, nh = v6(buf, off)
+        if b0 >> 4 != 6:
+            raise self._fail("version", off, "not 6")
+        hend = off + 40
+        pend = hend + length
+        if pend > end:
+            pend = end
+        self._buf = buf
+        self._off = off
+        self._hend = hend
+        self._pend = pend
+        self._end = end
+        return protocols.get(nh)
+
+    def tcp_(self, buf, off, end):
+        if end - off < 20:
+            raise self._truncated(buf, off, end)
+        sp, dp, word = t_head(buf, off)
+        hend = off + (word >> 4) * 4
+        if hend > end:
+            raise self._truncated(buf, off, end)
+        self._buf = buf
+        self._off = off
+        self._hend = hend
+        self._pend = end
+        self._end = end
+        if hend == end:
+            return None
+        if sp > dp:
+            sp, dp = dp, sp
+        return tcp_ports.get(sp) or tcp_ports.get(dp)
+
+    def udp_(self, buf, off, end):
+        if end - off < 8:
+            raise self._truncated(buf, off, end)
+        sp, dp, length = u_head(buf, off)
+        pend = off + length
+        if pend > end:
+            pend = end
+        self._buf = buf
+        self._off = off
+        self._hend = off + 8
+        self._pend = pend
+        self._end = end
+        if sp > dp:
+            sp, dp = dp, sp
+        return udp_ports.get(sp) or udp_ports.get(dp)
+
+    def flow_property(endpoints, unpack, at):
+        def flow(self):
+            key = unpack(self._buf, self._off + at)
+            return endpoints.flows.get(key) or endpoints.flow(key)
+        return property(flow)
+
+    eth.Ethernet._decode = ethernet
+    ip4.IPv4._decode = ipv4
+    ip6.IPv6._decode = ipv6
+    tcp.TCP._decode = tcp_
+    udp.UDP._decode = udp_
+    ip4.IPv4.flow = flow_property(ip4._EP_IPv4, addr4, 12)
+    ip6.IPv6.flow = flow_property(ip6._EP_IPv6, addr16, 8)
+    tcp.TCP.flow = flow_property(tcp._EP_TCP_port, ports, 0)
+    udp.UDP.flow = flow_property(udp._EP_UDP_port, ports, 0)
+
+
 def install_compiled_decoders() -> None:
     """Build floor_compiled.pyx and put its decoders in place of the five generated ones."""
     import pktspec.protocols.ethernet as eth
@@ -163,6 +295,9 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=3.0, help="seconds per contender")
     ap.add_argument("--compiled", action="store_true",
                     help="also run with the five decoders compiled to C (needs Cython)")
+    ap.add_argument("--lazy-fields", action="store_true",
+                    help="also run with layers that store only their bounds (fields read "
+                    "from the bytes when asked)")
     args = ap.parse_args()
     bench.ensure_capture(args.pcap)
     records = bench.load_records(args.pcap, args.packets)
@@ -172,14 +307,19 @@ def main() -> None:
                   ("pktspec Parser", bench.pktspec_parser, records)]
     generated, _ = bench.timed_in_turns(contenders, args.budget)
     runs = [("generated", generated)]
+    values_read = (bench.pktspec_eager(records), bench.pktspec_parser(records))
     if args.compiled:
-        values = (bench.pktspec_eager(records), bench.pktspec_parser(records))
         install_compiled_decoders()
-        same = values == (bench.pktspec_eager(records), bench.pktspec_parser(records))
+        same = values_read == (bench.pktspec_eager(records), bench.pktspec_parser(records))
         runs.append(("compiled", bench.timed_in_turns(contenders[2:], args.budget)[0]))
         print(f"compiled decoders read the same values as the generated ones: {same}")
     install_floor_decoders()
     runs.append(("floor", bench.timed_in_turns(contenders[2:], args.budget)[0]))
+    if args.lazy_fields:
+        install_lazy_field_decoders()
+        same = values_read == (bench.pktspec_eager(records), bench.pktspec_parser(records))
+        runs.append(("lazy", bench.timed_in_turns(contenders[2:], args.budget)[0]))
+        print(f"lazy-field layers read the same values as the generated ones: {same}")
     hand, dpkt = generated["hand-written struct"], generated["dpkt"]
     print(f"{len(records)} records of {args.pcap}; hand-written {1e6 / hand:.2f} us/packet, "
           f"dpkt {1e6 / dpkt:.2f} us/packet")
