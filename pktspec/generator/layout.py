@@ -1075,6 +1075,50 @@ class UnitPlanner(BuildRelations):
                 f"    key = {key}",
                 f"    return {ep}.flows.get(key) or {ep}.flow(key)"]
 
+    def payload_wanted_lines(self) -> list[str]:
+        """``_payload_wanted``: where the length fields put the payload's end, read again
+        from the stored fields, so that ``payload_missing`` can tell a payload cut short by
+        the capture without a store on the decode path. [] when the layer's payload has no
+        length expression, or one that reads what only _decode holds (sizeof, payload[i])."""
+        if self.unit.kind != "layer" or self.unit.payload is None:
+            return []
+        unsupported = []
+
+        def name(n: str) -> str:
+            if n in getattr(self.unit.node, "params", ()):
+                unsupported.append(n)
+                return "None"
+            cf = self.unit.field(n)
+            if cf is not None:
+                return f"self.{self.slot_name(cf)}"
+            if any(isinstance(m, ast.Let) and m.name == n for m in self.unit.members):
+                return f"self.{n}"
+            if n == "remaining":
+                return "(self._end - self._hend)"
+            return self.mod.global_name(n)
+
+        def call(e: ast.Call) -> str | None:
+            arg = e.args[0].name if e.func in ("len", "sizeof") and \
+                isinstance(e.args[0], ast.Name) else None
+            if arg == "header" and self.unit.field("header") is None:
+                return "(self._hend - self._off)"
+            if e.func == "sizeof":
+                unsupported.append(e.func)
+                return "None"
+            return None
+
+        def index(e: ast.Index) -> str | None:
+            unsupported.append("index")
+            return "None"
+
+        px = PyExpr(name, lambda e: self.member_attr(px, name, e), index, call)
+        text = px(self.unit.payload)
+        if unsupported:
+            return []
+        return ["def _payload_wanted(self):",
+                '    """The payload end that the length fields announce."""',
+                f"    return self._hend + {text}"]
+
     @staticmethod
     def slot_name(cf) -> str:
         return f"_{cf.name}" if cf.ftype.kind in ("flags", "addr") or cf.ftype.addr == "any" \
@@ -1105,7 +1149,8 @@ class UnitPlanner(BuildRelations):
             layer_class=_LAYER_CLASSES.get(getattr(node, "layer_class", "other"), "OTHER"),
             source=self.unit.file.display, slots=self.slots, field_infos=self.infos,
             format_lines=self.format_lines, structs=self.structs, decode_lines=lines,
-            properties=self.properties, flow_lines=self.flow_lines(), defaults=defaults,
+            properties=[*self.properties, *filter(None, [self.payload_wanted_lines()])],
+            flow_lines=self.flow_lines(), defaults=defaults,
             relations=relations, build_info=self.build_info(), tail_lines=tail,
             trailer_lines=self.trailer_lines,
             guard=self.mod.guard(self.unit) if self.unit.kind == "layer" else "None")

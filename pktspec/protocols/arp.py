@@ -183,6 +183,10 @@ class ARP(_Layer):
         v = self._dst_prot_address
         return None if v is None else _addr_text(v)
 
+    def _payload_wanted(self):
+        """The payload end that the length fields announce."""
+        return self._hend + 0
+
     @property
     def flow(self):
         key = (self._source_prot_address, self._dst_prot_address)

@@ -373,6 +373,10 @@ class DNSOverTCP(_Layer):
         self._end = end
         return DNS
 
+    def _payload_wanted(self):
+        """The payload end that the length fields announce."""
+        return self._hend + self.length
+
 
 _REGISTRY.add_layer(DNS)
 _REGISTRY.add_layer(DNSOverTCP)

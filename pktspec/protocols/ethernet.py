@@ -162,6 +162,10 @@ class Ethernet(_Layer):
         v = self._src
         return None if v is None else _mac_text(v)
 
+    def _payload_wanted(self):
+        """The payload end that the length fields announce."""
+        return self._hend + (self.ethertype if (self.ethertype <= 1500) else (self._end - self._hend))
+
     @property
     def flow(self):
         key = (self._src, self._dst)

@@ -228,6 +228,10 @@ class GRE(_Layer):
     def routing(self):
         return _lazy_value(self, 'routing', _F_GRE_routing)
 
+    def _payload_wanted(self):
+        """The payload end that the length fields announce."""
+        return self._hend + (self.payload_length if ((self.key_present == 1) and (self.version == 1)) else (self._end - self._hend))
+
 
 _REGISTRY.add_layer(GRE)
 _T_IPProtocol.bind(0x2f, GRE, source='protocols/gre.layer:44', priority=0)

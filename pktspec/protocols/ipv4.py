@@ -252,6 +252,10 @@ class IPv4(_Layer):
     def options(self):
         return _lazy_value(self, 'options', _F_IPv4_options)
 
+    def _payload_wanted(self):
+        """The payload end that the length fields announce."""
+        return self._hend + (self.total_length - (self.ihl * 4))
+
     @property
     def flow(self):
         key = (self._src, self._dst)

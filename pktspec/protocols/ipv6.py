@@ -140,6 +140,10 @@ class IPv6(_Layer):
         v = self._dst
         return None if v is None else _ipv6_text(v)
 
+    def _payload_wanted(self):
+        """The payload end that the length fields announce."""
+        return self._hend + self.payload_length
+
     @property
     def flow(self):
         key = (self._src, self._dst)

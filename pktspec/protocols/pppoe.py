@@ -169,6 +169,10 @@ class PPPoE(_Layer):
     def tags(self):
         return _lazy_value(self, 'tags', _F_PPPoE_tags)
 
+    def _payload_wanted(self):
+        """The payload end that the length fields announce."""
+        return self._hend + (self.length if (self.code == 0) else 0)
+
 
 _REGISTRY.add_layer(PPPoE)
 _T_EtherType.bind(0x8863, PPPoE, source='protocols/pppoe.layer:53', priority=0)

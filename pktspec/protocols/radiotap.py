@@ -865,5 +865,9 @@ class RadioTap(_Layer):
         v = self._channel_flags
         return None if v is None else _RadioTap_channel_flags_flags(v)
 
+    def _payload_wanted(self):
+        """The payload end that the length fields announce."""
+        return self._hend + (max(((self._end - self._hend) - 4), 0) if (((self._present >> 1) & 1) and ((self._flags >> 4) & 1)) else (self._end - self._hend))
+
 
 _REGISTRY.add_layer(RadioTap)

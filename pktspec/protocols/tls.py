@@ -306,6 +306,10 @@ class TLS(_Layer):
     def client_hello(self):
         return _lazy_value(self, 'client_hello', _F_TLS_client_hello)
 
+    def _payload_wanted(self):
+        """The payload end that the length fields announce."""
+        return self._hend + (self._end - self._hend)
+
 
 _REGISTRY.add_layer(TLS)
 _T_TCPPort.bind(0x1bb, TLS, source='protocols/tls.layer:164', priority=0)

@@ -132,6 +132,10 @@ class UDP(_Layer):
             nxt = _T_UDPPort.lookup(None, buf, hend, pend) if _T_UDPPort.heuristics else None
         return nxt
 
+    def _payload_wanted(self):
+        """The payload end that the length fields announce."""
+        return self._hend + (self.length - 8)
+
     @property
     def flow(self):
         key = (self.src_port, self.dst_port)

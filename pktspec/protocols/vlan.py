@@ -107,6 +107,10 @@ class Dot1Q(_Layer):
             nxt = _T_EtherType.lookup(None, buf, hend, pend) if _T_EtherType.heuristics else None
         return nxt
 
+    def _payload_wanted(self):
+        """The payload end that the length fields announce."""
+        return self._hend + (self.ethertype if (self.ethertype <= 1500) else (self._end - self._hend))
+
 
 _Dot1AD_S0 = _struct.Struct('>HH')
 
@@ -162,6 +166,10 @@ class Dot1AD(_Layer):
                 and not nxt._guard(buf, hend, pend):
             nxt = _T_EtherType.lookup(None, buf, hend, pend) if _T_EtherType.heuristics else None
         return nxt
+
+    def _payload_wanted(self):
+        """The payload end that the length fields announce."""
+        return self._hend + (self.ethertype if (self.ethertype <= 1500) else (self._end - self._hend))
 
 
 _REGISTRY.add_layer(Dot1Q)

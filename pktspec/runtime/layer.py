@@ -138,6 +138,9 @@ class Layer:
     _guard: ClassVar[Any] = None
     # Checksum fields where 0 means "none" (`optional` in the .layer file: UDP's).
     OPTIONAL_CHECKSUMS: ClassVar[tuple[str, ...]] = ()
+    # Generated for a layer whose payload has a length (``payload = expr;``): the payload
+    # end its fields announce, which payload_missing compares with the bytes present.
+    _payload_wanted: ClassVar[Any] = None
     # What the builder reads (docs/GENERATED.md); generated classes set those they have.
     DEFAULTS: ClassVar[dict[str, Any]] = {}
     RELATIONS: ClassVar[tuple[tuple[str, str, Callable[[Any], Any]], ...]] = ()
@@ -258,6 +261,22 @@ class Layer:
     def trailer(self) -> Any:
         """Bytes after the payload that still belong to this layer (Ethernet padding, FCS)."""
         return self._buf[self._pend : self._end]
+
+    @property
+    def payload_missing(self) -> int:
+        """How many payload bytes the layer's length field announces beyond the bytes
+        present: 0 for a whole payload (or one with no length field, or a layer built rather
+        than decoded). The payload is cut to the bytes present as it decodes; this says by
+        how much, as gopacket's truncated flag does per packet. Worked out when asked, so
+        decoding pays nothing for it."""
+        wanted = self._payload_wanted
+        if wanted is None or getattr(self, "_buf", None) is None:
+            return 0
+        try:
+            missing = wanted() - self._pend
+        except Exception:  # a field the expression reads was edited to something else
+            return 0
+        return missing if missing > 0 and self._pend == self._end else 0
 
     length = _HeaderLength()
 
@@ -430,6 +449,7 @@ RESERVED_NAMES = frozenset(
         "fields",
         "name",
         "layer_class",
+        "payload_missing",
         "source",
         "fields_info",
         "FORMAT",

@@ -360,11 +360,14 @@ class Packet:
 
     @property
     def truncated(self) -> bool:
-        """The capture kept fewer bytes than were sent, or a layer ran out of bytes."""
+        """The capture kept fewer bytes than were sent, a layer ran out of bytes, or a
+        layer's length field announces more payload than is there (``payload_missing``)."""
         if self.metadata is not None and self.metadata.truncated:
             return True
         error = self.error
-        return error is not None and error.truncated
+        if error is not None and error.truncated:
+            return True
+        return any(layer.payload_missing for layer in self.layers)
 
     # -- display ----------------------------------------------------------------------------
 

@@ -531,7 +531,11 @@ def verify_checksums(packet: Packet | Iterable[Layer]) -> list[BadChecksum]:
     ``extern checksum`` the program did not register) cannot be checked and is skipped.
     """
     layers = packet.layers if isinstance(packet, Packet) else list(packet)
-    cut = isinstance(packet, Packet) and packet.truncated
+    # cut by the snap length or short of a layer: not a length field announcing more than
+    # is there (payload_missing), whose checksum tshark checks, and finds bad, as here
+    cut = isinstance(packet, Packet) and (
+        (packet.metadata is not None and packet.metadata.truncated)
+        or (packet.error is not None and packet.error.truncated))
     states = [_prepare_checked(layer) for layer in layers]
     bad = []
     for i, st in enumerate(states):

@@ -193,6 +193,10 @@ class Showcase(_Layer):
     def options(self):
         return _lazy_value(self, 'options', _F_Showcase_options)
 
+    def _payload_wanted(self):
+        """The payload end that the length fields announce."""
+        return self._hend + (self.length - (self.header_words * 4))
+
 
 _ShowFrame_S0 = _struct.Struct('>HB')
 _ShowFrame_S1 = _struct.Struct('>Q')
@@ -290,6 +294,10 @@ class ShowFrame(_Layer):
     @property
     def words(self):
         return _lazy_value(self, 'words', _F_ShowFrame_words)
+
+    def _payload_wanted(self):
+        """The payload end that the length fields announce."""
+        return self._hend + ((self.length - (self._hend - self._off)) - 3)
 
 
 _REGISTRY.add_layer(Showcase)
