@@ -18,8 +18,13 @@ secrets and custom blocks carry the rest. ::
 ``info.interface`` is an index into ``reader.interfaces``, which numbers the interfaces of all
 sections one after the other (an EPB's own number is local to its section; tshark 4.0 prints
 that local number as ``frame.interface_id``, and ``Interface.local_id`` keeps it). Packet
-comments (opt_comment) become ``info.comment``, several joined by newlines. An SPB stores no
-timestamp: its packets get a :class:`SimplePacketInfo` with ``has_timestamp`` False and 0 s.
+comments (opt_comment) become ``info.comment``, several joined by newlines. A packet with options
+gets a :class:`PcapngPacketInfo`: ``info.options`` holds every option as read (flags, hashes,
+drop count, packet id, queue, verdicts, custom ...; plain CaptureInfos have ``()``). An SPB
+stores no timestamp: its packets get a :class:`SimplePacketInfo` with ``has_timestamp`` False
+and 0 s. ``reader.sections``, ``reader.interfaces`` and ``reader.other_blocks`` (every block
+read so far that is not a packet, in file order) are what a writer needs to copy the file's
+structure: ``PcapngWriter(out, source=reader)``.
 
 The packet loop reads big chunks and treats an EPB without options in a few operations;
 every other block goes through the slower, complete block decoder below. Damage raises
@@ -31,7 +36,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pktspec.capture.files import (
     CaptureInput,
@@ -62,7 +67,10 @@ OPT_COMMENT = 1
 IF_NAME, IF_DESCRIPTION, IF_TSRESOL, IF_FILTER = 2, 3, 9, 11
 IF_OS, IF_FCSLEN, IF_TSOFFSET = 12, 13, 14
 SHB_HARDWARE, SHB_OS, SHB_USERAPPL = 2, 3, 4
+EPB_FLAGS, EPB_HASH, EPB_DROPCOUNT, EPB_PACKETID, EPB_QUEUE, EPB_VERDICT = 2, 3, 4, 5, 6, 7
 CUSTOM_OPTIONS = frozenset((2988, 2989, 19372, 19373))
+#: Custom options a tool that rewrites a file must not copy (the spec; editcap drops them too).
+UNCOPYABLE_OPTIONS = frozenset((19372, 19373))
 
 #: How many blocks the constructor reads ahead looking for interfaces.
 LOOKAHEAD = 64
@@ -86,6 +94,8 @@ Options = list[tuple[int, bytes]]
 
 
 _new_info = tuple.__new__  # CaptureInfo is a tuple: made in C, once per packet
+_INFO_FIELDS = ("ts_sec", "ts_frac", "ts_resolution", "caplen", "length", "interface",
+                "linktype", "comment")
 
 
 class SimplePacketInfo(CaptureInfo):
@@ -97,6 +107,84 @@ class SimplePacketInfo(CaptureInfo):
 
     __slots__ = ()
     has_timestamp = False
+
+
+class PcapngPacketInfo(CaptureInfo):
+    """CaptureInfo of a pcapng packet that has options (EPB, or an obsolete PB).
+
+    The eight CaptureInfo values are the tuple (equality and hashing compare those, as for any
+    CaptureInfo); ``options`` holds every option of the block as read, ``(code, raw value)``
+    in file order, comments included, and ``byte_order`` the byte order of its section, which
+    numeric values are in. The properties decode the standard ones. A PB's 16-bit drop count
+    is given as epb_dropcount (4), the option an EPB written for it carries.
+    ``PcapngWriter`` writes the options back (numeric ones byte-swapped when needed).
+    """
+
+    options: tuple[tuple[int, bytes], ...]
+    byte_order: ByteOrder
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"CaptureInfo is immutable: use replace({name}=...)")
+
+    def replace(self, **changes: Any) -> PcapngPacketInfo:
+        """A copy with some fields changed; ``options`` and ``byte_order`` may change too.
+        A changed ``comment`` is what a writer writes (in place of the comment options)."""
+        extra = {"options": changes.pop("options", self.options),
+                 "byte_order": changes.pop("byte_order", self.byte_order)}
+        values = [changes.pop(name, value) for name, value in zip(_INFO_FIELDS, self, strict=True)]
+        if changes:
+            raise TypeError(f"CaptureInfo has no field {next(iter(changes))!r}")
+        return _with_options(type(self), tuple(values), tuple(extra["options"]),
+                             extra["byte_order"])
+
+    def __repr__(self) -> str:
+        return f"{CaptureInfo.__repr__(self)[:-1]}, options={self.options!r})"
+
+    def option(self, code: int) -> bytes | None:
+        """The first value of option ``code``, or None."""
+        return next((v for c, v in self.options if c == code), None)
+
+    def _number(self, code: int, fmt: str) -> int | None:
+        value = self.option(code)
+        if value is None or len(value) != struct.calcsize(fmt):
+            return None
+        return struct.unpack(_PREFIX[self.byte_order] + fmt, value)[0]
+
+    @property
+    def flags(self) -> int | None:
+        """epb_flags: direction (bits 0-1), reception type (2-4), FCS length (5-8), errors."""
+        return self._number(EPB_FLAGS, "I")
+
+    @property
+    def dropcount(self) -> int | None:
+        """epb_dropcount: packets lost between this one and the one before."""
+        return self._number(EPB_DROPCOUNT, "Q")
+
+    @property
+    def packet_id(self) -> int | None:
+        return self._number(EPB_PACKETID, "Q")
+
+    @property
+    def queue(self) -> int | None:
+        return self._number(EPB_QUEUE, "I")
+
+    @property
+    def hashes(self) -> list[bytes]:
+        """epb_hash values: an algorithm byte, then the hash."""
+        return [v for c, v in self.options if c == EPB_HASH]
+
+    @property
+    def verdicts(self) -> list[bytes]:
+        """epb_verdict values: a type byte (0 hardware, 1 Linux eBPF TC, 2 XDP), then data."""
+        return [v for c, v in self.options if c == EPB_VERDICT]
+
+
+def _with_options(cls: type, values: tuple, options: tuple, byte_order: str) -> Any:
+    info = _new_info(cls, values)
+    attributes = info.__dict__  # set directly: __setattr__ refuses, update(**) costs more
+    attributes["options"] = options
+    attributes["byte_order"] = byte_order
+    return info
 
 
 # ---------------------------------------------------------------------------------- blocks
@@ -189,9 +277,12 @@ class NameResolution(Block):
 
 @dataclass
 class InterfaceStatistics(Block):
+    """An ISB: ``interface`` numbers interfaces across sections, ``local_id`` is the block's."""
+
     interface: int = 0
     ts_units: int = 0
     counters: dict[str, int] = field(default_factory=dict)
+    local_id: int = 0
 
 
 @dataclass
@@ -285,6 +376,9 @@ class PcapngReader:
         self._chunk_size = chunk_size
         self.sections: list[SectionHeader] = []
         self.interfaces: list[Interface] = []
+        #: Every block read so far other than packets (SHB, IDB, NRB, ISB, DSB, custom,
+        #: unknown), in file order: what a writer copying this file's structure writes.
+        self.other_blocks: list[Block] = []
         self._section_ifaces: list[Interface] = []
         self._codec = _Codec("little")
         self._buf, self._pos, self._base = b"", 0, 0
@@ -344,6 +438,8 @@ class PcapngReader:
                 if end <= len(buf):
                     block = self._decode(btype, buf, pos, end)
                     self._pos = end
+                    if btype not in _PACKET_TYPES:
+                        self.other_blocks.append(block)
                     return block
             if not self._fill():
                 if self._pos < len(self._buf):
@@ -419,11 +515,12 @@ class PcapngReader:
                         c_hi = c_lo + res
                     count += 1
                     if stop - dstop < 8:
-                        comment = None
-                    else:  # options follow the packet: only comments matter to CaptureInfo
-                        comment = self._epb_comment(buf, (dstop + 3) & ~3, stop - 4)
-                    yield buf[pos + 28 : dstop], _new_info(
-                        info, (sec + offset, frac, res, caplen, length, gid, linktype, comment))
+                        yield buf[pos + 28 : dstop], _new_info(
+                            info, (sec + offset, frac, res, caplen, length, gid, linktype, None))
+                    else:  # options follow the packet
+                        options = self._options(buf, (dstop + 3) & ~3, stop - 4)
+                        yield buf[pos + 28 : dstop], self._info(
+                            (sec + offset, frac, res, caplen, length, gid, linktype), options)
                     pos, prev = stop, blen
                 self._pos, self.records_read = pos, count
                 if pos > first and self._codec.u32(buf, pos - 4)[0] != prev:
@@ -539,7 +636,8 @@ class PcapngReader:
         )
         data = self._packet_data(buf, pos + 28, caplen, end, pos)
         options = self._options(buf, pos + 28 + _pad(caplen), end - 4)
-        block = self._packet(PB, pos, iface, high << 32 | low, data, length, options)
+        extra = [] if drops == 0xFFFF else [(4, struct.pack(self._codec.prefix + "Q", drops))]
+        block = self._packet(PB, pos, iface, high << 32 | low, data, length, options, extra)
         block.drops = drops
         return block
 
@@ -556,7 +654,7 @@ class PcapngReader:
         return PacketBlock(*self._where(SPB, pos), [], iface.id, data, info)
 
     def _packet(self, btype: int, pos: int, local: int, units: int, data: bytes, length: int,
-                options: Options) -> PacketBlock:  # fmt: skip
+                options: Options, extra: Options = ()) -> PacketBlock:  # type: ignore[assignment]  # fmt: skip
         if local >= len(self._section_ifaces):
             raise self._error(
                 f"packet for interface {local}, but the section declares {len(self._section_ifaces)}",
@@ -564,11 +662,24 @@ class PcapngReader:
             )
         iface = self._section_ifaces[local]
         sec, frac = divmod(units, iface.tsresol)
-        comments = [_text(v) for c, v in options if c == OPT_COMMENT]
-        comment = "\n".join(comments) if comments else None
-        info = _new_info(CaptureInfo, (sec + iface.tsoffset, frac, iface.tsresol, len(data),
-                                       length, iface.id, iface.linktype, comment))
+        info = self._info((sec + iface.tsoffset, frac, iface.tsresol, len(data), length,
+                           iface.id, iface.linktype), options + list(extra))
         return PacketBlock(*self._where(btype, pos), options, iface.id, data, info)
+
+    def _info(self, values: tuple, options: Options) -> CaptureInfo:
+        """The CaptureInfo of a packet: a PcapngPacketInfo when it has options (comments, the
+        first of them, joined by newlines), else the plain 8-tuple."""
+        if not options:
+            return _new_info(CaptureInfo, (*values, None))
+        comment = None
+        for code, value in options:  # a loop, not a comprehension: this is per packet
+            if code == OPT_COMMENT:
+                comment = _text(value) if comment is None else f"{comment}\n{_text(value)}"
+        info = _new_info(PcapngPacketInfo, (*values, comment))
+        attributes = info.__dict__
+        attributes["options"] = tuple(options)
+        attributes["byte_order"] = self._codec.byte_order
+        return info
 
     def _packet_data(self, buf: bytes, start: int, caplen: int, end: int, pos: int) -> bytes:
         if caplen > self.max_caplen:
@@ -607,7 +718,7 @@ class PcapngReader:
             if code in _ISB_COUNTERS and len(value) == 8:
                 counters[_ISB_COUNTERS[code]] = struct.unpack(self._codec.prefix + "Q", value)[0]
         units = high << 32 | low
-        return InterfaceStatistics(*self._where(ISB, pos), options, gid, units, counters)
+        return InterfaceStatistics(*self._where(ISB, pos), options, gid, units, counters, iface)
 
     def _secrets(self, buf: bytes, pos: int, end: int) -> DecryptionSecrets:
         stype, slen = struct.unpack_from(self._codec.prefix + "II", buf, pos + 8)
@@ -637,10 +748,6 @@ class PcapngReader:
             options.append((code, buf[at + 4 : at + 4 + size]))
             at += 4 + _pad(size)
         return options
-
-    def _epb_comment(self, buf: bytes, at: int, stop: int) -> str | None:
-        comments = [_text(v) for c, v in self._options(buf, at, stop) if c == OPT_COMMENT]
-        return "\n".join(comments) if comments else None
 
     def _error(self, message: str, pos: int) -> CaptureError:
         return CaptureError(message, self.path, self._base + pos, self.records_read + 1)

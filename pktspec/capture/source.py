@@ -60,6 +60,12 @@ class PacketSource:
         self.transform = transform
         self.record_number = 0
 
+    @property
+    def reader(self) -> Any:
+        """The record source this decodes (a file reader or a live capture): what
+        ``PcapngWriter(out, source=...)`` copies a pcapng file's structure from."""
+        return self._records
+
     def first_layer(self, linktype: int) -> type:
         """The first layer for a link type: the override, the binding, or Payload."""
         if self.first is not None:

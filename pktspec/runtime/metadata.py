@@ -30,6 +30,7 @@ class CaptureInfo(tuple):
     __slots__ = ()
 
     has_timestamp = True  # a Simple Packet Block's info says False (pcapng)
+    options: tuple = ()  # a pcapng packet's options, when it has some (pcapng.PcapngPacketInfo)
 
     def __new__(cls, ts_sec: int, ts_frac: int, ts_resolution: int, caplen: int, length: int,
                 interface: int = 0, linktype: int = 1, comment: str | None = None) -> Any:
