@@ -253,6 +253,7 @@ class PacketBlock(Block):
     data: bytes = b""
     info: CaptureInfo | None = None
     drops: int | None = None
+    byte_order: ByteOrder | None = None  # its section's, as read (None: made by hand)
 
 
 @dataclass
@@ -260,6 +261,7 @@ class NameResolution(Block):
     """An NRB: ``records`` are (record type, raw value); ``entries`` decodes the addresses."""
 
     records: list[tuple[int, bytes]] = field(default_factory=list)
+    byte_order: ByteOrder | None = None  # its section's, as read (None: made by hand)
 
     @property
     def entries(self) -> list[tuple[str, list[str]]]:
@@ -283,6 +285,7 @@ class InterfaceStatistics(Block):
     ts_units: int = 0
     counters: dict[str, int] = field(default_factory=dict)
     local_id: int = 0
+    byte_order: ByteOrder | None = None  # its section's, as read (None: made by hand)
 
 
 @dataclass
@@ -291,6 +294,7 @@ class DecryptionSecrets(Block):
 
     secrets_type: int = 0
     data: bytes = b""
+    byte_order: ByteOrder | None = None  # its section's, as read (None: made by hand)
 
 
 @dataclass
@@ -299,6 +303,7 @@ class CustomBlock(Block):
 
     pen: int = 0
     data: bytes = b""
+    byte_order: ByteOrder | None = None  # its section's, as read (None: made by hand)
 
     @property
     def copyable(self) -> bool:
@@ -308,6 +313,7 @@ class CustomBlock(Block):
 @dataclass
 class UnknownBlock(Block):
     body: bytes = b""
+    byte_order: ByteOrder | None = None  # its section's, as read (None: made by hand)
 
 
 def _text(value: bytes) -> str:
@@ -576,6 +582,7 @@ class PcapngReader:
                 pos + 4,
             )
         block = _DECODERS.get(btype, PcapngReader._unknown)(self, buf, pos, end)
+        block.byte_order = self._codec.byte_order  # type: ignore[attr-defined]
         trailer = self._codec.u32(buf, end - 4)[0]
         if trailer != end - pos:
             raise self._error(

@@ -419,11 +419,8 @@ class PcapngWriter(CaptureWriter):
         return iface.local_id
 
     def _order_of(self, block: Block) -> ByteOrder:
-        """The byte order a block was read in: its section's, as the source or this writer
-        knows it (a block made by hand is taken to be in this writer's order)."""
-        if self._source is not None and 0 <= block.section < len(self._source.sections):
-            return self._source.sections[block.section].byte_order
-        return self.byte_order
+        """The byte order a block was read in (one made by hand: this section's)."""
+        return getattr(block, "byte_order", None) or self.byte_order
 
     # -- copying the source's structure -------------------------------------------------------
 
@@ -464,7 +461,7 @@ class PcapngWriter(CaptureWriter):
                 options = self._copied_options(IDB, block.options, block.byte_order)
                 self._mirrored[block.id] = self._declare(block.linktype, block.snaplen, options)
             else:
-                self._write_other(block, source.sections[block.section].byte_order)
+                self._write_other(block, self._order_of(block))
 
     def close(self) -> None:
         """Finish the file: the source's blocks read after the last packet (statistics at

@@ -366,3 +366,29 @@ def test_a_pcap_source_is_ignored_and_pcap_files_still_round_trip(tmp_path):
             writer.write(data, info)
     assert [(d, i) for d, i in PcapngReader(io.BytesIO(out.getvalue()))] == [
         (b"abc", i) for i in infos]
+
+
+def test_write_block_converts_blocks_of_another_byte_order():
+    """Statistics, name resolution, secrets and custom blocks read from a big-endian section
+    and written into a little-endian one keep their values; an unknown block cannot be
+    converted and says so."""
+    b = Builder("big")
+    blob = (b.shb() + b.idb(1, 0, (2, b"eth0")) + b.isb(0, 0x1_0000_0002) + b.nrb()
+            + b.dsb(b"keys\n") + b.custom(pen=32473, data=b"vendor") + b.block(0x777, b"?"))
+    theirs = list(PcapngReader(io.BytesIO(blob)).blocks())
+    assert {x.byte_order for x in theirs} == {"big"}
+    out = io.BytesIO()
+    with PcapngWriter(out, byte_order="little") as writer:
+        for block in theirs[1:-1]:
+            writer.write_block(block)
+        with pytest.raises(CaptureError, match="0x00000777 cannot be converted from big-endian"):
+            writer.write_block(theirs[-1])
+    ours = list(PcapngReader(io.BytesIO(out.getvalue())).blocks())
+    assert {x.byte_order for x in ours} == {"little"}
+    same = {"byte_order": None, "options": None}  # numeric option bytes are swapped
+    assert [described(x)[1] | same for x in ours[1:]] == [
+        described(x)[1] | same for x in theirs[1:-1]]
+    isb = ours[2]
+    assert (isb.ts_units, isb.counters, isb.interface) == (0x1_0000_0002, {"ifrecv": 77}, 0)
+    assert isb.options == [(4, struct.pack("<Q", 77))]
+    assert [x.options for x in ours[3:]] == [x.options for x in theirs[3:-1]]  # no numbers
