@@ -602,8 +602,7 @@ class Checker:
                     self.check_value_type(extra, t, node, ftype, what)
                 if len(self.problems) == reported:
                     self.check_fits(extra, ftype, scope, what)
-        if node.optional and not (isinstance(node.value, ast.Call)
-                                  and node.value.func in self.checksums):
+        if node.optional and checksum_call(node.value, self.checksums) is None:
             self.error(node.pos, "'optional' applies to checksum fields "
                        "(name: u16 = inet_checksum(...) optional;)")
         if node.value is not None:
@@ -664,7 +663,7 @@ class Checker:
     def check_build_value(self, node: ast.Field, ftype: FieldType, t: str) -> None:
         """`name: T = expr`: a checksum wider than the field (the builder fails on every
         packet: a 32-bit crc32 does not fit a u16), or bytes for a number."""
-        value = node.value
+        value = checksum_call(node.value, self.checksums) or node.value
         bits = self.checksums.get(value.func) if isinstance(value, ast.Call) else None
         if bits is not None and ftype.kind in ("int", "enum") and ftype.bits is not None \
                 and ftype.bits < bits:
@@ -1294,6 +1293,20 @@ def _struct_refs(ft: FieldType):
             stack.append(t.element)
         elif t.kind == "switch":
             stack.extend(sub for _, sub in (t.cases or ()))
+
+
+def checksum_call(e: ast.Expr | None, checksums: dict[str, int]) -> ast.Call | None:
+    """The checksum call a field's build value makes: ``inet_checksum(...)`` itself, or
+    one branch of ``cond ? inet_checksum(...) : 0`` (GRE sends a checksum only when its C
+    bit says so) whose other branch is a number. None for any other value."""
+    if isinstance(e, ast.Call) and e.func in checksums:
+        return e
+    if isinstance(e, ast.Cond):
+        for call, other in ((e.then, e.other), (e.other, e.then)):
+            if isinstance(call, ast.Call) and call.func in checksums and \
+                    isinstance(other, ast.IntLit):
+                return call
+    return None
 
 
 def _expr_type(ft: FieldType) -> str:

@@ -10,7 +10,7 @@ tables of a generated class (``DEFAULTS``, ``RELATIONS``, ``HEADER``, ``PSEUDO_H
 
 from __future__ import annotations
 
-from pktspec.generator.check import _NotConstant
+from pktspec.generator.check import _NotConstant, checksum_call
 from pktspec.generator.pyexpr import PyExpr, expr_text, names_in
 from pktspec.grammar import ast
 from pktspec.runtime.constructs import BUILTIN_CHECKSUM_BITS
@@ -205,7 +205,7 @@ class BuildRelations:
         out = []
         for cf in self.unit.fields:
             cond = cf.node.cond
-            if cond is None or cf.node.value is not None or cf.name in self.computed_lengths:
+            if cond is None or cf.name in self.computed_lengths:
                 continue
             out.append((cf.name, expr_text(cond), tuple(self.ways(cond))))
         return out
@@ -311,7 +311,7 @@ class BuildRelations:
         return cf.name, nxt.instead, flipped, k
 
     def is_checksum(self, e: ast.Expr) -> bool:
-        return isinstance(e, ast.Call) and e.func in self.mod.checked.checksums
+        return checksum_call(e, self.mod.checked.checksums) is not None
 
     def fast_const(self, e: ast.Expr) -> str:
         try:

@@ -182,7 +182,7 @@ class LayerPlan:
         """The generated CONDITIONS: each conditional field's condition as written and how
         the builder makes it hold when the field is given (docs/GENERATED.md)."""
         self.cond_text = {name: (text, ways) for name, text, ways in
-                          getattr(cls, "CONDITIONS", ()) if name not in self.targets}
+                          getattr(cls, "CONDITIONS", ())}
         # the fields those ways set: a new layer leaves them unset (None) until built, so
         # that the builder knows which were given (a given one is never changed)
         self.controls = frozenset(f for _, ways in self.cond_text.values()

@@ -577,7 +577,9 @@ def _expected(st: _State, r: Any, provider: _State | None) -> int | None:
         offset, fmt = where
         fmt.pack_into(header, offset, 0)
     elif r.name not in st.plan.trailer_names:  # (a trailer's checksum is not in the header)
-        return None  # not at a fixed place: cannot blank it in the original bytes
+        header = _blanked_header(st, r.name, found)
+        if header is None:
+            return None
     payload = bytes(layer._buf[layer._hend:layer._pend])
     values.update(_header=bytes(header), _payload=payload, _header_len=len(header),
                   _payload_len=len(payload))
@@ -587,6 +589,26 @@ def _expected(st: _State, r: Any, provider: _State | None) -> int | None:
         return r.fn(st.ctx)
     finally:
         values[r.name] = found
+
+
+def _blanked_header(st: _State, name: str, found: Any) -> bytearray | None:
+    """A decoded header with the checksum ``name``, which sits after the fixed prefix (GRE's
+    after its flags), set to 0: the header built again from the decoded values, trusted
+    only when building it with the value found gives back the bytes on the wire. None when
+    it does not (the checksum cannot be verified)."""
+    layer, values = st.layer, st.values
+    original = bytes(layer._buf[layer._off:layer._hend])
+    try:
+        as_found = st.plan.pack_prefix(st.ctx) + _pad(st, _tail(st, rebuild=True))
+        values[name] = 0
+        blank = st.plan.pack_prefix(st.ctx) + _pad(st, _tail(st, rebuild=True))
+    except Exception:  # a value the builder refuses: the header cannot be made again
+        return None
+    finally:
+        values[name] = found
+    if as_found != original or len(blank) != len(original):
+        return None
+    return bytearray(blank)
 
 
 # -- stacking with / -----------------------------------------------------------------------
