@@ -158,6 +158,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _frames(source: Any) -> Any:
+    """The record numbers and first time that frame.number and frame.time_relative read;
+    frame.interface_id only for a capture with interfaces (pcapng, live), as tshark."""
+    from pktspec.capture.pcap import PcapReader
+    from pktspec.display_filters import Frames
+
+    return Frames(interfaces=not isinstance(getattr(source, "_records", None), PcapReader))
+
+
 def _decode(args: argparse.Namespace, output: _Output | None) -> int:
     out = sys.stdout
     show = output is None or args.also_print
@@ -169,19 +178,25 @@ def _decode(args: argparse.Namespace, output: _Output | None) -> int:
         if not args.interface and path != STDIN:
             packets = progress_over(packets, path)
         matches = getattr(args, "matches", None)
-        if matches is not None:
-            packets = filter(matches, packets)
-        for n, packet in enumerate(packets, 1):
+        frames = _frames(source)
+        n = 0
+        for record, packet in enumerate(packets, 1):
+            # numbered like tshark's frames, also when a filter skips some
+            number = source.record_number or record
+            frames.see(packet, number)
+            if matches is not None and not matches(packet, frames):
+                continue
+            n += 1
             if output is not None:
                 output.write(packet)
             if not show:
                 pass
             elif args.fields:
-                out.write(render.field_columns(packet, args.columns) + "\n")
+                out.write(render.field_columns(packet, args.columns, frames) + "\n")
             elif args.json:
                 out.write(render.as_json(packet) + "\n")
-            else:  # numbered like tshark's frames, also when a filter skips some
-                out.write(f"{source.record_number or n} {render.summary(packet)}\n")
+            else:
+                out.write(f"{number} {render.summary(packet)}\n")
                 if args.verbose:
                     out.write(render.tree(packet) + "\n\n")
                 if args.hex:

@@ -8,7 +8,7 @@ import datetime as _dt
 import json
 from typing import Any
 
-from pktspec.runtime.layer import Layer, LayerClass
+from pktspec.runtime.layer import LayerClass
 from pktspec.runtime.metadata import CaptureInfo
 from pktspec.runtime.packet import Packet
 
@@ -225,28 +225,24 @@ def _class_name(layer: Any) -> str:
         return "other"
 
 
-def field_columns(packet: Packet, columns: list[Any]) -> str:
+def field_columns(packet: Packet, columns: list[Any], frames: Any = None) -> str:
     """One line of ``decode -e``: each column's values in the packet, tab-separated, several
-    values (one per layer that has the field) joined by commas, as tshark's -T fields."""
-    return "\t".join(",".join(_field_text(v) for v in column(packet)) for column in columns)
+    values (one per layer that has the field) joined by commas, as tshark's -T fields; each
+    written as tshark writes that field (``FieldColumn.text``: hex where tshark shows hex).
+    ``frames`` (a display_filters.Frames) gives frame.number and frame.time_relative."""
+    out = []
+    for column in columns:
+        text = getattr(column, "text", _field_text)
+        values = column(packet) if frames is None else column(packet, frames)
+        out.append(",".join(text(v) for v in values))
+    return "\t".join(out)
 
 
 def _field_text(value: Any) -> str:
-    """A value as tshark's -T fields writes it: flags set 1/0, flag sets and enums as
-    numbers (flag sets in hex), bytes as bare hex, addresses and text as they read."""
-    from pktspec.runtime.values import FlagSet, OpenEnum
+    """A value as tshark's -T fields writes it, for a column that does not say how."""
+    from pktspec.display_filters import field_text
 
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, FlagSet):
-        return f"{int(value):#06x}"
-    if isinstance(value, OpenEnum):
-        return str(int(value))
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).hex()
-    if isinstance(value, Layer):
-        return value.name.lower()
-    return str(value)
+    return field_text(value)
 
 
 def hexdump(data: bytes) -> str:
