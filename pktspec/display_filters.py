@@ -944,13 +944,15 @@ class _Literal:
 
 
 class _Regex:
-    """A ``matches`` pattern, case-insensitive as Wireshark's: searched in a field's text,
-    or in its bytes (a bytes pattern of the same text)."""
+    """A ``matches`` pattern, case-insensitive as Wireshark's (``(?-i)`` first: sensitive):
+    searched in a field's text, or in its bytes (a bytes pattern of the same text)."""
 
     __slots__ = ("text", "data")
 
     def __init__(self, pattern: bytes) -> None:
         flags = re.IGNORECASE
+        if pattern.startswith(b"(?-i)"):  # PCRE's case-sensitive switch, at the start only
+            pattern, flags = pattern[5:], re.NOFLAG
         self.data = re.compile(pattern, flags)
         self.text = re.compile(pattern.decode("utf-8", "surrogateescape"), flags)
 
@@ -1076,7 +1078,8 @@ class _Compile(Transformer):
         try:
             regex = _Regex(pattern)
         except re.error as exc:
-            where = token.column + 1 + (exc.pos or 0)
+            skipped = 5 if pattern.startswith(b"(?-i)") else 0
+            where = token.column + 1 + skipped + (exc.pos or 0)
             raise DisplayFilterError(self.text, min(where, token.column + len(token) - 1),
                                      f"bad regular expression: {exc.msg}") from None
         return lambda packet, frames: any(regex.found_in(v)

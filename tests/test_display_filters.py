@@ -11,7 +11,8 @@ import pytest
 
 import pktspec
 from pktspec.cli import main
-from pktspec.display_filters import DisplayFilterError, compile_filter
+from pktspec.cli.render import field_columns
+from pktspec.display_filters import DisplayFilterError, Frames, compile_field, compile_filter
 from pktspec.layers import UDP, Ethernet, IPv4
 from tests.conftest import CAPTURES, TRUTH, corpus_captures, corpus_or_skip
 
@@ -274,3 +275,144 @@ def test_vlan_id_is_read_as_tshark_names_it():
     rows = truth_rows("proto__zk-mixed-vlan-mpls.pcap")
     column = compile_field("vlan.id")
     assert [field_columns(p, [column]) for p in packets] == [r["vlan.id"] for r in rows]
+
+
+TSHARK_4_0_COUNTS = [  # (capture, filter, packets tshark 4.0.17 -Y selects), checked by hand
+    ("tcp__dk-http.pcap", "tcp.flags & 0x02", 2),
+    ("tcp__dk-http.pcap", "tcp.flags & 0x12 == 0x12", 1),
+    ("tcp__dk-http.pcap", "ip.flags & 0x2 == 0x2", 38),
+    ("tcp__dk-http.pcap", "ip.id & 0x00ff == 0x10", 0),
+    ("tcp__dk-http.pcap", "ip.ttl & 0x80", 21),
+    ("tcp__dk-http.pcap", "tcp.srcport & 0x1", 3),
+    ("tcp__dk-http.pcap", "ip.dsfield & 0xff", 4),
+    ("tcp__dk-http.pcap", "dns.flags & 0x8000", 1),
+    ("tcp__dk-http.pcap", "tcp.srcport < tcp.dstport", 22),
+    ("tcp__dk-http.pcap", "tcp.srcport > tcp.dstport", 19),
+    ("tcp__dk-http.pcap", "ip.src == ip.dst", 0),
+    ("tcp__dk-http.pcap", "ip.dst != ip.src", 43),
+    ("tcp__dk-http.pcap", "tcp.port == tcp.port", 41),
+    ("tcp__dk-http.pcap", "ip.ttl != ipv6.hlim", 0),
+    ("tcp__dk-http.pcap", "tcp.flags.syn == tcp.flags.ack", 1),
+    ("tcp__dk-http.pcap", "frame.len == frame.cap_len", 43),
+    ("tcp__dk-http.pcap", "tcp.seq_raw > tcp.ack_raw", 19),
+    ("tcp__dk-http.pcap", "tcp.srcport == 80 && tcp.dstport >= tcp.srcport", 22),
+    ("tcp__dk-http.pcap", "tcp.len > 0 and tcp.srcport > tcp.dstport", 2),
+    ("tcp__dk-http.pcap", 'tcp.payload matches "get"', 2),
+    ("tcp__dk-http.pcap", 'tcp.payload ~ "^get /[a-z]+\\\\.html"', 1),
+    ("tcp__dk-http.pcap", 'dns.qry.name matches "^PAGEAD"', 2),
+    ("tcp__dk-http.pcap", "frame.number <= 5", 5),
+    ("tcp__dk-http.pcap", "frame.number == 3", 1),
+    ("tcp__dk-http.pcap", "frame.number > 40", 3),
+    ("tcp__dk-http.pcap", "frame.time_relative < 1", 4),
+    ("tcp__dk-http.pcap", "frame.time_relative >= 3.9 and frame.time_relative <= 4", 3),
+    ("tcp__dk-http.pcap", "frame.time_delta == 0", 12),
+    ("tcp__dk-http.pcap", "frame.time_delta > 0.5", 4),
+    ("tcp__dk-http.pcap", "frame.time_epoch > 1084443430", 29),
+    ("tcp__dk-http.pcap", "frame.time_epoch >= 1084443427.311224", 43),
+    ("tcp__dk-http.pcap", "frame.cap_len > 1000", 15),
+    ("tcp__dk-http.pcap", "frame.interface_id == 0", 0),  # a pcap file has no interfaces
+    ("tcp__dk-http.pcap", "tcp.len > 1000", 15),
+    ("tcp__dk-http.pcap", "tcp.hdr_len == 28", 2),
+    ("tcp__dk-http.pcap", "tcp.flags == 0x0018", 9),
+    ("tcp__dk-http.pcap", "eth.type == 0x0800 and ip.hdr_len == 20", 43),
+    ("fmt__gpf-test300-dsb-3-interfaces.pcapng", "frame.interface_id == 2", 32),
+    ("proto__dk-dns-icmp.pcap", "icmp.type & 0x8", 12),
+    ("proto__dk-dns-icmp.pcap", 'dns.qry.name matches "in-addr\\\\.arpa$"', 6),
+    ("proto__dk-dns-icmp.pcap", 'dns.qry.name ~ "ARPA"', 6),
+    ("proto__td-gre-various.pcap", "gre.key & 0xff", 30),
+    ("proto__td-gre-various.pcap", "ip.proto == ip.proto", 30),
+    ("link__td-radiotap-80211-dhcp.pcap", "radiotap.flags & 0x04 and wlan.fc.type == 2", 1),
+    ("tcp__zk-http-bro-org.pcap", 'tcp.payload matches "^http/1\\\\.[01] 200"', 31),
+    ("tcp__zk-http-bro-org.pcap", "frame.number >= 100 and frame.number < 120 and tcp.len > 0",
+     10),
+    ("tcp__zk-http-bro-org.pcap", "frame.time_relative > 1.5", 144),
+    ("tcp__zk-http-bro-org.pcap", "tcp.srcport & 0xff00 == 0x0000", 504),
+]
+
+
+@pytest.mark.parametrize("capture, text, count", TSHARK_4_0_COUNTS,
+                         ids=[f"{c[:12]}:{t}" for c, t, _ in TSHARK_4_0_COUNTS])
+def test_fields_on_both_sides_masks_regexes_and_frames_select_what_tshark_selects(
+        capture, text, count, capsys):
+    """Through the command (record numbers, pcap vs pcapng interfaces) and through the API
+    (the filter numbers the packets it is given), the same count as tshark."""
+    corpus_or_skip()
+    assert main(["decode", str(CAPTURES / capture), "-Y", text, "-e", "frame.number"]) == 0
+    numbers = capsys.readouterr().out.split()
+    assert len(numbers) == count
+    if "interface_id" not in text:
+        chosen = pktspec.open(CAPTURES / capture, filter=compile_filter(text))
+        assert sum(1 for _ in chosen) == count
+
+
+def test_frame_number_through_the_api_and_a_second_capture():
+    corpus_or_skip()
+    third = compile_filter("frame.number == 3")
+    http = CAPTURES / "tcp__dk-http.pcap"
+    first = list(pktspec.open(http, filter=third))
+    assert len(first) == 1 and first[0].metadata.length == 54
+    assert list(pktspec.open(http, filter=third)) == []  # it goes on counting ...
+    third.reset()                                         # ... until told it is a new file
+    assert len(list(pktspec.open(http, filter=third))) == 1
+    packets = list(pktspec.open(http))
+    frames = Frames()
+    frames.see(packets[0], 41)
+    assert compile_filter("frame.number == 41 and frame.time_relative == 0")(packets[0], frames)
+
+
+@pytest.mark.parametrize("text, column, words", [
+    ('ip.src ~ "^65"', 1, "ip.src is an address: ~ takes a text or bytes field"),
+    ('tcp.srcport matches "8"', 1, "tcp.srcport is a number: matches takes a text or bytes"),
+    ('tcp.payload matches "(["', 23, "bad regular expression: unterminated character set"),
+    ('tcp.payload matches "a)"', 23, "bad regular expression: unbalanced parenthesis"),
+    ("tcp.payload matches 47:45", 21, "expected a \"string\""),
+    ("ip.src & 0xff", 8, "'&' takes a number field; ip.src is not one"),
+    ("tcp.flags & nope", 13, "'nope' is not a number (a bit mask)"),
+    ("tcp.flags & 0x02 ==", 20, "the filter ends too soon"),
+    ("ip.src == tcp.srcport", 8, "ip.src (address) and tcp.srcport (number) cannot be "
+                                 "compared with =="),
+    ("tcp.srcport == tcp.nosuch", 20, "TCP has no field 'nosuch'"),
+    ("tcp.srcport == tcp", 16, "'tcp' is not a number"),
+    ("tcp == tcp.srcport", 1, "compare a field (TCP.<field>), not a whole layer"),
+    ("frame.numbr == 1", 7, "frame has number, len, cap_len"),
+])
+def test_new_mistakes_name_the_column(text, column, words):
+    with pytest.raises(DisplayFilterError) as info:
+        compile_filter(text)
+    assert info.value.column == column and words in str(info.value), str(info.value)
+    assert str(info.value).endswith("\n    " + text + "\n    " + " " * (column - 1) + "^")
+
+
+def test_tshark_field_names_and_flags_by_name_in_masks():
+    packet = pktspec.decode(bytes(Ethernet() / IPv4(src="192.0.2.1", dst="192.0.2.1", ttl=9)
+                                  / UDP(src_port=53, dst_port=53) / b"Hello"), Ethernet)
+    for text, expected in [("ip.src == ip.dst", True), ("ip.addr == ip.src", True),
+                           ("udp.srcport == udp.dstport", True), ("ip.ttl < udp.port", True),
+                           ("ip.ttl > udp.port", False), ("udp.srcport != udp.dstport", False),
+                           ("ip.ttl & 0x8", True), ("ip.ttl & 0x6", False),
+                           ("ip.ttl & 0x9 == 9", True), ("ip.ttl & 0x9 in {1 9}", True),
+                           ("not ip.ttl & 0x6", True), ("ip.flags & DF", False),
+                           ('udp.payload matches "^hel+o$"', True),
+                           ('payload.data ~ "(?-i)^hello"', False),
+                           ('udp.payload matches "\\\\x48"', True),
+                           ("ip.version == 4 and ip.hdr_len == 20", True),
+                           ('frame.len == 47 and frame[0] & 0x1 == 0', True)]:
+        assert compile_filter(text)(packet) is expected, text
+
+
+def test_new_filters_never_raise_on_broken_packets():
+    """Every badpkt capture through filters of every new kind: an answer, never an error."""
+    corpus_or_skip()
+    filters = [compile_filter(t) for t in (
+        "ip.src == ip.dst", "tcp.srcport < tcp.dstport", "tcp.flags & 0x02",
+        'tcp.payload matches "."', 'dns.qry.name ~ "a"', "tcp.len > 0", "frame.number > 1",
+        "frame.time_relative >= 0", "tcp.options.mss_val > 0", "ip.opt.type == 7",
+        "dhcp.option.dhcp == 1", "gre.flags_and_version & 0x2000", "arp.src.proto_ipv4 == "
+        "arp.dst.proto_ipv4", "frame.interface_id == 0 or frame.time_delta > 0")]
+    columns = [compile_field(n) for n in ("tcp.len", "ip.hdr_len", "dns.qry.name",
+                                          "tcp.option_kind", "frame.time_relative")]
+    for capture in corpus_captures("badpkt__"):
+        for packet in pktspec.open(CAPTURES / capture):
+            for matches in filters:
+                assert matches(packet) in (True, False)
+            field_columns(packet, columns)
