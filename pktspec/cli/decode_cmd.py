@@ -22,8 +22,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("-f", "--filter", metavar="BPF", help="BPF filter (tcpdump syntax)")
     p.add_argument("-Y", "--display-filter", metavar="FILTER",
                    help="show only packets whose decoded fields match, as tshark -Y: "
-                   "'tcp.dst_port == 443 and ipv4.ttl < 64', 'dns', 'tcp.flags.syn', "
-                   "'ipv4.addr == 10.0.0.0/8' (see the README)")
+                   "'tcp.dst_port == 443 and ipv4.ttl < 64', 'dns', 'tcp.flags & 0x12', "
+                   "'tcp.srcport < tcp.dstport', 'tcp.payload matches \"^get\"', "
+                   "'frame.number <= 10' (see the README)")
     p.add_argument("-c", "--count", type=positive_int, help="stop after this many packets")
     p.add_argument("--layers", action="append", default=[], metavar="FILE.layer",
                    help="load layers from a .layer file first (repeatable)")
@@ -31,8 +32,9 @@ def add_parser(sub: Any) -> None:
                    "link type's (its name, in any case)")
     p.add_argument("-e", "--field", dest="fields", action="append", metavar="FIELD",
                    help="print only these fields, tab-separated, one line per packet, as "
-                   "tshark -T fields -e (repeatable: -e ip.src -e tcp.dst_port; several "
-                   "layers' values joined by commas)")
+                   "tshark -T fields -e, each written as tshark writes it (hex for ip.id, "
+                   "tcp.flags, ...) (repeatable: -e ip.src -e tcp.dst_port -e frame.number; "
+                   "several layers' values joined by commas)")
     p.add_argument("-V", "--verbose", action="store_true", help="print every field")
     p.add_argument("-x", "--hex", action="store_true", help="add a hexdump of each packet")
     p.add_argument("--json", action="store_true", help="one JSON object per packet")
