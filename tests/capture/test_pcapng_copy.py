@@ -392,3 +392,24 @@ def test_write_block_converts_blocks_of_another_byte_order():
     assert (isb.ts_units, isb.counters, isb.interface) == (0x1_0000_0002, {"ifrecv": 77}, 0)
     assert isb.options == [(4, struct.pack("<Q", 77))]
     assert [x.options for x in ours[3:]] == [x.options for x in theirs[3:-1]]  # no numbers
+
+
+@pytest.mark.parametrize("order", ["little", "big"])
+def test_an_options_area_with_only_its_end_marker_means_no_options(order):
+    """Some writers end every EPB with opt_endofopt: that is a plain CaptureInfo, in the
+    packet loop and in the block decoder alike, and a copy reads back the same."""
+    b = Builder(order)
+    marker = struct.pack(P[order] + "HH", 0, 0)
+    epb = b.epb(0, 5, b"data")
+    size = len(epb) + 4
+    epb = struct.pack(P[order] + "II", 6, size) + epb[8:-4] + marker + struct.pack(
+        P[order] + "I", size)
+    blob = b.shb() + b.idb() + epb + b.epb(0, 6, b"more", None, (1, b"note"))
+    (_, bare), (_, noted) = records = list(PcapngReader(io.BytesIO(blob)))
+    assert type(bare) is CaptureInfo and bare.options == () and bare.comment is None
+    assert isinstance(noted, PcapngPacketInfo) and noted.options == ((1, b"note"),)
+    block = next(x for x in PcapngReader(io.BytesIO(blob)).blocks() if isinstance(x, PacketBlock))
+    assert type(block.info) is CaptureInfo and block.data == b"data"
+    back = list(PcapngReader(io.BytesIO(copy_all(blob))))
+    assert [(d, tuple(i), type(i), i.options) for d, i in back] == [
+        (d, tuple(i), type(i), i.options) for d, i in records]
