@@ -164,7 +164,9 @@ def _ast_fields(cls: type, text: str | None) -> dict[str, Any]:
     names = {cls.name, cls.__name__}
     for decl in module.decls:
         if isinstance(decl, ast.Layer) and decl.name in names:
-            return {m.name: m for m in decl.members if isinstance(m, ast.Field)}
+            fields = [m for m in decl.members if isinstance(m, ast.Field)]
+            fields += [f for m in decl.members if isinstance(m, ast.Trailer) for f in m.fields]
+            return {f.name: f for f in fields}
     return {}
 
 

@@ -84,13 +84,14 @@ def _bytes_at(first: int, size: int) -> str:
     return f"byte {first}" if size == 1 else f"bytes {first}..{first + size}"
 
 
-def position(info: FieldInfo, place: Place | None = None) -> str:
+def position(info: FieldInfo, place: Place | None = None, trailer: bool = False) -> str:
     """Where a field is, in words: ``bytes 4..6``, ``bits 12..31 of bytes 0..4``, ``bits
     0..11 of the little-endian 16-bit word at bytes 22..24``, ``4 bytes at byte 8 or 9``.
     ``place`` (from ``field_layout.analyse``) adds what the FieldInfo alone does not say: the
     byte order of a bit field's word, whether the field is conditional, and where a field
     after a conditional one can be."""
-    text = _position(info, place)
+    text = _position(info, place) if not trailer else \
+        f"{info.bits // 8 if info.bits else '?'} bytes after the payload (trailer)"
     if place is not None and place.cond is not None:
         text += ", if present"
     return text
@@ -139,13 +140,16 @@ def places_of(cls: type, user_files: dict[str, Path] | None = None) -> dict[str,
 
 def layer_record(cls: type, user_files: dict[str, Path] | None = None) -> dict[str, Any]:
     places = places_of(cls, user_files)
+    trailer_format = getattr(cls, "TRAILER", None)
+    trailer = {sc.name for sc in trailer_format.subcons} if trailer_format is not None else set()
     fields = []
     for i in cls.fields_info:
         place = places.get(i.name)
         word = place.word if place is not None else None
         fields.append({
             "name": i.name, "type": i.type_name, "kind": i.kind,
-            "position": position(i, place), "offset": i.offset, "bit": i.bit,
+            "position": position(i, place, i.name in trailer), "offset": i.offset,
+            "bit": i.bit,
             "bits": i.bits, "line": i.line, "doc": i.doc,
             # present only when this holds (a .layer expression; "" when not known)
             "condition": place.cond if place is not None else None,

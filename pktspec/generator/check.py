@@ -503,6 +503,14 @@ class Checker:
                 self.check_statement(member, unit, scope)
                 if isinstance(member, ast.Assign) and member.name == "header":
                     scope.header_len = True  # what follows may say len(header)
+        cond_trailer = next((cf for cf in unit.trailer if cf.node.cond is not None), None)
+        if cond_trailer is not None and rest_taker is not None and unit.header is None:
+            self.error(cond_trailer.node.pos, f"trailer field {cond_trailer.name!r} has an "
+                       f"'if', but {rest_taker.name!r} runs to the layer's end and no "
+                       "'header = ...' says where the header ends",
+                       "give the header's length ('header = length;'), or size "
+                       f"{rest_taker.name!r}, so that the trailer's size is not needed to "
+                       "find it")
         if bit_offset % 8:
             used, missing = bit_offset % 8, 8 - bit_offset % 8
             where = unfinished.node.pos if unfinished is not None else decl.pos
@@ -515,8 +523,9 @@ class Checker:
 
     def check_trailer(self, member: ast.Trailer, unit: Unit, scope: _Scope) -> None:
         """``trailer { ... }``: fields after the payload, once per layer. They have fixed
-        sizes and are always there (the decoder reads them where the payload ends); the
-        header's expressions cannot read them, their build values read anything."""
+        sizes (the decoder reads them where the payload ends) and may be there only when a
+        header field says so (``fcs: u32le = crc32(payload) if flags.fcs;``); the header's
+        expressions cannot read them, their build values read anything."""
         if member.keyword != "trailer":
             self.error(member.pos, f"unknown block {member.keyword!r}",
                        "a layer's one block is 'trailer { crc: u16; }': fields after the "
@@ -534,10 +543,16 @@ class Checker:
             cf = self.check_field(node, unit, scope)
             if cf is None:
                 continue
-            if not cf.ftype.is_scalar or node.cond is not None or node.align is not None:
-                self.error(node.pos, f"trailer field {node.name!r} must have a fixed size "
-                           "and always be there", "use integers, enums, flags, addresses "
-                           "or bytes[N], without 'if' or 'align'")
+            if not cf.ftype.is_scalar or node.align is not None:
+                self.error(node.pos, f"trailer field {node.name!r} must have a fixed size",
+                           "use integers, enums, flags, addresses or bytes[N], without "
+                           "'align'")
+                continue
+            if node.cond is not None and (bits % 8 or cf.ftype.bits % 8):
+                self.error(node.pos, f"trailer field {node.name!r} has an 'if' but shares a "
+                           "byte with other trailer fields", "a conditional trailer field "
+                           "must be whole bytes (u8, u16, u32le, bytes[4], ...)")
+                bits += cf.ftype.bits
                 continue
             bits += cf.ftype.bits
             unit.fields.append(cf)
@@ -1129,6 +1144,13 @@ class Checker:
             if later is not None:
                 self.error(e.pos, f"{n!r} is used before it is decoded (declared at line "
                            f"{later.pos.line})", "an expression may only use earlier fields")
+                return "any"
+            if any(f.name == n for m in scope.unit.node.members if isinstance(m, ast.Trailer)
+                   for f in m.fields):
+                self.error(e.pos, f"{n!r} is a trailer field, read after the payload",
+                           "conditions, sizes and lets read header fields (a trailer "
+                           "field's 'if' too: the trailer's size must be known before it is "
+                           "read); build values may read trailer fields")
                 return "any"
         pool = set(scope.known) | scope.params | set(self.consts)
         hint = self.program.suggest(n, pool) if pool else None

@@ -71,6 +71,7 @@ class UnitPlanner(BuildRelations):
         # fields a `sizeof(x)` measures: a variable one is measured as it is decoded
         self.sizeof_targets = _sizeof_targets(unit)
         self.trailer_lines: list[str] = []  # TRAILER's lines (the fields after the payload)
+        self.in_trailer = False  # TRAILER's lines are being written: header names read apart
 
     # ---- naming of values in the three contexts ----
     def fast_name(self, name: str) -> str:
@@ -97,6 +98,10 @@ class UnitPlanner(BuildRelations):
             return f"this._[{name!r}]"
         if self.unit.field(name) is not None or any(
                 isinstance(m, ast.Let) and m.name == name for m in self.unit.members):
+            if self.in_trailer and name not in {cf.name for cf in self.unit.trailer}:
+                # TRAILER is parsed and built apart from the header, whose values come in
+                # as the context's keywords (build_trailer; TRAILER.parse(data, **header))
+                return f"this._[{name!r}]"
             return f"this[{name!r}]"
         if name == "item":
             return "obj"
@@ -644,11 +649,20 @@ class UnitPlanner(BuildRelations):
         if self.hend_ready:
             return "hend"
         size = self.trailer_size()
-        return f"(end - {size})" if size else "end"
+        return f"(end - {size})" if size != "0" else "end"
 
-    def trailer_size(self) -> int:
-        return sum(cf.ftype.bits for cf in self.unit.trailer) // 8 \
-            if self.unit.kind == "layer" else 0
+    def trailer_size(self) -> str:
+        """The trailer's size in bytes, as code: a number, plus ``(4 if cond else 0)`` for
+        each field that is there only when a header field says so ("0": no trailer)."""
+        if self.unit.kind != "layer":
+            return "0"
+        fixed = sum(cf.ftype.bits for cf in self.unit.trailer if cf.node.cond is None) // 8
+        parts = [str(fixed)] if fixed else []
+        parts += [f"({cf.ftype.bits // 8} if {self.fast()(cf.node.cond)} else 0)"
+                  for cf in self.unit.trailer if cf.node.cond is not None]
+        if not parts:
+            return "0"
+        return parts[0] if len(parts) == 1 else f"({' + '.join(parts)})"
 
     def trailer_fits(self, start: str) -> list[str]:
         """Lines that raise when the trailer, starting at start (absolute), does not fit
@@ -680,7 +694,7 @@ class UnitPlanner(BuildRelations):
                 self.lines += ["if hend < p:",
                                "    raise self._fail('header', off, 'header length %d is "
                                "shorter than its fields' % (hend - off))"]
-            if self.limit() != "hend" and self.trailer_size():
+            if self.limit() != "hend" and self.trailer_size() != "0":
                 self.lines += self.trailer_fits("p")
             self.lines.append(f"self.{cf.name} = buf[p:{self.limit()}]")
             self.lines.append(f"p = {self.limit()}")
@@ -782,7 +796,7 @@ class UnitPlanner(BuildRelations):
                     self.lines += ["if hend < p:",
                                    "    raise self._fail('header', off, 'header length %d is "
                                    "shorter than its fields' % (hend - off))"]
-                elif self.trailer_size():
+                elif self.trailer_size() != "0":
                     self.lines += self.trailer_fits("p")
             self.lines.append(f"self._{cf.name} = (p, {stop})")
             self.lines.append(f"p = {stop}")
@@ -963,7 +977,7 @@ class UnitPlanner(BuildRelations):
             self.lines += [f"if hend < {self.position()}:",
                            "    raise self._fail('header', off, 'header length %d is shorter "
                            "than its fields' % (hend - off))"]
-        trailer = sum(cf.ftype.bits for cf in unit.trailer) // 8
+        trailer = self.trailer_size() if unit.trailer else None
         if unit.payload is not None:
             self.lines.append(f"pend = hend + {self.fast()(unit.payload)}")
             if not self.non_negative(unit.payload):
@@ -971,12 +985,12 @@ class UnitPlanner(BuildRelations):
                                "    raise self._fail('payload', off, 'payload length %d is "
                                "negative' % (pend - hend))"]
             self.lines += ["if pend > end:", "    pend = end"]
-        elif trailer:  # the payload is what is left before the trailer
+        elif trailer is not None:  # the payload is what is left before the trailer
             self.lines += self.trailer_fits("hend")
             self.lines.append(f"pend = end - {trailer}")
         else:
             self.lines.append("pend = end")
-        if trailer:
+        if trailer is not None:
             self.emit_trailer()
         self.lines += ["self._buf = buf", "self._off = off", "self._hend = hend",
                        "self._pend = pend", "self._end = end"]
@@ -990,15 +1004,22 @@ class UnitPlanner(BuildRelations):
         self.lines.append("p = pend")
         self.fixed_offset = None
         header_format, self.format_lines = self.format_lines, self.trailer_lines
+        self.in_trailer = True
         fields = self.unit.trailer
         i = 0
         while i < len(fields):  # runs of one byte order, as in the header
+            if fields[i].node.cond is not None:  # there when a header field says so
+                self.emit_segment([fields[i]], self.fast()(fields[i].node.cond))
+                i += 1
+                continue
             run = [fields[i]]
-            while i + 1 < len(fields) and fields[i + 1].ftype.endian == run[0].ftype.endian:
+            while i + 1 < len(fields) and fields[i + 1].ftype.endian == run[0].ftype.endian \
+                    and fields[i + 1].node.cond is None:
                 i += 1
                 run.append(fields[i])
             self.emit_segment(run)
             i += 1
+        self.in_trailer = False
         self.format_lines = header_format
 
     def non_negative(self, e: ast.Expr) -> bool:

@@ -45,6 +45,7 @@ import construct as _c
 from pktspec.errors import DecodeError
 from pktspec.reassembly.connection import Connection
 from pktspec.reassembly.stream import Chunk, Direction
+from pktspec.runtime.build import plan_of
 from pktspec.runtime.packet import Packet, decode
 from pktspec.runtime.registry import REGISTRY
 
@@ -172,14 +173,8 @@ def _bounds(cls: type, buf: bytearray, pos: int, have: int) -> tuple[int, int] |
         raise
     except (struct.error, IndexError):
         return None
-    return layer._hend, layer._pend + _trailer_size(cls)
-
-
-def _trailer_size(cls: type) -> int:
-    """Bytes of a layer's fields after its payload (``trailer { ... }``: a message's CRC),
-    which belong to the message although they follow its payload."""
-    trailer = getattr(cls, "TRAILER", None)
-    return 0 if trailer is None else trailer.sizeof()
+    # the fields after its payload (`trailer { ... }`: a message's CRC) belong to it too
+    return layer._hend, layer._pend + plan_of(cls).trailer_size_of(layer)
 
 
 class _Direction:

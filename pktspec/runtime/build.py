@@ -145,20 +145,24 @@ class LayerPlan:
         self.tail_depends: frozenset[str] = frozenset()
         if fmt is not None:
             self._split(fmt)
+        # `trailer { ... }`: fixed-size fields after the payload, built once it is
+        self.trailer_format = getattr(cls, "TRAILER", None)
+        trailer_subcons = [sc for sc in self.trailer_format.subcons if sc.name in self.infos] \
+            if self.trailer_format is not None else []
+        self.trailer_names: frozenset[str] = frozenset(sc.name for sc in trailer_subcons)
+        # each trailer field's slot and size: a field with an `if` is there when its slot
+        # is not None (trailer_size_of)
+        self.trailer_parts: tuple[tuple[str, int], ...] = tuple(
+            (self.infos[sc.name].raw_attr, _fixed_size(sc)) for sc in trailer_subcons)
         conds = {t.name: t.condition for t in self.tail if t.condition is not None}
+        conds.update(_trailer_conditions(trailer_subcons))
         # (field, its condition as written, ways to make it hold, the condition, the
         # fields it reads), in wire order: a field's condition reads only fields before it
         self.implications = tuple(
             (name, text, ways, conds[name], tuple(sorted(
-                _code_reads(conds[name].__code__) & set(self.infos))))
+                _code_reads(getattr(conds[name], "__wrapped__", conds[name]).__code__)
+                & set(self.infos))))
             for name, (text, ways) in self.cond_text.items() if name in conds)
-        # `trailer { ... }`: fixed-size fields after the payload, built once it is
-        self.trailer_format = getattr(cls, "TRAILER", None)
-        self.trailer_names: frozenset[str] = frozenset(
-            sc.name for sc in self.trailer_format.subcons if sc.name in self.infos
-        ) if self.trailer_format is not None else frozenset()
-        self.trailer_size = self.trailer_format.sizeof() \
-            if self.trailer_format is not None else 0
         self._values = _compile_values(self)
         self._pack = _compile_pack(self)
         self._init = _compile_init(self)
@@ -364,9 +368,16 @@ class LayerPlan:
         """BuildError for a conditional field given while its condition is false (as far
         as the values known now tell)."""
         for name, text, _ways, cond, reads in self.implications:
-            if (given is None or name in given) and _given(values[name]) and \
-                    _holds(cond, reads, values) is False:
-                raise BuildError(self._unwritten(name, text))
+            if (given is None or name in given) and _given(values[name]):
+                holds = _holds(cond, reads, values)
+                if holds is False:
+                    raise BuildError(self._unwritten(name, text))
+                absent = [f for f in reads if values.get(f) is None
+                          and f not in self.builder_sets and f in self.cond_text]
+                if holds is None and absent:  # a conditional field it reads is left out
+                    raise BuildError(self._unwritten(name, text) + (
+                        f" ({absent[0]} is not given, and its own condition leaves it out "
+                        "unless it is)"))
 
     def _unwritten(self, name: str, text: str | None) -> str:
         info = self.infos[name]
@@ -435,12 +446,19 @@ class LayerPlan:
                 return False
         return True
 
+    def trailer_size_of(self, layer: Layer) -> int:
+        """The bytes of a decoded layer's trailer fields: those its header said are there."""
+        return sum(size for attr, size in self.trailer_parts
+                   if getattr(layer, attr, None) is not None)
+
     def build_trailer(self, values: dict[str, Any]) -> bytes:
-        """The trailer fields' bytes from values (b"" for a layer without them)."""
+        """The trailer fields' bytes from values (b"" for a layer without them). The values
+        go in as the context's keywords too, where a trailer field's condition reads the
+        header's (TRAILER's lines read them as ``this._[name]``)."""
         if self.trailer_format is None:
             return b""
         try:
-            return self.trailer_format.build(values)
+            return self.trailer_format.build(values, **values)
         except (_c.ConstructError, TypeError, ValueError, KeyError, AttributeError) as exc:
             raise BuildError(f"{self.name}: trailer: {exc}") from None
 
@@ -800,6 +818,29 @@ def _names_read(con: Any, depth: int = 0) -> set[str]:
                 if isinstance(v, _c.Construct):
                     out |= _names_read(v, depth + 1)
     return out
+
+
+def _trailer_conditions(subcons: list[Any]) -> dict[str, Callable]:
+    """The conditions of the trailer fields with an `if`, as functions of a layer's values
+    (TRAILER's lines read the header's values as ``this._[name]``)."""
+    out = {}
+    for sc in subcons:
+        inner = sc.subcon if isinstance(sc, _c.Renamed) else sc
+        if isinstance(inner, _c.IfThenElse):
+            cond = inner.condfunc
+            def holds(values: dict[str, Any], cond: Callable = cond) -> Any:
+                return cond(_c.Container(_=values))
+            holds.__wrapped__ = cond  # type: ignore[attr-defined]  # what it reads
+            out[sc.name] = holds
+    return out
+
+
+def _fixed_size(sc: Any) -> int:
+    """The size of one TRAILER field, also of one wrapped in If (its size when there)."""
+    inner = sc.subcon if isinstance(sc, _c.Renamed) else sc
+    if isinstance(inner, _c.IfThenElse):
+        inner = inner.thensubcon
+    return inner.sizeof()
 
 
 def _relations(cls: type) -> tuple[Relation, ...]:

@@ -239,7 +239,7 @@ def _encode(st: _State, payload: bytes, last: bool, provider: _State | None,
         if not plan.buildable or not _needs_work(st, payload, provider, modes):
             return bytes(buf[layer._off:layer._hend]) + payload + trailer
         # the trailer fields are built again below; what follows them stays
-        trailer = trailer[plan.trailer_size:]
+        trailer = trailer[plan.trailer_size_of(layer):]
     elif not st.forced and (plan.tail_format is None or plan.tail_is_empty(st.values)):
         try:
             header = _header_new(st, payload, provider, modes)

@@ -388,8 +388,12 @@ def test_a_trailer_the_bytes_cannot_hold_is_a_decode_error(trailers):
 @pytest.mark.parametrize("text, message", [
     ("layer X : other { a: u8; trailer { b: bytes[a]; } }",
      "trailer field 'b' must have a fixed size"),
-    ("layer X : other { a: u8; trailer { c: u8 if a > 1; } }",
-     "trailer field 'c' must have a fixed size and always be there"),
+    ("layer X : other { a: u8; trailer { c: u4 if a > 1; d: u4; } }",
+     "trailer field 'c' has an 'if' but shares a byte"),
+    ("layer X : other { a: u8; trailer { b: u8; c: u8 if b > 1; } }",
+     "'b' is a trailer field, read after the payload"),
+    ("layer X : other { a: u8; rest: bytes[]; trailer { c: u8 if a > 1; } }",
+     "trailer field 'c' has an 'if', but 'rest' runs to the layer's end"),
     ("layer X : other { a: u8; trailer { c: u4; } }",
      "the trailer's fields end 4 bits into a byte"),
     ("layer X : other { a: u8; trailer { a: u8; } }", "field 'a' is declared twice"),
@@ -397,7 +401,8 @@ def test_a_trailer_the_bytes_cannot_hold_is_a_decode_error(trailers):
      "a layer has at most one 'trailer"),
     ("struct S { a: u8; trailer { b: u8; } }", "a layer has at most one 'trailer"),
     ("layer X : other { a: u8; footer { b: u8; } }", "unknown block 'footer'"),
-    ("layer X : other { trailer { crc: u8; } let n = crc; }", "unknown name 'crc'"),
+    ("layer X : other { trailer { crc: u8; } let n = crc; }",
+         "'crc' is a trailer field, read after the payload"),
 ])
 def test_trailer_misuse_is_refused(tmp_path, text, message):
     assert message in one(tmp_path, text).message

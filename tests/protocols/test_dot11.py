@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import struct
+import zlib
 
 import pytest
 from hypothesis import given, settings
@@ -316,14 +317,32 @@ def test_more_present_words_and_their_fields_stay_in_extra():
     assert rt.length == 17 and three[16] == 0x02
 
 
-def test_fcs_flag_makes_the_last_four_bytes_a_trailer():
+def test_fcs_flag_makes_the_last_four_bytes_the_fcs_field():
     frame = bytes(Dot11(type="Control", subtype=13, address1=A))
-    data = bytes(RadioTap(present="flags", flags="fcs")) + frame + b"\x11\x22\x33\x44"
+    alone = bytes(RadioTap(present="flags", flags="fcs"))  # the FCS of nothing: CRC-32 0
+    assert alone[-4:] == b"\0\0\0\0" and len(alone) == 9 + 4
+    data = alone[:9] + frame + b"\x11\x22\x33\x44"
     p = decode(data, RadioTap)
     rt, wlan = p[RadioTap], p[Dot11]
     assert rt.flags.fcs and bytes(rt.trailer) == b"\x11\x22\x33\x44"
+    assert rt.fcs == 0x44332211  # little-endian, as sent
     assert bytes(rt.payload) == frame and len(wlan.contents) == 10
     assert names(p) == ["RadioTap", "Dot11"]
+    (bad,) = pktspec.verify_checksums(p)  # not the frame's CRC-32
+    assert (bad.field, bad.found, bad.expected) == ("fcs", 0x44332211, zlib.crc32(frame))
+
+
+def test_the_builder_writes_the_fcs_when_the_flags_say_it_is_sent():
+    frame = Dot11(type="Control", subtype=13, address1=A)
+    data = bytes(RadioTap(flags="fcs") / frame)  # `flags` given: its present bit is set
+    body = bytes(frame)
+    assert data[-4:] == struct.pack("<I", zlib.crc32(body)) and data[-8:-4] == body[-4:]
+    p = decode(data, RadioTap)
+    assert p[RadioTap].fcs == zlib.crc32(body) and pktspec.verify_checksums(p) == []
+    assert bytes(RadioTap() / frame)[-len(body):] == body  # no flags, no FCS
+    assert decode(bytes(RadioTap() / frame), RadioTap)[RadioTap].fcs is None
+    with pytest.raises(BuildError, match="fcs is given but its condition"):
+        bytes(RadioTap(fcs=5) / frame)  # the fcs flag is not given: it would be dropped
 
 
 def test_truncated_radiotap_headers_give_an_error_layer():

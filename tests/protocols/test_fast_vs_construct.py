@@ -30,7 +30,12 @@ def plain(value):
 
 def construct_view(layer) -> dict:
     parsed = type(layer).FORMAT.parse(bytes(layer.contents))
-    return {k: plain(v) for k, v in parsed.items() if not k.startswith("_")}
+    view = {k: v for k, v in parsed.items() if not k.startswith("_")}
+    trailer = getattr(type(layer), "TRAILER", None)
+    if trailer is not None:  # its conditions read the header's values (radiotap's FCS)
+        view.update((k, v) for k, v in trailer.parse(bytes(layer.trailer), **view).items()
+                    if not k.startswith("_"))
+    return {k: plain(v) for k, v in view.items()}
 
 
 def fast_view(layer) -> dict:
