@@ -366,7 +366,8 @@ def test_decode_write_keeps_what_came_before_damage_and_refuses_mixed_link_types
 
 def test_decode_write_pcapng_keeps_each_input_interface(capsys, tmp_path):
     """A pcapng input with two link types, the first packet on the second interface:
-    each packet goes to a copy of its own interface (name, link type, clock)."""
+    each packet goes to a copy of its own interface (name, link type, clock), and the
+    interfaces keep the input's order and numbers."""
     from pktspec.capture.files import open_records
     from pktspec.capture.pcapng_writer import PcapngWriter
 
@@ -379,10 +380,38 @@ def test_decode_write_pcapng_keeps_each_input_interface(capsys, tmp_path):
     out = tmp_path / "out.pcapng"
     assert main(["decode", str(multi), "-w", str(out)]) == 0
     with open_records(str(out)) as reader:
-        got = [(bytes(d), i.linktype, i.timestamp) for d, i in reader]
+        got = [(bytes(d), i.linktype, i.timestamp, i.interface) for d, i in reader]
         names = [iface.name for iface in reader.interfaces]
-    assert got == [(b"\x00" * 8, 127, 1.5), (b"\x01" * 14, 1, 2.25)]
-    assert names == ["wlan0mon", "eth0"]
+    assert got == [(b"\x00" * 8, 127, 1.5, 1), (b"\x01" * 14, 1, 2.25, 0)]
+    assert names == ["eth0", "wlan0mon"]
+
+
+def test_decode_write_pcapng_copies_sections_blocks_and_options(tmp_path):
+    """-w of a whole pcapng file gives it back: three sections of mixed byte order with their
+    options, every interface, name resolution, statistics, custom blocks, packet options.
+    Filtered, the sections and interfaces stay and packets keep their interface numbers."""
+    import pktspec
+    from pktspec.capture.pcapng import PcapngReader
+
+    corpus_or_skip()
+    given = CAPTURES / "fmt__hk-le-test202-multi-shb-mixed-endian.pcapng"
+    out = tmp_path / "copy.pcapng"
+    assert main(["decode", str(given), "-w", str(out)]) == 0
+    assert out.read_bytes() == given.read_bytes()
+    options = CAPTURES / "fmt__hk-le-test009-epb-all-options.pcapng"
+    assert main(["decode", str(options), "-w", str(out)]) == 0
+    assert out.read_bytes() == options.read_bytes()
+    assert main(["decode", str(given), "-f", "udp port 17500", "-w", str(out)]) == 0
+    with pktspec.open(given, filter="udp port 17500") as lan_sync:
+        expected = [(d, i.interface, i.options) for d, i in lan_sync.records()]
+    kept, source = PcapngReader(out), PcapngReader(given)
+    assert [(d, i.interface, i.options) for d, i in kept] == expected
+    list(source)  # its sections and interfaces, all read
+    assert [i for _, i, _ in expected] == [1, 4]  # null1 of sections 0 and 2 (local 1)
+    assert [(i.local_id, i.section) for i in kept.interfaces if i.id in (1, 4)] == [(1, 0), (1, 2)]
+    assert [s.comments for s in kept.sections] == [s.comments for s in source.sections]
+    assert [(i.name, i.local_id, i.section) for i in kept.interfaces] == [
+        (i.name, i.local_id, i.section) for i in source.interfaces]
 
 
 def test_decode_write_dash_is_standard_output(tmp_path):

@@ -74,7 +74,9 @@ def _source(args: argparse.Namespace) -> Any:
 class _Output:
     """The capture file of ``-w`` (``-`` is standard output): pcap or pcapng by the name's
     ending, made when the first packet comes (a pcap file takes its link type and clock from
-    it; pcapng gets one interface per input interface, copied whole from a pcapng input).
+    it; pcapng gets one interface per input interface, and from a pcapng input a copy of its
+    structure: each section with its options, every interface, the other blocks, and each
+    packet's options).
     When the input turns out damaged the packets written so far are kept, as tcpdump keeps
     them; when writing itself fails the file is discarded, so nothing half-written is left."""
 
@@ -124,7 +126,7 @@ class _Output:
 
         dest: Any = sys.stdout.buffer if self.path == STDIN else self.path
         if self.pcapng:
-            return PcapngWriter(dest)
+            return PcapngWriter(dest, source=self.source)
         nanosecond = info is not None and info.ts_resolution > 1_000_000
         return PcapWriter(dest, linktype=1 if info is None else info.linktype,
                           nanosecond=nanosecond)
