@@ -209,6 +209,22 @@ def test_field_tree_and_json_flag_bad_checksums():
          "expected": expected}]
 
 
+def test_summary_tree_and_json_say_how_much_payload_a_length_field_misses():
+    import pktspec
+    from pktspec.cli.render import as_json, summary, tree
+    from pktspec.layers import UDP, Ethernet, IPv4
+
+    whole = bytes(Ethernet() / IPv4(src="192.0.2.1", dst="192.0.2.2")
+                  / UDP(src_port=1, dst_port=2) / (b"x" * 50))
+    assert "missing" not in summary(pktspec.decode(whole, Ethernet))
+    cut = pktspec.decode(whole[:-20], Ethernet)
+    assert summary(cut).endswith("[IPv4: 20 bytes missing] [UDP: 20 bytes missing]")
+    assert tree(cut).count("    [payload: 20 bytes missing: the length field says more "
+                           "than the packet holds]") == 2
+    layers = json.loads(as_json(cut))["layers"]
+    assert [entry.get("payload_missing") for entry in layers] == [None, 20, 20, None]
+
+
 def test_an_unregistered_user_checksum_does_not_hide_the_others(tmp_path, restore_registry):
     """verify_checksums skips what it cannot compute (a user checksum function nobody
     registered) and still reports the rest, so -V keeps flagging a bad TCP checksum."""

@@ -123,9 +123,22 @@ def summary(packet: Packet) -> str:
     details = _transport_details(trans) if trans is not None else []
     details.append(f"length {_length(packet, trans)}")
     line = " ".join(parts) + " " + ", ".join(details)
+    for layer, missing in _missing_payloads(layers):
+        line += f" [{layer.name}: {missing} bytes missing]"
     if packet.error is not None:
         line += f" [error: {packet.error}]"
     return line
+
+
+def _missing_payloads(layers: list[Any]) -> list[tuple[Any, int]]:
+    """(layer, bytes) for each layer whose length field announces more payload than the
+    packet holds (tcpdump's "bytes missing!", tshark's "total length exceeds")."""
+    out = []
+    for layer in layers:
+        missing = getattr(layer, "payload_missing", 0)
+        if missing:
+            out.append((layer, missing))
+    return out
 
 
 SUMMARY_LAYERS = 10
@@ -203,6 +216,10 @@ def tree(packet: Packet) -> str:
             lines += field_lines
         if layer.name == "Payload":
             lines += _value_lines("data", layer.payload, "    ")
+        missing = getattr(layer, "payload_missing", 0)
+        if missing:
+            lines.append(f"    [payload: {missing} bytes missing: the length field says more "
+                         "than the packet holds]")
     if packet.error is not None:
         lines.append(f"Error: {packet.error}")
     return "\n".join(lines)
@@ -285,6 +302,9 @@ def as_json(packet: Packet) -> str:
         entry["fields"] = {name: _jsonable(value) for name, value in layer._display_fields()}
         if layer.name == "Payload":
             entry["fields"]["data"] = bytes(layer.payload).hex()
+        missing = getattr(layer, "payload_missing", 0)
+        if missing:
+            entry["payload_missing"] = missing
         obj["layers"].append(entry)
     bad = _bad_checksums(packet)
     if bad:
