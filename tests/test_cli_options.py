@@ -427,3 +427,30 @@ def test_decode_write_dash_is_standard_output(tmp_path):
     from pktspec.capture.files import open_records
     with open_records(str(piped)) as reader:
         assert len(list(reader)) == 3
+
+
+def test_decode_write_format_pcapng_to_standard_output(tmp_path):
+    """-F pcapng (tshark's -F) picks the format whatever -w names: pcapng on a pipe."""
+    corpus_or_skip()
+    run = subprocess.run([sys.executable, "-m", "pktspec", "decode", "-c", "3", "-w", "-",
+                          "-F", "pcapng", str(CAPTURES / "tcp__dk-http.pcap")],
+                         capture_output=True, cwd=tmp_path, check=True)
+    assert run.stdout[:4] == b"\x0a\x0d\x0d\x0a"  # a section header block
+    piped = tmp_path / "piped.pcapng"
+    piped.write_bytes(run.stdout)
+    from pktspec.capture.files import open_records
+    with open_records(str(piped)) as reader:
+        got = [data for data, _info in reader]
+    with open_records(str(CAPTURES / "tcp__dk-http.pcap")) as reader:
+        want = [data for data, _info in reader][:3]
+    assert got == want
+    named = tmp_path / "named.pcapng"
+    assert main(["decode", "-c", "2", "-w", str(named), "-F", "pcap",
+                 str(CAPTURES / "tcp__dk-http.pcap")]) == 0
+    assert named.read_bytes()[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1")
+
+
+def test_decode_format_without_write_is_refused(capsys):
+    example = Path(__file__).resolve().parents[1] / "examples/myencap/myencap.pcap"
+    assert main(["decode", "-F", "pcapng", str(example)]) == 2
+    assert "there is no -w" in capsys.readouterr().err

@@ -43,6 +43,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("-w", "--write", metavar="OUT", help="write the packets that pass -f/-c to "
                    "a capture file instead of printing them (pcapng if OUT ends in .pcapng, "
                    "else pcap; .gz compresses; - is standard output), as tcpdump -w does")
+    p.add_argument("-F", "--format", choices=("pcap", "pcapng"), dest="write_format",
+                   help="with -w, the file format whatever OUT is called (as tshark -F): "
+                   "-w - -F pcapng writes pcapng to standard output")
     p.add_argument("--print", dest="also_print", action="store_true",
                    help="with -w, print the packets too")
     p.set_defaults(run=run)
@@ -80,9 +83,10 @@ class _Output:
     When the input turns out damaged the packets written so far are kept, as tcpdump keeps
     them; when writing itself fails the file is discarded, so nothing half-written is left."""
 
-    def __init__(self, path: str, source: Any = None) -> None:
+    def __init__(self, path: str, source: Any = None, file_format: str | None = None) -> None:
         self.path = path
-        self.pcapng = path.endswith((".pcapng", ".pcapng.gz"))
+        self.pcapng = file_format == "pcapng" if file_format is not None \
+            else path.endswith((".pcapng", ".pcapng.gz"))
         self.source = source
         self.writer: Any = None
         self.interfaces: dict[tuple[int, int], int] = {}  # (input interface, link type) -> ours
@@ -149,8 +153,11 @@ class _Output:
 
 def run(args: argparse.Namespace) -> int:
     if args.write is None:
+        if args.write_format is not None:
+            print("pktspec: -F says the format of the -w file; there is no -w", file=sys.stderr)
+            return 2
         return _decode(args, None)
-    output = _Output(args.write)
+    output = _Output(args.write, file_format=args.write_format)
     if args.write == STDIN:
         args.also_print = False  # standard output carries the capture
     finished = False
