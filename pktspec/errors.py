@@ -163,3 +163,14 @@ class LiveCaptureError(CaptureError):
 
 class FilterError(CaptureError):
     """A BPF filter expression did not compile; the message is libpcap's."""
+
+
+class DisplayFilterError(PktspecError):
+    """A display filter or a ``-e`` field that does not parse or names what no layer has:
+    the column, the text and a caret, whichever phase (parsing, names, literals) found it."""
+
+    def __init__(self, text: str, column: int, message: str,
+                 what: str = "display filter") -> None:
+        self.text, self.column, self.message = text, column, message
+        caret = " " * (column - 1) + "^"
+        super().__init__(f"{what}, column {column}: {message}\n    {text}\n    {caret}")

@@ -35,8 +35,9 @@ The package has one module per part, in the order a filter passes through them:
 resolved against the registry, and read from a packet), ``tshark_fields`` (tshark's names,
 computed fields and hex fields), ``frames`` (record numbers and times), ``literals`` (the
 values in the text, read as their field's kind), ``compiler`` (the tree to closures:
-:func:`compile_filter`), ``columns`` (``-e``: :func:`compile_field`, :func:`field_text`) and
-``errors`` (:class:`DisplayFilterError`). It builds on :mod:`pktspec.runtime` (the registry and
+:func:`compile_filter`) and ``columns`` (``-e``: :func:`compile_field`, :func:`field_text`);
+their one error, :class:`DisplayFilterError`, lives with the others in :mod:`pktspec.errors`
+(re-exported here). It builds on :mod:`pktspec.runtime` (the registry and
 the decoded layers); ``pktspec decode -Y/-e`` and ``pktspec.display_filter`` call into it.
 """
 
@@ -47,11 +48,11 @@ from pktspec.display_filters.columns import field_text as field_text
 from pktspec.display_filters.compiler import DisplayFilter, compile_filter
 from pktspec.display_filters.compiler import Predicate as Predicate
 from pktspec.display_filters.compiler import Test as Test
-from pktspec.display_filters.errors import DisplayFilterError
 from pktspec.display_filters.frames import Frames
 from pktspec.display_filters.parser import MAX_DEPTH as MAX_DEPTH
 from pktspec.display_filters.references import flag_mask as flag_mask
 from pktspec.display_filters.tshark_fields import TSHARK_FIELDS
+from pktspec.errors import DisplayFilterError
 
 __all__ = ["DisplayFilter", "DisplayFilterError", "FieldColumn", "Frames", "TSHARK_FIELDS",
            "compile_field", "compile_filter"]

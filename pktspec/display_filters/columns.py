@@ -12,10 +12,10 @@ from typing import Any
 
 from lark.exceptions import UnexpectedInput
 
-from pktspec.display_filters.errors import DisplayFilterError
 from pktspec.display_filters.frames import Frames
 from pktspec.display_filters.parser import _PARSER
 from pktspec.display_filters.references import _Ref
+from pktspec.errors import DisplayFilterError
 from pktspec.runtime.layer import Layer
 from pktspec.runtime.packet import Packet
 

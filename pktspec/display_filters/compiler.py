@@ -17,7 +17,6 @@ from typing import Any
 from lark import Token, Transformer, v_args
 from lark.exceptions import VisitError
 
-from pktspec.display_filters.errors import DisplayFilterError
 from pktspec.display_filters.frames import Frames
 from pktspec.display_filters.literals import (
     _bytes_or_text,
@@ -30,6 +29,7 @@ from pktspec.display_filters.literals import (
 )
 from pktspec.display_filters.parser import parse_filter
 from pktspec.display_filters.references import _layer_named, _Masked, _Ref
+from pktspec.errors import DisplayFilterError
 from pktspec.runtime.packet import Packet
 
 Test = Callable[[Packet, "Frames"], bool]

@@ -16,8 +16,8 @@ from typing import Any
 
 from lark import Token
 
-from pktspec.display_filters.errors import DisplayFilterError
 from pktspec.display_filters.references import _bytes_of, flag_mask
+from pktspec.errors import DisplayFilterError
 from pktspec.runtime.layer import Layer
 
 

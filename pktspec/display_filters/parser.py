@@ -12,7 +12,7 @@ from typing import Any
 from lark import Lark, Token
 from lark.exceptions import UnexpectedInput
 
-from pktspec.display_filters.errors import DisplayFilterError
+from pktspec.errors import DisplayFilterError
 
 _GRAMMAR = r"""
 ?start: or_

@@ -14,7 +14,6 @@ from typing import Any
 
 from lark import Token
 
-from pktspec.display_filters.errors import DisplayFilterError
 from pktspec.display_filters.frames import _FRAME, Frames, _frame_value
 from pktspec.display_filters.tshark_fields import (
     _ALIASES,
@@ -24,7 +23,7 @@ from pktspec.display_filters.tshark_fields import (
     TSHARK_FIELDS,
     _Tshark,
 )
-from pktspec.errors import DecodeError
+from pktspec.errors import DecodeError, DisplayFilterError
 from pktspec.runtime.layer import Layer
 from pktspec.runtime.packet import Packet
 from pktspec.runtime.registry import REGISTRY

@@ -314,7 +314,7 @@ def _pseudo_changed(provider: _State, st: _State, length: int) -> bool:
 
 
 def _header(st: _State, payload: bytes, provider: _State | None, modes: tuple) -> bytearray:
-    """The layer's header bytes: relations evaluated stage by stage (see build.Relation)."""
+    """The layer's header bytes: relations evaluated stage by stage (see relations.Relation)."""
     plan, values = st.plan, st.values
     if not plan.relations:
         tail = _tail(st) if plan.tail_format is not None else b""

@@ -1,5 +1,5 @@
 """A header-length field that also sizes a part (``meta: bytes[hlen * 4 - 4]; header = hlen
-* 4;``): the builder measures the part as given, then sets the field (runtime/build.py
+* 4;``): the builder measures the part as given, then sets the field (runtime/format_split.py
 ``_natural``), for new layers and for decoded ones whose part was edited."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Bit fields inside structs when building: a length that is a bit field is filled like a
 byte-wide one (Geneve's option ``length: u5``, LLDP's ``length: u9``), and an enum that is a
-bit field takes names (runtime.constructs.ChunkValues, generator/layout.py chunk_values).
+bit field takes names (runtime.constructs.ChunkValues, generator/segments.py chunk_values).
 Construct's own errors never escape: a part that cannot be built is a BuildError."""
 
 from __future__ import annotations
