@@ -64,9 +64,16 @@ class VariableParts:
     def limit(self) -> str:
         """Where a part that runs to the end stops: the header's end once known, else the
         layer's end less its trailer's fixed size (``bytes[]`` before ``trailer { crc:
-        u16; }`` leaves the CRC to the trailer)."""
+        u16; }`` leaves the CRC to the trailer). While a trailer field's ``if`` reads a field
+        not decoded yet, its size is not known: a sized part is then bounded by the layer's
+        end, and the trailer's own check after the payload refuses one that runs into it (a
+        part that runs to the end needs the size: the checker asks for ``header =`` there)."""
         if self.hend_ready:
             return "hend"
+        unknown = set().union(*(names_in(cf.node.cond) for cf in self.unit.trailer)) \
+            - self.decoded - set(self.mod.checked.consts) - set(self.mod.checked.enums)
+        if unknown:
+            return "end"
         size = self.trailer_size()
         return f"(end - {size})" if size != "0" else "end"
 

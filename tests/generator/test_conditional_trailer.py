@@ -89,3 +89,27 @@ def test_message_framing_counts_the_crc_only_when_it_is_there(framed):
     buf = bytearray(with_crc + without)
     assert message_extent(framed, buf, 0) == len(with_crc) == 8
     assert message_extent(framed, buf, len(with_crc)) == len(without) == 5
+
+
+LATE_FLAG = """
+layer LateFlagFrame : application {
+    size: u8;
+    body: bytes[size];
+    flags: u8;
+    trailer { crc: u16 if flags & 1 != 0; }
+}
+"""
+
+
+def test_a_condition_read_after_a_sized_part_is_decoded_in_time(tmp_path):
+    """The sized part comes before the flag the trailer's size depends on: it is bounded by
+    the layer's end, and the trailer's check after the header catches a short frame."""
+    cls = load_text(tmp_path, LATE_FLAG).LateFlagFrame
+    layer = pktspec.decode(b"\x02ab\x01\x12\x34", first=cls).layers[0]
+    assert (bytes(layer.body), layer.flags, layer.crc) == (b"ab", 1, 0x1234)
+    assert layer.raw_fields() == reference(layer)
+    layer = pktspec.decode(b"\x02ab\x00", first=cls).layers[0]
+    assert (layer.flags, layer.crc) == (0, None)
+    cut = pktspec.decode(b"\x02ab\x01\x12", first=cls)
+    assert cut.error is not None and "trailer field 'crc'" in cut.error.message
+    assert pktspec.decode(b"\x05ab\x01\x12\x34", first=cls).error.truncated
