@@ -23,6 +23,20 @@ def corpus_or_skip() -> Path:
     return CORPUS
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_layer_cache(tmp_path_factory):
+    """Layers any test compiles (module-scoped fixtures too, which run before a test's own
+    fixtures) go to this test session's cache, never to the user's ~/.cache/pktspec, where
+    modules of other runs could stand in for freshly generated ones."""
+    before = os.environ.get("PKTSPEC_CACHE")
+    os.environ["PKTSPEC_CACHE"] = str(tmp_path_factory.getbasetemp() / "cache")
+    yield
+    if before is None:
+        os.environ.pop("PKTSPEC_CACHE", None)
+    else:
+        os.environ["PKTSPEC_CACHE"] = before
+
+
 @pytest.fixture
 def corpus() -> Path:
     return corpus_or_skip()

@@ -9,6 +9,7 @@ through this module.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -34,8 +35,24 @@ def cache_dir() -> Path:
     return Path(base) / "pktspec"
 
 
+@functools.cache
+def generator_fingerprint() -> bytes:
+    """A hash of the code that turns a .layer file into a module (the grammar, the generator
+    and its templates), so that a cached module is made again when that code changes, not
+    only when the version number does: a stale module would hide what a change did."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for part in ("grammar", "generator"):
+        for path in sorted((root / part).rglob("*")):
+            if path.suffix in (".py", ".j2", ".lark") and path.is_file():
+                h.update(path.relative_to(root).as_posix().encode())
+                h.update(path.read_bytes())
+    return h.digest()
+
+
 def _key(source: SourceFile, keys: dict[int, str]) -> str:
     h = hashlib.sha256(GENERATOR_VERSION.encode())
+    h.update(generator_fingerprint())
     h.update(source.module.source.encode("utf-8"))
     h.update(source.display.encode("utf-8"))
     for dep in source.imports:

@@ -53,6 +53,22 @@ def test_cache_hit_and_recompile_on_edit(tmp_path, monkeypatch):
     assert pktspec.decode(b"\x01\x02", edited.Cached).layers[0].b == 2
 
 
+def test_a_changed_generator_makes_the_cached_module_again(tmp_path, monkeypatch):
+    """The cache key covers the generator's own code, not only its version number: a module
+    cached by an older generator would hide what a change to the generator does."""
+    from pktspec.generator import loader
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PKTSPEC_CACHE", str(cache))
+    path = write_layer(tmp_path, "layer GenKeyed : other {\n  a: u8;\n}\n", "genkeyed.layer")
+    pktspec.load(path)
+    assert len(list(cache.iterdir())) == 1
+    real = loader.generator_fingerprint()
+    monkeypatch.setattr(loader, "generator_fingerprint", lambda: real + b"changed")
+    pktspec.load(path)
+    assert len(list(cache.iterdir())) == 2
+
+
 def test_reloading_an_edited_file_replaces_its_layers_and_bindings(tmp_path, restore_registry):
     """The notebook loop: edit, load again. Bindings that moved to another line, layers the
     edit removed and a failing edit must all leave one consistent decode chain."""
