@@ -109,7 +109,7 @@ def test_decode_dash_y_on_the_command_line(capsys, tmp_path):
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == ["1", "2"]  # numbered as in the file
     out = tmp_path / "get.pcap"
-    assert main(["decode", http, "-Y", 'payload.data contains "GET /"', "-w", str(out)]) == 0
+    assert main(["decode", http, "-Y", 'tcp.payload contains "GET /"', "-w", str(out)]) == 0
     capsys.readouterr()
     assert main(["decode", str(out)]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 2
@@ -251,7 +251,8 @@ def test_decode_dash_e_on_the_command_line(capsys):
 
 SLICES = [("tcp[0:2] == 00:50", 22), ("tcp[2:2] == 00:50", 19), ("ip[0] == 0x45", 43),
           ("eth[12:2] == 08:00", 43), ("frame[12:2] == 08:00", 43),
-          ('payload.data[0:3] == "GET"', 2), ("ip[9] == 17", 2)]
+          ('tcp.payload[0:3] == "GET"', 2), ('http.request.method == "GET"', 2),
+          ("ip[9] == 17", 2)]
 
 
 @pytest.mark.parametrize("text, count", SLICES, ids=[t for t, _ in SLICES])

@@ -43,10 +43,11 @@ def test_2_decode_from_other_starting_points():
     packets = http_packets()
     data = packets[3].data  # the HTTP GET
     ip_only = pktspec.decode(data[14:], first=IPv4)
-    assert [x.name for x in ip_only.layers] == ["IPv4", "TCP", "Payload"]
+    assert [x.name for x in ip_only.layers] == ["IPv4", "TCP", "HTTPRequest"]
     tcp_only = pktspec.decode(data[34:], first=TCP)
     assert tcp_only.layers[0].dst_port == 80
-    assert bytes(tcp_only.application.payload).startswith(b"GET /download.html")
+    assert bytes(tcp_only.layers[0].payload).startswith(b"GET /download.html")
+    assert bytes(tcp_only.application.target) == b"/download.html"
     corpus_or_skip()
     v6 = next(p for p in pktspec.open(IPV6_HTTP) if IPv6 in p)
     bare = pktspec.decode(bytes(v6.data)[14:], first="IPv6")
@@ -76,7 +77,7 @@ def test_4_lazy_decoding_decodes_only_what_is_asked_and_never_twice(monkeypatch)
     p = pktspec.decode(data, lazy=True)
     assert p.layer(IPv4) is not None
     assert calls == Counter({"Ethernet": 1, "IPv4": 1})
-    assert [x.name for x in p.layers] == ["Ethernet", "IPv4", "TCP", "Payload"]
+    assert [x.name for x in p.layers] == ["Ethernet", "IPv4", "TCP", "HTTPRequest"]
     assert calls == Counter({"Ethernet": 1, "IPv4": 1, "TCP": 1})
     assert "not for sharing between threads" in pktspec.Packet.__doc__
 
@@ -165,7 +166,8 @@ def test_10_custom_layer_in_a_layer_file_decodes_its_capture(tmp_path):
     assert [x.name for x in packets[0].layers][:4] == ["MyEncap", "Ethernet", "IPv4", "UDP"]
     assert bytes(packets[0][mod.MyEncap].strange_header) == b"\xde\xad\xbe\xef"
     assert packets[3].application is not None
-    assert bytes(packets[3].application.payload) == b"GET / HTTP/1.0\r\n\r\n"
+    assert bytes(packets[3][TCP].payload) == b"GET / HTTP/1.0\r\n\r\n"
+    assert bytes(packets[3].application.method) == b"GET"  # the HTTP layer of port 80
 
 
 def test_10_custom_layer_registered_in_python():

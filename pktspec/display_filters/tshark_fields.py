@@ -145,6 +145,20 @@ def _attr(name: str, when: Callable[[Any], bool] | None = None,
     return value
 
 
+def _text(name: str) -> Callable[[Any, Packet], Any]:
+    """A bytes field as tshark shows it: text (HTTP's method, target, reason phrase)."""
+    def value(layer: Any, _packet: Packet) -> Any:
+        found = getattr(layer, name, None)
+        return None if found is None else bytes(found).decode("latin-1")
+    return value
+
+
+def _status(response: Any, _packet: Packet) -> int | None:
+    """HTTP's status code as the number tshark's http.response.code is."""
+    code = bytes(response.status)
+    return int(code) if code.isdigit() else None
+
+
 def _arp(which: str, hardware: bool) -> Callable[[Any, Packet], Any]:
     def value(arp: Any, _packet: Packet) -> Any:
         if hardware:
@@ -206,6 +220,14 @@ TSHARK_FIELDS: dict[str, _Tshark] = {
     "tcp.options.sack_re": _Tshark(("TCP",), _options(_TCP_OPTIONS, "", (5,), _sack("right"))),
     "sctp.chunk_type": _Tshark(("SCTP",), _options("chunks", "type")),
     "dns.qry.name": _Tshark(("DNS",), _dns_names, "text"),
+    "http.request": _Tshark(("HTTPRequest",), lambda _r, _p: 1),
+    "http.response": _Tshark(("HTTPResponse",), lambda _r, _p: 1),
+    "http.request.method": _Tshark(("HTTPRequest",), _text("method"), "text"),
+    "http.request.uri": _Tshark(("HTTPRequest",), _text("target"), "text"),
+    "http.request.version": _Tshark(("HTTPRequest",), _text("version"), "text"),
+    "http.response.version": _Tshark(("HTTPResponse",), _text("version"), "text"),
+    "http.response.code": _Tshark(("HTTPResponse",), _status),
+    "http.response.phrase": _Tshark(("HTTPResponse",), _text("reason"), "text"),
     "dns.flags": _Tshark(("DNS",), _dns_flags, hex_width=4),
     "dns.flags.response": _Tshark(("DNS",), _attr("qr")),
     "dns.flags.opcode": _Tshark(("DNS",), _attr("opcode")),

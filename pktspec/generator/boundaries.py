@@ -133,7 +133,7 @@ class LayerBoundaries:
                 f"        nxt = {table}.lookup(None, buf, hend, pend)",
                 f"elif {table}.guarded and nxt._guard is not None \\",
                 "        and not nxt._guard(buf, hend, pend):",
-                f"    nxt = {table}.lookup(None, buf, hend, pend) if {table}.heuristics else None",
+                f"    nxt = {table}.refused(({', '.join(values)},), nxt, buf, hend, pend)",
                 "return nxt"]
         return out
 

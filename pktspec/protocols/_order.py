@@ -15,6 +15,7 @@ ALL_MODULES = (
     'dot11',
     'geneve',
     'gre',
+    'http',
     'icmpv4',
     'ipv6',
     'icmpv6',

@@ -356,6 +356,7 @@ class DNSOverTCP(_Layer):
     RELATIONS = (
         ('length', 'length', lambda c: c._payload_len),
     )
+    FRAMED = True
 
     def _decode(self, buf, off, end):
         if end - off < 2:

@@ -196,7 +196,7 @@ class Dot11(_Layer):
                 nxt = _T_Dot11Type.lookup(None, buf, hend, pend)
         elif _T_Dot11Type.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = _T_Dot11Type.lookup(None, buf, hend, pend) if _T_Dot11Type.heuristics else None
+            nxt = _T_Dot11Type.refused((f_type,), nxt, buf, hend, pend)
         return nxt
 
     @property

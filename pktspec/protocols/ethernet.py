@@ -125,6 +125,7 @@ class Ethernet(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    FRAMED = True
     NEXT = ('EtherType', ('ethertype',))
 
     def _decode(self, buf, off, end):
@@ -149,7 +150,7 @@ class Ethernet(_Layer):
                 nxt = _T_EtherType.lookup(None, buf, hend, pend)
         elif _T_EtherType.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = _T_EtherType.lookup(None, buf, hend, pend) if _T_EtherType.heuristics else None
+            nxt = _T_EtherType.refused((f_ethertype,), nxt, buf, hend, pend)
         return nxt
 
     @property
@@ -228,7 +229,7 @@ class LLC(_Layer):
                 nxt = _T_LLCSAP.lookup(None, buf, hend, pend)
         elif _T_LLCSAP.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = _T_LLCSAP.lookup(None, buf, hend, pend) if _T_LLCSAP.heuristics else None
+            nxt = _T_LLCSAP.refused((f_dsap,), nxt, buf, hend, pend)
         return nxt
 
 
@@ -275,7 +276,7 @@ class SNAP(_Layer):
                 nxt = _T_EtherType.lookup(None, buf, hend, pend)
         elif _T_EtherType.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = _T_EtherType.lookup(None, buf, hend, pend) if _T_EtherType.heuristics else None
+            nxt = _T_EtherType.refused((f_protocol_id,), nxt, buf, hend, pend)
         return nxt
 
 

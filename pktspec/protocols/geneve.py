@@ -146,7 +146,7 @@ class Geneve(_Layer):
                 nxt = _T_EtherType.lookup(None, buf, hend, pend)
         elif _T_EtherType.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = _T_EtherType.lookup(None, buf, hend, pend) if _T_EtherType.heuristics else None
+            nxt = _T_EtherType.refused((f_protocol,), nxt, buf, hend, pend)
         return nxt
 
     @property

@@ -126,6 +126,7 @@ class GRE(_Layer):
         ('checksum', 'checksum', lambda c: (_inet_checksum(c._header, c._payload) if (c.checksum_present == 1) else 0)),
         ('payload_length', 'length', lambda c: c._payload_len),
     )
+    FRAMED = True
     NEXT = ('EtherType', ('protocol',))
     CONDITIONS = (
         ('checksum', 'checksum_present == 1 or routing_present == 1', ((('checksum_present', '=', 1),), (('routing_present', '=', 1),))),
@@ -224,7 +225,7 @@ class GRE(_Layer):
                 nxt = _T_EtherType.lookup(None, buf, hend, pend)
         elif _T_EtherType.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = _T_EtherType.lookup(None, buf, hend, pend) if _T_EtherType.heuristics else None
+            nxt = _T_EtherType.refused((f_protocol,), nxt, buf, hend, pend)
         return nxt
 
     @property

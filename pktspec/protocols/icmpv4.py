@@ -218,7 +218,7 @@ class ICMPv4(_Layer):
                 nxt = _T_ICMPv4Type.lookup(None, buf, hend, pend)
         elif _T_ICMPv4Type.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = _T_ICMPv4Type.lookup(None, buf, hend, pend) if _T_ICMPv4Type.heuristics else None
+            nxt = _T_ICMPv4Type.refused((f_type,), nxt, buf, hend, pend)
         return nxt
 
     @property

@@ -201,7 +201,7 @@ class ICMPv6(_Layer):
                 nxt = _T_ICMPv6Type.lookup(None, buf, hend, pend)
         elif _T_ICMPv6Type.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = _T_ICMPv6Type.lookup(None, buf, hend, pend) if _T_ICMPv6Type.heuristics else None
+            nxt = _T_ICMPv6Type.refused((f_type,), nxt, buf, hend, pend)
         return nxt
 
 

@@ -116,7 +116,7 @@ class IPSecAH(_Layer):
                 nxt = _T_IPProtocol.lookup(None, buf, hend, pend)
         elif _T_IPProtocol.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = _T_IPProtocol.lookup(None, buf, hend, pend) if _T_IPProtocol.heuristics else None
+            nxt = _T_IPProtocol.refused((f_next_header,), nxt, buf, hend, pend)
         return nxt
 
 

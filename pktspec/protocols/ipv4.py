@@ -185,6 +185,7 @@ class IPv4(_Layer):
     )
     HEADER = staticmethod(lambda c: (c.ihl * 4))
     PSEUDO_HEADER = staticmethod(lambda c: b''.join((c.src, c.dst, b'\x00', (c._upper_protocol & 0xff).to_bytes(1, 'big'), (c._upper_length & 0xffff).to_bytes(2, 'big'), )))
+    FRAMED = True
     NEXT = ('IPProtocol', ('protocol',))
     NEXT_UNLESS = ('fragment_offset', 'Fragment', None, 0)
 
@@ -230,7 +231,7 @@ class IPv4(_Layer):
                 nxt = _T_IPProtocol.lookup(None, buf, hend, pend)
         elif _T_IPProtocol.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = _T_IPProtocol.lookup(None, buf, hend, pend) if _T_IPProtocol.heuristics else None
+            nxt = _T_IPProtocol.refused((f_protocol,), nxt, buf, hend, pend)
         return nxt
 
     @property

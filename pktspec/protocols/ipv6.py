@@ -99,6 +99,7 @@ class IPv6(_Layer):
         ('payload_length', 'length', lambda c: c._payload_len),
     )
     PSEUDO_HEADER = staticmethod(lambda c: b''.join((c.src, c.dst, (c._upper_length & 0xffffffff).to_bytes(4, 'big'), b'\x00\x00\x00', (c._upper_protocol & 0xff).to_bytes(1, 'big'), )))
+    FRAMED = True
     NEXT = ('IPProtocol', ('next_header',))
 
     def _decode(self, buf, off, end):
@@ -127,7 +128,7 @@ class IPv6(_Layer):
                 nxt = _T_IPProtocol.lookup(None, buf, hend, pend)
         elif _T_IPProtocol.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = _T_IPProtocol.lookup(None, buf, hend, pend) if _T_IPProtocol.heuristics else None
+            nxt = _T_IPProtocol.refused((f_next_header,), nxt, buf, hend, pend)
         return nxt
 
     @property

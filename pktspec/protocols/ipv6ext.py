@@ -166,7 +166,7 @@ class IPv6HopByHop(_Layer):
                 nxt = _T_IPProtocol.lookup(None, buf, hend, pend)
         elif _T_IPProtocol.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = _T_IPProtocol.lookup(None, buf, hend, pend) if _T_IPProtocol.heuristics else None
+            nxt = _T_IPProtocol.refused((f_next_header,), nxt, buf, hend, pend)
         return nxt
 
     @property
@@ -232,7 +232,7 @@ class IPv6Destination(_Layer):
                 nxt = _T_IPProtocol.lookup(None, buf, hend, pend)
         elif _T_IPProtocol.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = _T_IPProtocol.lookup(None, buf, hend, pend) if _T_IPProtocol.heuristics else None
+            nxt = _T_IPProtocol.refused((f_next_header,), nxt, buf, hend, pend)
         return nxt
 
     @property
@@ -302,7 +302,7 @@ class IPv6Routing(_Layer):
                 nxt = _T_IPProtocol.lookup(None, buf, hend, pend)
         elif _T_IPProtocol.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = _T_IPProtocol.lookup(None, buf, hend, pend) if _T_IPProtocol.heuristics else None
+            nxt = _T_IPProtocol.refused((f_next_header,), nxt, buf, hend, pend)
         return nxt
 
     @property
@@ -365,7 +365,7 @@ class IPv6Fragment(_Layer):
                 nxt = _T_IPProtocol.lookup(None, buf, hend, pend)
         elif _T_IPProtocol.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = _T_IPProtocol.lookup(None, buf, hend, pend) if _T_IPProtocol.heuristics else None
+            nxt = _T_IPProtocol.refused((f_next_header,), nxt, buf, hend, pend)
         return nxt
 
 

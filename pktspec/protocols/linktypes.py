@@ -125,7 +125,7 @@ class RawIP(_Layer):
                 nxt = _T_IPVersion.lookup(None, buf, hend, pend)
         elif _T_IPVersion.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = _T_IPVersion.lookup(None, buf, hend, pend) if _T_IPVersion.heuristics else None
+            nxt = _T_IPVersion.refused((((buf[hend + 0] if hend + 0 < pend else -1) >> 4),), nxt, buf, hend, pend)
         return nxt
 
 

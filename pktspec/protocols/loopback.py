@@ -106,7 +106,7 @@ class Loopback(_Layer):
                 nxt = _T_ProtocolFamily.lookup(None, buf, hend, pend)
         elif _T_ProtocolFamily.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = _T_ProtocolFamily.lookup(None, buf, hend, pend) if _T_ProtocolFamily.heuristics else None
+            nxt = _T_ProtocolFamily.refused((self.family,), nxt, buf, hend, pend)
         return nxt
 
 

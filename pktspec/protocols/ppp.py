@@ -117,7 +117,7 @@ class PPP(_Layer):
                 nxt = _T_PPPProtocol.lookup(None, buf, hend, pend)
         elif _T_PPPProtocol.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = _T_PPPProtocol.lookup(None, buf, hend, pend) if _T_PPPProtocol.heuristics else None
+            nxt = _T_PPPProtocol.refused((f_protocol,), nxt, buf, hend, pend)
         return nxt
 
 

@@ -123,6 +123,7 @@ class PPPoE(_Layer):
     RELATIONS = (
         ('length', 'length', lambda c: ((c._header_len + c._payload_len) - 6)),
     )
+    FRAMED = True
     NEXT = ('PPPoECode', ('code',))
     CONDITIONS = (
         ('tags', 'code != 0', ()),
@@ -162,7 +163,7 @@ class PPPoE(_Layer):
                 nxt = _T_PPPoECode.lookup(None, buf, hend, pend)
         elif _T_PPPoECode.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = _T_PPPoECode.lookup(None, buf, hend, pend) if _T_PPPoECode.heuristics else None
+            nxt = _T_PPPoECode.refused((f_code,), nxt, buf, hend, pend)
         return nxt
 
     @property

@@ -133,7 +133,7 @@ class LinuxSLL(_Layer):
                 nxt = _T_EtherType.lookup(None, buf, hend, pend)
         elif _T_EtherType.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = _T_EtherType.lookup(None, buf, hend, pend) if _T_EtherType.heuristics else None
+            nxt = _T_EtherType.refused((f_ethertype,), nxt, buf, hend, pend)
         return nxt
 
 
@@ -189,7 +189,7 @@ class LinuxSLL2(_Layer):
                 nxt = _T_EtherType.lookup(None, buf, hend, pend)
         elif _T_EtherType.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = _T_EtherType.lookup(None, buf, hend, pend) if _T_EtherType.heuristics else None
+            nxt = _T_EtherType.refused((f_ethertype,), nxt, buf, hend, pend)
         return nxt
 
 

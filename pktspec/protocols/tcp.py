@@ -218,7 +218,7 @@ class TCP(_Layer):
                 nxt = _T_TCPPort.lookup(None, buf, hend, pend)
         elif _T_TCPPort.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = _T_TCPPort.lookup(None, buf, hend, pend) if _T_TCPPort.heuristics else None
+            nxt = _T_TCPPort.refused(((f_src_port if f_src_port <= f_dst_port else f_dst_port), (f_src_port if f_src_port >= f_dst_port else f_dst_port),), nxt, buf, hend, pend)
         return nxt
 
     @property

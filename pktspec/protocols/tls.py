@@ -226,6 +226,7 @@ class TLS(_Layer):
     RELATIONS = (
         ('handshake_length', 'length', lambda c: _part_size(TLS, 'client_hello', c.client_hello, c)),
     )
+    FRAMED = True
     CONDITIONS = (
         ('handshake_type', 'content_type == TLSContentType.Handshake', ((('content_type', '=', 22),),)),
         ('client_hello', 'content_type == TLSContentType.Handshake and handshake_type == TLSHandshakeType.ClientHello', ((('content_type', '=', 22),),)),
@@ -299,7 +300,7 @@ class TLS(_Layer):
                 nxt = _T_TLSContentType.lookup(None, buf, hend, pend)
         elif _T_TLSContentType.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = _T_TLSContentType.lookup(None, buf, hend, pend) if _T_TLSContentType.heuristics else None
+            nxt = _T_TLSContentType.refused(((buf[hend + 0] if hend + 0 < pend else -1),), nxt, buf, hend, pend)
         return nxt
 
     @property

@@ -98,6 +98,7 @@ class UDP(_Layer):
         ('length', 'length', lambda c: (c._header_len + c._payload_len)),
         ('checksum', 'checksum', lambda c: _inet_checksum(c._pseudo_header, c._header, c._payload)),
     )
+    FRAMED = True
     OPTIONAL_CHECKSUMS = ('checksum',)
     NEXT = ('UDPPort', ('src_port', 'dst_port'))
 
@@ -129,7 +130,7 @@ class UDP(_Layer):
                 nxt = _T_UDPPort.lookup(None, buf, hend, pend)
         elif _T_UDPPort.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = _T_UDPPort.lookup(None, buf, hend, pend) if _T_UDPPort.heuristics else None
+            nxt = _T_UDPPort.refused(((f_src_port if f_src_port <= f_dst_port else f_dst_port), (f_src_port if f_src_port >= f_dst_port else f_dst_port),), nxt, buf, hend, pend)
         return nxt
 
     def _payload_wanted(self):

@@ -77,6 +77,7 @@ class Dot1Q(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    FRAMED = True
     NEXT = ('EtherType', ('ethertype',))
 
     def _decode(self, buf, off, end):
@@ -104,7 +105,7 @@ class Dot1Q(_Layer):
                 nxt = _T_EtherType.lookup(None, buf, hend, pend)
         elif _T_EtherType.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = _T_EtherType.lookup(None, buf, hend, pend) if _T_EtherType.heuristics else None
+            nxt = _T_EtherType.refused((f_ethertype,), nxt, buf, hend, pend)
         return nxt
 
     def _payload_wanted(self):
@@ -137,6 +138,7 @@ class Dot1AD(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    FRAMED = True
     NEXT = ('EtherType', ('ethertype',))
 
     def _decode(self, buf, off, end):
@@ -164,7 +166,7 @@ class Dot1AD(_Layer):
                 nxt = _T_EtherType.lookup(None, buf, hend, pend)
         elif _T_EtherType.guarded and nxt._guard is not None \
                 and not nxt._guard(buf, hend, pend):
-            nxt = _T_EtherType.lookup(None, buf, hend, pend) if _T_EtherType.heuristics else None
+            nxt = _T_EtherType.refused((f_ethertype,), nxt, buf, hend, pend)
         return nxt
 
     def _payload_wanted(self):

@@ -230,9 +230,12 @@ def _zero(info: FieldInfo) -> Any:
         return 0
     if info.kind == "address":
         return bytes(info.size or (info.bits or 0) // 8)
-    if info.kind == "bytes":  # fixed: zeros; sized by other fields: zeros of that size
+    if info.kind == "bytes":  # fixed: zeros; to the end or to a delimiter: empty
         m = _FIXED_BYTES.match(info.type_name)
-        return bytes(int(m.group(1))) if m else b"" if info.type_name == "bytes[]" else None
+        if m:
+            return bytes(int(m.group(1)))
+        empty = info.type_name == "bytes[]" or info.type_name.startswith("bytes until ")
+        return b"" if empty else None  # sized by other fields: the builder's part
     return [] if info.type_name.endswith("]") else None
 
 

@@ -191,6 +191,8 @@ class Delimited(_c.Construct):
         return rest[:i]
 
     def _build(self, obj, stream, context, path):
+        if obj is None:  # left out: empty, as a new layer's delimited field starts
+            obj = b""
         data = bytes(obj) + self.term
         _c.stream_write(stream, data, len(data), path)
         return obj

@@ -180,6 +180,22 @@ class DispatchTable(dict):
                     return candidate
         return cls
 
+    def refused(self, values: tuple[Any, ...], cls: type, buf: Any, off: int,
+                end: int) -> type | None:
+        """cls, bound to one of values, refused buf[off:end] (its guard): the next binding
+        of those values, in priority order, whose class takes the bytes, else the first
+        heuristic that does, else None. Lets two layers share a port, each knowing its own
+        bytes (HTTP's requests and responses on port 80)."""
+        for value in values:
+            for binding in self._bindings.get(value, ()):
+                other = binding.cls
+                if other is cls:
+                    continue
+                guard = getattr(other, "_guard", None)
+                if guard is None or guard(buf, off, end):
+                    return other
+        return self.lookup(None, buf, off, end) if self.heuristics else None
+
     def __setitem__(self, value: Any, cls: type) -> None:
         raise TypeError(f"use {self.name}.bind(value, cls, source=...) to change a table")
 
