@@ -91,10 +91,15 @@ def position(info: FieldInfo, place: Place | None = None, trailer: bool = False)
     byte order of a bit field's word, whether the field is conditional, and where a field
     after a conditional one can be."""
     text = _position(info, place) if not trailer else \
-        f"{info.bits // 8 if info.bits else '?'} bytes after the payload (trailer)"
+        _trailer_position(info)
     if place is not None and place.cond is not None:
         text += ", if present"
     return text
+
+
+def _trailer_position(info: FieldInfo) -> str:
+    size = (info.bits or 0) // 8
+    return f"{size} byte{'s' if size != 1 else ''} after the payload (trailer)"
 
 
 def _position(info: FieldInfo, place: Place | None) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from pktspec.runtime.layer import LayerClass
 from pktspec.runtime.metadata import CaptureInfo
-from pktspec.runtime.packet import Packet
+from pktspec.runtime.packet import Packet, own_layers
 
 
 def timestamp_text(packet: Packet) -> str:
@@ -134,7 +134,7 @@ def _missing_payloads(layers: list[Any]) -> list[tuple[Any, int]]:
     """(layer, bytes) for each layer whose length field announces more payload than the
     packet holds (tcpdump's "bytes missing!", tshark's "total length exceeds")."""
     out = []
-    for layer in layers:
+    for layer in own_layers(layers):  # a quoted copy (ICMP error) is cut on purpose
         missing = getattr(layer, "payload_missing", 0)
         if missing:
             out.append((layer, missing))
@@ -200,6 +200,7 @@ def tree(packet: Packet) -> str:
         lines.append(f"Frame: {m.length} bytes on wire, {m.caplen} captured, "
                      f"interface {m.interface}, link type {m.linktype}")
     bad = _bad_checksums(packet)
+    own = len(own_layers(packet.layers))
     for index, layer in enumerate(packet.layers):
         span = ""
         if hasattr(layer, "_hend"):
@@ -216,7 +217,7 @@ def tree(packet: Packet) -> str:
             lines += field_lines
         if layer.name == "Payload":
             lines += _value_lines("data", layer.payload, "    ")
-        missing = getattr(layer, "payload_missing", 0)
+        missing = getattr(layer, "payload_missing", 0) if index < own else 0
         if missing:
             lines.append(f"    [payload: {missing} bytes missing: the length field says more "
                          "than the packet holds]")
@@ -297,12 +298,13 @@ def as_json(packet: Packet) -> str:
         obj["frame"] = {"timestamp": epoch_text(m), "caplen": m.caplen, "length": m.length,
                         "interface": m.interface, "linktype": m.linktype}
     obj["layers"] = []
-    for layer in packet.layers:
+    own = len(own_layers(packet.layers))
+    for index, layer in enumerate(packet.layers):
         entry: dict[str, Any] = {"layer": layer.name}
         entry["fields"] = {name: _jsonable(value) for name, value in layer._display_fields()}
         if layer.name == "Payload":
             entry["fields"]["data"] = bytes(layer.payload).hex()
-        missing = getattr(layer, "payload_missing", 0)
+        missing = getattr(layer, "payload_missing", 0) if index < own else 0
         if missing:
             entry["payload_missing"] = missing
         obj["layers"].append(entry)

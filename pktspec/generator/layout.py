@@ -190,7 +190,9 @@ def _referenced_names(unit: Unit) -> set[str]:
 def _sizeof_targets(unit: Unit) -> set[str]:
     """The fields of a unit that a ``sizeof(x)`` names, in any of its expressions."""
     exprs: list = [unit.header, unit.payload]
-    for m in unit.node.members:
+    members = [*unit.node.members]
+    members += [f for m in unit.node.members if isinstance(m, ast.Trailer) for f in m.fields]
+    for m in members:  # (a trailer field's `if` may name a header part too)
         if isinstance(m, ast.Field):
             t = m.type
             exprs += [m.cond, m.check, m.value, m.default]

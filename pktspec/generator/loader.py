@@ -1,7 +1,8 @@
 """Load a user's .layer file into the running process, compiling it on first use.
 
-A file's module is cached on disk under a key made of the generator version and the text of
-the file and of everything it imports, so an edit anywhere recompiles and nothing else does.
+A file's module is cached on disk under a key made of the generator version, a hash of the
+generator's own code (grammar, generator, templates) and the text of the file and of
+everything it imports, so an edit anywhere recompiles and nothing else does.
 Built-in protocol files are never compiled here: their generated modules ship in the package
 (``pktspec compile --check`` proves they are current). The runtime reaches the generator only
 through this module.

@@ -176,6 +176,9 @@ class BuildRelations:
         unless = self.next_unless()
         if unless is not None:
             out.append(f"NEXT_UNLESS = {unless!r}")
+        when = self.checked_when()
+        if when:
+            out += ["CHECKED_WHEN = {", *[f"    {n!r}: lambda c: {t}," for n, t in when], "}"]
         conditions = self.conditions()
         if conditions:
             out += ["CONDITIONS = (", *[f"    {c!r}," for c in conditions], ")"]
@@ -311,6 +314,22 @@ class BuildRelations:
         if e.op == "==":
             return cf.name, nxt.instead, k, flipped
         return cf.name, nxt.instead, flipped, k
+
+    def checked_when(self) -> list[tuple[str, str]]:
+        """(field, test) for each checksum written as ``c ? checksum(...) : K``: the sender
+        computed it only when the test holds (GRE's C bit), so verify_checksums checks it
+        only then, rather than calling K a bad checksum."""
+        out = []
+        build = self.build()
+        for cf in self.unit.fields:
+            e = cf.node.value
+            if not isinstance(e, ast.Cond) or not self.is_checksum(e):
+                continue
+            test = build(e.test)
+            computed = isinstance(e.then, ast.Call) and e.then.func in \
+                self.mod.checked.checksums
+            out.append((cf.name, test if computed else f"not ({test})"))
+        return out
 
     def is_checksum(self, e: ast.Expr) -> bool:
         return checksum_call(e, self.mod.checked.checksums) is not None

@@ -128,6 +128,9 @@ class GRE(_Layer):
     )
     FRAMED = True
     NEXT = ('EtherType', ('protocol',))
+    CHECKED_WHEN = {
+        'checksum': lambda c: (c.checksum_present == 1),
+    }
     CONDITIONS = (
         ('checksum', 'checksum_present == 1 or routing_present == 1', ((('checksum_present', '=', 1),), (('routing_present', '=', 1),))),
         ('routing_offset', 'checksum_present == 1 or routing_present == 1', ((('checksum_present', '=', 1),), (('routing_present', '=', 1),))),

@@ -176,9 +176,14 @@ class LayerPlan(FormatHalves, Implications):
     def build_trailer(self, values: dict[str, Any]) -> bytes:
         """The trailer fields' bytes from values (b"" for a layer without them). The values
         go in as the context's keywords too, where a trailer field's condition reads the
-        header's (TRAILER's lines read them as ``this._[name]``)."""
+        header's (TRAILER's lines read them as ``this._[name]``). A conditional field left
+        unset is written as its default or zero when its condition holds, as in the header."""
         if self.trailer_format is None:
             return b""
+        unset = [n for n in self.trailer_names
+                 if values.get(n) is None and self.plain.get(n) is not None]
+        if unset:
+            values = {**values, **{n: self.plain[n] for n in unset}}
         try:
             return self.trailer_format.build(values, **values)
         except (_c.ConstructError, TypeError, ValueError, KeyError, AttributeError) as exc:

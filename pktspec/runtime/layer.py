@@ -468,6 +468,7 @@ RESERVED_NAMES = frozenset(
         "NEXT_UNLESS",
         "QUOTES",
         "FRAMED",
+        "CHECKED_WHEN",
         "OPTIONAL_CHECKSUMS",
     }
 )

@@ -367,7 +367,7 @@ class Packet:
         error = self.error
         if error is not None and error.truncated:
             return True
-        return any(layer.payload_missing for layer in self.layers)
+        return any(layer.payload_missing for layer in own_layers(self.layers))
 
     # -- display ----------------------------------------------------------------------------
 
@@ -472,6 +472,16 @@ def _first_layer(first: Any) -> type:
         f"decode() needs a layer class or a registered layer name as first, not {first!r}"
         + (" (no layer is bound to this link type?)" if first is None else "")
     )
+
+
+def own_layers(layers: list[Layer]) -> list[Layer]:
+    """The layers of the packet itself: up to the first that quotes another packet (an ICMP
+    error, ``quotes;``), whose quoted copy is cut short on purpose (RFC 792 quotes a header
+    and 8 bytes), so its length fields and checksums are not this packet's."""
+    for i, layer in enumerate(layers):
+        if layer.QUOTES:
+            return layers[: i + 1]
+    return layers
 
 
 def decode(

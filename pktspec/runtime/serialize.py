@@ -57,7 +57,7 @@ from pktspec.runtime.build import (
     plan_of,
 )
 from pktspec.runtime.layer import Layer
-from pktspec.runtime.packet import Packet, decode
+from pktspec.runtime.packet import Packet, decode, own_layers
 from pktspec.runtime.registry import REGISTRY
 
 __all__ = ["BadChecksum", "LayerStack", "serialize", "verify_checksums"]
@@ -228,6 +228,20 @@ def _provider(states: list, i: int) -> _State | None:
 # -- pass 2: bytes, innermost first ----------------------------------------------------------
 
 
+def _decoded_trailer_size(st: _State) -> int:
+    """The bytes the trailer fields of a decoded layer took on the wire, whatever edits did
+    since (``fcs = None`` or the flag that announced it cleared)."""
+    plan, layer = st.plan, st.layer
+    if not plan.trailer_parts:
+        return 0
+    original = type(layer).__new__(type(layer))
+    try:
+        original._decode(layer._buf, layer._off, layer._end)
+    except Exception:  # noqa: BLE001 - its bytes no longer decode: keep what the layer says
+        return plan.trailer_size_of(layer)
+    return plan.trailer_size_of(original)
+
+
 def _encode(st: _State, payload: bytes, last: bool, provider: _State | None,
             modes: tuple[bool | None, bool | None]) -> bytes:
     layer, plan = st.layer, st.plan
@@ -238,8 +252,9 @@ def _encode(st: _State, payload: bytes, last: bool, provider: _State | None,
         trailer = bytes(buf[layer._pend:layer._end])
         if not plan.buildable or not _needs_work(st, payload, provider, modes):
             return bytes(buf[layer._off:layer._hend]) + payload + trailer
-        # the trailer fields are built again below; what follows them stays
-        trailer = trailer[plan.trailer_size_of(layer):]
+        # the trailer fields are built again below; what follows them stays (measured on
+        # the layer as decoded: an edit may have taken a conditional trailer field away)
+        trailer = trailer[_decoded_trailer_size(st):]
     elif not st.forced and (plan.tail_format is None or plan.tail_is_empty(st.values)):
         try:
             header = _header_new(st, payload, provider, modes)
@@ -537,6 +552,7 @@ def verify_checksums(packet: Packet | Iterable[Layer]) -> list[BadChecksum]:
         (packet.metadata is not None and packet.metadata.truncated)
         or (packet.error is not None and packet.error.truncated))
     states = [_prepare_checked(layer) for layer in layers]
+    own = len(own_layers(layers))  # a quoted copy (ICMP error) has its payload cut
     bad = []
     for i, st in enumerate(states):
         if st is None:
@@ -544,12 +560,15 @@ def verify_checksums(packet: Packet | Iterable[Layer]) -> list[BadChecksum]:
         provider = _provider(states, i)
         for r in st.plan.relations:
             found = st.values[r.name]
-            if r.kind != "checksum" or found is None or (r.payload and cut):
+            if r.kind != "checksum" or found is None or (r.payload and (cut or i >= own)):
                 continue
             if found == 0 and r.name in st.layer.OPTIONAL_CHECKSUMS:
                 continue  # the sender computed none
             if r.pseudo and provider is None:
                 continue
+            when = getattr(type(st.layer), "CHECKED_WHEN", None)
+            if when and r.name in when and not when[r.name](st.ctx):
+                continue  # sent only when a bit says so (GRE's C bit): not sent here
             try:
                 expected = _expected(st, r, provider)
             except BuildError:  # e.g. a user checksum function not registered: unverifiable

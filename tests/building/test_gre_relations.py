@@ -44,6 +44,9 @@ def test_routing_alone_carries_a_zero_checksum_that_is_not_checked():
     data = bytes(GRE(routing_present=1, routing=[end]) / INNER)
     assert data[0] == 0x40 and data[4:8] == b"\0\0\0\0"
     assert pktspec.verify_checksums(pktspec.decode(data, first=GRE)) == []
+    # RFC 1701: without the C bit the field holds nothing valid, whatever it holds
+    junk = data[:4] + b"\xbe\xef" + data[6:]
+    assert pktspec.verify_checksums(pktspec.decode(junk, first=GRE)) == []
 
 
 def test_pptp_payload_length_is_the_payload_size():

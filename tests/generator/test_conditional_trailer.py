@@ -113,3 +113,35 @@ def test_a_condition_read_after_a_sized_part_is_decoded_in_time(tmp_path):
     cut = pktspec.decode(b"\x02ab\x01\x12", first=cls)
     assert cut.error is not None and "trailer field 'crc'" in cut.error.message
     assert pktspec.decode(b"\x05ab\x01\x12\x34", first=cls).error.truncated
+
+
+DEFAULTED = """
+layer TrailerDefault : other {
+    n: u8;
+    trailer { c: u8 default 9 if n == 1; d: u8 if n == 1; }
+}
+"""
+
+
+def test_an_unset_conditional_trailer_field_takes_its_default_or_zero(tmp_path):
+    cls = load_text(tmp_path, DEFAULTED).TrailerDefault
+    assert bytes(cls(n=1) / b"x") == b"\x01x\x09\x00"
+    assert bytes(cls(n=0) / b"x") == b"\x00x"
+
+
+def test_a_decoded_frame_whose_crc_is_cleared_gets_it_computed_once(framed):
+    data = bytes(framed(flags="has_crc") / b"abc")
+    p = pktspec.decode(data, first=framed)
+    p.layers[0].crc = None  # rebuilt by the relation, in place of the one decoded
+    assert p.build() == data
+
+
+@pytest.mark.parametrize("text", [
+    "layer TS1 : other { n: u8; a: bytes[n]; trailer { c: u16 if sizeof(a) > 1; } }",
+    "layer TS2 : other { f: u8; let g = f * 2; trailer { c: u8 if g > 1; } }",
+    "layer TS3 : other { a: bytes[2]; trailer { c: u8 if a[0] == 1; } }",
+])
+def test_a_trailer_condition_reads_only_header_fields(tmp_path, text):
+    from tests.generator.conftest import one
+
+    assert "reads more than header fields" in one(tmp_path, text).message

@@ -50,6 +50,20 @@ def test_lazy_and_parser_agree_and_parser_layers_forget_the_last_packet():
     assert parser[IPv4].payload_missing == 0 and parser[UDP].payload_missing == 0
 
 
+def test_the_quoted_copy_in_an_icmp_error_is_not_this_packets_truncation():
+    from pktspec.layers import ICMPv4
+
+    quoted = bytes(IPv4(src="192.0.2.2", dst="192.0.2.1") / UDP(src_port=2000, dst_port=53)
+                   / (b"q" * 100))[:28]  # RFC 792: the header and 8 bytes
+    error = bytes(Ethernet() / IPv4(src="192.0.2.9", dst="192.0.2.2")
+                  / ICMPv4(type=3, code=3) / quoted)
+    p = decode(error, Ethernet)
+    assert [x.name for x in p.layers] == ["Ethernet", "IPv4", "ICMPv4", "IPv4", "UDP"]
+    assert p.layers[3].payload_missing == 100  # the quote says how much it left out
+    assert not p.truncated  # but this packet is whole
+    assert pktspec.verify_checksums(p) == []  # the quoted UDP checksum cannot be checked
+
+
 def test_built_layers_miss_nothing():
     assert IPv4(src="192.0.2.1", dst="192.0.2.2").payload_missing == 0
 

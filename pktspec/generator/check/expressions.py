@@ -209,7 +209,7 @@ class ExpressionChecks:
                 self.error(e.pos, f"{n!r} is a trailer field, read after the payload",
                            "conditions, sizes and lets read header fields (a trailer "
                            "field's 'if' too: the trailer's size must be known before it is "
-                           "read); build values may read trailer fields")
+                           "read)")
                 return "any"
         pool = set(scope.known) | scope.params | set(self.consts)
         hint = self.program.suggest(n, pool) if pool else None

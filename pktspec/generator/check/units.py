@@ -125,6 +125,7 @@ class UnitChecks:
             if unit.field(node.name) is not None:
                 self.error(node.pos, f"field {node.name!r} is declared twice")
                 continue
+            reported = len(self.problems)
             cf = self.check_field(node, unit, scope)
             if cf is None:
                 continue
@@ -132,6 +133,16 @@ class UnitChecks:
                 self.error(node.pos, f"trailer field {node.name!r} must have a fixed size",
                            "use integers, enums, flags, addresses or bytes[N], without "
                            "'align'")
+                continue
+            odd = _trailer_condition_part(node.cond, unit) \
+                if node.cond is not None and len(self.problems) == reported else None
+            if odd is not None:
+                self.error(getattr(odd, "pos", node.pos), f"the condition of trailer field "
+                           f"{node.name!r} reads more than header fields",
+                           "a trailer field's 'if' may use the header's integer, enum and "
+                           "flag fields, constants and operators (no sizeof, len, lets, "
+                           "struct members or indexing): the trailer is read and built "
+                           "apart from the header")
                 continue
             if node.cond is not None and (bits % 8 or cf.ftype.bits % 8):
                 self.error(node.pos, f"trailer field {node.name!r} has an 'if' but shares a "
@@ -280,3 +291,40 @@ def element_bytes(t: FieldType, units: dict[str, Unit], depth: int = 0) -> int |
             return None
         bits += inner * 8
     return bits // 8 if bits % 8 == 0 else None
+
+
+def _trailer_condition_part(e: ast.Expr, unit: Unit) -> ast.Expr | None:
+    """The first part of a trailer field's condition that is not a header field, a
+    constant, an enum item, a flag or an operator over those (None when all are): what the
+    trailer can be decoded and built with, apart from the header's own parts."""
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, (ast.IntLit, ast.StrLit)):
+            continue
+        if isinstance(x, ast.Name):
+            cf = unit.field(x.name)
+            if cf is not None and (cf in unit.trailer or cf.ftype.kind not in
+                                   ("int", "enum", "flags")):
+                return x
+            if cf is None and any(isinstance(m, ast.Let) and m.name == x.name
+                                  for m in unit.node.members):
+                return x
+            continue  # a field, or a constant / enum name the checker resolved
+        if isinstance(x, ast.Attr):  # flags.name, Enum.ITEM
+            if not isinstance(x.obj, ast.Name):
+                return x
+            cf = unit.field(x.obj.name)
+            if cf is not None and cf.ftype.kind != "flags":
+                return x  # a struct member
+            stack.append(x.obj)
+            continue
+        if isinstance(x, ast.BinOp):
+            stack += [x.left, x.right]
+        elif isinstance(x, ast.UnaryOp):
+            stack.append(x.operand)
+        elif isinstance(x, ast.Cond):
+            stack += [x.test, x.then, x.other]
+        else:  # a call (sizeof, len, ...) or an index
+            return x
+    return None
