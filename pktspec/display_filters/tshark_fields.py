@@ -159,6 +159,11 @@ def _status(response: Any, _packet: Packet) -> int | None:
     return int(code) if code.isdigit() else None
 
 
+def _phrase(response: Any, _packet: Packet) -> str:
+    """HTTP's reason phrase as tshark's http.response.phrase: without the space before it."""
+    return bytes(response.reason).decode("latin-1").removeprefix(" ")
+
+
 def _arp(which: str, hardware: bool) -> Callable[[Any, Packet], Any]:
     def value(arp: Any, _packet: Packet) -> Any:
         if hardware:
@@ -220,6 +225,7 @@ TSHARK_FIELDS: dict[str, _Tshark] = {
     "tcp.options.sack_re": _Tshark(("TCP",), _options(_TCP_OPTIONS, "", (5,), _sack("right"))),
     "sctp.chunk_type": _Tshark(("SCTP",), _options("chunks", "type")),
     "dns.qry.name": _Tshark(("DNS",), _dns_names, "text"),
+    "http": _Tshark(("HTTPRequest", "HTTPResponse"), lambda _h, _p: 1),
     "http.request": _Tshark(("HTTPRequest",), lambda _r, _p: 1),
     "http.response": _Tshark(("HTTPResponse",), lambda _r, _p: 1),
     "http.request.method": _Tshark(("HTTPRequest",), _text("method"), "text"),
@@ -227,7 +233,7 @@ TSHARK_FIELDS: dict[str, _Tshark] = {
     "http.request.version": _Tshark(("HTTPRequest",), _text("version"), "text"),
     "http.response.version": _Tshark(("HTTPResponse",), _text("version"), "text"),
     "http.response.code": _Tshark(("HTTPResponse",), _status),
-    "http.response.phrase": _Tshark(("HTTPResponse",), _text("reason"), "text"),
+    "http.response.phrase": _Tshark(("HTTPResponse",), _phrase, "text"),
     "dns.flags": _Tshark(("DNS",), _dns_flags, hex_width=4),
     "dns.flags.response": _Tshark(("DNS",), _attr("qr")),
     "dns.flags.opcode": _Tshark(("DNS",), _attr("opcode")),

@@ -165,8 +165,8 @@ class BuildRelations:
             out.append(f"PSEUDO_HEADER = staticmethod(lambda c: {build(self.unit.pseudo_header)})")
         if self.unit.quotes:  # what follows is another packet's copy (an ICMP error's)
             out.append("QUOTES = True")
-        if self.unit.payload is not None:  # `payload = ...`: a stream of them is cut into
-            out.append("FRAMED = True")    # messages (reassembly.messages)
+        if self.unit.payload is None:  # no `payload = ...`: a message would run to the end of
+            out.append("FRAMED = False")   # the stream, so messages() does not pick it by port
         optional = tuple(cf.name for cf in self.unit.fields if cf.node.optional)
         if optional:  # 0 means "no checksum"; a computed 0 is sent as all ones (RFC 768)
             out.append(f"OPTIONAL_CHECKSUMS = {optional!r}")

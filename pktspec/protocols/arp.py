@@ -124,7 +124,6 @@ class ARP(_Layer):
         ('hw_address_size', 'length', lambda c: len(c.source_hw_address or ())),
         ('prot_address_size', 'length', lambda c: len(c.source_prot_address or ())),
     )
-    FRAMED = True
 
     def _decode(self, buf, off, end):
         if end - off < 8:

@@ -185,6 +185,7 @@ class DHCPv4(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    FRAMED = False
     CONDITIONS = (
         ('options', 'magic == 1669485411', ((('magic', '=', 1669485411),),)),
     )

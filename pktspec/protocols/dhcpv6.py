@@ -212,6 +212,7 @@ class DHCPv6(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    FRAMED = False
     CONDITIONS = (
         ('transaction_id', 'msg_type < DHCPv6MessageType.RelayForward', ()),
         ('hop_count', 'msg_type >= DHCPv6MessageType.RelayForward', ()),

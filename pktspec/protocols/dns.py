@@ -251,6 +251,7 @@ class DNS(_Layer):
         ('ns_count', 'length', lambda c: len(c.authorities or ())),
         ('ar_count', 'length', lambda c: len(c.additionals or ())),
     )
+    FRAMED = False
 
     def _decode(self, buf, off, end):
         if end - off < 12:
@@ -356,7 +357,6 @@ class DNSOverTCP(_Layer):
     RELATIONS = (
         ('length', 'length', lambda c: c._payload_len),
     )
-    FRAMED = True
 
     def _decode(self, buf, off, end):
         if end - off < 2:

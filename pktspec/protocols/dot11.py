@@ -114,6 +114,7 @@ class Dot11(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    FRAMED = False
     NEXT = ('Dot11Type', ('type',))
     CONDITIONS = (
         ('address2', 'type == 0 or type == 2 or type == 1 and subtype != 7 and subtype != 12 and subtype != 13', ()),

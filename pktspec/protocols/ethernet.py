@@ -125,7 +125,6 @@ class Ethernet(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
-    FRAMED = True
     NEXT = ('EtherType', ('ethertype',))
 
     def _decode(self, buf, off, end):
@@ -198,6 +197,7 @@ class LLC(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    FRAMED = False
     NEXT = ('LLCSAP', ('dsap',))
     CONDITIONS = (
         ('control_high', 'control & 3 != 3', ()),
@@ -253,6 +253,7 @@ class SNAP(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    FRAMED = False
     NEXT = ('EtherType', ('protocol_id',))
 
     def _decode(self, buf, off, end):

@@ -65,6 +65,7 @@ class Fragment(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    FRAMED = False
 
     def _decode(self, buf, off, end):
         p = off

@@ -105,6 +105,7 @@ class Geneve(_Layer):
     RELATIONS = (
         ('opt_len', 'length', lambda c: (_part_size(Geneve, 'options', c.options, c) + 3) // 4),
     )
+    FRAMED = False
     NEXT = ('EtherType', ('protocol',))
 
     def _decode(self, buf, off, end):

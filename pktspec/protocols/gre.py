@@ -126,7 +126,6 @@ class GRE(_Layer):
         ('checksum', 'checksum', lambda c: (_inet_checksum(c._header, c._payload) if (c.checksum_present == 1) else 0)),
         ('payload_length', 'length', lambda c: c._payload_len),
     )
-    FRAMED = True
     NEXT = ('EtherType', ('protocol',))
     CHECKED_WHEN = {
         'checksum': lambda c: (c.checksum_present == 1),

@@ -140,6 +140,7 @@ class ICMPv4(_Layer):
     )
     HEADER = staticmethod(lambda c: 8)
     QUOTES = True
+    FRAMED = False
     NEXT = ('ICMPv4Type', ('type',))
     CONDITIONS = (
         ('id', 'has_id', ()),

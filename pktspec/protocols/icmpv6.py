@@ -181,6 +181,7 @@ class ICMPv6(_Layer):
     RELATIONS = (
         ('checksum', 'checksum', lambda c: _inet_checksum(c._pseudo_header, c._header, c._payload)),
     )
+    FRAMED = False
     NEXT = ('ICMPv6Type', ('type',))
 
     def _decode(self, buf, off, end):
@@ -225,6 +226,7 @@ class ICMPv6Echo(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    FRAMED = False
 
     def _decode(self, buf, off, end):
         if end - off < 4:
@@ -259,6 +261,7 @@ class ICMPv6DestinationUnreachable(_Layer):
     DEFAULTS = {}
     RELATIONS = ()
     QUOTES = True
+    FRAMED = False
 
     def _decode(self, buf, off, end):
         if end - off < 4:
@@ -293,6 +296,7 @@ class ICMPv6PacketTooBig(_Layer):
     DEFAULTS = {}
     RELATIONS = ()
     QUOTES = True
+    FRAMED = False
 
     def _decode(self, buf, off, end):
         if end - off < 4:
@@ -327,6 +331,7 @@ class ICMPv6TimeExceeded(_Layer):
     DEFAULTS = {}
     RELATIONS = ()
     QUOTES = True
+    FRAMED = False
 
     def _decode(self, buf, off, end):
         if end - off < 4:
@@ -361,6 +366,7 @@ class ICMPv6ParameterProblem(_Layer):
     DEFAULTS = {}
     RELATIONS = ()
     QUOTES = True
+    FRAMED = False
 
     def _decode(self, buf, off, end):
         if end - off < 4:
@@ -396,6 +402,7 @@ class ICMPv6RouterSolicitation(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    FRAMED = False
 
     def _decode(self, buf, off, end):
         if end - off < 4:
@@ -446,6 +453,7 @@ class ICMPv6RouterAdvertisement(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    FRAMED = False
 
     def _decode(self, buf, off, end):
         if end - off < 12:
@@ -495,6 +503,7 @@ class ICMPv6NeighborSolicitation(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    FRAMED = False
 
     def _decode(self, buf, off, end):
         if end - off < 20:
@@ -547,6 +556,7 @@ class ICMPv6NeighborAdvertisement(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    FRAMED = False
 
     def _decode(self, buf, off, end):
         if end - off < 20:
@@ -605,6 +615,7 @@ class ICMPv6Redirect(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    FRAMED = False
 
     def _decode(self, buf, off, end):
         if end - off < 36:
@@ -661,6 +672,7 @@ class MLDQuery(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    FRAMED = False
 
     def _decode(self, buf, off, end):
         if end - off < 20:
@@ -710,6 +722,7 @@ class MLDv1(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    FRAMED = False
 
     def _decode(self, buf, off, end):
         if end - off < 20:
@@ -754,6 +767,7 @@ class MLDv2Report(_Layer):
     RELATIONS = (
         ('num_records', 'length', lambda c: len(c.records or ())),
     )
+    FRAMED = False
 
     def _decode(self, buf, off, end):
         self._buf = buf

@@ -134,6 +134,7 @@ class IGMP(_Layer):
         ('checksum', 'checksum', lambda c: _inet_checksum(c._header, c._payload)),
         ('num_records', 'length', lambda c: len(c.records or ())),
     )
+    FRAMED = False
     CONDITIONS = (
         ('group_address', 'type != 34', ()),
         ('query_v3', 'type == 17', ((('type', '=', 17),),)),

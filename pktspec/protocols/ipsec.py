@@ -83,6 +83,7 @@ class IPSecAH(_Layer):
         ('payload_length', 'length', lambda c: (c._header_len - 8 + 3) // 4),
     )
     HEADER = staticmethod(lambda c: ((c.payload_length * 4) + 8))
+    FRAMED = False
     NEXT = ('IPProtocol', ('next_header',))
 
     def _decode(self, buf, off, end):
@@ -140,6 +141,7 @@ class IPSecESP(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    FRAMED = False
 
     def _decode(self, buf, off, end):
         if end - off < 8:

@@ -185,7 +185,6 @@ class IPv4(_Layer):
     )
     HEADER = staticmethod(lambda c: (c.ihl * 4))
     PSEUDO_HEADER = staticmethod(lambda c: b''.join((c.src, c.dst, b'\x00', (c._upper_protocol & 0xff).to_bytes(1, 'big'), (c._upper_length & 0xffff).to_bytes(2, 'big'), )))
-    FRAMED = True
     NEXT = ('IPProtocol', ('protocol',))
     NEXT_UNLESS = ('fragment_offset', 'Fragment', None, 0)
 

@@ -99,7 +99,6 @@ class IPv6(_Layer):
         ('payload_length', 'length', lambda c: c._payload_len),
     )
     PSEUDO_HEADER = staticmethod(lambda c: b''.join((c.src, c.dst, (c._upper_length & 0xffffffff).to_bytes(4, 'big'), b'\x00\x00\x00', (c._upper_protocol & 0xff).to_bytes(1, 'big'), )))
-    FRAMED = True
     NEXT = ('IPProtocol', ('next_header',))
 
     def _decode(self, buf, off, end):

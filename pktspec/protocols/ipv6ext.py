@@ -133,6 +133,7 @@ class IPv6HopByHop(_Layer):
         ('header_length', 'length', lambda c: (c._header_len - 8 + 7) // 8),
     )
     HEADER = staticmethod(lambda c: ((c.header_length * 8) + 8))
+    FRAMED = False
     NEXT = ('IPProtocol', ('next_header',))
 
     def _decode(self, buf, off, end):
@@ -199,6 +200,7 @@ class IPv6Destination(_Layer):
         ('header_length', 'length', lambda c: (c._header_len - 8 + 7) // 8),
     )
     HEADER = staticmethod(lambda c: ((c.header_length * 8) + 8))
+    FRAMED = False
     NEXT = ('IPProtocol', ('next_header',))
 
     def _decode(self, buf, off, end):
@@ -269,6 +271,7 @@ class IPv6Routing(_Layer):
         ('header_length', 'length', lambda c: (c._header_len - 8 + 7) // 8),
     )
     HEADER = staticmethod(lambda c: ((c.header_length * 8) + 8))
+    FRAMED = False
     NEXT = ('IPProtocol', ('next_header',))
 
     def _decode(self, buf, off, end):
@@ -339,6 +342,7 @@ class IPv6Fragment(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    FRAMED = False
     NEXT = ('IPProtocol', ('next_header',))
     NEXT_UNLESS = ('fragment_offset', 'Fragment', None, 0)
 

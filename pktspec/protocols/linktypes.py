@@ -110,6 +110,7 @@ class RawIP(_Layer):
     DEFAULTS = {}
     RELATIONS = ()
     HEADER = staticmethod(lambda c: 0)
+    FRAMED = False
 
     def _decode(self, buf, off, end):
         hend = off

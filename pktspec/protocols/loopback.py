@@ -86,6 +86,7 @@ class Loopback(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    FRAMED = False
 
     def _decode(self, buf, off, end):
         if end - off < 4:

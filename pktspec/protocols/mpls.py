@@ -78,6 +78,7 @@ class MPLS(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    FRAMED = False
     NEXT_UNLESS = ('stack_bottom', 'MPLS', 0, 1)
 
     def _decode(self, buf, off, end):

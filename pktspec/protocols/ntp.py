@@ -148,6 +148,7 @@ class NTP(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    FRAMED = False
     CONDITIONS = (
         ('stratum', 'mode < 6', ()),
         ('poll', 'mode < 6', ()),

@@ -64,6 +64,7 @@ class Payload(_Layer):
     DEFAULTS = {}
     RELATIONS = ()
     HEADER = staticmethod(lambda c: 0)
+    FRAMED = False
 
     def _decode(self, buf, off, end):
         hend = off

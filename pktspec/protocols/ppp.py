@@ -97,6 +97,7 @@ class PPP(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    FRAMED = False
     NEXT = ('PPPProtocol', ('protocol',))
 
     def _decode(self, buf, off, end):
@@ -143,6 +144,7 @@ class PPPHDLC(_Layer):
     )
     DEFAULTS = {'address': 255, 'control': 3}
     RELATIONS = ()
+    FRAMED = False
 
     def _decode(self, buf, off, end):
         if end - off < 2:

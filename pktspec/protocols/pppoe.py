@@ -123,7 +123,6 @@ class PPPoE(_Layer):
     RELATIONS = (
         ('length', 'length', lambda c: ((c._header_len + c._payload_len) - 6)),
     )
-    FRAMED = True
     NEXT = ('PPPoECode', ('code',))
     CONDITIONS = (
         ('tags', 'code != 0', ()),

@@ -310,6 +310,7 @@ class RadioTap(_Layer):
         ('fcs', 'checksum', lambda c: _crc32(c._payload)),
     )
     HEADER = staticmethod(lambda c: c.length)
+    FRAMED = False
     CONDITIONS = (
         ('ext_present', 'present.ext', ((('present', '|', 2147483648),),)),
         ('tsft', 'present.tsft', ((('present', '|', 1),),)),

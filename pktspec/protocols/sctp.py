@@ -165,6 +165,7 @@ class SCTP(_Layer):
     RELATIONS = (
         ('checksum', 'checksum', lambda c: _crc32c(c._header, c._payload)),
     )
+    FRAMED = False
 
     def _decode(self, buf, off, end):
         if end - off < 12:

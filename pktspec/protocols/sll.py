@@ -111,6 +111,7 @@ class LinuxSLL(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    FRAMED = False
     NEXT = ('EtherType', ('ethertype',))
 
     def _decode(self, buf, off, end):
@@ -167,6 +168,7 @@ class LinuxSLL2(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    FRAMED = False
     NEXT = ('EtherType', ('ethertype',))
 
     def _decode(self, buf, off, end):

@@ -183,6 +183,7 @@ class TCP(_Layer):
         ('data_offset', 'length', lambda c: (c._header_len + 3) // 4),
     )
     HEADER = staticmethod(lambda c: (c.data_offset * 4))
+    FRAMED = False
     NEXT = ('TCPPort', ('src_port', 'dst_port'))
 
     def _decode(self, buf, off, end):

@@ -226,7 +226,6 @@ class TLS(_Layer):
     RELATIONS = (
         ('handshake_length', 'length', lambda c: _part_size(TLS, 'client_hello', c.client_hello, c)),
     )
-    FRAMED = True
     CONDITIONS = (
         ('handshake_type', 'content_type == TLSContentType.Handshake', ((('content_type', '=', 22),),)),
         ('client_hello', 'content_type == TLSContentType.Handshake and handshake_type == TLSHandshakeType.ClientHello', ((('content_type', '=', 22),),)),

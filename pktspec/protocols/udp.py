@@ -98,7 +98,6 @@ class UDP(_Layer):
         ('length', 'length', lambda c: (c._header_len + c._payload_len)),
         ('checksum', 'checksum', lambda c: _inet_checksum(c._pseudo_header, c._header, c._payload)),
     )
-    FRAMED = True
     OPTIONAL_CHECKSUMS = ('checksum',)
     NEXT = ('UDPPort', ('src_port', 'dst_port'))
 

@@ -77,7 +77,6 @@ class Dot1Q(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
-    FRAMED = True
     NEXT = ('EtherType', ('ethertype',))
 
     def _decode(self, buf, off, end):
@@ -138,7 +137,6 @@ class Dot1AD(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
-    FRAMED = True
     NEXT = ('EtherType', ('ethertype',))
 
     def _decode(self, buf, off, end):

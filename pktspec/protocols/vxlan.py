@@ -94,6 +94,7 @@ class VXLAN(_Layer):
     )
     DEFAULTS = {}
     RELATIONS = ()
+    FRAMED = False
 
     def _decode(self, buf, off, end):
         if end - off < 8:

@@ -325,7 +325,7 @@ def _layer_class(layer: type | str) -> type:
 def port_layer(conn: Connection) -> type | None:
     """The message layer bound in the TCPPort table to the connection's lower, then higher,
     port: one that says where its payload ends (``FRAMED``); HTTP's layers, bound to port
-    80, describe a segment's start line and header fields and frame no messages."""
+    80, describe a segment's start line and frame no messages."""
     table = REGISTRY.table("TCPPort")
     a, b = conn.transport.src_raw, conn.transport.dst_raw
     for port in (min(a, b), max(a, b)):

@@ -193,7 +193,11 @@ class Delimited(_c.Construct):
     def _build(self, obj, stream, context, path):
         if obj is None:  # left out: empty, as a new layer's delimited field starts
             obj = b""
-        data = bytes(obj) + self.term
+        data = bytes(obj)
+        if self.term in data:  # it would end the field early: the bytes would read back
+            raise _c.ConstructError(  # as something else (a header injected into HTTP)
+                f"{data[:40]!r} holds its own delimiter {self.term!r}", path=path)
+        data += self.term
         _c.stream_write(stream, data, len(data), path)
         return obj
 

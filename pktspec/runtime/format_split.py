@@ -29,7 +29,7 @@ import construct as _c
 
 from pktspec.errors import BuildError
 from pktspec.runtime.compile_plan import safe_name
-from pktspec.runtime.constructs import GreedyRange, Params, RepeatUntil, lenient
+from pktspec.runtime.constructs import Delimited, GreedyRange, Params, RepeatUntil, lenient
 from pktspec.runtime.layer import FieldInfo
 from pktspec.runtime.relations import HEADER_SIZE, names_read, sized_by
 
@@ -84,7 +84,7 @@ class _Tail:
     raw_ok: bool = False  # a structured part (options, records) may be given as bytes
     keys: frozenset[str] = frozenset()  # every field name of the structs inside the part
     condition: Callable[[Any], Any] | None = None  # a conditional part's `if`
-    terminated: bool = False  # `T[] until ...`: empty, it still writes the item that ends it
+    terminated: bool = False  # `T[] until ...`, `bytes until "x"`: empty, it writes its end
 
 
 class FormatHalves:
@@ -161,7 +161,7 @@ class FormatHalves:
                                   info.kind == "value", _struct_keys(inner),
                                   inner.condfunc if conditional else None,
                                   isinstance(inner.thensubcon if conditional else inner,
-                                             RepeatUntil)))
+                                             (RepeatUntil, Delimited))))
                 measured = _natural(inner, sizes)
             elif not isinstance(inner, (_c.Computed, _TELL)):
                 only_fields = False  # a bit-field chunk or a nameless part writes bytes
@@ -226,8 +226,8 @@ class FormatHalves:
             v = values[t.name]
             if v is None and t.zeros is not None and not t.conditional:
                 return False  # an unset struct that is always there: built as zeros
-            if t.terminated and (v is None or type(v) is list):
-                return False  # an until list writes its end (its condition permitting)
+            if t.terminated and (v is None or type(v) in (list, bytes)):
+                return False  # an until list or a delimited field writes its end
             if v is not None and not (type(v) in (list, bytes) and not v):
                 return False
         return True

@@ -138,10 +138,10 @@ class Layer:
     _guard: ClassVar[Any] = None
     # Checksum fields where 0 means "none" (`optional` in the .layer file: UDP's).
     OPTIONAL_CHECKSUMS: ClassVar[tuple[str, ...]] = ()
-    # A layer that says where its payload ends (``payload = ...;``): a TCP stream of them is
-    # cut into messages (messages() picks it by port); without it a message would run to
-    # the end of the stream (HTTP's start line and header fields)
-    FRAMED: ClassVar[bool] = False
+    # Whether a TCP stream of these is cut into messages when messages() picks the layer by
+    # port: a generated layer without ``payload = ...;`` says False (its message would run
+    # to the end of the stream: HTTP's start lines); a Python layer frames itself
+    FRAMED: ClassVar[bool] = True
     # Generated for a layer whose payload has a length (``payload = expr;``): the payload
     # end its fields announce, which payload_missing compares with the bytes present.
     _payload_wanted: ClassVar[Any] = None

@@ -35,7 +35,7 @@ def http_values(packet) -> tuple[str, str] | None:
     if request is not None:
         return bytes(request.method).decode(), bytes(request.target).decode()
     if response is not None:
-        return bytes(response.status).decode(), bytes(response.reason).decode()
+        return bytes(response.status).decode(), bytes(response.reason).decode().lstrip()
     return None
 
 
@@ -51,15 +51,16 @@ def test_requests_and_responses_are_where_tshark_sees_them(name):
     assert all(p.error is None for p in packets)
 
 
-def test_body_segments_are_payload_and_header_lines_are_kept():
+def test_header_lines_and_body_are_the_payload_and_body_segments_stay_payload():
     corpus_or_skip()
     packets = list(pktspec.open(str(CAPTURES / "tcp__dk-http.pcap")))
     request = packets[3][HTTPRequest]
     assert bytes(request.version) == b"HTTP/1.1"
-    lines = [bytes(h["line"]) for h in request.headers]
-    assert lines[0] == b"Host: www.ethereal.com" and lines[-1] == b""
+    assert bytes(request.payload).startswith(b"Host: www.ethereal.com\r\n")
+    assert bytes(request.payload).endswith(b"\r\n\r\n")
     response = packets[5][HTTPResponse]  # a status line, header fields, then body bytes
-    assert bytes(response.payload).startswith(b"<?xml")
+    assert bytes(response.reason) == b" OK"
+    assert b"\r\n\r\n<?xml" in bytes(response.payload)
     body = packets[7]  # the same response's next segment: no status line
     assert [x.name for x in body.layers] == ["Ethernet", "IPv4", "TCP", "Payload"]
 
@@ -70,22 +71,46 @@ def test_the_display_filter_and_field_names_are_tsharks():
     frames = [i for i, p in enumerate(pktspec.open(str(CAPTURES / "tcp__dk-http.pcap")), 1)
               if match(p)]
     assert frames == [4, 6, 18, 26, 36]
+    assert [i for i, p in enumerate(pktspec.open(str(CAPTURES / "tcp__dk-http.pcap")), 1)
+            if pktspec.display_filter("http")(p)] == [4, 6, 18, 26, 36]
 
 
 def test_building_a_request_and_a_response():
-    request = HTTPRequest(method=b"GET", target=b"/index.html", version=b"HTTP/1.1",
-                          headers=[{"line": b"Host: example.com"}])
-    data = bytes(TCP(src_port=40000, dst_port=80) / request)
+    request = HTTPRequest(method=b"GET", target=b"/index.html", version=b"HTTP/1.1")
+    data = bytes(TCP(src_port=40000, dst_port=80) / request / b"Host: example.com\r\n\r\n")
     assert data[20:] == b"GET /index.html HTTP/1.1\r\nHost: example.com\r\n\r\n"
     decoded = pktspec.decode(data, first=TCP)
-    assert [x.name for x in decoded.layers] == ["TCP", "HTTPRequest"]
+    assert [x.name for x in decoded.layers] == ["TCP", "HTTPRequest", "Payload"]
     assert decoded.build() == data
-    response = HTTPResponse(version=b"HTTP/1.1", status=b"404", reason=b"Not Found")
-    data = bytes(TCP(src_port=80, dst_port=40000) / response / b"gone")
+    response = HTTPResponse(version=b"HTTP/1.1", status=b"404", reason=b" Not Found")
+    data = bytes(TCP(src_port=80, dst_port=40000) / response / b"\r\ngone")
+    assert data[20:] == b"HTTP/1.1 404 Not Found\r\n\r\ngone"
     decoded = pktspec.decode(data, first=TCP)  # port 80: the request layer passes it on
     assert [x.name for x in decoded.layers] == ["TCP", "HTTPResponse", "Payload"]
-    assert bytes(decoded[HTTPResponse].reason) == b"Not Found"
-    assert bytes(decoded[HTTPResponse].payload) == b"gone"
+    assert bytes(decoded[HTTPResponse].status) == b"404"
+    assert bytes(decoded[HTTPResponse].payload) == b"\r\ngone"
+
+
+def test_a_status_line_without_a_reason_phrase():
+    data = bytes(TCP(src_port=80, dst_port=40000)) + b"HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n"
+    response = pktspec.decode(data, first=TCP)[HTTPResponse]
+    assert (bytes(response.status), bytes(response.reason)) == (b"200", b"")
+    assert bytes(response.payload) == b"Content-Length: 0\r\n\r\n"
+
+
+def test_a_value_holding_its_delimiter_is_refused_not_injected():
+    with pytest.raises(pktspec.BuildError, match="holds its own delimiter"):
+        bytes(HTTPRequest(method=b"GET", target=b"/ HTTP/1.1\r\nX-Evil: 1", version=b"HTTP/1.1"))
+
+
+def test_a_users_own_layer_for_port_80_wins(tmp_path, restore_registry):
+    from tests.generator.conftest import load_text
+
+    mod = load_text(tmp_path, 'import "tcp.layer"\nlayer Mine80 : application { tag: u8; }\n'
+                    "extend TCPPort { 80 -> Mine80 }\n", "mine80.layer")
+    data = bytes(TCP(src_port=40000, dst_port=80)) + b"GET / HTTP/1.1\r\n\r\n"
+    assert [x.name for x in pktspec.decode(data, first=TCP).layers][:2] == ["TCP", "Mine80"]
+    assert mod.Mine80 is not None
 
 
 def test_a_request_line_cut_by_the_segment_says_so():

@@ -127,7 +127,6 @@ class Showcase(_Layer):
         ('header_words', 'length', lambda c: (c._header_len + 3) // 4),
     )
     HEADER = staticmethod(lambda c: (c.header_words * 4))
-    FRAMED = True
     CONDITIONS = (
         ('extra', 'flags.more', ((('flags', '|', 4),),)),
     )
@@ -243,7 +242,6 @@ class ShowFrame(_Layer):
         ('crc', 'checksum', lambda c: _checksum('crc16_modbus')(c._header, c._payload)),
         ('count', 'length', lambda c: len(c.words or ())),
     )
-    FRAMED = True
     CONDITIONS = (
         ('wide', 'count > 1', ()),
     )
