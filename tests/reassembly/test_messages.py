@@ -326,3 +326,26 @@ def test_a_length_field_split_across_segments_waits_for_its_last_byte(tmp_path, 
     assembler.flush_all()
     (stream,) = factory.streams
     assert any("not a CrcMsg6 message" in e for e in stream.errors)
+
+
+def test_a_python_layer_bound_to_a_port_frames_messages(restore_registry):
+    """Python layers frame themselves (FRAMED defaults to True): messages() picks one by
+    port, as it picks a generated layer with `payload = ...`."""
+    from pktspec import PyLayer
+
+    class PyLen(PyLayer):
+        name = "PyLenMsg"
+        field_names = ("length",)
+
+        def decode(self, data):
+            if len(data) < 2:
+                raise self._truncated(data, 0, len(data))
+            (self.length,) = struct.unpack_from(">H", data)
+            return 2, None, self.length
+
+    REGISTRY.add_layer(PyLen)
+    REGISTRY.table("TCPPort").bind(7777, PyLen, source="test_messages.py")
+    c = Conversation(sport=7777)
+    pkts = c.handshake() + [c.seg("c", "PA", b"\x00\x03abc\x00\x02de")] + c.close()
+    assert [(m.layer.name, m.layer.length) for m in messages(pkts)] == \
+        [("PyLenMsg", 3), ("PyLenMsg", 2)]
