@@ -210,19 +210,8 @@ def _sizeof_targets(unit: Unit) -> set[str]:
     stack = [e for e in exprs if e is not None]
     while stack:
         e = stack.pop()
-        if isinstance(e, ast.Call):
-            if e.func == "sizeof" and e.args and isinstance(e.args[0], ast.Name) and \
-                    unit.field(e.args[0].name) is not None:
-                out.add(e.args[0].name)
-            stack.extend(e.args)
-        elif isinstance(e, ast.BinOp):
-            stack += [e.left, e.right]
-        elif isinstance(e, ast.UnaryOp):
-            stack.append(e.operand)
-        elif isinstance(e, ast.Cond):
-            stack += [e.test, e.then, e.other]
-        elif isinstance(e, ast.Index):
-            stack += [e.obj, e.index]
-        elif isinstance(e, ast.Attr):
-            stack.append(e.obj)
+        if isinstance(e, ast.Call) and e.func == "sizeof" and e.args and \
+                isinstance(e.args[0], ast.Name) and unit.field(e.args[0].name) is not None:
+            out.add(e.args[0].name)
+        stack.extend(ast.children(e))
     return out

@@ -93,18 +93,8 @@ def names_in(e: ast.Expr | None) -> set[str]:
             continue
         if isinstance(x, ast.Name):
             out.add(x.name)
-        elif isinstance(x, ast.Attr):
-            stack.append(x.obj)
-        elif isinstance(x, ast.Index):
-            stack.extend((x.obj, x.index))
-        elif isinstance(x, ast.Call):
-            stack.extend(x.args)
-        elif isinstance(x, ast.UnaryOp):
-            stack.append(x.operand)
-        elif isinstance(x, ast.BinOp):
-            stack.extend((x.left, x.right))
-        elif isinstance(x, ast.Cond):
-            stack.extend((x.test, x.then, x.other))
+        else:
+            stack.extend(ast.children(x))
     return out
 
 

@@ -80,6 +80,24 @@ class Cond:
 
 Expr = IntLit | StrLit | Name | Attr | Index | Call | BinOp | UnaryOp | Cond
 
+
+def children(e: Expr) -> tuple[Expr, ...]:
+    """The expressions directly inside e (none for a literal or a name): the one place that
+    knows how expressions nest, for the passes that walk them."""
+    if isinstance(e, Attr):
+        return (e.obj,)
+    if isinstance(e, Index):
+        return (e.obj, e.index)
+    if isinstance(e, Call):
+        return tuple(e.args)
+    if isinstance(e, UnaryOp):
+        return (e.operand,)
+    if isinstance(e, BinOp):
+        return (e.left, e.right)
+    if isinstance(e, Cond):
+        return (e.test, e.then, e.other)
+    return ()
+
 # ---- types ---------------------------------------------------------------------------------
 
 

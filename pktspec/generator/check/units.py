@@ -319,12 +319,7 @@ def _trailer_condition_part(e: ast.Expr, unit: Unit) -> ast.Expr | None:
                 return x  # a struct member
             stack.append(x.obj)
             continue
-        if isinstance(x, ast.BinOp):
-            stack += [x.left, x.right]
-        elif isinstance(x, ast.UnaryOp):
-            stack.append(x.operand)
-        elif isinstance(x, ast.Cond):
-            stack += [x.test, x.then, x.other]
-        else:  # a call (sizeof, len, ...) or an index
+        if isinstance(x, (ast.Call, ast.Index)):  # sizeof, len, ... or an index
             return x
+        stack.extend(ast.children(x))  # an operator or a condition
     return None
