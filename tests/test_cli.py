@@ -165,6 +165,26 @@ def test_field_tree_shows_what_a_payload_layer_holds():
                   / UDP(src_port=9, dst_port=40000) / b"hello")
     text = tree(pktspec.decode(frame, Ethernet))
     assert "Payload (application) bytes 42..47" in text
+    assert '    data: "hello" (5 bytes)' in text.splitlines()
+
+
+def test_a_text_payload_shows_as_its_lines():
+    import pktspec
+    from pktspec.cli.render import TEXT_LINES, tree
+    from pktspec.layers import UDP, Ethernet, IPv4
+
+    def payload_lines(body: bytes) -> list[str]:
+        frame = bytes(Ethernet() / IPv4(src="192.0.2.1", dst="192.0.2.2")
+                      / UDP(src_port=9, dst_port=40000) / body)
+        lines = tree(pktspec.decode(frame, Ethernet)).splitlines()
+        return lines[lines.index(f"Payload (application) bytes 42..{42 + len(body)}") + 1:]
+
+    assert payload_lines(b"Host: a\r\nX: b\r\n\r\n") == [
+        "    data: text, 3 lines (17 bytes)", "        Host: a\\r\\n", "        X: b\\r\\n",
+        "        \\r\\n"]
+    many = payload_lines(b"x\n" * (TEXT_LINES + 5))
+    assert len(many) == TEXT_LINES + 2 and many[-1] == "        ... (5 more lines)"
+    assert payload_lines(b"\x00\x01\n")[0].startswith("    data: 00 01 0a")  # not text
 
 
 def test_list_positions_use_exclusive_ends_and_name_the_word_of_a_bit_field():

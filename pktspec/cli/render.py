@@ -184,6 +184,27 @@ def _value_lines(name: str, value: Any, indent: str) -> list[str]:
     return [f"{indent}{name}: {value}"]
 
 
+TEXT_LINES = 64
+"""Most lines of a text payload that -V prints (tshark's "Line-based text data")."""
+
+
+def _payload_lines(data: bytes) -> list[str]:
+    """A payload's lines in -V: text as its lines (HTTP header fields, SMTP commands), with
+    their line ends shown as tshark shows them, else the bytes as bytes_text has them."""
+    printable = data and all(32 <= b < 127 or b in (9, 10, 13) for b in data)
+    if not printable or b"\n" not in data:
+        return _value_lines("data", data, "    ")
+    text = data.decode("ascii").splitlines(keepends=True)
+    out = [f"    data: text, {len(text)} line{'s' if len(text) != 1 else ''} "
+           f"({len(data)} bytes)"]
+    for line in text[:TEXT_LINES]:
+        shown = line.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
+        out.append(f"        {shown}")
+    if len(text) > TEXT_LINES:
+        out.append(f"        ... ({len(text) - TEXT_LINES} more lines)")
+    return out
+
+
 def bytes_text(data: bytes) -> str:
     """Bytes as a person reads them: text in quotes when it all is printable ASCII (a TLS
     server name, a DNS TXT string, a DHCP host name, as tshark shows them), else hex."""
@@ -216,7 +237,7 @@ def tree(packet: Packet) -> str:
                                    f"{wrong.expected:#06x}]")
             lines += field_lines
         if layer.name == "Payload":
-            lines += _value_lines("data", layer.payload, "    ")
+            lines += _payload_lines(bytes(layer.payload))
         missing = getattr(layer, "payload_missing", 0) if index < own else 0
         if missing:
             lines.append(f"    [payload: {missing} bytes missing: the length field says more "
