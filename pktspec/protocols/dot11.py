@@ -44,7 +44,7 @@ from pktspec.runtime.values import ipv6_text as _ipv6_text
 from pktspec.runtime.values import mac_text as _mac_text
 from pktspec.protocols.ethernet import LLC
 
-_require_api(1)
+_require_api(2)
 
 __all__ = ['Dot11', 'Dot11Type']
 

@@ -43,7 +43,7 @@ from pktspec.runtime.values import ipv4_text as _ipv4_text
 from pktspec.runtime.values import ipv6_text as _ipv6_text
 from pktspec.runtime.values import mac_text as _mac_text
 
-_require_api(1)
+_require_api(2)
 
 __all__ = ['Fragment']
 

@@ -44,7 +44,7 @@ from pktspec.runtime.values import ipv6_text as _ipv6_text
 from pktspec.runtime.values import mac_text as _mac_text
 from pktspec.protocols.ipv6 import IPv6
 
-_require_api(1)
+_require_api(2)
 
 __all__ = ['ICMPv6', 'ICMPv6DestinationUnreachable', 'ICMPv6Echo', 'ICMPv6NeighborAdvertisement', 'ICMPv6NeighborSolicitation', 'ICMPv6OptionType', 'ICMPv6PacketTooBig', 'ICMPv6ParameterProblem', 'ICMPv6Redirect', 'ICMPv6RouterAdvertisement', 'ICMPv6RouterSolicitation', 'ICMPv6TimeExceeded', 'ICMPv6Type', 'MLDQuery', 'MLDv1', 'MLDv2RecordType', 'MLDv2Report']
 

@@ -45,7 +45,7 @@ from pktspec.runtime.values import mac_text as _mac_text
 from pktspec.protocols.fragment import Fragment
 from pktspec.protocols.ipv4 import IPProtocol
 
-_require_api(1)
+_require_api(2)
 
 __all__ = ['IPv6Destination', 'IPv6Fragment', 'IPv6HopByHop', 'IPv6OptionType', 'IPv6Routing', 'IPv6RoutingType']
 

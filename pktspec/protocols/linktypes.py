@@ -52,7 +52,7 @@ from pktspec.protocols.pppoe import PPPoE
 from pktspec.protocols.radiotap import RadioTap
 from pktspec.protocols.sll import LinuxSLL, LinuxSLL2
 
-_require_api(1)
+_require_api(2)
 
 __all__ = ['LinkType', 'RawIP']
 

@@ -45,7 +45,7 @@ from pktspec.runtime.values import mac_text as _mac_text
 from pktspec.protocols.ipv4 import IPv4
 from pktspec.protocols.ipv6 import IPv6
 
-_require_api(1)
+_require_api(2)
 
 __all__ = ['Loopback', 'ProtocolFamily']
 

@@ -75,8 +75,11 @@ from __future__ import annotations
 
 from pktspec.errors import DecodeError, PktspecError
 
-API_VERSION = 1
-"""The version of the generated-module contract (docs/GENERATED.md) this runtime implements."""
+API_VERSION = 2
+"""The version of the generated-module contract (docs/GENERATED.md) this runtime implements.
+2 (pktspec 0.3.0): dispatch calls ``DispatchTable.refused`` when a guard refuses; TRAILER
+reads the header's values as its context's keywords; FRAMED, CHECKED_WHEN and
+``_payload_wanted`` are read from layer classes. Modules of contract 1 still run."""
 
 MIN_API_VERSION = 1
 """The oldest contract version this runtime still runs."""
