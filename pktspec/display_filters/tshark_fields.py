@@ -159,6 +159,34 @@ def _status(response: Any, _packet: Packet) -> int | None:
     return int(code) if code.isdigit() else None
 
 
+def _http_field(name: str, number: bool = False) -> Callable[[Any, Packet], Any]:
+    """An HTTP header field's value by name (any case), as tshark's http.host, ...: the
+    first such line of the layer's ``headers``; a number for Content-Length."""
+    wanted = name.lower()
+
+    def value(layer: Any, _packet: Packet) -> Any:
+        for line in getattr(layer, "headers", None) or ():
+            field, sep, text = str(line).partition(":")
+            if sep and field.strip().lower() == wanted:
+                text = text.strip(" \t")
+                if number:
+                    return int(text) if text.isdigit() else None
+                return text
+        return None
+    return value
+
+
+_HTTP = ("HTTPRequest", "HTTPResponse")
+_HTTP_FIELDS = {"host": "Host", "user_agent": "User-Agent", "referer": "Referer",
+                "cookie": "Cookie", "set_cookie": "Set-Cookie", "server": "Server",
+                "content_type": "Content-Type", "content_length_header": "Content-Length",
+                "location": "Location", "connection": "Connection", "accept": "Accept",
+                "authorization": "Authorization", "date": "Date",
+                "cache_control": "Cache-Control", "last_modified": "Last-Modified",
+                "transfer_encoding": "Transfer-Encoding", "content_encoding": "Content-Encoding"}
+"""tshark's http.<name> fields that are one header field's text."""
+
+
 def _phrase(response: Any, _packet: Packet) -> str:
     """HTTP's reason phrase as tshark's http.response.phrase: without the space before it."""
     return bytes(response.reason).decode("latin-1").removeprefix(" ")
@@ -234,6 +262,9 @@ TSHARK_FIELDS: dict[str, _Tshark] = {
     "http.response.version": _Tshark(("HTTPResponse",), _text("version"), "text"),
     "http.response.code": _Tshark(("HTTPResponse",), _status),
     "http.response.phrase": _Tshark(("HTTPResponse",), _phrase, "text"),
+    "http.content_length": _Tshark(_HTTP, _http_field("Content-Length", number=True)),
+    **{f"http.{key}": _Tshark(_HTTP, _http_field(header), "text")
+       for key, header in _HTTP_FIELDS.items()},
     "dns.flags": _Tshark(("DNS",), _dns_flags, hex_width=4),
     "dns.flags.response": _Tshark(("DNS",), _attr("qr")),
     "dns.flags.opcode": _Tshark(("DNS",), _attr("opcode")),

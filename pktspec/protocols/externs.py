@@ -1,7 +1,7 @@
 """Field types of the built-in protocols that the language should not describe.
 
-Only one so far: ``dns_name``, a DNS domain name (RFC 1035 section 4.1.4) with message
-compression. A compressed name ends in a pointer to an earlier name of the same message, so
+``dns_name``, a DNS domain name (RFC 1035 section 4.1.4) with message compression, and
+``http_fields``, HTTP/1.x header field lines up to the blank line (below). A compressed name ends in a pointer to an earlier name of the same message, so
 decoding it needs bytes outside the field; construct hands an extern its stream and context,
 and this module finds the message from them:
 
@@ -28,7 +28,8 @@ import construct as _c
 
 from pktspec.runtime.constructs import register_extern
 
-__all__ = ["build_dns_name", "parse_dns_name", "ROOT_NAME"]
+__all__ = ["ROOT_NAME", "build_dns_name", "build_http_fields", "parse_dns_name",
+           "parse_http_fields"]
 
 ROOT_NAME = "<Root>"
 """How the root name (a single zero byte) reads, as in tshark."""
@@ -163,3 +164,44 @@ def build_dns_name(value: Any, context: Any) -> bytes:
 
 
 register_extern("dns_name", parse_dns_name, build_dns_name)
+
+
+# -- HTTP header fields -------------------------------------------------------------------
+
+
+def parse_http_fields(stream: Any, context: Any) -> list[str]:
+    """HTTP/1.x header field lines (RFC 9112 section 5) from the stream's position up to and
+    including the blank line that ends them, each "Name: value" as text (latin-1, so every
+    byte reads back). A block cut by the end of the segment keeps its complete lines and
+    leaves the part of a line after them unread (the layer's payload): one segment of a
+    large header block still shows what it holds, as tshark does without reassembly."""
+    start = stream.tell()
+    data = stream.read()
+    lines: list[str] = []
+    pos = 0
+    while True:
+        i = data.find(b"\r\n", pos)
+        if i < 0:
+            break
+        if i == pos:  # the blank line
+            pos += 2
+            break
+        lines.append(data[pos:i].decode("latin-1"))
+        pos = i + 2
+    stream.seek(start + pos)
+    return lines
+
+
+def build_http_fields(value: Any, context: Any) -> bytes:
+    """Header field lines and the blank line after them; a line holding CR or LF would end
+    early and read back as other fields (header injection): refused."""
+    out = bytearray()
+    for line in value or ():
+        raw = line.encode("latin-1") if isinstance(line, str) else bytes(line)
+        if b"\r" in raw or b"\n" in raw:
+            raise _c.ConstructError(f"http_fields: {raw[:40]!r} holds a line end")
+        out += raw + b"\r\n"
+    return bytes(out + b"\r\n")
+
+
+register_extern("http_fields", parse_http_fields, build_http_fields, empty=[])

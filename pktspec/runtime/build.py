@@ -32,6 +32,7 @@ import construct as _c
 from pktspec.errors import BuildError
 from pktspec.runtime.compile_plan import compile_init, compile_pack, compile_values
 from pktspec.runtime.conditions import Implications
+from pktspec.runtime.constructs import extern_empty
 from pktspec.runtime.convert import converter, ok_type, parse_flags
 from pktspec.runtime.format_split import FormatHalves, Raw
 from pktspec.runtime.layer import FieldInfo, Layer
@@ -241,7 +242,9 @@ def _zero(info: FieldInfo) -> Any:
             return bytes(int(m.group(1)))
         empty = info.type_name == "bytes[]" or info.type_name.startswith("bytes until ")
         return b"" if empty else None  # sized by other fields: the builder's part
-    return [] if info.type_name.endswith("]") else None
+    if info.type_name.endswith("]"):
+        return []
+    return extern_empty(info.type_name)  # an extern type's own (None for most)
 
 
 def init_layer(layer: Layer, fields: dict[str, Any]) -> None:

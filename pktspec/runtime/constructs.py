@@ -428,11 +428,13 @@ _EXTERNS: dict[str, _c.Construct] = {}
 class _ExternAdapter(_c.Construct):
     """A Python-implemented field: parse(stream, context) and build(value, context) -> bytes."""
 
-    def __init__(self, name: str, parse: Callable, build: Callable) -> None:
+    def __init__(self, name: str, parse: Callable, build: Callable,
+                 empty: Any = None) -> None:
         super().__init__()
         self.extern_name = name
         self.parse_fn = parse
         self.build_fn = build
+        self.empty = empty
 
     def _parse(self, stream, context, path):
         return self.parse_fn(stream, context)
@@ -443,14 +445,24 @@ class _ExternAdapter(_c.Construct):
         return obj
 
 
-def register_extern(name: str, parse: Callable, build: Callable) -> None:
+def register_extern(name: str, parse: Callable, build: Callable, empty: Any = None) -> None:
     """Register an extern field type for .layer files that declare ``extern name;``.
 
     ``parse(stream, context)`` reads from a binary stream positioned at the field and returns
-    the value; ``build(value, context)`` returns the bytes. Register before loading the
-    .layer file that uses it.
+    the value; ``build(value, context)`` returns the bytes. ``empty`` is the value a new
+    layer's field of this type starts with (HTTP's header lines: ``[]``, which still writes
+    the blank line); None leaves an unset field out. Register before loading the .layer
+    file that uses it.
     """
-    _EXTERNS[name] = _ExternAdapter(name, parse, build)
+    _EXTERNS[name] = _ExternAdapter(name, parse, build, empty)
+
+
+def extern_empty(name: str) -> Any:
+    """A fresh copy of the value a new layer's field of extern type ``name`` starts with
+    (None: the type has none, or no extern is called that)."""
+    adapter = _EXTERNS.get(name)
+    empty = None if adapter is None else adapter.empty
+    return list(empty) if isinstance(empty, list) else empty
 
 
 class _LateExtern(_c.Construct):

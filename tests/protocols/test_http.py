@@ -51,16 +51,17 @@ def test_requests_and_responses_are_where_tshark_sees_them(name):
     assert all(p.error is None for p in packets)
 
 
-def test_header_lines_and_body_are_the_payload_and_body_segments_stay_payload():
+def test_header_lines_are_fields_the_body_is_payload_and_body_segments_stay_payload():
     corpus_or_skip()
     packets = list(pktspec.open(str(CAPTURES / "tcp__dk-http.pcap")))
     request = packets[3][HTTPRequest]
     assert bytes(request.version) == b"HTTP/1.1"
-    assert bytes(request.payload).startswith(b"Host: www.ethereal.com\r\n")
-    assert bytes(request.payload).endswith(b"\r\n\r\n")
+    assert request.headers[0] == "Host: www.ethereal.com" and len(request.headers) == 9
+    assert bytes(request.payload) == b""  # a GET: no body
     response = packets[5][HTTPResponse]  # a status line, header fields, then body bytes
     assert bytes(response.reason) == b" OK"
-    assert b"\r\n\r\n<?xml" in bytes(response.payload)
+    assert response.headers[-1] == "Content-Type: text/html; charset=ISO-8859-1"
+    assert bytes(response.payload).startswith(b"<?xml")
     body = packets[7]  # the same response's next segment: no status line
     assert [x.name for x in body.layers] == ["Ethernet", "IPv4", "TCP", "Payload"]
 
@@ -76,31 +77,55 @@ def test_the_display_filter_and_field_names_are_tsharks():
 
 
 def test_building_a_request_and_a_response():
-    request = HTTPRequest(method=b"GET", target=b"/index.html", version=b"HTTP/1.1")
-    data = bytes(TCP(src_port=40000, dst_port=80) / request / b"Host: example.com\r\n\r\n")
+    request = HTTPRequest(method=b"GET", target=b"/index.html", version=b"HTTP/1.1",
+                          headers=["Host: example.com"])
+    data = bytes(TCP(src_port=40000, dst_port=80) / request)
     assert data[20:] == b"GET /index.html HTTP/1.1\r\nHost: example.com\r\n\r\n"
     decoded = pktspec.decode(data, first=TCP)
-    assert [x.name for x in decoded.layers] == ["TCP", "HTTPRequest", "Payload"]
+    assert [x.name for x in decoded.layers] == ["TCP", "HTTPRequest"]
+    assert decoded[HTTPRequest].headers == ["Host: example.com"]
     assert decoded.build() == data
     response = HTTPResponse(version=b"HTTP/1.1", status=b"404", reason=b" Not Found")
-    data = bytes(TCP(src_port=80, dst_port=40000) / response / b"\r\ngone")
-    assert data[20:] == b"HTTP/1.1 404 Not Found\r\n\r\ngone"
+    data = bytes(TCP(src_port=80, dst_port=40000) / response / b"gone")
+    assert data[20:] == b"HTTP/1.1 404 Not Found\r\n\r\ngone"  # no fields: a blank line
     decoded = pktspec.decode(data, first=TCP)  # port 80: the request layer passes it on
     assert [x.name for x in decoded.layers] == ["TCP", "HTTPResponse", "Payload"]
     assert bytes(decoded[HTTPResponse].status) == b"404"
-    assert bytes(decoded[HTTPResponse].payload) == b"\r\ngone"
+    assert decoded[HTTPResponse].headers == []
+    assert bytes(decoded[HTTPResponse].payload) == b"gone"
 
 
 def test_a_status_line_without_a_reason_phrase():
     data = bytes(TCP(src_port=80, dst_port=40000)) + b"HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n"
     response = pktspec.decode(data, first=TCP)[HTTPResponse]
     assert (bytes(response.status), bytes(response.reason)) == (b"200", b"")
-    assert bytes(response.payload) == b"Content-Length: 0\r\n\r\n"
+    assert response.headers == ["Content-Length: 0"] and bytes(response.payload) == b""
+
+
+def test_a_header_block_cut_by_the_segment_keeps_its_complete_lines():
+    data = bytes(TCP(src_port=40000, dst_port=80)) + b"GET / HTTP/1.1\r\nHost: a\r\nCook"
+    p = pktspec.decode(data, first=TCP)
+    assert p.error is None and p[HTTPRequest].headers == ["Host: a"]
+    assert bytes(p[HTTPRequest].payload) == b"Cook"  # the rest of the cut line
+
+
+def test_header_fields_by_tsharks_names():
+    """-e http.host ... prints what tshark prints (checked by hand on these frames)."""
+    corpus_or_skip()
+    columns = [pktspec.display_filters.compile_field(n) for n in
+               ("http.host", "http.content_length", "http.content_type", "http.server")]
+    packets = list(pktspec.open(str(CAPTURES / "tcp__dk-http.pcap")))
+    rows = {n: [c(packets[n - 1]) for c in columns] for n in (4, 6)}
+    assert rows[4][0] == ["www.ethereal.com"]
+    assert rows[6][1:] == [[18070], ["text/html; charset=ISO-8859-1"], ["Apache"]]
 
 
 def test_a_value_holding_its_delimiter_is_refused_not_injected():
     with pytest.raises(pktspec.BuildError, match="holds its own delimiter"):
         bytes(HTTPRequest(method=b"GET", target=b"/ HTTP/1.1\r\nX-Evil: 1", version=b"HTTP/1.1"))
+    with pytest.raises(pktspec.BuildError, match="holds a line end"):
+        bytes(HTTPRequest(method=b"GET", target=b"/", version=b"HTTP/1.1",
+                          headers=["Host: a\r\nX-Evil: 1"]))
 
 
 def test_a_users_own_layer_for_port_80_wins(tmp_path, restore_registry):
