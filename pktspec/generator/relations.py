@@ -323,12 +323,11 @@ class BuildRelations:
         build = self.build()
         for cf in self.unit.fields:
             e = cf.node.value
-            if not isinstance(e, ast.Cond) or not self.is_checksum(e):
+            call = checksum_call(e, self.mod.checked.checksums)
+            if not isinstance(e, ast.Cond) or call is None:
                 continue
             test = build(e.test)
-            computed = isinstance(e.then, ast.Call) and e.then.func in \
-                self.mod.checked.checksums
-            out.append((cf.name, test if computed else f"not ({test})"))
+            out.append((cf.name, test if call is e.then else f"not ({test})"))
         return out
 
     def is_checksum(self, e: ast.Expr) -> bool:

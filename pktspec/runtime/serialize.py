@@ -78,7 +78,7 @@ class _State:
     """One layer on its way to bytes."""
 
     __slots__ = ("layer", "plan", "values", "ctx", "decoded", "edited", "forced", "dirty",
-                 "provider", "before")
+                 "provider", "before", "trailer_was")
 
     def __init__(self, layer: Layer, plan: LayerPlan, values: dict[str, Any],
                  decoded: bool) -> None:
@@ -96,6 +96,7 @@ class _State:
         self.dirty = not decoded
         self.provider: _State | None = None
         self.before: dict[str, Any] | None = None  # a decoded layer's values as decoded
+        self.trailer_was = 0  # the bytes its trailer fields took as decoded (see _edits)
 
 
 _NOTHING: frozenset[str] = frozenset()
@@ -185,8 +186,11 @@ def _edits(st: _State) -> frozenset[str]:
     try:
         original._decode(layer._buf, layer._off, layer._end)
     except Exception:
+        st.trailer_was = plan.trailer_size_of(layer)
         return frozenset(plan.names)  # its own bytes no longer decode: rebuild it all
     st.before = before = plan.values(original, False)
+    # measured as decoded: an edit may have taken a conditional trailer field away
+    st.trailer_was = plan.trailer_size_of(original)
     edited = []
     for name in plan.names:
         now, then = values[name], before[name]
@@ -228,20 +232,6 @@ def _provider(states: list, i: int) -> _State | None:
 # -- pass 2: bytes, innermost first ----------------------------------------------------------
 
 
-def _decoded_trailer_size(st: _State) -> int:
-    """The bytes the trailer fields of a decoded layer took on the wire, whatever edits did
-    since (``fcs = None`` or the flag that announced it cleared)."""
-    plan, layer = st.plan, st.layer
-    if not plan.trailer_parts:
-        return 0
-    original = type(layer).__new__(type(layer))
-    try:
-        original._decode(layer._buf, layer._off, layer._end)
-    except Exception:  # noqa: BLE001 - its bytes no longer decode: keep what the layer says
-        return plan.trailer_size_of(layer)
-    return plan.trailer_size_of(original)
-
-
 def _encode(st: _State, payload: bytes, last: bool, provider: _State | None,
             modes: tuple[bool | None, bool | None]) -> bytes:
     layer, plan = st.layer, st.plan
@@ -252,9 +242,8 @@ def _encode(st: _State, payload: bytes, last: bool, provider: _State | None,
         trailer = bytes(buf[layer._pend:layer._end])
         if not plan.buildable or not _needs_work(st, payload, provider, modes):
             return bytes(buf[layer._off:layer._hend]) + payload + trailer
-        # the trailer fields are built again below; what follows them stays (measured on
-        # the layer as decoded: an edit may have taken a conditional trailer field away)
-        trailer = trailer[_decoded_trailer_size(st):]
+        # the trailer fields are built again below; what follows them stays
+        trailer = trailer[st.trailer_was:]
     elif not st.forced and (plan.tail_format is None or plan.tail_is_empty(st.values)):
         try:
             header = _header_new(st, payload, provider, modes)
