@@ -52,27 +52,37 @@ class LayerBoundaries:
                                "    raise self._fail('payload', off, 'payload length %d is "
                                "negative' % (pend - hend))"]
             self.lines += ["if pend > end:", "    pend = end"]
-        elif trailer is not None:  # the payload is what is left before the trailer
-            self.lines += self.trailer_fits("hend")
-            self.lines.append(f"pend = end - {trailer}")
-        else:
+        elif trailer is None:  # (else the trailer's lines set it)
             self.lines.append("pend = end")
         if trailer is not None:
-            self.emit_trailer()
+            self.emit_trailer(trailer)
         self.lines += ["self._buf = buf", "self._off = off", "self._hend = hend",
                        "self._pend = pend", "self._end = end"]
         self.lines += self.next_lines()
 
-    def emit_trailer(self) -> None:
+    def emit_trailer(self, size: str) -> None:
         """The trailer's fields, read at the payload's end (``trailer { crc: u16le; }``),
-        and TRAILER, their construct (parsed from ``layer.trailer``)."""
-        if self.unit.payload is not None:  # (else pend is end less the trailer already)
-            self.lines += self.trailer_fits("pend")
+        and TRAILER, their construct (parsed from ``layer.trailer``). Without a payload
+        length the payload is what is left before the trailer. A layer cut before its
+        trailer ends is still decoded: its trailer fields are None, the payload keeps the
+        bytes that are there, and ``payload_missing`` counts the trailer bytes missing."""
+        if not size.isdigit():  # (4 if flags.fcs else 0): worked out once
+            self.lines.append(f"tsize = {size}")
+            size = "tsize"
+        start = "hend" if self.unit.payload is None else "pend"
+        fields = self.unit.trailer
+        self.lines.append(f"if {start} + {size} > end:  # cut before its trailer ends")
+        if self.unit.payload is None:
+            self.lines.append("    pend = end")
+        self.lines += [f"    self.{self.slot_name(cf)} = None" for cf in fields]
+        self.lines.append("else:")
+        outer, self.lines = self.lines, []
+        if self.unit.payload is None:
+            self.lines.append(f"pend = end - {size}")
         self.lines.append("p = pend")
         self.fixed_offset = None
         header_format, self.format_lines = self.format_lines, self.trailer_lines
         self.in_trailer = True
-        fields = self.unit.trailer
         i = 0
         while i < len(fields):  # runs of one byte order, as in the header
             if fields[i].node.cond is not None:  # there when a header field says so
@@ -88,6 +98,8 @@ class LayerBoundaries:
             i += 1
         self.in_trailer = False
         self.format_lines = header_format
+        outer += ["    " + line for line in self.lines]
+        self.lines = outer
 
     def trailer_size(self) -> str:
         """The trailer's size in bytes, as code: a number, plus ``(4 if cond else 0)`` for
@@ -101,15 +113,6 @@ class LayerBoundaries:
         if not parts:
             return "0"
         return parts[0] if len(parts) == 1 else f"({' + '.join(parts)})"
-
-    def trailer_fits(self, start: str) -> list[str]:
-        """Lines that raise when the trailer, starting at start (absolute), does not fit
-        before end: the error names its first field and the bytes it needs."""
-        size = self.trailer_size()
-        first = self.unit.trailer[0].name
-        return [f"if {start} + {size} > end:",
-                f"    raise _trailer_cut(self.name, {first!r}, off, {start} - off, {size}, "
-                "end - off)"]
 
     def next_lines(self) -> list[str]:
         nxt = self.unit.next
@@ -167,11 +170,12 @@ class LayerBoundaries:
                 f"    return {ep}.flows.get(key) or {ep}.flow(key)"]
 
     def payload_wanted_lines(self) -> list[str]:
-        """``_payload_wanted``: where the length fields put the payload's end, read again
-        from the stored fields, so that ``payload_missing`` can tell a payload cut short by
-        the capture without a store on the decode path. [] when the layer's payload has no
-        length expression, or one that reads what only _decode holds (sizeof, payload[i])."""
-        if self.unit.kind != "layer" or self.unit.payload is None:
+        """``_payload_wanted``: where the length fields put the layer's end (the payload's,
+        then the trailer's), read again from the stored fields, so that ``payload_missing``
+        can tell a layer cut short by the capture without a store on the decode path. []
+        when the layer has neither a payload length nor a trailer, or a length that reads
+        what only _decode holds (sizeof, payload[i])."""
+        if self.unit.kind != "layer" or (self.unit.payload is None and not self.unit.trailer):
             return []
         unsupported = []
 
@@ -203,9 +207,15 @@ class LayerBoundaries:
             return "None"
 
         px = PyExpr(name, lambda e: self.member_attr(px, name, e), index, call)
-        text = px(self.unit.payload)
+        parts = [px(self.unit.payload)] if self.unit.payload is not None else []
+        fixed = sum(cf.ftype.bits for cf in self.unit.trailer if cf.node.cond is None) // 8
+        parts += [str(fixed)] if fixed else []
+        parts += [f"({cf.ftype.bits // 8} if {px(cf.node.cond)} else 0)"
+                  for cf in self.unit.trailer if cf.node.cond is not None]
         if unsupported:
             return []
+        what = "layer end that the length fields and the trailer" if self.unit.trailer \
+            else "payload end that the length fields"
         return ["def _payload_wanted(self):",
-                '    """The payload end that the length fields announce."""',
-                f"    return self._hend + {text}"]
+                f'    """The {what} announce."""',
+                f"    return self._hend + {' + '.join(parts)}"]

@@ -66,8 +66,8 @@ class VariableParts:
         layer's end less its trailer's fixed size (``bytes[]`` before ``trailer { crc:
         u16; }`` leaves the CRC to the trailer). While a trailer field's ``if`` reads a field
         not decoded yet, its size is not known: a sized part is then bounded by the layer's
-        end, and the trailer's own check after the payload refuses one that runs into it (a
-        part that runs to the end needs the size: the checker asks for ``header =`` there)."""
+        end, and a trailer it runs into is left out as cut (a part that runs to the end
+        needs the size: the checker asks for ``header =`` there)."""
         if self.hend_ready:
             return "hend"
         unknown = set().union(*(names_in(cf.node.cond) for cf in self.unit.trailer)) \
@@ -76,6 +76,18 @@ class VariableParts:
             return "end"
         size = self.trailer_size()
         return f"(end - {size})" if size != "0" else "end"
+
+    def rest_stop(self) -> str:
+        """Where a part that runs to the end stops (limit()), with the lines that make a
+        layer cut before its trailer ends keep the bytes there in the part (the trailer is
+        then left out: see emit_trailer) rather than end before the part begins."""
+        stop = self.limit()
+        if stop in ("hend", "end"):
+            return stop
+        self.lines += [f"tend = {stop}",
+                       "if tend < p:  # cut before its trailer ends: the part keeps the rest",
+                       "    tend = end"]
+        return "tend"
 
     def emit_bytes(self, cf) -> None:
         t = cf.ftype
@@ -98,11 +110,10 @@ class VariableParts:
                 self.lines += ["if hend < p:",
                                "    raise self._fail('header', off, 'header length %d is "
                                "shorter than its fields' % (hend - off))"]
-            if self.limit() != "hend" and self.trailer_size() != "0":
-                self.lines += self.trailer_fits("p")
-            self.lines.append(f"self.{cf.name} = buf[p:{self.limit()}]")
-            self.lines.append(f"p = {self.limit()}")
-            self.p_is_hend = self.limit() == "hend"
+            stop = self.rest_stop()
+            self.lines.append(f"self.{cf.name} = buf[p:{stop}]")
+            self.lines.append(f"p = {stop}")
+            self.p_is_hend = stop == "hend"
         else:
             n = self.fast()(t.size)
             self.lines += [f"n = {n}",
@@ -189,13 +200,11 @@ class VariableParts:
                                "    raise self._truncated(buf, off, end)"]
                 stop = "p + n"
             else:
-                stop = self.limit()
-                if stop == "hend":  # the rest of the header: it must not end before p
+                if self.limit() == "hend":  # the rest of the header: it must not end before p
                     self.lines += ["if hend < p:",
                                    "    raise self._fail('header', off, 'header length %d is "
                                    "shorter than its fields' % (hend - off))"]
-                elif self.trailer_size() != "0":
-                    self.lines += self.trailer_fits("p")
+                stop = self.rest_stop()
             self.lines.append(f"self._{cf.name} = (p, {stop})")
             self.lines.append(f"p = {stop}")
             self.p_is_hend = stop == "hend"

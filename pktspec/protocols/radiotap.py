@@ -30,7 +30,6 @@ from pktspec.runtime.constructs import let as _let
 from pktspec.runtime.constructs import parse_at as _parse_at
 from pktspec.runtime.constructs import part_size as _part_size
 from pktspec.runtime.constructs import signed as _signed
-from pktspec.runtime.constructs import trailer_cut as _trailer_cut
 from pktspec.runtime.flow import endpoint_type as _endpoint_type
 from pktspec.runtime.layer import FieldInfo as _FieldInfo
 from pktspec.runtime.layer import Layer as _Layer
@@ -842,17 +841,20 @@ class RadioTap(_Layer):
             raise self._fail('header', off, 'header length %d is shorter than its fields' % (hend - off))
         self.extra = buf[p:hend]
         p = hend
-        if hend + (4 if (((f_present >> 1) & 1) and ((self._flags >> 4) & 1)) else 0) > end:
-            raise _trailer_cut(self.name, 'fcs', off, hend - off, (4 if (((f_present >> 1) & 1) and ((self._flags >> 4) & 1)) else 0), end - off)
-        pend = end - (4 if (((f_present >> 1) & 1) and ((self._flags >> 4) & 1)) else 0)
-        p = pend
-        if (((f_present >> 1) & 1) and ((self._flags >> 4) & 1)):
-            if p + 4 > end:
-                raise self._truncated(buf, off, end)
-            (self.fcs,) = _RadioTap_S62.unpack_from(buf, p)
-        else:
+        tsize = (4 if (((f_present >> 1) & 1) and ((self._flags >> 4) & 1)) else 0)
+        if hend + tsize > end:  # cut before its trailer ends
+            pend = end
             self.fcs = None
-        p += (4 if (((f_present >> 1) & 1) and ((self._flags >> 4) & 1)) else 0)
+        else:
+            pend = end - tsize
+            p = pend
+            if (((f_present >> 1) & 1) and ((self._flags >> 4) & 1)):
+                if p + 4 > end:
+                    raise self._truncated(buf, off, end)
+                (self.fcs,) = _RadioTap_S62.unpack_from(buf, p)
+            else:
+                self.fcs = None
+            p += (4 if (((f_present >> 1) & 1) and ((self._flags >> 4) & 1)) else 0)
         self._buf = buf
         self._off = off
         self._hend = hend
@@ -878,6 +880,10 @@ class RadioTap(_Layer):
     def channel_flags(self):
         v = self._channel_flags
         return None if v is None else _RadioTap_channel_flags_flags(v)
+
+    def _payload_wanted(self):
+        """The layer end that the length fields and the trailer announce."""
+        return self._hend + (4 if (((self._present >> 1) & 1) and ((self._flags >> 4) & 1)) else 0)
 
 
 _REGISTRY.add_layer(RadioTap)

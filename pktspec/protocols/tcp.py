@@ -30,7 +30,6 @@ from pktspec.runtime.constructs import let as _let
 from pktspec.runtime.constructs import parse_at as _parse_at
 from pktspec.runtime.constructs import part_size as _part_size
 from pktspec.runtime.constructs import signed as _signed
-from pktspec.runtime.constructs import trailer_cut as _trailer_cut
 from pktspec.runtime.flow import endpoint_type as _endpoint_type
 from pktspec.runtime.layer import FieldInfo as _FieldInfo
 from pktspec.runtime.layer import Layer as _Layer

@@ -862,7 +862,8 @@ def trailer_cut(layer: str, field: str, off: int, start: int, size: int,
                 have: int) -> DecodeError:
     """The DecodeError of a layer too short for its trailer: the trailer's first field
     would take bytes start..start + size of the layer (from its first byte, at off), and
-    only have are there."""
+    only have are there. Called by modules generated before 0.4.0 (since then such a layer
+    is decoded with its trailer left out); kept so that those modules still run."""
     return DecodeError(layer, field, off + min(start, have),
                        f"truncated: trailer field {field!r} needs bytes {start}..{start + size}"
                        f", only {have} present", truncated=True)

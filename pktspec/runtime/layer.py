@@ -142,8 +142,9 @@ class Layer:
     # port: a generated layer without ``payload = ...;`` says False (its message would run
     # to the end of the stream: HTTP's start lines); a Python layer frames itself
     FRAMED: ClassVar[bool] = True
-    # Generated for a layer whose payload has a length (``payload = expr;``): the payload
-    # end its fields announce, which payload_missing compares with the bytes present.
+    # Generated for a layer whose payload has a length (``payload = expr;``) or that has a
+    # trailer: the layer end its fields announce (payload, then trailer), which
+    # payload_missing compares with the bytes the layer was given.
     _payload_wanted: ClassVar[Any] = None
     # What the builder reads (docs/GENERATED.md); generated classes set those they have.
     DEFAULTS: ClassVar[dict[str, Any]] = {}
@@ -268,19 +269,20 @@ class Layer:
 
     @property
     def payload_missing(self) -> int:
-        """How many payload bytes the layer's length field announces beyond the bytes
-        present: 0 for a whole payload (or one with no length field, or a layer built rather
-        than decoded). The payload is cut to the bytes present as it decodes; this says by
+        """How many bytes the layer's length field (and its trailer) announce beyond the
+        bytes present: 0 for a whole layer (or one with no length field and no trailer, or a
+        layer built rather than decoded). The payload is cut to the bytes present as it
+        decodes, and a trailer that does not fit is left out (its fields None); this says by
         how much, as gopacket's truncated flag does per packet. Worked out when asked, so
         decoding pays nothing for it."""
         wanted = self._payload_wanted
         if wanted is None or getattr(self, "_buf", None) is None:
             return 0
         try:
-            missing = wanted() - self._pend
+            missing = wanted() - self._end
         except Exception:  # a field the expression reads was edited to something else
             return 0
-        return missing if missing > 0 and self._pend == self._end else 0
+        return missing if missing > 0 else 0
 
     length = _HeaderLength()
 

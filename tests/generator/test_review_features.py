@@ -375,11 +375,13 @@ def test_a_trailer_after_a_sized_payload_keeps_what_follows(trailers):
     assert verify_checksums(pktspec.decode(rebuilt, first=Framed2)) == []
 
 
-def test_a_trailer_the_bytes_cannot_hold_is_a_decode_error(trailers):
+def test_a_trailer_the_bytes_cannot_hold_is_left_out_and_counted(trailers):
     packet = pktspec.decode(b"\x01", first=trailers.Rtu)
-    assert packet.error is not None and packet.error.truncated
+    assert packet.error is not None and packet.error.truncated  # the header does not fit
     packet = pktspec.decode(bytes([5, 11]) + b"hello" + b"\x7e", first=trailers.Framed2)
-    assert packet.error is not None
+    layer = packet.layers[0]
+    assert packet.error is None and (layer.marker, layer.crc) == (None, None)
+    assert (bytes(layer.payload), layer.payload_missing, packet.truncated) == (b"hello", 3, True)
     packet = pktspec.decode(bytes([5, 11]) + b"hello" + b"\x00\x00\x00\x00",
                             first=trailers.Framed2)
     assert packet.error is not None and packet.error.field_path.endswith("marker")

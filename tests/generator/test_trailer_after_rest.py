@@ -1,5 +1,6 @@
 """A part that runs to the end (``bytes[]``, ``T[]``) stops before a fixed-size trailer, in
-the fast path and in FORMAT alike; a layer too short for its trailer names the trailer."""
+the fast path and in FORMAT alike; a layer cut before its trailer ends keeps what is there
+(the part gets the bytes, the trailer fields are None, payload_missing counts the rest)."""
 
 from __future__ import annotations
 
@@ -52,11 +53,13 @@ def test_bytes_to_the_end_leaves_the_trailer(tmp_path):
     assert empty.body == b"" and verify_checksums([empty]) == []
 
 
-def test_a_layer_too_short_for_its_trailer_names_the_trailer_field(tmp_path):
+def test_a_layer_cut_before_its_trailer_keeps_the_bytes_there(tmp_path):
     mod = load_text(tmp_path, MODBUS)
     p = pktspec.decode(bytes.fromhex("010300"), first=mod.ModbusRTU)
-    assert p.error is not None and p.error.field_path == "crc" and p.error.truncated
-    assert p.error.message == "truncated: trailer field 'crc' needs bytes 2..4, only 3 present"
+    layer = p[mod.ModbusRTU]
+    assert p.error is None and (layer.body, layer.crc) == (b"\0", None)
+    assert (layer.payload_missing, p.truncated) == (2, True)
+    assert verify_checksums(p) == []
     cut = pktspec.decode(bytes.fromhex("01"), first=mod.ModbusRTU).error
     assert cut.field_path == "function"  # a header field that does not fit comes first
 
@@ -68,8 +71,9 @@ def test_an_array_to_the_end_leaves_the_trailer(tmp_path):
     assert (list(layer.words), layer.check, layer.tag) == ([1, 2, 3], 9, 0xABCD)
     assert agree(layer)["words"] == [1, 2, 3]
     assert bytes(mod.Words(kind=7, words=[1, 2, 3], check=9, tag=0xABCD)) == data
-    error = pktspec.decode(bytes([7, 0, 1]), first=mod.Words).error
-    assert error.message == "truncated: trailer field 'check' needs bytes 1..4, only 3 present"
+    cut = pktspec.decode(bytes([7, 0, 1]), first=mod.Words)
+    assert cut.error is None and (list(cut.layers[0].words), cut.layers[0].check) == ([1], None)
+    assert cut.layers[0].payload_missing == 3
 
 
 def test_a_trailer_after_a_declared_payload_that_does_not_fit(tmp_path):
@@ -82,5 +86,7 @@ layer Framed : application {
 """)
     assert pktspec.decode(bytes([2, 5, 6, 0, 1]), first=mod.Framed, strict=True)[
         mod.Framed].crc == 1
-    error = pktspec.decode(bytes([2, 5, 6, 0]), first=mod.Framed).error
-    assert error.message == "truncated: trailer field 'crc' needs bytes 3..5, only 4 present"
+    cut = pktspec.decode(bytes([2, 5, 6, 0]), first=mod.Framed)
+    layer = cut.layers[0]
+    assert cut.error is None and (bytes(layer.payload), layer.crc) == (b"\x05\x06", None)
+    assert (bytes(layer.trailer), layer.payload_missing) == (b"\x00", 1)

@@ -332,6 +332,20 @@ def test_fcs_flag_makes_the_last_four_bytes_the_fcs_field():
     assert (bad.field, bad.found, bad.expected) == ("fcs", 0x44332211, zlib.crc32(frame))
 
 
+def test_a_frame_cut_before_its_fcs_keeps_the_radiotap_layer():
+    """A capture cut right after the radiotap header (or two bytes into the FCS) keeps the
+    RadioTap layer with its fields; the FCS is None and payload_missing says how much of it
+    is gone, so packet.truncated is True and nothing is verified."""
+    header = bytes(RadioTap(flags="fcs", antenna=2))[:-4]
+    for extra, missing in ((b"", 4), (b"\x01\x02", 2)):
+        p = pktspec.decode(header + extra, first=RadioTap)
+        rt = p[RadioTap]
+        assert p.error is None or p.error.layer == "Dot11"
+        assert (rt.flags.fcs, rt.antenna, rt.fcs) == (True, 2, None)
+        assert (bytes(rt.payload), rt.payload_missing, p.truncated) == (extra, missing, True)
+        assert pktspec.verify_checksums(p) == []
+
+
 def test_the_builder_writes_the_fcs_when_the_flags_say_it_is_sent():
     frame = Dot11(type="Control", subtype=13, address1=A)
     data = bytes(RadioTap(flags="fcs") / frame)  # `flags` given: its present bit is set

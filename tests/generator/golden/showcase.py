@@ -30,7 +30,6 @@ from pktspec.runtime.constructs import let as _let
 from pktspec.runtime.constructs import parse_at as _parse_at
 from pktspec.runtime.constructs import part_size as _part_size
 from pktspec.runtime.constructs import signed as _signed
-from pktspec.runtime.constructs import trailer_cut as _trailer_cut
 from pktspec.runtime.flow import endpoint_type as _endpoint_type
 from pktspec.runtime.layer import FieldInfo as _FieldInfo
 from pktspec.runtime.layer import Layer as _Layer
@@ -273,17 +272,19 @@ class ShowFrame(_Layer):
             raise self._fail('payload', off, 'payload length %d is negative' % (pend - hend))
         if pend > end:
             pend = end
-        if pend + 3 > end:
-            raise _trailer_cut(self.name, 'sum', off, pend - off, 3, end - off)
-        p = pend
-        if p + 1 > end:
-            raise self._truncated(buf, off, end)
-        (self.sum,) = _ShowFrame_S2.unpack_from(buf, p)
-        p += 1
-        if p + 2 > end:
-            raise self._truncated(buf, off, end)
-        (self.crc,) = _ShowFrame_S3.unpack_from(buf, p)
-        p += 2
+        if pend + 3 > end:  # cut before its trailer ends
+            self.sum = None
+            self.crc = None
+        else:
+            p = pend
+            if p + 1 > end:
+                raise self._truncated(buf, off, end)
+            (self.sum,) = _ShowFrame_S2.unpack_from(buf, p)
+            p += 1
+            if p + 2 > end:
+                raise self._truncated(buf, off, end)
+            (self.crc,) = _ShowFrame_S3.unpack_from(buf, p)
+            p += 2
         self._buf = buf
         self._off = off
         self._hend = hend
@@ -296,8 +297,8 @@ class ShowFrame(_Layer):
         return _lazy_value(self, 'words', _F_ShowFrame_words)
 
     def _payload_wanted(self):
-        """The payload end that the length fields announce."""
-        return self._hend + ((self.length - (self._hend - self._off)) - 3)
+        """The layer end that the length fields and the trailer announce."""
+        return self._hend + ((self.length - (self._hend - self._off)) - 3) + 3
 
 
 _REGISTRY.add_layer(Showcase)
