@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from pktspec.runtime.layer import LayerClass
@@ -166,11 +167,14 @@ def _chain_text(names: list[str]) -> str:
 
 def _value_lines(name: str, value: Any, indent: str) -> list[str]:
     if isinstance(value, list):
-        if not value:
+        malformed = getattr(value, "malformed", "")
+        if not value and not malformed:
             return [f"{indent}{name}: []"]
         out = [f"{indent}{name}: ({len(value)})"]
         for i, item in enumerate(value):
             out += _value_lines(f"[{i}]", item, indent + "    ")
+        if malformed:
+            out.append(f"{indent}    [malformed: {malformed}]")
         return out
     if isinstance(value, dict):
         out = [f"{indent}{name}:"]
@@ -295,6 +299,20 @@ def hexdump(data: bytes) -> str:
     return "\n".join(lines)
 
 
+def malformed_parts(items: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """(path, reason) of each list among (name, value) items, nested ones too, whose
+    items stop at a malformed one (constructs.PartialList): "options", "chunks[2].params"."""
+    for name, value in items:
+        where = f"{path}.{name}" if path and not str(name).startswith("[") else f"{path}{name}"
+        if isinstance(value, list):
+            if getattr(value, "malformed", ""):
+                yield where, value.malformed
+            yield from malformed_parts(((f"[{i}]", v) for i, v in enumerate(value)), where)
+        elif isinstance(value, dict):
+            yield from malformed_parts(
+                ((k, v) for k, v in value.items() if not str(k).startswith("_")), where)
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value).hex()
@@ -328,6 +346,9 @@ def as_json(packet: Packet) -> str:
         missing = getattr(layer, "payload_missing", 0) if index < own else 0
         if missing:
             entry["payload_missing"] = missing
+        malformed = dict(malformed_parts(layer._display_fields()))
+        if malformed:
+            entry["malformed"] = malformed
         obj["layers"].append(entry)
     bad = _bad_checksums(packet)
     if bad:

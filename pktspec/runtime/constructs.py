@@ -553,14 +553,36 @@ def part_size(cls: Any, name: str, value: Any, c: Any) -> int:
         raise BuildError(f"{cls.name}: {name}: {_one_line(exc)}") from None
 
 
+def _reason(exc: Exception) -> str:
+    """An item's parse error without construct's path prefix (the caller names the item)."""
+    text = str(exc).strip()
+    return text.split("\n")[-1].split(" -> ")[-1] if text else type(exc).__name__
+
+
 def _consumed_nothing(path: str) -> _c.ExplicitError:
     return _c.ExplicitError("an item of this array takes no bytes, so the array would never "
                             "end", path=path)
 
 
+class PartialList(_c.ListContainer):
+    """The items of a ``T[]`` part up to one that is malformed, with ``malformed`` saying
+    which item broke, where and why (the bytes from there on are not decoded). tshark
+    likewise shows the options before a bad one and calls the packet malformed; repr, -V
+    and --json show the reason after the items. A whole part is a plain list, so code
+    that cares tests ``getattr(value, "malformed", None)``."""
+
+    malformed: str = ""
+
+    def __repr__(self) -> str:
+        return f"{list.__repr__(self)[:-1]}, <malformed: {self.malformed}>]"
+
+
 class GreedyRange(_c.GreedyRange):
-    """construct's GreedyRange (``T[]``, ``T[] size n``), except that an item that takes no
-    bytes is an error rather than an endless loop (a struct whose fields are all absent)."""
+    """construct's GreedyRange (``T[]``, ``T[] size n``), with two differences. An item
+    that takes no bytes is an error rather than an endless loop (a struct whose fields are
+    all absent). And an item that does not parse while bytes are left is not dropped in
+    silence with everything after it, as construct does: the items before it come back as
+    a PartialList that says which item is malformed, where and why."""
 
     def _parse(self, stream, context, path):
         obj = _c.ListContainer()
@@ -577,8 +599,14 @@ class GreedyRange(_c.GreedyRange):
             pass
         except _c.ExplicitError:
             raise
-        except Exception:
+        except Exception as exc:
             _c.stream_seek(stream, fallback, 0, path)
+            left = len(_c.stream_read_entire(stream, path))
+            if left:
+                partial = PartialList(obj)
+                partial.malformed = (f"item {i} (the last {left} bytes, from byte {fallback} "
+                                     f"of the part): {_reason(exc)}")
+                return partial
         return obj
 
 

@@ -422,10 +422,13 @@ def _short(value: Any, depth: int = 0) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, list):
+        malformed = getattr(value, "malformed", "")  # items up to a malformed one
+        tail = [f"<malformed: {malformed}>"] if malformed else []
         if depth > 1:
-            return f"[{len(value)} items]"
-        text = "[" + ", ".join(_short(v, depth + 1) for v in value) + "]"
-        return text if len(text) <= 80 else f"[{len(value)} items]"
+            return f"[{len(value)} items{', malformed' if malformed else ''}]"
+        text = "[" + ", ".join([*(_short(v, depth + 1) for v in value), *tail]) + "]"
+        return text if len(text) <= 80 + len(tail[0] if tail else "") else \
+            f"[{len(value)} items{', ' + tail[0] if tail else ''}]"
     if isinstance(value, dict):
         if depth > 1:
             return "{...}"
