@@ -42,7 +42,7 @@ from pktspec.runtime.relations import BYTES as BYTES
 from pktspec.runtime.relations import HEADER_SIZE as HEADER_SIZE
 from pktspec.runtime.relations import LENGTHS as LENGTHS
 from pktspec.runtime.relations import VALUES as VALUES
-from pktspec.runtime.relations import Relation, relations_of
+from pktspec.runtime.relations import Relation, relations_of, sized_by
 
 __all__ = ["LayerPlan", "Raw", "Relation", "converter", "force", "init_layer", "parse_flags",
            "plan_of"]
@@ -118,6 +118,9 @@ class LayerPlan(FormatHalves, Implications):
             i.name for i in infos if i.name in self.cond_text and i.bit is None and
             i.kind in ("int", "enum", "flags", "address", "bytes"))
         self.initial = _initial_values(cls, infos, computed | self.optional)
+        for name in _sized_by_targets(cls, set(self.targets)):  # `n = len(d); d: bytes[n]`
+            if self.initial.get(name, b"") is None and name not in self.optional:
+                self.initial[name] = b""  # not given: empty, so that n comes out 0
         self.initial_slots = tuple((self.slot_of[n], v) for n, v in self.initial.items()
                                    if type(v) is not list)
         self.list_slots = tuple(self.slot_of[n] for n, v in self.initial.items()
@@ -229,6 +232,15 @@ def _initial_values(cls: type, infos: list[FieldInfo], computed: set[str]) -> di
         else:
             out[info.name] = _zero(info)
     return out
+
+
+def _sized_by_targets(cls: type, targets: set[str]) -> list[str]:
+    """The parts whose size a computed field gives (``d: bytes[n]`` with ``n: u16 =
+    len(d)``): a new layer's such part starts empty rather than unset, as there is no
+    size to make it from until it is given."""
+    fmt = getattr(cls, "FORMAT", None)
+    return [sc.name for sc in getattr(fmt, "subcons", ())
+            if isinstance(sc, _c.Renamed) and sized_by(sc.subcon) & targets]
 
 
 def _zero(info: FieldInfo) -> Any:
