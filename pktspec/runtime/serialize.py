@@ -206,17 +206,24 @@ _BOUND: dict[tuple[str, type], tuple[dict, int]] = {}
 
 
 def _bound_value(table_name: str, cls: type) -> int | None:
-    """The value that table binds to cls (the EtherType of IPv4), or None. Remembered, and
-    checked against the table on every use (a binding may change when a file loads)."""
+    """The value that table binds to cls (the EtherType of IPv4), or None: its active
+    binding, else the first of its other bindings (a layer bound behind another on the same
+    value, told apart by guards: HTTPResponse after HTTPRequest on port 80, OSPFv3 after
+    OSPFv2 on protocol 89). Remembered, and checked against the table on every use (a
+    binding may change when a file loads)."""
     key = (table_name, cls)
     hit = _BOUND.get(key)
-    if hit is not None and hit[0].get(hit[1]) is cls:
+    if hit is not None and any(b.cls is cls for b in hit[0].bindings(hit[1])):
         return hit[1]
     table = REGISTRY.table(table_name)
     for value, bound in table.items():
         if bound is cls:
             _BOUND[key] = (table, value)
             return value
+    for binding in table.bindings():
+        if binding.cls is cls:
+            _BOUND[key] = (table, binding.value)
+            return binding.value
     return None
 
 

@@ -162,3 +162,14 @@ def test_a_refusing_class_passes_the_bytes_to_the_next_binding_of_its_value():
     assert table.refused((7,), First, b"\x02", 0, 1) is Second
     assert table.refused((7,), First, b"\x03", 0, 1) is None
     assert table.refused((7, 9), First, b"\x03", 0, 1) is Third  # the other candidate value
+
+
+def test_the_builder_finds_the_port_of_a_layer_bound_behind_another():
+    """HTTPResponse is bound to port 80 behind HTTPRequest (guards tell them apart): the
+    builder still fills TCP's ports from that binding rather than leaving 0."""
+    from pktspec.layers import Ethernet, IPv4
+
+    data = pktspec.serialize(Ethernet() / IPv4() / TCP(src_port=80, dst_port=None) / HTTPResponse(
+        version=b"HTTP/1.1", status=b"200", reason=b" OK", headers=["Server: x"]))
+    packet = pktspec.decode(data)
+    assert packet[TCP].dst_port == 80 and packet.layer(HTTPResponse) is not None
