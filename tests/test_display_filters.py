@@ -417,3 +417,19 @@ def test_new_filters_never_raise_on_broken_packets():
             for matches in filters:
                 assert matches(packet) in (True, False)
             field_columns(packet, columns)
+
+
+def test_tsharks_names_of_the_discovery_and_tunnel_layers():
+    """-Y lldp, cdp, gtp, vrrp and mbtcp name the layers tshark calls so."""
+    from pktspec.layers import TCP, GTPv1U, LinkLayerDiscovery, ModbusTCP
+
+    lldp = pktspec.decode(bytes(Ethernet(ethertype=0x88CC) / LinkLayerDiscovery(values=[
+        {"type": 1, "value": {"subtype": 4, "id": b"\x02\x00\x00\x00\x00\x01"}},
+        {"type": 2, "value": {"subtype": 7, "id": b"1"}}, {"type": 3, "value": 120}])))
+    gtp = pktspec.decode(bytes(Ethernet() / IPv4() / UDP() / GTPv1U(teid=7) / IPv4()))
+    assert [compile_filter(f)(lldp) for f in ("lldp", "cdp", "gtp")] == [True, False, False]
+    assert [compile_filter(f)(gtp) for f in ("lldp", "gtp", "gtp.teid == 7")] == \
+        [False, True, True]
+    modbus = pktspec.decode(bytes(Ethernet() / IPv4() / TCP() / ModbusTCP(
+        transaction_identifier=1, unit_identifier=1, function_code=6, address=1, value=3)))
+    assert [compile_filter(f)(modbus) for f in ("mbtcp", "gtp")] == [True, False]

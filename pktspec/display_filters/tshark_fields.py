@@ -17,7 +17,8 @@ from pktspec.runtime.packet import Packet
 _ALIASES = {"ip": "IPv4", "eth": "Ethernet", "ip6": "IPv6", "icmp": "ICMPv4",
             "wlan": "Dot11", "radiotap": "RadioTap", "data": "Payload", "vlan": "Dot1Q",
             "sll": "LinuxSLL", "dhcp": "DHCPv4", "esp": "IPSecESP", "ah": "IPSecAH",
-            "null": "Loopback"}
+            "null": "Loopback", "lldp": "LinkLayerDiscovery", "cdp": "CiscoDiscovery",
+            "gtp": "GTPv1U", "vrrp": "VRRPv2", "mbtcp": "ModbusTCP"}
 """tshark's protocol names that differ from the layer names."""
 _FIELD_ALIASES = {"srcport": ("src_port",), "dstport": ("dst_port",), "proto": ("protocol",),
                   "type": ("ethertype",), "len": ("length", "total_length", "payload_length"),

@@ -26,10 +26,10 @@ from typing import Any
 
 import construct as _c
 
-from pktspec.runtime.constructs import register_extern
+from pktspec.runtime.constructs import inet_checksum, register_checksum, register_extern
 
-__all__ = ["ROOT_NAME", "build_dns_name", "build_http_fields", "parse_dns_name",
-           "parse_http_fields"]
+__all__ = ["ROOT_NAME", "build_dns_name", "build_http_fields", "cdp_checksum",
+           "parse_dns_name", "parse_http_fields"]
 
 ROOT_NAME = "<Root>"
 """How the root name (a single zero byte) reads, as in tshark."""
@@ -205,3 +205,20 @@ def build_http_fields(value: Any, context: Any) -> bytes:
 
 
 register_extern("http_fields", parse_http_fields, build_http_fields, empty=[])
+
+
+def cdp_checksum(data: bytes) -> int:
+    """CDP's checksum (cdp.layer): the Internet checksum, except for the last byte of an
+    odd-length packet, which Cisco's implementation adds as a signed value in the low-order
+    position where RFC 1071 pads it into the high-order one. In one's complement a
+    negative byte b - 256 is 0xFF00 | (b - 1), so the sum is that of the even part and that
+    word; tshark checks CDP the same way (tests/protocols/test_cdp.py compares)."""
+    data = bytes(data)
+    if not len(data) & 1:
+        return inet_checksum(data)
+    last = data[-1]
+    word = last if last < 0x80 else 0xFF00 | (last - 1)
+    return inet_checksum(data[:-1], word.to_bytes(2, "big"))
+
+
+register_checksum("cdp_checksum", cdp_checksum, bits=16)

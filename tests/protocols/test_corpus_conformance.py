@@ -370,6 +370,7 @@ TSHARK_NAMES = {
     "IPv6Destination": "ipv6.dstopts", "IPSecAH": "ah", "IPSecESP": "esp", "ICMPv4": "icmp",
     "DNSOverTCP": "dns", "DHCPv4": "dhcp", "Payload": "data", "Fragment": "data",
     "Dot11": "wlan", "HTTPRequest": "http", "HTTPResponse": "http",
+    "LinkLayerDiscovery": "lldp", "CiscoDiscovery": "cdp",
 }
 TSHARK_PREFIXES = (("ICMPv6", "icmpv6"), ("MLD", "icmpv6"))
 TSHARK_ALIASES = {"pppoed": "pppoe", "pppoes": "pppoe"}

@@ -89,11 +89,11 @@ def test_ethernet_802_3_length_frame_goes_to_llc_and_keeps_padding_as_trailer():
     llc = bytes([0x42, 0x42, 0x03]) + b"\x00" * 35  # spanning tree BPDU: 38 bytes
     frame = eth(len(llc), llc + b"\xee" * 8)  # padded
     p = decoded(frame)
-    assert names(p) == ["Ethernet", "LLC", "Payload"]
+    assert names(p) == ["Ethernet", "LLC", "STP"]
     e, llc_layer = p.layers[0], p.layers[1]
     assert e.ethertype == 38 and bytes(e.trailer) == b"\xee" * 8
     assert llc_layer.dsap == 0x42 and llc_layer.control == 3 and llc_layer.control_high is None
-    assert len(p.layers[2].payload) == 35
+    assert len(p.layers[2].contents) == 35 and len(p.layers[2].payload) == 0
 
 
 def test_llc_i_frame_has_two_control_bytes():
@@ -125,7 +125,7 @@ def test_vlan_tags_stack_to_any_depth():
 
 
 def test_vlan_tag_in_front_of_an_802_3_frame():
-    llc = bytes([0x42, 0x42, 0x03, 0, 0])
+    llc = bytes([0xF0, 0xF0, 0x03, 0, 0])  # NetBIOS SAPs: no layer bound after LLC
     p = decoded(eth(0x8100, struct.pack(">HH", 7, len(llc)) + llc + b"\0" * 4))
     assert names(p) == ["Ethernet", "Dot1Q", "LLC", "Payload"]
     assert bytes(p.layers[1].trailer) == b"\0" * 4
@@ -140,7 +140,7 @@ def test_linux_sll_and_sll2():
     sll2 = struct.pack(">HHIHBB8s", 0x86DD, 0, 3, 1, 0, 6, MAC_A + b"\0\0") + ipv6(59, b"")
     p = decoded(sll2, "LinuxSLL2")
     assert names(p) == ["LinuxSLL2", "IPv6"] and p.layers[0].interface_index == 3
-    llc = struct.pack(">HHH8sH", 0, 1, 6, MAC_A + b"\0\0", 4) + bytes([0x42, 0x42, 3])
+    llc = struct.pack(">HHH8sH", 0, 1, 6, MAC_A + b"\0\0", 4) + bytes([0xF0, 0xF0, 3])
     assert names(decoded(llc, "LinuxSLL")) == ["LinuxSLL", "LLC"]
 
 
