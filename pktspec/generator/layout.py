@@ -79,7 +79,7 @@ class UnitPlanner(ExpressionSpelling, ScalarSegments, VariableParts, ConstructFo
     # ---- planning ----
     def plan(self) -> LayerModel:
         unit = self.unit
-        members = self.members = list(unit.members)
+        members = self.members = _statements_after_bit_runs(list(unit.members))
         i = 0
         while i < len(members):
             m = members[i]
@@ -162,6 +162,26 @@ class UnitPlanner(ExpressionSpelling, ScalarSegments, VariableParts, ConstructFo
             relations=relations, build_info=self.build_info(), tail_lines=tail,
             trailer_lines=self.trailer_lines,
             guard=self.mod.guard(self.unit) if self.unit.kind == "layer" else "None")
+
+
+def _statements_after_bit_runs(members: list) -> list:
+    """members with each ``requires`` or ``let`` that sits between bit fields sharing a
+    byte (``a: u4; requires a == 1; b: u4;``) moved to just after the byte they share: the
+    fields of one byte are read together, and a statement between them would split the
+    byte in two. Nothing a statement reads can come after it in the same byte's fields."""
+    out: list = []
+    pending: list = []
+    bits = 0
+    for m in members:
+        if not hasattr(m, "ftype"):
+            (pending if bits % 8 else out).append(m)
+            continue
+        out.append(m)
+        bits = bits + m.ftype.bits if m.ftype.bits else 0
+        if bits % 8 == 0:
+            out += pending
+            pending = []
+    return out + pending
 
 
 def _referenced_names(unit: Unit) -> set[str]:
