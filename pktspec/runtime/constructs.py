@@ -633,10 +633,16 @@ class RepeatUntil(_c.RepeatUntil):
     def _build(self, obj, stream, context, path):
         predicate = self.predicate
         built = _c.ListContainer()
-        for i, item in enumerate(obj or ()):
+        items = list(obj or ())
+        for i, item in enumerate(items):
             context._index = i
             built.append(self.subcon._build(item, stream, context, path))
             if (predicate(built[-1], built, context) if callable(predicate) else predicate):
+                if i + 1 < len(items):  # the list would end here: what follows is lost
+                    raise _c.ExplicitError(
+                        f"item {i} ends the list (its `until` condition holds), so the "
+                        f"{len(items) - i - 1} item(s) after it would not be read back: "
+                        "end the list with its last item", path=path)
                 return built
         # no item ends the list (an empty or unset list, or one written without its end):
         # append the terminator, when one can be worked out

@@ -68,3 +68,13 @@ def test_no_terminator_to_make_keeps_the_clear_error(loaded):
         serialize(layer("UT4")(tags=[{"id": 1, "v": 2}]))
     with pytest.raises(BuildError, match="(?s)UT4.*the last item must end the list"):
         serialize(layer("UT4")())
+
+
+def test_an_item_that_ends_the_list_before_others_is_an_error(loaded):
+    """Items after one that meets the `until` condition would never be read back: the
+    builder refuses rather than drop them (GTP extension headers given without next_type
+    lost the later ones)."""
+    with pytest.raises(BuildError, match=r"item 0 ends the list .* the 1 item\(s\) after it"):
+        serialize(layer("UT")(x=5, tags=[{"id": 0}, {"id": 2, "v": 3}]))
+    assert serialize(layer("UT")(x=5, tags=[{"id": 2, "v": 3}, {"id": 0}])) == \
+        bytes([5, 2, 3, 0])
