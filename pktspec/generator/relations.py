@@ -291,15 +291,20 @@ class BuildRelations:
                         names.append(a.name)
         return names
 
-    def next_unless(self) -> tuple[str, str, int | None, int | None] | None:
+    def next_unless(self) -> tuple[str, str, int | str | None, int | None] | None:
         """What ``next by ... unless field == K -> Layer`` says the builder must write in
         field: (field, Layer, value when the next layer is Layer, value when it is not), a
         value None where the rule does not decide it. MPLS's ``unless stack_bottom == 0 ->
-        MPLS`` gives ('stack_bottom', 'MPLS', 0, 1): only the last label is the bottom."""
+        MPLS`` gives ('stack_bottom', 'MPLS', 0, 1): only the last label is the bottom.
+        Ethernet's ``unless ethertype <= 1500 -> LLC`` gives ('ethertype', 'LLC',
+        'len(payload)', None): the payload's length before LLC (payload_length_unless)."""
         nxt = self.unit.next
         if not isinstance(nxt, ast.NextBy) or nxt.unless is None or nxt.instead is None:
             return None
         e = nxt.unless
+        length = self.payload_length_unless(e)
+        if length is not None:
+            return length, nxt.instead, "len(payload)", None
         if not isinstance(e, ast.BinOp) or e.op not in ("==", "!="):
             return None
         name, other = (e.left, e.right) if isinstance(e.left, ast.Name) else (e.right, e.left)
@@ -314,6 +319,21 @@ class BuildRelations:
         if e.op == "==":
             return cf.name, nxt.instead, k, flipped
         return cf.name, nxt.instead, flipped, k
+
+    def payload_length_unless(self, e: ast.Expr) -> str | None:
+        """The field that is the payload's length exactly when the ``unless`` condition
+        holds, or None: Ethernet's ``payload = ethertype <= 1500 ? ethertype : remaining``
+        with ``next by ethertype unless ethertype <= 1500 -> LLC``. Before LLC the builder
+        then writes the payload's length there (an 802.3 frame), else the binding's value."""
+        payload = self.unit.payload
+        if not isinstance(payload, ast.Cond) or not isinstance(payload.then, ast.Name):
+            return None
+        if expr_text(payload.test) != expr_text(e):
+            return None
+        cf = self.unit.field(payload.then.name)
+        if cf is None or cf.node.value is not None or cf.name not in self.next_fields():
+            return None
+        return cf.name
 
     def checked_when(self) -> list[tuple[str, str]]:
         """(field, test) for each checksum written as ``c ? checksum(...) : K``: the sender

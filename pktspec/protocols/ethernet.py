@@ -125,6 +125,7 @@ class Ethernet(_Layer):
     DEFAULTS = {}
     RELATIONS = ()
     NEXT = ('EtherType', ('ethertype',))
+    NEXT_UNLESS = ('ethertype', 'LLC', 'len(payload)', None)
 
     def _decode(self, buf, off, end):
         if end - off < 14:

@@ -77,6 +77,7 @@ class Dot1Q(_Layer):
     DEFAULTS = {}
     RELATIONS = ()
     NEXT = ('EtherType', ('ethertype',))
+    NEXT_UNLESS = ('ethertype', 'LLC', 'len(payload)', None)
 
     def _decode(self, buf, off, end):
         if end - off < 4:
@@ -137,6 +138,7 @@ class Dot1AD(_Layer):
     DEFAULTS = {}
     RELATIONS = ()
     NEXT = ('EtherType', ('ethertype',))
+    NEXT_UNLESS = ('ethertype', 'LLC', 'len(payload)', None)
 
     def _decode(self, buf, off, end):
         if end - off < 4:

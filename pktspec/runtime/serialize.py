@@ -78,7 +78,7 @@ class _State:
     """One layer on its way to bytes."""
 
     __slots__ = ("layer", "plan", "values", "ctx", "decoded", "edited", "forced", "dirty",
-                 "provider", "before", "trailer_was")
+                 "provider", "before", "trailer_was", "payload_length")
 
     def __init__(self, layer: Layer, plan: LayerPlan, values: dict[str, Any],
                  decoded: bool) -> None:
@@ -97,9 +97,12 @@ class _State:
         self.provider: _State | None = None
         self.before: dict[str, Any] | None = None  # a decoded layer's values as decoded
         self.trailer_was = 0  # the bytes its trailer fields took as decoded (see _edits)
+        self.payload_length: str | None = None  # a field to set to len(payload) (NEXT_UNLESS)
 
 
 _NOTHING: frozenset[str] = frozenset()
+PAYLOAD_LENGTH = "len(payload)"
+"""NEXT_UNLESS's value for a field that holds the payload's length before that next layer."""
 
 
 def serialize(*parts: Part | Packet | LayerStack | Iterable[Part],
@@ -164,17 +167,21 @@ def _prepare(layer: Layer, nxt: Any) -> _State:
             # a conditional field the edit gave: what its condition reads goes stale
             st.edited |= plan.imply_edited(values, st.edited)
         st.dirty = bool(st.edited)
-    for name in plan.next_fields:
-        if values[name] is None:
-            value = _bound_value(plan.next_table, type(nxt)) if nxt is not None and \
-                type(nxt) is not bytes else None
-            values[name] = plan.fallback[name] if value is None else value
     unless = plan.next_unless
     if unless is not None and values[unless[0]] is None:
         name, layer_name, when, otherwise = unless
         value = when if getattr(nxt, "name", None) == layer_name and \
             type(nxt) is not bytes else otherwise
-        values[name] = plan.fallback[name] if value is None else value
+        if value == PAYLOAD_LENGTH:  # an 802.3 length before LLC: known in pass 2
+            st.payload_length = name
+            value = 0
+        if value is not None or name not in plan.next_fields:  # (else: the binding's)
+            values[name] = plan.fallback[name] if value is None else value
+    for name in plan.next_fields:
+        if values[name] is None:
+            value = _bound_value(plan.next_table, type(nxt)) if nxt is not None and \
+                type(nxt) is not bytes else None
+            values[name] = plan.fallback[name] if value is None else value
     return st
 
 
@@ -242,6 +249,8 @@ def _provider(states: list, i: int) -> _State | None:
 def _encode(st: _State, payload: bytes, last: bool, provider: _State | None,
             modes: tuple[bool | None, bool | None]) -> bytes:
     layer, plan = st.layer, st.plan
+    if st.payload_length is not None:
+        st.values[st.payload_length] = len(payload)
     if st.decoded:
         buf = layer._buf
         if last:

@@ -146,3 +146,20 @@ def test_layers_without_a_format_build_only_as_decoded():
 def test_text_is_not_a_payload():
     with pytest.raises(TypeError, match="encode text first"):
         serialize(layer("UDP")(), "text")
+
+
+def test_an_802_3_frame_gets_its_length_before_llc():
+    """Ethernet's and Dot1Q's type field is the payload's length before LLC (`payload =
+    ethertype <= 1500 ? ethertype : remaining` with `unless ethertype <= 1500 -> LLC`): the
+    builder writes it, where it wrote 0 (so the frame decoded as an empty LLC)."""
+    from pktspec.layers import LLC, STP, Dot1Q, Ethernet, IPv4
+
+    bpdu = LLC(dsap=0x42, ssap=0x42, control=3) / STP()
+    for stack, at in ((Ethernet() / bpdu, 12), (Ethernet() / Dot1Q(vlan_id=5) / bpdu, 16)):
+        data = pktspec.serialize(stack)
+        assert int.from_bytes(data[at:at + 2], "big") == len(data) - at - 2
+        packet = pktspec.decode(data)
+        assert [x.name for x in packet.layers][-2:] == ["LLC", "STP"] and packet.error is None
+    given = pktspec.serialize(Ethernet(ethertype=100) / bpdu)
+    assert given[12:14] == bytes([0, 100])  # a length given stays
+    assert pktspec.serialize(Ethernet() / IPv4())[12:14] == b"\x08\x00"  # others: bindings
