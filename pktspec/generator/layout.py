@@ -75,6 +75,7 @@ class UnitPlanner(ExpressionSpelling, ScalarSegments, VariableParts, ConstructFo
         self.sizeof_targets = _sizeof_targets(unit)
         self.trailer_lines: list[str] = []  # TRAILER's lines (the fields after the payload)
         self.in_trailer = False  # TRAILER's lines are being written: header names read apart
+        self.optional_lets: set[str] = set()  # lets that read a conditional field
 
     # ---- planning ----
     def plan(self) -> LayerModel:
@@ -120,17 +121,34 @@ class UnitPlanner(ExpressionSpelling, ScalarSegments, VariableParts, ConstructFo
 
     def emit_let(self, m: ast.Let) -> None:
         self.slots.append(m.name)
-        self.lines.append(f"self.{m.name} = {self.fast()(m.expr)}")
-        self.format_lines.append(f'"{m.name}" / _c.Computed(_let(lambda this: {self.cons()(m.expr)})),'
-                                 f"  # {self.where(m.pos)}")
+        value = self.fast()(m.expr)
+        if self.reads_optional(m.expr):  # None (absent) when a field it reads is absent
+            self.optional_lets.add(m.name)
+            self.lines += ["try:", f"    self.{m.name} = {value}",
+                           "except TypeError:  # it reads a conditional field that is absent",
+                           f"    self.{m.name} = None"]
+            optional = ", optional=True"
+        else:
+            self.lines.append(f"self.{m.name} = {value}")
+            optional = ""
+        self.format_lines.append(f'"{m.name}" / _c.Computed(_let(lambda this: '
+                                 f'{self.cons()(m.expr)}{optional})),  # {self.where(m.pos)}')
         self.infos.append(f"_FieldInfo({m.name!r}, 'let', line={m.pos.line}, kind='let'),")
         self.decoded.add(m.name)
+
+    def reads_optional(self, e: ast.Expr) -> bool:
+        """Whether e reads a conditional field, or a let that does (it may be None)."""
+        for name in names_in(e):
+            cf = self.unit.field(name)
+            if (cf is not None and cf.node.cond is not None) or name in self.optional_lets:
+                return True
+        return False
 
     def emit_requires(self, m: ast.Requires) -> None:
         message = m.message or "requirement failed"
         self.lines += [f"if not {self.fast()(m.expr)}:",
                        f"    raise self._fail('requires', off, {message!r})"]
-        self.format_lines.append(f"_c.Check(lambda this: {self.cons()(m.expr)}),")
+        self.format_lines.append(f"_Requires(lambda this: {self.cons()(m.expr)}, {message!r}),")
 
     def finish(self) -> LayerModel:
         lines = self.lines

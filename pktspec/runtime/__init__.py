@@ -75,11 +75,15 @@ from __future__ import annotations
 
 from pktspec.errors import DecodeError, PktspecError
 
-API_VERSION = 2
+API_VERSION = 3
 """The version of the generated-module contract (docs/GENERATED.md) this runtime implements.
 2 (pktspec 0.3.0): dispatch calls ``DispatchTable.refused`` when a guard refuses; TRAILER
 reads the header's values as its context's keywords; FRAMED, CHECKED_WHEN and
-``_payload_wanted`` are read from layer classes. Modules of contract 1 still run."""
+``_payload_wanted`` are read from layer classes. 3 (0.4.0): FORMAT's checks are
+``constructs.Requires`` (with the file's message), ``let(fn, optional=True)`` for a let
+over a conditional field, NEXT_UNLESS may say ``"len(payload)"``, and a layer cut before
+its trailer ends is decoded with the trailer left out. Modules of contracts 1 and 2 still
+run."""
 
 MIN_API_VERSION = 1
 """The oldest contract version this runtime still runs."""

@@ -211,16 +211,18 @@ def find(buf: Any, term: bytes, start: int, end: int) -> int:
         return i + start if i >= 0 else -1
 
 
-def let(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+def let(fn: Callable[[Any], Any], optional: bool = False) -> Callable[[Any], Any]:
     """A ``let`` value in FORMAT: while building, the fields it reads may not be computed
     yet (a length the builder fills in later); a let is not on the wire, so it is None then
-    instead of an error. Parsing still raises."""
+    instead of an error. An ``optional`` let reads a conditional field, and is None (absent)
+    when that field is, as the fast path's is; other lets still raise when parsing."""
     def value(this: Any) -> Any:
-        """fn(this), or None when building reads a value not computed yet."""
+        """fn(this), or None when it reads a value not there (yet)."""
         try:
             return fn(this)
         except TypeError:
-            if getattr(this, "_building", False) or getattr(this, "_sizing", False):
+            if optional or getattr(this, "_building", False) or \
+                    getattr(this, "_sizing", False):
                 return None
             raise
     return value
@@ -562,6 +564,24 @@ def _reason(exc: Exception) -> str:
 def _consumed_nothing(path: str) -> _c.ExplicitError:
     return _c.ExplicitError("an item of this array takes no bytes, so the array would never "
                             "end", path=path)
+
+
+class Requires(_c.Check):
+    """``requires expr : "message";`` in FORMAT: construct's Check, failing with the
+    message the .layer file gives (construct's own says only "check failed"), which a
+    malformed struct in a list (PartialList) or a DecodeError then shows."""
+
+    def __init__(self, func: Any, message: str) -> None:
+        super().__init__(func)
+        self.message = message
+
+    def _parse(self, stream, context, path):
+        if not _c.evaluate(self.func, context):
+            raise _c.CheckError(self.message, path=path)
+
+    def _build(self, obj, stream, context, path):
+        if not _c.evaluate(self.func, context):
+            raise _c.CheckError(self.message, path=path)
 
 
 class PartialList(_c.ListContainer):
