@@ -115,9 +115,18 @@ class LayerBoundaries:
         return parts[0] if len(parts) == 1 else f"({' + '.join(parts)})"
 
     def next_lines(self) -> list[str]:
-        nxt = self.unit.next
-        if nxt is None:
-            return ["return None"]
+        """The end of _decode: each next rule, those with `if cond` tried in order."""
+        rules = self.unit.nexts
+        out: list[str] = []
+        for rule, table in rules:
+            lines = self.rule_lines(rule, table)
+            if rule.when is None:
+                return out + lines
+            out += [f"if {self.fast()(rule.when)}:", *("    " + line for line in lines)]
+        return [*out, "return None"]
+
+    def rule_lines(self, nxt: ast.NextFixed | ast.NextBy, table_name: str | None) -> list[str]:
+        """One next rule: a fixed layer, or a lookup in its table (guards, heuristics)."""
         if isinstance(nxt, ast.NextFixed):
             return [f"return {self.mod.ref(nxt.layer)}"]
         out = []
@@ -125,7 +134,7 @@ class LayerBoundaries:
         if nxt.unless is not None:
             instead = self.mod.ref(nxt.instead) if nxt.instead is not None else "None"
             out += [f"if {fx(nxt.unless)}:", f"    return {instead}"]
-        table = self.mod.table(self.unit.next_table)
+        table = self.mod.table(table_name)
         values = [fx(e) for e in nxt.exprs]
         gets = " or ".join(f"{table}.get({v})" for v in values)
         # A hit in a table without guards returns at once; guards and heuristics (rare)

@@ -216,9 +216,10 @@ def _referenced_names(unit: Unit) -> set[str]:
             exprs += [m.node.cond, m.node.check, t.size, t.sized, t.count, t.array_size]
             if m.node.check is not None:  # a checked field is read back by its check
                 exprs.append(ast.Name(m.name, m.node.pos))
-    nxt = unit.next
-    if isinstance(nxt, ast.NextBy):
-        exprs += [*nxt.exprs, nxt.unless]
+    for nxt, _table in unit.nexts:
+        exprs.append(nxt.when)
+        if isinstance(nxt, ast.NextBy):
+            exprs += [*nxt.exprs, nxt.unless]
     names: set[str] = set()
     for e in exprs:
         names |= names_in(e)

@@ -179,9 +179,14 @@ class BuildRelations:
         when = self.checked_when()
         if when:
             out += ["CHECKED_WHEN = {", *[f"    {n!r}: lambda c: {t}," for n, t in when], "}"]
-        conditions = self.conditions()
+        conditions = self.conditions()  # (also works out computed_lengths)
         if conditions:
             out += ["CONDITIONS = (", *[f"    {c!r}," for c in conditions], ")"]
+        alternatives = self.next_alternatives()
+        if alternatives:
+            out += ["NEXT_ALTERNATIVES = (",
+                    *[f"    ({t!r}, {f!r}, lambda c: {test}, {ways!r}),"
+                      for t, f, test, ways in alternatives], ")"]
         return out
 
     def conditions(self) -> list[tuple[str, str, tuple]]:
@@ -277,12 +282,31 @@ class BuildRelations:
         except _NotConstant:
             return None
 
-    def next_fields(self) -> list[str]:
-        """The fields ``next by`` reads, which the builder fills from the binding of the
-        layer stacked on top."""
-        nxt = self.unit.next
+    def next_alternatives(self) -> list[tuple[str, tuple[str, ...], str, tuple]]:
+        """``(table, fields, test, settings)`` for each ``next by ... if cond`` after the
+        first rule: when the first rule's table does not bind the layer stacked on top, the
+        builder takes the first of these whose table does, fills the fields from that
+        binding and, when test (cond over the values) is false, makes cond hold with the
+        settings (conditions(): ``oui == OUI.Cisco`` gives ``(('oui', '=', 12),)``)."""
+        out = []
+        for rule, table in self.unit.nexts[1:]:
+            if not isinstance(rule, ast.NextBy) or table is None or rule.when is None:
+                continue
+            ways = self.ways(rule.when)
+            out.append((table, tuple(self.next_fields(rule)), self.build()(rule.when),
+                        ways[0] if ways else ()))
+        return out
+
+    def next_fields(self, nxt: ast.NextBy | ast.NextFixed | None = None) -> list[str]:
+        """The fields ``next by`` reads (the first rule's, or nxt's), which the builder
+        fills from the binding of the layer stacked on top."""
+        table = self.unit.next_table
+        if nxt is None:
+            nxt = self.unit.next
+        else:
+            table = next((t for r, t in self.unit.nexts if r is nxt), None)
         names: list[str] = []
-        if isinstance(nxt, ast.NextBy) and self.unit.next_table is not None:
+        if isinstance(nxt, ast.NextBy) and table is not None:
             fields = {cf.name for cf in self.unit.fields}
             for e in nxt.exprs:
                 args = e.args if isinstance(e, ast.Call) and e.func in ("min", "max") else (e,)

@@ -217,6 +217,7 @@ class FlowStmt:
 class NextFixed:
     layer: str
     pos: Location
+    when: Expr | None = None  # ``next Layer if cond;``: this rule holds only when cond does
 
 
 @dataclass(frozen=True)
@@ -224,7 +225,9 @@ class NextBy:
     """``next by a, b in Table unless cond;``: the first value bound in the table wins.
 
     When ``unless`` holds the chain ends there, or goes on with the layer ``instead``
-    (``unless fragment_offset != 0 -> Fragment``).
+    (``unless fragment_offset != 0 -> Fragment``). With ``if cond`` the rule holds only
+    when cond does, and a later ``next`` rule is tried otherwise (SNAP: the protocol ID is
+    an EtherType when the OUI is 0, a Cisco protocol under Cisco's OUI).
     """
 
     exprs: tuple[Expr, ...]
@@ -232,6 +235,7 @@ class NextBy:
     unless: Expr | None
     pos: Location
     instead: str | None = None
+    when: Expr | None = None
 
 
 @dataclass(frozen=True)

@@ -193,12 +193,13 @@ class ToAst(Transformer):
         return ast.Trailer(tuple(fields), self._tok_pos(keyword), str(keyword))
 
     def next_fixed(self, meta, items):
-        return ast.NextFixed(str(items[0]), self._tok_pos(items[0]))
+        name, when = items
+        return ast.NextFixed(str(name), self._tok_pos(name), when)
 
     def next_by(self, meta, items):
-        *exprs, table, unless, instead = items
+        *exprs, table, unless, instead, when = items
         return ast.NextBy(tuple(exprs), str(table) if table else None, unless, self._pos(meta),
-                          str(instead) if instead else None)
+                          str(instead) if instead else None, when)
 
     # ---- types ----
     def named_type(self, meta, items):

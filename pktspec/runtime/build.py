@@ -69,6 +69,8 @@ class LayerPlan(FormatHalves, Implications):
         self.pseudo_fn = getattr(cls, "PSEUDO_HEADER", None)
         nxt = getattr(cls, "NEXT", None)
         self.next_table, self.next_fields = nxt if nxt else (None, ())
+        # (table, fields, test, settings) of the `next by ... if cond` rules after the first
+        self.next_alternatives = getattr(cls, "NEXT_ALTERNATIVES", ())
         self.next_unless = getattr(cls, "NEXT_UNLESS", None)
         self._conditions(cls)
         self._initial(cls, infos)

@@ -181,6 +181,9 @@ def _prepare(layer: Layer, nxt: Any) -> _State:
         if values[name] is None:
             value = _bound_value(plan.next_table, type(nxt)) if nxt is not None and \
                 type(nxt) is not bytes else None
+            if value is None and plan.next_alternatives and nxt is not None and \
+                    type(nxt) is not bytes:
+                value = _alternative_value(st, name, type(nxt))
             values[name] = plan.fallback[name] if value is None else value
     return st
 
@@ -231,6 +234,28 @@ def _bound_value(table_name: str, cls: type) -> int | None:
         if binding.cls is cls:
             _BOUND[key] = (table, binding.value)
             return binding.value
+    return None
+
+
+def _alternative_value(st: _State, name: str, cls: type) -> int | None:
+    """The value for next-layer field name from the first ``next by ... if cond`` rule
+    whose table binds cls, its condition made to hold (SNAP()/STP() is Cisco's PVST+: the
+    OUI becomes Cisco's), or None when no rule binds cls."""
+    values = st.values
+    for table, fields, test, settings in st.plan.next_alternatives:
+        if name not in fields:
+            continue
+        value = _bound_value(table, cls)
+        if value is None:
+            continue
+        try:
+            holds = bool(test(st.ctx))
+        except (AttributeError, TypeError, ValueError):
+            holds = False
+        if not holds:
+            for field, how, k in settings:
+                values[field] = (values[field] or 0) | k if how == "|" else k
+        return value
     return None
 
 

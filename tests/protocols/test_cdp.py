@@ -10,8 +10,8 @@ Also: the builder fills the lengths and the checksum, decoding and building agai
 same bytes, the fast decoder agrees with the construct FORMAT, and a packet cut short says
 where the cut is.
 
-A known gap is a test marked xfail (strict: it fails once fixed, to be unmarked then):
-SNAP dispatches only OUI 0 (ethernet.layer), so CDP under Cisco's OUI stays Payload."""
+Under SNAP, CDP is found by SNAP's second next rule (Cisco's protocol IDs under Cisco's
+OUI)."""
 
 from __future__ import annotations
 
@@ -33,10 +33,9 @@ CDP_MULTICAST = "01:00:0c:cc:cc:cc"
 
 def over_snap(cdp: CiscoDiscovery) -> bytes:
     """An 802.3 frame with LLC, SNAP (Cisco's OUI, protocol ID 0x2000) and the CDP packet,
-    padded to 60 bytes. The builder leaves an 802.3 length field to the caller."""
-    inner = pktspec.serialize(LLC(dsap=0xAA, ssap=0xAA, control=3), SNAP(oui="Cisco"), cdp)
-    frame = pktspec.serialize(Ethernet(src=SWITCH, dst=CDP_MULTICAST, ethertype=len(inner)),
-                              inner)
+    padded to 60 bytes; the builder fills the 802.3 length and the protocol ID."""
+    frame = pktspec.serialize(Ethernet(src=SWITCH, dst=CDP_MULTICAST),
+                              LLC(dsap=0xAA, ssap=0xAA, control=3), SNAP(oui="Cisco"), cdp)
     return frame + bytes(max(0, 60 - len(frame)))
 
 
@@ -47,11 +46,9 @@ def over_gre(cdp: CiscoDiscovery) -> bytes:
 
 
 def cdp_of(packet) -> CiscoDiscovery:
-    """The CDP layer of a packet; under SNAP (not dispatched yet, see the xfail test below)
-    the SNAP payload decoded as CDP."""
+    """The CDP layer of a packet (over SNAP or GRE)."""
     layer = packet.layer(CiscoDiscovery)
-    if layer is None:
-        layer = pktspec.decode(bytes(packet[SNAP].payload), first=CiscoDiscovery)[CiscoDiscovery]
+    assert layer is not None, [x.name for x in packet.layers]
     return layer
 
 
@@ -293,9 +290,6 @@ def test_the_corpus_cdp_packets_read_as_tshark_shows_them():
 # ---- known gaps ------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="SNAP dispatches by protocol ID only when the OUI is 0 "
-                   "(ethernet.layer); CDP under Cisco's OUI needs a table SNAP consults for "
-                   "other OUIs")
 def test_cdp_under_ciscos_snap_oui_is_a_layer_of_the_chain():
     p = pktspec.decode(FRAMES[0])
     assert p[SNAP].oui == OUI.Cisco and p[SNAP].protocol_id == 0x2000

@@ -108,9 +108,20 @@ def test_snap_with_oui_zero_carries_an_ethertype():
     snap = bytes([0xAA, 0xAA, 0x03, 0, 0, 0, 0x08, 0x00]) + inner
     p = decoded(eth(len(snap), snap))
     assert names(p) == ["Ethernet", "LLC", "SNAP", "IPv4", "UDP", "Payload"]
-    cisco = bytes([0xAA, 0xAA, 0x03, 0, 0, 0x0C, 0x20, 0x00]) + b"cdp"
-    p = decoded(eth(len(cisco), cisco))
-    assert names(p) == ["Ethernet", "LLC", "SNAP", "Payload"] and p.layers[2].oui == 0x0C
+    other = bytes([0xAA, 0xAA, 0x03, 0x08, 0x00, 0x07, 0x80, 0x9B]) + b"atalk"  # AppleTalk
+    p = decoded(eth(len(other), other))
+    assert names(p) == ["Ethernet", "LLC", "SNAP", "Payload"] and p.layers[2].oui == 0x080007
+
+
+def test_snap_under_ciscos_oui_dispatches_on_ciscos_protocol_ids():
+    """`next by protocol_id in EtherType if oui == 0; next by ... in CiscoSNAPProtocol if
+    oui == OUI.Cisco;`: the same protocol ID field, another table by the OUI."""
+    cisco = bytes([0xAA, 0xAA, 0x03, 0, 0, 0x0C, 0x20, 0x00]) + bytes([2, 180, 0, 0])
+    p = pktspec.decode(eth(len(cisco), cisco))
+    assert names(p)[:4] == ["Ethernet", "LLC", "SNAP", "CiscoDiscovery"]
+    assert p.layers[2].oui == 0x0C
+    ipv4_id = bytes([0xAA, 0xAA, 0x03, 0, 0, 0x0C, 0x08, 0x00]) + ipv4(17, udp(1, 2, b""))
+    assert names(decoded(eth(len(ipv4_id), ipv4_id))) == ["Ethernet", "LLC", "SNAP", "Payload"]
 
 
 def test_vlan_tags_stack_to_any_depth():

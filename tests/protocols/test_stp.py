@@ -334,3 +334,26 @@ def test_generated_bpdus_decode_build_back_and_both_decoders_agree(stp, tagged):
     for name, value in stp.fields().items():
         if value is not None:
             assert decoded[name] == value, name
+
+
+def test_pvst_plus_is_stp_under_ciscos_snap_oui():
+    """Cisco's PVST+ sends the BPDU in SNAP with Cisco's OUI and protocol ID 0x010b: SNAP's
+    second next rule finds STP there, and the builder, given SNAP()/STP(), takes that rule
+    (EtherType binds no STP) and makes its condition hold: Cisco's OUI."""
+    from pktspec.layers import SNAP
+
+    frame = pktspec.serialize(Ethernet(dst="01:00:0c:cc:cc:cd"),
+                              LLC(dsap=0xAA, ssap=0xAA, control=3), SNAP(), STP(root_mac=BRIDGE))
+    packet = pktspec.decode(frame)
+    snap = packet[SNAP]
+    assert (snap.oui, snap.protocol_id) == (0x00000C, 0x010B)
+    assert [x.name for x in packet.layers][-2:] == ["SNAP", "STP"]
+    assert packet[STP].root_mac == BRIDGE
+
+
+def test_the_corpus_pvst_plus_bpdus_decode_as_stp():
+    corpus_or_skip()
+    packets = list(pktspec.open(CAPTURES / "proto__td-gre-various.pcap"))
+    pvst = [p for p in packets if p.layer("SNAP") is not None and p.layer("STP") is not None]
+    assert len(pvst) == 42
+    assert all(p["SNAP"].protocol_id == 0x010B for p in pvst)

@@ -42,8 +42,11 @@ class Unit:
     header: ast.Expr | None = None
     payload: ast.Expr | None = None
     flow: ast.FlowStmt | None = None
-    next: ast.NextFixed | ast.NextBy | None = None
-    next_table: str | None = None
+    next: ast.NextFixed | ast.NextBy | None = None  # the first next rule (the builder's)
+    next_table: str | None = None  # its table
+    # every next rule with its table (None for `next Layer;`), in source order; all but the
+    # last have `if cond` (`next by protocol_id in EtherType if oui == 0;`)
+    nexts: list[tuple[ast.NextFixed | ast.NextBy, str | None]] = field(default_factory=list)
     guard: ast.Guard | None = None
     quotes: bool = False
     pseudo_header: ast.Expr | None = None

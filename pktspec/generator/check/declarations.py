@@ -155,7 +155,7 @@ class DeclarationChecks:
         """A binding into a table that no layer dispatches on (none of this program's
         layers, no built-in layer, not the capture's link type) never takes effect: a
         warning, once per table and file, at its first binding."""
-        ours = {u.next_table for u in self.units.values() if u.next_table}
+        ours = {table for u in self.units.values() for _, table in u.nexts if table}
         reported: set[tuple[int, str]] = set()
         for b in self.bindings:
             key = (id(b.file), b.table)

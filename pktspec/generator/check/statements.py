@@ -51,10 +51,13 @@ class StatementChecks:
         elif isinstance(member, (ast.NextFixed, ast.NextBy)):
             if unit.kind != "layer":
                 self.error(member.pos, "only layers have a next layer")
-            elif unit.next is not None:
-                self.error(member.pos, "a layer has one 'next' statement")
-            self.check_next(member, unit, scope)
-            unit.next = member
+            elif unit.nexts and unit.nexts[-1][0].when is None:
+                self.error(member.pos, "a 'next' statement after one without 'if' is never "
+                           "used", "give each 'next' but the last an 'if <condition>'")
+            table = self.check_next(member, unit, scope)
+            unit.nexts.append((member, table))
+            if unit.next is None:
+                unit.next, unit.next_table = member, table
 
     def check_pseudo_header(self, member: ast.Assign, unit: Unit, scope: _Scope) -> None:
         """`pseudo_header = concat(...);`: the bytes a checksum of an enclosed layer covers
@@ -89,12 +92,15 @@ class StatementChecks:
                 self.error(member.pos, "flow endpoints must be addresses, integers or bytes")
         unit.flow = member
 
-    def check_next(self, member, unit: Unit, scope: _Scope) -> None:
-        if isinstance(member, ast.NextFixed):
-            self.check_layer_ref(member.layer, member.pos)
-            return
+    def check_next(self, member, unit: Unit, scope: _Scope) -> str | None:
+        """Check one next rule; return the table it looks in (None for `next Layer;`)."""
         next_scope = _Scope(unit=unit, params=scope.params, consts=self.consts,
                             known=dict(scope.known), next_by=True, header_len=True)
+        if member.when is not None:
+            self.check_expr(member.when, next_scope)
+        if isinstance(member, ast.NextFixed):
+            self.check_layer_ref(member.layer, member.pos)
+            return None
         for e in member.exprs:
             self.check_expr(e, next_scope)
         if member.unless is not None:
@@ -107,12 +113,12 @@ class StatementChecks:
             f = unit.field(first.name) if isinstance(first, ast.Name) else None
             if f is None and isinstance(first, ast.Name) and (id(unit), first.name) \
                     in self.untyped:
-                return  # its type is wrong: reported where it is declared
+                return None  # its type is wrong: reported where it is declared
             if f is None or f.ftype.kind != "enum":
                 self.error(member.pos, "'next by' needs 'in Table' unless its value is a field "
                            "of an enum type", "write: next by <expr> in <EnumName>;")
-                return
+                return None
             table = f.ftype.enum
         if table not in self.enums:
             self.unknown(table, member.pos, "enum", set(self.enums))
-        unit.next_table = table
+        return table
