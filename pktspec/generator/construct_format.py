@@ -113,20 +113,23 @@ class ConstructFormat:
         return (f"{name} / _c.If(lambda this: {self.cons()(cf.node.cond)}, {cons}),  "
                 f"# {self.where(cf.node.pos)}")
 
-    def construct_of(self, t: FieldType, bounded: bool = True) -> str:
+    def construct_of(self, t: FieldType, bounded: bool = True, element: bool = False) -> str:
+        """The construct of a part of type t; element: an array's item (in a layer too,
+        construct is then the only decoder, as everywhere in a struct)."""
         cx = self.cons()
+        only_construct = element or self.unit.kind == "struct"
         if t.sized is not None:
-            inner = self.construct_of(_unsized(t), bounded)
+            inner = self.construct_of(_unsized(t), bounded, element)
             if not bounded:
                 return inner
             return f"_c.FixedSized(lambda this: {cx(t.sized)}, {inner})"
-        if t.kind == "enum" and self.unit.kind == "struct":
-            # inside structs construct is the only decoder: show enum names (values stay ints)
+        if t.kind == "enum" and only_construct:
+            # where construct is the only decoder: show enum names (values stay ints)
             return f"_EnumInt({_int_construct(t.bits, t.signed, t.endian)}, {self.mod.ref(t.enum)})"
         if t.kind in ("int", "enum", "flags"):
             return _int_construct(t.bits, t.signed, t.endian)
         if t.kind == "addr":
-            if self.unit.kind == "struct":  # as text, like a layer's address fields
+            if only_construct:  # as text, like a layer's address fields
                 return f"_AddressText(_c.Bytes({t.bits // 8}), {t.addr!r})"
             return f"_c.Bytes({t.bits // 8})"
         if t.kind == "bytes":
@@ -165,7 +168,7 @@ class ConstructFormat:
             table = ", ".join(f"{k!r}: {v}" for k, v in sorted(cases))
             return f"_c.Switch(lambda this: {cx(t.selector)}, {{{table}}}, default={default})"
         if t.kind == "array":
-            elem = self.construct_of(t.element)
+            elem = self.construct_of(t.element, element=True)
             if t.count is not None:
                 return f"_c.Array(lambda this: {cx(t.count)}, {elem})"
             if t.until is not None:

@@ -68,8 +68,8 @@ _T_IPProtocol = _REGISTRY.table('IPProtocol')
 _T_VRRPType = _REGISTRY.table('VRRPType')
 _T_VRRPv2AuthType = _REGISTRY.table('VRRPv2AuthType')
 
-_F_VRRPv2_ip_address = _c.Array(lambda this: this['count_ip_addr'], _c.Bytes(4))
-_F_VRRPv2_ipv6_address = _c.Array(lambda this: this['count_ip_addr'], _c.Bytes(16))
+_F_VRRPv2_ip_address = _c.Array(lambda this: this['count_ip_addr'], _AddressText(_c.Bytes(4), 'ipv4'))
+_F_VRRPv2_ipv6_address = _c.Array(lambda this: this['count_ip_addr'], _AddressText(_c.Bytes(16), 'ipv6'))
 
 
 _VRRPv2_S0 = _struct.Struct('>B')
@@ -117,8 +117,8 @@ class VRRPv2(_Layer):
         "reserved" / _c.Computed(lambda this: None if this._bits1 is None else (this._bits1 >> 12) & 0xf),  # vrrp.layer:42
         "max_adver_int" / _c.Computed(lambda this: None if this._bits1 is None else this._bits1 & 0xfff),  # vrrp.layer:44
         "checksum" / _c.Int16ub,  # vrrp.layer:47
-        "ip_address" / _c.If(lambda this: (((this['version'] == 2) or (this['count_ip_addr'] == 0)) or ((_c.stream_size(this._io)) != (8 + (this['count_ip_addr'] * 16)))), _c.Array(lambda this: this['count_ip_addr'], _c.Bytes(4))),  # vrrp.layer:51
-        "ipv6_address" / _c.If(lambda this: (((this['version'] == 3) and (this['count_ip_addr'] > 0)) and ((_c.stream_size(this._io)) == (8 + (this['count_ip_addr'] * 16)))), _c.Array(lambda this: this['count_ip_addr'], _c.Bytes(16))),  # vrrp.layer:54
+        "ip_address" / _c.If(lambda this: (((this['version'] == 2) or (this['count_ip_addr'] == 0)) or ((_c.stream_size(this._io)) != (8 + (this['count_ip_addr'] * 16)))), _c.Array(lambda this: this['count_ip_addr'], _AddressText(_c.Bytes(4), 'ipv4'))),  # vrrp.layer:51
+        "ipv6_address" / _c.If(lambda this: (((this['version'] == 3) and (this['count_ip_addr'] > 0)) and ((_c.stream_size(this._io)) == (8 + (this['count_ip_addr'] * 16)))), _c.Array(lambda this: this['count_ip_addr'], _AddressText(_c.Bytes(16), 'ipv6'))),  # vrrp.layer:54
         "auth_data" / _c.If(lambda this: (this['version'] == 2), _c.Bytes(8)),  # vrrp.layer:57
     )
     DEFAULTS = {'version': 2, 'type': 1, 'priority': 100, 'adver_int': 1, 'max_adver_int': 100}

@@ -123,7 +123,7 @@ def test_known_values_of_the_built_frames():
     v = p[VRRPv2]
     assert (v.version, v.type, v.virtual_rtr_id, v.priority, v.count_ip_addr) == (2, 1, 7, 200, 2)
     assert (v.auth_type, v.adver_int, v.auth_data) == (0, 1, bytes(8))
-    assert v.ip_address == [raw("192.0.2.100"), raw("192.0.2.101")]
+    assert v.ip_address == ["192.0.2.100", "192.0.2.101"]  # as text, as other addresses
     assert v.reserved is None and v.max_adver_int is None and v.ipv6_address is None
     assert str(v.fields()["type"]) == "Advertisement (1)"
     assert p[IPv4].protocol == 112 and len(v.contents) == 8 + 8 + 8
@@ -133,7 +133,7 @@ def test_known_values_of_the_built_frames():
     assert v3.auth_type is None and v3.auth_data is None and len(v3.contents) == 16
 
     v6 = pktspec.decode(v3_frames()[2])[VRRPv2]
-    assert v6.ipv6_address == [raw("fe80::1"), raw("2001:db8::1")] and v6.ip_address is None
+    assert v6.ipv6_address == ["fe80::1", "2001:db8::1"] and v6.ip_address is None
 
 
 def test_the_password_of_the_obsolete_simple_text_authentication(tmp_path):
