@@ -597,8 +597,12 @@ def verify_checksums(packet: Packet | Iterable[Layer]) -> list[BadChecksum]:
             if r.pseudo and provider is None:
                 continue
             when = getattr(type(st.layer), "CHECKED_WHEN", None)
-            if when and r.name in when and not when[r.name](st.ctx):
-                continue  # sent only when a bit says so (GRE's C bit): not sent here
+            if when and r.name in when:
+                layer = st.layer  # the test may read len(header), len(payload)
+                st.values.update(_header_len=layer._hend - layer._off,
+                                 _payload_len=layer._pend - layer._hend)
+                if not when[r.name](st.ctx):
+                    continue  # sent only when a bit says so (GRE's C bit): not sent here
             try:
                 expected = _expected(st, r, provider)
             except BuildError:  # e.g. a user checksum function not registered: unverifiable

@@ -59,3 +59,21 @@ def test_pptp_payload_length_is_the_payload_size():
 def test_a_given_payload_length_is_kept_and_sets_the_bits_its_condition_reads():
     data = bytes(GRE(payload_length=2, call_id=1, protocol=0x880B) / b"abcdef")
     assert data[:8] == bytes.fromhex("2001880b00020001")
+
+
+def test_a_checksum_test_may_read_the_header_length(tmp_path):
+    """`s: u16 = len(header) == 3 ? inet_checksum(header, payload) : 0;` (UDP-Lite's kind of
+    rule): verify_checksums gives the test the lengths it reads (it raised AttributeError)."""
+    from tests.generator.conftest import load_text
+
+    cls = load_text(tmp_path, """
+layer LenTest : other {
+    n: u8;
+    s: u16 = len(header) == 3 ? inet_checksum(header, payload) : 0;
+}
+""").LenTest
+    data = bytes(cls(n=1) / b"abc")
+    assert pktspec.verify_checksums(pktspec.decode(data, first=cls)) == []
+    broken = data[:-1] + bytes([data[-1] ^ 1])
+    (bad,) = pktspec.verify_checksums(pktspec.decode(broken, first=cls))
+    assert bad.field == "s"
