@@ -434,6 +434,8 @@ def addr_bytes(text: str) -> bytes:
     """The bytes of an ``addr[n]`` from any of the forms addr_text writes: ``192.0.2.1``,
     ``2001:db8::1``, ``02:00:5e:00:53:01`` (any number of hex pairs, ``:`` or ``-``)."""
     text = text.strip()
+    if not text:  # an address of no bytes (ARP with sizes 0) reads as ''
+        return b""
     if _HEX_PAIRS.match(text):
         return bytes.fromhex(text.replace(":", "").replace("-", ""))
     if ":" in text:

@@ -223,3 +223,17 @@ def test_sized_address_text_reads_back_for_every_16_byte_value():
         assert addr_bytes(addr_text(raw)) == raw, addr_text(raw)
     assert addr_text(bytes.fromhex("00100020003000400050006000700080")) == \
         "0010:0020:0030:0040:0050:0060:0070:0080"
+
+
+def test_an_empty_sized_address_reads_back():
+    """addr[n] with n == 0 (ARP with address sizes 0) shows as '' and '' builds back to no
+    bytes, so a layer made from a decoded one's fields builds (it raised 'not an IPv4
+    address')."""
+    import pktspec
+    from pktspec.layers import ARP
+    from pktspec.runtime.values import addr_bytes, addr_text
+
+    assert (addr_text(b""), addr_bytes("")) == ("", b"")
+    data = bytes.fromhex("0001080000000001")
+    arp = pktspec.decode(data, first=ARP).layers[0]
+    assert bytes(ARP(**arp.fields())) == data
