@@ -43,6 +43,7 @@ class Implications:
         """The conditions of the tail parts and trailer fields, with what each reads."""
         conds = {t.name: t.condition for t in self.tail if t.condition is not None}
         conds.update(_trailer_conditions(trailer_subcons))
+        conds.update(self.chunk_conditions)
         # (field, its condition as written, ways to make it hold, the condition, the
         # fields it reads), in wire order: a field's condition reads only fields before it
         self.implications = tuple(
@@ -66,7 +67,7 @@ class Implications:
                 values[f] = self.fallback[f]
         assigned: dict[str, int] = {}
         for name, _text, ways, cond, reads in self.implications:
-            if not ways or not _given(values[name]) or \
+            if not ways or not self._given_value(name, values[name]) or \
                     _holds(cond, reads, values) is True:
                 continue
             apply_first_way(ways, values, unset.__contains__, assigned)
@@ -83,7 +84,7 @@ class Implications:
         changed: set[str] = set()
         assigned: dict[str, int] = {}
         for name, _text, ways, cond, reads in self.implications:
-            if name not in edited or not ways or not _given(values[name]) or \
+            if name not in edited or not ways or not self._given_value(name, values[name]) or \
                     _holds(cond, reads, values) is not False:
                 continue
             changed.update(apply_first_way(
@@ -96,7 +97,7 @@ class Implications:
         """BuildError for a conditional field given while its condition is false (as far
         as the values known now tell)."""
         for name, text, _ways, cond, reads in self.implications:
-            if (given is None or name in given) and _given(values[name]):
+            if (given is None or name in given) and self._given_value(name, values[name]):
                 holds = _holds(cond, reads, values)
                 if holds is False:
                     raise BuildError(self._unwritten(name, text))
@@ -106,6 +107,15 @@ class Implications:
                     raise BuildError(self._unwritten(name, text) + (
                         f" ({absent[0]} is not given, and its own condition leaves it out "
                         "unless it is)"))
+
+    def _given_value(self, name: str, value: Any) -> bool:
+        """Whether a conditional field's value was given. A bit field of a conditional
+        chunk always holds a number (its chunk is packed whole), so there it means a value
+        other than its initial one: VRRPv2(max_adver_int=300) asks for version 3 rather
+        than being dropped in silence, while the default 100 says nothing."""
+        if name in self.chunk_conditions:
+            return value is not None and value != self.initial.get(name)
+        return _given(value)
 
     def _unwritten(self, name: str, text: str | None) -> str:
         info = self.infos[name]

@@ -107,6 +107,9 @@ class FormatHalves:
         self.tail_only_fields = True
         self.tail_names: frozenset[str] = frozenset()
         self.tail_depends: frozenset[str] = frozenset()
+        # bit fields of a conditional chunk (``reserved: u4 if version == 3; max: u12 if
+        # version == 3;`` share one): each with the chunk's condition
+        self.chunk_conditions: dict[str, Callable[[Any], Any]] = {}
 
     def _split(self, fmt: _c.Struct) -> None:
         codes, getters, lets = [">"], [], []
@@ -147,9 +150,16 @@ class FormatHalves:
         sizes = {r.name for r in self.relations if r.stage == HEADER_SIZE}
         parts, natural, tail, reads = list(lets), list(lets), [], set()
         only_fields = True
+        chunks: dict[str, Callable[[Any], Any]] = {}  # conditional bit chunks: condition
         for sc in subcons:
             inner = sc.subcon if isinstance(sc, _c.Renamed) else sc
             reads |= names_read(inner)
+            if sc.name and sc.name not in self.infos and isinstance(inner, _c.IfThenElse):
+                chunks[sc.name] = inner.condfunc
+            elif isinstance(inner, _c.Computed) and sc.name in self.infos:
+                chunk = next((c for c in names_read(inner) if c in chunks), None)
+                if chunk is not None:
+                    self.chunk_conditions[sc.name] = chunks[chunk]
             if isinstance(inner, _c.Check):
                 continue  # a check would refuse the crafted packets building is for
             measured = inner

@@ -163,3 +163,20 @@ def test_a_given_field_that_already_satisfies_a_way_does_not_block_it():
                                        address4="02:00:00:00:00:04")), first=Dot11)[Dot11]
     assert frame.flags.to_ds and frame.flags.from_ds
     assert frame.address4 == "02:00:00:00:00:04"
+
+
+def test_a_bit_field_of_a_conditional_chunk_given_sets_its_condition():
+    """VRRP's version 3 fields (`reserved: u4 if version == 3; max_adver_int: u12 if
+    version == 3;`, one chunk) always hold a number, so a value other than the initial one
+    is what says "given": it sets version 3, or is refused when version is given as 2. It
+    was dropped without a word."""
+    import pktspec
+    from pktspec.layers import VRRPv2
+
+    v3 = pktspec.decode(bytes(VRRPv2(max_adver_int=300)), first=VRRPv2).layers[0]
+    assert (v3.version, v3.max_adver_int) == (3, 300)
+    with pytest.raises(BuildError, match=r"max_adver_int is given but its condition "
+                                         r"\(version == 3\) is false"):
+        bytes(VRRPv2(version=2, max_adver_int=300))
+    v2 = pktspec.decode(bytes(VRRPv2()), first=VRRPv2).layers[0]
+    assert (v2.version, v2.max_adver_int, v2.adver_int) == (2, None, 1)
