@@ -169,14 +169,18 @@ class ConstructFormat:
             return f"_c.Switch(lambda this: {cx(t.selector)}, {{{table}}}, default={default})"
         if t.kind == "array":
             elem = self.construct_of(t.element, element=True)
-            if t.count is not None:
-                return f"_c.Array(lambda this: {cx(t.count)}, {elem})"
-            if t.until is not None:
+            if t.until is not None:  # (an unset one builds as its terminator)
                 return f"_RepeatUntil(lambda obj, lst, this: {cx(t.until)}, {elem})"
-            if t.array_size is not None and bounded:
-                return (f"_c.FixedSized(lambda this: {cx(t.array_size)}, "
-                        f"_GreedyRange({elem}))")
-            return f"_GreedyRange({elem})"
+            if t.count is not None:
+                con = f"_c.Array(lambda this: {cx(t.count)}, {elem})"
+            elif t.array_size is not None and bounded:
+                con = (f"_c.FixedSized(lambda this: {cx(t.array_size)}, "
+                       f"_GreedyRange({elem}))")
+            else:
+                con = f"_GreedyRange({elem})"
+            if self.unit.kind == "struct" and not element:  # left out when building: empty
+                return f"_c.Default({con}, [])"
+            return con
         raise TypeError(t.kind)  # pragma: no cover
 
 

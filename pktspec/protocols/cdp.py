@@ -103,7 +103,7 @@ _S_CDPAddress = _c.Struct(
 )
 _S_CDPAddresses = _c.Struct(
     "count" / _c.Default(_c.Int32ub, lambda this: len(this.get('addresses') or ())),  # cdp.layer:58
-    "addresses" / _c.Array(lambda this: this['count'], _S_CDPAddress),  # cdp.layer:59
+    "addresses" / _c.Default(_c.Array(lambda this: this['count'], _S_CDPAddress), []),  # cdp.layer:59
 )
 _S_CDPTLV = _c.Struct(
     "type" / _c.Default(_EnumInt(_c.Int16ub, CDPTLVType), 0),  # cdp.layer:68

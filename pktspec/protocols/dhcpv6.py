@@ -167,16 +167,16 @@ _S_DHCPv6IA = _c.Struct(
     "iaid" / _c.Default(_c.Int32ub, 0),  # dhcpv6.layer:120
     "t1" / _c.Default(_c.Int32ub, 0),  # dhcpv6.layer:121
     "t2" / _c.Default(_c.Int32ub, 0),  # dhcpv6.layer:122
-    "options" / _GreedyRange(_S_DHCPv6IAOption),  # dhcpv6.layer:123
+    "options" / _c.Default(_GreedyRange(_S_DHCPv6IAOption), []),  # dhcpv6.layer:123
 )
 _S_DHCPv6IATA = _c.Struct(
     "iaid" / _c.Default(_c.Int32ub, 0),  # dhcpv6.layer:128
-    "options" / _GreedyRange(_S_DHCPv6IAOption),  # dhcpv6.layer:129
+    "options" / _c.Default(_GreedyRange(_S_DHCPv6IAOption), []),  # dhcpv6.layer:129
 )
 _S_DHCPv6Option = _c.Struct(
     "code" / _c.Default(_EnumInt(_c.Int16ub, DHCPv6OptionCode), 0),  # dhcpv6.layer:135
     "length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons['value'], this.get('value'), this)),  # dhcpv6.layer:136
-    "value" / _c.FixedSized(lambda this: this['length'], _c.Switch(lambda this: this['code'], {1: _S_DHCPv6DUID, 2: _S_DHCPv6DUID, 3: _S_DHCPv6IA, 4: _S_DHCPv6IATA, 6: _GreedyRange(_EnumInt(_c.Int16ub, DHCPv6OptionCode)), 7: _c.Int8ub, 8: _c.Int16ub, 12: _AddressText(_c.Bytes(16), 'ipv6'), 13: _S_DHCPv6Status, 23: _GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')), 25: _S_DHCPv6IA, 31: _GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')), 32: _c.Int32ub, 82: _c.Int32ub}, default=_c.Default(_c.GreedyBytes, b''))),  # dhcpv6.layer:137
+    "value" / _c.FixedSized(lambda this: this['length'], _c.Switch(lambda this: this['code'], {1: _S_DHCPv6DUID, 2: _S_DHCPv6DUID, 3: _S_DHCPv6IA, 4: _S_DHCPv6IATA, 6: _c.Default(_GreedyRange(_EnumInt(_c.Int16ub, DHCPv6OptionCode)), []), 7: _c.Int8ub, 8: _c.Int16ub, 12: _AddressText(_c.Bytes(16), 'ipv6'), 13: _S_DHCPv6Status, 23: _c.Default(_GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')), []), 25: _S_DHCPv6IA, 31: _c.Default(_GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')), []), 32: _c.Int32ub, 82: _c.Int32ub}, default=_c.Default(_c.GreedyBytes, b''))),  # dhcpv6.layer:137
 )
 
 _F_DHCPv6_options = _GreedyRange(_S_DHCPv6Option)

@@ -183,7 +183,7 @@ _S_DNSResourceRecord = _CondStruct(
     "edns_version" / _c.If(lambda this: (this['type'] == 41), _c.Default(_c.Int8ub, 0)),  # dns.layer:132
     "edns_flags" / _c.If(lambda this: (this['type'] == 41), _c.Default(_c.Int16ub, 0)),  # dns.layer:133
     "data_length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons['data'], this.get('data'), this)),  # dns.layer:134
-    "data" / _c.FixedSized(lambda this: this['data_length'], _c.Switch(lambda this: this['type'], {1: _AddressText(_c.Bytes(4), 'ipv4'), 2: _extern('dns_name'), 5: _extern('dns_name'), 6: _S_DNSSOA, 12: _extern('dns_name'), 15: _S_DNSMX, 16: _GreedyRange(_S_DNSCharacterString), 28: _AddressText(_c.Bytes(16), 'ipv6'), 33: _S_DNSSRV, 41: _GreedyRange(_S_EDNSOption)}, default=_c.Default(_c.GreedyBytes, b''))),  # dns.layer:135
+    "data" / _c.FixedSized(lambda this: this['data_length'], _c.Switch(lambda this: this['type'], {1: _AddressText(_c.Bytes(4), 'ipv4'), 2: _extern('dns_name'), 5: _extern('dns_name'), 6: _S_DNSSOA, 12: _extern('dns_name'), 15: _S_DNSMX, 16: _c.Default(_GreedyRange(_S_DNSCharacterString), []), 28: _AddressText(_c.Bytes(16), 'ipv6'), 33: _S_DNSSRV, 41: _c.Default(_GreedyRange(_S_EDNSOption), [])}, default=_c.Default(_c.GreedyBytes, b''))),  # dns.layer:135
 )
 
 _F_DNS_questions = _c.Array(lambda this: this['qd_count'], _S_DNSQuestion)

@@ -125,7 +125,7 @@ _S_ICMPv6MTUOption = _c.Struct(
 _S_ICMPv6RDNSSOption = _c.Struct(
     "reserved" / _c.Default(_c.Int16ub, 0),  # icmpv6.layer:108
     "lifetime" / _c.Default(_c.Int32ub, 0),  # icmpv6.layer:109
-    "servers" / _GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')),  # icmpv6.layer:110
+    "servers" / _c.Default(_GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')), []),  # icmpv6.layer:110
 )
 _S_ICMPv6Option = _c.Struct(
     "type" / _c.Default(_EnumInt(_c.Int8ub, ICMPv6OptionType), 0),  # icmpv6.layer:116
@@ -139,14 +139,14 @@ _S_MLDv2Query = _c.Struct(
     "robustness" / _c.Computed(lambda this: this._bits0 & 0x7),  # icmpv6.layer:174
     "interval_code" / _c.Default(_c.Int8ub, 0),  # icmpv6.layer:176
     "num_sources" / _c.Default(_c.Int16ub, lambda this: len(this.get('sources') or ())),  # icmpv6.layer:177
-    "sources" / _c.Array(lambda this: this['num_sources'], _AddressText(_c.Bytes(16), 'ipv6')),  # icmpv6.layer:178
+    "sources" / _c.Default(_c.Array(lambda this: this['num_sources'], _AddressText(_c.Bytes(16), 'ipv6')), []),  # icmpv6.layer:178
 )
 _S_MLDv2Record = _c.Struct(
     "type" / _c.Default(_EnumInt(_c.Int8ub, MLDv2RecordType), 0),  # icmpv6.layer:211
     "aux_data_length" / _c.Default(_c.Int8ub, lambda this: (len(this.get('aux_data') or b'') + 3) // 4),  # icmpv6.layer:212
     "num_sources" / _c.Default(_c.Int16ub, lambda this: len(this.get('sources') or ())),  # icmpv6.layer:213
     "multicast_address" / _c.Default(_AddressText(_c.Bytes(16), 'ipv6'), b'\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'),  # icmpv6.layer:214
-    "sources" / _c.Array(lambda this: this['num_sources'], _AddressText(_c.Bytes(16), 'ipv6')),  # icmpv6.layer:215
+    "sources" / _c.Default(_c.Array(lambda this: this['num_sources'], _AddressText(_c.Bytes(16), 'ipv6')), []),  # icmpv6.layer:215
     "aux_data" / _c.Default(_c.Bytes(lambda this: (this['aux_data_length'] * 4)), lambda this: bytes((this['aux_data_length'] * 4))),  # icmpv6.layer:216
 )
 

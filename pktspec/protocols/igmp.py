@@ -83,14 +83,14 @@ _S_IGMPv3Query = _c.Struct(
     "robustness" / _c.Computed(lambda this: this._bits0 & 0x7),  # igmp.layer:30
     "interval_code" / _c.Default(_c.Int8ub, 0),  # igmp.layer:32
     "num_sources" / _c.Default(_c.Int16ub, lambda this: len(this.get('sources') or ())),  # igmp.layer:33
-    "sources" / _c.Array(lambda this: this['num_sources'], _AddressText(_c.Bytes(4), 'ipv4')),  # igmp.layer:34
+    "sources" / _c.Default(_c.Array(lambda this: this['num_sources'], _AddressText(_c.Bytes(4), 'ipv4')), []),  # igmp.layer:34
 )
 _S_IGMPv3GroupRecord = _c.Struct(
     "type" / _c.Default(_EnumInt(_c.Int8ub, IGMPv3GroupRecordType), 0),  # igmp.layer:39
     "aux_data_length" / _c.Default(_c.Int8ub, lambda this: (len(this.get('aux_data') or b'') + 3) // 4),  # igmp.layer:40
     "num_sources" / _c.Default(_c.Int16ub, lambda this: len(this.get('sources') or ())),  # igmp.layer:41
     "multicast_address" / _c.Default(_AddressText(_c.Bytes(4), 'ipv4'), b'\x00\x00\x00\x00'),  # igmp.layer:42
-    "sources" / _c.Array(lambda this: this['num_sources'], _AddressText(_c.Bytes(4), 'ipv4')),  # igmp.layer:43
+    "sources" / _c.Default(_c.Array(lambda this: this['num_sources'], _AddressText(_c.Bytes(4), 'ipv4')), []),  # igmp.layer:43
     "aux_data" / _c.Default(_c.Bytes(lambda this: (this['aux_data_length'] * 4)), lambda this: bytes((this['aux_data_length'] * 4))),  # igmp.layer:44
 )
 

@@ -110,14 +110,14 @@ _IPv4_flags_flags = _FlagSet.define('IPv4_flags', ('evil', 'dont_fragment', 'mor
 
 _S_IPv4RouteOption = _c.Struct(
     "pointer" / _c.Default(_c.Int8ub, 0),  # ipv4.layer:57
-    "addresses" / _GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')),  # ipv4.layer:58
+    "addresses" / _c.Default(_GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), []),  # ipv4.layer:58
 )
 _S_IPv4TimestampOption = _c.Struct(
     "pointer" / _c.Default(_c.Int8ub, 0),  # ipv4.layer:64
     "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((_or_default(this.get('overflow'), 0) & 0xf) << 4) | (_or_default(this.get('flag'), 0) & 0xf)),
     "overflow" / _c.Computed(lambda this: (this._bits0 >> 4) & 0xf),  # ipv4.layer:65
     "flag" / _c.Computed(lambda this: this._bits0 & 0xf),  # ipv4.layer:66
-    "entries" / _GreedyRange(_c.Int32ub),  # ipv4.layer:67
+    "entries" / _c.Default(_GreedyRange(_c.Int32ub), []),  # ipv4.layer:67
 )
 _S_IPv4Option = _CondStruct(
     (

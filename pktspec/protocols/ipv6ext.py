@@ -92,7 +92,7 @@ _S_IPv6Option = _CondStruct(
 )
 _S_IPv6SourceRoute = _c.Struct(
     "reserved" / _c.Default(_c.Int32ub, 0),  # ipv6ext.layer:60
-    "addresses" / _GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')),  # ipv6ext.layer:61
+    "addresses" / _c.Default(_GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')), []),  # ipv6ext.layer:61
 )
 _S_IPv6HomeAddressRoute = _c.Struct(
     "reserved" / _c.Default(_c.Int32ub, 0),  # ipv6ext.layer:66
@@ -102,7 +102,7 @@ _S_IPv6SegmentRouting = _c.Struct(
     "last_entry" / _c.Default(_c.Int8ub, 0),  # ipv6ext.layer:72
     "flags" / _c.Default(_c.Int8ub, 0),  # ipv6ext.layer:73
     "tag" / _c.Default(_c.Int16ub, 0),  # ipv6ext.layer:74
-    "segments" / _GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')),  # ipv6ext.layer:75
+    "segments" / _c.Default(_GreedyRange(_AddressText(_c.Bytes(16), 'ipv6')), []),  # ipv6ext.layer:75
 )
 
 _F_IPv6HopByHop_options = _GreedyRange(_S_IPv6Option)

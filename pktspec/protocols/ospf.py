@@ -144,7 +144,7 @@ _S_OSPFv2Hello = _c.Struct(
     "router_dead_interval" / _c.Default(_c.Int32ub, 0),  # ospf.layer:96
     "designated_router_id" / _c.Default(_AddressText(_c.Bytes(4), 'ipv4'), b'\x00\x00\x00\x00'),  # ospf.layer:97
     "backup_designated_router_id" / _c.Default(_AddressText(_c.Bytes(4), 'ipv4'), b'\x00\x00\x00\x00'),  # ospf.layer:98
-    "neighbor_id" / _GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')),  # ospf.layer:100
+    "neighbor_id" / _c.Default(_GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), []),  # ospf.layer:100
 )
 _S_OSPFv2DatabaseDescription = _c.Struct(
     "interface_mtu" / _c.Default(_c.Int16ub, 0),  # ospf.layer:106
@@ -153,7 +153,7 @@ _S_OSPFv2DatabaseDescription = _c.Struct(
     "reserved" / _c.Computed(lambda this: (this._bits0 >> 4) & 0xf),  # ospf.layer:108
     "flags" / _c.Computed(lambda this: this._bits0 & 0xf),  # ospf.layer:109
     "dd_seq_number" / _c.Default(_c.Int32ub, 0),  # ospf.layer:110
-    "lsa_info" / _GreedyRange(_S_OSPFv2LSAHeader),  # ospf.layer:111
+    "lsa_info" / _c.Default(_GreedyRange(_S_OSPFv2LSAHeader), []),  # ospf.layer:111
 )
 _S_OSPFv2LSRequest = _c.Struct(
     "ls_type" / _c.Default(_c.Int32ub, 0),  # ospf.layer:116
@@ -162,7 +162,7 @@ _S_OSPFv2LSRequest = _c.Struct(
 )
 _S_OSPFv2LinkStateUpdate = _c.Struct(
     "num_of_lsas" / _c.Default(_c.Int32ub, lambda this: len(this.get('lsas') or ())),  # ospf.layer:123
-    "lsas" / _c.Array(lambda this: this['num_of_lsas'], _S_OSPFv2LSA),  # ospf.layer:124
+    "lsas" / _c.Default(_c.Array(lambda this: this['num_of_lsas'], _S_OSPFv2LSA), []),  # ospf.layer:124
 )
 _S_OSPFv3LSAHeader = _c.Struct(
     "ls_age" / _c.Default(_c.Int16ub, 0),  # ospf.layer:162
@@ -191,7 +191,7 @@ _S_OSPFv3Hello = _c.Struct(
     "router_dead_interval" / _c.Default(_c.Int16ub, 0),  # ospf.layer:190
     "designated_router_id" / _c.Default(_AddressText(_c.Bytes(4), 'ipv4'), b'\x00\x00\x00\x00'),  # ospf.layer:191
     "backup_designated_router_id" / _c.Default(_AddressText(_c.Bytes(4), 'ipv4'), b'\x00\x00\x00\x00'),  # ospf.layer:192
-    "neighbor_id" / _GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')),  # ospf.layer:193
+    "neighbor_id" / _c.Default(_GreedyRange(_AddressText(_c.Bytes(4), 'ipv4')), []),  # ospf.layer:193
 )
 _S_OSPFv3DatabaseDescription = _c.Struct(
     "reserved" / _c.Default(_c.Int8ub, 0),  # ospf.layer:198
@@ -201,7 +201,7 @@ _S_OSPFv3DatabaseDescription = _c.Struct(
     "reserved2" / _c.Computed(lambda this: (this._bits0 >> 3) & 0x1fff),  # ospf.layer:201
     "flags" / _c.Computed(lambda this: this._bits0 & 0x7),  # ospf.layer:202
     "dd_seq_number" / _c.Default(_c.Int32ub, 0),  # ospf.layer:203
-    "lsa_info" / _GreedyRange(_S_OSPFv3LSAHeader),  # ospf.layer:204
+    "lsa_info" / _c.Default(_GreedyRange(_S_OSPFv3LSAHeader), []),  # ospf.layer:204
 )
 _S_OSPFv3LSRequest = _c.Struct(
     "reserved" / _c.Default(_c.Int16ub, 0),  # ospf.layer:209
@@ -211,7 +211,7 @@ _S_OSPFv3LSRequest = _c.Struct(
 )
 _S_OSPFv3LinkStateUpdate = _c.Struct(
     "num_of_lsas" / _c.Default(_c.Int32ub, lambda this: len(this.get('lsas') or ())),  # ospf.layer:217
-    "lsas" / _c.Array(lambda this: this['num_of_lsas'], _S_OSPFv3LSA),  # ospf.layer:218
+    "lsas" / _c.Default(_c.Array(lambda this: this['num_of_lsas'], _S_OSPFv3LSA), []),  # ospf.layer:218
 )
 
 _F_OSPFv2_content = _c.Switch(lambda this: this['type'], {1: _S_OSPFv2Hello, 2: _S_OSPFv2DatabaseDescription, 3: _GreedyRange(_S_OSPFv2LSRequest), 4: _S_OSPFv2LinkStateUpdate, 5: _GreedyRange(_S_OSPFv2LSAHeader)}, default=_c.GreedyBytes)

@@ -125,8 +125,8 @@ _S_SCTPSack = _c.Struct(
     "a_rwnd" / _c.Default(_c.Int32ub, 0),  # sctp.layer:77
     "gap_block_count" / _c.Default(_c.Int16ub, lambda this: len(this.get('gap_blocks') or ())),  # sctp.layer:78
     "duplicate_tsn_count" / _c.Default(_c.Int16ub, lambda this: len(this.get('duplicate_tsns') or ())),  # sctp.layer:79
-    "gap_blocks" / _c.Array(lambda this: this['gap_block_count'], _S_SCTPGapBlock),  # sctp.layer:80
-    "duplicate_tsns" / _c.Array(lambda this: this['duplicate_tsn_count'], _c.Int32ub),  # sctp.layer:81
+    "gap_blocks" / _c.Default(_c.Array(lambda this: this['gap_block_count'], _S_SCTPGapBlock), []),  # sctp.layer:80
+    "duplicate_tsns" / _c.Default(_c.Array(lambda this: this['duplicate_tsn_count'], _c.Int32ub), []),  # sctp.layer:81
 )
 _S_SCTPChunk = _c.Struct(
     "type" / _c.Default(_EnumInt(_c.Int8ub, SCTPChunkType), 0),  # sctp.layer:87

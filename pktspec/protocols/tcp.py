@@ -135,7 +135,7 @@ _S_TCPOption = _CondStruct(
     {},
     "kind" / _c.Default(_EnumInt(_c.Int8ub, TCPOptionKind), 0),  # tcp.layer:94
     "length" / _c.If(lambda this: (this['kind'] > 1), _c.Default(_c.Int8ub, lambda this: _built_size(this._subcons['value'], this.get('value'), this) + 2)),  # tcp.layer:95
-    "value" / _c.If(lambda this: (this['kind'] > 1), _c.FixedSized(lambda this: (this['length'] - 2), _c.Switch(lambda this: this['kind'], {2: _S_TCPOptionMSS, 3: _S_TCPOptionWindowScale, 5: _GreedyRange(_S_SACKBlock), 8: _S_TCPTimestamps, 28: _S_TCPOptionUserTimeout, 29: _S_TCPOptionAuthentication, 34: _S_TCPOptionFastOpen, 253: _S_TCPOptionExperiment, 254: _S_TCPOptionExperiment}, default=_c.Default(_c.GreedyBytes, b'')))),  # tcp.layer:96
+    "value" / _c.If(lambda this: (this['kind'] > 1), _c.FixedSized(lambda this: (this['length'] - 2), _c.Switch(lambda this: this['kind'], {2: _S_TCPOptionMSS, 3: _S_TCPOptionWindowScale, 5: _c.Default(_GreedyRange(_S_SACKBlock), []), 8: _S_TCPTimestamps, 28: _S_TCPOptionUserTimeout, 29: _S_TCPOptionAuthentication, 34: _S_TCPOptionFastOpen, 253: _S_TCPOptionExperiment, 254: _S_TCPOptionExperiment}, default=_c.Default(_c.GreedyBytes, b'')))),  # tcp.layer:96
 )
 
 _F_TCP_options = _GreedyRange(_S_TCPOption)

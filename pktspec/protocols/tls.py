@@ -165,7 +165,7 @@ _S_TLSServerName = _c.Struct(
 )
 _S_TLSServerNameList = _c.Struct(
     "list_length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons['names'], this.get('names'), this)),  # tls.layer:112
-    "names" / _c.FixedSized(lambda this: this['list_length'], _GreedyRange(_S_TLSServerName)),  # tls.layer:113
+    "names" / _c.Default(_c.FixedSized(lambda this: this['list_length'], _GreedyRange(_S_TLSServerName)), []),  # tls.layer:113
 )
 _S_TLSExtension = _c.Struct(
     "type" / _c.Default(_EnumInt(_c.Int16ub, TLSExtensionType), 0),  # tls.layer:118
@@ -178,11 +178,11 @@ _S_TLSClientHello = _c.Struct(
     "session_id_length" / _c.Default(_c.Int8ub, lambda this: len(this.get('session_id') or b'')),  # tls.layer:130
     "session_id" / _c.Default(_c.Bytes(lambda this: this['session_id_length']), lambda this: bytes(this['session_id_length'])),  # tls.layer:131
     "cipher_suites_length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons['cipher_suites'], this.get('cipher_suites'), this)),  # tls.layer:132
-    "cipher_suites" / _c.FixedSized(lambda this: this['cipher_suites_length'], _GreedyRange(_c.Int16ub)),  # tls.layer:133
+    "cipher_suites" / _c.Default(_c.FixedSized(lambda this: this['cipher_suites_length'], _GreedyRange(_c.Int16ub)), []),  # tls.layer:133
     "compression_methods_length" / _c.Default(_c.Int8ub, lambda this: len(this.get('compression_methods') or b'')),  # tls.layer:134
     "compression_methods" / _c.Default(_c.Bytes(lambda this: this['compression_methods_length']), lambda this: bytes(this['compression_methods_length'])),  # tls.layer:135
     "extensions_length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons['extensions'], this.get('extensions'), this)),  # tls.layer:136
-    "extensions" / _c.FixedSized(lambda this: this['extensions_length'], _GreedyRange(_S_TLSExtension)),  # tls.layer:137
+    "extensions" / _c.Default(_c.FixedSized(lambda this: this['extensions_length'], _GreedyRange(_S_TLSExtension)), []),  # tls.layer:137
 )
 
 _F_TLS_client_hello = _S_TLSClientHello

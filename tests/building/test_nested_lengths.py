@@ -125,3 +125,15 @@ layer SizedItems : other { m: u8; ys: Item[] size m; tag: u8; }
     built = serialize(Sized(ys=[{"a": 1, "b": 2}, {"a": 3}], tag=9))
     assert built == bytes([4, 1, 2, 3, 0, 9])
     assert [y.a for y in Sized.from_bytes(built).ys] == [1, 3]
+
+
+def test_an_array_left_out_of_a_struct_builds_empty():
+    """A struct's `T[]` or `T[] size n` left out builds as no items, as a left-out bytes
+    part builds empty (an OSPF hello without neighbor_id raised "'NoneType' object is not
+    iterable")."""
+    import pktspec
+    from pktspec.layers import IPv4, OSPFv2
+
+    data = pktspec.serialize(IPv4() / OSPFv2(router_id="1.1.1.1", content={"hello_interval": 10}))
+    hello = pktspec.decode(data, first=IPv4)[OSPFv2].content
+    assert (hello.hello_interval, list(hello.neighbor_id)) == (10, [])
