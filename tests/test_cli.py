@@ -307,3 +307,17 @@ def test_messages_command_says_when_a_direction_stopped(capsys, tmp_path, restor
     code, out, err = run_cli(capsys, "messages", str(capture), "--layers", str(spec))
     assert code == 1 and len(out.splitlines()) == 1
     assert "pktspec messages: stream 0 CLIENT: not a LenOnly message" in err
+
+
+def test_a_tunnel_summary_shows_one_conversation():
+    """Behind GRE with ERSPAN (no transport of its own) the first network layer is the
+    outer IPv4 and the transport the inner TCP: the line shows the inner addresses with
+    the inner ports (it showed the outer addresses with the inner ports)."""
+    import pktspec
+    from pktspec.cli.render import summary
+    from pktspec.layers import ERSPANII, GRE, TCP, Ethernet, IPv4
+
+    packet = pktspec.decode(pktspec.serialize(
+        Ethernet() / IPv4(src="10.0.0.1", dst="10.0.0.2") / GRE() / ERSPANII(session_id=1)
+        / Ethernet() / IPv4(src="192.0.2.1", dst="192.0.2.2") / TCP(src_port=1234, dst_port=80)))
+    assert " 192.0.2.1.1234 > 192.0.2.2.80: " in summary(packet)

@@ -57,8 +57,14 @@ def epoch_text(metadata: CaptureInfo | None) -> str | None:
 def conversation(packet: Packet) -> tuple[str, tuple, tuple] | None:
     """(protocol, (source, port), (destination, port)) of a packet from its network and
     transport flows (the link's when there is no network layer); ports are None without a
-    transport flow. Endpoints are Endpoint objects (sortable, printable)."""
+    transport flow. Endpoints are Endpoint objects (sortable, printable). The ports go with
+    the network layer that carries the transport: in a tunnel without a transport of its
+    own (GRE with ERSPAN, EtherIP) that is the inner one, so the addresses and ports shown
+    are one conversation's."""
     net = packet.network
+    trans = packet.transport
+    if net is not None and trans is not None:
+        net = _carrier_of(packet, trans) or net
     flow = getattr(net, "flow", None) if net is not None else None
     if flow is None:
         link = packet.link
@@ -66,11 +72,21 @@ def conversation(packet: Packet) -> tuple[str, tuple, tuple] | None:
         if flow is None:
             return None
         return link.name, (flow.src, None), (flow.dst, None)
-    trans = packet.transport
     tflow = getattr(trans, "flow", None) if trans is not None else None
     if tflow is None:
         return net.name, (flow.src, None), (flow.dst, None)
     return f"{net.name}/{trans.name}", (flow.src, tflow.src), (flow.dst, tflow.dst)
+
+
+def _carrier_of(packet: Packet, trans: Any) -> Any:
+    """The last network layer before trans in the packet (None if there is none)."""
+    carrier = None
+    for layer in packet.layers:
+        if layer is trans:
+            return carrier
+        if layer.layer_class is LayerClass.NETWORK:
+            carrier = layer
+    return None
 
 
 def _endpoints(packet: Packet) -> tuple[str, str] | None:
