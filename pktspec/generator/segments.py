@@ -206,6 +206,10 @@ class ScalarSegments:
                 f"this.{chunk} & {mask:#x}"
             if cf.ftype.signed:
                 value = f"_signed({value}, {bits})"
+            if cf.ftype.kind == "enum" and self.unit.kind == "struct":
+                # construct is a struct's only decoder: the value with its enum name, as
+                # EnumInt gives byte-wide enum fields (values stay ints)
+                value = f"{self.mod.ref(cf.ftype.enum)}({value})"
             if cond is not None:
                 value = f"None if this.{chunk} is None else {value}"
             self.format_lines.append(f'"{cf.name}" / _c.Computed(lambda this: {value}),  '

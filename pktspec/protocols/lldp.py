@@ -152,7 +152,7 @@ _S_LLDPOrgSpecific = _c.Struct(
 _S_LLDPTLV = _c.Struct(
     _ChunkValues(('type', 0, LLDPTLVType, None), ('length', 0, None, lambda this: _built_size(this._subcons['value'], this.get('value'), this))),
     "_bits0" / _c.Rebuild(_c.Int16ub, lambda this: ((_or_default(this.get('type'), 0) & 0x7f) << 9) | (_or_default(this.get('length'), 0) & 0x1ff)),
-    "type" / _c.Computed(lambda this: (this._bits0 >> 9) & 0x7f),  # lldp.layer:130
+    "type" / _c.Computed(lambda this: LLDPTLVType((this._bits0 >> 9) & 0x7f)),  # lldp.layer:130
     "length" / _c.Computed(lambda this: this._bits0 & 0x1ff),  # lldp.layer:131
     "value" / _c.FixedSized(lambda this: this['length'], _c.Switch(lambda this: this['type'], {1: _S_LLDPChassisID, 2: _S_LLDPPortID, 3: _c.Int16ub, 7: _S_LLDPSystemCapabilities, 8: _S_LLDPManagementAddress, 127: _S_LLDPOrgSpecific}, default=_c.Default(_c.GreedyBytes, b''))),  # lldp.layer:132
 )

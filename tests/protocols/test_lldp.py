@@ -373,3 +373,16 @@ def test_generated_lldpdus_decode_build_back_and_both_decoders_agree(chassis_id,
         alone = bytes(LinkLayerDiscovery(values=[given_tlv]))[:-2]  # less the End TLV
         assert bytes(layer.contents)[offset:offset + 2 + tlv.length] == alone
         offset += 2 + tlv.length
+
+
+def test_tlv_types_read_with_their_names():
+    """An enum bit field of a struct (the TLV's 7-bit type) reads as its enum member, as a
+    byte-wide one does: tshark's names, still equal to the numbers."""
+    from pktspec.layers import Ethernet
+
+    data = bytes(Ethernet(ethertype=0x88CC) / LinkLayerDiscovery(values=[
+        {"type": "ChassisID", "value": {"subtype": 4, "id": b"\x02\x00\x00\x00\x00\x01"}},
+        {"type": 2, "value": {"subtype": 7, "id": b"1"}}, {"type": 3, "value": 120}]))
+    values = pktspec.decode(data)[LinkLayerDiscovery].values
+    assert [str(v.type) for v in values] == ["ChassisID (1)", "PortID (2)", "TTL (3)", "End (0)"]
+    assert [v.type for v in values] == [1, 2, 3, 0]
