@@ -138,12 +138,12 @@ class FormatHalves:
         self.prefix = struct.Struct("".join(codes)) if getters else None
         self.prefix_getters = tuple(getters)
         self.prefix_size = size
-        # the prefix's bit fields: packing masks them, so a value too wide would wrap
-        # silently (VLAN 5000 as 904); byte-wide ones fail in struct.pack on their own
+        # the bit fields, of the prefix and of the tail's chunks: packing masks them, so a
+        # value too wide would wrap silently (VLAN 5000 as 904, an STP priority of 32768
+        # as 0); byte-wide ones fail in struct.pack on their own
         self.bit_ranges = tuple(
             (name, *_int_range(info)) for name, info in self.infos.items()
-            if info.kind in ("int", "enum", "flags") and info.bits and info.bits % 8
-            and info.offset is not None and info.offset < size)
+            if info.kind in ("int", "enum", "flags") and info.bits and info.bits % 8)
         self._plan_tail(lets, subcons[start:])
 
     def _plan_tail(self, lets: list, subcons: list) -> None:
@@ -196,14 +196,14 @@ class FormatHalves:
         serializer's context over the layer's values; empty when the layer has none).
         A bit field too wide for its bits, or a value of the wrong type, is a BuildError
         naming the field instead of a value that wraps or a bare struct.error."""
-        if self.prefix is None:
-            return bytearray()
         values = ctx.__dict__
         for name, low, high in self.bit_ranges:
             v = values.get(name)
             if v is not None and type(v) is not tuple and not low <= v <= high:
                 raise BuildError(f"{self.name}: {name} = {v} does not fit in its bits "
                                  f"({low}..{high})")
+        if self.prefix is None:
+            return bytearray()
         try:
             if self._pack is not None:
                 return self._pack(ctx.__dict__, ctx)

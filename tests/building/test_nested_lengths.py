@@ -87,6 +87,10 @@ def test_a_misspelt_key_in_a_part_is_named(name, fields, message):
     ("Dot1Q", {"vlan_id": 5000}, "vlan_id = 5000 does not fit in its bits (0..4095)"),
     ("IPv4", {"fragment_offset": 9000}, "fragment_offset = 9000 does not fit in its bits"),
     ("IPv4", {"dscp": 64}, "dscp = 64 does not fit in its bits (0..63)"),
+    # bit fields after the fixed prefix (conditional chunks): they wrapped silently
+    ("STP", {"root_priority": 32768}, "root_priority = 32768 does not fit in its bits (0..15)"),
+    ("STP", {"tc": 2}, "tc = 2 does not fit in its bits (0..1)"),
+    ("EAPOLKey", {"key_index": 7}, "key_index = 7 does not fit in its bits (0..3)"),
 ])
 def test_a_bit_field_too_wide_is_refused_not_wrapped(name, fields, message):
     with pytest.raises(BuildError) as raised:
