@@ -37,6 +37,13 @@ class Relation:
     fields: tuple[str, ...]  # the layer's fields it reads
     pseudo: bool  # reads the pseudo-header of the enclosing layer
     payload: bool  # reads the payload bytes (so a truncated capture cannot verify it)
+    covers_payload: bool = True  # the payload is among what it sums (with the header)
+
+    def covered(self, header_len: int, payload_len: int) -> int:
+        """The length the pseudo-header states: what the checksum covers besides it (the
+        header and payload for TCP and UDP; the header alone for OSPFv3, whose LLS block
+        after the packet is not counted, RFC 5340 A.3.1)."""
+        return header_len + (payload_len if self.covers_payload else 0)
 
 
 def relations_of(cls: type) -> tuple[Relation, ...]:
@@ -58,7 +65,8 @@ def relations_of(cls: type) -> tuple[Relation, ...]:
             stage = VALUES
         out.append(Relation(name, kind, kind == "checksum", fn, stage,
                             tuple(sorted(reads & names)), "_pseudo_header" in reads,
-                            "_payload" in reads or "_pseudo_header" in reads))
+                            "_payload" in reads or "_pseudo_header" in reads,
+                            "_payload" in reads or "_payload_len" in reads))
     return tuple(sorted(out, key=lambda r: r.stage))
 
 

@@ -341,7 +341,9 @@ def _needs_work(st: _State, payload: bytes, provider: _State | None, modes: tupl
         st.dirty = True
     if not st.dirty and provider is not None and provider.dirty and \
             any(r.pseudo for r in st.plan.relations):
-        st.dirty = _pseudo_changed(provider, st, layer._hend - layer._off + len(payload))
+        header_len = layer._hend - layer._off
+        st.dirty = any(_pseudo_changed(provider, st, r.covered(header_len, len(payload)))
+                       for r in st.plan.relations if r.pseudo)
     if st.dirty:
         return True
     return any(modes[r.kind == "checksum"] is True and r.name not in st.forced
@@ -434,7 +436,8 @@ def _checksums(st: _State, sums: list, header: bytearray, payload: bytes,
         values["_header"] = header
         values["_payload"] = payload
         if r.pseudo:
-            values["_pseudo_header"] = _pseudo_header(provider, st, len(header) + len(payload))
+            values["_pseudo_header"] = _pseudo_header(provider, st,
+                                                      r.covered(len(header), len(payload)))
         value = r.fn(st.ctx)
         if value == 0 and r.name in st.layer.OPTIONAL_CHECKSUMS:
             value = 0xFFFF  # 0 on the wire would mean "no checksum"
@@ -637,7 +640,8 @@ def _expected(st: _State, r: Any, provider: _State | None) -> int | None:
     values.update(_header=bytes(header), _payload=payload, _header_len=len(header),
                   _payload_len=len(payload))
     if r.pseudo:
-        values["_pseudo_header"] = _pseudo_header(provider, st, len(header) + len(payload))
+        values["_pseudo_header"] = _pseudo_header(provider, st,
+                                                  r.covered(len(header), len(payload)))
     try:
         return r.fn(st.ctx)
     finally:

@@ -409,3 +409,20 @@ def test_verify_checksums_finds_a_bad_ospfv3_checksum():
     data = bytearray(v3_frames()[0])
     data[66] ^= 0xFF
     assert pktspec.decode(bytes(data)).verify_checksums() != []
+
+
+def test_the_ospfv3_checksum_leaves_an_lls_block_after_the_packet_out():
+    """RFC 5340 A.3.1: the checksum covers the OSPF packet (packet_length bytes) with a
+    pseudo-header stating that length, not the LLS block after it (tshark 4.0 counts the
+    block, so the value here is worked out by hand)."""
+    lls = bytes.fromhex("fff6000300010004" "0000" "0001")  # an LLS block (RFC 5613)
+    hello = OSPFv3(router_id="1.1.1.1", content={"hello_interval": 10, "neighbor_id": []})
+    data = pktspec.serialize(IPv6(src=V6_SRC, dst=V6_DST), hello, lls)
+    packet = pktspec.decode(data, first=IPv6)
+    ospf = packet[OSPFv3]
+    body = bytearray(ospf.contents)
+    body[12:14] = b"\0\0"
+    pseudo = raw(V6_SRC) + raw(V6_DST) + struct.pack(">I3xB", ospf.packet_length, 89)
+    assert len(body) == ospf.packet_length and bytes(ospf.payload) == lls
+    assert ospf.checksum == ones_complement_sum(pseudo + bytes(body))
+    assert packet.verify_checksums() == []
