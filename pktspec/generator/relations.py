@@ -419,6 +419,8 @@ class BuildRelations:
             return f"_checksum({e.func!r}{bits})({args})"
         if e.func == "concat":  # the checker saw that every part is bytes
             return "b''.join((" + "".join(f"{build(a)}, " for a in e.args) + "))"
+        if e.func == "take":  # the first n bytes (a slice stops at the end by itself)
+            return f"bytes({build(e.args[0])})[:max(0, {build(e.args[1])})]"
         if e.func in ("u8", "u16", "u24", "u32", "u64"):
             bits = int(e.func[1:])
             try:  # a constant is written as its bytes

@@ -165,3 +165,24 @@ layer PeerList : other { count: u8; peers: Peer[count]; }
     peers = PeerList.from_bytes(built).peers
     assert [p.address for p in peers] == ["192.0.2.1", "2001:db8::1", "02:00:00:00:00:01"]
     assert [p.size for p in peers] == [4, 16, 6]
+
+
+def test_take_cuts_what_a_checksum_covers(tmp_path):
+    """take(bytes, n): the first n bytes (all of them when n is larger); its first argument
+    is bytes, its second a number."""
+    from tests.generator.conftest import load_text, spec_errors
+
+    cls = load_text(tmp_path, """
+layer Cover : other {
+    n: u8;
+    s: u16 = inet_checksum(take(concat(header, payload), n));
+}
+""").Cover
+    from pktspec.runtime.constructs import inet_checksum
+
+    assert bytes(cls(n=3) / b"abcdef")[1:3] == inet_checksum(b"\x03\0\0").to_bytes(2, "big")
+    assert bytes(cls(n=200) / b"ab")[1:3] == inet_checksum(b"\xc8\0\0ab").to_bytes(2, "big")
+    (tmp_path / "bad").mkdir()
+    problems = spec_errors(tmp_path / "bad", "layer Bad : other { n: u8; "
+                           "s: u16 = inet_checksum(take(n, n)); }")
+    assert any("take() takes bytes, not int" in p.message for p in problems)

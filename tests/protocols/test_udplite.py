@@ -4,10 +4,9 @@ The corpus has no UDP-Lite traffic, so the frames are built here with pktspec's 
 the decoded values are compared with tshark's reading of the same frames
 (tests/tshark_reading.py), tshark's UDP-Lite checksum check turned on: ports, checksum
 coverage, checksum, and the application found by port in UDP's table (DNS). The checksum
-the builder computes (coverage 0, the whole datagram) is the one tshark calculates; a
-partial coverage is not computed nor verified by pktspec, so those frames carry a checksum
-worked out here by hand (RFC 1071 over the pseudo-header and the covered bytes), which tshark
-must find good. Also: flows, decoding and building again gives the same bytes, the fast
+the builder computes (over the whole datagram for coverage 0, else over the covered bytes,
+`take(...)` in the .layer file) is the one tshark calculates and the one worked out here by
+hand (RFC 1071 over the pseudo-header and the covered bytes). Also: flows, decoding and building again gives the same bytes, the fast
 decoder agrees with the construct FORMAT, a frame cut short keeps the layers before the cut."""
 
 from __future__ import annotations
@@ -88,7 +87,7 @@ FIELDS = ["ip.proto", "ipv6.nxt", "udp.srcport", "udp.dstport", "udp.checksum_co
 
 def reading(packet) -> dict[str, str]:
     """Our decode, written as tshark writes those fields; the checksum status is what
-    verify_checksums says (tshark: 1 good, 0 bad) where pktspec verifies (coverage 0)."""
+    verify_checksums says (tshark: 1 good, 0 bad)."""
     lite = packet[UDPLite]
     ip = packet.network
     row = dict.fromkeys(FIELDS, "")
@@ -97,11 +96,10 @@ def reading(packet) -> dict[str, str]:
                 "udp.srcport": str(lite.src_port), "udp.dstport": str(lite.dst_port),
                 "udp.checksum_coverage": str(lite.checksum_coverage),
                 "udp.checksum": f"0x{lite.checksum:04x}"})
-    if lite.checksum_coverage == 0:
-        bad = packet.verify_checksums()
-        row["udp.checksum.status"] = "0" if bad else "1"
-        expected = bad[0].expected if bad else lite.checksum
-        row["udp.checksum_calculated"] = f"0x{expected:04x}"
+    bad = packet.verify_checksums()
+    row["udp.checksum.status"] = "0" if bad else "1"
+    expected = bad[0].expected if bad else lite.checksum
+    row["udp.checksum_calculated"] = f"0x{expected:04x}"
     dns = packet.layer(DNS)
     if dns is not None:
         row["dns.id"] = f"0x{dns.id:04x}"
@@ -124,12 +122,7 @@ def test_fields_agree_with_tshark(tmp_path, tshark_checks_udplite):
     for i, (data, row) in enumerate(zip(FRAMES, truth, strict=True)):
         packet = pktspec.decode(data)
         assert packet.error is None, (i, packet.error)
-        ours = reading(packet)
-        if ours["udp.checksum_coverage"] != "0":  # not verified by pktspec: tshark checks it
-            assert (row["udp.checksum.status"], row["udp.checksum_calculated"]) == \
-                ("1", ours["udp.checksum"]), i
-            row = {**row, "udp.checksum.status": "", "udp.checksum_calculated": ""}
-        assert ours == row, i
+        assert reading(packet) == row, i
     assert truth[-1]["udp.checksum.status"] == "0"  # the damaged one, bad for both
 
 
@@ -140,16 +133,21 @@ def test_the_checksum_the_builder_computes_is_the_rfcs():
         assert packet[UDPLite].checksum == by_hand(addrs, datagram, 0) != 0
 
 
-def test_verification_covers_coverage_0_only():
+def test_verification_and_building_cover_a_partial_coverage_too():
     assert pktspec.decode(FRAMES[0]).verify_checksums() == []
     [bad] = pktspec.decode(FRAMES[-1]).verify_checksums()
     assert (bad.layer, bad.field) == ("UDPLite", "checksum")
     assert bad.expected == pktspec.decode(FRAMES[0])[UDPLite].checksum
+    for data in FRAMES[2:5]:  # partial coverages, checksums worked out by hand
+        assert pktspec.decode(data).verify_checksums() == []
     wrong = bytearray(FRAMES[2])
-    wrong[14 + 20 + 6] ^= 0x01  # partial coverage: not verified
-    assert pktspec.decode(bytes(wrong)).verify_checksums() == []
-    # building with a partial coverage computes nothing: the checksum given is written
-    assert bytes(UDPLite(checksum_coverage=8) / b"x")[6:8] == b"\0\0"
+    wrong[14 + 20 + 6] ^= 0x01
+    assert [b.field for b in pktspec.decode(bytes(wrong)).verify_checksums()] == ["checksum"]
+    outside = bytearray(FRAMES[2])
+    outside[-1] ^= 0x01  # a byte the 8-byte coverage leaves out: still good
+    assert pktspec.decode(bytes(outside)).verify_checksums() == []
+    built = frame(V4, UDPLite(src_port=4000, dst_port=5004, checksum_coverage=8), BODY)
+    assert built == FRAMES[2]  # the builder computes the covered bytes' checksum
     assert bytes(UDPLite(checksum_coverage=8, checksum=0xbeef) / b"x")[6:8] == b"\xbe\xef"
 
 
@@ -177,9 +175,8 @@ def test_decoding_and_building_again_gives_the_same_bytes():
     for data in FRAMES[:2] + FRAMES[5:6]:  # coverage 0: recomputing gives the same bytes
         assert pktspec.decode(data).build(fix_lengths=True, compute_checksums=True) == data
     assert pktspec.decode(FRAMES[-1]).build(compute_checksums=True) == FRAMES[0]
-    # a partial coverage's checksum is not computed: recomputing every checksum writes 0
-    rebuilt = pktspec.decode(FRAMES[2]).build(compute_checksums=True)
-    assert rebuilt[14 + 20 + 6:14 + 20 + 8] == b"\0\0" and rebuilt[42:] == FRAMES[2][42:]
+    for data in FRAMES[2:5]:  # a partial coverage's checksum is recomputed the same
+        assert pktspec.decode(data).build(compute_checksums=True) == data
 
 
 def test_fast_decoder_agrees_with_construct():
@@ -196,3 +193,16 @@ def test_a_cut_frame_keeps_the_layers_before_the_cut():
     packet = pktspec.decode(FRAMES[5][:34 + 8 + 5])  # inside the DNS header
     assert [x.name for x in packet.layers][:3] == ["Ethernet", "IPv4", "UDPLite"]
     assert packet.error.layer == "DNS" and packet.error.truncated
+
+
+def test_a_checksum_that_computes_to_0_is_sent_as_ffff(tmp_path, tshark_checks_udplite):
+    """RFC 3828 3.1: 0 is not a UDP-Lite checksum; a computed 0 goes out as all ones (it
+    went out as 0, which tshark calls illegal). A payload word equal to the checksum of the
+    datagram with that word 0 makes the sum all ones."""
+    first = pktspec.decode(frame(V4, UDPLite(src_port=4000, dst_port=5004), b"\0\0"))
+    word = first[UDPLite].checksum.to_bytes(2, "big")
+    data = frame(V4, UDPLite(src_port=4000, dst_port=5004), word)
+    packet = pktspec.decode(data)
+    assert packet[UDPLite].checksum == 0xFFFF and packet.verify_checksums() == []
+    [row] = tshark_fields([data], ["udp.checksum", "udp.checksum.status"], tmp_path)
+    assert row == {"udp.checksum": "0xffff", "udp.checksum.status": "1"}

@@ -16,10 +16,12 @@ from pktspec.generator.types import FieldType
 from pktspec.grammar import ast
 
 BUILTIN_FUNCS = {"len": (1, 1), "min": (2, 8), "max": (2, 8), "sizeof": (1, 1)}
-# Build-only functions that make bytes: concat(a, b, ...) joins byte strings, and uN(x) is x
-# as an N-bit integer in the unit's byte order (a pseudo-header spells out its layout so).
+# Build-only functions that make bytes: concat(a, b, ...) joins byte strings, uN(x) is x
+# as an N-bit integer in the unit's byte order (a pseudo-header spells out its layout so),
+# and take(b, n) is the first n bytes of b (all of it when n is larger: UDP-Lite's checksum
+# covers the first checksum_coverage bytes of the datagram).
 BYTES_FUNCS = {"concat": (1, 16), "u8": (1, 1), "u16": (1, 1), "u24": (1, 1), "u32": (1, 1),
-               "u64": (1, 1)}
+               "u64": (1, 1), "take": (2, 2)}
 SPECIAL_NAMES = {"header", "payload", "pseudo_header"}
 # What `pseudo_header = ...` may read besides the layer's fields: the length of the layer
 # whose checksum covers it, and the number this layer's next table binds that layer to.
@@ -292,10 +294,12 @@ class ExpressionChecks:
                            if t in _NUMBERS else None)
             if e.func in ("min", "max") and t not in _NUMBERS:
                 self.not_a_number(a, t, scope, f"{e.func}() takes numbers, not {t}")
-            if e.func in BYTES_FUNCS and e.func != "concat" and t not in _NUMBERS:
+            takes_bytes = e.func == "concat" or (e.func == "take" and a is e.args[0])
+            if e.func in BYTES_FUNCS and not takes_bytes and t not in _NUMBERS:
                 self.not_a_number(a, t, scope, f"{e.func}() takes a number, not {t}")
-            if e.func == "concat" and t not in ("bytes", "any"):
-                self.error(getattr(a, "pos", e.pos), f"concat() joins bytes, not {t}",
+            if takes_bytes and t not in ("bytes", "any"):
+                verb = "joins" if e.func == "concat" else "takes"
+                self.error(getattr(a, "pos", e.pos), f"{e.func}() {verb} bytes, not {t}",
                            "write an integer as bytes of its width: u8(x), u16(x), ...")
         return "bytes" if e.func in BYTES_FUNCS else "int"
 
