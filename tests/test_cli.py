@@ -318,6 +318,6 @@ def test_a_tunnel_summary_shows_one_conversation():
     from pktspec.layers import ERSPANII, GRE, TCP, Ethernet, IPv4
 
     packet = pktspec.decode(pktspec.serialize(
-        Ethernet() / IPv4(src="10.0.0.1", dst="10.0.0.2") / GRE() / ERSPANII(session_id=1)
+        Ethernet() / IPv4(src="10.0.0.1", dst="10.0.0.2") / GRE(seq=1) / ERSPANII(session_id=1)
         / Ethernet() / IPv4(src="192.0.2.1", dst="192.0.2.2") / TCP(src_port=1234, dst_port=80)))
     assert " 192.0.2.1.1234 > 192.0.2.2.80: " in summary(packet)

@@ -81,6 +81,7 @@ class UnitPlanner(ExpressionSpelling, ScalarSegments, VariableParts, ConstructFo
     def plan(self) -> LayerModel:
         unit = self.unit
         members = self.members = _statements_after_bit_runs(list(unit.members))
+        self.maybe_header()  # `header = remaining;` is known before any field
         i = 0
         while i < len(members):
             m = members[i]

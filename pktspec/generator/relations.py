@@ -283,14 +283,15 @@ class BuildRelations:
             return None
 
     def next_alternatives(self) -> list[tuple[str, tuple[str, ...], str, tuple]]:
-        """``(table, fields, test, settings)`` for each ``next by ... if cond`` after the
-        first rule: when the first rule's table does not bind the layer stacked on top, the
+        """``(table, fields, test, settings)`` for each ``next by ... if cond`` but the
+        builder's (the first): when the first rule's table does not bind the layer on top, the
         builder takes the first of these whose table does, fills the fields from that
         binding and, when test (cond over the values) is false, makes cond hold with the
         settings (conditions(): ``oui == OUI.Cisco`` gives ``(('oui', '=', 12),)``)."""
         out = []
-        for rule, table in self.unit.nexts[1:]:
-            if not isinstance(rule, ast.NextBy) or table is None or rule.when is None:
+        for rule, table in self.unit.nexts:
+            if rule is self.unit.next or not isinstance(rule, ast.NextBy) or table is None \
+                    or rule.when is None:
                 continue
             ways = self.ways(rule.when)
             out.append((table, tuple(self.next_fields(rule)), self.build()(rule.when),

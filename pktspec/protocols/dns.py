@@ -256,6 +256,9 @@ class DNS(_Layer):
     FRAMED = False
 
     def _decode(self, buf, off, end):
+        hend = off + (end - off)
+        if hend > end:
+            raise self._truncated(buf, off, end)
         if end - off < 12:
             raise self._truncated(buf, off, end)
         (self.id, _t1, _t2, f_qd_count, f_an_count, f_ns_count, f_ar_count,) = _DNS_S0.unpack_from(buf, off)
@@ -273,9 +276,6 @@ class DNS(_Layer):
         self.ad = (_t2 >> 5) & 0x1
         self.cd = (_t2 >> 4) & 0x1
         self.response_code = _t2 & 0xf
-        hend = off + (end - off)
-        if hend > end:
-            raise self._truncated(buf, off, end)
         p = off + 12
         self._at_tail = p
         self._questions = ...

@@ -154,13 +154,13 @@ class ICMPv4(_Layer):
     )
 
     def _decode(self, buf, off, end):
+        hend = off + 8
+        if hend > end:
+            raise self._truncated(buf, off, end)
         if end - off < 4:
             raise self._truncated(buf, off, end)
         (f_type, self.code, self.checksum,) = _ICMPv4_S0.unpack_from(buf, off)
         self.type = f_type
-        hend = off + 8
-        if hend > end:
-            raise self._truncated(buf, off, end)
         self.has_id = (((f_type == 0) or (f_type == 8)) or ((f_type >= 13) and (f_type <= 18)))
         if self.has_id:
             if off + 4 + 2 > end:

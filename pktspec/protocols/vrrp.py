@@ -140,14 +140,14 @@ class VRRPv2(_Layer):
     def _decode(self, buf, off, end):
         self._buf = buf
         self._off = off
+        hend = off + (end - off)
+        if hend > end:
+            raise self._truncated(buf, off, end)
         if end - off < 1:
             raise self._truncated(buf, off, end)
         (_t0,) = _VRRPv2_S0.unpack_from(buf, off)
         self.version = f_version = (_t0 >> 4) & 0xf
         self.type = _t0 & 0xf
-        hend = off + (end - off)
-        if hend > end:
-            raise self._truncated(buf, off, end)
         if not ((f_version == 2) or (f_version == 3)):
             raise self._fail('requires', off, 'unknown VRRP version (not 2 or 3)')
         if off + 1 + 3 > end:

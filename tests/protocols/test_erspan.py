@@ -191,3 +191,20 @@ def test_a_wrong_version_says_so():
     packet = pktspec.decode(bytes(frame))
     assert packet.error.layer == "ERSPANII" and "not ERSPAN type II" in packet.error.message
     assert not packet.error.truncated
+
+
+def test_type_i_is_the_mirrored_frame_right_after_gre(tmp_path):
+    """ERSPAN type I: GRE protocol 0x88be without a sequence number, and no ERSPAN header
+    (GRE's `next Ethernet if protocol == 0x88be and seq_present == 0 ...`); tshark reads
+    the mirrored frame there too (it was a DecodeFailure of ERSPANII)."""
+    frame = pktspec.serialize(
+        Ethernet() / IPv4(src="192.0.2.1", dst="192.0.2.2") / GRE(protocol=0x88BE)
+        / Ethernet(src="02:00:00:00:00:09", dst="02:00:00:00:00:0a")
+        / IPv4(src="198.51.100.1", dst="198.51.100.2") / UDP(src_port=1111, dst_port=2222))
+    packet = pktspec.decode(frame)
+    assert [x.name for x in packet.layers] == ["Ethernet", "IPv4", "GRE", "Ethernet", "IPv4",
+                                               "UDP"]
+    assert packet.error is None and packet[GRE].seq is None
+    [row] = tshark_fields([frame], ["frame.protocols", "udp.dstport"], tmp_path)
+    assert row["frame.protocols"].endswith(":gre:erspan:eth:ethertype:ip:udp")  # no header
+    assert row["udp.dstport"] == "2222"

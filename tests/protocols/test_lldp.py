@@ -188,7 +188,7 @@ def test_lldpdus_read_as_tshark_reads_them(tmp_path):
     assert [p.error for p in packets] == [None] * len(FRAMES)
     assert [[x.name for x in p.layers] for p in packets] == [
         ["Ethernet", "LinkLayerDiscovery"], ["Ethernet", "LinkLayerDiscovery"],
-        ["Ethernet", "LinkLayerDiscovery", "Payload"],  # the padding after the End TLV
+        ["Ethernet", "LinkLayerDiscovery"],  # the padding after End: the layer's trailer
         ["Ethernet", "Dot1Q", "LinkLayerDiscovery"]]
     assert [lldp_reading(p) for p in packets] == truth
     # the values themselves, so that an empty reading on both sides cannot pass
@@ -246,7 +246,8 @@ def test_tlvs_by_name():
     local = pktspec.decode(FRAMES[2])
     assert bytes(local[LinkLayerDiscovery].values[0].value.id) == b"chassis-7"
     assert len(local[LinkLayerDiscovery].contents) == 12 + 9 + 4 + 2
-    assert bytes(local[LinkLayerDiscovery].payload) == bytes(60 - 14 - 27)  # the padding
+    assert bytes(local[LinkLayerDiscovery].trailer) == bytes(60 - 14 - 27)  # the padding
+    assert bytes(local[LinkLayerDiscovery].payload) == b"" and local.application is None
 
 
 def test_decode_then_build_gives_the_same_bytes_and_both_decoders_agree():

@@ -42,7 +42,7 @@ class Unit:
     header: ast.Expr | None = None
     payload: ast.Expr | None = None
     flow: ast.FlowStmt | None = None
-    next: ast.NextFixed | ast.NextBy | None = None  # the first next rule (the builder's)
+    next: ast.NextFixed | ast.NextBy | None = None  # the builder's: the first `next by`
     next_table: str | None = None  # its table
     # every next rule with its table (None for `next Layer;`), in source order; all but the
     # last have `if cond` (`next by protocol_id in EtherType if oui == 0;`)

@@ -56,7 +56,9 @@ class StatementChecks:
                            "used", "give each 'next' but the last an 'if <condition>'")
             table = self.check_next(member, unit, scope)
             unit.nexts.append((member, table))
-            if unit.next is None:
+            # the builder's rule: the first that looks in a table (else the first)
+            if unit.next is None or (isinstance(member, ast.NextBy)
+                                     and not isinstance(unit.next, ast.NextBy)):
                 unit.next, unit.next_table = member, table
 
     def check_pseudo_header(self, member: ast.Assign, unit: Unit, scope: _Scope) -> None:
