@@ -465,3 +465,14 @@ def test_type_2_routing_header_holds_reserved_then_the_home_address():
     assert names(p) == ["Ethernet", "IPv6", "IPv6Routing", "UDP"]
     assert routing.routing_data.reserved == 0
     assert routing.routing_data.home_address == "2001:db8::cafe"
+
+
+def test_llc_defaults_make_a_standard_ui_frame():
+    """LLC() writes SSAP = DSAP and control 3 (UI) unless given: Ethernet()/LLC()/STP()
+    is the usual 42 42 03 BPDU header, not an I-frame from SAP 0."""
+    from pktspec.layers import LLC, STP, Ethernet
+
+    data = pktspec.serialize(Ethernet() / LLC() / STP())
+    assert data[14:17] == bytes([0x42, 0x42, 0x03])
+    assert pktspec.serialize(Ethernet() / LLC(dsap=0xF0, ssap=0xF1, control=0x13) / b"x")[
+        14:18] == bytes([0xF0, 0xF1, 0x13]) + b"x"

@@ -387,3 +387,17 @@ def test_random_attributes_never_raise_and_both_decoders_agree(attributes, garba
     if not garbage and extra == 0 and all(kind in raw_types for kind, _ in attributes):
         assert [(a.type, a.value) for a in decoded] == attributes
     assert packet.build() == frame
+
+
+def test_the_other_ports_tshark_knows():
+    """RADIUS on 3799 (RFC 5176 dynamic authorization), BFD on 6784 and 7784, EAPOL on
+    802.11i pre-authentication's EtherType 0x88c7."""
+    from pktspec.layers import BFD, EAPOL, UDP, Ethernet, IPv4
+    from pktspec.runtime.registry import REGISTRY
+
+    udp = REGISTRY.table("UDPPort")
+    assert udp.get(3799) is RADIUS and udp.get(6784) is BFD and udp.get(7784) is BFD
+    assert REGISTRY.table("EtherType").get(0x88C7) is EAPOL
+    coa = pktspec.decode(bytes(Ethernet() / IPv4() / UDP(src_port=40000, dst_port=3799)
+                               / RADIUS(code=43, identifier=1, authenticator=bytes(16))))
+    assert coa[RADIUS].code == 43
