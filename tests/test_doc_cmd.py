@@ -325,3 +325,16 @@ def test_the_field_analysis_is_its_own_documented_module():
     assert field_layout.__doc__
     for name in field_layout.__all__:
         assert inspect.getdoc(getattr(field_layout, name)), name
+
+
+def test_a_long_or_multi_line_field_comment_wraps_under_its_column():
+    """A `##` comment over two lines (ERSPANII's trunk_encap) was printed with its second
+    line at column 0; the legend now wraps each note under the notes column."""
+    from pktspec.cli.doc_cmd import render
+    from pktspec.layers import ERSPANII
+
+    lines = render(ERSPANII).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("trunk_encap"))
+    column = lines[start].index("how the mirrored")
+    assert lines[start + 1].startswith(" " * column) and lines[start + 1].strip()
+    assert all(len(line) <= 79 for line in lines if line.startswith("  ") and "|" not in line)

@@ -268,11 +268,13 @@ def legend(sections: list[Section]) -> list[str]:
     for p in places:
         size = "variable" if p.width is None else f"{p.width} bit" + (
             "s" if p.width > 1 else "")
-        notes = [p.info.doc] if p.info.doc else []
+        notes = [" ".join(p.info.doc.split())] if p.info.doc else []  # one line of text
         if p.cond is not None:
             notes.append(f"present if {p.cond}" if p.cond else "present only sometimes")
         text = f"  {p.name:<{width}}  {p.info.type_name:<{twidth}}  {size:<9}"
-        out.append((text + "  " + "; ".join(notes)).rstrip())
+        lines = textwrap.wrap("; ".join(notes), max(30, 79 - len(text) - 2)) or [""]
+        out.append((text + "  " + lines[0]).rstrip())
+        out += [" " * (len(text) + 2) + line for line in lines[1:]]  # under the first
     return out
 
 
