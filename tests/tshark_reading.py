@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,3 +58,19 @@ def tshark_fields(
         values += [""] * (len(fields) - len(values))
         rows.append(dict(zip(fields, values, strict=True)))
     return rows
+
+
+def assert_reads_as_tshark(frames: Sequence[bytes], fields: Sequence[str],
+                           reading: Callable[[Any], dict[str, str]],
+                           directory: Path) -> list[dict[str, str]]:
+    """Each frame decodes without an error and reading(packet), our values written as tshark
+    writes those fields, equals tshark's row; returns tshark's rows (for further checks)."""
+    import pktspec
+
+    truth = tshark_fields(frames, fields, directory)
+    assert len(truth) == len(frames)
+    for i, (frame, row) in enumerate(zip(frames, truth, strict=True)):
+        packet = pktspec.decode(frame)
+        assert packet.error is None, (i, packet.error)
+        assert reading(packet) == row, i
+    return truth

@@ -8,17 +8,9 @@ import struct
 
 import pktspec
 from pktspec.layers import GRE, UDP, IPv4
+from tests.hand_checksums import ones_complement
 
 INNER = IPv4(src="192.0.2.1", dst="192.0.2.2") / UDP(src_port=1000, dst_port=2000) / b"hi"
-
-
-def ones_complement(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f">{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def test_checksum_is_computed_over_header_and_payload_when_the_c_bit_is_set():

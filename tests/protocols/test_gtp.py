@@ -22,7 +22,7 @@ from pktspec.layers import TCP, UDP, Ethernet, GTPv1U, IPv4, IPv6, Payload
 from pktspec.protocols.gtp import GTPExtensionHeaderType, GTPMessageType
 from pktspec.runtime import ENDPOINT_TCP_PORT, Flow
 from tests.protocols.test_fast_vs_construct import agree
-from tests.tshark_reading import tshark_fields
+from tests.tshark_reading import assert_reads_as_tshark
 
 ENB, SGW = "192.0.2.10", "192.0.2.20"  # the tunnel's ends
 UE, SERVER = "10.45.0.7", "198.51.100.80"  # the user's packet inside it
@@ -100,12 +100,7 @@ def reading(packet) -> dict[str, str]:
 
 
 def test_fields_agree_with_tshark(tmp_path):
-    truth = tshark_fields(FRAMES, FIELDS, tmp_path)
-    assert len(truth) == len(FRAMES)
-    for i, (frame, row) in enumerate(zip(FRAMES, truth, strict=True)):
-        packet = pktspec.decode(frame)
-        assert packet.error is None, (i, packet.error)
-        assert reading(packet) == row, i
+    assert_reads_as_tshark(FRAMES, FIELDS, reading, tmp_path)
 
 
 def test_what_the_frames_hold():

@@ -24,6 +24,7 @@ import pktspec
 from pktspec.capture.pcap import PcapWriter
 from pktspec.layers import Ethernet, IPv4, IPv6
 from pktspec.protocols.ospf import OSPFv2, OSPFv3
+from tests.hand_checksums import ones_complement
 from tests.protocols.test_fast_vs_construct import agree
 from tests.tshark_reading import tshark_fields, tshark_or_skip
 
@@ -49,17 +50,6 @@ def raw(text: str) -> bytes:
     return ipaddress.ip_address(text).packed
 
 
-def ones_complement_sum(data: bytes) -> int:
-    """The Internet checksum (RFC 1071), written here so that OSPFv3 frames do not take
-    their checksum from the code under test."""
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f">{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
 def v2(ospf: OSPFv2, *after: bytes) -> bytes:
     return pktspec.serialize(Ethernet(src="00:00:5e:00:53:01", dst="01:00:5e:00:00:05"),
                              IPv4(src="192.0.2.1", dst="224.0.0.5", ttl=1), ospf, *after)
@@ -72,7 +62,7 @@ def v3(ospf: OSPFv3) -> bytes:
             / ospf).build(compute_checksums=False)
     body = data[54:]
     pseudo = raw(V6_SRC) + raw(V6_DST) + struct.pack(">I3xB", len(body), 89)
-    return data[:66] + struct.pack(">H", ones_complement_sum(pseudo + body)) + data[68:]
+    return data[:66] + struct.pack(">H", ones_complement(pseudo + body)) + data[68:]
 
 
 def lsa_header(age: int, ls_type: int, lsid: str, adv: str, seq: int, checksum: int,
@@ -424,5 +414,5 @@ def test_the_ospfv3_checksum_leaves_an_lls_block_after_the_packet_out():
     body[12:14] = b"\0\0"
     pseudo = raw(V6_SRC) + raw(V6_DST) + struct.pack(">I3xB", ospf.packet_length, 89)
     assert len(body) == ospf.packet_length and bytes(ospf.payload) == lls
-    assert ospf.checksum == ones_complement_sum(pseudo + bytes(body))
+    assert ospf.checksum == ones_complement(pseudo + bytes(body))
     assert packet.verify_checksums() == []

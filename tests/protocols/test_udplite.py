@@ -18,23 +18,13 @@ import pytest
 import pktspec
 from pktspec.layers import DNS, Ethernet, IPv4, IPv6, Payload, UDPLite
 from pktspec.runtime import ENDPOINT_UDP_PORT, Flow
+from tests.hand_checksums import ones_complement
 from tests.protocols.test_fast_vs_construct import agree
-from tests.tshark_reading import tshark_fields
+from tests.tshark_reading import assert_reads_as_tshark, tshark_fields
 
 V4 = ("192.0.2.1", "192.0.2.2")
 V6 = ("2001:db8::1", "2001:db8::2")
 BODY = b"lightweight, partly protected payload"
-
-
-def ones_complement_checksum(data: bytes) -> int:
-    """RFC 1071, written out word by word (independent of pktspec's inet_checksum)."""
-    if len(data) % 2:
-        data += b"\0"
-    total = 0
-    for i in range(0, len(data), 2):
-        total += data[i] << 8 | data[i + 1]
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF or 0xFFFF
 
 
 def by_hand(addrs: tuple[str, str], datagram: bytes, coverage: int) -> int:
@@ -47,7 +37,7 @@ def by_hand(addrs: tuple[str, str], datagram: bytes, coverage: int) -> int:
     else:
         pseudo = src + dst + length.to_bytes(4, "big") + bytes([0, 0, 0, 136])
     covered = datagram[:6] + b"\0\0" + datagram[8:coverage or length]
-    return ones_complement_checksum(pseudo + covered)
+    return ones_complement(pseudo + covered) or 0xFFFF  # 0 is sent as all ones
 
 
 def frame(addrs, udplite: UDPLite, *payload) -> bytes:
@@ -117,12 +107,7 @@ def tshark_checks_udplite(tmp_path, monkeypatch):
 
 
 def test_fields_agree_with_tshark(tmp_path, tshark_checks_udplite):
-    truth = tshark_fields(FRAMES, FIELDS, tmp_path)
-    assert len(truth) == len(FRAMES)
-    for i, (data, row) in enumerate(zip(FRAMES, truth, strict=True)):
-        packet = pktspec.decode(data)
-        assert packet.error is None, (i, packet.error)
-        assert reading(packet) == row, i
+    truth = assert_reads_as_tshark(FRAMES, FIELDS, reading, tmp_path)
     assert truth[-1]["udp.checksum.status"] == "0"  # the damaged one, bad for both
 
 
