@@ -320,9 +320,14 @@ def main() -> None:
         same = values_read == (bench.pktspec_eager(records), bench.pktspec_parser(records))
         runs.append(("lazy", bench.timed_in_turns(contenders[2:], args.budget)[0]))
         print(f"lazy-field layers read the same values as the generated ones: {same}")
-    hand, dpkt = generated["hand-written struct"], generated["dpkt"]
-    print(f"{len(records)} records of {args.pcap}; hand-written {1e6 / hand:.2f} us/packet, "
-          f"dpkt {1e6 / dpkt:.2f} us/packet")
+    report(f"{len(records)} records of {args.pcap}", generated, runs)
+
+
+def report(what: str, peers: dict[str, float], runs: list[tuple[str, dict]]) -> None:
+    """The table of the eager and Parser workloads per run of decoders, beside the
+    hand-written decoder and dpkt of the first run (peers)."""
+    hand, dpkt = peers["hand-written struct"], peers["dpkt"]
+    print(f"{what}; hand-written {1e6 / hand:.2f} us/packet, dpkt {1e6 / dpkt:.2f} us/packet")
     print(f"\n{'workload':24} {'decoders':10} {'us/packet':>10} {'vs dpkt':>9} {'vs hand':>9}")
     for name in ("pktspec eager decode", "pktspec Parser"):
         for label, rates in runs:

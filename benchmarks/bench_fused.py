@@ -177,15 +177,7 @@ def main() -> None:
     print(f"fused functions read the same values as the shipped code: {same}")
     label = "fused+lazy" if args.lazy_fields else "fused"
     runs.append((label, bench.timed_in_turns(contenders[2:], args.budget)[0]))
-    hand, dpkt = shipped["hand-written struct"], shipped["dpkt"]
-    print(f"{len(records)} records of {args.pcap}; hand-written {1e6 / hand:.2f} us/packet, "
-          f"dpkt {1e6 / dpkt:.2f} us/packet")
-    print(f"\n{'workload':24} {'decoders':10} {'us/packet':>10} {'vs dpkt':>9} {'vs hand':>9}")
-    for name in ("pktspec eager decode", "pktspec Parser"):
-        for run_label, rates in runs:
-            rate = rates[name]
-            print(f"{name:24} {run_label:10} {1e6 / rate:10.2f} {rate / dpkt:8.2f}x "
-                  f"{rate / hand:8.3f}x")
+    bench_floor.report(f"{len(records)} records of {args.pcap}", shipped, runs)
 
 
 if __name__ == "__main__":
