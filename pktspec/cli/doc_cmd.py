@@ -272,9 +272,7 @@ def legend(sections: list[Section]) -> list[str]:
         if p.cond is not None:
             notes.append(f"present if {p.cond}" if p.cond else "present only sometimes")
         text = f"  {p.name:<{width}}  {p.info.type_name:<{twidth}}  {size:<9}"
-        lines = textwrap.wrap("; ".join(notes), max(30, 79 - len(text) - 2)) or [""]
-        out.append((text + "  " + lines[0]).rstrip())
-        out += [" " * (len(text) + 2) + line for line in lines[1:]]  # under the first
+        out.append((text + "  " + "; ".join(notes)).rstrip())
     return out
 
 
