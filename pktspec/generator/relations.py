@@ -175,18 +175,23 @@ class BuildRelations:
             out.append(f"NEXT = ({self.unit.next_table!r}, {tuple(names)!r})")
         unless = self.next_unless()
         if unless is not None:
-            out.append(f"NEXT_UNLESS = {unless!r}")
+            if unless[2] == "len(payload)":  # with the condition the length must meet
+                test = self.unit.next.unless
+                out.append(f"NEXT_UNLESS = ({unless[0]!r}, {unless[1]!r}, 'len(payload)', None, "
+                           f"lambda c: {self.build()(test)}, {expr_text(test)!r})")
+            else:
+                out.append(f"NEXT_UNLESS = {unless!r}")
         when = self.checked_when()
         if when:
             out += ["CHECKED_WHEN = {", *[f"    {n!r}: lambda c: {t}," for n, t in when], "}"]
         conditions = self.conditions()  # (also works out computed_lengths)
         if conditions:
             out += ["CONDITIONS = (", *[f"    {c!r}," for c in conditions], ")"]
-        alternatives = self.next_alternatives()
-        if alternatives:
-            out += ["NEXT_ALTERNATIVES = (",
-                    *[f"    ({t!r}, {f!r}, lambda c: {test}, {ways!r}),"
-                      for t, f, test, ways in alternatives], ")"]
+        rules = self.next_rules()
+        if rules:
+            out += ["NEXT_RULES = (",
+                    *[f"    ({t!r}, {f!r}, {'None' if test is None else 'lambda c: ' + test}, "
+                      f"{ways!r})," for t, f, test, ways in rules], ")"]
         return out
 
     def conditions(self) -> list[tuple[str, str, tuple]]:
@@ -282,20 +287,24 @@ class BuildRelations:
         except _NotConstant:
             return None
 
-    def next_alternatives(self) -> list[tuple[str, tuple[str, ...], str, tuple]]:
-        """``(table, fields, test, settings)`` for each ``next by ... if cond`` but the
-        builder's (the first): when the first rule's table does not bind the layer on top, the
-        builder takes the first of these whose table does, fills the fields from that
-        binding and, when test (cond over the values) is false, makes cond hold with the
-        settings (conditions(): ``oui == OUI.Cisco`` gives ``(('oui', '=', 12),)``)."""
+    def next_rules(self) -> list[tuple[str, tuple[str, ...], str | None, tuple]]:
+        """``(table, fields, test, settings)`` for each ``next by`` rule, in order, when a
+        layer has several or one with ``if cond`` ([] otherwise: NEXT says it all). The
+        builder takes the first rule whose table binds the layer on top and whose condition
+        holds or can be made to hold without changing a field that was given: it fills the
+        rule's fields from the binding and sets the fields its condition reads (settings,
+        as in CONDITIONS: ``oui == OUI.Cisco`` gives ``(('oui', '=', 12),)``). test is the
+        condition over the values (None: none). ``next Layer if cond`` rules only decode."""
+        rules = [(r, t) for r, t in self.unit.nexts if isinstance(r, ast.NextBy)]
+        if len(rules) < 2 and not any(rule.when is not None for rule, _ in rules):
+            return []
         out = []
-        for rule, table in self.unit.nexts:
-            if rule is self.unit.next or not isinstance(rule, ast.NextBy) or table is None \
-                    or rule.when is None:
+        for rule, table in rules:
+            if table is None:
                 continue
-            ways = self.ways(rule.when)
-            out.append((table, tuple(self.next_fields(rule)), self.build()(rule.when),
-                        ways[0] if ways else ()))
+            ways = self.ways(rule.when) if rule.when is not None else []
+            test = self.build()(rule.when) if rule.when is not None else None
+            out.append((table, tuple(self.next_fields(rule)), test, ways[0] if ways else ()))
         return out
 
     def next_fields(self, nxt: ast.NextBy | ast.NextFixed | None = None) -> list[str]:

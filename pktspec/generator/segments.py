@@ -184,7 +184,9 @@ class ScalarSegments:
             self.add_check(seg, cf, self.fast_name(cf.name), offset)
             self.add_info(cf, offset, nbytes, bits, first_bit)
             value = f"this[{cf.name!r}]"
-            if self.unit.kind == "struct":  # left out when building: its default, or zero
+            if self.unit.kind == "struct" or cf.node.cond is not None:
+                # left out when building (a struct's field, or a conditional chunk's mate of
+                # a field given): its default, or zero
                 value = f"_or_default(this.get({cf.name!r}), {self.struct_default(cf)})"
             parts.append(f"(({value} & {mask:#x}) << {shift})" if shift
                          else f"({value} & {mask:#x})")

@@ -77,6 +77,13 @@ class VariableParts:
         size = self.trailer_size()
         return f"(end - {size})" if size != "0" else "end"
 
+    def sized_limit(self) -> str:
+        """What a sized part (``bytes[n]``, ``T[] size n``) must fit in: the header's end once
+        known, else the layer's end. A part that runs into the trailer's bytes leaves the
+        trailer cut (emit_trailer), as a frame cut by the capture does, rather than costing
+        the layer."""
+        return "hend" if self.limit() == "hend" else "end"
+
     def rest_stop(self) -> str:
         """Where a part that runs to the end stops (limit()), with the lines that make a
         layer cut before its trailer ends keep the bytes there in the part (the trailer is
@@ -119,7 +126,7 @@ class VariableParts:
             self.lines += [f"n = {n}",
                            "if n < 0:",
                            f"    raise self._fail({cf.name!r}, p, 'negative length %d' % n)",
-                           f"if p + n > {self.limit()}:",
+                           f"if p + n > {self.sized_limit()}:",
                            "    raise self._truncated(buf, off, end)",
                            f"self.{cf.name} = buf[p:p + n]",
                            "p += n"]
@@ -166,7 +173,7 @@ class VariableParts:
         if not self.non_negative(cf.ftype.size):
             self.lines += ["if n < 0:",
                            f"    raise self._fail({cf.name!r}, p, 'negative length %d' % n)"]
-        self.lines += [f"if p + n > {self.limit()}:",
+        self.lines += [f"if p + n > {self.sized_limit()}:",
                        "    raise self._truncated(buf, off, end)",
                        f"self._{cf.name} = bytes(buf[p:p + n])",
                        "p += n"]
@@ -196,7 +203,7 @@ class VariableParts:
                 self.lines += [f"n = {n}",
                                "if n < 0:",
                                f"    raise self._fail({cf.name!r}, p, 'negative size %d' % n)",
-                               f"if p + n > {self.limit()}:",
+                               f"if p + n > {self.sized_limit()}:",
                                "    raise self._truncated(buf, off, end)"]
                 stop = "p + n"
             else:

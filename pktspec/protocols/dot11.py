@@ -107,7 +107,7 @@ class Dot11(_Layer):
         "address1" / _c.Bytes(6),  # dot11.layer:39
         "address2" / _c.If(lambda this: (((this['type'] == 0) or (this['type'] == 2)) or ((((this['type'] == 1) and (this['subtype'] != 7)) and (this['subtype'] != 12)) and (this['subtype'] != 13))), _c.Bytes(6)),  # dot11.layer:41
         "address3" / _c.If(lambda this: ((this['type'] == 0) or (this['type'] == 2)), _c.Bytes(6)),  # dot11.layer:43
-        "_bits1" / _c.If(lambda this: ((this['type'] == 0) or (this['type'] == 2)), _c.Rebuild(_c.Int16ul, lambda this: ((this['sequence_number'] & 0xfff) << 4) | (this['fragment_number'] & 0xf))),
+        "_bits1" / _c.If(lambda this: ((this['type'] == 0) or (this['type'] == 2)), _c.Rebuild(_c.Int16ul, lambda this: ((_or_default(this.get('sequence_number'), 0) & 0xfff) << 4) | (_or_default(this.get('fragment_number'), 0) & 0xf))),
         "sequence_number" / _c.Computed(lambda this: None if this._bits1 is None else (this._bits1 >> 4) & 0xfff),  # dot11.layer:44
         "fragment_number" / _c.Computed(lambda this: None if this._bits1 is None else this._bits1 & 0xf),  # dot11.layer:45
         "address4" / _c.If(lambda this: (((this['type'] == 2) and ((this['flags'] >> 0) & 1)) and ((this['flags'] >> 1) & 1)), _c.Bytes(6)),  # dot11.layer:46

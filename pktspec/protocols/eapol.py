@@ -330,7 +330,7 @@ class EAPOLKey(_Layer):
     )
     FORMAT = _c.Struct(
         "key_descriptor_type" / _c.Int8ub,  # eapol.layer:127
-        "_bits0" / _c.If(lambda this: (this['key_descriptor_type'] != 1), _c.Rebuild(_c.Int8ub, lambda this: ((this['reserved'] & 0x3) << 6) | ((this['smk_message'] & 0x1) << 5) | ((this['has_encrypted_key_data'] & 0x1) << 4) | ((this['request'] & 0x1) << 3) | ((this['mic_error'] & 0x1) << 2) | ((this['secure'] & 0x1) << 1) | (this['key_mic'] & 0x1))),
+        "_bits0" / _c.If(lambda this: (this['key_descriptor_type'] != 1), _c.Rebuild(_c.Int8ub, lambda this: ((_or_default(this.get('reserved'), 0) & 0x3) << 6) | ((_or_default(this.get('smk_message'), 0) & 0x1) << 5) | ((_or_default(this.get('has_encrypted_key_data'), 0) & 0x1) << 4) | ((_or_default(this.get('request'), 0) & 0x1) << 3) | ((_or_default(this.get('mic_error'), 0) & 0x1) << 2) | ((_or_default(this.get('secure'), 0) & 0x1) << 1) | (_or_default(this.get('key_mic'), 0) & 0x1))),
         "reserved" / _c.Computed(lambda this: None if this._bits0 is None else (this._bits0 >> 6) & 0x3),  # eapol.layer:130
         "smk_message" / _c.Computed(lambda this: None if this._bits0 is None else (this._bits0 >> 5) & 0x1),  # eapol.layer:132
         "has_encrypted_key_data" / _c.Computed(lambda this: None if this._bits0 is None else (this._bits0 >> 4) & 0x1),  # eapol.layer:134
@@ -338,7 +338,7 @@ class EAPOLKey(_Layer):
         "mic_error" / _c.Computed(lambda this: None if this._bits0 is None else (this._bits0 >> 2) & 0x1),  # eapol.layer:138
         "secure" / _c.Computed(lambda this: None if this._bits0 is None else (this._bits0 >> 1) & 0x1),  # eapol.layer:140
         "key_mic" / _c.Computed(lambda this: None if this._bits0 is None else this._bits0 & 0x1),  # eapol.layer:142
-        "_bits1" / _c.If(lambda this: (this['key_descriptor_type'] != 1), _c.Rebuild(_c.Int8ub, lambda this: ((this['key_ack'] & 0x1) << 7) | ((this['install'] & 0x1) << 6) | ((this['key_index'] & 0x3) << 4) | ((this['key_type'] & 0x1) << 3) | (this['key_descriptor_version'] & 0x7))),
+        "_bits1" / _c.If(lambda this: (this['key_descriptor_type'] != 1), _c.Rebuild(_c.Int8ub, lambda this: ((_or_default(this.get('key_ack'), 0) & 0x1) << 7) | ((_or_default(this.get('install'), 0) & 0x1) << 6) | ((_or_default(this.get('key_index'), 0) & 0x3) << 4) | ((_or_default(this.get('key_type'), 0) & 0x1) << 3) | (_or_default(this.get('key_descriptor_version'), 0) & 0x7))),
         "key_ack" / _c.Computed(lambda this: None if this._bits1 is None else (this._bits1 >> 7) & 0x1),  # eapol.layer:144
         "install" / _c.Computed(lambda this: None if this._bits1 is None else (this._bits1 >> 6) & 0x1),  # eapol.layer:146
         "key_index" / _c.Computed(lambda this: None if this._bits1 is None else (this._bits1 >> 4) & 0x3),  # eapol.layer:148
@@ -353,7 +353,7 @@ class EAPOLKey(_Layer):
         "mic" / _c.If(lambda this: (this['key_descriptor_type'] != 1), _c.Bytes(16)),  # eapol.layer:164
         "key_data_length" / _c.If(lambda this: (this['key_descriptor_type'] != 1), _c.Int16ub),  # eapol.layer:166
         "key_data" / _c.If(lambda this: (this['key_descriptor_type'] != 1), _c.Bytes(lambda this: this['key_data_length'])),  # eapol.layer:167
-        "_bits2" / _c.If(lambda this: (this['key_descriptor_type'] == 1), _c.Rebuild(_c.Int8ub, lambda this: ((this['rc4_unicast'] & 0x1) << 7) | (this['rc4_key_index'] & 0x7f))),
+        "_bits2" / _c.If(lambda this: (this['key_descriptor_type'] == 1), _c.Rebuild(_c.Int8ub, lambda this: ((_or_default(this.get('rc4_unicast'), 0) & 0x1) << 7) | (_or_default(this.get('rc4_key_index'), 0) & 0x7f))),
         "rc4_unicast" / _c.Computed(lambda this: None if this._bits2 is None else (this._bits2 >> 7) & 0x1),  # eapol.layer:169
         "rc4_key_index" / _c.Computed(lambda this: None if this._bits2 is None else this._bits2 & 0x7f),  # eapol.layer:171
         "key_signature" / _c.If(lambda this: (this['key_descriptor_type'] == 1), _c.Bytes(16)),  # eapol.layer:173

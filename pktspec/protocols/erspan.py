@@ -176,7 +176,7 @@ class ERSPANIII(_Layer):
         "direction" / _c.Computed(lambda this: (this._bits2 >> 3) & 0x1),  # erspan.layer:67
         "granularity" / _c.Computed(lambda this: (this._bits2 >> 1) & 0x3),  # erspan.layer:69
         "optional_subheader" / _c.Computed(lambda this: this._bits2 & 0x1),  # erspan.layer:71
-        "_bits3" / _c.If(lambda this: (this['optional_subheader'] == 1), _c.Rebuild(_c.Int64ub, lambda this: ((this['platform_id'] & 0x3f) << 58) | (this['platform_specific'] & 0x3ffffffffffffff))),
+        "_bits3" / _c.If(lambda this: (this['optional_subheader'] == 1), _c.Rebuild(_c.Int64ub, lambda this: ((_or_default(this.get('platform_id'), 0) & 0x3f) << 58) | (_or_default(this.get('platform_specific'), 0) & 0x3ffffffffffffff))),
         "platform_id" / _c.Computed(lambda this: None if this._bits3 is None else (this._bits3 >> 58) & 0x3f),  # erspan.layer:72
         "platform_specific" / _c.Computed(lambda this: None if this._bits3 is None else this._bits3 & 0x3ffffffffffffff),  # erspan.layer:73
     )

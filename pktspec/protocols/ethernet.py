@@ -140,7 +140,7 @@ class Ethernet(_Layer):
     DEFAULTS = {}
     RELATIONS = ()
     NEXT = ('EtherType', ('ethertype',))
-    NEXT_UNLESS = ('ethertype', 'LLC', 'len(payload)', None)
+    NEXT_UNLESS = ('ethertype', 'LLC', 'len(payload)', None, lambda c: (c.ethertype <= 1500), 'ethertype <= 1500')
 
     def _decode(self, buf, off, end):
         if end - off < 14:
@@ -272,7 +272,8 @@ class SNAP(_Layer):
     RELATIONS = ()
     FRAMED = False
     NEXT = ('EtherType', ('protocol_id',))
-    NEXT_ALTERNATIVES = (
+    NEXT_RULES = (
+        ('EtherType', ('protocol_id',), lambda c: (c.oui == 0), (('oui', '=', 0),)),
         ('CiscoSNAPProtocol', ('protocol_id',), lambda c: (c.oui == 12), (('oui', '=', 12),)),
     )
 

@@ -137,7 +137,7 @@ class STP(_Layer):
         "protocol_id" / _c.Int16ub,  # stp.layer:37
         "version" / _c.Int8ub,  # stp.layer:38
         "type" / _c.Int8ub,  # stp.layer:39
-        "_bits0" / _c.If(lambda this: (this['type'] != 128), _c.Rebuild(_c.Int8ub, lambda this: ((this['tca'] & 0x1) << 7) | ((this['agreement'] & 0x1) << 6) | ((this['forwarding'] & 0x1) << 5) | ((this['learning'] & 0x1) << 4) | ((this['port_role'] & 0x3) << 2) | ((this['proposal'] & 0x1) << 1) | (this['tc'] & 0x1))),
+        "_bits0" / _c.If(lambda this: (this['type'] != 128), _c.Rebuild(_c.Int8ub, lambda this: ((_or_default(this.get('tca'), 0) & 0x1) << 7) | ((_or_default(this.get('agreement'), 0) & 0x1) << 6) | ((_or_default(this.get('forwarding'), 0) & 0x1) << 5) | ((_or_default(this.get('learning'), 0) & 0x1) << 4) | ((_or_default(this.get('port_role'), 0) & 0x3) << 2) | ((_or_default(this.get('proposal'), 0) & 0x1) << 1) | (_or_default(this.get('tc'), 0) & 0x1))),
         "tca" / _c.Computed(lambda this: None if this._bits0 is None else (this._bits0 >> 7) & 0x1),  # stp.layer:41
         "agreement" / _c.Computed(lambda this: None if this._bits0 is None else (this._bits0 >> 6) & 0x1),  # stp.layer:43
         "forwarding" / _c.Computed(lambda this: None if this._bits0 is None else (this._bits0 >> 5) & 0x1),  # stp.layer:45
@@ -145,12 +145,12 @@ class STP(_Layer):
         "port_role" / _c.Computed(lambda this: None if this._bits0 is None else (this._bits0 >> 2) & 0x3),  # stp.layer:48
         "proposal" / _c.Computed(lambda this: None if this._bits0 is None else (this._bits0 >> 1) & 0x1),  # stp.layer:50
         "tc" / _c.Computed(lambda this: None if this._bits0 is None else this._bits0 & 0x1),  # stp.layer:52
-        "_bits1" / _c.If(lambda this: (this['type'] != 128), _c.Rebuild(_c.Int16ub, lambda this: ((this['root_priority'] & 0xf) << 12) | (this['root_system_id_ext'] & 0xfff))),
+        "_bits1" / _c.If(lambda this: (this['type'] != 128), _c.Rebuild(_c.Int16ub, lambda this: ((_or_default(this.get('root_priority'), 0) & 0xf) << 12) | (_or_default(this.get('root_system_id_ext'), 0) & 0xfff))),
         "root_priority" / _c.Computed(lambda this: None if this._bits1 is None else (this._bits1 >> 12) & 0xf),  # stp.layer:54
         "root_system_id_ext" / _c.Computed(lambda this: None if this._bits1 is None else this._bits1 & 0xfff),  # stp.layer:56
         "root_mac" / _c.If(lambda this: (this['type'] != 128), _c.Bytes(6)),  # stp.layer:57
         "root_path_cost" / _c.If(lambda this: (this['type'] != 128), _c.Int32ub),  # stp.layer:58
-        "_bits2" / _c.If(lambda this: (this['type'] != 128), _c.Rebuild(_c.Int16ub, lambda this: ((this['bridge_priority'] & 0xf) << 12) | (this['bridge_system_id_ext'] & 0xfff))),
+        "_bits2" / _c.If(lambda this: (this['type'] != 128), _c.Rebuild(_c.Int16ub, lambda this: ((_or_default(this.get('bridge_priority'), 0) & 0xf) << 12) | (_or_default(this.get('bridge_system_id_ext'), 0) & 0xfff))),
         "bridge_priority" / _c.Computed(lambda this: None if this._bits2 is None else (this._bits2 >> 12) & 0xf),  # stp.layer:60
         "bridge_system_id_ext" / _c.Computed(lambda this: None if this._bits2 is None else this._bits2 & 0xfff),  # stp.layer:62
         "bridge_mac" / _c.If(lambda this: (this['type'] != 128), _c.Bytes(6)),  # stp.layer:63

@@ -80,7 +80,7 @@ class Dot1Q(_Layer):
     DEFAULTS = {}
     RELATIONS = ()
     NEXT = ('EtherType', ('ethertype',))
-    NEXT_UNLESS = ('ethertype', 'LLC', 'len(payload)', None)
+    NEXT_UNLESS = ('ethertype', 'LLC', 'len(payload)', None, lambda c: (c.ethertype <= 1500), 'ethertype <= 1500')
 
     def _decode(self, buf, off, end):
         if end - off < 4:
@@ -141,7 +141,7 @@ class Dot1AD(_Layer):
     DEFAULTS = {}
     RELATIONS = ()
     NEXT = ('EtherType', ('ethertype',))
-    NEXT_UNLESS = ('ethertype', 'LLC', 'len(payload)', None)
+    NEXT_UNLESS = ('ethertype', 'LLC', 'len(payload)', None, lambda c: (c.ethertype <= 1500), 'ethertype <= 1500')
 
     def _decode(self, buf, off, end):
         if end - off < 4:

@@ -113,7 +113,7 @@ class VRRPv2(_Layer):
         "count_ip_addr" / _c.Int8ub,  # vrrp.layer:38
         "auth_type" / _c.If(lambda this: (this['version'] == 2), _c.Int8ub),  # vrrp.layer:39
         "adver_int" / _c.If(lambda this: (this['version'] == 2), _c.Int8ub),  # vrrp.layer:41
-        "_bits1" / _c.If(lambda this: (this['version'] == 3), _c.Rebuild(_c.Int16ub, lambda this: ((this['reserved'] & 0xf) << 12) | (this['max_adver_int'] & 0xfff))),
+        "_bits1" / _c.If(lambda this: (this['version'] == 3), _c.Rebuild(_c.Int16ub, lambda this: ((_or_default(this.get('reserved'), 0) & 0xf) << 12) | (_or_default(this.get('max_adver_int'), 100) & 0xfff))),
         "reserved" / _c.Computed(lambda this: None if this._bits1 is None else (this._bits1 >> 12) & 0xf),  # vrrp.layer:42
         "max_adver_int" / _c.Computed(lambda this: None if this._bits1 is None else this._bits1 & 0xfff),  # vrrp.layer:44
         "checksum" / _c.Int16ub,  # vrrp.layer:47

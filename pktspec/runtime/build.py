@@ -69,8 +69,9 @@ class LayerPlan(FormatHalves, Implications):
         self.pseudo_fn = getattr(cls, "PSEUDO_HEADER", None)
         nxt = getattr(cls, "NEXT", None)
         self.next_table, self.next_fields = nxt if nxt else (None, ())
-        # (table, fields, test, settings) of the `next by ... if cond` rules after the first
-        self.next_alternatives = getattr(cls, "NEXT_ALTERNATIVES", ())
+        # (table, fields, test, settings) of each `next by` rule of a layer with several or
+        # with `if cond` (NEXT_RULES, docs/GENERATED.md); () when NEXT says it all
+        self.next_rules = getattr(cls, "NEXT_RULES", ())
         self.next_unless = getattr(cls, "NEXT_UNLESS", None)
         self._conditions(cls)
         self._initial(cls, infos)
@@ -111,6 +112,11 @@ class LayerPlan(FormatHalves, Implications):
         computed = set(self.targets) | set(self.next_fields)
         if self.next_unless is not None:
             computed.add(self.next_unless[0])
+        for _table, fields, _test, settings in self.next_rules:
+            # a rule's fields, and those its condition reads, stay unset (None) until the
+            # layer on top is known, so that the builder can tell which were given
+            computed.update(fields)
+            computed.update(f for f, _, _ in settings)
         self.builder_sets = frozenset(computed)  # computed whatever the conditions say
         computed |= self.controls
         self.computed = computed
@@ -175,9 +181,15 @@ class LayerPlan(FormatHalves, Implications):
                 values[name] = conv(v)
 
     def trailer_size_of(self, layer: Layer) -> int:
-        """The bytes of a decoded layer's trailer fields: those its header said are there."""
-        return sum(size for attr, size in self.trailer_parts
+        """The bytes of a decoded layer's trailer fields: those its header said are there.
+        A layer cut before its trailer ends (its fields None, payload_missing counting them)
+        has the part of the trailer that is there after its payload: those bytes, so that a
+        rebuild, which writes the trailer whole, does not keep them after it as well."""
+        size = sum(size for attr, size in self.trailer_parts
                    if getattr(layer, attr, None) is not None)
+        if not size and self.trailer_parts and layer.payload_missing:
+            return layer._end - layer._pend
+        return size
 
     def build_trailer(self, values: dict[str, Any]) -> bytes:
         """The trailer fields' bytes from values (b"" for a layer without them). The values
@@ -241,8 +253,10 @@ def _sized_by_targets(cls: type, targets: set[str]) -> list[str]:
     len(d)``): a new layer's such part starts empty rather than unset, as there is no
     size to make it from until it is given."""
     fmt = getattr(cls, "FORMAT", None)
+    kinds = {i.name: i.kind for i in cls.fields_info}
     return [sc.name for sc in getattr(fmt, "subcons", ())
-            if isinstance(sc, _c.Renamed) and sized_by(sc.subcon) & targets]
+            if isinstance(sc, _c.Renamed) and kinds.get(sc.name) == "bytes"
+            and sized_by(sc.subcon) & targets]
 
 
 def _zero(info: FieldInfo) -> Any:

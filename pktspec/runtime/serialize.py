@@ -40,7 +40,7 @@ options (their bytes are reused as they are) and header bytes no field covers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 import construct as _c
@@ -97,7 +97,7 @@ class _State:
         self.provider: _State | None = None
         self.before: dict[str, Any] | None = None  # a decoded layer's values as decoded
         self.trailer_was = 0  # the bytes its trailer fields took as decoded (see _edits)
-        self.payload_length: str | None = None  # a field to set to len(payload) (NEXT_UNLESS)
+        self.payload_length: tuple | None = None  # NEXT_UNLESS, when its field is len(payload)
 
 
 _NOTHING: frozenset[str] = frozenset()
@@ -169,21 +169,21 @@ def _prepare(layer: Layer, nxt: Any) -> _State:
         st.dirty = bool(st.edited)
     unless = plan.next_unless
     if unless is not None and values[unless[0]] is None:
-        name, layer_name, when, otherwise = unless
+        name, layer_name, when, otherwise = unless[:4]
         value = when if getattr(nxt, "name", None) == layer_name and \
             type(nxt) is not bytes else otherwise
         if value == PAYLOAD_LENGTH:  # an 802.3 length before LLC: known in pass 2
-            st.payload_length = name
+            st.payload_length = unless
             value = 0
         if value is not None or name not in plan.next_fields:  # (else: the binding's)
             values[name] = plan.fallback[name] if value is None else value
+    if plan.next_rules:
+        _fill_next_rules(st, nxt)
+        return st
     for name in plan.next_fields:
         if values[name] is None:
             value = _bound_value(plan.next_table, type(nxt)) if nxt is not None and \
                 type(nxt) is not bytes else None
-            if value is None and plan.next_alternatives and nxt is not None and \
-                    type(nxt) is not bytes:
-                value = _alternative_value(st, name, type(nxt))
             values[name] = plan.fallback[name] if value is None else value
     return st
 
@@ -223,7 +223,8 @@ def _bound_value(table_name: str, cls: type) -> int | None:
     binding may change when a file loads)."""
     key = (table_name, cls)
     hit = _BOUND.get(key)
-    if hit is not None and any(b.cls is cls for b in hit[0].bindings(hit[1])):
+    if hit is not None and (hit[0].get(hit[1]) is cls or
+                            any(b.cls is cls for b in hit[0].bindings(hit[1]))):
         return hit[1]
     table = REGISTRY.table(table_name)
     for value, bound in table.items():
@@ -237,26 +238,67 @@ def _bound_value(table_name: str, cls: type) -> int | None:
     return None
 
 
-def _alternative_value(st: _State, name: str, cls: type) -> int | None:
-    """The value for next-layer field name from the first ``next by ... if cond`` rule
-    whose table binds cls, its condition made to hold (SNAP()/STP() is Cisco's PVST+: the
-    OUI becomes Cisco's), or None when no rule binds cls."""
-    values = st.values
-    for table, fields, test, settings in st.plan.next_alternatives:
-        if name not in fields:
-            continue
+def _fill_next_rules(st: _State, nxt: Any) -> None:
+    """The fields of a layer with several ``next by`` rules (SNAP: EtherType under OUI 0,
+    Cisco's protocol IDs under Cisco's OUI), tried in order as decoding tries them: the
+    first rule whose table binds the layer on top, whose condition holds or can be made to
+    hold by setting fields not given, and before which no rule's condition holds, fills its
+    fields from the binding and sets those. A layer on top that a rule binds but none can
+    reach with the fields given is a BuildError; one no rule binds leaves the fields at
+    their defaults. A field given is never changed."""
+    values, plan = st.values, st.plan
+    cls = type(nxt) if nxt is not None and type(nxt) is not bytes else None
+    rules = plan.next_rules
+    unset = {f for _t, fields, _x, settings in rules
+             for f in (*fields, *(s[0] for s in settings)) if values[f] is None}
+
+    def final(trial: dict[str, Any]) -> dict[str, Any]:
+        """The values as they will be built: the fields left unset at their defaults."""
+        return {k: plan.fallback[k] if v is None and k in unset else v
+                for k, v in trial.items()}
+
+    refused = []
+    for i, (table, fields, test, settings) in enumerate(rules if cls is not None else ()):
         value = _bound_value(table, cls)
         if value is None:
             continue
-        try:
-            holds = bool(test(st.ctx))
-        except (AttributeError, TypeError, ValueError):
-            holds = False
-        if not holds:
-            for field, how, k in settings:
-                values[field] = (values[field] or 0) | k if how == "|" else k
-        return value
-    return None
+        trial = dict(values)
+        for name in fields:
+            if trial[name] is None:
+                trial[name] = value
+        if test is not None and not _holds_with(test, final(trial)):
+            if not settings or any(f not in unset for f, _, _ in settings):
+                refused.append(table)
+                continue  # it cannot be made to hold, or only by changing a field given
+            for f, how, k in settings:
+                trial[f] = (trial[f] or 0) | k if how == "|" else k
+            if not _holds_with(test, final(trial)):
+                refused.append(table)
+                continue
+        if any(earlier is not None and _holds_with(earlier, final(trial))
+               for _t, _f, earlier, _s in rules[:i]):
+            refused.append(table)
+            continue  # an earlier rule would take the bytes
+        values.update(trial)
+        break
+    else:
+        if refused:
+            raise BuildError(f"{plan.name}: no next rule takes {cls.name} with these values "
+                             f"(the rules by {', '.join(refused)} bind it, but their conditions "
+                             "do not hold: give the fields they read)")
+    for name in unset:
+        if values[name] is None:
+            values[name] = plan.fallback[name]
+
+
+def _holds_with(test: Callable[[Any], Any], values: dict[str, Any]) -> bool:
+    """A next rule's condition over values (False when it reads one not set)."""
+    ctx = _Ctx()
+    ctx.__dict__ = values
+    try:
+        return bool(test(ctx))
+    except (AttributeError, TypeError, ValueError):
+        return False
 
 
 def _provider(states: list, i: int) -> _State | None:
@@ -275,7 +317,11 @@ def _encode(st: _State, payload: bytes, last: bool, provider: _State | None,
             modes: tuple[bool | None, bool | None]) -> bytes:
     layer, plan = st.layer, st.plan
     if st.payload_length is not None:
-        st.values[st.payload_length] = len(payload)
+        name, _layer, _when, _otherwise, test, text = st.payload_length
+        st.values[name] = len(payload)
+        if not test(st.ctx):  # (an 802.3 length over 1500 would read as an EtherType)
+            raise BuildError(f"{plan.name}: {name} = {len(payload)}, the payload's length, "
+                             f"is not a length here ({text} does not hold)")
     if st.decoded:
         buf = layer._buf
         if last:

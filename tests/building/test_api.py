@@ -163,3 +163,11 @@ def test_an_802_3_frame_gets_its_length_before_llc():
     given = pktspec.serialize(Ethernet(ethertype=100) / bpdu)
     assert given[12:14] == bytes([0, 100])  # a length given stays
     assert pktspec.serialize(Ethernet() / IPv4())[12:14] == b"\x08\x00"  # others: bindings
+
+
+def test_an_802_3_payload_too_long_for_a_length_is_refused():
+    from pktspec.layers import LLC, Ethernet
+
+    with pytest.raises(BuildError, match=r"ethertype = 2048, the payload's length, is not a "
+                                         r"length here \(ethertype <= 1500 does not hold\)"):
+        pktspec.serialize(Ethernet() / LLC(dsap=0x42) / (b"E" * 2045))

@@ -180,3 +180,15 @@ def test_a_bit_field_of_a_conditional_chunk_given_sets_its_condition():
         bytes(VRRPv2(version=2, max_adver_int=300))
     v2 = pktspec.decode(bytes(VRRPv2()), first=VRRPv2).layers[0]
     assert (v2.version, v2.max_adver_int, v2.adver_int) == (2, None, 1)
+
+
+def test_editing_one_field_of_an_absent_chunk_fills_its_mates():
+    """A decoded VRRP version 2 packet given max_adver_int becomes version 3, its chunk
+    mate `reserved` (None, absent) written as 0 (it raised a TypeError)."""
+    import pktspec
+    from pktspec.layers import VRRPv2
+
+    packet = pktspec.decode(bytes(VRRPv2()), first=VRRPv2)
+    packet.layers[0].max_adver_int = 250
+    again = pktspec.decode(pktspec.serialize(packet), first=VRRPv2).layers[0]
+    assert (again.version, again.reserved, again.max_adver_int) == (3, 0, 250)

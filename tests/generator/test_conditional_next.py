@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 import pktspec
+from pktspec.errors import BuildError
 from tests.generator.conftest import load_text, one
 
 SPEC = """
@@ -51,12 +52,37 @@ def test_the_rule_whose_condition_holds_picks_the_table(mod):
 
 
 def test_the_builder_takes_the_rule_that_binds_the_next_layer(mod):
-    assert bytes(mod.CnBox() / mod.CnHammer(h=9)) == bytes([0, 7, 9])  # first rule: as given
-    assert bytes(mod.CnBox() / mod.CnWidget(w=9)) == bytes([2, 7, 9])  # kind made to hold
-    assert bytes(mod.CnBox(kind=2) / mod.CnWidget(w=9)) == bytes([2, 7, 9])
-    data = bytes(mod.CnBox(kind=1) / mod.CnWidget(w=5))
-    assert data == bytes([2, 7, 5])  # the rule's condition wins over a value that breaks it
-    assert names(pktspec.decode(data, first=mod.CnBox)) == ["CnBox", "CnWidget"]
+    for layers, data in ((mod.CnBox() / mod.CnHammer(h=9), [1, 7, 9]),  # kind made to hold
+                         (mod.CnBox() / mod.CnWidget(w=9), [2, 7, 9]),
+                         (mod.CnBox(kind=2) / mod.CnWidget(w=9), [2, 7, 9])):
+        assert bytes(layers) == bytes(data)
+        assert names(pktspec.decode(bytes(data), first=mod.CnBox))[1] == \
+            type(layers.layers[1]).name
+    with pytest.raises(BuildError, match="no next rule takes CnWidget"):
+        bytes(mod.CnBox(kind=1) / mod.CnWidget(w=5))  # kind is given: never changed
+
+
+def test_a_rule_after_one_that_holds_is_not_taken(tmp_path):
+    """The last rule (no `if`) is taken only when the earlier condition is false, as in
+    decoding; its own condition reads a field no setting can choose: a BuildError."""
+    mod = load_text(tmp_path, """
+enum CnT1 : u8 { CnA = 7 }
+enum CnT2 : u8 { CnB = 8 }
+layer CnPair : other {
+    x: u8;
+    id: u8;
+    next by id in CnT1 if x == 1;
+    next by id in CnT2;
+}
+layer CnA : other { a: u8; }
+layer CnB : other { b: u8; }
+extend CnT1 { 7 -> CnA }
+extend CnT2 { 8 -> CnB }
+""")
+    assert bytes(mod.CnPair() / mod.CnA(a=1)) == bytes([1, 7, 1])
+    assert bytes(mod.CnPair() / mod.CnB(b=1)) == bytes([0, 8, 1])
+    with pytest.raises(BuildError, match="no next rule takes CnB"):
+        bytes(mod.CnPair(x=1) / mod.CnB(b=1))
 
 
 def test_a_rule_after_one_without_if_is_an_error(tmp_path):

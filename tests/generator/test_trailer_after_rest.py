@@ -90,3 +90,39 @@ layer Framed : application {
     layer = cut.layers[0]
     assert cut.error is None and (bytes(layer.payload), layer.crc) == (b"\x05\x06", None)
     assert (bytes(layer.trailer), layer.payload_missing) == (b"\x00", 1)
+
+
+def test_a_cut_trailer_is_rebuilt_whole_not_kept_after_the_new_one(tmp_path):
+    """A layer with `payload =` cut inside its trailer keeps the trailer's first bytes
+    after the payload; rebuilding writes the trailer whole, and those bytes are not kept
+    after it too (they were: 11 bytes out of 8)."""
+    mod = load_text(tmp_path, """
+layer CutTrail : other {
+    n: u8 = len(payload);
+    kind: u8;
+    payload = n;
+    trailer { crc: u16 = crc16_modbus(header, payload); tag: u8; }
+}
+""")
+    whole = bytes(mod.CutTrail(kind=1, tag=7) / b"abcd")
+    cut = pktspec.decode(whole[:8], first=mod.CutTrail)
+    assert cut.layers[0].crc is None and cut.layers[0].payload_missing == 1
+    rebuilt = pktspec.serialize(cut, compute_checksums=True)
+    assert len(rebuilt) == 9 and rebuilt[:8] == whole[:8]
+
+
+def test_a_sized_part_before_a_cut_trailer_keeps_the_layer(tmp_path):
+    """`body: bytes[n]` then a trailer: a frame whose header is whole but whose trailer is
+    cut keeps the layer (the sized part was checked against the end less the trailer)."""
+    mod = load_text(tmp_path, """
+layer SizedTrail : other {
+    n: u8 = len(body);
+    body: bytes[n];
+    trailer { crc: u16 = crc16_modbus(header, payload); }
+}
+""")
+    whole = bytes(mod.SizedTrail(body=b"ab"))
+    for cut, missing in ((4, 1), (3, 2)):
+        layer = pktspec.decode(whole[:cut], first=mod.SizedTrail).layers[0]
+        assert (type(layer), layer.body, layer.crc) == (mod.SizedTrail, b"ab", None)
+        assert layer.payload_missing == missing

@@ -349,6 +349,13 @@ def test_pvst_plus_is_stp_under_ciscos_snap_oui():
     assert (snap.oui, snap.protocol_id) == (0x00000C, 0x010B)
     assert [x.name for x in packet.layers][-2:] == ["SNAP", "STP"]
     assert packet[STP].root_mac == BRIDGE
+    from pktspec.errors import BuildError
+    from pktspec.layers import IPv4
+
+    with pytest.raises(BuildError, match="no next rule takes STP"):  # oui given: kept
+        pktspec.serialize(LLC(dsap=0xAA) / SNAP(oui=0x0080C2) / STP())
+    with pytest.raises(BuildError, match="no next rule takes IPv4"):
+        pktspec.serialize(LLC(dsap=0xAA) / SNAP(oui="Cisco") / IPv4())
 
 
 def test_the_corpus_pvst_plus_bpdus_decode_as_stp():
