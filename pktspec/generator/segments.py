@@ -140,6 +140,8 @@ class ScalarSegments:
                             f"signed={t.signed!r})")
         self.add_check(seg, cf, self.fast_name(cf.name), offset)
         con = self.construct_of(t)
+        if t.kind == "flags" and self.unit.kind == "struct":  # shown by name, as in layers
+            con = f"_FlagsInt({con}, {self.flagset(cf)})"
         solved = self.struct_lengths().get(cf.name)
         if solved is not None:  # a struct's length field: the builder fills it when left out
             con = f"_c.Default({con}, lambda this: {solved})"
@@ -212,6 +214,8 @@ class ScalarSegments:
                 # construct is a struct's only decoder: the value with its enum name, as
                 # EnumInt gives byte-wide enum fields (values stay ints)
                 value = f"{self.mod.ref(cf.ftype.enum)}({value})"
+            elif cf.ftype.kind == "flags" and self.unit.kind == "struct":
+                value = f"{self.flagset(cf)}({value})"  # by name, as FlagsInt gives them
             if cond is not None:
                 value = f"None if this.{chunk} is None else {value}"
             self.format_lines.append(f'"{cf.name}" / _c.Computed(lambda this: {value}),  '
@@ -232,7 +236,8 @@ class ScalarSegments:
         solved = self.struct_lengths()
         entries = []
         for cf in group:
-            enum = self.mod.ref(cf.ftype.enum) if cf.ftype.kind == "enum" else None
+            enum = self.mod.ref(cf.ftype.enum) if cf.ftype.kind == "enum" else \
+                self.flagset(cf) if cf.ftype.kind == "flags" else None
             solve = solved.get(cf.name)
             if enum is None and solve is None:
                 continue

@@ -16,6 +16,7 @@ from pktspec.runtime.constructs import ChunkValues as _ChunkValues
 from pktspec.runtime.constructs import CondStruct as _CondStruct
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
+from pktspec.runtime.constructs import FlagsInt as _FlagsInt
 from pktspec.runtime.constructs import GreedyRange as _GreedyRange
 from pktspec.runtime.constructs import Params as _Params
 from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
@@ -130,6 +131,7 @@ _T_DNSType = _REGISTRY.table('DNSType')
 _T_EDNSOptionCode = _REGISTRY.table('EDNSOptionCode')
 _T_TCPPort = _REGISTRY.table('TCPPort')
 _T_UDPPort = _REGISTRY.table('UDPPort')
+_DNSResourceRecord_edns_flags_flags = _FlagSet.define('DNSResourceRecord_edns_flags', ('dnssec_ok',), width=16)
 
 _S_DNSQuestion = _c.Struct(
     "name" / _extern('dns_name'),  # dns.layer:80
@@ -181,7 +183,7 @@ _S_DNSResourceRecord = _CondStruct(
     "ttl" / _c.If(lambda this: (this['type'] != 41), _c.Default(_c.Int32ub, 0)),  # dns.layer:130
     "extended_rcode" / _c.If(lambda this: (this['type'] == 41), _c.Default(_c.Int8ub, 0)),  # dns.layer:131
     "edns_version" / _c.If(lambda this: (this['type'] == 41), _c.Default(_c.Int8ub, 0)),  # dns.layer:132
-    "edns_flags" / _c.If(lambda this: (this['type'] == 41), _c.Default(_c.Int16ub, 0)),  # dns.layer:133
+    "edns_flags" / _c.If(lambda this: (this['type'] == 41), _c.Default(_FlagsInt(_c.Int16ub, _DNSResourceRecord_edns_flags_flags), 0)),  # dns.layer:133
     "data_length" / _c.Default(_c.Int16ub, lambda this: _built_size(this._subcons['data'], this.get('data'), this)),  # dns.layer:134
     "data" / _c.FixedSized(lambda this: this['data_length'], _c.Switch(lambda this: this['type'], {1: _AddressText(_c.Bytes(4), 'ipv4'), 2: _extern('dns_name'), 5: _extern('dns_name'), 6: _S_DNSSOA, 12: _extern('dns_name'), 15: _S_DNSMX, 16: _c.Default(_GreedyRange(_S_DNSCharacterString), []), 28: _AddressText(_c.Bytes(16), 'ipv6'), 33: _S_DNSSRV, 41: _c.Default(_GreedyRange(_S_EDNSOption), [])}, default=_c.Default(_c.GreedyBytes, b''))),  # dns.layer:135
 )

@@ -16,6 +16,7 @@ from pktspec.runtime.constructs import ChunkValues as _ChunkValues
 from pktspec.runtime.constructs import CondStruct as _CondStruct
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
+from pktspec.runtime.constructs import FlagsInt as _FlagsInt
 from pktspec.runtime.constructs import GreedyRange as _GreedyRange
 from pktspec.runtime.constructs import Params as _Params
 from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
@@ -108,11 +109,12 @@ _T_ICMPv6Type = _REGISTRY.table('ICMPv6Type')
 _T_IPProtocol = _REGISTRY.table('IPProtocol')
 _T_MLDv2RecordType = _REGISTRY.table('MLDv2RecordType')
 _ICMPv6NeighborAdvertisement_flags_flags = _FlagSet.define('ICMPv6NeighborAdvertisement_flags', ('router', 'solicited', 'override',), width=3)
+_ICMPv6PrefixInformation_flags_flags = _FlagSet.define('ICMPv6PrefixInformation_flags', ('on_link', 'autonomous', 'router_address',), width=8)
 _ICMPv6RouterAdvertisement_flags_flags = _FlagSet.define('ICMPv6RouterAdvertisement_flags', ('managed', 'other_config', 'home_agent', 'preference_high', 'preference_low', 'proxy',), width=8)
 
 _S_ICMPv6PrefixInformation = _c.Struct(
     "prefix_length" / _c.Default(_c.Int8ub, 0),  # icmpv6.layer:92
-    "flags" / _c.Default(_c.Int8ub, 0),  # icmpv6.layer:93
+    "flags" / _c.Default(_FlagsInt(_c.Int8ub, _ICMPv6PrefixInformation_flags_flags), 0),  # icmpv6.layer:93
     "valid_lifetime" / _c.Default(_c.Int32ub, 0),  # icmpv6.layer:94
     "preferred_lifetime" / _c.Default(_c.Int32ub, 0),  # icmpv6.layer:95
     "reserved" / _c.Default(_c.Int32ub, 0),  # icmpv6.layer:96

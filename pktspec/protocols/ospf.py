@@ -16,6 +16,7 @@ from pktspec.runtime.constructs import ChunkValues as _ChunkValues
 from pktspec.runtime.constructs import CondStruct as _CondStruct
 from pktspec.runtime.constructs import Delimited as _Delimited
 from pktspec.runtime.constructs import EnumInt as _EnumInt
+from pktspec.runtime.constructs import FlagsInt as _FlagsInt
 from pktspec.runtime.constructs import GreedyRange as _GreedyRange
 from pktspec.runtime.constructs import Params as _Params
 from pktspec.runtime.constructs import RepeatUntil as _RepeatUntil
@@ -104,6 +105,12 @@ _T_OSPFAuthType = _REGISTRY.table('OSPFAuthType')
 _T_OSPFType = _REGISTRY.table('OSPFType')
 _T_OSPFv2LSAType = _REGISTRY.table('OSPFv2LSAType')
 _T_OSPFv3LSAType = _REGISTRY.table('OSPFv3LSAType')
+_OSPFv2DatabaseDescription_flags_flags = _FlagSet.define('OSPFv2DatabaseDescription_flags', ('oob_resync', 'init', 'more', 'master',), width=4)
+_OSPFv2DatabaseDescription_options_flags = _FlagSet.define('OSPFv2DatabaseDescription_options', ('dn', 'o', 'dc', 'l', 'np', 'mc', 'e', 'mt',), width=8)
+_OSPFv2Hello_options_flags = _FlagSet.define('OSPFv2Hello_options', ('dn', 'o', 'dc', 'l', 'np', 'mc', 'e', 'mt',), width=8)
+_OSPFv2LSAHeader_ls_options_flags = _FlagSet.define('OSPFv2LSAHeader_ls_options', ('dn', 'o', 'dc', 'l', 'np', 'mc', 'e', 'mt',), width=8)
+_OSPFv2LSA_ls_options_flags = _FlagSet.define('OSPFv2LSA_ls_options', ('dn', 'o', 'dc', 'l', 'np', 'mc', 'e', 'mt',), width=8)
+_OSPFv3DatabaseDescription_flags_flags = _FlagSet.define('OSPFv3DatabaseDescription_flags', ('init', 'more', 'master',), width=3)
 
 
 def _guard_OSPFv2(buf, off, end):
@@ -117,7 +124,7 @@ def _guard_OSPFv3(buf, off, end):
 
 _S_OSPFv2LSAHeader = _c.Struct(
     "ls_age" / _c.Default(_c.Int16ub, 0),  # ospf.layer:59
-    "ls_options" / _c.Default(_c.Int8ub, 0),  # ospf.layer:61
+    "ls_options" / _c.Default(_FlagsInt(_c.Int8ub, _OSPFv2LSAHeader_ls_options_flags), 0),  # ospf.layer:61
     "ls_type" / _c.Default(_EnumInt(_c.Int8ub, OSPFv2LSAType), 0),  # ospf.layer:62
     "link_state_id" / _c.Default(_AddressText(_c.Bytes(4), 'ipv4'), b'\x00\x00\x00\x00'),  # ospf.layer:63
     "adv_router" / _c.Default(_AddressText(_c.Bytes(4), 'ipv4'), b'\x00\x00\x00\x00'),  # ospf.layer:65
@@ -127,7 +134,7 @@ _S_OSPFv2LSAHeader = _c.Struct(
 )
 _S_OSPFv2LSA = _c.Struct(
     "ls_age" / _c.Default(_c.Int16ub, 0),  # ospf.layer:75
-    "ls_options" / _c.Default(_c.Int8ub, 0),  # ospf.layer:76
+    "ls_options" / _c.Default(_FlagsInt(_c.Int8ub, _OSPFv2LSA_ls_options_flags), 0),  # ospf.layer:76
     "ls_type" / _c.Default(_EnumInt(_c.Int8ub, OSPFv2LSAType), 0),  # ospf.layer:77
     "link_state_id" / _c.Default(_AddressText(_c.Bytes(4), 'ipv4'), b'\x00\x00\x00\x00'),  # ospf.layer:78
     "adv_router" / _c.Default(_AddressText(_c.Bytes(4), 'ipv4'), b'\x00\x00\x00\x00'),  # ospf.layer:79
@@ -139,7 +146,7 @@ _S_OSPFv2LSA = _c.Struct(
 _S_OSPFv2Hello = _c.Struct(
     "network_mask" / _c.Default(_AddressText(_c.Bytes(4), 'ipv4'), b'\x00\x00\x00\x00'),  # ospf.layer:89
     "hello_interval" / _c.Default(_c.Int16ub, 0),  # ospf.layer:91
-    "options" / _c.Default(_c.Int8ub, 0),  # ospf.layer:92
+    "options" / _c.Default(_FlagsInt(_c.Int8ub, _OSPFv2Hello_options_flags), 0),  # ospf.layer:92
     "rtr_priority" / _c.Default(_c.Int8ub, 0),  # ospf.layer:94
     "router_dead_interval" / _c.Default(_c.Int32ub, 0),  # ospf.layer:96
     "designated_router_id" / _c.Default(_AddressText(_c.Bytes(4), 'ipv4'), b'\x00\x00\x00\x00'),  # ospf.layer:97
@@ -148,10 +155,11 @@ _S_OSPFv2Hello = _c.Struct(
 )
 _S_OSPFv2DatabaseDescription = _c.Struct(
     "interface_mtu" / _c.Default(_c.Int16ub, 0),  # ospf.layer:106
-    "options" / _c.Default(_c.Int8ub, 0),  # ospf.layer:107
+    "options" / _c.Default(_FlagsInt(_c.Int8ub, _OSPFv2DatabaseDescription_options_flags), 0),  # ospf.layer:107
+    _ChunkValues(('flags', 0, _OSPFv2DatabaseDescription_flags_flags, None)),
     "_bits0" / _c.Rebuild(_c.Int8ub, lambda this: ((_or_default(this.get('reserved'), 0) & 0xf) << 4) | (_or_default(this.get('flags'), 0) & 0xf)),
     "reserved" / _c.Computed(lambda this: (this._bits0 >> 4) & 0xf),  # ospf.layer:108
-    "flags" / _c.Computed(lambda this: this._bits0 & 0xf),  # ospf.layer:109
+    "flags" / _c.Computed(lambda this: _OSPFv2DatabaseDescription_flags_flags(this._bits0 & 0xf)),  # ospf.layer:109
     "dd_seq_number" / _c.Default(_c.Int32ub, 0),  # ospf.layer:110
     "lsa_info" / _c.Default(_GreedyRange(_S_OSPFv2LSAHeader), []),  # ospf.layer:111
 )
@@ -197,9 +205,10 @@ _S_OSPFv3DatabaseDescription = _c.Struct(
     "reserved" / _c.Default(_c.Int8ub, 0),  # ospf.layer:198
     "options" / _c.Default(_c.Int24ub, 0),  # ospf.layer:199
     "interface_mtu" / _c.Default(_c.Int16ub, 0),  # ospf.layer:200
+    _ChunkValues(('flags', 0, _OSPFv3DatabaseDescription_flags_flags, None)),
     "_bits0" / _c.Rebuild(_c.Int16ub, lambda this: ((_or_default(this.get('reserved2'), 0) & 0x1fff) << 3) | (_or_default(this.get('flags'), 0) & 0x7)),
     "reserved2" / _c.Computed(lambda this: (this._bits0 >> 3) & 0x1fff),  # ospf.layer:201
-    "flags" / _c.Computed(lambda this: this._bits0 & 0x7),  # ospf.layer:202
+    "flags" / _c.Computed(lambda this: _OSPFv3DatabaseDescription_flags_flags(this._bits0 & 0x7)),  # ospf.layer:202
     "dd_seq_number" / _c.Default(_c.Int32ub, 0),  # ospf.layer:203
     "lsa_info" / _c.Default(_GreedyRange(_S_OSPFv3LSAHeader), []),  # ospf.layer:204
 )

@@ -155,6 +155,31 @@ class EnumInt(_c.Adapter):
         return value
 
 
+class FlagsInt(_c.Adapter):
+    """A flag-set field inside a struct, shown by name as a layer's flag fields are (a
+    FlagSet, still the int); building takes ints, FlagSets or names (``"DC|E"``)."""
+
+    def __init__(self, subcon: _c.Construct, flags: Any) -> None:
+        super().__init__(subcon)
+        self.flags = flags
+
+    def _decode(self, obj, context, path):
+        return self.flags(obj)
+
+    def _encode(self, obj, context, path):
+        if isinstance(obj, str):
+            from pktspec.runtime.convert import parse_flags  # (convert imports layer)
+
+            return parse_flags(self.flags, obj)
+        return int(obj)
+
+    def _build(self, obj, stream, context, path):
+        # the FlagSet into the context, as EnumInt puts its member (conditions read it)
+        value = self.flags(self._encode(obj, context, path))
+        self.subcon._build(value, stream, context, path)
+        return value
+
+
 _TEXT = {"mac": (mac_text, mac_bytes), "ipv4": (ipv4_text, ipv4_bytes),
          "ipv6": (ipv6_text, ipv6_bytes), "any": (addr_text, addr_bytes)}
 
@@ -259,10 +284,10 @@ class ChunkValues(_c.Construct):
     to do what ``Default`` and ``EnumInt`` do for a byte-wide field. Placed just before the
     chunk (it reads and writes no bytes), this puts into the context, in field order: for a
     length the .layer file implies (``data: bytes[length * 4]``) and the user left out, the
-    value solved from the part it bounds; for an enum given by name, its value; for one
-    left out, its default. A value given as an int is kept (crafted packets).
+    value solved from the part it bounds; for an enum or flag set given by name, its value;
+    for one left out, its default. A value given as an int is kept (crafted packets).
 
-    ``fields``: ``(name, default, enum class or None, solve(context) or None)`` each.
+    ``fields``: ``(name, default, enum or FlagSet class or None, solve(context) or None)``.
     """
 
     def __init__(self, *fields: tuple[str, Any, Any, Callable[[Any], Any] | None]) -> None:
@@ -279,7 +304,12 @@ class ChunkValues(_c.Construct):
             if value is None:
                 value = default if solve is None else solve(context)
             elif enum is not None and isinstance(value, str):
-                value = enum(enum.parse(value))  # ValueError names the members
+                if hasattr(enum, "_masks_"):  # a FlagSet class: "urgent|quiet"
+                    from pktspec.runtime.convert import parse_flags  # (convert imports layer)
+
+                    value = enum(parse_flags(enum, value))
+                else:
+                    value = enum(enum.parse(value))  # ValueError names the members
             context[name] = value
         return None
 
