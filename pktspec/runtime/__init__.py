@@ -80,7 +80,8 @@ API_VERSION = 3
 2 (pktspec 0.3.0): dispatch calls ``DispatchTable.refused`` when a guard refuses; TRAILER
 reads the header's values as its context's keywords; FRAMED, CHECKED_WHEN and
 ``_payload_wanted`` are read from layer classes. 3 (0.4.0): FORMAT's checks are
-``constructs.Requires`` (with the file's message), ``let(fn, optional=True)`` for a let
+``constructs.Requires`` (with the file's message), a struct's flag fields
+``constructs.FlagsInt``, ``let(fn, optional=True)`` for a let
 over a conditional field, NEXT_UNLESS may say ``"len(payload)"``, and a layer cut before
 its trailer ends is decoded with the trailer left out. Modules of contracts 1 and 2 still
 run."""
