@@ -135,7 +135,7 @@ def test_round_trips():
         assert p.build(fix_lengths=True, compute_checksums=True) == data
 
 
-@pytest.mark.parametrize("cut, field", [(0, "length"), (30, "ruleset"), (58, "rule_pid"),
+@pytest.mark.parametrize("cut, field", [(0, "length"), (30, "ruleset"), (58, ""),
                                         (62, "")])
 def test_a_truncated_header_is_an_error_layer(cut, field):
     p = pktspec.decode(frames()[0][:cut], first=PFLog)
@@ -150,11 +150,29 @@ def test_a_truncated_packet_keeps_the_pflog_layer():
     assert p.error.layer == "IPv4" and p.error.offset >= 64 and p.truncated
 
 
-def test_a_header_length_below_61_is_refused():
+def test_a_header_length_below_45_is_refused():
     data = bytearray(frames()[0])
-    data[0] = 60
+    data[0] = 44
     p = pktspec.decode(bytes(data), first=PFLog)
-    assert p.error.layer == "PFLog" and "below 61" in p.error.message
+    assert p.error.layer == "PFLog" and "below 45" in p.error.message
+
+
+def test_the_45_byte_header_of_older_openbsd(tmp_path):
+    """Before OpenBSD 3.8 the header had no user and process IDs: 45 bytes, padded to 48,
+    the direction right after the subrule number; tshark reads it so."""
+    from pktspec.layers import UDP, IPv4
+
+    frame = pktspec.serialize(PFLog(length=45, family="IPv4", action=0, reason=0,
+                                    ifname=b"em0".ljust(16, b"\0"), rule_num=5, direction=2),
+                              IPv4(src="192.0.2.1", dst="192.0.2.2"), UDP(dst_port=9))
+    packet = pktspec.decode(frame, first=PFLog)
+    log = packet[PFLog]
+    assert len(log.contents) == 48 and (log.uid, log.pid, log.direction) == (None, None, 2)
+    assert [x.name for x in packet.layers] == ["PFLog", "IPv4", "UDP"]
+    [row] = tshark_fields([frame], ["pflog.length", "pflog.rulenr", "pflog.dir", "udp.dstport"],
+                          tmp_path, linktype=117)
+    assert row == {"pflog.length": "45", "pflog.rulenr": "5", "pflog.dir": "2",
+                   "udp.dstport": "9"}
 
 
 def test_an_unknown_family_leaves_the_packet_as_payload():

@@ -156,9 +156,27 @@ def test_data_length_beyond_the_datagram_marks_the_packet_truncated():
     assert p.truncated and p[ASF].payload_missing == 32
 
 
+def test_a_cut_presence_pong_stays_bytes_and_the_packet_says_truncated():
+    """Pong data shorter than its 16 bytes is not taken for a pong (tshark shows it as
+    data); ASF's data length says how much is missing."""
+    start = 14 + 20 + 8
+    p = pktspec.decode(frames()[1][:start + 4 + 8 + 6])
+    assert [x.name for x in p.layers][-3:] == ["RMCP", "ASF", "Payload"]
+    assert p.error is None and p.truncated and p[ASF].payload_missing == 10
+
+
+def test_an_acknowledgement_carries_no_message():
+    """RMCP's ACK bit: bytes after an acknowledgement are not an ASF message (tshark stops
+    there too)."""
+    start = 14 + 20 + 8
+    data = bytearray(frames()[1])
+    data[start + 3] |= 0x80
+    p = pktspec.decode(bytes(data))
+    assert [x.name for x in p.layers][-2:] == ["RMCP", "Payload"] and p[RMCP].ack == 1
+
+
 @pytest.mark.parametrize("cut, layer, names", [
-    (3, "RMCP", ["RMCP"]), (4 + 5, "ASF", ["RMCP", "ASF"]),
-    (4 + 8 + 6, "ASFPresencePong", ["RMCP", "ASF", "ASFPresencePong"])])
+    (3, "RMCP", ["RMCP"]), (4 + 5, "ASF", ["RMCP", "ASF"])])
 def test_a_truncated_packet_keeps_the_layers_before_it(cut, layer, names):
     start = 14 + 20 + 8
     data = frames()[1][:start + cut]
