@@ -113,3 +113,17 @@ def test_fifty_more_layer_files_keep_dispatch_a_dict_lookup(tmp_path, monkeypatc
     assert not udp_ports.heuristics and not REGISTRY.table("EtherType").heuristics
     data = bytes.fromhex("ffffffffffff0200000000019031" "beef")
     assert [x.name for x in pktspec.decode(data).layers] == ["Ethernet", "Extra49"]
+
+
+def assert_builds_back(frames: list[bytes]) -> None:
+    """Each frame decodes and builds back byte for byte, as it is and with every length
+    and checksum recomputed, its checksums good, and every layer agreeing with FORMAT."""
+    import pktspec
+
+    for frame in frames:
+        packet = pktspec.decode(frame)
+        assert pktspec.serialize(packet) == frame
+        assert packet.build(fix_lengths=True, compute_checksums=True) == frame
+        assert packet.verify_checksums() == []
+        for layer in packet.layers:
+            agree(layer)
