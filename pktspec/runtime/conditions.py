@@ -38,6 +38,13 @@ class Implications:
         # that the builder knows which were given (a given one is never changed)
         self.controls = frozenset(f for _, ways in self.cond_text.values()
                                   for way in ways for f, _, _ in way)
+        # the lets, in FORMAT order, with their functions: a condition may read one
+        # (`channel_name: ... if names_channel;`), which a new layer does not hold yet
+        fmt = getattr(cls, "FORMAT", None)
+        lets = {i.name for i in getattr(cls, "fields_info", ()) if i.kind == "let"}
+        self.let_funcs = tuple(
+            (sc.name, sc.subcon.func) for sc in getattr(fmt, "subcons", ())
+            if sc.name in lets and isinstance(getattr(sc, "subcon", None), _c.Computed))
 
     def _plan_implications(self, trailer_subcons: list[Any]) -> None:
         """The conditions of the tail parts and trailer fields, with what each reads."""
@@ -96,9 +103,12 @@ class Implications:
     def refuse_false(self, values: dict[str, Any], given: frozenset[str] | None = None) -> None:
         """BuildError for a conditional field given while its condition is false (as far
         as the values known now tell)."""
+        known = None
         for name, text, _ways, cond, reads in self.implications:
             if (given is None or name in given) and self._given_value(name, values[name]):
-                holds = _holds(cond, reads, values)
+                if known is None:
+                    known = self._with_lets(values)
+                holds = _holds(cond, reads, known)
                 if holds is False:
                     raise BuildError(self._unwritten(name, text))
                 absent = [f for f in reads if values.get(f) is None
@@ -107,6 +117,19 @@ class Implications:
                     raise BuildError(self._unwritten(name, text) + (
                         f" ({absent[0]} is not given, and its own condition leaves it out "
                         "unless it is)"))
+
+    def _with_lets(self, values: dict[str, Any]) -> dict[str, Any]:
+        """values with the lets worked out from them (None where one cannot be yet), so
+        that a condition reading a let can say a given field would not be written."""
+        if not self.let_funcs:
+            return values
+        known = dict(values)
+        for name, func in self.let_funcs:
+            try:
+                known[name] = func(known)
+            except (TypeError, KeyError, AttributeError, ValueError):
+                known[name] = None
+        return known
 
     def _given_value(self, name: str, value: Any) -> bool:
         """Whether a conditional field's value was given. A bit field of a conditional

@@ -142,6 +142,17 @@ def test_a_fragment_field_given_on_a_short_message_is_refused():
         bytes(LCM(magic="Short", fragment_number=1))
 
 
+def test_a_channel_name_given_on_a_later_fragment_is_refused():
+    """channel_name's condition reads the let names_channel: the builder works the let out
+    to tell that the name would not be written (it dropped it without a word)."""
+    with pytest.raises(pktspec.errors.BuildError, match="channel_name is given but its "
+                                                        r"condition \(names_channel\)"):
+        bytes(LCM(magic="Fragmented", fragment_number=1, channel_name=b"CHAN"))
+    assert bytes(LCM(channel_name=b"A")).endswith(b"A\0")  # a short message: written
+    first = bytes(LCM(magic="Fragmented", fragment_number=0, channel_name=b"X"))
+    assert pktspec.decode(first, first=LCM).layers[0].channel_name == b"X"
+
+
 def test_round_trips():
     for data in frames():
         assert pktspec.serialize(pktspec.decode(data)) == data
