@@ -192,3 +192,13 @@ def test_fast_decoder_and_construct_agree_on_generated_headers(items_, extra, re
     p = pktspec.decode(data, first=PrismHeader)  # never raises
     if p.error is None or p.error.layer != "PrismHeader":
         agree(p.layers[0])
+
+
+def test_a_big_endian_or_avs_header_says_what_it_is_not():
+    """Link type 119 also carries big-endian Prism and AVS headers, which this layer does
+    not decode: an error that says so, not a length read as one cut short."""
+    import struct
+
+    for head in (struct.pack(">II", 0x44, 144), struct.pack(">II", 0x80211001, 64)):
+        packet = pktspec.decode(head + bytes(200), first=PrismHeader)
+        assert not packet.truncated and "not a little-endian Prism header" in str(packet.error)
