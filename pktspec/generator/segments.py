@@ -69,7 +69,11 @@ class ScalarSegments:
         name = f"_{self.unit.name}_S{len(self.structs)}"
         self.structs.append((name, seg.fmt))
         guard = f"if end - off < {seg.size}:" if pos == "off" else f"if {pos} + {seg.size} > end:"
-        body = [*align_lines, guard, "    raise self._truncated(buf, off, end)",
+        # a run at a fixed offset is found by its offset; one after a variable part or under
+        # a condition is named here, with where it starts
+        cut = "self._truncated(buf, off, end)" if pos.startswith("off") and cond is None \
+            else f"self._truncated(buf, off, end, {pos}, {run[0].name!r}, {seg.size})"
+        body = [*align_lines, guard, f"    raise {cut}",
                 f"({', '.join(seg.targets)},) = {name}.unpack_from(buf, {pos})",
                 *seg.post, *seg.checks]
         if cond is not None:

@@ -188,35 +188,35 @@ class BFD(_Layer):
         self.multipoint = _t1 & 0x1
         if (f_auth_present == 1):
             if off + 24 + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, off + 24, 'auth_type', 1)
             (self.auth_type,) = _BFD_S1.unpack_from(buf, off + 24)
         else:
             self.auth_type = None
         p = off + 24 + (1 if (f_auth_present == 1) else 0)
         if (f_auth_present == 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'auth_length', 1)
             (self.auth_length,) = _BFD_S2.unpack_from(buf, p)
         else:
             self.auth_length = None
         p += (1 if (f_auth_present == 1) else 0)
         if (f_auth_present == 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'auth_key_id', 1)
             (self.auth_key_id,) = _BFD_S3.unpack_from(buf, p)
         else:
             self.auth_key_id = None
         p += (1 if (f_auth_present == 1) else 0)
         if ((f_auth_present == 1) and (self.auth_type > 1)):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'auth_reserved', 1)
             (self.auth_reserved,) = _BFD_S4.unpack_from(buf, p)
         else:
             self.auth_reserved = None
         p += (1 if ((f_auth_present == 1) and (self.auth_type > 1)) else 0)
         if ((f_auth_present == 1) and (self.auth_type > 1)):
             if p + 4 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'auth_sequence_number', 4)
             (self.auth_sequence_number,) = _BFD_S5.unpack_from(buf, p)
         else:
             self.auth_sequence_number = None

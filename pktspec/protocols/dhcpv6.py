@@ -230,7 +230,7 @@ class DHCPv6(_Layer):
         self.msg_type = f_msg_type
         if (f_msg_type < 12):
             if off + 1 + 3 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, off + 1, 'transaction_id', 3)
             (_t0,) = _DHCPv6_S1.unpack_from(buf, off + 1)
             self.transaction_id = int.from_bytes(_t0, 'big', signed=False)
         else:
@@ -238,21 +238,21 @@ class DHCPv6(_Layer):
         p = off + 1 + (3 if (f_msg_type < 12) else 0)
         if (f_msg_type >= 12):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'hop_count', 1)
             (self.hop_count,) = _DHCPv6_S2.unpack_from(buf, p)
         else:
             self.hop_count = None
         p += (1 if (f_msg_type >= 12) else 0)
         if (f_msg_type >= 12):
             if p + 16 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'link_address', 16)
             (self._link_address,) = _DHCPv6_S3.unpack_from(buf, p)
         else:
             self._link_address = None
         p += (16 if (f_msg_type >= 12) else 0)
         if (f_msg_type >= 12):
             if p + 16 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'peer_address', 16)
             (self._peer_address,) = _DHCPv6_S4.unpack_from(buf, p)
         else:
             self._peer_address = None

@@ -142,21 +142,21 @@ class Dot11(_Layer):
         (self._address1,) = _Dot11_S1.unpack_from(buf, off + 4)
         if (((f_type == 0) or (f_type == 2)) or ((((f_type == 1) and (f_subtype != 7)) and (f_subtype != 12)) and (f_subtype != 13))):
             if off + 10 + 6 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, off + 10, 'address2', 6)
             (self._address2,) = _Dot11_S2.unpack_from(buf, off + 10)
         else:
             self._address2 = None
         p = off + 10 + (6 if (((f_type == 0) or (f_type == 2)) or ((((f_type == 1) and (f_subtype != 7)) and (f_subtype != 12)) and (f_subtype != 13))) else 0)
         if ((f_type == 0) or (f_type == 2)):
             if p + 6 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'address3', 6)
             (self._address3,) = _Dot11_S3.unpack_from(buf, p)
         else:
             self._address3 = None
         p += (6 if ((f_type == 0) or (f_type == 2)) else 0)
         if ((f_type == 0) or (f_type == 2)):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'sequence_number', 2)
             (_t0,) = _Dot11_S4.unpack_from(buf, p)
             self.sequence_number = (_t0 >> 4) & 0xfff
             self.fragment_number = _t0 & 0xf
@@ -166,21 +166,21 @@ class Dot11(_Layer):
         p += (2 if ((f_type == 0) or (f_type == 2)) else 0)
         if (((f_type == 2) and ((f_flags >> 0) & 1)) and ((f_flags >> 1) & 1)):
             if p + 6 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'address4', 6)
             (self._address4,) = _Dot11_S5.unpack_from(buf, p)
         else:
             self._address4 = None
         p += (6 if (((f_type == 2) and ((f_flags >> 0) & 1)) and ((f_flags >> 1) & 1)) else 0)
         if ((f_type == 2) and ((f_subtype & 8) != 0)):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'qos', 2)
             (self.qos,) = _Dot11_S6.unpack_from(buf, p)
         else:
             self.qos = None
         p += (2 if ((f_type == 2) and ((f_subtype & 8) != 0)) else 0)
         if (((f_flags >> 7) & 1) and ((f_type == 0) or ((f_type == 2) and ((f_subtype & 8) != 0)))):
             if p + 4 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'ht_control', 4)
             (self.ht_control,) = _Dot11_S7.unpack_from(buf, p)
         else:
             self.ht_control = None

@@ -253,7 +253,7 @@ class EAP(_Layer):
             raise self._fail('requires', off, 'EAP length below 4')
         if ((f_code == 1) or (f_code == 2)):
             if off + 4 + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, off + 4, 'type', 1)
             (self.type,) = _EAP_S1.unpack_from(buf, off + 4)
         else:
             self.type = None
@@ -395,7 +395,7 @@ class EAPOLKey(_Layer):
         self.key_descriptor_type = f_key_descriptor_type
         if (f_key_descriptor_type != 1):
             if off + 1 + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, off + 1, 'reserved', 1)
             (_t0,) = _EAPOLKey_S1.unpack_from(buf, off + 1)
             self.reserved = (_t0 >> 6) & 0x3
             self.smk_message = (_t0 >> 5) & 0x1
@@ -415,7 +415,7 @@ class EAPOLKey(_Layer):
         p = off + 1 + (1 if (f_key_descriptor_type != 1) else 0)
         if (f_key_descriptor_type != 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'key_ack', 1)
             (_t0,) = _EAPOLKey_S2.unpack_from(buf, p)
             self.key_ack = (_t0 >> 7) & 0x1
             self.install = (_t0 >> 6) & 0x1
@@ -430,44 +430,44 @@ class EAPOLKey(_Layer):
             self.key_descriptor_version = None
         p += (1 if (f_key_descriptor_type != 1) else 0)
         if p + 10 > end:
-            raise self._truncated(buf, off, end)
+            raise self._truncated(buf, off, end, p, 'key_length', 10)
         (self.key_length, self.replay_counter,) = _EAPOLKey_S3.unpack_from(buf, p)
         p += 10
         if (f_key_descriptor_type != 1):
             if p + 32 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'nonce', 32)
             (self.nonce,) = _EAPOLKey_S4.unpack_from(buf, p)
         else:
             self.nonce = None
         p += (32 if (f_key_descriptor_type != 1) else 0)
         if p + 16 > end:
-            raise self._truncated(buf, off, end)
+            raise self._truncated(buf, off, end, p, 'iv', 16)
         (self.iv,) = _EAPOLKey_S5.unpack_from(buf, p)
         p += 16
         if (f_key_descriptor_type != 1):
             if p + 8 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'rsc', 8)
             (self.rsc,) = _EAPOLKey_S6.unpack_from(buf, p)
         else:
             self.rsc = None
         p += (8 if (f_key_descriptor_type != 1) else 0)
         if (f_key_descriptor_type != 1):
             if p + 8 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'id', 8)
             (self.id,) = _EAPOLKey_S7.unpack_from(buf, p)
         else:
             self.id = None
         p += (8 if (f_key_descriptor_type != 1) else 0)
         if (f_key_descriptor_type != 1):
             if p + 16 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'mic', 16)
             (self.mic,) = _EAPOLKey_S8.unpack_from(buf, p)
         else:
             self.mic = None
         p += (16 if (f_key_descriptor_type != 1) else 0)
         if (f_key_descriptor_type != 1):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'key_data_length', 2)
             (self.key_data_length,) = _EAPOLKey_S9.unpack_from(buf, p)
         else:
             self.key_data_length = None
@@ -484,7 +484,7 @@ class EAPOLKey(_Layer):
             self.key_data = None
         if (f_key_descriptor_type == 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'rc4_unicast', 1)
             (_t0,) = _EAPOLKey_S10.unpack_from(buf, p)
             self.rc4_unicast = (_t0 >> 7) & 0x1
             self.rc4_key_index = _t0 & 0x7f
@@ -494,7 +494,7 @@ class EAPOLKey(_Layer):
         p += (1 if (f_key_descriptor_type == 1) else 0)
         if (f_key_descriptor_type == 1):
             if p + 16 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'key_signature', 16)
             (self.key_signature,) = _EAPOLKey_S11.unpack_from(buf, p)
         else:
             self.key_signature = None

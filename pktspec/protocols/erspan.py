@@ -212,7 +212,7 @@ class ERSPANIII(_Layer):
         self.optional_subheader = f_optional_subheader = _t2 & 0x1
         if (f_optional_subheader == 1):
             if off + 12 + 8 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, off + 12, 'platform_id', 8)
             (_t0,) = _ERSPANIII_S2.unpack_from(buf, off + 12)
             self.platform_id = (_t0 >> 58) & 0x3f
             self.platform_specific = _t0 & 0x3ffffffffffffff

@@ -229,7 +229,7 @@ class LLC(_Layer):
         self.dsap = f_dsap
         if ((f_control & 3) != 3):
             if off + 3 + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, off + 3, 'control_high', 1)
             (self.control_high,) = _LLC_S1.unpack_from(buf, off + 3)
         else:
             self.control_high = None

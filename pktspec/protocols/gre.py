@@ -162,49 +162,49 @@ class GRE(_Layer):
         self.version = f_version = _t1 & 0x7
         if ((f_checksum_present == 1) or (f_routing_present == 1)):
             if off + 4 + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, off + 4, 'checksum', 2)
             (self.checksum,) = _GRE_S1.unpack_from(buf, off + 4)
         else:
             self.checksum = None
         p = off + 4 + (2 if ((f_checksum_present == 1) or (f_routing_present == 1)) else 0)
         if ((f_checksum_present == 1) or (f_routing_present == 1)):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'routing_offset', 2)
             (self.routing_offset,) = _GRE_S2.unpack_from(buf, p)
         else:
             self.routing_offset = None
         p += (2 if ((f_checksum_present == 1) or (f_routing_present == 1)) else 0)
         if ((f_key_present == 1) and (f_version != 1)):
             if p + 4 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'key', 4)
             (self.key,) = _GRE_S3.unpack_from(buf, p)
         else:
             self.key = None
         p += (4 if ((f_key_present == 1) and (f_version != 1)) else 0)
         if ((f_key_present == 1) and (f_version == 1)):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'payload_length', 2)
             (self.payload_length,) = _GRE_S4.unpack_from(buf, p)
         else:
             self.payload_length = None
         p += (2 if ((f_key_present == 1) and (f_version == 1)) else 0)
         if ((f_key_present == 1) and (f_version == 1)):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'call_id', 2)
             (self.call_id,) = _GRE_S5.unpack_from(buf, p)
         else:
             self.call_id = None
         p += (2 if ((f_key_present == 1) and (f_version == 1)) else 0)
         if (f_seq_present == 1):
             if p + 4 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'seq', 4)
             (self.seq,) = _GRE_S6.unpack_from(buf, p)
         else:
             self.seq = None
         p += (4 if (f_seq_present == 1) else 0)
         if (f_ack_present == 1):
             if p + 4 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'ack', 4)
             (self.ack,) = _GRE_S7.unpack_from(buf, p)
         else:
             self.ack = None

@@ -167,21 +167,21 @@ class GTPv1U(_Layer):
             raise self._fail('requires', off, 'GTP-U is GTP version 1')
         if (((f_sequence_number_flag == 1) or (f_extension_header_flag == 1)) or (f_npdu_flag == 1)):
             if off + 8 + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, off + 8, 'sequence_number', 2)
             (self.sequence_number,) = _GTPv1U_S1.unpack_from(buf, off + 8)
         else:
             self.sequence_number = None
         p = off + 8 + (2 if (((f_sequence_number_flag == 1) or (f_extension_header_flag == 1)) or (f_npdu_flag == 1)) else 0)
         if (((f_npdu_flag == 1) or (f_extension_header_flag == 1)) or (f_sequence_number_flag == 1)):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'npdu', 1)
             (self.npdu,) = _GTPv1U_S2.unpack_from(buf, p)
         else:
             self.npdu = None
         p += (1 if (((f_npdu_flag == 1) or (f_extension_header_flag == 1)) or (f_sequence_number_flag == 1)) else 0)
         if (((f_extension_header_flag == 1) or (f_sequence_number_flag == 1)) or (f_npdu_flag == 1)):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'next_extension_header_type', 1)
             (self.next_extension_header_type,) = _GTPv1U_S3.unpack_from(buf, p)
         else:
             self.next_extension_header_type = None

@@ -164,7 +164,7 @@ class HTTPResponse(_Layer):
         self.version = buf[p:i]
         p = i + 1
         if p + 3 > end:
-            raise self._truncated(buf, off, end)
+            raise self._truncated(buf, off, end, p, 'status', 3)
         (self.status,) = _HTTPResponse_S0.unpack_from(buf, p)
         p += 3
         i = _find(buf, b'\r\n', p, end)

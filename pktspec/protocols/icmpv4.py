@@ -165,28 +165,28 @@ class ICMPv4(_Layer):
         self.has_id = (((f_type == 0) or (f_type == 8)) or ((f_type >= 13) and (f_type <= 18)))
         if self.has_id:
             if off + 4 + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, off + 4, 'id', 2)
             (self.id,) = _ICMPv4_S1.unpack_from(buf, off + 4)
         else:
             self.id = None
         p = off + 4 + (2 if self.has_id else 0)
         if self.has_id:
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'seq', 2)
             (self.seq,) = _ICMPv4_S2.unpack_from(buf, p)
         else:
             self.seq = None
         p += (2 if self.has_id else 0)
         if (f_type == 5):
             if p + 4 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'gateway', 4)
             (self._gateway,) = _ICMPv4_S3.unpack_from(buf, p)
         else:
             self._gateway = None
         p += (4 if (f_type == 5) else 0)
         if (f_type == 12):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'pointer', 1)
             (self.pointer,) = _ICMPv4_S4.unpack_from(buf, p)
         else:
             self.pointer = None
@@ -203,7 +203,7 @@ class ICMPv4(_Layer):
             self.unused = None
         if (f_type == 3):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'next_hop_mtu', 2)
             (self.next_hop_mtu,) = _ICMPv4_S5.unpack_from(buf, p)
         else:
             self.next_hop_mtu = None

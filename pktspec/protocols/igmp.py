@@ -154,7 +154,7 @@ class IGMP(_Layer):
         self.type = f_type
         if (f_type != 34):
             if off + 4 + 4 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, off + 4, 'group_address', 4)
             (self._group_address,) = _IGMP_S1.unpack_from(buf, off + 4)
         else:
             self._group_address = None
@@ -166,14 +166,14 @@ class IGMP(_Layer):
             self._query_v3 = None
         if (f_type == 34):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'reserved', 2)
             (self.reserved,) = _IGMP_S2.unpack_from(buf, p)
         else:
             self.reserved = None
         p += (2 if (f_type == 34) else 0)
         if (f_type == 34):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'num_records', 2)
             (self.num_records,) = _IGMP_S3.unpack_from(buf, p)
         else:
             self.num_records = None

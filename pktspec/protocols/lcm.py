@@ -122,28 +122,28 @@ class LCM(_Layer):
         self.magic = f_magic
         if (f_magic == 1279471667):
             if off + 8 + 4 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, off + 8, 'payload_size', 4)
             (self.payload_size,) = _LCM_S1.unpack_from(buf, off + 8)
         else:
             self.payload_size = None
         p = off + 8 + (4 if (f_magic == 1279471667) else 0)
         if (f_magic == 1279471667):
             if p + 4 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'fragment_offset', 4)
             (self.fragment_offset,) = _LCM_S2.unpack_from(buf, p)
         else:
             self.fragment_offset = None
         p += (4 if (f_magic == 1279471667) else 0)
         if (f_magic == 1279471667):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'fragment_number', 2)
             (self.fragment_number,) = _LCM_S3.unpack_from(buf, p)
         else:
             self.fragment_number = None
         p += (2 if (f_magic == 1279471667) else 0)
         if (f_magic == 1279471667):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'total_fragments', 2)
             (self.total_fragments,) = _LCM_S4.unpack_from(buf, p)
         else:
             self.total_fragments = None

@@ -170,28 +170,28 @@ class ModbusTCP(_Layer):
             raise self._truncated(buf, off, end)
         if (f_exception == 1):
             if off + 8 + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, off + 8, 'exception_code', 1)
             (self.exception_code,) = _ModbusTCP_S1.unpack_from(buf, off + 8)
         else:
             self.exception_code = None
         p = off + 8 + (1 if (f_exception == 1) else 0)
         if ((f_exception == 0) and (((f_function_code == 5) or (f_function_code == 6)) or ((f_length == 6) and ((f_function_code == 3) or (f_function_code == 4))))):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'address', 2)
             (self.address,) = _ModbusTCP_S2.unpack_from(buf, p)
         else:
             self.address = None
         p += (2 if ((f_exception == 0) and (((f_function_code == 5) or (f_function_code == 6)) or ((f_length == 6) and ((f_function_code == 3) or (f_function_code == 4))))) else 0)
         if (((f_exception == 0) and (f_length == 6)) and ((f_function_code == 3) or (f_function_code == 4))):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'quantity', 2)
             (self.quantity,) = _ModbusTCP_S3.unpack_from(buf, p)
         else:
             self.quantity = None
         p += (2 if (((f_exception == 0) and (f_length == 6)) and ((f_function_code == 3) or (f_function_code == 4))) else 0)
         if ((f_exception == 0) and ((f_function_code == 5) or (f_function_code == 6))):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'value', 2)
             (self.value,) = _ModbusTCP_S4.unpack_from(buf, p)
         else:
             self.value = None

@@ -177,70 +177,70 @@ class NTP(_Layer):
         self.mode = f_mode = _t0 & 0x7
         if (f_mode < 6):
             if off + 1 + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, off + 1, 'stratum', 1)
             (self.stratum,) = _NTP_S1.unpack_from(buf, off + 1)
         else:
             self.stratum = None
         p = off + 1 + (1 if (f_mode < 6) else 0)
         if (f_mode < 6):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'poll', 1)
             (self.poll,) = _NTP_S2.unpack_from(buf, p)
         else:
             self.poll = None
         p += (1 if (f_mode < 6) else 0)
         if (f_mode < 6):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'precision', 1)
             (self.precision,) = _NTP_S3.unpack_from(buf, p)
         else:
             self.precision = None
         p += (1 if (f_mode < 6) else 0)
         if (f_mode < 6):
             if p + 4 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'root_delay', 4)
             (self.root_delay,) = _NTP_S4.unpack_from(buf, p)
         else:
             self.root_delay = None
         p += (4 if (f_mode < 6) else 0)
         if (f_mode < 6):
             if p + 4 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'root_dispersion', 4)
             (self.root_dispersion,) = _NTP_S5.unpack_from(buf, p)
         else:
             self.root_dispersion = None
         p += (4 if (f_mode < 6) else 0)
         if (f_mode < 6):
             if p + 4 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'reference_id', 4)
             (self.reference_id,) = _NTP_S6.unpack_from(buf, p)
         else:
             self.reference_id = None
         p += (4 if (f_mode < 6) else 0)
         if (f_mode < 6):
             if p + 8 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'reference_timestamp', 8)
             (self.reference_timestamp,) = _NTP_S7.unpack_from(buf, p)
         else:
             self.reference_timestamp = None
         p += (8 if (f_mode < 6) else 0)
         if (f_mode < 6):
             if p + 8 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'origin_timestamp', 8)
             (self.origin_timestamp,) = _NTP_S8.unpack_from(buf, p)
         else:
             self.origin_timestamp = None
         p += (8 if (f_mode < 6) else 0)
         if (f_mode < 6):
             if p + 8 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'receive_timestamp', 8)
             (self.receive_timestamp,) = _NTP_S9.unpack_from(buf, p)
         else:
             self.receive_timestamp = None
         p += (8 if (f_mode < 6) else 0)
         if (f_mode < 6):
             if p + 8 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'transmit_timestamp', 8)
             (self.transmit_timestamp,) = _NTP_S10.unpack_from(buf, p)
         else:
             self.transmit_timestamp = None

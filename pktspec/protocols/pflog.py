@@ -192,34 +192,34 @@ class PFLog(_Layer):
             raise self._truncated(buf, off, end)
         if (f_length >= 61):
             if off + 44 + 4 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, off + 44, 'uid', 4)
             (self.uid,) = _PFLog_S1.unpack_from(buf, off + 44)
         else:
             self.uid = None
         p = off + 44 + (4 if (f_length >= 61) else 0)
         if (f_length >= 61):
             if p + 4 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'pid', 4)
             (self.pid,) = _PFLog_S2.unpack_from(buf, p)
         else:
             self.pid = None
         p += (4 if (f_length >= 61) else 0)
         if (f_length >= 61):
             if p + 4 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'rule_uid', 4)
             (self.rule_uid,) = _PFLog_S3.unpack_from(buf, p)
         else:
             self.rule_uid = None
         p += (4 if (f_length >= 61) else 0)
         if (f_length >= 61):
             if p + 4 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'rule_pid', 4)
             (self.rule_pid,) = _PFLog_S4.unpack_from(buf, p)
         else:
             self.rule_pid = None
         p += (4 if (f_length >= 61) else 0)
         if p + 1 > end:
-            raise self._truncated(buf, off, end)
+            raise self._truncated(buf, off, end, p, 'direction', 1)
         (self.direction,) = _PFLog_S5.unpack_from(buf, p)
         p += 1
         if not (f_length >= 45):

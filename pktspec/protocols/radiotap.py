@@ -399,21 +399,21 @@ class RadioTap(_Layer):
         if ((f_present >> 0) & 1):
             p += (off - p) % 8
             if p + 8 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'tsft', 8)
             (self.tsft,) = _RadioTap_S1.unpack_from(buf, p)
         else:
             self.tsft = None
         p += (8 if ((f_present >> 0) & 1) else 0)
         if ((f_present >> 1) & 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'flags', 1)
             (self._flags,) = _RadioTap_S2.unpack_from(buf, p)
         else:
             self._flags = None
         p += (1 if ((f_present >> 1) & 1) else 0)
         if ((f_present >> 2) & 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'rate', 1)
             (self.rate,) = _RadioTap_S3.unpack_from(buf, p)
         else:
             self.rate = None
@@ -421,14 +421,14 @@ class RadioTap(_Layer):
         if ((f_present >> 3) & 1):
             p += (off - p) % 2
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'channel_frequency', 2)
             (self.channel_frequency,) = _RadioTap_S4.unpack_from(buf, p)
         else:
             self.channel_frequency = None
         p += (2 if ((f_present >> 3) & 1) else 0)
         if ((f_present >> 3) & 1):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'channel_flags', 2)
             (self._channel_flags,) = _RadioTap_S5.unpack_from(buf, p)
         else:
             self._channel_flags = None
@@ -436,21 +436,21 @@ class RadioTap(_Layer):
         if ((f_present >> 4) & 1):
             p += (off - p) % 2
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'fhss', 2)
             (self.fhss,) = _RadioTap_S6.unpack_from(buf, p)
         else:
             self.fhss = None
         p += (2 if ((f_present >> 4) & 1) else 0)
         if ((f_present >> 5) & 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'dbm_antenna_signal', 1)
             (self.dbm_antenna_signal,) = _RadioTap_S7.unpack_from(buf, p)
         else:
             self.dbm_antenna_signal = None
         p += (1 if ((f_present >> 5) & 1) else 0)
         if ((f_present >> 6) & 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'dbm_antenna_noise', 1)
             (self.dbm_antenna_noise,) = _RadioTap_S8.unpack_from(buf, p)
         else:
             self.dbm_antenna_noise = None
@@ -458,7 +458,7 @@ class RadioTap(_Layer):
         if ((f_present >> 7) & 1):
             p += (off - p) % 2
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'lock_quality', 2)
             (self.lock_quality,) = _RadioTap_S9.unpack_from(buf, p)
         else:
             self.lock_quality = None
@@ -466,7 +466,7 @@ class RadioTap(_Layer):
         if ((f_present >> 8) & 1):
             p += (off - p) % 2
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'tx_attenuation', 2)
             (self.tx_attenuation,) = _RadioTap_S10.unpack_from(buf, p)
         else:
             self.tx_attenuation = None
@@ -474,35 +474,35 @@ class RadioTap(_Layer):
         if ((f_present >> 9) & 1):
             p += (off - p) % 2
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'db_tx_attenuation', 2)
             (self.db_tx_attenuation,) = _RadioTap_S11.unpack_from(buf, p)
         else:
             self.db_tx_attenuation = None
         p += (2 if ((f_present >> 9) & 1) else 0)
         if ((f_present >> 10) & 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'dbm_tx_power', 1)
             (self.dbm_tx_power,) = _RadioTap_S12.unpack_from(buf, p)
         else:
             self.dbm_tx_power = None
         p += (1 if ((f_present >> 10) & 1) else 0)
         if ((f_present >> 11) & 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'antenna', 1)
             (self.antenna,) = _RadioTap_S13.unpack_from(buf, p)
         else:
             self.antenna = None
         p += (1 if ((f_present >> 11) & 1) else 0)
         if ((f_present >> 12) & 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'db_antenna_signal', 1)
             (self.db_antenna_signal,) = _RadioTap_S14.unpack_from(buf, p)
         else:
             self.db_antenna_signal = None
         p += (1 if ((f_present >> 12) & 1) else 0)
         if ((f_present >> 13) & 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'db_antenna_noise', 1)
             (self.db_antenna_noise,) = _RadioTap_S15.unpack_from(buf, p)
         else:
             self.db_antenna_noise = None
@@ -510,7 +510,7 @@ class RadioTap(_Layer):
         if ((f_present >> 14) & 1):
             p += (off - p) % 2
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'rx_flags', 2)
             (self.rx_flags,) = _RadioTap_S16.unpack_from(buf, p)
         else:
             self.rx_flags = None
@@ -518,21 +518,21 @@ class RadioTap(_Layer):
         if ((f_present >> 15) & 1):
             p += (off - p) % 2
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'tx_flags', 2)
             (self.tx_flags,) = _RadioTap_S17.unpack_from(buf, p)
         else:
             self.tx_flags = None
         p += (2 if ((f_present >> 15) & 1) else 0)
         if ((f_present >> 16) & 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'rts_retries', 1)
             (self.rts_retries,) = _RadioTap_S18.unpack_from(buf, p)
         else:
             self.rts_retries = None
         p += (1 if ((f_present >> 16) & 1) else 0)
         if ((f_present >> 17) & 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'data_retries', 1)
             (self.data_retries,) = _RadioTap_S19.unpack_from(buf, p)
         else:
             self.data_retries = None
@@ -540,49 +540,49 @@ class RadioTap(_Layer):
         if ((f_present >> 18) & 1):
             p += (off - p) % 4
             if p + 4 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'xchannel_flags', 4)
             (self.xchannel_flags,) = _RadioTap_S20.unpack_from(buf, p)
         else:
             self.xchannel_flags = None
         p += (4 if ((f_present >> 18) & 1) else 0)
         if ((f_present >> 18) & 1):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'xchannel_frequency', 2)
             (self.xchannel_frequency,) = _RadioTap_S21.unpack_from(buf, p)
         else:
             self.xchannel_frequency = None
         p += (2 if ((f_present >> 18) & 1) else 0)
         if ((f_present >> 18) & 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'xchannel_channel', 1)
             (self.xchannel_channel,) = _RadioTap_S22.unpack_from(buf, p)
         else:
             self.xchannel_channel = None
         p += (1 if ((f_present >> 18) & 1) else 0)
         if ((f_present >> 18) & 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'xchannel_max_power', 1)
             (self.xchannel_max_power,) = _RadioTap_S23.unpack_from(buf, p)
         else:
             self.xchannel_max_power = None
         p += (1 if ((f_present >> 18) & 1) else 0)
         if ((f_present >> 19) & 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'mcs_known', 1)
             (self.mcs_known,) = _RadioTap_S24.unpack_from(buf, p)
         else:
             self.mcs_known = None
         p += (1 if ((f_present >> 19) & 1) else 0)
         if ((f_present >> 19) & 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'mcs_flags', 1)
             (self.mcs_flags,) = _RadioTap_S25.unpack_from(buf, p)
         else:
             self.mcs_flags = None
         p += (1 if ((f_present >> 19) & 1) else 0)
         if ((f_present >> 19) & 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'mcs_index', 1)
             (self.mcs_index,) = _RadioTap_S26.unpack_from(buf, p)
         else:
             self.mcs_index = None
@@ -590,28 +590,28 @@ class RadioTap(_Layer):
         if ((f_present >> 20) & 1):
             p += (off - p) % 4
             if p + 4 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'ampdu_reference', 4)
             (self.ampdu_reference,) = _RadioTap_S27.unpack_from(buf, p)
         else:
             self.ampdu_reference = None
         p += (4 if ((f_present >> 20) & 1) else 0)
         if ((f_present >> 20) & 1):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'ampdu_flags', 2)
             (self.ampdu_flags,) = _RadioTap_S28.unpack_from(buf, p)
         else:
             self.ampdu_flags = None
         p += (2 if ((f_present >> 20) & 1) else 0)
         if ((f_present >> 20) & 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'ampdu_crc', 1)
             (self.ampdu_crc,) = _RadioTap_S29.unpack_from(buf, p)
         else:
             self.ampdu_crc = None
         p += (1 if ((f_present >> 20) & 1) else 0)
         if ((f_present >> 20) & 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'ampdu_reserved', 1)
             (self.ampdu_reserved,) = _RadioTap_S30.unpack_from(buf, p)
         else:
             self.ampdu_reserved = None
@@ -619,49 +619,49 @@ class RadioTap(_Layer):
         if ((f_present >> 21) & 1):
             p += (off - p) % 2
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'vht_known', 2)
             (self.vht_known,) = _RadioTap_S31.unpack_from(buf, p)
         else:
             self.vht_known = None
         p += (2 if ((f_present >> 21) & 1) else 0)
         if ((f_present >> 21) & 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'vht_flags', 1)
             (self.vht_flags,) = _RadioTap_S32.unpack_from(buf, p)
         else:
             self.vht_flags = None
         p += (1 if ((f_present >> 21) & 1) else 0)
         if ((f_present >> 21) & 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'vht_bandwidth', 1)
             (self.vht_bandwidth,) = _RadioTap_S33.unpack_from(buf, p)
         else:
             self.vht_bandwidth = None
         p += (1 if ((f_present >> 21) & 1) else 0)
         if ((f_present >> 21) & 1):
             if p + 4 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'vht_mcs_nss', 4)
             (self.vht_mcs_nss,) = _RadioTap_S34.unpack_from(buf, p)
         else:
             self.vht_mcs_nss = None
         p += (4 if ((f_present >> 21) & 1) else 0)
         if ((f_present >> 21) & 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'vht_coding', 1)
             (self.vht_coding,) = _RadioTap_S35.unpack_from(buf, p)
         else:
             self.vht_coding = None
         p += (1 if ((f_present >> 21) & 1) else 0)
         if ((f_present >> 21) & 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'vht_group_id', 1)
             (self.vht_group_id,) = _RadioTap_S36.unpack_from(buf, p)
         else:
             self.vht_group_id = None
         p += (1 if ((f_present >> 21) & 1) else 0)
         if ((f_present >> 21) & 1):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'vht_partial_aid', 2)
             (self.vht_partial_aid,) = _RadioTap_S37.unpack_from(buf, p)
         else:
             self.vht_partial_aid = None
@@ -669,28 +669,28 @@ class RadioTap(_Layer):
         if ((f_present >> 22) & 1):
             p += (off - p) % 8
             if p + 8 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'timestamp', 8)
             (self.timestamp,) = _RadioTap_S38.unpack_from(buf, p)
         else:
             self.timestamp = None
         p += (8 if ((f_present >> 22) & 1) else 0)
         if ((f_present >> 22) & 1):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'timestamp_accuracy', 2)
             (self.timestamp_accuracy,) = _RadioTap_S39.unpack_from(buf, p)
         else:
             self.timestamp_accuracy = None
         p += (2 if ((f_present >> 22) & 1) else 0)
         if ((f_present >> 22) & 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'timestamp_unit_position', 1)
             (self.timestamp_unit_position,) = _RadioTap_S40.unpack_from(buf, p)
         else:
             self.timestamp_unit_position = None
         p += (1 if ((f_present >> 22) & 1) else 0)
         if ((f_present >> 22) & 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'timestamp_flags', 1)
             (self.timestamp_flags,) = _RadioTap_S41.unpack_from(buf, p)
         else:
             self.timestamp_flags = None
@@ -698,42 +698,42 @@ class RadioTap(_Layer):
         if ((f_present >> 23) & 1):
             p += (off - p) % 2
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'he_data1', 2)
             (self.he_data1,) = _RadioTap_S42.unpack_from(buf, p)
         else:
             self.he_data1 = None
         p += (2 if ((f_present >> 23) & 1) else 0)
         if ((f_present >> 23) & 1):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'he_data2', 2)
             (self.he_data2,) = _RadioTap_S43.unpack_from(buf, p)
         else:
             self.he_data2 = None
         p += (2 if ((f_present >> 23) & 1) else 0)
         if ((f_present >> 23) & 1):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'he_data3', 2)
             (self.he_data3,) = _RadioTap_S44.unpack_from(buf, p)
         else:
             self.he_data3 = None
         p += (2 if ((f_present >> 23) & 1) else 0)
         if ((f_present >> 23) & 1):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'he_data4', 2)
             (self.he_data4,) = _RadioTap_S45.unpack_from(buf, p)
         else:
             self.he_data4 = None
         p += (2 if ((f_present >> 23) & 1) else 0)
         if ((f_present >> 23) & 1):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'he_data5', 2)
             (self.he_data5,) = _RadioTap_S46.unpack_from(buf, p)
         else:
             self.he_data5 = None
         p += (2 if ((f_present >> 23) & 1) else 0)
         if ((f_present >> 23) & 1):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'he_data6', 2)
             (self.he_data6,) = _RadioTap_S47.unpack_from(buf, p)
         else:
             self.he_data6 = None
@@ -741,28 +741,28 @@ class RadioTap(_Layer):
         if ((f_present >> 24) & 1):
             p += (off - p) % 2
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'he_mu_flags1', 2)
             (self.he_mu_flags1,) = _RadioTap_S48.unpack_from(buf, p)
         else:
             self.he_mu_flags1 = None
         p += (2 if ((f_present >> 24) & 1) else 0)
         if ((f_present >> 24) & 1):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'he_mu_flags2', 2)
             (self.he_mu_flags2,) = _RadioTap_S49.unpack_from(buf, p)
         else:
             self.he_mu_flags2 = None
         p += (2 if ((f_present >> 24) & 1) else 0)
         if ((f_present >> 24) & 1):
             if p + 4 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'he_mu_ru_channel1', 4)
             (self.he_mu_ru_channel1,) = _RadioTap_S50.unpack_from(buf, p)
         else:
             self.he_mu_ru_channel1 = None
         p += (4 if ((f_present >> 24) & 1) else 0)
         if ((f_present >> 24) & 1):
             if p + 4 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'he_mu_ru_channel2', 4)
             (self.he_mu_ru_channel2,) = _RadioTap_S51.unpack_from(buf, p)
         else:
             self.he_mu_ru_channel2 = None
@@ -770,35 +770,35 @@ class RadioTap(_Layer):
         if ((f_present >> 25) & 1):
             p += (off - p) % 2
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'he_mu_per_user1', 2)
             (self.he_mu_per_user1,) = _RadioTap_S52.unpack_from(buf, p)
         else:
             self.he_mu_per_user1 = None
         p += (2 if ((f_present >> 25) & 1) else 0)
         if ((f_present >> 25) & 1):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'he_mu_per_user2', 2)
             (self.he_mu_per_user2,) = _RadioTap_S53.unpack_from(buf, p)
         else:
             self.he_mu_per_user2 = None
         p += (2 if ((f_present >> 25) & 1) else 0)
         if ((f_present >> 25) & 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'he_mu_per_user_position', 1)
             (self.he_mu_per_user_position,) = _RadioTap_S54.unpack_from(buf, p)
         else:
             self.he_mu_per_user_position = None
         p += (1 if ((f_present >> 25) & 1) else 0)
         if ((f_present >> 25) & 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'he_mu_per_user_known', 1)
             (self.he_mu_per_user_known,) = _RadioTap_S55.unpack_from(buf, p)
         else:
             self.he_mu_per_user_known = None
         p += (1 if ((f_present >> 25) & 1) else 0)
         if ((f_present >> 26) & 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'zero_length_psdu', 1)
             (self.zero_length_psdu,) = _RadioTap_S56.unpack_from(buf, p)
         else:
             self.zero_length_psdu = None
@@ -806,14 +806,14 @@ class RadioTap(_Layer):
         if ((f_present >> 27) & 1):
             p += (off - p) % 2
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'lsig_data1', 2)
             (self.lsig_data1,) = _RadioTap_S57.unpack_from(buf, p)
         else:
             self.lsig_data1 = None
         p += (2 if ((f_present >> 27) & 1) else 0)
         if ((f_present >> 27) & 1):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'lsig_data2', 2)
             (self.lsig_data2,) = _RadioTap_S58.unpack_from(buf, p)
         else:
             self.lsig_data2 = None
@@ -821,7 +821,7 @@ class RadioTap(_Layer):
         if ((f_present >> 30) & 1):
             p += (off - p) % 2
             if p + 3 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'vendor_oui', 3)
             (_t0,) = _RadioTap_S59.unpack_from(buf, p)
             self.vendor_oui = int.from_bytes(_t0, 'big', signed=False)
         else:
@@ -829,14 +829,14 @@ class RadioTap(_Layer):
         p += (3 if ((f_present >> 30) & 1) else 0)
         if ((f_present >> 30) & 1):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'vendor_sub_namespace', 1)
             (self.vendor_sub_namespace,) = _RadioTap_S60.unpack_from(buf, p)
         else:
             self.vendor_sub_namespace = None
         p += (1 if ((f_present >> 30) & 1) else 0)
         if ((f_present >> 30) & 1):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'vendor_skip_length', 2)
             (self.vendor_skip_length,) = _RadioTap_S61.unpack_from(buf, p)
         else:
             self.vendor_skip_length = None
@@ -854,7 +854,7 @@ class RadioTap(_Layer):
             p = pend
             if (((f_present >> 1) & 1) and ((self._flags >> 4) & 1)):
                 if p + 4 > end:
-                    raise self._truncated(buf, off, end)
+                    raise self._truncated(buf, off, end, p, 'fcs', 4)
                 (self.fcs,) = _RadioTap_S62.unpack_from(buf, p)
             else:
                 self.fcs = None

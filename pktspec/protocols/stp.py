@@ -201,7 +201,7 @@ class STP(_Layer):
         self.version = f_version
         if (f_type != 128):
             if off + 4 + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, off + 4, 'tca', 1)
             (_t0,) = _STP_S1.unpack_from(buf, off + 4)
             self.tca = (_t0 >> 7) & 0x1
             self.agreement = (_t0 >> 6) & 0x1
@@ -221,7 +221,7 @@ class STP(_Layer):
         p = off + 4 + (1 if (f_type != 128) else 0)
         if (f_type != 128):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'root_priority', 2)
             (_t0,) = _STP_S2.unpack_from(buf, p)
             self.root_priority = (_t0 >> 12) & 0xf
             self.root_system_id_ext = _t0 & 0xfff
@@ -231,21 +231,21 @@ class STP(_Layer):
         p += (2 if (f_type != 128) else 0)
         if (f_type != 128):
             if p + 6 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'root_mac', 6)
             (self._root_mac,) = _STP_S3.unpack_from(buf, p)
         else:
             self._root_mac = None
         p += (6 if (f_type != 128) else 0)
         if (f_type != 128):
             if p + 4 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'root_path_cost', 4)
             (self.root_path_cost,) = _STP_S4.unpack_from(buf, p)
         else:
             self.root_path_cost = None
         p += (4 if (f_type != 128) else 0)
         if (f_type != 128):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'bridge_priority', 2)
             (_t0,) = _STP_S5.unpack_from(buf, p)
             self.bridge_priority = (_t0 >> 12) & 0xf
             self.bridge_system_id_ext = _t0 & 0xfff
@@ -255,56 +255,56 @@ class STP(_Layer):
         p += (2 if (f_type != 128) else 0)
         if (f_type != 128):
             if p + 6 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'bridge_mac', 6)
             (self._bridge_mac,) = _STP_S6.unpack_from(buf, p)
         else:
             self._bridge_mac = None
         p += (6 if (f_type != 128) else 0)
         if (f_type != 128):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'port_id', 2)
             (self.port_id,) = _STP_S7.unpack_from(buf, p)
         else:
             self.port_id = None
         p += (2 if (f_type != 128) else 0)
         if (f_type != 128):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'message_age', 2)
             (self.message_age,) = _STP_S8.unpack_from(buf, p)
         else:
             self.message_age = None
         p += (2 if (f_type != 128) else 0)
         if (f_type != 128):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'max_age', 2)
             (self.max_age,) = _STP_S9.unpack_from(buf, p)
         else:
             self.max_age = None
         p += (2 if (f_type != 128) else 0)
         if (f_type != 128):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'hello_time', 2)
             (self.hello_time,) = _STP_S10.unpack_from(buf, p)
         else:
             self.hello_time = None
         p += (2 if (f_type != 128) else 0)
         if (f_type != 128):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'forward_delay', 2)
             (self.forward_delay,) = _STP_S11.unpack_from(buf, p)
         else:
             self.forward_delay = None
         p += (2 if (f_type != 128) else 0)
         if (f_type == 2):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'version1_length', 1)
             (self.version1_length,) = _STP_S12.unpack_from(buf, p)
         else:
             self.version1_length = None
         p += (1 if (f_type == 2) else 0)
         if ((f_type == 2) and (f_version >= 3)):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'version3_length', 2)
             (self.version3_length,) = _STP_S13.unpack_from(buf, p)
         else:
             self.version3_length = None

@@ -247,14 +247,14 @@ class TLS(_Layer):
             raise self._truncated(buf, off, end)
         if (f_content_type == 22):
             if off + 5 + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, off + 5, 'handshake_type', 1)
             (self.handshake_type,) = _TLS_S1.unpack_from(buf, off + 5)
         else:
             self.handshake_type = None
         p = off + 5 + (1 if (f_content_type == 22) else 0)
         if (f_content_type == 22):
             if p + 3 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'handshake_length', 3)
             (_t0,) = _TLS_S2.unpack_from(buf, p)
             self.handshake_length = int.from_bytes(_t0, 'big', signed=False)
         else:
@@ -272,14 +272,14 @@ class TLS(_Layer):
             self._client_hello = None
         if ((f_content_type == 21) and (f_length == 2)):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'alert_level', 1)
             (self.alert_level,) = _TLS_S3.unpack_from(buf, p)
         else:
             self.alert_level = None
         p += (1 if ((f_content_type == 21) and (f_length == 2)) else 0)
         if ((f_content_type == 21) and (f_length == 2)):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'alert_description', 1)
             (self.alert_description,) = _TLS_S4.unpack_from(buf, p)
         else:
             self.alert_description = None

@@ -157,21 +157,21 @@ class VRRPv2(_Layer):
         self.count_ip_addr = f_count_ip_addr
         if (f_version == 2):
             if off + 4 + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, off + 4, 'auth_type', 1)
             (self.auth_type,) = _VRRPv2_S2.unpack_from(buf, off + 4)
         else:
             self.auth_type = None
         p = off + 4 + (1 if (f_version == 2) else 0)
         if (f_version == 2):
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'adver_int', 1)
             (self.adver_int,) = _VRRPv2_S3.unpack_from(buf, p)
         else:
             self.adver_int = None
         p += (1 if (f_version == 2) else 0)
         if (f_version == 3):
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'reserved', 2)
             (_t0,) = _VRRPv2_S4.unpack_from(buf, p)
             self.reserved = (_t0 >> 12) & 0xf
             self.max_adver_int = _t0 & 0xfff
@@ -180,7 +180,7 @@ class VRRPv2(_Layer):
             self.max_adver_int = None
         p += (2 if (f_version == 3) else 0)
         if p + 2 > end:
-            raise self._truncated(buf, off, end)
+            raise self._truncated(buf, off, end, p, 'checksum', 2)
         (self.checksum,) = _VRRPv2_S5.unpack_from(buf, p)
         p += 2
         if (((f_version == 2) or (f_count_ip_addr == 0)) or ((hend - off) != (8 + (f_count_ip_addr * 16)))):
@@ -193,7 +193,7 @@ class VRRPv2(_Layer):
             self._ipv6_address = None
         if (f_version == 2):
             if p + 8 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'auth_data', 8)
             (self.auth_data,) = _VRRPv2_S6.unpack_from(buf, p)
         else:
             self.auth_data = None

@@ -227,13 +227,21 @@ class Layer:
         return DecodeError(self.name, field, offset, f"no {term!r} before the end",
                            truncated=True)
 
-    def _truncated(self, buf: Any, off: int, end: int) -> DecodeError:
+    def _truncated(self, buf: Any, off: int, end: int, at: int | None = None,
+                   field: str = "", size: int = 0) -> DecodeError:
         """The DecodeError for a layer cut short at end: it names the first field that ran out.
 
-        Only fields with a known offset and size can be named; without any, the error points
-        at the layer's start.
+        Fields with a known offset and size are found by it; a field after a variable part
+        (or a conditional one) is named by the decoder, with where it starts (at) and the
+        bytes its run needs (size). Without
+        either, the error points at the layer's start.
         """
         have = end - off
+        if field and at is not None:
+            start = at - off
+            return DecodeError(self.name, field, at,
+                               f"truncated: {field} needs bytes {start}..{start + size} of the "
+                               f"header, only {have} present", truncated=True)
         for info in self.fields_info:
             if info.offset is None or info.size is None:
                 continue

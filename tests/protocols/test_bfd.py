@@ -152,7 +152,8 @@ def test_an_edit_rebuilds_lengths_and_the_udp_checksum(tmp_path):
 
 
 @pytest.mark.parametrize("cut, field", [(6, "my_discriminator"),
-                                        (20, "required_min_echo_rx_interval"), (30, "")])
+                                        (20, "required_min_echo_rx_interval"),
+                                        (30, "auth_sequence_number")])
 def test_a_truncated_packet_keeps_the_layers_before_it(cut, field):
     data = frames()[5]
     start = 14 + 20 + 8

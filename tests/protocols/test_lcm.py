@@ -168,9 +168,8 @@ def test_an_edit_of_the_channel_name_rebuilds_the_datagram():
 
 
 @pytest.mark.parametrize("frame, cut, field", [
-    # within the run of conditional fragment fields after the first, the error names the
-    # layer rather than the field (as BFD's authentication fields)
-    (3, 10, "payload_size"), (3, 19, ""), (0, 12, "channel_name"),
+    # a run of conditional fields is named by its first field
+    (3, 10, "payload_size"), (3, 19, "total_fragments"), (0, 12, "channel_name"),
     (3, 24, "channel_name")])
 def test_a_truncated_packet_keeps_the_layers_before_it(frame, cut, field):
     start = 14 + 20 + 8

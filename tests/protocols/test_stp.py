@@ -222,8 +222,9 @@ def test_an_edit_rebuilds_the_bpdu():
     (3, "type", 20, "type needs bytes 3..4 of the header, only 3 present"),
     # a TCN would end here, but this BPDU says Config: its flags are missing
     (4, "tca", 21, "tca needs bytes 4..5 of the header, only 4 present"),
-    (5, "", 17, "only 5 bytes present"),
-    (34, "", 17, "only 34 bytes present"),
+    (5, "root_priority", 22, "root_priority needs bytes 5..7 of the header, only 5 present"),
+    (34, "forward_delay", 50,
+     "forward_delay needs bytes 33..35 of the header, only 34 present"),
 ])
 def test_a_bpdu_cut_short_keeps_the_ethernet_and_llc_layers(kept, field, offset, message):
     p = pktspec.decode(FRAMES[0][:17 + kept])

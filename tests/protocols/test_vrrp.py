@@ -185,7 +185,7 @@ def test_the_builder_fills_the_count_and_the_ip_protocol():
     assert p[VRRPv2].count_ip_addr == 3 and p[IPv4].protocol == 112
 
 
-@pytest.mark.parametrize("cut, field", [(6, ""), (12, "ip_address"), (18, "")])
+@pytest.mark.parametrize("cut, field", [(6, "checksum"), (12, "ip_address"), (18, "auth_data")])
 def test_a_truncated_advertisement_keeps_the_layers_before_it(cut, field):
     data = v2_frames()[0]
     start = 14 + 20

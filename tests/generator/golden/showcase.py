@@ -153,7 +153,7 @@ class Showcase(_Layer):
             raise self._truncated(buf, off, end)
         if ((f_flags >> 2) & 1):
             if off + 9 + 4 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, off + 9, 'extra', 4)
             (self.extra,) = _Showcase_S1.unpack_from(buf, off + 9)
         else:
             self.extra = None
@@ -264,7 +264,7 @@ class ShowFrame(_Layer):
         if (f_count > 1):
             p += (off - p) % 8
             if p + 8 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'wide', 8)
             (self.wide,) = _ShowFrame_S1.unpack_from(buf, p)
         else:
             self.wide = None
@@ -282,11 +282,11 @@ class ShowFrame(_Layer):
         else:
             p = pend
             if p + 1 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'sum', 1)
             (self.sum,) = _ShowFrame_S2.unpack_from(buf, p)
             p += 1
             if p + 2 > end:
-                raise self._truncated(buf, off, end)
+                raise self._truncated(buf, off, end, p, 'crc', 2)
             (self.crc,) = _ShowFrame_S3.unpack_from(buf, p)
             p += 2
         self._buf = buf
