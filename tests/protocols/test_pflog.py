@@ -45,7 +45,7 @@ def frames() -> list[bytes]:
         pktspec.serialize(PFLog(family="IPv6Darwin", action="NAT", ifname=b"en0",
                                 direction="InOut"),
                           V6, UDP(src_port=5353, dst_port=5353)),
-        # newer OpenBSD: a 100-byte header (the translation fields, left zero, in `pad`)
+        # newer OpenBSD: a 100-byte header (its translation fields left zero)
         pktspec.serialize(PFLog(length=100, action="Block", reason="Short", ifname=b"em1",
                                 rule_num=0, direction="Out"),
                           V4, UDP(src_port=1, dst_port=9)),
@@ -193,3 +193,28 @@ def test_fast_decoder_and_construct_agree_on_generated_headers(length, rest):
     p = pktspec.decode(bytes([length]) + rest, first=PFLog)  # never raises
     if p.error is None or p.error.layer != "PFLog":
         agree(p.layers[0])
+
+
+def test_the_translation_fields_of_the_100_byte_header(tmp_path):
+    """OpenBSD's 100-byte header: the rewritten flag, family, addresses and ports after
+    translation, read as tshark reads them."""
+    import ipaddress
+
+    from pktspec.layers import IPv4
+
+    src = ipaddress.ip_address("198.51.100.7").packed.ljust(16, b"\0")
+    dst = ipaddress.ip_address("203.0.113.9").packed.ljust(16, b"\0")
+    frame = pktspec.serialize(
+        PFLog(length=100, family="IPv4", action=0, reason=0, ifname=b"em0".ljust(16, b"\0"),
+              direction=2, rewritten=1, rewritten_family=2, rewritten_src=src,
+              rewritten_dst=dst, rewritten_src_port=1234, rewritten_dst_port=80),
+        IPv4(src="192.0.2.1", dst="192.0.2.2"), TCP(dst_port=80))
+    log = pktspec.decode(frame, first=PFLog)[PFLog]
+    assert len(log.contents) == 100
+    assert (log.rewritten, log.rewritten_src_port, log.rewritten_dst_port) == (1, 1234, 80)
+    assert log.rewritten_src[:4] == src[:4] and bytes(log.pad) == b""
+    [row] = tshark_fields([frame], ["pflog.rewritten", "pflog.saddr.ipv4", "pflog.daddr.ipv4",
+                                    "pflog.sport", "pflog.dport"], tmp_path, linktype=117)
+    assert row == {"pflog.rewritten": "1", "pflog.saddr.ipv4": "198.51.100.7",
+                   "pflog.daddr.ipv4": "203.0.113.9", "pflog.sport": "1234",
+                   "pflog.dport": "80"}
