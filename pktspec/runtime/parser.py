@@ -19,7 +19,7 @@ and bad bytes stop it with ``parser.error`` set, never with an exception.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pktspec.errors import DecodeError
@@ -36,7 +36,7 @@ class Parser:
     """Decode packets into one preallocated instance per layer class.
 
     ``first`` is the class of the first layer (or its registered name); ``layers`` the classes
-    to decode. After :meth:`decode_layers`: ``decoded`` lists the classes decoded, in order
+    to decode. After ``decode_layers(data)``: ``decoded`` lists the classes decoded, in order
     (the same list object every time); ``parser[IPv4]`` or ``parser.ipv4`` is the IPv4
     instance; ``unsupported`` is the next class when it was not given to the parser (else
     None); ``error`` is the DecodeError that stopped decoding (else None) and ``truncated``
@@ -46,7 +46,8 @@ class Parser:
     the registered ``Payload`` layer if that class is among ``layers``.
     """
 
-    __slots__ = ("decoded", "unsupported", "error", "_first", "_head", "_instances", "_payload")
+    __slots__ = ("decoded", "unsupported", "error", "decode_layers", "_first", "_instances",
+                 "_payload")
 
     def __init__(self, first: type | str, layers: Iterable[type | str]) -> None:
         first = REGISTRY.layer(first) if isinstance(first, str) else first
@@ -54,12 +55,12 @@ class Parser:
         if first not in classes:
             classes.insert(0, first)
         self._instances: dict[type, Layer] = {cls: cls.__new__(cls) for cls in classes}
-        self.first = first
         payload = REGISTRY.get_layer("Payload")
         self._payload = payload if payload in self._instances else None
         self.decoded: list[type] = []
         self.unsupported: type | None = None
         self.error: DecodeError | None = None
+        self.first = first
 
     @property
     def first(self) -> type:
@@ -70,52 +71,53 @@ class Parser:
     @first.setter
     def first(self, cls: type | str) -> None:
         self._first = REGISTRY.layer(cls) if isinstance(cls, str) else cls
-        self._head = self._instances.get(self._first)  # None: decode_layers says unsupported
+        self.decode_layers = self._decoder()
 
     @property
     def truncated(self) -> bool:
         """The last packet stopped because a layer ran out of bytes."""
         return self.error is not None and self.error.truncated
 
-    def decode_layers(self, data: Any) -> list[type]:
-        """Decode data into the preallocated layers; returns (and keeps) the decoded classes.
+    def _decoder(self) -> Callable[[Any], list[type]]:
+        """decode_layers for the current first layer: a closure over what it needs.
 
-        data is used as is: bytes, bytearray or memoryview. Layer contents are slices of it.
+        Why a closure and not a method: the parser's ``__getattr__`` (``parser.ipv4``) makes
+        CPython 3.11 leave every ``self.x`` load unspecialized, which cost about 0.14 us per
+        packet in five loads (benchmarks/bench_decode.py); cells are read at local speed.
         """
+        parser = self
         decoded = self.decoded
-        decoded.clear()
-        self.unsupported = None
-        self.error = None
         get = self._instances.get
         append = decoded.append
-        # As in decode() (packet.py), the first three steps are written out so that each
-        # copy's attribute loads and calls stay specialized to the one or two classes they
-        # see; the first layer's instance is known in advance.
-        cls = self._first
-        off = 0
-        end = len(data)
-        layer = self._head
-        if layer is None:
-            self.unsupported = cls
-            return decoded
-        try:
-            nxt = layer._decode(data, off, end)
-        except Exception as exc:
-            self.error = _as_decode_error(exc, cls, off)
-            return decoded
-        append(cls)
-        off = layer._hend
-        end = layer._pend
-        if nxt is not None:
-            cls = nxt
-            layer = get(cls)
+        clear = decoded.clear
+        first = self._first
+        head = get(first)  # None: every packet says unsupported
+        decode_payload = self._decode_payload if self._payload is not None else None
+
+        def decode_layers(data: Any) -> list[type]:
+            """Decode data into the preallocated layers; returns (and keeps) the decoded
+            classes.
+
+            data is used as is: bytes, bytearray or memoryview. Layer contents are slices
+            of it.
+            """
+            clear()
+            parser.unsupported = None
+            parser.error = None
+            # As in decode() (packet.py), the first three steps are written out so that
+            # each copy's attribute loads and calls stay specialized to the one or two
+            # classes they see; the first layer's instance is known in advance.
+            cls = first
+            off = 0
+            end = len(data)
+            layer = head
             if layer is None:
-                self.unsupported = cls
+                parser.unsupported = cls
                 return decoded
             try:
                 nxt = layer._decode(data, off, end)
             except Exception as exc:
-                self.error = _as_decode_error(exc, cls, off)
+                parser.error = _as_decode_error(exc, cls, off)
                 return decoded
             append(cls)
             off = layer._hend
@@ -124,41 +126,57 @@ class Parser:
                 cls = nxt
                 layer = get(cls)
                 if layer is None:
-                    self.unsupported = cls
+                    parser.unsupported = cls
                     return decoded
                 try:
                     nxt = layer._decode(data, off, end)
                 except Exception as exc:
-                    self.error = _as_decode_error(exc, cls, off)
+                    parser.error = _as_decode_error(exc, cls, off)
                     return decoded
                 append(cls)
                 off = layer._hend
                 end = layer._pend
-                for _ in _DEEPER:  # layers 4 to MAX_LAYERS: the same body once more
-                    if nxt is None:
-                        break
+                if nxt is not None:
                     cls = nxt
                     layer = get(cls)
                     if layer is None:
-                        self.unsupported = cls
+                        parser.unsupported = cls
                         return decoded
                     try:
                         nxt = layer._decode(data, off, end)
                     except Exception as exc:
-                        self.error = _as_decode_error(exc, cls, off)
+                        parser.error = _as_decode_error(exc, cls, off)
                         return decoded
                     append(cls)
                     off = layer._hend
                     end = layer._pend
-                else:
-                    if nxt is not None:
-                        self.error = DecodeError(
-                            nxt.name, "", off, f"more than {MAX_LAYERS} layers"
-                        )
-                        return decoded
-        if end > off and self._payload is not None:
-            self._decode_payload(data, cls, off, end)
-        return decoded
+                    for _ in _DEEPER:  # layers 4 to MAX_LAYERS: the same body once more
+                        if nxt is None:
+                            break
+                        cls = nxt
+                        layer = get(cls)
+                        if layer is None:
+                            parser.unsupported = cls
+                            return decoded
+                        try:
+                            nxt = layer._decode(data, off, end)
+                        except Exception as exc:
+                            parser.error = _as_decode_error(exc, cls, off)
+                            return decoded
+                        append(cls)
+                        off = layer._hend
+                        end = layer._pend
+                    else:
+                        if nxt is not None:
+                            parser.error = DecodeError(
+                                nxt.name, "", off, f"more than {MAX_LAYERS} layers"
+                            )
+                            return decoded
+            if end > off and decode_payload is not None:
+                decode_payload(data, cls, off, end)
+            return decoded
+
+        return decode_layers
 
     def _decode_payload(self, data: Any, last: type, off: int, end: int) -> None:
         """The rest after a layer that names no next one, as the Payload layer if the parser
