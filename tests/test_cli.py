@@ -321,3 +321,30 @@ def test_a_tunnel_summary_shows_one_conversation():
         Ethernet() / IPv4(src="10.0.0.1", dst="10.0.0.2") / GRE(seq=1) / ERSPANII(session_id=1)
         / Ethernet() / IPv4(src="192.0.2.1", dst="192.0.2.2") / TCP(src_port=1234, dst_port=80)))
     assert " 192.0.2.1.1234 > 192.0.2.2.80: " in summary(packet)
+
+
+def test_messages_command_finds_the_framing_again_after_a_hole(capsys, tmp_path):
+    """A lost segment between two messages: the message after it is shown with the bytes
+    lost before it; --no-resync stops the direction at the hole and says so."""
+    from pktspec.capture import PcapWriter
+    from tests.reassembly.reassembly_builders import Conversation
+
+    lenmsg = str(Path(__file__).resolve().parents[1] / "examples" / "lenmsg.layer")
+    c = Conversation(sport=5555)
+    first, lost, after = b"\x01\x00\x00\x03abc", b"\x02\x00\x00\x04gone", b"\x03\x00\x00\x01z"
+    packets = c.handshake() + [c.seg("c", "PA", first, rel=0),
+                               c.seg("c", "PA", after, rel=len(first + lost)),
+                               c.seg("s", "A", ack=c.isn["c"] + 1 + len(first + lost + after))]
+    capture = tmp_path / "hole.pcap"
+    with PcapWriter(str(capture)) as writer:
+        for p in packets + c.close():
+            writer.write(bytes(p.data), p.metadata)
+    code, out, _ = run_cli(capsys, "messages", str(capture), "--layers", lenmsg)
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 2
+    assert lines[1].endswith(": LenMsg Payload at 7, length 5 after 8 bytes lost")
+    code, out, _ = run_cli(capsys, "messages", str(capture), "--layers", lenmsg, "--json")
+    assert [json.loads(line)["skipped"] for line in out.splitlines()] == [0, 8]
+    code, out, err = run_cli(capsys, "messages", str(capture), "--layers", lenmsg,
+                             "--no-resync")
+    assert code == 1 and len(out.splitlines()) == 1 and "message framing lost" in err

@@ -7,7 +7,9 @@
 
 One line per message, in the order the messages completed: the stream index (as in
 ``pktspec follow``), the time, who sent it, the layers it decoded into, where it starts in
-that direction's bytes, its length, and ``partial`` or the error when it is not whole.
+that direction's bytes, its length, and ``partial`` or the error when it is not whole. After
+a hole in the capture the framing is found again at a later segment (``--no-resync`` stops
+that direction instead); the first message after it says how many bytes were lost.
 ``-V`` adds every field, ``--json`` prints one object per message. This is
 :func:`pktspec.messages` (reassembly, then each message decoded alone) on the command line.
 """
@@ -40,6 +42,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("-c", "--count", type=positive_int, help="stop after this many messages")
     p.add_argument("-V", "--verbose", action="store_true", help="print every field")
     p.add_argument("--json", action="store_true", help="one JSON object per message")
+    p.add_argument("--no-resync", dest="resync", action="store_false",
+                   help="stop a direction at a hole in the capture (default: find the "
+                   "message framing again after it)")
     p.set_defaults(run=run)
 
 
@@ -58,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
     source = pktspec.open(capture_input(args.file), filter=args.filter)
     packets = progress_over(source, None if args.file == STDIN else args.file)
-    factory = MessageFactory(None, layer)
+    factory = MessageFactory(None, layer, resync=args.resync)
     shown = 0
     try:
         for message in messages_through(factory, packets):
@@ -86,11 +91,13 @@ def _text(message: Any, args: argparse.Namespace) -> str:
         obj = json.loads(render.as_json(packet))
         obj.update(stream=conn.index, sender=str(sender), receiver=str(receiver),
                    offset=message.offset, timestamp=message.timestamp,
-                   partial=message.partial)
+                   partial=message.partial, skipped=message.skipped)
         return json.dumps(obj)
     names = " ".join(layer.name for layer in packet.layers)
     line = (f"{conn.index} {_clock(message.timestamp)} {sender} > {receiver}: {names} "
             f"at {message.offset}, length {len(packet.data)}")
+    if message.skipped:
+        line += f" after {message.skipped} bytes lost"
     if message.partial:
         line += " partial"
     if packet.error is not None:

@@ -26,11 +26,16 @@ would otherwise make a partial message look whole). Each message is then decoded
 as a :class:`~pktspec.runtime.packet.Packet` starting with the message layer, so whatever the
 layer's ``next`` names (DNS after DNS-over-TCP's length) is decoded too.
 
-A hole in the stream loses the framing (the next length field is somewhere in the missing
-bytes), so decoding of that direction stops there and ``stream.errors`` says why; so does a
-message larger than ``max_message`` (a bound against hostile lengths) and bytes that are not a
-message of the layer. At the end of a connection, bytes that never made a whole message come
-out as one last message with ``partial`` set (its packet's ``error`` says what is missing).
+A hole in the stream loses the framing: the next length field may be in the missing bytes.
+The message the hole cut comes out with ``partial`` set (its packet's ``error`` says how many
+bytes are missing), and framing starts again at the first segment after the hole whose bytes
+decode as a message of the layer (segments that do not are dropped), as tshark does. The first
+message after that has ``skipped`` set to the bytes lost before it (the hole and any dropped
+segments): its framing was found again, not followed. ``resync=False`` stops the direction at
+the hole instead. A direction also stops, with ``stream.errors`` saying why, at a message
+larger than ``max_message`` (a bound against hostile lengths) and at bytes that are not a
+message of the layer (after a hole, that only drops the segment). At the end of a connection,
+bytes that never made a whole message come out as one last message with ``partial`` set.
 """
 
 from __future__ import annotations
@@ -52,30 +57,41 @@ from pktspec.runtime.registry import REGISTRY
 __all__ = ["Message", "MessageFactory", "MessageStream", "message_extent", "messages"]
 
 MAX_MESSAGE = 16 << 20
+"""Default bound on one message (bytes): a larger declared length stops the direction."""
+
 MAX_BUFFERED = 64 << 20
 """What a MessageFactory's streams may hold in unfinished messages, all together."""
 
+MAX_GUESSES = 16
+"""After a hole, how many segment starts may wait at once to be taken as message starts (each
+is decoded again when a segment comes: a bound on what a hostile stream can make that cost)."""
+
 RETRY_FROM = 1 << 16
 """An unfinished message longer than this is looked at again only after growing a quarter."""
-"""Default bound on one message (bytes): a larger declared length stops the direction."""
 
 
 class Message:
     """One decoded message: ``packet`` (a Packet whose first layer is the message layer),
     ``layer`` (that layer), ``connection``, ``direction``, ``offset`` (where it starts in the
     direction's delivered bytes), ``timestamp`` (capture time of the packet that completed
-    it) and ``partial`` (the connection ended before the message did)."""
+    it), ``partial`` (the connection ended, or a hole in the capture came, before the
+    message did) and ``skipped`` (bytes lost just before it: missing from the capture, or
+    dropped while framing was found again after a hole; 0 when it follows the previous
+    message directly)."""
 
-    __slots__ = ("packet", "connection", "direction", "offset", "timestamp", "partial")
+    __slots__ = ("packet", "connection", "direction", "offset", "timestamp", "partial",
+                 "skipped")
 
     def __init__(self, packet: Packet, connection: Connection, direction: Direction,
-                 offset: int, timestamp: float, partial: bool = False) -> None:
+                 offset: int, timestamp: float, partial: bool = False,
+                 skipped: int = 0) -> None:
         self.packet = packet
         self.connection = connection
         self.direction = direction
         self.offset = offset
         self.timestamp = timestamp
         self.partial = partial
+        self.skipped = skipped
 
     @property
     def layer(self) -> Any:
@@ -83,6 +99,8 @@ class Message:
 
     def __repr__(self) -> str:
         more = " partial" if self.partial else ""
+        if self.skipped:
+            more += f" after {self.skipped} bytes lost"
         return (f"<Message {self.connection.index} {self.direction.name} at {self.offset}: "
                 f"{self.packet!r}{more}>")
 
@@ -178,9 +196,13 @@ def _bounds(cls: type, buf: bytearray, pos: int, have: int) -> tuple[int, int] |
 
 
 class _Direction:
-    """Decoding state of one direction: unread bytes, where they start, whether it stopped."""
+    """Decoding state of one direction: unread bytes, where they start, whether it stopped,
+    and after a hole whether framing is being looked for (``seeking``), whether the bytes
+    held are only a guess at a message start (``tentative``: no message came out since the
+    hole) and how many bytes were lost since the last message (``lost``)."""
 
-    __slots__ = ("buf", "offset", "stopped", "timestamp", "retry_at")
+    __slots__ = ("buf", "offset", "stopped", "timestamp", "retry_at", "seeking", "tentative",
+                 "lost", "starts")
 
     def __init__(self) -> None:
         self.buf = bytearray()
@@ -188,6 +210,10 @@ class _Direction:
         self.stopped: str | None = None
         self.timestamp = 0.0
         self.retry_at = 0  # an unfinished big message is looked at again at this size
+        self.seeking = False
+        self.tentative = False
+        self.lost = 0
+        self.starts: list[int] = []  # while tentative: where later segments start in buf
 
 
 class _Budget:
@@ -207,16 +233,19 @@ class MessageStream:
     ``layer`` is the message layer (a class or a layer name); by default the one bound in the
     ``TCPPort`` table to the lower, then the higher, port of the connection, as the TCP
     layer picks its next layer. ``on_message(message)`` gets each message; ``errors``
-    collects why a direction stopped.
+    collects why a direction stopped. ``resync`` (default) finds the framing again after a
+    hole in the capture (module docstring); with ``resync=False`` a hole stops the
+    direction.
     """
 
     def __init__(self, conn: Connection, on_message: Callable[[Message], Any],
                  layer: type | str | None = None, *, max_message: int = MAX_MESSAGE,
-                 budget: _Budget | None = None) -> None:
+                 budget: _Budget | None = None, resync: bool = True) -> None:
         self.conn = conn
         self.on_message = on_message
         self.layer = port_layer(conn) if layer is None else _layer_class(layer)
         self.max_message = max_message
+        self.resync = resync
         self.errors: list[str] = []
         self._dirs = (_Direction(), _Direction())
         self._budget = budget
@@ -226,9 +255,21 @@ class MessageStream:
         if state.stopped or self.layer is None:
             return
         if chunk.skipped:
-            self._stop(state, chunk.direction, f"{chunk.skipped} bytes missing at byte "
-                       f"{state.offset + len(state.buf)}: message framing lost")
-            return
+            if not self.resync:
+                self._stop(state, chunk.direction, f"{chunk.skipped} bytes missing at byte "
+                           f"{state.offset + len(state.buf)}: message framing lost")
+                return
+            self._hole(state, chunk)
+            if state.stopped:
+                return
+        if state.seeking:
+            if not self._starts_message(chunk.data):
+                state.offset += len(chunk.data)  # delivered, but not a message start: dropped
+                state.lost += len(chunk.data)
+                return
+            state.seeking = False
+        elif state.tentative:
+            state.starts.append(len(state.buf))
         state.buf += chunk.data
         state.timestamp = chunk.timestamp
         budget = self._budget
@@ -243,6 +284,8 @@ class MessageStream:
 
     def _cut(self, state: _Direction, direction: Direction) -> None:
         """Deliver every whole message at the front of the direction's bytes."""
+        if state.tentative and not self._find_framing(state):
+            return
         buf = state.buf
         pos = 0
         state.retry_at = 0
@@ -267,7 +310,8 @@ class MessageStream:
                     state.retry_at = rest + rest // 4
                 break
             self._emit(bytes(buf[pos:pos + extent]), direction, state.offset + pos,
-                       state.timestamp)
+                       state.timestamp, skipped=state.lost)
+            state.lost = 0
             pos += extent
         del buf[:pos]
         state.offset += pos
@@ -275,27 +319,129 @@ class MessageStream:
             self._budget.used -= pos
 
     def _emit(self, data: bytes, direction: Direction, offset: int, ts: float,
-              partial: bool = False) -> None:
+              skipped: int = 0) -> None:
         packet = decode(data, self.layer)  # type: ignore[arg-type]
-        self.on_message(Message(packet, self.conn, direction, offset, ts, partial))
+        self.on_message(Message(packet, self.conn, direction, offset, ts, False, skipped))
 
-    def _emit_partial(self, data: bytes, direction: Direction, offset: int, ts: float) -> None:
-        """The bytes left when the connection ended, as a partial message whose packet's
-        error says what is missing: a length-framed message decodes without complaint over
-        fewer bytes than its header claims (its payload is cut to what is there), so the
-        shortfall is stated here."""
+    def _emit_partial(self, state: _Direction, direction: Direction, cause: str) -> None:
+        """The direction's unread bytes as a partial message whose packet's error says what
+        is missing (``cause``: the connection ended, or a hole came): a length-framed
+        message decodes without complaint over fewer bytes than its header claims (its
+        payload is cut to what is there), so the shortfall is stated here."""
+        data = bytes(state.buf)
         packet = decode(data, self.layer)  # type: ignore[arg-type]
         if packet.error is None:
             try:
                 _, need = _extent_or_need(self.layer, bytearray(data), 0)  # type: ignore[arg-type]
             except DecodeError:
                 need = None
-            missing = ("the connection ended inside this message: its header asks for more "
-                       f"than the {len(data)} bytes that came" if need is not None else
-                       "the connection ended inside this message (its end was not seen)")
+            missing = (f"{cause} inside this message: its header asks for more than the "
+                       f"{len(data)} bytes that came" if need is not None else
+                       f"{cause} inside this message (its end was not seen)")
             packet._error = DecodeError(self.layer.name, "", len(data), missing,  # type: ignore[union-attr]
                                         truncated=True)
-        self.on_message(Message(packet, self.conn, direction, offset, ts, True))
+        self.on_message(Message(packet, self.conn, direction, state.offset, state.timestamp,
+                                True, state.lost))
+        state.lost = 0
+
+    def _hole(self, state: _Direction, chunk: Chunk) -> None:
+        """Bytes missing before chunk: the message they cut comes out as partial, and
+        framing is looked for from chunk on."""
+        self._drain(state, chunk.direction, f"{chunk.skipped} bytes are missing from the capture")
+        state.retry_at = 0
+        state.seeking = state.tentative = True
+        state.starts.clear()
+        state.lost += chunk.skipped
+
+    def _starts_message(self, data: bytes) -> bool:
+        """Whether a message of the layer may start at data[0] (one whose end is not known
+        yet counts: the next bytes tell)."""
+        try:
+            _extent_or_need(self.layer, bytearray(data), 0)  # type: ignore[arg-type]
+        except DecodeError:
+            return False
+        return True
+
+    def _find_framing(self, state: _Direction, final: bool = False) -> bool:
+        """After a hole, choose where messages start again among the segment starts held
+        (True: the bytes before it are dropped and framing goes on from there as usual).
+
+        A start is taken once the messages cut from it end exactly where a segment ends:
+        messages are sent whole, so a true start lines up with the segments, while bytes
+        that only happen to decode as a header (the tail of the message the hole cut) give
+        a length that does not. The first start that lines up wins; starts that cannot
+        (not a message, too large, ending mid-segment) are passed over; the others wait
+        for more segments (the earliest MAX_GUESSES of them, up to max_message bytes; they
+        are looked at again once the bytes held have grown by a quarter, so that a stream
+        built never to line up costs linear time). ``final``
+        (the connection ended, or another hole came): nothing more will come, so if no
+        start lines up the earliest one still waiting is taken, to come out as partial.
+        When no start is left, framing is looked for in the segments that come next.
+        """
+        buf = state.buf
+        bounds = {*state.starts, len(buf)}
+        waiting: list[int] = []
+        delimited = _delimited(self.layer)
+        for start in (0, *state.starts):
+            if waiting and delimited:
+                # an earlier start is waiting for a delimiter that is not here yet: so is
+                # every later one (its bytes are a tail of the same), no need to read them
+                waiting.append(start)
+                continue
+            verdict = self._lines_up(buf, start, bounds)
+            if verdict:
+                self._take_guess(state, start)
+                state.tentative = False
+                state.starts.clear()
+                return True
+            if verdict is None and len(buf) - start <= self.max_message:
+                waiting.append(start)
+        del waiting[MAX_GUESSES:]  # the earliest wait: a true start is most likely among them
+        if not waiting:
+            state.lost += len(buf)
+            self._release(state, len(buf))
+            state.starts.clear()
+            state.seeking = True
+            return False
+        self._take_guess(state, waiting[0])
+        state.starts[:] = [s - waiting[0] for s in waiting[1:]]
+        if final:
+            state.starts.clear()
+        else:  # looked at again when a quarter more has come: linear time in all
+            state.retry_at = len(state.buf) + len(state.buf) // 4
+        return False
+
+    def _take_guess(self, state: _Direction, start: int) -> None:
+        """Drop the bytes before start, counted as lost."""
+        state.lost += start
+        self._release(state, start)
+
+    def _lines_up(self, buf: bytearray, start: int, bounds: set[int]) -> bool | None:
+        """Whether messages cut from buf[start:] end on one of bounds (True), cannot (False:
+        the bytes there, or after a message cut from there, are not a message, or one is
+        larger than max_message), or may yet (None: the last one is not all here)."""
+        pos = start
+        while pos < len(buf):
+            try:
+                extent, need = _extent_or_need(self.layer, buf, pos)  # type: ignore[arg-type]
+            except DecodeError:
+                return False
+            size = extent or need or 0
+            if size > self.max_message:
+                return False
+            if extent is None:
+                return None
+            pos += extent
+            if pos in bounds:
+                return True
+        return False
+
+    def _release(self, state: _Direction, n: int) -> None:
+        """Forget the first n unread bytes (they came out, or were dropped)."""
+        del state.buf[:n]
+        state.offset += n
+        if self._budget is not None:
+            self._budget.used -= n
 
     def _stop(self, state: _Direction, direction: Direction, why: str) -> None:
         state.stopped = why
@@ -308,14 +454,21 @@ class MessageStream:
         """Bytes that never made a whole message come out as one partial message."""
         for direction in Direction:
             state = self._dirs[direction]
-            if state.buf and not state.stopped and state.retry_at:
-                state.retry_at = 0
-                self._cut(state, direction)  # whole messages held back by the retry size
-            if state.buf and not state.stopped:
-                self._emit_partial(bytes(state.buf), direction, state.offset, state.timestamp)
-                if self._budget is not None:
-                    self._budget.used -= len(state.buf)
-                state.buf.clear()
+            if not state.stopped:
+                self._drain(state, direction, "the connection ended")
+
+    def _drain(self, state: _Direction, direction: Direction, cause: str) -> None:
+        """Nothing more will follow the bytes held (a hole, or the end, comes next): the
+        whole messages among them come out, then the rest as one partial message."""
+        if state.buf and state.tentative:
+            if self._find_framing(state, final=True):
+                self._cut(state, direction)
+        elif state.buf and state.retry_at:
+            state.retry_at = 0
+            self._cut(state, direction)  # whole messages held back by the retry size
+        if state.buf and not state.stopped:
+            self._emit_partial(state, direction, cause)
+            self._release(state, len(state.buf))
 
 
 def _layer_class(layer: type | str) -> type:
@@ -354,12 +507,15 @@ class MessageFactory:
     Unfinished messages live outside the assembler's buffers, so the factory bounds them
     itself: all its streams together hold at most ``max_buffered`` bytes (a direction that
     would go over stops, says so in its ``errors``, and counts in ``buffer_stops``), and one
-    message at most ``max_message``.
+    message at most ``max_message``. ``resync=False`` stops a direction at a hole instead of
+    finding the framing again after it.
     """
 
     def __init__(self, on_message: Callable[[Message], Any], layer: type | str | None = None,
-                 *, max_message: int = MAX_MESSAGE, max_buffered: int = MAX_BUFFERED) -> None:
+                 *, max_message: int = MAX_MESSAGE, max_buffered: int = MAX_BUFFERED,
+                 resync: bool = True) -> None:
         self.on_message = on_message
+        self.resync = resync
         self.layer = None if layer is None else _layer_class(layer)
         self.max_message = max_message
         self.streams: list[MessageStream] = []
@@ -379,23 +535,26 @@ class MessageFactory:
         if self.layer is None and port_layer(conn) is None:
             return _Ignore()
         stream = MessageStream(conn, self.on_message, self.layer, max_message=self.max_message,
-                               budget=self._budget)
+                               budget=self._budget, resync=self.resync)
         self.streams.append(stream)
         return stream
 
 
 def messages(source: Any, layer: type | str | None = None, *, max_message: int = MAX_MESSAGE,
-             max_buffered: int = MAX_BUFFERED, **assembler_options: Any) -> Iterator[Message]:
+             max_buffered: int = MAX_BUFFERED, resync: bool = True,
+             **assembler_options: Any) -> Iterator[Message]:
     """Yield the messages of every TCP connection of a capture (a path, or packets).
 
     Messages come out as soon as they are whole, so in capture order of their last byte.
     ``layer`` forces the message layer for every connection; by default each connection's
-    port picks it (``extend TCPPort``) and connections on other ports are skipped.
+    port picks it (``extend TCPPort``) and connections on other ports are skipped. After a
+    hole in the capture the framing is found again (``message.skipped`` says how many bytes
+    were lost before a message); ``resync=False`` stops that direction at the hole.
     """
     from pktspec.reassembly.collect import open_packets
 
     factory = MessageFactory(None, layer, max_message=max_message,  # type: ignore[arg-type]
-                             max_buffered=max_buffered)
+                             max_buffered=max_buffered, resync=resync)
     yield from messages_through(factory, open_packets(source), **assembler_options)
 
 
