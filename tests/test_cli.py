@@ -122,15 +122,18 @@ def test_summary_of_an_icmp_error_and_lengths_without_a_transport():
              / IPv4(src="192.0.2.1", dst="198.51.100.7") / UDP(src_port=40000, dst_port=9999)
              / b"hi\n")
     line = summary(pktspec.decode(bytes(error), Ethernet))
-    assert line.endswith("198.51.100.7 > 192.0.2.1: length 39")  # the ICMP message, as tcpdump
+    # the ICMP message's length, as tcpdump, and its own words (not the quoted datagram's)
+    assert line.endswith("198.51.100.7 > 192.0.2.1: length 39: DestinationUnreachable code 3")
     echo = Ethernet() / IPv4(src="192.0.2.1", dst="192.0.2.2") / ICMPv4(type="EchoRequest") \
         / bytes(56)
-    assert summary(pktspec.decode(bytes(echo), Ethernet)).endswith("length 64")
+    assert summary(pktspec.decode(bytes(echo), Ethernet)).endswith(
+        "length 64: EchoRequest id 0 seq 0")
     arp = Ethernet(dst="ff:ff:ff:ff:ff:ff") / ARP(source_prot_address="192.0.2.1",
                                                  dst_prot_address="192.0.2.9",
                                                  source_hw_address="02:00:00:00:00:01",
                                                  dst_hw_address="00:00:00:00:00:00")
-    assert summary(pktspec.decode(bytes(arp), Ethernet)).endswith("length 28")
+    assert summary(pktspec.decode(bytes(arp), Ethernet)).endswith(
+        "length 28: who-has 192.0.2.9 tell 192.0.2.1")
 
 
 def test_summary_of_a_deep_chain_stays_one_readable_line():

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from pktspec.runtime.layer import LayerClass
+from pktspec.runtime.layer import Layer, LayerClass
 from pktspec.runtime.metadata import CaptureInfo
 from pktspec.runtime.packet import Packet, own_layers
 
@@ -140,11 +140,34 @@ def summary(packet: Packet) -> str:
     details = _transport_details(trans) if trans is not None else []
     details.append(f"length {_length(packet, trans)}")
     line = " ".join(parts) + " " + ", ".join(details)
+    said = layer_summary(packet)
+    if said:
+        line += f": {said}"
     for layer, missing in _missing_payloads(layers):
         line += f" [{layer.name}: {missing} bytes missing]"
     if packet.error is not None:
         line += f" [error: {packet.error}]"
     return line
+
+
+def layer_summary(packet: Packet) -> str | None:
+    """What the packet's deepest layer with a ``summary`` rule says (an ARP request's
+    ``who-has``, a DNS query's name), as tcpdump ends its line with the protocol's own
+    words; a quoted copy (ICMP error) does not count, the ICMP layer speaks for it."""
+    for layer in reversed(own_layers(packet.layers)):
+        said = _said(layer)
+        if said:
+            return said
+    return None
+
+
+def _said(layer: Any) -> str | None:
+    """The layer's summary; None when it has none, or when a Python layer's own summary()
+    fails (the rest of the output still shows)."""
+    try:
+        return Layer.summary(layer)
+    except Exception:
+        return None
 
 
 def _missing_payloads(layers: list[Any]) -> list[tuple[Any, int]]:
@@ -248,7 +271,9 @@ def tree(packet: Packet) -> str:
             # the header's bytes; a layer without a header (Payload) shows what it holds
             end = layer._hend if layer._hend > layer._off else layer._pend
             span = f"bytes {layer._off}..{end}"
-        lines.append(f"{layer.name} ({_class_name(layer)}) {span}".rstrip())
+        said = _said(layer)
+        lines.append(f"{layer.name} ({_class_name(layer)}) {span}".rstrip()
+                     + (f": {said}" if said else ""))
         for name, value in layer._display_fields():
             field_lines = _value_lines(name, value, "    ")
             wrong = bad.get((index, name))
@@ -346,7 +371,8 @@ def _jsonable(value: Any) -> Any:
 def as_json(packet: Packet) -> str:
     """One JSON object: the frame's metadata (the timestamp as exact decimal text, or null
     when the record has none), each layer's fields (addresses as text, bytes
-    as hex, enum and flag values as numbers) and the error, if any."""
+    as hex, enum and flag values as numbers) and summary (from its ``summary`` rules), and
+    the error, if any."""
     m = packet.metadata
     obj: dict[str, Any] = {}
     if m is not None:
@@ -365,6 +391,9 @@ def as_json(packet: Packet) -> str:
         malformed = dict(malformed_parts(layer._display_fields()))
         if malformed:
             entry["malformed"] = malformed
+        said = _said(layer)
+        if said:
+            entry["summary"] = said
         obj["layers"].append(entry)
     bad = _bad_checksums(packet)
     if bad:

@@ -15,6 +15,7 @@ LayerModel (finish); each concept it calls on is a mixin of its own module:
     construct_format.py  the construct FORMAT lines of the fields
     boundaries.py        header, payload and trailer ends, dispatch, flow
     relations.py         the builder's defaults, lengths and checksums
+    summary_lines.py     the one-line summary rules (SUMMARY)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pktspec.generator.pyexpr import names_in
 from pktspec.generator.relations import BuildRelations
 from pktspec.generator.segments import ScalarSegments
 from pktspec.generator.spelling import ExpressionSpelling
+from pktspec.generator.summary_lines import LayerSummary
 from pktspec.generator.variable_parts import VariableParts
 from pktspec.grammar import ast
 
@@ -41,7 +43,7 @@ _LAYER_CLASSES = {"link": "LINK", "network": "NETWORK", "transport": "TRANSPORT"
 
 
 class UnitPlanner(ExpressionSpelling, ScalarSegments, VariableParts, ConstructFormat,
-                  LayerBoundaries, BuildRelations):
+                  LayerBoundaries, BuildRelations, LayerSummary):
     """Plans one layer or struct of a module."""
 
     def __init__(self, mod: ModulePlanner, unit: Unit) -> None:
@@ -179,6 +181,7 @@ class UnitPlanner(ExpressionSpelling, ScalarSegments, VariableParts, ConstructFo
             properties=[*self.properties, *filter(None, [self.payload_wanted_lines()])],
             flow_lines=self.flow_lines(), defaults=defaults,
             relations=relations, build_info=self.build_info(), tail_lines=tail,
+            summary_lines=self.summary_lines(),
             trailer_lines=self.trailer_lines,
             guard=self.mod.guard(self.unit) if self.unit.kind == "layer" else "None")
 

@@ -42,6 +42,7 @@ class LayerModel:
     build_info: list[str] = field(default_factory=list)  # HEADER, PSEUDO_HEADER, NEXT
     tail_lines: list[str] = field(default_factory=list)  # body of _decode_tail, if any
     trailer_lines: list[str] = field(default_factory=list)  # TRAILER: fields after the payload
+    summary_lines: list[str] = field(default_factory=list)  # SUMMARY: the one-line rules
 
 
 @dataclass

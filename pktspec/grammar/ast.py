@@ -268,8 +268,19 @@ class Trailer:
     keyword: str = "trailer"  # the word before the block: anything else is an error
 
 
+@dataclass(frozen=True)
+class Summary:
+    """``summary "who-has {target_ip}" if operation == 1;``: a one-line summary of the layer,
+    a text with field paths in braces, used when ``when`` holds (or always without ``if``)."""
+
+    template: str
+    when: Expr | None
+    pos: Location
+    keyword: str = "summary"  # the word before the text: anything else is an error
+
+
 Member = (Field | Let | Assign | Requires | FlowStmt | NextFixed | NextBy | Guard | Quotes
-          | Trailer)
+          | Trailer | Summary)
 
 # ---- declarations --------------------------------------------------------------------------
 

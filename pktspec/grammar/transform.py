@@ -192,6 +192,10 @@ class ToAst(Transformer):
         keyword, *fields = items
         return ast.Trailer(tuple(fields), self._tok_pos(keyword), str(keyword))
 
+    def summary_stmt(self, meta, items):
+        keyword, text, when = items
+        return ast.Summary(parse_string(text), when, self._tok_pos(keyword), str(keyword))
+
     def next_fixed(self, meta, items):
         name, when = items
         return ast.NextFixed(str(name), self._tok_pos(name), when)

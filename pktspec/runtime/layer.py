@@ -309,6 +309,17 @@ class Layer:
         """The layer's Flow, for layers that declare one; None for the others."""
         return None
 
+    # ``summary "..." if cond;`` rules: (test or None, text parts), see runtime/summary.py
+    SUMMARY: ClassVar[tuple[tuple[Callable[[Any], Any] | None, tuple[Any, ...]], ...]] = ()
+
+    def summary(self) -> str | None:
+        """The layer's one-line summary from its ``summary`` rules (``who-has 192.0.2.1 tell
+        192.0.2.2``), or None when it has none that applies. A Python layer may override
+        it."""
+        from pktspec.runtime.summary import summary_of
+
+        return summary_of(self)
+
     # -- values -----------------------------------------------------------------------------
 
     def raw_fields(self) -> dict[str, Any]:
@@ -481,6 +492,8 @@ RESERVED_NAMES = frozenset(
         "NEXT_UNLESS",
         "QUOTES",
         "FRAMED",
+        "SUMMARY",
+        "summary",
         "CHECKED_WHEN",
         "OPTIONAL_CHECKSUMS",
     }

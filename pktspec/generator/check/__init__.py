@@ -15,6 +15,7 @@ A binding into a table no layer dispatches on passes with a warning (SpecWarning
     fields.py        one field: its name, condition, '==', 'default' and build value
     field_types.py   a field's type: bytes, bits, switch, arrays, named types
     statements.py    header/payload boundaries, pseudo_header, flow, guard, quotes, next
+    summaries.py     'summary "..." if cond;': the text's pieces and field paths
     expressions.py   the type of every expression and the names it may read
     constants.py     constant integer expressions, without eval()
 

@@ -51,6 +51,8 @@ class Unit:
     quotes: bool = False
     pseudo_header: ast.Expr | None = None
     trailer: list[CField] = field(default_factory=list)  # `trailer { ... }`, also in fields
+    # `summary "..." [if cond];` in source order: (literals and (path, spec) placeholders, cond)
+    summaries: list[tuple[tuple, ast.Expr | None]] = field(default_factory=list)
 
     @property
     def name(self) -> str:

@@ -19,6 +19,7 @@ from pktspec.generator.check.expressions import ExpressionChecks
 from pktspec.generator.check.field_types import FieldTypeChecks
 from pktspec.generator.check.fields import FieldChecks
 from pktspec.generator.check.statements import StatementChecks
+from pktspec.generator.check.summaries import SummaryChecks
 from pktspec.generator.check.units import UnitChecks
 from pktspec.generator.resolve import Program, SourceFile, builtin_index
 from pktspec.grammar import ast
@@ -37,7 +38,7 @@ def valid_identifier(name: str) -> str | None:
 
 
 class Checker(DeclarationChecks, UnitChecks, FieldChecks, FieldTypeChecks, StatementChecks,
-              ExpressionChecks):
+              SummaryChecks, ExpressionChecks):
     """Checks a resolved Program, collecting every problem; run() returns what passes."""
 
     def __init__(self, program: Program) -> None:

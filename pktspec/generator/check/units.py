@@ -46,6 +46,7 @@ class UnitChecks:
         unsized: CField | None = None  # the first field whose size its value does not give
         rest_taker: CField | None = None
         unfinished: CField | None = None  # the bit field after which the byte is not full
+        summaries: list[ast.Summary] = []
         for member in decl.members:
             if isinstance(member, ast.Field):
                 if rest_taker is not None and member.cond is None:
@@ -84,10 +85,14 @@ class UnitChecks:
                 unit.members.append(member)
             elif isinstance(member, ast.Trailer):
                 self.check_trailer(member, unit, scope)
+            elif isinstance(member, ast.Summary):
+                summaries.append(member)  # checked once every field is known
             else:
                 self.check_statement(member, unit, scope)
                 if isinstance(member, ast.Assign) and member.name == "header":
                     scope.header_len = True  # what follows may say len(header)
+        for summary in summaries:
+            self.check_summary(summary, unit, scope)
         cond_trailer = next((cf for cf in unit.trailer if cf.node.cond is not None), None)
         if cond_trailer is not None and rest_taker is not None and unit.header is None:
             self.error(cond_trailer.node.pos, f"trailer field {cond_trailer.name!r} has an "

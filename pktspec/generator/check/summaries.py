@@ -1,0 +1,150 @@
+"""The checks of ``summary "..." [if cond];``: a layer's part of a packet's one-line summary.
+
+A summary is text with field paths in braces: ``"who-has {target_ip} tell {sender_ip}"``,
+``"{questions[0].name} {questions[0].type}"``, ``"id {id:#06x}"``. The checker splits the text
+into literal pieces and placeholders once, here, so that the generator emits only ``repr()``
+literals of vetted pieces (never the text itself as code) and the runtime only looks the paths
+up: a path is a field or let of the layer, then ``.name`` (no leading underscore) and
+``[N]`` steps; a format spec is a small integer format (``x``, ``#06x``, ``>5``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from pktspec.generator.check.checked import Unit
+from pktspec.generator.check.expressions import _Scope
+from pktspec.grammar import ast
+
+Placeholder = tuple[tuple[str | int, ...], str]
+"""A field path (names and indexes) and a format spec ('' for none)."""
+
+_STEP = re.compile(r"\.([A-Za-z][A-Za-z0-9_]*)|\[([0-9]{1,4})\]")
+_HEAD = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_SPEC = re.compile(r"[<>^]?#?0?[0-9]{0,3}[xXdob]?")
+
+
+def template_parts(text: str) -> tuple[list[str | Placeholder], list[tuple[int, str]]]:
+    """Split a summary text into literals and placeholders; also return the problems found,
+    each with its offset in the text. ``{{`` and ``}}`` stand for braces."""
+    parts: list[str | Placeholder] = []
+    problems: list[tuple[int, str]] = []
+    literal: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch in "{}" and text[i + 1:i + 2] == ch:
+            literal.append(ch)
+            i += 2
+            continue
+        if ch == "}":
+            problems.append((i, "a '}' without its '{' (write '}}' for a brace)"))
+            i += 1
+            continue
+        if ch != "{":
+            literal.append(ch)
+            i += 1
+            continue
+        close = text.find("}", i)
+        if close < 0:
+            problems.append((i, "a '{' without its '}' (write '{{' for a brace)"))
+            break
+        placeholder, problem = _placeholder(text[i + 1:close])
+        if problem is not None:
+            problems.append((i + 1, problem))
+        elif placeholder is not None:
+            if literal:
+                parts.append("".join(literal))
+                literal = []
+            parts.append(placeholder)
+        i = close + 1
+    if literal:
+        parts.append("".join(literal))
+    return parts, problems
+
+
+def _placeholder(inside: str) -> tuple[Placeholder | None, str | None]:
+    path_text, _, spec = inside.partition(":")
+    head = _HEAD.match(path_text)
+    if head is None:
+        return None, f"expected a field name in braces, got {{{inside}}}"
+    path: list[str | int] = [head.group()]
+    pos = head.end()
+    while pos < len(path_text):
+        step = _STEP.match(path_text, pos)
+        if step is None:
+            return None, (f"expected '.name' or '[index]' after {path_text[:pos]!r}, got "
+                          f"{path_text[pos:]!r}")
+        path.append(step.group(1) if step.group(1) is not None else int(step.group(2)))
+        pos = step.end()
+    if spec and not _SPEC.fullmatch(spec):
+        return None, (f"format {spec!r} is not an integer format (x, #06x, >5, b, o, d)")
+    return (tuple(path), spec), None
+
+
+class SummaryChecks:
+    """The Checker's checks of ``summary`` statements (a mixin: the Checker holds the state
+    and reports)."""
+
+    def check_summary(self, member: ast.Summary, unit: Unit, scope: _Scope) -> None:
+        """Check one summary rule once every field of the layer is known (a summary may name
+        fields declared after it) and record it on the unit."""
+        if member.keyword != "summary":
+            self.error(member.pos, f"unknown statement {member.keyword!r}",
+                       'a text after a word is a summary: summary "{field} ..." if cond;')
+            return
+        if unit.kind != "layer":
+            self.error(member.pos, "only layers have a summary")
+            return
+        parts, problems = template_parts(member.template)
+        for _offset, problem in problems:
+            self.error(member.pos, f"in the summary text: {problem}")
+        names = {cf.name for cf in unit.fields} | {
+            m.name for m in unit.members if isinstance(m, ast.Let)}
+        unknown = [str(p[0][0]) for p in parts if isinstance(p, tuple) and p[0][0] not in names]
+        for name in unknown:
+            if (id(unit), name) not in self.untyped:
+                self.unknown(name, member.pos, "field", names)
+        if unknown:
+            return
+        for part in parts:
+            if isinstance(part, tuple):
+                self.check_summary_path(part[0], unit, member)
+        if member.when is not None:
+            self.check_condition(member.when, _Scope(
+                unit=unit, params=scope.params, consts=self.consts, known=dict(scope.known)))
+        if not problems:
+            unit.summaries.append((tuple(parts), member.when))
+
+    def check_summary_path(self, path: tuple[str | int, ...], unit: Unit,
+                           member: ast.Summary) -> None:
+        """The steps after the field name, where the types say what they reach: a struct's
+        member by name, a list's item by index (other steps, into switch or extern values,
+        are looked up when the summary is made)."""
+        cf = unit.field(str(path[0]))
+        ftype = cf.ftype if cf is not None else None
+        shown = str(path[0])
+        for step in path[1:]:
+            if ftype is None:
+                return
+            if isinstance(step, int):
+                if ftype.kind != "array":
+                    self.error(member.pos, f"in the summary text: {shown} is not a list, so "
+                               f"[{step}] reaches nothing")
+                    return
+                ftype = ftype.element
+                shown += f"[{step}]"
+                continue
+            struct = self.units.get(ftype.struct) if ftype.kind == "struct" else None
+            if struct is None:
+                if ftype.kind in ("switch", "extern"):
+                    return
+                self.error(member.pos, f"in the summary text: {shown} has no fields, so "
+                           f".{step} reaches nothing")
+                return
+            inner = struct.field(step)
+            if inner is None:
+                self.unknown(step, member.pos, "field", {f.name for f in struct.fields})
+                return
+            ftype = inner.ftype
+            shown += f".{step}"

@@ -1,0 +1,114 @@
+"""``summary "..." if cond;``: a layer's part of a packet's one-line summary.
+
+The checker splits the text into literals and field paths (errors at file:line:column), the
+generator emits them as repr() literals, and Layer.summary() looks the paths up: the first
+rule whose condition holds and whose every path has a value gives the text.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import pktspec
+from pktspec.cli.render import as_json, summary, tree
+from tests.generator.conftest import load_text, spec_errors
+
+MESSAGE = '''
+import "udp.layer"
+enum MsgKind : u8 { Ask = 1, Tell = 2 }
+struct Item { code: u8; size: u8; }
+layer Msg : application {
+    kind: MsgKind;
+    flags: bits 8 { urgent, more, r2, r3, r4, r5, r6, r7 };
+    id: u16;
+    label: bytes[4];
+    count: u8;
+    items: Item[count];
+    summary "ask {label} id {id:#06x} first {items[0].code}" if kind == MsgKind.Ask;
+    summary "ask {label} id {id:#06x}, no items" if kind == MsgKind.Ask;
+    summary "{kind} {flags} {{{label}}}";
+}
+extend UDPPort { 40123 -> Msg }
+'''
+
+
+@pytest.fixture
+def msg(tmp_path, restore_registry):
+    return load_text(tmp_path, MESSAGE, "msg.layer").Msg
+
+
+def decode(cls, data: bytes):
+    return pktspec.decode(data, first=cls).layers[0]
+
+
+def test_first_rule_that_applies_with_every_value_there(msg):
+    ask = decode(msg, b"\x01\x00\x12\x34abcd\x02\x07\x01\x09\x02")
+    assert ask.summary() == "ask abcd id 0x1234 first 7"
+    no_items = decode(msg, b"\x01\x00\x00\x01abcd\x00")  # items[0] is missing: next rule
+    assert no_items.summary() == "ask abcd id 0x0001, no items"
+
+
+def test_values_print_as_people_read_them(msg):
+    tell = decode(msg, b"\x02\xc0\x00\x01ab\xff\x00\x00")
+    assert tell.summary() == "Tell URGENT|MORE {6162ff00}"  # enum name, flag names, hex bytes
+    unknown = decode(msg, b"\x09\x00\x00\x01wxyz\x00")
+    assert unknown.summary() == "9 none {wxyz}"  # an unknown enum value, no flags, text
+
+
+def test_the_command_line_shows_the_deepest_summary(msg):
+    from pktspec.layers import UDP, Ethernet, IPv4
+
+    frame = pktspec.serialize(Ethernet() / IPv4(src="192.0.2.1", dst="192.0.2.2")
+                              / UDP(src_port=5000, dst_port=40123)
+                              / b"\x01\x00\x00\x05abcd\x00")
+    packet = pktspec.decode(frame, Ethernet)
+    assert summary(packet).endswith(": length 9: ask abcd id 0x0005, no items")
+    assert "Msg (application) bytes 42..51: ask abcd id 0x0005, no items" in tree(packet)
+    import json
+
+    layers = json.loads(as_json(packet))["layers"]
+    assert [entry.get("summary") for entry in layers] == [
+        None, None, None, "ask abcd id 0x0005, no items"]
+
+
+def test_a_field_cannot_be_called_summary(tmp_path):
+    errors = spec_errors(tmp_path, 'layer S : other {\n  summary: u8;\n}\n')
+    assert any("'summary' is reserved" in e.message for e in errors)
+
+
+@pytest.mark.parametrize("rule, message", [
+    ('summary "{nope}";', "unknown field 'nope'"),
+    ('summary "{items[0].nope}";', "unknown field 'nope'"),
+    ('summary "{id.x}";', "id has no fields, so .x reaches nothing"),
+    ('summary "{id[0]}";', "id is not a list, so [0] reaches nothing"),
+    ('summary "{id:z}";', "format 'z' is not an integer format"),
+    ('summary "{id";', "a '{' without its '}'"),
+    ('summary "id}";', "a '}' without its '{'"),
+    ('summary "{__class__}";', "expected a field name in braces"),
+    ('summary "{id.__class__}";', "expected '.name' or '[index]'"),
+    ('summary "{id}" if "x";', "a condition must be a number or a comparison"),
+    ('summery "{id}";', "unknown statement 'summery'"),
+])
+def test_mistakes_in_a_summary_are_reported_at_their_line(tmp_path, rule, message):
+    text = ("struct Item { code: u8; }\nlayer M : other {\n  id: u16;\n  items: Item[2];\n"
+            f"  {rule}\n}}\n")
+    errors = spec_errors(tmp_path, text)
+    found = [e for e in errors if message in e.message]
+    assert found, [e.message for e in errors]
+    assert found[0].location.line == 5
+
+
+def test_a_struct_has_no_summary(tmp_path):
+    errors = spec_errors(tmp_path, 'struct S {\n  a: u8;\n  summary "{a}";\n}\n')
+    assert any("only layers have a summary" in e.message for e in errors)
+
+
+def test_hostile_summary_text_stays_text(tmp_path, restore_registry):
+    sentinel = tmp_path / "pwned"
+    payload = f"__import__('os').system('touch {sentinel}')"
+    text = ('layer H : other {\n  a: u8;\n'
+            f'  summary "\\"\'\'\' {payload} {{{{a}}}} {{a}} \\\\n";\n}}\n')
+    mod = load_text(tmp_path, text, "hostile_summary.layer")
+    said = decode(mod.H, b"\x07").summary()
+    assert not sentinel.exists()
+    assert said == f"\"''' {payload} {{a}} 7 \\n"
