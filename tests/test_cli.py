@@ -37,7 +37,7 @@ def test_decode_one_line_per_packet(capsys):
     assert code == 0 and len(lines) == 43
     assert lines[0] == ("1 10:17:07.311224 Ethernet IPv4 TCP 145.254.160.237.3372 > "
                         "65.208.228.223.80: Flags [S], seq 951057939, win 8760, length 0")
-    assert "Flags [P.]" in lines[3] and lines[3].endswith("length 479")
+    assert "Flags [P.]" in lines[3] and lines[3].endswith("length 479: GET /download.html HTTP/1.1")
 
 
 def test_decode_count_filter_verbose_hex_and_json(capsys):

@@ -21,6 +21,7 @@ from typing import Any
 from pktspec.cli import UnknownLayer, find_layer
 from pktspec.cli.field_layout import Place, analyse, offsets_text, word_text
 from pktspec.runtime.layer import FieldInfo
+from pktspec.runtime.summary import rule_text
 from pktspec.runtime.values import OpenEnum
 
 
@@ -170,6 +171,8 @@ def layer_record(cls: type, user_files: dict[str, Path] | None = None) -> dict[s
         "doc": (cls.__doc__ or "").strip(),
         "fields": fields,
         "reached_from": reached_from(cls),
+        # `summary "..." if cond;` rules as written, in the order they are tried
+        "summary": [rule_text(rule) for rule in getattr(cls, "SUMMARY", ())],
     }
 
 
@@ -210,6 +213,10 @@ def print_detail(cls: type, user_files: dict[str, Path] | None = None) -> None:
     print("  reached from:")
     for b in rec["reached_from"] or [None]:
         print("    " + (_binding_text(b) if b else "- (only as a first layer, or by name)"))
+    if rec["summary"]:
+        print("  summary (the first that applies):")
+        for rule in rec["summary"]:
+            print(f"    {rule}")
 
 
 def print_tables() -> None:

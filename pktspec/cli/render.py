@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from pktspec.runtime.layer import Layer, LayerClass
+from pktspec.runtime.layer import LayerClass
 from pktspec.runtime.metadata import CaptureInfo
 from pktspec.runtime.packet import Packet, own_layers
 
@@ -151,21 +151,35 @@ def summary(packet: Packet) -> str:
 
 
 def layer_summary(packet: Packet) -> str | None:
-    """What the packet's deepest layer with a ``summary`` rule says (an ARP request's
-    ``who-has``, a DNS query's name), as tcpdump ends its line with the protocol's own
-    words; a quoted copy (ICMP error) does not count, the ICMP layer speaks for it."""
-    for layer in reversed(own_layers(packet.layers)):
-        said = _said(layer)
-        if said:
-            return said
+    """What the packet's layers say by their ``summary`` rules, as tcpdump ends its line
+    with the protocol's own words: the deepest layer with something to say (an ARP request's
+    ``who-has``, a DNS query's name, a VXLAN tunnel's VNI when the inner packet has no
+    words), and the layers right before it that speak too, in order, joined by ", ": a
+    message type and its body (ICMPv6 ``echo request`` then ICMPv6Echo ``id 9 seq 1``), the
+    records of one segment (``Handshake ClientKeyExchange, Change Cipher Spec``). A quoted
+    copy (ICMP error) does not count: the ICMP layer speaks for it. So a layer whose words
+    the next layer makes redundant (LLC before STP) should have rules that stay silent then.
+    """
+    layers = own_layers(packet.layers)
+    for i in range(len(layers) - 1, -1, -1):
+        said = _said(layers[i])
+        if not said:
+            continue
+        words = [said]
+        for before in reversed(layers[:i]):
+            earlier = _said(before)
+            if not earlier:
+                break
+            words.append(earlier)
+        return ", ".join(reversed(words))
     return None
 
 
 def _said(layer: Any) -> str | None:
     """The layer's summary; None when it has none, or when a Python layer's own summary()
     fails (the rest of the output still shows)."""
-    try:
-        return Layer.summary(layer)
+    try:  # the class's method: an instance attribute of that name is a field value
+        return type(layer).summary(layer)
     except Exception:
         return None
 

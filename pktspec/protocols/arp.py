@@ -128,9 +128,9 @@ class ARP(_Layer):
         ('prot_address_size', 'length', lambda c: len(c.source_prot_address or ())),
     )
     SUMMARY = (
-        (lambda self: (self.operation == 1), ('who-has ', (('dst_prot_address',), ''), ' tell ', (('source_prot_address',), ''))),
-        (lambda self: (self.operation == 2), ((('source_prot_address',), ''), ' is-at ', (('source_hw_address',), ''))),
-        (None, ((('operation',), ''), ' ', (('source_prot_address',), ''), ' > ', (('dst_prot_address',), ''))),
+        (lambda self: (self.operation == 1), ('who-has ', (('dst_prot_address',), ''), ' tell ', (('source_prot_address',), '')), 'operation == ARPOperation.Request'),
+        (lambda self: (self.operation == 2), ((('source_prot_address',), ''), ' is-at ', (('source_hw_address',), '')), 'operation == ARPOperation.Reply'),
+        (None, ((('operation',), ''), ' ', (('source_prot_address',), ''), ' > ', (('dst_prot_address',), '')), None),
     )
 
     def _decode(self, buf, off, end):

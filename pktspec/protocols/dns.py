@@ -257,12 +257,12 @@ class DNS(_Layer):
     )
     FRAMED = False
     SUMMARY = (
-        (lambda self: (self.qr == 0), ('query ', (('id',), '#06x'), ' ', (('questions', 0, 'type'), ''), ' ', (('questions', 0, 'name'), ''))),
-        (lambda self: (self.qr == 0), ('query ', (('id',), '#06x'))),
-        (lambda self: (self.response_code == 0), ('response ', (('id',), '#06x'), ' ', (('questions', 0, 'type'), ''), ' ', (('questions', 0, 'name'), ''), ' ', (('answers', 0, 'type'), ''), ' ', (('answers', 0, 'data'), ''))),
-        (lambda self: (self.response_code == 0), ('response ', (('id',), '#06x'), ' ', (('questions', 0, 'type'), ''), ' ', (('questions', 0, 'name'), ''))),
-        (None, ('response ', (('id',), '#06x'), ' ', (('response_code',), ''), ' ', (('questions', 0, 'type'), ''), ' ', (('questions', 0, 'name'), ''))),
-        (None, ('response ', (('id',), '#06x'), ' ', (('response_code',), ''))),
+        (lambda self: (self.qr == 0), ('query ', (('id',), '#06x'), ' ', (('questions', 0, 'type'), ''), ' ', (('questions', 0, 'name'), '')), 'qr == 0'),
+        (lambda self: (self.qr == 0), ('query ', (('id',), '#06x')), 'qr == 0'),
+        (lambda self: (self.response_code == 0), ('response ', (('id',), '#06x'), ' ', (('questions', 0, 'type'), ''), ' ', (('questions', 0, 'name'), ''), ' ', (('answers', 0, 'type'), ''), ' ', (('answers', 0, 'data'), '')), 'response_code == 0'),
+        (lambda self: (self.response_code == 0), ('response ', (('id',), '#06x'), ' ', (('questions', 0, 'type'), ''), ' ', (('questions', 0, 'name'), '')), 'response_code == 0'),
+        (None, ('response ', (('id',), '#06x'), ' ', (('response_code',), ''), ' ', (('questions', 0, 'type'), ''), ' ', (('questions', 0, 'name'), '')), None),
+        (None, ('response ', (('id',), '#06x'), ' ', (('response_code',), '')), None),
     )
 
     def _decode(self, buf, off, end):

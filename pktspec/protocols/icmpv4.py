@@ -154,9 +154,9 @@ class ICMPv4(_Layer):
         ('next_hop_mtu', 'type == 3', ()),
     )
     SUMMARY = (
-        (lambda self: self.has_id, ((('type',), ''), ' id ', (('id',), ''), ' seq ', (('seq',), ''))),
-        (lambda self: ((((self.type == 3) or (self.type == 5)) or (self.type == 11)) or (self.type == 12)), ((('type',), ''), ' code ', (('code',), ''))),
-        (None, ((('type',), ''),)),
+        (lambda self: self.has_id, ((('type',), ''), ' id ', (('id',), ''), ' seq ', (('seq',), '')), 'has_id'),
+        (lambda self: ((((self.type == 3) or (self.type == 5)) or (self.type == 11)) or (self.type == 12)), ((('type',), ''), ' code ', (('code',), '')), 'type == 3 or type == 5 or type == 11 or type == 12'),
+        (None, ((('type',), ''),), None),
     )
 
     def _decode(self, buf, off, end):

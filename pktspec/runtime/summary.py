@@ -1,7 +1,8 @@
 """A layer's one-line summary, from its ``summary "..." if cond;`` rules (``SUMMARY``).
 
-The generator turns each rule into ``(test, parts)``: ``test`` a function of the decoded layer
-(None: always), ``parts`` literal text and ``(path, spec)`` placeholders. The first rule whose
+The generator turns each rule into ``(test, parts, condition)``: ``test`` a function of the
+decoded layer (None: always), ``parts`` literal text and ``(path, spec)`` placeholders, and
+``condition`` the ``if`` as written (for ``pktspec list``). The first rule whose
 test holds and whose every path has a value gives the text, so a later rule is the fallback of
 an earlier one (``summary "{questions[0].name}"; summary "no question";``). Values print as
 people read them: an enum value by its name, flags as their names, addresses as text, bytes as
@@ -14,13 +15,16 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["summary_of", "value_text"]
+__all__ = ["rule_text", "summary_of", "value_text"]
 
 MAX_ITEMS = 8
 """Most items of a list a summary shows (then ``...``)."""
 
 MAX_BYTES = 32
-"""Most bytes a summary shows of a bytes value (then ``...``)."""
+"""Most bytes a summary shows of a bytes value in hex (then ``...``)."""
+
+MAX_TEXT = 200
+"""Most characters a summary shows of a printable bytes value (an HTTP target)."""
 
 
 class _Missing(Exception):
@@ -29,7 +33,7 @@ class _Missing(Exception):
 
 def summary_of(layer: Any) -> str | None:
     """The text of the first of the layer's SUMMARY rules that applies, or None."""
-    for test, parts in getattr(type(layer), "SUMMARY", ()):
+    for test, parts, *_condition_text in getattr(type(layer), "SUMMARY", ()):
         if test is not None:
             try:
                 if not test(layer):
@@ -42,6 +46,22 @@ def summary_of(layer: Any) -> str | None:
         except _Missing:
             continue
     return None
+
+
+def rule_text(rule: tuple[Any, ...]) -> str:
+    """A SUMMARY rule as the .layer file writes it: ``"who-has {dst} ..." if op == 1``."""
+    text = []
+    for part in rule[1]:
+        if isinstance(part, str):
+            text.append(part.replace("{", "{{").replace("}", "}}"))
+            continue
+        path, spec = part
+        steps = "".join(f"[{s}]" if isinstance(s, int) else f"[{s[0]}={s[1]}]"
+                        if isinstance(s, tuple) else f".{s}" for s in path[1:])
+        text.append("{" + str(path[0]) + steps + (f":{spec}" if spec else "") + "}")
+    condition = rule[2] if len(rule) > 2 else None
+    quoted = '"' + "".join(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return quoted + (f" if {condition}" if condition else "")
 
 
 def _placeholder(layer: Any, path: tuple[str | int, ...], spec: str) -> str:
@@ -62,26 +82,32 @@ def _field_infos(cls: type) -> dict[str, Any]:
     return {info.name: info for info in getattr(cls, "fields_info", ())}
 
 
-def _step(value: Any, step: str | int) -> Any:
+def _step(value: Any, step: str | int | tuple[str, int]) -> Any:
     try:
-        if isinstance(step, int):
+        if isinstance(step, tuple):  # [member=value]: the first item whose member has it
+            found = next(item for item in value if _member(item, step[0]) == step[1])
+        elif isinstance(step, int):
             if isinstance(value, (str, bytes, bytearray, memoryview)) \
                     or not isinstance(value, Sequence) or not 0 <= step < len(value):
                 raise _Missing
             found = value[step]
         elif step.startswith("_"):  # never generated (the checker refuses it): be sure
             raise _Missing
-        elif isinstance(value, Mapping) and step in value:
-            found = value[step]
         else:
-            found = getattr(value, step)
+            found = _member(value, step)
     except _Missing:
         raise
     except Exception as exc:  # absent, or a lazily decoded part that does not decode
         raise _Missing from exc
     if found is None:
-        raise _Missing
+        raise _Missing  # an absent field: the rule is passed over
     return found
+
+
+def _member(value: Any, name: str) -> Any:
+    if isinstance(value, Mapping) and name in value:
+        return value[name]
+    return getattr(value, name)
 
 
 def value_text(value: Any) -> str:
@@ -92,15 +118,17 @@ def value_text(value: Any) -> str:
     if isinstance(value, int) and hasattr(type(value), "_known_"):  # a flag set
         return str(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
-        data = bytes(value)
-        cut = "..." if len(data) > MAX_BYTES else ""
-        data = data[:MAX_BYTES]
+        data = bytes(value[:MAX_TEXT + 1])
         if data and all(32 <= b < 127 for b in data):
-            return data.decode("ascii") + cut
-        return data.hex() + cut
+            return data[:MAX_TEXT].decode("ascii") + ("..." if len(data) > MAX_TEXT else "")
+        data = bytes(value[:MAX_BYTES + 1])
+        return data[:MAX_BYTES].hex() + ("..." if len(data) > MAX_BYTES else "")
     if isinstance(value, (list, tuple)):
         items = [value_text(v) for v in value[:MAX_ITEMS]]
         return ",".join(items) + (",..." if len(value) > MAX_ITEMS else "")
     if isinstance(value, int):
         return str(int(value))
-    return str(value)
+    if isinstance(value, Mapping):  # a struct: its members on one line
+        return " ".join(f"{k}={value_text(v)}" for k, v in value.items()
+                        if isinstance(k, str) and not k.startswith("_") and v is not None)
+    return " ".join(str(value).split())  # one line, whatever the value's own str says

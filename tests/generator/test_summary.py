@@ -112,3 +112,98 @@ def test_hostile_summary_text_stays_text(tmp_path, restore_registry):
     said = decode(mod.H, b"\x07").summary()
     assert not sentinel.exists()
     assert said == f"\"''' {payload} {{a}} 7 \\n"
+
+
+def test_pktspec_list_shows_the_rules_as_written(msg, capsys):
+    from pktspec.cli import main
+
+    assert main(["list", "Msg"]) == 0
+    out = capsys.readouterr().out
+    assert ('  summary (the first that applies):\n'
+            '    "ask {label} id {id:#06x} first {items[0].code}" if kind == MsgKind.Ask\n'
+            '    "ask {label} id {id:#06x}, no items" if kind == MsgKind.Ask\n'
+            '    "{kind} {flags} {{{label}}}"\n') in out
+
+
+def test_a_python_layer_gives_its_own_summary_and_a_failing_one_is_left_out(restore_registry):
+    import struct
+
+    from pktspec import PyLayer
+    from pktspec.runtime import REGISTRY
+
+    class Shim(PyLayer):
+        field_names = ("tag",)
+
+        def decode(self, data):
+            (self.tag,) = struct.unpack_from(">H", data)
+            return 2, None
+
+        def summary(self):
+            if self.tag == 0:
+                raise ValueError("no words for tag 0")
+            return f"tag {self.tag}"
+
+    REGISTRY.add_layer(Shim)
+    assert summary(pktspec.decode(b"\x00\x07", Shim)).endswith(": tag 7")
+    assert ": tag" not in summary(pktspec.decode(b"\x00\x00", Shim))
+
+
+def test_records_of_one_segment_speak_in_order():
+    """Several TLS records in one TCP segment: each record's words, as tshark's Info."""
+    from tests.conftest import corpus_or_skip
+
+    capture = corpus_or_skip() / "captures" / "tcp__zk-tls-ecdhe.pcap"
+    with pktspec.open(capture) as packets:
+        frames = list(packets)
+    assert summary(frames[12]).endswith(
+        ": Handshake ClientKeyExchange, Change Cipher Spec, Encrypted Handshake Message")
+    assert summary(frames[0]).endswith("length 0")  # a SYN: nothing to say
+
+
+KEYED = '''
+enum OptCode : u8 { Pad = 0, Kind = 53, Name = 12 }
+struct Opt { code: OptCode; len: u8; value: bytes[len]; }
+struct Pair { a: u8; b: u8; }
+layer Opts : application {
+    pair: Pair;
+    count: u8;
+    options: Opt[count];
+    summary "kind {options[code=OptCode.Kind].value} name {options[code=12].value}";
+    summary "kind {options[code=OptCode.Kind].value}";
+    summary "pair {pair}";
+}
+'''
+
+
+def test_a_list_item_found_by_a_member_value(tmp_path, restore_registry):
+    opts = load_text(tmp_path, KEYED, "opts.layer").Opts
+    both = decode(opts, b"\x01\x02\x03\x00\x00\x0c\x02hi\x35\x01\x07")
+    assert both.summary() == "kind 07 name hi"  # found wherever they are in the list
+    kind_only = decode(opts, b"\x01\x02\x01\x35\x01\x07")
+    assert kind_only.summary() == "kind 07"
+    neither = decode(opts, b"\x01\x02\x00")
+    assert neither.summary() == "pair a=1 b=2"  # a struct's members on one line
+    from pktspec.runtime.summary import rule_text
+
+    assert rule_text(type(both).SUMMARY[0]) == (
+        '"kind {options[code=53].value} name {options[code=12].value}"')
+
+
+@pytest.mark.parametrize("rule, message", [
+    ('summary "{options[nope=1].value}";', "unknown field 'nope'"),
+    ('summary "{options[code=OptCode.Nope].value}";', "unknown enum member 'OptCode.Nope'"),
+    ('summary "{count[code=1]}";', "count is not a list of structs"),
+])
+def test_mistakes_in_a_keyed_step(tmp_path, rule, message):
+    text = KEYED.replace('    summary "pair {pair}";', "    " + rule)
+    errors = spec_errors(tmp_path, text)
+    assert any(message in e.message for e in errors), [e.message for e in errors]
+
+
+def test_a_condition_reads_an_address_as_bytes_as_the_checker_types_it(tmp_path,
+                                                                       restore_registry):
+    text = ('layer Q : other {\n  group: ipv4addr;\n'
+            '  summary "general query" if group[0] == 0;\n  summary "query {group}";\n}\n')
+    q = load_text(tmp_path, text, "q.layer").Q
+    assert decode(q, bytes(4)).summary() == "general query"
+    assert decode(q, b"\xe0\x00\x00\x01").summary() == "query 224.0.0.1"

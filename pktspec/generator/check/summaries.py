@@ -1,11 +1,13 @@
 """The checks of ``summary "..." [if cond];``: a layer's part of a packet's one-line summary.
 
 A summary is text with field paths in braces: ``"who-has {target_ip} tell {sender_ip}"``,
-``"{questions[0].name} {questions[0].type}"``, ``"id {id:#06x}"``. The checker splits the text
+``"{questions[0].name} {questions[0].type}"``, ``"id {id:#06x}"``, and a list's first item
+whose member has a value: ``"{options[code=DHCPOptionCode.MessageType].value}"``. The checker splits the text
 into literal pieces and placeholders once, here, so that the generator emits only ``repr()``
 literals of vetted pieces (never the text itself as code) and the runtime only looks the paths
-up: a path is a field or let of the layer, then ``.name`` (no leading underscore) and
-``[N]`` steps; a format spec is a small integer format (``x``, ``#06x``, ``>5``).
+up: a path is a field or let of the layer, then ``.name`` (no leading underscore), ``[N]``
+and ``[member=VALUE]`` steps (VALUE an integer or ``Enum.Member``, resolved here to its
+number); a format spec is a small integer format (``x``, ``#06x``, ``>5``).
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from pktspec.generator.check.checked import Unit
 from pktspec.generator.check.expressions import _Scope
 from pktspec.grammar import ast
 
-Placeholder = tuple[tuple[str | int, ...], str]
-"""A field path (names and indexes) and a format spec ('' for none)."""
+Placeholder = tuple[tuple[str | int | tuple[str, str | int], ...], str]
+"""A field path (names, indexes and (member, value) keys) and a format spec ('' for none)."""
 
-_STEP = re.compile(r"\.([A-Za-z][A-Za-z0-9_]*)|\[([0-9]{1,4})\]")
+_STEP = re.compile(r"\.([A-Za-z][A-Za-z0-9_]*)|\[([0-9]{1,4})\]"
+                   r"|\[([A-Za-z][A-Za-z0-9_]*)=(0x[0-9a-fA-F]+|[0-9]+|"
+                   r"[A-Za-z][A-Za-z0-9_]*\.[A-Za-z][A-Za-z0-9_]*)\]")
 _HEAD = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _SPEC = re.compile(r"[<>^]?#?0?[0-9]{0,3}[xXdob]?")
 
@@ -75,7 +79,13 @@ def _placeholder(inside: str) -> tuple[Placeholder | None, str | None]:
         if step is None:
             return None, (f"expected '.name' or '[index]' after {path_text[:pos]!r}, got "
                           f"{path_text[pos:]!r}")
-        path.append(step.group(1) if step.group(1) is not None else int(step.group(2)))
+        if step.group(1) is not None:
+            path.append(step.group(1))
+        elif step.group(2) is not None:
+            path.append(int(step.group(2)))
+        else:  # [member=VALUE]: an integer now, an enum member once the checker resolves it
+            value = step.group(4)
+            path.append((step.group(3), int(value, 0) if value[0].isdigit() else value))
         pos = step.end()
     if spec and not _SPEC.fullmatch(spec):
         return None, (f"format {spec!r} is not an integer format (x, #06x, >5, b, o, d)")
@@ -107,44 +117,86 @@ class SummaryChecks:
                 self.unknown(name, member.pos, "field", names)
         if unknown:
             return
-        for part in parts:
+        for i, part in enumerate(parts):
             if isinstance(part, tuple):
-                self.check_summary_path(part[0], unit, member)
+                path = self.check_summary_path(part[0], unit, member)
+                if path is None:
+                    problems.append((0, "bad path"))  # reported there
+                else:
+                    parts[i] = (path, part[1])
         if member.when is not None:
             self.check_condition(member.when, _Scope(
                 unit=unit, params=scope.params, consts=self.consts, known=dict(scope.known)))
         if not problems:
             unit.summaries.append((tuple(parts), member.when))
 
-    def check_summary_path(self, path: tuple[str | int, ...], unit: Unit,
-                           member: ast.Summary) -> None:
+    def check_summary_path(self, path: tuple, unit: Unit,
+                           member: ast.Summary) -> tuple | None:
         """The steps after the field name, where the types say what they reach: a struct's
-        member by name, a list's item by index (other steps, into switch or extern values,
-        are looked up when the summary is made)."""
+        member by name, a list's item by index or by a member's value (other steps, into
+        switch or extern values, are looked up when the summary is made). Returns the path
+        with each key's enum member resolved to its number, or None after reporting."""
         cf = unit.field(str(path[0]))
         ftype = cf.ftype if cf is not None else None
         shown = str(path[0])
+        out: list = [path[0]]
         for step in path[1:]:
+            if isinstance(step, tuple):
+                key = self.summary_key(step, ftype, shown, member)
+                if key is None:
+                    return None
+                out.append(key)
+                ftype = ftype.element if ftype is not None else None
+                shown += f"[{step[0]}=...]"
+                continue
+            out.append(step)
             if ftype is None:
-                return
+                continue
             if isinstance(step, int):
                 if ftype.kind != "array":
                     self.error(member.pos, f"in the summary text: {shown} is not a list, so "
                                f"[{step}] reaches nothing")
-                    return
+                    return None
                 ftype = ftype.element
                 shown += f"[{step}]"
                 continue
             struct = self.units.get(ftype.struct) if ftype.kind == "struct" else None
             if struct is None:
-                if ftype.kind in ("switch", "extern"):
-                    return
-                self.error(member.pos, f"in the summary text: {shown} has no fields, so "
-                           f".{step} reaches nothing")
-                return
+                if ftype.kind not in ("switch", "extern"):
+                    self.error(member.pos, f"in the summary text: {shown} has no fields, so "
+                               f".{step} reaches nothing")
+                    return None
+                ftype = None
+                continue
             inner = struct.field(step)
             if inner is None:
                 self.unknown(step, member.pos, "field", {f.name for f in struct.fields})
-                return
+                return None
             ftype = inner.ftype
             shown += f".{step}"
+        return tuple(out)
+
+    def summary_key(self, step: tuple[str, str | int], ftype, shown: str,
+                    member: ast.Summary) -> tuple[str, int] | None:
+        """``[code=DHCPOptionCode.MessageType]``: the list's items must be structs with that
+        member; the value is an integer, or an enum member resolved to its number."""
+        name, value = step
+        if ftype is None or ftype.kind != "array" or ftype.element is None \
+                or ftype.element.kind != "struct":
+            self.error(member.pos, f"in the summary text: {shown} is not a list of structs, "
+                       f"so [{name}=...] finds nothing")
+            return None
+        struct = self.units.get(ftype.element.struct)
+        if struct is not None and struct.field(name) is None:
+            self.unknown(name, member.pos, "field", {f.name for f in struct.fields})
+            return None
+        if isinstance(value, int):
+            return name, value
+        enum_name, _, item = value.partition(".")
+        enum = self.enums.get(enum_name)
+        number = dict(enum.items).get(item) if enum is not None else None
+        if number is None:
+            self.unknown(value, member.pos, "enum member",
+                         {f"{enum_name}.{n}" for n, _ in enum.items} if enum else set(self.enums))
+            return None
+        return name, number

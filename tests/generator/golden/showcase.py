@@ -134,8 +134,8 @@ class Showcase(_Layer):
         ('extra', 'flags.more', ((('flags', '|', 4),),)),
     )
     SUMMARY = (
-        (lambda self: ((self.flags >> 2) & 1), ((('kind',), ''), ' v', (('version',), ''), ' ', (('flags',), ''), ' (', (('total',), ''), ' bytes, more: ', (('extra',), '#x'), ')')),
-        (None, ((('kind',), ''), ' v', (('version',), ''), ' {no extra} ', (('options', 0, 'type'), ''))),
+        (lambda self: ((self._flags >> 2) & 1), ((('kind',), ''), ' v', (('version',), ''), ' ', (('flags',), ''), ' (', (('total',), ''), ' bytes, more: ', (('extra',), '#x'), ')'), 'flags.more'),
+        (None, ((('kind',), ''), ' v', (('version',), ''), ' {no extra} ', (('options', 0, 'type'), '')), None),
     )
 
     def _decode(self, buf, off, end):
