@@ -61,7 +61,11 @@ def field_strategies(cls: type) -> dict:
 
 
 @pytest.mark.parametrize("cls", BUILTIN, ids=lambda c: c.name)
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# filter_too_much: random values break a layer's `requires` often for some layers (Geneve's),
+# which assume() passes over; how often depends on the seed, so the health check failed now
+# and then (session 6: about one full run in six)
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(data=st.data())
 def test_random_values_build_and_decode_back(cls, data):
     values = data.draw(st.fixed_dictionaries(field_strategies(cls)), label="fields")
