@@ -62,9 +62,13 @@ MAX_MESSAGE = 16 << 20
 MAX_BUFFERED = 64 << 20
 """What a MessageFactory's streams may hold in unfinished messages, all together."""
 
-MAX_GUESSES = 16
-"""After a hole, how many segment starts may wait at once to be taken as message starts (each
-is decoded again when a segment comes: a bound on what a hostile stream can make that cost)."""
+MAX_GUESSES = 256
+"""After a hole, how many segment starts may wait at once to be taken as message starts (a
+true start waits for its first message to end: up to 64 KiB for a 16-bit length)."""
+
+LOOKAHEAD = 32
+"""After a hole, the messages cut from a guessed start must end on a segment end within this
+many messages, or the guess fails."""
 
 RETRY_FROM = 1 << 16
 """An unfinished message longer than this is looked at again only after growing a quarter."""
@@ -202,7 +206,7 @@ class _Direction:
     hole) and how many bytes were lost since the last message (``lost``)."""
 
     __slots__ = ("buf", "offset", "stopped", "timestamp", "retry_at", "seeking", "tentative",
-                 "lost", "starts")
+                 "lost", "starts", "guesses")
 
     def __init__(self) -> None:
         self.buf = bytearray()
@@ -214,6 +218,24 @@ class _Direction:
         self.tentative = False
         self.lost = 0
         self.starts: list[int] = []  # while tentative: where later segments start in buf
+        self.guesses: list[_Guess] = []  # while tentative: segment starts that may frame
+
+
+class _Guess:
+    """A segment start after a hole that may be where messages start again: ``chain`` is
+    the end of the whole messages cut from it so far, ``wait`` the buffer size at which the
+    next one may be whole (it is not looked at before)."""
+
+    __slots__ = ("start", "chain", "wait", "cut")
+
+    def __init__(self, start: int) -> None:
+        self.start = self.chain = self.wait = start
+        self.cut = 0  # messages cut from it
+
+    def shift(self, n: int) -> None:
+        self.start -= n
+        self.chain -= n
+        self.wait -= n
 
 
 class _Budget:
@@ -268,8 +290,11 @@ class MessageStream:
                 state.lost += len(chunk.data)
                 return
             state.seeking = False
-        elif state.tentative:
-            state.starts.append(len(state.buf))
+        if state.tentative:
+            if state.buf:
+                state.starts.append(len(state.buf))
+            state.guesses.append(_Guess(len(state.buf)))
+            state.retry_at = 0  # a new start to try
         state.buf += chunk.data
         state.timestamp = chunk.timestamp
         budget = self._budget
@@ -284,7 +309,7 @@ class MessageStream:
 
     def _cut(self, state: _Direction, direction: Direction) -> None:
         """Deliver every whole message at the front of the direction's bytes."""
-        if state.tentative and not self._find_framing(state):
+        if state.tentative and not self._find_framing(state, direction):
             return
         buf = state.buf
         pos = 0
@@ -351,6 +376,7 @@ class MessageStream:
         state.retry_at = 0
         state.seeking = state.tentative = True
         state.starts.clear()
+        state.guesses.clear()
         state.lost += chunk.skipped
 
     def _starts_message(self, data: bytes) -> bool:
@@ -362,79 +388,102 @@ class MessageStream:
             return False
         return True
 
-    def _find_framing(self, state: _Direction, final: bool = False) -> bool:
+    def _find_framing(self, state: _Direction, direction: Direction,
+                       final: bool = False) -> bool:
         """After a hole, choose where messages start again among the segment starts held
         (True: the bytes before it are dropped and framing goes on from there as usual).
 
         A start is taken once the messages cut from it end exactly where a segment ends:
-        messages are sent whole, so a true start lines up with the segments, while bytes
-        that only happen to decode as a header (the tail of the message the hole cut) give
-        a length that does not. The first start that lines up wins; starts that cannot
-        (not a message, too large, ending mid-segment) are passed over; the others wait
-        for more segments (the earliest MAX_GUESSES of them, up to max_message bytes; they
-        are looked at again once the bytes held have grown by a quarter, so that a stream
-        built never to line up costs linear time). ``final``
-        (the connection ended, or another hole came): nothing more will come, so if no
-        start lines up the earliest one still waiting is taken, to come out as partial.
-        When no start is left, framing is looked for in the segments that come next.
+        messages are sent whole, so a true start lines up with the segments, while the
+        tail of the message the hole cut mostly decodes as a header whose length does not.
+        The first start that lines up wins. A start fails when its bytes are not a message,
+        a message is larger than max_message, or none of the LOOKAHEAD messages cut from it
+        ends on a segment end. At most MAX_GUESSES wait at once (the one whose next message
+        reaches furthest is dropped first; with a delimiter, the latest). Each start's messages are cut once and looked
+        at again only when enough bytes have come (for a delimiter, as a quarter more comes;
+        later starts then wait for the same delimiter and are not read), so a hole costs
+        time linear in the bytes after it. ``final`` (the connection ended, or another hole came):
+        the earliest start still waiting is taken as it is, its whole messages come out
+        and the rest as partial.
         """
         buf = state.buf
         bounds = {*state.starts, len(buf)}
-        waiting: list[int] = []
         delimited = _delimited(self.layer)
-        for start in (0, *state.starts):
-            if waiting and delimited:
-                # an earlier start is waiting for a delimiter that is not here yet: so is
-                # every later one (its bytes are a tail of the same), no need to read them
-                waiting.append(start)
+        waiting: list[_Guess] = []
+        for guess in state.guesses:
+            if guess.wait > len(buf) or (delimited and waiting):
+                waiting.append(guess)  # nothing new for it yet
                 continue
-            verdict = self._lines_up(buf, start, bounds)
+            verdict = self._advance(guess, buf, bounds)
             if verdict:
-                self._take_guess(state, start)
-                state.tentative = False
-                state.starts.clear()
-                return True
-            if verdict is None and len(buf) - start <= self.max_message:
-                waiting.append(start)
-        del waiting[MAX_GUESSES:]  # the earliest wait: a true start is most likely among them
-        if not waiting:
+                return self._take(state, guess)
+            if verdict is None:
+                waiting.append(guess)
+        if final and waiting:
+            return self._take(state, waiting[0])
+        while len(waiting) > MAX_GUESSES:  # the least likely goes: for a delimiter, the
+            # latest start (they all wait for the same one); else the furthest next end
+            waiting.remove(waiting[-1] if delimited else
+                           max(reversed(waiting), key=lambda g: g.wait))
+        state.guesses = waiting
+        if not waiting:  # look at the segments that come next
             state.lost += len(buf)
             self._release(state, len(buf))
             state.starts.clear()
             state.seeking = True
+            state.retry_at = 0
             return False
-        self._take_guess(state, waiting[0])
-        state.starts[:] = [s - waiting[0] for s in waiting[1:]]
-        if final:
-            state.starts.clear()
-        else:  # looked at again when a quarter more has come: linear time in all
-            state.retry_at = len(state.buf) + len(state.buf) // 4
+        self._drop_before(state, waiting[0].start)
+        state.retry_at = min(g.wait for g in waiting)
         return False
 
-    def _take_guess(self, state: _Direction, start: int) -> None:
-        """Drop the bytes before start, counted as lost."""
-        state.lost += start
-        self._release(state, start)
-
-    def _lines_up(self, buf: bytearray, start: int, bounds: set[int]) -> bool | None:
-        """Whether messages cut from buf[start:] end on one of bounds (True), cannot (False:
-        the bytes there, or after a message cut from there, are not a message, or one is
-        larger than max_message), or may yet (None: the last one is not all here)."""
-        pos = start
+    def _advance(self, guess: _Guess, buf: bytearray, bounds: set[int]) -> bool | None:
+        """Cut more messages from a guessed start: True when one ends on a segment end,
+        False when the guess fails, None when the next message is not all here (``wait``
+        says from which buffer size it may be)."""
+        pos = guess.chain
         while pos < len(buf):
             try:
                 extent, need = _extent_or_need(self.layer, buf, pos)  # type: ignore[arg-type]
             except DecodeError:
                 return False
-            size = extent or need or 0
-            if size > self.max_message:
+            if (extent or need or len(buf) - pos) > self.max_message:
                 return False
             if extent is None:
+                guess.chain = pos
+                if need is not None:
+                    guess.wait = pos + need
+                else:  # its end is found by reading it: again when a quarter more has come
+                    guess.wait = len(buf) + max(1, (len(buf) - pos) // 4)
                 return None
             pos += extent
+            guess.cut += 1
             if pos in bounds:
+                guess.chain = pos
                 return True
-        return False
+            if guess.cut >= LOOKAHEAD:
+                return False
+        guess.chain = pos
+        return None
+
+    def _take(self, state: _Direction, guess: _Guess) -> bool:
+        """Frame from guess on: the bytes before it are lost."""
+        self._drop_before(state, guess.start)
+        state.tentative = False
+        state.starts.clear()
+        state.guesses.clear()
+        state.retry_at = 0
+        return True
+
+    def _drop_before(self, state: _Direction, start: int) -> None:
+        """Drop the bytes before start (counted as lost) and shift the guesses."""
+        if start <= 0:
+            return
+        state.lost += start
+        self._release(state, start)
+        state.starts[:] = [s - start for s in state.starts if s > start]
+        for guess in state.guesses:
+            guess.shift(start)
 
     def _release(self, state: _Direction, n: int) -> None:
         """Forget the first n unread bytes (they came out, or were dropped)."""
@@ -461,7 +510,7 @@ class MessageStream:
         """Nothing more will follow the bytes held (a hole, or the end, comes next): the
         whole messages among them come out, then the rest as one partial message."""
         if state.buf and state.tentative:
-            if self._find_framing(state, final=True):
+            if self._find_framing(state, direction, final=True):
                 self._cut(state, direction)
         elif state.buf and state.retry_at:
             state.retry_at = 0

@@ -161,9 +161,9 @@ def test_dns_over_tcp_finds_the_next_query_after_a_lost_segment():
 
 def test_waiting_for_a_delimiter_after_a_hole_stays_linear(monkeypatch):
     """Text after a hole with no line end for 400 KB: every segment start may begin a line,
-    but the bytes are looked at again only as they grow by a quarter, so the decodes read
-    a few times the stream (each reads up to the whole buffer, and there are 16 starts to
-    try); the line that finally ends comes out whole."""
+    but the bytes are read again only as they grow by a quarter, and the later starts wait
+    for the same delimiter unread, so the decodes read a few times the stream, not the
+    stream once per segment; the line that finally ends comes out whole."""
     import sys
 
     module = sys.modules["pktspec.reassembly.messages"]  # the package exports a messages()
