@@ -175,13 +175,22 @@ def layer_summary(packet: Packet) -> str | None:
     return None
 
 
+def one_line(text: str) -> str:
+    """Text for a summary line: control characters escaped, so a value cannot break the line
+    or reach the terminal (a Python layer's own summary(), an extern type's text)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _said(layer: Any) -> str | None:
     """The layer's summary; None when it has none, or when a Python layer's own summary()
     fails (the rest of the output still shows)."""
     try:  # the class's method: an instance attribute of that name is a field value
-        return type(layer).summary(layer)
+        said = type(layer).summary(layer)
     except Exception:
         return None
+    return None if said is None else one_line(str(said))
 
 
 def _missing_payloads(layers: list[Any]) -> list[tuple[Any, int]]:

@@ -19,7 +19,8 @@ and bad bytes stop it with ``parser.error`` set, never with an exception.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import keyword
+from collections.abc import Iterable
 from typing import Any
 
 from pktspec.errors import DecodeError
@@ -36,7 +37,7 @@ class Parser:
     """Decode packets into one preallocated instance per layer class.
 
     ``first`` is the class of the first layer (or its registered name); ``layers`` the classes
-    to decode. After ``decode_layers(data)``: ``decoded`` lists the classes decoded, in order
+    to decode. After :meth:`decode_layers`: ``decoded`` lists the classes decoded, in order
     (the same list object every time); ``parser[IPv4]`` or ``parser.ipv4`` is the IPv4
     instance; ``unsupported`` is the next class when it was not given to the parser (else
     None); ``error`` is the DecodeError that stopped decoding (else None) and ``truncated``
@@ -46,8 +47,11 @@ class Parser:
     the registered ``Payload`` layer if that class is among ``layers``.
     """
 
-    __slots__ = ("decoded", "unsupported", "error", "decode_layers", "_first", "_instances",
-                 "_payload")
+    # No __getattr__ here: CPython 3.11 does not specialize attribute loads on instances of a
+    # class that has one, and decode_layers reads its state from self per packet (0.174x ->
+    # 0.194x the hand-written decoder without it). parser.ipv4 is an instance attribute.
+    __slots__ = ("decoded", "unsupported", "error", "_first", "_plan", "_instances", "_payload",
+                 "__dict__", "__weakref__")
 
     def __init__(self, first: type | str, layers: Iterable[type | str]) -> None:
         first = REGISTRY.layer(first) if isinstance(first, str) else first
@@ -61,6 +65,11 @@ class Parser:
         self.unsupported: type | None = None
         self.error: DecodeError | None = None
         self.first = first
+        for cls, layer in self._instances.items():  # parser.ipv4, parser.IPv4
+            for name in {cls.name, cls.name.casefold()}:
+                if name.isidentifier() and not keyword.iskeyword(name) \
+                        and not name.startswith("_") and not hasattr(type(self), name):
+                    self.__dict__.setdefault(name, layer)
 
     @property
     def first(self) -> type:
@@ -71,53 +80,52 @@ class Parser:
     @first.setter
     def first(self, cls: type | str) -> None:
         self._first = REGISTRY.layer(cls) if isinstance(cls, str) else cls
-        self.decode_layers = self._decoder()
+        # what decode_layers reads, in one load: the first class, its instance (None: every
+        # packet is unsupported) and the instances' lookup
+        self._plan = (self._first, self._instances.get(self._first), self._instances.get)
 
     @property
     def truncated(self) -> bool:
         """The last packet stopped because a layer ran out of bytes."""
         return self.error is not None and self.error.truncated
 
-    def _decoder(self) -> Callable[[Any], list[type]]:
-        """decode_layers for the current first layer: a closure over what it needs.
+    def decode_layers(self, data: Any) -> list[type]:
+        """Decode data into the preallocated layers; returns (and keeps) the decoded classes.
 
-        Why a closure and not a method: the parser's ``__getattr__`` (``parser.ipv4``) makes
-        CPython 3.11 leave every ``self.x`` load unspecialized, which cost about 0.14 us per
-        packet in five loads (benchmarks/bench_decode.py); cells are read at local speed.
+        data is used as is: bytes, bytearray or memoryview. Layer contents are slices of it.
         """
-        parser = self
         decoded = self.decoded
-        get = self._instances.get
+        decoded.clear()
+        self.unsupported = None
+        self.error = None
+        cls, layer, get = self._plan
         append = decoded.append
-        clear = decoded.clear
-        first = self._first
-        head = get(first)  # None: every packet says unsupported
-        decode_payload = self._decode_payload if self._payload is not None else None
-
-        def decode_layers(data: Any) -> list[type]:
-            """Decode data into the preallocated layers; returns (and keeps) the decoded
-            classes.
-
-            data is used as is: bytes, bytearray or memoryview. Layer contents are slices
-            of it.
-            """
-            clear()
-            parser.unsupported = None
-            parser.error = None
-            # As in decode() (packet.py), the first three steps are written out so that
-            # each copy's attribute loads and calls stay specialized to the one or two
-            # classes they see; the first layer's instance is known in advance.
-            cls = first
-            off = 0
-            end = len(data)
-            layer = head
+        # As in decode() (packet.py), the first three steps are written out so that each
+        # copy's attribute loads and calls stay specialized to the one or two classes they
+        # see; the first layer's instance is known in advance.
+        off = 0
+        end = len(data)
+        if layer is None:
+            self.unsupported = cls
+            return decoded
+        try:
+            nxt = layer._decode(data, off, end)
+        except Exception as exc:
+            self.error = _as_decode_error(exc, cls, off)
+            return decoded
+        append(cls)
+        off = layer._hend
+        end = layer._pend
+        if nxt is not None:
+            cls = nxt
+            layer = get(cls)
             if layer is None:
-                parser.unsupported = cls
+                self.unsupported = cls
                 return decoded
             try:
                 nxt = layer._decode(data, off, end)
             except Exception as exc:
-                parser.error = _as_decode_error(exc, cls, off)
+                self.error = _as_decode_error(exc, cls, off)
                 return decoded
             append(cls)
             off = layer._hend
@@ -126,57 +134,41 @@ class Parser:
                 cls = nxt
                 layer = get(cls)
                 if layer is None:
-                    parser.unsupported = cls
+                    self.unsupported = cls
                     return decoded
                 try:
                     nxt = layer._decode(data, off, end)
                 except Exception as exc:
-                    parser.error = _as_decode_error(exc, cls, off)
+                    self.error = _as_decode_error(exc, cls, off)
                     return decoded
                 append(cls)
                 off = layer._hend
                 end = layer._pend
-                if nxt is not None:
+                for _ in _DEEPER:  # layers 4 to MAX_LAYERS: the same body once more
+                    if nxt is None:
+                        break
                     cls = nxt
                     layer = get(cls)
                     if layer is None:
-                        parser.unsupported = cls
+                        self.unsupported = cls
                         return decoded
                     try:
                         nxt = layer._decode(data, off, end)
                     except Exception as exc:
-                        parser.error = _as_decode_error(exc, cls, off)
+                        self.error = _as_decode_error(exc, cls, off)
                         return decoded
                     append(cls)
                     off = layer._hend
                     end = layer._pend
-                    for _ in _DEEPER:  # layers 4 to MAX_LAYERS: the same body once more
-                        if nxt is None:
-                            break
-                        cls = nxt
-                        layer = get(cls)
-                        if layer is None:
-                            parser.unsupported = cls
-                            return decoded
-                        try:
-                            nxt = layer._decode(data, off, end)
-                        except Exception as exc:
-                            parser.error = _as_decode_error(exc, cls, off)
-                            return decoded
-                        append(cls)
-                        off = layer._hend
-                        end = layer._pend
-                    else:
-                        if nxt is not None:
-                            parser.error = DecodeError(
-                                nxt.name, "", off, f"more than {MAX_LAYERS} layers"
-                            )
-                            return decoded
-            if end > off and decode_payload is not None:
-                decode_payload(data, cls, off, end)
-            return decoded
-
-        return decode_layers
+                else:
+                    if nxt is not None:
+                        self.error = DecodeError(
+                            nxt.name, "", off, f"more than {MAX_LAYERS} layers"
+                        )
+                        return decoded
+        if end > off and self._payload is not None:
+            self._decode_payload(data, cls, off, end)
+        return decoded
 
     def _decode_payload(self, data: Any, last: type, off: int, end: int) -> None:
         """The rest after a layer that names no next one, as the Payload layer if the parser
@@ -205,15 +197,6 @@ class Parser:
                 return layer
         known = ", ".join(cls.name for cls in self._instances)
         raise KeyError(f"parser has no {name} layer (it has: {known})")
-
-    def __getattr__(self, name: str) -> Layer:
-        # only reached for names that are not attributes: parser.ipv4, parser.tcp
-        if name.startswith("_"):
-            raise AttributeError(name)
-        try:
-            return self._by_name(name)
-        except KeyError as exc:
-            raise AttributeError(exc.args[0]) from None
 
     def __contains__(self, cls: type) -> bool:
         return cls in self._instances

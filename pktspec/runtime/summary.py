@@ -60,8 +60,9 @@ def rule_text(rule: tuple[Any, ...]) -> str:
                         if isinstance(s, tuple) else f".{s}" for s in path[1:])
         text.append("{" + str(path[0]) + steps + (f":{spec}" if spec else "") + "}")
     condition = rule[2] if len(rule) > 2 else None
-    quoted = '"' + "".join(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return quoted + (f" if {condition}" if condition else "")
+    body = "".join(text).replace("\\", "\\\\").replace('"', '\\"')
+    body = "".join(c if c.isprintable() else repr(c)[1:-1] for c in body)
+    return f'"{body}"' + (f" if {condition}" if condition else "")
 
 
 def _placeholder(layer: Any, path: tuple[str | int, ...], spec: str) -> str:

@@ -27,8 +27,10 @@ def test_instances_by_class_name_and_attribute():
     assert parser.net is parser[Net] is parser["Net"] is parser["net"]
     assert parser.inner.src_port == 1000
     assert Net in parser and Payload not in parser
-    with pytest.raises(AttributeError, match="parser has no tcp layer"):
+    with pytest.raises(AttributeError):
         _ = parser.tcp
+    with pytest.raises(KeyError, match="parser has no tcp layer"):
+        parser["tcp"]
     with pytest.raises(KeyError):
         parser[Payload]
     assert repr(parser) == "<Parser first=Outer layers=[Outer, Net, Inner]>"
@@ -81,3 +83,31 @@ def test_each_layer_decoded_once_per_packet():
     for _ in range(3):
         parser.decode_layers(FULL)
     assert CALLS == {"Outer": 3, "Net": 3, "Inner": 3}
+
+
+def test_decode_layers_is_a_method_a_subclass_may_wrap():
+    """decode_layers reads its state from the parser (no __getattr__ on Parser, so CPython
+    specializes those loads): a subclass overrides it, an unbound call works, and a parser
+    dropped is freed at once (no reference cycle keeps the last packet's buffer)."""
+    import gc
+    import weakref
+
+    class Counting(Parser):
+        __slots__ = ("count",)
+
+        def decode_layers(self, data):
+            self.count = getattr(self, "count", 0) + 1
+            return super().decode_layers(data)
+
+    parser = Counting("Outer", [Outer, Net, Inner])
+    assert parser.decode_layers(FULL) == [Outer, Net, Inner] and parser.count == 1
+    assert Parser.decode_layers(parser, FULL) == [Outer, Net, Inner]
+    plain = Parser("Outer", [Outer, Net, Inner])
+    plain.decode_layers(bytearray(FULL))
+    gone = weakref.ref(plain)
+    gc.disable()
+    try:
+        del plain
+        assert gone() is None
+    finally:
+        gc.enable()

@@ -22,7 +22,7 @@ Placeholder = tuple[tuple[str | int | tuple[str, str | int], ...], str]
 """A field path (names, indexes and (member, value) keys) and a format spec ('' for none)."""
 
 _STEP = re.compile(r"\.([A-Za-z][A-Za-z0-9_]*)|\[([0-9]{1,4})\]"
-                   r"|\[([A-Za-z][A-Za-z0-9_]*)=(0x[0-9a-fA-F]+|[0-9]+|"
+                   r"|\[([A-Za-z][A-Za-z0-9_]*)=(0x[0-9a-fA-F]{1,16}|[1-9][0-9]{0,18}|0|"
                    r"[A-Za-z][A-Za-z0-9_]*\.[A-Za-z][A-Za-z0-9_]*)\]")
 _HEAD = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _SPEC = re.compile(r"[<>^]?#?0?[0-9]{0,3}[xXdob]?")
@@ -127,6 +127,12 @@ class SummaryChecks:
         if member.when is not None:
             self.check_condition(member.when, _Scope(
                 unit=unit, params=scope.params, consts=self.consts, known=dict(scope.known)))
+            for call in _calls(member.when):
+                if call.func not in ("len", "min", "max"):
+                    self.error(call.pos, f"{call.func}() is not available in a summary's "
+                               "condition", "compare the layer's fields (len() of a field "
+                               "works)")
+                    problems.append((0, "bad condition"))
         if not problems:
             unit.summaries.append((tuple(parts), member.when))
 
@@ -187,16 +193,42 @@ class SummaryChecks:
                        f"so [{name}=...] finds nothing")
             return None
         struct = self.units.get(ftype.element.struct)
-        if struct is not None and struct.field(name) is None:
+        keyed = struct.field(name) if struct is not None else None
+        if struct is not None and keyed is None:
             self.unknown(name, member.pos, "field", {f.name for f in struct.fields})
+            return None
+        if keyed is not None and keyed.ftype.kind not in ("int", "enum", "flags"):
+            self.error(member.pos, f"in the summary text: [{name}=...] compares a number, but "
+                       f"{name} is {keyed.ftype.written}")
             return None
         if isinstance(value, int):
             return name, value
         enum_name, _, item = value.partition(".")
         enum = self.enums.get(enum_name)
         number = dict(enum.items).get(item) if enum is not None else None
+        if number is None:  # a name an `extend` gave the value
+            number = next((b.value for b in self.bindings if b.table == enum_name
+                           and b.name == item and b.value is not None), None)
         if number is None:
             self.unknown(value, member.pos, "enum member",
                          {f"{enum_name}.{n}" for n, _ in enum.items} if enum else set(self.enums))
             return None
         return name, number
+
+
+def _calls(e: object) -> list[ast.Call]:
+    """Every call in an expression tree."""
+    found: list[ast.Call] = []
+    stack = [e]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Call):
+            found.append(node)
+        if hasattr(node, "__dataclass_fields__"):
+            for name in node.__dataclass_fields__:
+                value = getattr(node, name)
+                if isinstance(value, (list, tuple)):
+                    stack.extend(value)
+                elif hasattr(value, "__dataclass_fields__"):
+                    stack.append(value)
+    return found
