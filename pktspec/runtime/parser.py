@@ -20,7 +20,7 @@ and bad bytes stop it with ``parser.error`` set, never with an exception.
 from __future__ import annotations
 
 import keyword
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pktspec.errors import DecodeError
@@ -31,6 +31,118 @@ from pktspec.runtime.registry import REGISTRY
 __all__ = ["Parser"]
 
 _DEEPER = range(MAX_LAYERS - 3)  # decode_layers writes out the first three steps
+
+
+class _Outcome:
+    """Why the last decode_layers stopped: the class not given to the parser, or the error.
+    Held apart from the Parser so that its decoder refers to this, not to the parser (a
+    parser dropped is freed at once, with the last packet's buffer)."""
+
+    __slots__ = ("unsupported", "error")
+
+    def __init__(self) -> None:
+        self.unsupported: type | None = None
+        self.error: DecodeError | None = None
+
+
+def _decoder(first: type, instances: dict[type, Layer], payload: type | None,
+             decoded: list[type], state: _Outcome) -> Callable[[Any], list[type]]:
+    """decode_layers for one parser and first layer, as a closure over what it reads.
+
+    Why a closure: a method reads the parser's state from ``self`` for every packet, and
+    these loads were most of what the parser itself costs (benchmarks/bench_decode.py: the
+    Parser at 0.184x the hand-written decoder as a method, 0.194x this way).
+    """
+    get = instances.get
+    head = get(first)  # None: every packet is unsupported
+    payload_layer = instances.get(payload) if payload is not None else None
+    append = decoded.append
+    clear = decoded.clear
+
+    def decode_layers(data: Any) -> list[type]:
+        """Decode data into the preallocated layers; returns (and keeps) the decoded
+        classes."""
+        clear()
+        state.unsupported = None
+        state.error = None
+        cls = first
+        layer = head
+        # As in decode() (packet.py), the first three steps are written out so that each
+        # copy's attribute loads and calls stay specialized to the one or two classes they
+        # see; the first layer's instance is known in advance.
+        off = 0
+        end = len(data)
+        if layer is None:
+            state.unsupported = cls
+            return decoded
+        try:
+            nxt = layer._decode(data, off, end)
+        except Exception as exc:
+            state.error = _as_decode_error(exc, cls, off)
+            return decoded
+        append(cls)
+        off = layer._hend
+        end = layer._pend
+        if nxt is not None:
+            cls = nxt
+            layer = get(cls)
+            if layer is None:
+                state.unsupported = cls
+                return decoded
+            try:
+                nxt = layer._decode(data, off, end)
+            except Exception as exc:
+                state.error = _as_decode_error(exc, cls, off)
+                return decoded
+            append(cls)
+            off = layer._hend
+            end = layer._pend
+            if nxt is not None:
+                cls = nxt
+                layer = get(cls)
+                if layer is None:
+                    state.unsupported = cls
+                    return decoded
+                try:
+                    nxt = layer._decode(data, off, end)
+                except Exception as exc:
+                    state.error = _as_decode_error(exc, cls, off)
+                    return decoded
+                append(cls)
+                off = layer._hend
+                end = layer._pend
+                for _ in _DEEPER:  # layers 4 to MAX_LAYERS: the same body once more
+                    if nxt is None:
+                        break
+                    cls = nxt
+                    layer = get(cls)
+                    if layer is None:
+                        state.unsupported = cls
+                        return decoded
+                    try:
+                        nxt = layer._decode(data, off, end)
+                    except Exception as exc:
+                        state.error = _as_decode_error(exc, cls, off)
+                        return decoded
+                    append(cls)
+                    off = layer._hend
+                    end = layer._pend
+                else:
+                    if nxt is not None:
+                        state.error = DecodeError(
+                            nxt.name, "", off, f"more than {MAX_LAYERS} layers"
+                        )
+                        return decoded
+        if end > off and payload is not None and payload is not cls:
+            try:
+                payload_layer._decode(data, off, end)
+            except Exception as exc:
+                state.error = _as_decode_error(exc, payload, off)
+                return decoded
+            append(payload)
+        return decoded
+
+    return decode_layers
 
 
 class Parser:
@@ -47,10 +159,9 @@ class Parser:
     the registered ``Payload`` layer if that class is among ``layers``.
     """
 
-    # No __getattr__ here: CPython 3.11 does not specialize attribute loads on instances of a
-    # class that has one, and decode_layers reads its state from self per packet (0.174x ->
-    # 0.194x the hand-written decoder without it). parser.ipv4 is an instance attribute.
-    __slots__ = ("decoded", "unsupported", "error", "_first", "_plan", "_instances", "_payload",
+    # No __getattr__ (parser.ipv4 is an instance attribute): CPython 3.11 does not specialize
+    # attribute loads on instances of a class that has one.
+    __slots__ = ("_decoded", "_outcome", "_first", "_decoder", "_instances", "_payload",
                  "__dict__", "__weakref__")
 
     def __init__(self, first: type | str, layers: Iterable[type | str]) -> None:
@@ -61,9 +172,8 @@ class Parser:
         self._instances: dict[type, Layer] = {cls: cls.__new__(cls) for cls in classes}
         payload = REGISTRY.get_layer("Payload")
         self._payload = payload if payload in self._instances else None
-        self.decoded: list[type] = []
-        self.unsupported: type | None = None
-        self.error: DecodeError | None = None
+        self._decoded: list[type] = []
+        self._outcome = _Outcome()
         self.first = first
         for cls, layer in self._instances.items():  # parser.ipv4, parser.IPv4
             for name in {cls.name, cls.name.casefold()}:
@@ -80,109 +190,40 @@ class Parser:
     @first.setter
     def first(self, cls: type | str) -> None:
         self._first = REGISTRY.layer(cls) if isinstance(cls, str) else cls
-        # what decode_layers reads, in one load: the first class, its instance (None: every
-        # packet is unsupported) and the instances' lookup
-        self._plan = (self._first, self._instances.get(self._first), self._instances.get)
+        self._decoder = _decoder(self._first, self._instances, self._payload, self._decoded,
+                                 self._outcome)
+        if type(self).decode_layers is Parser.decode_layers:
+            # parser.decode_layers is then the closure itself (an instance attribute hides
+            # the method), one call less per packet; a subclass's own method is left alone
+            self.__dict__["decode_layers"] = self._decoder
+
+    @property
+    def decoded(self) -> list[type]:
+        """The classes the last packet decoded into, in order (the same list every time)."""
+        return self._decoded
+
+    @property
+    def unsupported(self) -> type | None:
+        """The next layer's class when the parser was not given it, else None."""
+        return self._outcome.unsupported
+
+    @property
+    def error(self) -> DecodeError | None:
+        """What stopped the last packet's decoding, else None."""
+        return self._outcome.error
 
     @property
     def truncated(self) -> bool:
         """The last packet stopped because a layer ran out of bytes."""
-        return self.error is not None and self.error.truncated
+        error = self._outcome.error
+        return error is not None and error.truncated
 
     def decode_layers(self, data: Any) -> list[type]:
         """Decode data into the preallocated layers; returns (and keeps) the decoded classes.
 
         data is used as is: bytes, bytearray or memoryview. Layer contents are slices of it.
         """
-        decoded = self.decoded
-        decoded.clear()
-        self.unsupported = None
-        self.error = None
-        cls, layer, get = self._plan
-        append = decoded.append
-        # As in decode() (packet.py), the first three steps are written out so that each
-        # copy's attribute loads and calls stay specialized to the one or two classes they
-        # see; the first layer's instance is known in advance.
-        off = 0
-        end = len(data)
-        if layer is None:
-            self.unsupported = cls
-            return decoded
-        try:
-            nxt = layer._decode(data, off, end)
-        except Exception as exc:
-            self.error = _as_decode_error(exc, cls, off)
-            return decoded
-        append(cls)
-        off = layer._hend
-        end = layer._pend
-        if nxt is not None:
-            cls = nxt
-            layer = get(cls)
-            if layer is None:
-                self.unsupported = cls
-                return decoded
-            try:
-                nxt = layer._decode(data, off, end)
-            except Exception as exc:
-                self.error = _as_decode_error(exc, cls, off)
-                return decoded
-            append(cls)
-            off = layer._hend
-            end = layer._pend
-            if nxt is not None:
-                cls = nxt
-                layer = get(cls)
-                if layer is None:
-                    self.unsupported = cls
-                    return decoded
-                try:
-                    nxt = layer._decode(data, off, end)
-                except Exception as exc:
-                    self.error = _as_decode_error(exc, cls, off)
-                    return decoded
-                append(cls)
-                off = layer._hend
-                end = layer._pend
-                for _ in _DEEPER:  # layers 4 to MAX_LAYERS: the same body once more
-                    if nxt is None:
-                        break
-                    cls = nxt
-                    layer = get(cls)
-                    if layer is None:
-                        self.unsupported = cls
-                        return decoded
-                    try:
-                        nxt = layer._decode(data, off, end)
-                    except Exception as exc:
-                        self.error = _as_decode_error(exc, cls, off)
-                        return decoded
-                    append(cls)
-                    off = layer._hend
-                    end = layer._pend
-                else:
-                    if nxt is not None:
-                        self.error = DecodeError(
-                            nxt.name, "", off, f"more than {MAX_LAYERS} layers"
-                        )
-                        return decoded
-        if end > off and self._payload is not None:
-            self._decode_payload(data, cls, off, end)
-        return decoded
-
-    def _decode_payload(self, data: Any, last: type, off: int, end: int) -> None:
-        """The rest after a layer that names no next one, as the Payload layer if the parser
-        has it. Payload ends the chain, so (as in decode()) it does not count against
-        MAX_LAYERS."""
-        cls = self._payload
-        if cls is last:
-            return
-        try:
-            self._instances[cls]._decode(data, off, end)
-        except Exception as exc:
-            self.error = _as_decode_error(exc, cls, off)
-            return
-        self.decoded.append(cls)
+        return self._decoder(data)
 
     def __getitem__(self, cls: type | str) -> Layer:
         """The preallocated instance of cls (a class or a layer name)."""

@@ -86,9 +86,9 @@ def test_each_layer_decoded_once_per_packet():
 
 
 def test_decode_layers_is_a_method_a_subclass_may_wrap():
-    """decode_layers reads its state from the parser (no __getattr__ on Parser, so CPython
-    specializes those loads): a subclass overrides it, an unbound call works, and a parser
-    dropped is freed at once (no reference cycle keeps the last packet's buffer)."""
+    """parser.decode_layers is a closure over the parser's state (fast), but a method too: a
+    subclass overrides it, an unbound call works, and a parser dropped is freed at once (the
+    closure does not refer to the parser, so no cycle keeps the last packet's buffer)."""
     import gc
     import weakref
 
@@ -104,6 +104,8 @@ def test_decode_layers_is_a_method_a_subclass_may_wrap():
     assert Parser.decode_layers(parser, FULL) == [Outer, Net, Inner]
     plain = Parser("Outer", [Outer, Net, Inner])
     plain.decode_layers(bytearray(FULL))
+    with pytest.raises(AttributeError):
+        plain.decoded = []  # the same list every time: read-only
     gone = weakref.ref(plain)
     gc.disable()
     try:
