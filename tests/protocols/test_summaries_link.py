@@ -45,6 +45,7 @@ from pktspec.protocols.ethernet import OUI
 from pktspec.protocols.ppp import PPPProtocol
 from pktspec.protocols.pppoe import PPPoECode
 from tests.conftest import corpus_or_skip
+from tests.protocols.test_lldp import chassis, port, ttl  # the TLVs as test_lldp builds them
 from tests.tshark_reading import tshark_fields
 
 A = "02:00:5e:00:53:01"
@@ -305,17 +306,6 @@ def lldp(*values: dict) -> bytes:
     return pad(pktspec.serialize(Ethernet(src=A, dst="01:80:c2:00:00:0e"),
                                  LinkLayerDiscovery(values=list(values))))
 
-
-def chassis(subtype: str, ident) -> dict:
-    return {"type": "ChassisID", "value": {"subtype": subtype, "id": ident}}
-
-
-def port(subtype: str, ident) -> dict:
-    return {"type": "PortID", "value": {"subtype": subtype, "id": ident}}
-
-
-def ttl(seconds: int) -> dict:
-    return {"type": "TTL", "value": seconds}
 
 
 SYSNAME = {"type": "SystemName", "value": b"switch-1"}
