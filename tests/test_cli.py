@@ -351,3 +351,13 @@ def test_messages_command_finds_the_framing_again_after_a_hole(capsys, tmp_path)
     code, out, err = run_cli(capsys, "messages", str(capture), "--layers", lenmsg,
                              "--no-resync")
     assert code == 1 and len(out.splitlines()) == 1 and "message framing lost" in err
+
+
+def test_decode_quick_leaves_the_protocol_words_off(capsys):
+    corpus_or_skip()
+    dns = str(HTTP.parent / "proto__dk-dns-icmp.pcap")
+    code, out, _ = run_cli(capsys, "decode", dns, "-c", "1")
+    assert code == 0 and out.rstrip().endswith(
+        "length 38: query 0x528e PTR 8.8.8.8.in-addr.arpa")
+    code, out, _ = run_cli(capsys, "decode", dns, "-c", "1", "-q")
+    assert code == 0 and out.rstrip().endswith("192.168.43.1.53: length 38")

@@ -36,6 +36,9 @@ def add_parser(sub: Any) -> None:
                    "tcp.flags, ...) (repeatable: -e ip.src -e tcp.dst_port -e frame.number; "
                    "several layers' values joined by commas)")
     p.add_argument("-V", "--verbose", action="store_true", help="print every field")
+    p.add_argument("-q", "--quick", action="store_true",
+                   help="leave the protocols' own words (summaries) off the lines, as "
+                   "tcpdump's -q: faster where they need more decoding (DNS sections)")
     p.add_argument("-x", "--hex", action="store_true", help="add a hexdump of each packet")
     p.add_argument("--json", action="store_true", help="one JSON object per packet")
     p.add_argument("--lazy", action="store_true", help="decode lazily")
@@ -207,7 +210,7 @@ def _decode(args: argparse.Namespace, output: _Output | None) -> int:
             elif args.json:
                 out.write(render.as_json(packet) + "\n")
             else:
-                out.write(f"{number} {render.summary(packet)}\n")
+                out.write(f"{number} {render.summary(packet, words=not args.quick)}\n")
                 if args.verbose:
                     out.write(render.tree(packet) + "\n\n")
                 if args.hex:

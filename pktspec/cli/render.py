@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from pktspec.runtime.layer import LayerClass
+from pktspec.runtime.layer import Layer, LayerClass
 from pktspec.runtime.metadata import CaptureInfo
 from pktspec.runtime.packet import Packet, own_layers
 
@@ -127,8 +127,9 @@ def _length(packet: Packet, trans: Any) -> int:
     return 0 if carrier is None else len(carrier.payload) + len(carrier.contents)
 
 
-def summary(packet: Packet) -> str:
-    """One line per packet, in the spirit of tcpdump's."""
+def summary(packet: Packet, words: bool = True) -> str:
+    """One line per packet, in the spirit of tcpdump's; ``words``: end it with what the
+    layers' ``summary`` rules say (tcpdump's protocol words; off is tcpdump's ``-q``)."""
     layers = packet.layers
     names = [layer.name for layer in layers if layer.name != "Payload"]
     head = timestamp_text(packet)
@@ -140,7 +141,7 @@ def summary(packet: Packet) -> str:
     details = _transport_details(trans) if trans is not None else []
     details.append(f"length {_length(packet, trans)}")
     line = " ".join(parts) + " " + ", ".join(details)
-    said = layer_summary(packet)
+    said = layer_summary(packet) if words else None
     if said:
         line += f": {said}"
     for layer, missing in _missing_payloads(layers):
@@ -186,8 +187,11 @@ def one_line(text: str) -> str:
 def _said(layer: Any) -> str | None:
     """The layer's summary; None when it has none, or when a Python layer's own summary()
     fails (the rest of the output still shows)."""
+    cls = type(layer)
+    if not cls.SUMMARY and cls.summary is Layer.summary:  # most layers of most packets
+        return None
     try:  # the class's method: an instance attribute of that name is a field value
-        said = type(layer).summary(layer)
+        said = cls.summary(layer)
     except Exception:
         return None
     return None if said is None else one_line(str(said))

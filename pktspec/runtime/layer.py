@@ -32,6 +32,7 @@ from importlib import import_module
 from typing import Any, ClassVar
 
 from pktspec.errors import DecodeError
+from pktspec.runtime.summary import summary_of
 
 __all__ = ["FieldInfo", "Layer", "LayerClass", "RESERVED_NAMES"]
 
@@ -316,8 +317,6 @@ class Layer:
         """The layer's one-line summary from its ``summary`` rules (``who-has 192.0.2.1 tell
         192.0.2.2``), or None when it has none that applies. A Python layer may override
         it."""
-        from pktspec.runtime.summary import summary_of
-
         return summary_of(self)
 
     # -- values -----------------------------------------------------------------------------
