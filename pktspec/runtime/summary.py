@@ -100,8 +100,8 @@ def _step(value: Any, step: str | int | tuple[str, int]) -> Any:
         raise
     except Exception as exc:  # absent, or a lazily decoded part that does not decode
         raise _Missing from exc
-    if found is None:
-        raise _Missing  # an absent field: the rule is passed over
+    if found is None or (type(found) is str and not found):
+        raise _Missing  # an absent field (or an empty address): the rule is passed over
     return found
 
 

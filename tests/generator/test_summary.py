@@ -88,6 +88,7 @@ def test_a_field_cannot_be_called_summary(tmp_path):
     ('summary "{id.__class__}";', "expected '.name' or '[index]'"),
     ('summary "{id}" if "x";', "a condition must be a number or a comparison"),
     ('summery "{id}";', "unknown statement 'summery'"),
+    ('summary "{items[0]:x}";', "format 'x' is for integers, and {items[0]} is Item"),
 ])
 def test_mistakes_in_a_summary_are_reported_at_their_line(tmp_path, rule, message):
     text = ("struct Item { code: u8; }\nlayer M : other {\n  id: u16;\n  items: Item[2];\n"
@@ -207,3 +208,11 @@ def test_a_condition_reads_an_address_as_bytes_as_the_checker_types_it(tmp_path,
     q = load_text(tmp_path, text, "q.layer").Q
     assert decode(q, bytes(4)).summary() == "general query"
     assert decode(q, b"\xe0\x00\x00\x01").summary() == "query 224.0.0.1"
+
+
+def test_an_empty_address_passes_the_rule_over(tmp_path, restore_registry):
+    text = ('layer A : other {\n  size: u8;\n  who: addr[size];\n'
+            '  summary "from {who}";\n  summary "no address";\n}\n')
+    a = load_text(tmp_path, text, "empty_addr.layer").A
+    assert decode(a, b"\x04\xc0\x00\x02\x01").summary() == "from 192.0.2.1"
+    assert decode(a, b"\x00").summary() == "no address"

@@ -16,6 +16,7 @@ import re
 
 from pktspec.generator.check.checked import Unit
 from pktspec.generator.check.expressions import _Scope
+from pktspec.generator.types import FieldType
 from pktspec.grammar import ast
 
 Placeholder = tuple[tuple[str | int | tuple[str, str | int], ...], str]
@@ -119,11 +120,16 @@ class SummaryChecks:
             return
         for i, part in enumerate(parts):
             if isinstance(part, tuple):
-                path = self.check_summary_path(part[0], unit, member)
-                if path is None:
+                checked = self.check_summary_path(part[0], unit, member)
+                if checked is None:
                     problems.append((0, "bad path"))  # reported there
-                else:
-                    parts[i] = (path, part[1])
+                    continue
+                path, ftype = checked
+                if part[1] and ftype is not None and ftype.kind not in ("int", "enum", "flags"):
+                    self.error(member.pos, f"in the summary text: format {part[1]!r} is for "
+                               f"integers, and {_shown(path)} is {ftype.written}")
+                    problems.append((0, "bad format"))
+                parts[i] = (path, part[1])
         if member.when is not None:
             self.check_condition(member.when, _Scope(
                 unit=unit, params=scope.params, consts=self.consts, known=dict(scope.known)))
@@ -137,11 +143,12 @@ class SummaryChecks:
             unit.summaries.append((tuple(parts), member.when))
 
     def check_summary_path(self, path: tuple, unit: Unit,
-                           member: ast.Summary) -> tuple | None:
+                           member: ast.Summary) -> tuple[tuple, FieldType | None] | None:
         """The steps after the field name, where the types say what they reach: a struct's
         member by name, a list's item by index or by a member's value (other steps, into
         switch or extern values, are looked up when the summary is made). Returns the path
-        with each key's enum member resolved to its number, or None after reporting."""
+        with each key's enum member resolved to its number and the type it reaches (None
+        where unknown), or None after reporting."""
         cf = unit.field(str(path[0]))
         ftype = cf.ftype if cf is not None else None
         shown = str(path[0])
@@ -180,7 +187,7 @@ class SummaryChecks:
                 return None
             ftype = inner.ftype
             shown += f".{step}"
-        return tuple(out)
+        return tuple(out), ftype
 
     def summary_key(self, step: tuple[str, str | int], ftype, shown: str,
                     member: ast.Summary) -> tuple[str, int] | None:
@@ -232,3 +239,10 @@ def _calls(e: object) -> list[ast.Call]:
                 elif hasattr(value, "__dataclass_fields__"):
                     stack.append(value)
     return found
+
+
+def _shown(path: tuple) -> str:
+    """A path as the summary text writes it."""
+    steps = "".join(f"[{s}]" if isinstance(s, int) else f"[{s[0]}={s[1]}]"
+                    if isinstance(s, tuple) else f".{s}" for s in path[1:])
+    return f"{{{path[0]}{steps}}}"
