@@ -56,7 +56,7 @@ def rule_text(rule: tuple[Any, ...]) -> str:
             text.append(part.replace("{", "{{").replace("}", "}}"))
             continue
         path, spec = part
-        steps = "".join(f"[{s}]" if isinstance(s, int) else f"[{s[0]}={s[1]}]"
+        steps = "".join(f"[{s}]" if isinstance(s, int) or s == "*" else f"[{s[0]}={s[1]}]"
                         if isinstance(s, tuple) else f".{s}" for s in path[1:])
         text.append("{" + str(path[0]) + steps + (f":{spec}" if spec else "") + "}")
     condition = rule[2] if len(rule) > 2 else None
@@ -71,7 +71,25 @@ def _placeholder(layer: Any, path: tuple[str | int, ...], spec: str) -> str:
     if type(value) is int and info is not None:  # a layer keeps enum and flag values as ints
         wrap = info.enum or info.flags
         value = wrap(value) if wrap is not None else value
-    for step in path[1:]:
+    return _rest(value, path[1:], spec)
+
+
+def _rest(value: Any, steps: tuple[Any, ...], spec: str) -> str:
+    """The text of value after the remaining steps; ``[*]`` takes each item on (items that
+    lack the rest are left out; none at all passes the rule over)."""
+    for i, step in enumerate(steps):
+        if step == "*":
+            if not isinstance(value, (list, tuple)):
+                raise _Missing
+            texts = []
+            for item in value[:MAX_ITEMS]:
+                try:
+                    texts.append(_rest(item, steps[i + 1:], spec))
+                except _Missing:
+                    continue
+            if not texts:
+                raise _Missing
+            return ", ".join(texts) + (", ..." if len(value) > MAX_ITEMS else "")
         value = _step(value, step)
     if spec and isinstance(value, int) and not isinstance(value, bool):
         return format(int(value), spec)

@@ -216,3 +216,16 @@ def test_an_empty_address_passes_the_rule_over(tmp_path, restore_registry):
     a = load_text(tmp_path, text, "empty_addr.layer").A
     assert decode(a, b"\x04\xc0\x00\x02\x01").summary() == "from 192.0.2.1"
     assert decode(a, b"\x00").summary() == "no address"
+
+
+def test_every_item_of_a_list(tmp_path, restore_registry):
+    text = ('struct It { code: u8; size: u8; }\nlayer L : other {\n  count: u8;\n'
+            '  items: It[count];\n  summary "codes {items[*].code}";\n  summary "empty";\n}\n')
+    layer = load_text(tmp_path, text, "all_items.layer").L
+    assert decode(layer, b"\x03\x01\x00\x02\x00\x03\x00").summary() == "codes 1, 2, 3"
+    nine = bytes([9]) + b"".join(bytes([i, 0]) for i in range(9))
+    assert decode(layer, nine).summary() == "codes 0, 1, 2, 3, 4, 5, 6, 7, ..."
+    assert decode(layer, b"\x00").summary() == "empty"  # no item: the rule is passed over
+    from pktspec.runtime.summary import rule_text
+
+    assert rule_text(type(decode(layer, b"\x00")).SUMMARY[0]) == '"codes {items[*].code}"'

@@ -6,8 +6,8 @@ whose member has a value: ``"{options[code=DHCPOptionCode.MessageType].value}"``
 into literal pieces and placeholders once, here, so that the generator emits only ``repr()``
 literals of vetted pieces (never the text itself as code) and the runtime only looks the paths
 up: a path is a field or let of the layer, then ``.name`` (no leading underscore), ``[N]``
-and ``[member=VALUE]`` steps (VALUE an integer or ``Enum.Member``, resolved here to its
-number); a format spec is a small integer format (``x``, ``#06x``, ``>5``).
+``[*]`` (every item: their texts joined by ", ") and ``[member=VALUE]`` steps (VALUE an
+integer or ``Enum.Member``, resolved here to its number); a format spec is a small integer format (``x``, ``#06x``, ``>5``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pktspec.grammar import ast
 Placeholder = tuple[tuple[str | int | tuple[str, str | int], ...], str]
 """A field path (names, indexes and (member, value) keys) and a format spec ('' for none)."""
 
-_STEP = re.compile(r"\.([A-Za-z][A-Za-z0-9_]*)|\[([0-9]{1,4})\]"
+_STEP = re.compile(r"\.([A-Za-z][A-Za-z0-9_]*)|\[([0-9]{1,4}|\*)\]"
                    r"|\[([A-Za-z][A-Za-z0-9_]*)=(0x[0-9a-fA-F]{1,16}|[1-9][0-9]{0,18}|0|"
                    r"[A-Za-z][A-Za-z0-9_]*\.[A-Za-z][A-Za-z0-9_]*)\]")
 _HEAD = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
@@ -82,6 +82,8 @@ def _placeholder(inside: str) -> tuple[Placeholder | None, str | None]:
                           f"{path_text[pos:]!r}")
         if step.group(1) is not None:
             path.append(step.group(1))
+        elif step.group(2) == "*":
+            path.append("*")  # every item
         elif step.group(2) is not None:
             path.append(int(step.group(2)))
         else:  # [member=VALUE]: an integer now, an enum member once the checker resolves it
@@ -165,7 +167,7 @@ class SummaryChecks:
             out.append(step)
             if ftype is None:
                 continue
-            if isinstance(step, int):
+            if isinstance(step, int) or step == "*":
                 if ftype.kind != "array":
                     self.error(member.pos, f"in the summary text: {shown} is not a list, so "
                                f"[{step}] reaches nothing")
@@ -243,6 +245,6 @@ def _calls(e: object) -> list[ast.Call]:
 
 def _shown(path: tuple) -> str:
     """A path as the summary text writes it."""
-    steps = "".join(f"[{s}]" if isinstance(s, int) else f"[{s[0]}={s[1]}]"
+    steps = "".join(f"[{s}]" if isinstance(s, int) or s == "*" else f"[{s[0]}={s[1]}]"
                     if isinstance(s, tuple) else f".{s}" for s in path[1:])
     return f"{{{path[0]}{steps}}}"
