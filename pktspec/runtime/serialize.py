@@ -499,7 +499,15 @@ def _evaluate(st: _State, r: Any) -> None:
         v = values[name]
         if type(v) is tuple or v is ...:
             values[name] = getattr(st.layer, name)
-    values[r.name] = r.fn(st.ctx)
+    try:
+        values[r.name] = r.fn(st.ctx)
+    except (TypeError, AttributeError):
+        # `n: u32 = len(items) if flag == 1;` in a layer where flag is not 1: what n counts
+        # is absent with it (None), so n is left out too rather than the build failing
+        if r.name in st.plan.cond_text and any(values.get(n) is None for n in r.fields):
+            values[r.name] = None
+            return
+        raise
 
 
 def _settle(st: _State, tail: bytes, rebuild: bool) -> bytes:
