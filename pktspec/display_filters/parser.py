@@ -42,7 +42,7 @@ BITAND: "&"
 CMP.2: "==" | "!=" | "<=" | ">=" | "<" | ">" | /(eq|ne|lt|le|gt|ge)(?![A-Za-z0-9_])/
 RANGE.2: ".."
 INT.3: /[0-9]+/
-NAME: /[A-Za-z_][A-Za-z0-9_]*/
+NAME: /[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z0-9_]+)*/
 LITERAL: /[A-Za-z0-9_:\/+-]+(\.[A-Za-z0-9_:\/+-]+)*/
 STRING: /"(\\.|[^"\\])*"/
 %ignore /\s+/

@@ -188,6 +188,18 @@ _HTTP_FIELDS = {"host": "Host", "user_agent": "User-Agent", "referer": "Referer"
 """tshark's http.<name> fields that are one header field's text."""
 
 
+_SIP = ("SIPRequest", "SIPResponse")
+_SIP_FIELDS = ("Call-ID", "CSeq", "From", "To", "Via", "Contact", "Max-Forwards",
+               "Content-Type", "Content-Length", "User-Agent", "Expires")
+"""tshark's sip.<Header> fields (full header names as sent; compact forms are not mapped)."""
+
+
+def _sip_status(response: Any, _packet: Packet) -> int | None:
+    """SIP's status code as the number tshark's sip.Status-Code is."""
+    code = bytes(response.response_code)
+    return int(code) if code.isdigit() else None
+
+
 def _phrase(response: Any, _packet: Packet) -> str:
     """HTTP's reason phrase as tshark's http.response.phrase: without the space before it."""
     return bytes(response.reason).decode("latin-1").removeprefix(" ")
@@ -266,6 +278,11 @@ TSHARK_FIELDS: dict[str, _Tshark] = {
     "http.content_length": _Tshark(_HTTP, _http_field("Content-Length", number=True)),
     **{f"http.{key}": _Tshark(_HTTP, _http_field(header), "text")
        for key, header in _HTTP_FIELDS.items()},
+    "sip": _Tshark(_SIP, lambda _s, _p: 1),
+    "sip.Method": _Tshark(("SIPRequest",), _text("method"), "text"),
+    "sip.r-uri": _Tshark(("SIPRequest",), _text("request_uri"), "text"),
+    "sip.Status-Code": _Tshark(("SIPResponse",), _sip_status),
+    **{f"sip.{header}": _Tshark(_SIP, _http_field(header), "text") for header in _SIP_FIELDS},
     "dns.flags": _Tshark(("DNS",), _dns_flags, hex_width=4),
     "dns.flags.response": _Tshark(("DNS",), _attr("qr")),
     "dns.flags.opcode": _Tshark(("DNS",), _attr("opcode")),
