@@ -22,7 +22,7 @@ from pktspec.layers import LLC, SNAP, Ethernet, NortelDiscovery
 from pktspec.protocols.ethernet import OUI
 from pktspec.protocols.nortel import NDPBackplaneType, NDPChassisType, NDPState
 from tests.protocols.test_fast_vs_construct import agree
-from tests.tshark_reading import tshark_fields
+from tests.tshark_reading import assert_reads_as_tshark
 
 SWITCH = "02:00:5e:00:53:01"
 SEGMENT_HELLO = "01:00:81:00:01:00"  # tshark's Info says "Segment Hello" for this address
@@ -67,12 +67,7 @@ def ours(packet) -> dict[str, str]:
 
 
 def test_every_field_reads_as_tshark_reads_it(tmp_path):
-    truth = tshark_fields(FRAMES, FIELDS, tmp_path)
-    assert len(truth) == len(FRAMES)
-    for i, (data, row) in enumerate(zip(FRAMES, truth, strict=True)):
-        packet = pktspec.decode(data)
-        assert packet.error is None, (i, packet.error)
-        assert ours(packet) == row, i
+    assert_reads_as_tshark(FRAMES, FIELDS, ours, tmp_path)
 
 
 def test_known_values_of_the_built_frames():
