@@ -116,7 +116,8 @@ def _transport_details(layer: Any) -> list[str]:
 def _length(packet: Packet, trans: Any) -> int:
     """tcpdump's length: the bytes the transport carries; without one, the bytes the network
     layer carries (an ICMP or GRE message); for a network layer that carries nothing (ARP),
-    its own bytes to the end of the frame, padding included, as tcpdump counts them."""
+    its own bytes to the end of the frame, padding included, as tcpdump counts them; with
+    neither, the application layer's bytes, else the last layer's (an LCP message, a BPDU)."""
     if trans is not None:
         return len(trans.payload)
     net = packet.network
@@ -124,6 +125,9 @@ def _length(packet: Packet, trans: Any) -> int:
         carried = len(net.payload)
         return carried if carried else net._end - net._off
     carrier = packet.application
+    if carrier is None:  # a link-level message (LCP in PPP, a PPPoE discovery, a BPDU)
+        own = own_layers(packet.layers)
+        carrier = own[-1] if own else None
     return 0 if carrier is None else len(carrier.payload) + len(carrier.contents)
 
 
