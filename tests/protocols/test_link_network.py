@@ -187,7 +187,7 @@ def test_pppoe_discovery_tags_and_session_ppp():
 
 def test_ppp_in_hdlc_framing():
     p = decoded(b"\xff\x03\xc0\x21" + b"\x01\x01\x00\x04", "PPPHDLC")
-    assert names(p) == ["PPPHDLC", "PPP", "Payload"] and p.layers[1].protocol == 0xC021
+    assert names(p) == ["PPPHDLC", "PPP", "LCP"] and p.layers[1].protocol == 0xC021
 
 
 def test_mpls_label_stack_then_ip_by_version_nibble():
@@ -391,7 +391,7 @@ def test_pptp_enhanced_gre():
     gre = struct.pack(">HHHHII", 0x3081, 0x880B, len(ppp), 0x77, 5, 4) + ppp
     p = decoded(eth(0x0800, ipv4(47, gre)))
     g = p.layers[2]
-    assert names(p) == ["Ethernet", "IPv4", "GRE", "PPPHDLC", "PPP", "Payload"]
+    assert names(p) == ["Ethernet", "IPv4", "GRE", "PPPHDLC", "PPP", "LCP"]
     assert (g.version, g.payload_length, g.call_id, g.key, g.seq, g.ack) == (
         1, len(ppp), 0x77, None, 5, 4)
     ack_only = struct.pack(">HHHHI", 0x2081, 0x880B, 0, 0x77, 4)

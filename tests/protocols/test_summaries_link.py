@@ -71,8 +71,16 @@ def corpus_packets(name: str) -> list:
 
 # ---- PPPoE and PPP ----------------------------------------------------------------------------
 
-PPPOE_WORDS = (["PADI", "PADO", "PADR", "PADS session 0x0011"] + ["LCP"] * 6 + ["PAP"] * 2
-               + ["IPCP", "IPv6CP"] * 4 + ["IPCP"])
+# the session's control packets: PPP's protocol, then the control message's own words
+PPPOE_WORDS = (["PADI", "PADO", "PADR", "PADS session 0x0011"]
+               + [f"LCP, Configuration {w}" for w in ("Request", "Request", "Ack", "Nak",
+                                                     "Request", "Ack")]
+               + ["PAP, Authenticate-Request (Peer-ID='cisco', Password='cisco')",
+                  "PAP, Authenticate-Ack (Message='')"]
+               + [f"{p}, Configuration {w}" for p, w in (
+                   ("IPCP", "Request"), ("IPv6CP", "Request"), ("IPCP", "Request"),
+                   ("IPv6CP", "Request"), ("IPCP", "Ack"), ("IPv6CP", "Ack"), ("IPCP", "Nak"),
+                   ("IPv6CP", "Ack"), ("IPCP", "Request"))])
 
 
 def test_pppoe_discovery_and_ppp_control_packets_of_the_corpus():
@@ -82,11 +90,11 @@ def test_pppoe_discovery_and_ppp_control_packets_of_the_corpus():
     assert packets[0][PPPoE].summary() == "PADI"
     assert packets[4][PPPoE].summary() is None and packets[4][PPP].summary() == "LCP"
     assert summary(packets[3]) == (
-        "13:43:29.011560 Ethernet PPPoE ca:01:0e:88:00:06 > cc:05:0e:88:00:00: length 0: "
+        "13:43:29.011560 Ethernet PPPoE ca:01:0e:88:00:06 > cc:05:0e:88:00:00: length 46: "
         "PADS session 0x0011")
     assert summary(packets[4]) == (
-        "13:43:29.205560 Ethernet PPPoE PPP cc:05:0e:88:00:00 > ca:01:0e:88:00:06: "
-        "length 10: LCP")
+        "13:43:29.205560 Ethernet PPPoE PPP LCP cc:05:0e:88:00:00 > ca:01:0e:88:00:06: "
+        "length 10: LCP, Configuration Request")
 
 
 def test_an_ipv6_packet_in_a_pppoe_session_gets_no_ppp_words():
@@ -107,8 +115,8 @@ def test_pppoe_and_ppp_words_match_tsharks_code_session_and_protocol(tmp_path):
             assert words.split()[0] == str(PPPoECode(code)).split()[0]
             if words.startswith(("PADS", "PADT")):
                 assert words.endswith(f"session {int(row['pppoe.session_id'], 16):#06x}")
-        else:  # session: PPP's protocol, the one tshark reads
-            assert getattr(PPPProtocol, words) == int(row["ppp.protocol"], 16)
+        else:  # session: PPP's protocol (its words come first), the one tshark reads
+            assert getattr(PPPProtocol, words.split(",")[0]) == int(row["ppp.protocol"], 16)
     assert {row["pppoe.session_id"] for row in truth[4:]} == {"0x0011"}
 
 
@@ -117,7 +125,7 @@ def test_pppoe_padt_an_unknown_code_and_ppp_control_protocols_built(tmp_path):
         pad(bytes(Ethernet(src=A, dst=B, ethertype=0x8863) / PPPoE(code="PADT", session_id=0x11, tags=[]))),
         pad(bytes(Ethernet(src=A, dst=B, ethertype=0x8863) / PPPoE(code=0x42, tags=[]))),
         pad(bytes(Ethernet(src=A, dst=B, ethertype=0x8864) / PPPoE(code=0, session_id=0x11)
-                  / PPP(protocol="CHAP") / bytes.fromhex("0101000a0401020304"))),
+                  / PPP(protocol="CHAP") / bytes.fromhex("010100090401020304"))),
         pad(bytes(Ethernet(src=A, dst=B, ethertype=0x8864) / PPPoE(code=0, session_id=0x11)
                   / PPP(protocol=0x8207) / bytes.fromhex("01010004"))),  # CDPCP: no name here
     ]
@@ -128,7 +136,7 @@ def test_pppoe_padt_an_unknown_code_and_ppp_control_protocols_built(tmp_path):
     assert packets[2][PPP].summary() == "CHAP"
     assert packets[3][PPP].summary() == "protocol 0x8207"
     assert summary(packets[0]) == (
-        f"- Ethernet PPPoE {A} > {B}: length 0: PADT session 0x0011")
+        f"- Ethernet PPPoE {A} > {B}: length 6: PADT session 0x0011")
     truth = tshark_fields(frames, ["pppoe.code", "pppoe.session_id", "ppp.protocol"], tmp_path)
     assert [row["pppoe.code"] for row in truth] == ["0xa7", "0x42", "0x00", "0x00"]
     assert truth[0]["pppoe.session_id"] == "0x0011"
@@ -140,8 +148,8 @@ def test_ppp_in_pptps_gre_says_lcp():
     lcp = [p for p in packets if PPP in p]
     assert len(lcp) == 1
     assert lcp[0][PPP].summary() == "LCP"
-    assert summary(lcp[0]) == ("08:56:35.411903 Ethernet IPv4 GRE PPPHDLC PPP "
-                               "10.1.1.11 > 10.1.1.10: length 60: LCP")
+    assert summary(lcp[0]) == ("08:56:35.411903 Ethernet IPv4 GRE PPPHDLC PPP LCP "
+                               "10.1.1.11 > 10.1.1.10: length 60: LCP, Configuration Request")
 
 
 # ---- spanning tree -----------------------------------------------------------------------------
@@ -170,7 +178,7 @@ def test_the_corpus_bpdus_read_as_tshark_reads_them(tmp_path):
     assert {p[STP].summary() for p in packets} == {
         "Config root 8001.00:19:06:ea:b8:80 cost 0 port 0x8005"}
     assert summary(packets[0]) == (
-        "11:44:05.787073 Ethernet LLC STP 00:19:06:ea:b8:85 > 01:80:c2:00:00:00: length 0: "
+        "11:44:05.787073 Ethernet LLC STP 00:19:06:ea:b8:85 > 01:80:c2:00:00:00: length 35: "
         "Config root 8001.00:19:06:ea:b8:80 cost 0 port 0x8005")
     truth = tshark_fields(corpus_frames("proto__td-stp-llc.pcap"), STP_FIELDS, tmp_path)
     assert [p[STP].summary() for p in packets] == [tshark_words(row) for row in truth]
@@ -233,7 +241,7 @@ def test_built_bpdus_read_as_tshark_reads_them(tmp_path):
     assert [p[STP].summary() for p in packets] == [words for _, words in BPDUS]
     truth = tshark_fields(frames, STP_FIELDS, tmp_path)
     assert [tshark_words(row) for row in truth] == [words for _, words in BPDUS]
-    assert summary(packets[0]) == f"- Ethernet LLC STP {A} > 01:80:c2:00:00:00: length 0: TCN"
+    assert summary(packets[0]) == f"- Ethernet LLC STP {A} > 01:80:c2:00:00:00: length 4: TCN"
 
 
 def test_a_bpdu_of_an_unknown_type_says_its_type():
@@ -259,7 +267,7 @@ def test_the_corpus_cdp_packets_say_their_device_and_port(tmp_path):
         "- Ethernet Dot1Q IPv4 GRE CiscoDiscovery 10.172.64.6 > 10.172.64.7: length 361: "
         "key 0x00000028, "  # GRE's words, then CDP's
         "Device ID: R1, Port ID: Tunnel40")
-    assert summary(packets[2]).endswith(": length 0: Device ID: SW1, Port ID: Ethernet0/1")
+    assert summary(packets[2]).endswith(": length 424: Device ID: SW1, Port ID: Ethernet0/1")
 
 
 def over_snap(cdp: CiscoDiscovery) -> bytes:
@@ -295,7 +303,7 @@ def test_built_cdp_packets_with_the_port_id_elsewhere_or_no_device_id_first(tmp_
         ("SW1", "GigabitEthernet0/1"), ("SW2", "Fa0/3"), ("SEP0002B3000001", ""), ("R9", "Port 1"),
         ("", "Port 2")]
     assert summary(packets[0]) == (
-        f"- Ethernet LLC SNAP CiscoDiscovery {A} > 01:00:0c:cc:cc:cc: length 0: "
+        f"- Ethernet LLC SNAP CiscoDiscovery {A} > 01:00:0c:cc:cc:cc: length 33: "
         "Device ID: SW1, Port ID: GigabitEthernet0/1")
 
 
@@ -345,7 +353,7 @@ def test_lldp_says_chassis_port_and_ttl_as_tsharks_info_column(tmp_path):
         assert words.startswith("chassis {} port {} ttl {}".format(*found.groups()))
     assert truth[0]["lldp.tlv.system.name"] == truth[1]["lldp.tlv.system.name"] == "switch-1"
     assert summary(packets[0]) == (
-        f"- Ethernet LinkLayerDiscovery {A} > 01:80:c2:00:00:0e: length 0: "
+        f"- Ethernet LinkLayerDiscovery {A} > 01:80:c2:00:00:0e: length 36: "
         "chassis 02:00:5e:00:53:01 port ge-0/0/1 ttl 120 system switch-1")
 
 
@@ -353,7 +361,7 @@ def test_an_lldpdu_out_of_order_has_no_words():
     frame = lldp(port("Local", b"p1"), chassis("Local", b"c1"), ttl(10))
     p = pktspec.decode(frame)
     assert p.error is None and p[LinkLayerDiscovery].summary() is None
-    assert summary(p) == f"- Ethernet LinkLayerDiscovery {A} > 01:80:c2:00:00:0e: length 0"
+    assert summary(p) == f"- Ethernet LinkLayerDiscovery {A} > 01:80:c2:00:00:0e: length 16"
 
 
 # ---- EAPOL and EAP ------------------------------------------------------------------------------
