@@ -39,7 +39,7 @@ from pktspec.runtime import REGISTRY, Endpoint, Flow, Packet, Parser, PyLayer
 from pktspec.runtime import decode as _decode
 from pktspec.runtime.serialize import BadChecksum, LayerStack, serialize, verify_checksums
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 __all__ = [
     "BadChecksum", "BuildError", "CaptureError", "DecodeError", "Endpoint", "FilterError",

@@ -14,7 +14,7 @@ from pktspec.generator.emit import render
 from pktspec.generator.plan import plan_module
 from pktspec.generator.resolve import SourceFile, resolve
 
-GENERATOR_VERSION = "0.4.0"
+GENERATOR_VERSION = "0.5.0"
 
 
 def module_name(source: SourceFile) -> str:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from pktspec.generator.boundaries import LayerBoundaries
 from pktspec.generator.check import Unit
 from pktspec.generator.construct_format import ConstructFormat
+from pktspec.generator.fast_program import program_lines
 from pktspec.generator.model import LayerModel
 from pktspec.generator.pyexpr import names_in
 from pktspec.generator.relations import BuildRelations
@@ -182,6 +183,8 @@ class UnitPlanner(ExpressionSpelling, ScalarSegments, VariableParts, ConstructFo
             flow_lines=self.flow_lines(), defaults=defaults,
             relations=relations, build_info=self.build_info(), tail_lines=tail,
             summary_lines=self.summary_lines(),
+            program_lines=program_lines(lines, self.structs) if self.unit.kind == "layer"
+            else [],
             trailer_lines=self.trailer_lines,
             guard=self.mod.guard(self.unit) if self.unit.kind == "layer" else "None")
 

@@ -43,6 +43,7 @@ class LayerModel:
     tail_lines: list[str] = field(default_factory=list)  # body of _decode_tail, if any
     trailer_lines: list[str] = field(default_factory=list)  # TRAILER: fields after the payload
     summary_lines: list[str] = field(default_factory=list)  # SUMMARY: the one-line rules
+    program_lines: list[str] = field(default_factory=list)  # _PROGRAM: the fast path's form
 
 
 @dataclass

@@ -32,6 +32,7 @@ from importlib import import_module
 from typing import Any, ClassVar
 
 from pktspec.errors import DecodeError
+from pktspec.runtime.fastpath import attach_program
 from pktspec.runtime.summary import summary_of
 
 __all__ = ["FieldInfo", "Layer", "LayerClass", "RESERVED_NAMES"]
@@ -159,12 +160,17 @@ class Layer:
     # ``quotes;``: the layers after this one decode a copy of another packet (an ICMP error's
     # quoted datagram): packet.network/transport, flows and reassembly stop here
     QUOTES: ClassVar[bool] = False
+    # The compiled fast path (runtime/fastpath.py): the generated decoder restated as data
+    # (generator/fast_program.py), and its compiled form when the extension is built
+    _PROGRAM: ClassVar[tuple | None] = None
+    _fast: ClassVar[Any] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "name" not in cls.__dict__:
             cls.name = cls.__name__
         _add_setters(cls)
+        attach_program(cls)
 
     # -- building ---------------------------------------------------------------------------
 

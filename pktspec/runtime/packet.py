@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from pktspec.errors import DecodeError
+from pktspec.runtime import fastpath as _fastpath
 from pktspec.runtime.layer import FieldInfo, Layer, LayerClass, visible_items
 from pktspec.runtime.metadata import CaptureInfo
 from pktspec.runtime.registry import REGISTRY
@@ -631,3 +632,15 @@ def _decode_deeper(packet: Packet, layers: list[Layer], cls: type, buf: Any, off
         nxt = REGISTRY.payload
         if nxt is not None and nxt is not cls:
             packet._tail = (nxt, off, end)
+
+
+# The compiled loop (runtime/fastpath.py), when it is built: decode_eager becomes the C one,
+# which follows python_decode_eager above statement for statement and falls back to it for
+# buffers it does not read itself.
+python_decode_eager = decode_eager
+_compiled_decode_eager = _fastpath.configure(
+    packet_type=Packet, layer_type=Layer, link=LayerClass.LINK, network=LayerClass.NETWORK,
+    transport=LayerClass.TRANSPORT, registry=REGISTRY, python_decode_eager=decode_eager,
+    too_deep=_too_deep, as_decode_error=_as_decode_error, max_layers=MAX_LAYERS)
+if _compiled_decode_eager is not None:
+    decode_eager = _compiled_decode_eager  # noqa: F811

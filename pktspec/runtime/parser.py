@@ -24,8 +24,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from pktspec.errors import DecodeError
+from pktspec.runtime import fastpath
 from pktspec.runtime.layer import Layer
-from pktspec.runtime.packet import MAX_LAYERS, _as_decode_error
+from pktspec.runtime.packet import MAX_LAYERS, _as_decode_error, _too_deep
 from pktspec.runtime.registry import REGISTRY
 
 __all__ = ["Parser"]
@@ -129,9 +130,7 @@ def _decoder(first: type, instances: dict[type, Layer], payload: type | None,
                     end = layer._pend
                 else:
                     if nxt is not None:
-                        state.error = DecodeError(
-                            nxt.name, "", off, f"more than {MAX_LAYERS} layers"
-                        )
+                        state.error = _too_deep(nxt, off)
                         return decoded
         if end > off and payload is not None and payload is not cls:
             try:
@@ -142,7 +141,8 @@ def _decoder(first: type, instances: dict[type, Layer], payload: type | None,
             append(payload)
         return decoded
 
-    return decode_layers
+    # the compiled loop, when built, runs this same function's steps in C (fastpath.py)
+    return fastpath.chain_decoder(first, instances, payload, decoded, state, decode_layers)
 
 
 class Parser:

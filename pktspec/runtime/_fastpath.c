@@ -1,0 +1,2186 @@
+/*
+ * pktspec.runtime._fastpath: the optional compiled decode loop.
+ *
+ * Why it exists: the generated Python decoders are as short as Python allows, and what is
+ * left of a packet's decoding time is the interpreter around them (one Python call, one
+ * object and a dozen attribute stores per layer, the loop itself). This module runs the same
+ * loop in C and, for every layer whose generated `_decode` could be restated as a program
+ * (pktspec/generator/fast_program.py), runs that program instead of the Python method: struct
+ * reads, 64-bit integer arithmetic, bounds, slot stores and the dispatch-table lookup.
+ *
+ * The contract that keeps it honest: a program never raises a decoding error. Whenever it
+ * meets a `raise` of the Python decoder, or anything it would not do exactly as Python does
+ * (a read outside the buffer, an integer leaving 64 bits, a slot that holds no integer), it
+ * aborts, and the layer is decoded again by its Python `_decode` (on a fresh object in an
+ * eager decode). Python's decoder stays the reference; this is a cache of its happy path.
+ *
+ * Nothing here knows a protocol: the programs are data made by the generator from .layer
+ * files. The pure-Python loops in packet.py and parser.py are the specification of
+ * decode_eager and of the Parser's decoder below, statement for statement.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <stdint.h>
+#include <string.h>
+
+#define FORMAT_VERSION 1
+#define MAX_REGS 64
+#define MAX_DEPTH 64
+
+/* ---- expressions -------------------------------------------------------------------- */
+
+enum {
+    E_CONST, E_REG, E_SLOT, E_BYTE, E_ADD, E_SUB, E_MUL, E_FLOORDIV, E_MOD, E_BAND, E_BOR,
+    E_BXOR, E_SHL, E_SHR, E_LT, E_LE, E_GT, E_GE, E_EQ, E_NE, E_NOT, E_NEG, E_INV, E_AND,
+    E_OR, E_IF
+};
+
+static const char *const EXPR_NAMES[] = {
+    "c", "r", "s", "b", "+", "-", "*", "//", "%", "&", "|", "^", "<<", ">>", "<", "<=", ">",
+    ">=", "==", "!=", "not", "neg", "inv", "and", "or", "if", NULL
+};
+
+typedef struct {
+    int op;
+    int a, b, c;      /* child nodes, or the register / slot index */
+    int64_t value;    /* E_CONST */
+} Node;
+
+/* ---- statements --------------------------------------------------------------------- */
+
+enum { S_ABORT, S_RET, S_JF, S_J, S_REG, S_SET, S_OBJ, S_BUF, S_TUPLE, S_SLICE, S_UNPACK,
+       S_DISPATCH, S_ABORTIF };
+
+static const char *const STMT_NAMES[] = {
+    "abort", "ret", "jf", "j", "reg", "set", "obj", "buf", "tuple", "slice", "unpack",
+    "dispatch", "abortif", NULL
+};
+
+typedef struct {
+    int op;
+    int a, b, c, d, e;
+} Stmt;
+
+/* one struct item of an unpack: where it is and where it goes */
+enum { D_SLOT, D_REG, D_INT };
+
+typedef struct {
+    char code;        /* B b H h I i L l Q q ? s */
+    int size;
+    int at;
+    int dest_kind;
+    int dest;
+    int little;       /* D_INT: the byte order of int.from_bytes */
+    int is_signed;    /* D_INT */
+} Item;
+
+struct Ctx_;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *owner;      /* the layer class the program was made for */
+    PyObject *globals;    /* its _decode's globals: tables and classes, read at run time */
+    PyObject *names;      /* tuple of str */
+    int nregs, nslots, nstmts, nnodes, nitems, nlist;
+    Py_ssize_t *slot_offsets;
+    Stmt *stmts;
+    Node *nodes;
+    Item *items;
+    int *lists;           /* expression lists (tuple items, dispatch keys) */
+    int (*native)(struct Ctx_ *, PyObject **);  /* the compiled form, for built-in layers */
+} Program;
+
+static PyTypeObject ProgramType;
+
+/* interned names and the runtime's objects, set by configure() */
+static PyObject *s_decode, *s_heuristics, *s_guarded, *s_lookup, *s_refused, *s_guard,
+    *s_fail, *s_fast, *s_layer_class, *s_payload, *s_name;
+static PyObject *empty_tuple;
+
+typedef struct {
+    int configured;
+    PyObject *packet_type;
+    PyObject *layer_type;
+    PyObject *link, *network, *transport;
+    PyObject *registry;
+    PyObject *python_decode_eager;
+    PyObject *too_deep;           /* _too_deep(cls, off) -> DecodeError (packet.py) */
+    PyObject *as_decode_error;    /* _as_decode_error(exc, cls, off) */
+    Py_ssize_t max_layers;
+    Py_ssize_t p_data, p_metadata, p_strict, p_error, p_tail, p_net, p_trans, p_pending,
+        p_layers;
+    Py_ssize_t l_hend, l_pend;
+    Py_ssize_t o_unsupported, o_error;
+} Runtime;
+
+static Runtime RT;
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+/* The byte offset of a __slots__ member named name in type, or -1 (error set). */
+static Py_ssize_t
+member_offset(PyTypeObject *type, PyObject *name)
+{
+    PyObject *descr = _PyType_Lookup(type, name);
+    if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+        PyErr_Format(PyExc_TypeError, "%s.%U is not a __slots__ member", type->tp_name,
+                     name);
+        return -1;
+    }
+    PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+    if (member->type != T_OBJECT_EX || (member->flags & READONLY)) {
+        PyErr_Format(PyExc_TypeError, "%s.%U is not a writable object slot",
+                     type->tp_name, name);
+        return -1;
+    }
+    return member->offset;
+}
+
+static Py_ssize_t
+member_offset_str(PyObject *type, const char *name)
+{
+    PyObject *key = PyUnicode_InternFromString(name);
+    if (key == NULL) {
+        return -1;
+    }
+    Py_ssize_t off = member_offset((PyTypeObject *)type, key);
+    Py_DECREF(key);
+    return off;
+}
+
+#define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
+
+/* Store value (a new reference, stolen) in obj's slot at off. */
+static inline void
+set_slot(PyObject *obj, Py_ssize_t off, PyObject *value)
+{
+    PyObject *old = SLOT(obj, off);
+    SLOT(obj, off) = value;
+    Py_XDECREF(old);
+}
+
+static int
+name_index(const char *const *names, PyObject *text)
+{
+    if (!PyUnicode_Check(text)) {
+        return -1;
+    }
+    const char *s = PyUnicode_AsUTF8(text);
+    if (s == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    for (int i = 0; names[i] != NULL; i++) {
+        if (strcmp(names[i], s) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* ---- compiling a program tuple ------------------------------------------------------ */
+
+typedef struct {
+    Program *p;
+    int cap_nodes, cap_items, cap_list;
+} Builder;
+
+static int bad(const char *what)
+{
+    PyErr_Format(PyExc_ValueError, "bad fast-path program: %s", what);
+    return -1;
+}
+
+static int
+get_int(PyObject *tuple, Py_ssize_t i, long long lo, long long hi, long long *out)
+{
+    if (!PyTuple_Check(tuple) || i >= PyTuple_GET_SIZE(tuple)) {
+        return bad("missing operand");
+    }
+    PyObject *item = PyTuple_GET_ITEM(tuple, i);
+    if (!PyLong_Check(item)) {
+        return bad("operand is not an integer");
+    }
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(item, &overflow);
+    if (overflow || v < lo || v > hi) {
+        return bad("operand out of range");
+    }
+    *out = v;
+    return 0;
+}
+
+static int
+grow(void **array, int *cap, int need, size_t size)
+{
+    if (need <= *cap) {
+        return 0;
+    }
+    int cap2 = *cap ? *cap * 2 : 16;
+    while (cap2 < need) {
+        cap2 *= 2;
+    }
+    void *p = PyMem_Realloc(*array, (size_t)cap2 * size);
+    if (p == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *array = p;
+    *cap = cap2;
+    return 0;
+}
+
+/* Compile expression tuple t; returns its node index or -1. */
+static int
+compile_expr(Builder *b, PyObject *t, int depth)
+{
+    Program *p = b->p;
+    if (depth > MAX_DEPTH) {
+        return bad("expression too deep");
+    }
+    if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) < 2) {
+        return bad("expression is not a tuple");
+    }
+    int op = name_index(EXPR_NAMES, PyTuple_GET_ITEM(t, 0));
+    if (op < 0) {
+        return bad("unknown expression");
+    }
+    Node node = {op, -1, -1, -1, 0};
+    long long v;
+    Py_ssize_t n = PyTuple_GET_SIZE(t);
+    switch (op) {
+    case E_CONST:
+        if (get_int(t, 1, INT64_MIN / 2, INT64_MAX / 2, &v) < 0) {
+            return -1;
+        }
+        node.value = v;
+        break;
+    case E_REG:
+        if (get_int(t, 1, 0, p->nregs - 1, &v) < 0) {
+            return -1;
+        }
+        node.a = (int)v;
+        break;
+    case E_SLOT:
+        if (get_int(t, 1, 0, p->nslots - 1, &v) < 0) {
+            return -1;
+        }
+        node.a = (int)v;
+        break;
+    case E_BYTE: case E_NOT: case E_NEG: case E_INV:
+        if (n != 2 || (node.a = compile_expr(b, PyTuple_GET_ITEM(t, 1), depth + 1)) < 0) {
+            return n != 2 ? bad("unary arity") : -1;
+        }
+        break;
+    case E_IF:
+        if (n != 4) {
+            return bad("conditional arity");
+        }
+        if ((node.a = compile_expr(b, PyTuple_GET_ITEM(t, 1), depth + 1)) < 0
+            || (node.b = compile_expr(b, PyTuple_GET_ITEM(t, 2), depth + 1)) < 0
+            || (node.c = compile_expr(b, PyTuple_GET_ITEM(t, 3), depth + 1)) < 0) {
+            return -1;
+        }
+        break;
+    default:
+        if (n != 3) {
+            return bad("binary arity");
+        }
+        if ((node.a = compile_expr(b, PyTuple_GET_ITEM(t, 1), depth + 1)) < 0
+            || (node.b = compile_expr(b, PyTuple_GET_ITEM(t, 2), depth + 1)) < 0) {
+            return -1;
+        }
+    }
+    if (grow((void **)&p->nodes, &b->cap_nodes, p->nnodes + 1, sizeof(Node)) < 0) {
+        return -1;
+    }
+    p->nodes[p->nnodes] = node;
+    return p->nnodes++;
+}
+
+/* Compile a tuple of expressions into the list pool; returns its start or -1. */
+static int
+compile_list(Builder *b, PyObject *t, int *count)
+{
+    Program *p = b->p;
+    if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) > 16) {
+        return bad("expression list");
+    }
+    int n = (int)PyTuple_GET_SIZE(t);
+    int nodes[16];
+    for (int i = 0; i < n; i++) {
+        if ((nodes[i] = compile_expr(b, PyTuple_GET_ITEM(t, i), 0)) < 0) {
+            return -1;
+        }
+    }
+    if (grow((void **)&p->lists, &b->cap_list, p->nlist + n + 1, sizeof(int)) < 0) {
+        return -1;
+    }
+    int start = p->nlist;
+    memcpy(p->lists + start, nodes, (size_t)n * sizeof(int));
+    p->nlist += n;
+    *count = n;
+    return start;
+}
+
+static int
+compile_items(Builder *b, PyObject *items, int total, int *count)
+{
+    Program *p = b->p;
+    if (!PyTuple_Check(items)) {
+        return bad("unpack items");
+    }
+    int n = (int)PyTuple_GET_SIZE(items);
+    if (grow((void **)&p->items, &b->cap_items, p->nitems + n, sizeof(Item)) < 0) {
+        return -1;
+    }
+    int start = p->nitems;
+    for (int i = 0; i < n; i++) {
+        PyObject *t = PyTuple_GET_ITEM(items, i);
+        long long size, at, dest, is_signed = 0;
+        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) < 5) {
+            return bad("unpack item");
+        }
+        PyObject *code = PyTuple_GET_ITEM(t, 0), *kind = PyTuple_GET_ITEM(t, 3);
+        if (!PyUnicode_Check(code) || PyUnicode_GET_LENGTH(code) != 1
+            || !PyUnicode_Check(kind)) {
+            return bad("unpack item code");
+        }
+        Item it;
+        memset(&it, 0, sizeof it);
+        it.code = (char)PyUnicode_READ_CHAR(code, 0);
+        if (strchr("BbHhIiLlQq?s", it.code) == NULL || it.code == '\0') {
+            return bad("unpack item code");
+        }
+        if (get_int(t, 1, 1, 1 << 20, &size) < 0 || get_int(t, 2, 0, total - size, &at) < 0) {
+            return -1;
+        }
+        int expect = strchr("Bb?", it.code) ? 1 : strchr("Hh", it.code) ? 2
+                   : strchr("IiLl", it.code) ? 4 : strchr("Qq", it.code) ? 8 : (int)size;
+        if (size != expect) {
+            return bad("unpack item size");
+        }
+        it.size = (int)size;
+        it.at = (int)at;
+        const char *k = PyUnicode_AsUTF8(kind);
+        if (k == NULL) {
+            return -1;
+        }
+        if (strcmp(k, "slot") == 0) {
+            it.dest_kind = D_SLOT;
+            if (get_int(t, 4, 0, p->nslots - 1, &dest) < 0) {
+                return -1;
+            }
+        }
+        else if (strcmp(k, "reg") == 0 && it.code != 's' && it.code != '?') {
+            it.dest_kind = D_REG;
+            if (get_int(t, 4, 0, p->nregs - 1, &dest) < 0) {
+                return -1;
+            }
+        }
+        else if (strcmp(k, "int") == 0 && it.code == 's' && size <= 8
+                 && PyTuple_GET_SIZE(t) == 7) {
+            it.dest_kind = D_INT;
+            PyObject *order = PyTuple_GET_ITEM(t, 5);
+            if (!PyUnicode_Check(order)) {
+                return bad("byte order");
+            }
+            it.little = PyUnicode_CompareWithASCIIString(order, "little") == 0;
+            if (!it.little && PyUnicode_CompareWithASCIIString(order, "big") != 0) {
+                return bad("byte order");
+            }
+            if (get_int(t, 4, 0, p->nregs - 1, &dest) < 0
+                || get_int(t, 6, 0, 1, &is_signed) < 0) {
+                return -1;
+            }
+        }
+        else {
+            return bad("unpack destination");
+        }
+        it.dest = (int)dest;
+        it.is_signed = (int)is_signed;
+        p->items[start + i] = it;
+    }
+    p->nitems += n;
+    *count = n;
+    return start;
+}
+
+static int
+compile_stmt(Builder *b, PyObject *t, int pc, Stmt *s)
+{
+    Program *p = b->p;
+    long long v;
+    int count;
+    if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) < 1) {
+        return bad("statement is not a tuple");
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(t);
+    memset(s, 0, sizeof *s);
+    s->op = name_index(STMT_NAMES, PyTuple_GET_ITEM(t, 0));
+    switch (s->op) {
+    case S_ABORT:
+        return 0;
+    case S_RET:
+        if (get_int(t, 1, -1, PyTuple_GET_SIZE(p->names) - 1, &v) < 0) {
+            return -1;
+        }
+        s->a = (int)v;
+        return 0;
+    case S_JF:
+        if (n != 3 || (s->a = compile_expr(b, PyTuple_GET_ITEM(t, 1), 0)) < 0) {
+            return n != 3 ? bad("jf arity") : -1;
+        }
+        /* forward jumps only: every program ends */
+        if (get_int(t, 2, pc + 1, p->nstmts, &v) < 0) {
+            return -1;
+        }
+        s->b = (int)v;
+        return 0;
+    case S_ABORTIF:
+        if (n != 2) {
+            return bad("abortif arity");
+        }
+        return (s->a = compile_expr(b, PyTuple_GET_ITEM(t, 1), 0)) < 0 ? -1 : 0;
+    case S_J:
+        if (get_int(t, 1, pc + 1, p->nstmts, &v) < 0) {
+            return -1;
+        }
+        s->a = (int)v;
+        return 0;
+    case S_REG:
+        if (n != 3 || get_int(t, 1, 0, p->nregs - 1, &v) < 0) {
+            return n != 3 ? bad("reg arity") : -1;
+        }
+        s->a = (int)v;
+        return (s->b = compile_expr(b, PyTuple_GET_ITEM(t, 2), 0)) < 0 ? -1 : 0;
+    case S_SET: {
+        if (n != 4 || get_int(t, 1, 0, p->nslots - 1, &v) < 0) {
+            return n != 4 ? bad("set arity") : -1;
+        }
+        s->a = (int)v;
+        if ((s->b = compile_expr(b, PyTuple_GET_ITEM(t, 2), 0)) < 0) {
+            return -1;
+        }
+        PyObject *kind = PyTuple_GET_ITEM(t, 3);
+        if (!PyUnicode_Check(kind)) {
+            return bad("set kind");
+        }
+        if (PyUnicode_CompareWithASCIIString(kind, "b") == 0) {
+            s->c = 1;
+        }
+        else if (PyUnicode_CompareWithASCIIString(kind, "i") != 0) {
+            return bad("set kind");
+        }
+        return 0;
+    }
+    case S_OBJ:
+        if (get_int(t, 1, 0, p->nslots - 1, &v) < 0) {
+            return -1;
+        }
+        s->a = (int)v;
+        if (get_int(t, 2, 0, 1, &v) < 0) {
+            return -1;
+        }
+        s->b = (int)v;
+        return 0;
+    case S_BUF:
+        if (get_int(t, 1, 0, p->nslots - 1, &v) < 0) {
+            return -1;
+        }
+        s->a = (int)v;
+        return 0;
+    case S_TUPLE:
+        if (n != 3 || get_int(t, 1, 0, p->nslots - 1, &v) < 0) {
+            return n != 3 ? bad("tuple arity") : -1;
+        }
+        s->a = (int)v;
+        if ((s->b = compile_list(b, PyTuple_GET_ITEM(t, 2), &count)) < 0) {
+            return -1;
+        }
+        s->c = count;
+        return 0;
+    case S_SLICE:
+        if (n != 5 || get_int(t, 1, 0, p->nslots - 1, &v) < 0) {
+            return n != 5 ? bad("slice arity") : -1;
+        }
+        s->a = (int)v;
+        if ((s->b = compile_expr(b, PyTuple_GET_ITEM(t, 2), 0)) < 0
+            || (s->c = compile_expr(b, PyTuple_GET_ITEM(t, 3), 0)) < 0
+            || get_int(t, 4, 0, 1, &v) < 0) {
+            return -1;
+        }
+        s->d = (int)v;
+        return 0;
+    case S_UNPACK: {
+        long long total;
+        if (n != 5 || (s->a = compile_expr(b, PyTuple_GET_ITEM(t, 1), 0)) < 0) {
+            return n != 5 ? bad("unpack arity") : -1;
+        }
+        if (get_int(t, 2, 1, 1 << 20, &total) < 0) {
+            return -1;
+        }
+        s->b = (int)total;
+        PyObject *endian = PyTuple_GET_ITEM(t, 3);
+        if (!PyUnicode_Check(endian)) {
+            return bad("unpack byte order");
+        }
+        s->e = PyUnicode_CompareWithASCIIString(endian, "<") == 0;
+        if (!s->e && PyUnicode_CompareWithASCIIString(endian, ">") != 0) {
+            return bad("unpack byte order");
+        }
+        if ((s->c = compile_items(b, PyTuple_GET_ITEM(t, 4), s->b, &count)) < 0) {
+            return -1;
+        }
+        s->d = count;
+        return 0;
+    }
+    case S_DISPATCH:
+        if (n != 5 || get_int(t, 1, 0, PyTuple_GET_SIZE(p->names) - 1, &v) < 0) {
+            return n != 5 ? bad("dispatch arity") : -1;
+        }
+        s->a = (int)v;
+        if ((s->b = compile_list(b, PyTuple_GET_ITEM(t, 2), &count)) < 0) {
+            return -1;
+        }
+        if (count < 1 || count > 2) {
+            return bad("dispatch keys");
+        }
+        s->c = count;
+        if (get_int(t, 3, 0, p->nregs - 1, &v) < 0) {
+            return -1;
+        }
+        s->d = (int)v;
+        if (get_int(t, 4, 0, p->nregs - 1, &v) < 0) {
+            return -1;
+        }
+        s->e = (int)v;
+        return 0;
+    default:
+        return bad("unknown statement");
+    }
+}
+
+static void
+Program_dealloc(Program *p)
+{
+    Py_XDECREF(p->owner);
+    Py_XDECREF(p->globals);
+    Py_XDECREF(p->names);
+    PyMem_Free(p->slot_offsets);
+    PyMem_Free(p->stmts);
+    PyMem_Free(p->nodes);
+    PyMem_Free(p->items);
+    PyMem_Free(p->lists);
+    Py_TYPE(p)->tp_free((PyObject *)p);
+}
+
+static void bind_native(Program *p, const char *key);
+
+/* Program(program, cls, globals, key=None): check and compile a generated _PROGRAM for cls;
+ * key names its compiled form among the built-in layers' (native_program.py). */
+static PyObject *
+Program_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    PyObject *spec, *cls, *globals;
+    const char *key = NULL;
+    if (!PyArg_ParseTuple(args, "O!O!O!|z:Program", &PyTuple_Type, &spec, &PyType_Type, &cls,
+                          &PyDict_Type, &globals, &key)) {
+        return NULL;
+    }
+    if (PyTuple_GET_SIZE(spec) != 5) {
+        bad("not a 5-tuple");
+        return NULL;
+    }
+    long long version, nregs;
+    if (get_int(spec, 0, FORMAT_VERSION, FORMAT_VERSION, &version) < 0
+        || get_int(spec, 1, 2, MAX_REGS, &nregs) < 0) {
+        return NULL;
+    }
+    PyObject *slots = PyTuple_GET_ITEM(spec, 2), *names = PyTuple_GET_ITEM(spec, 3),
+             *code = PyTuple_GET_ITEM(spec, 4);
+    if (!PyTuple_Check(slots) || !PyTuple_Check(names) || !PyTuple_Check(code)
+        || PyTuple_GET_SIZE(code) == 0 || PyTuple_GET_SIZE(code) > 100000) {
+        bad("slots, names and code must be tuples");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
+        if (!PyUnicode_CheckExact(PyTuple_GET_ITEM(names, i))) {
+            bad("names must be str");
+            return NULL;
+        }
+    }
+    Program *p = (Program *)type->tp_alloc(type, 0);
+    if (p == NULL) {
+        return NULL;
+    }
+    Py_INCREF(cls);
+    p->owner = cls;
+    Py_INCREF(globals);
+    p->globals = globals;
+    Py_INCREF(names);
+    p->names = names;
+    p->nregs = (int)nregs;
+    p->nslots = (int)PyTuple_GET_SIZE(slots);
+    p->nstmts = (int)PyTuple_GET_SIZE(code);
+    p->slot_offsets = PyMem_Calloc((size_t)p->nslots + 1, sizeof(Py_ssize_t));
+    p->stmts = PyMem_Calloc((size_t)p->nstmts, sizeof(Stmt));
+    if (p->slot_offsets == NULL || p->stmts == NULL) {
+        Py_DECREF(p);
+        return PyErr_NoMemory();
+    }
+    for (int i = 0; i < p->nslots; i++) {
+        PyObject *name = PyTuple_GET_ITEM(slots, i);
+        if (!PyUnicode_Check(name)
+            || (p->slot_offsets[i] = member_offset((PyTypeObject *)cls, name)) < 0) {
+            if (!PyErr_Occurred()) {
+                bad("slot names must be str");
+            }
+            Py_DECREF(p);
+            return NULL;
+        }
+    }
+    Builder b = {p, 0, 0, 0};
+    for (int pc = 0; pc < p->nstmts; pc++) {
+        if (compile_stmt(&b, PyTuple_GET_ITEM(code, pc), pc, &p->stmts[pc]) < 0) {
+            Py_DECREF(p);
+            return NULL;
+        }
+        if (p->stmts[pc].op == S_ABORT && PyTuple_GET_SIZE(PyTuple_GET_ITEM(code, pc)) != 1) {
+            bad("abort takes nothing");
+            Py_DECREF(p);
+            return NULL;
+        }
+    }
+    if (key != NULL) {
+        bind_native(p, key);
+    }
+    return (PyObject *)p;
+}
+
+static PyObject *
+Program_repr(Program *p)
+{
+    return PyUnicode_FromFormat("<fast-path program of %s: %d statements>",
+                                ((PyTypeObject *)p->owner)->tp_name, p->nstmts);
+}
+
+static PyObject *
+Program_get_native(Program *p, void *closure)
+{
+    return PyBool_FromLong(p->native != NULL);
+}
+
+static PyGetSetDef Program_getset[] = {
+    {"native", (getter)Program_get_native, NULL, "whether it runs as compiled C", NULL},
+    {NULL}
+};
+
+static PyMemberDef Program_members[] = {
+    {"owner", T_OBJECT, offsetof(Program, owner), READONLY, "the class it decodes"},
+    {NULL}
+};
+
+static PyTypeObject ProgramType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "pktspec.runtime._fastpath.Program",
+    .tp_basicsize = sizeof(Program),
+    .tp_dealloc = (destructor)Program_dealloc,
+    .tp_repr = (reprfunc)Program_repr,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A layer's decoder restated for the compiled loop (see fast_program.py).",
+    .tp_new = Program_new,
+    .tp_members = Program_members,
+    .tp_getset = Program_getset,
+};
+
+/* ---- running a program -------------------------------------------------------------- */
+
+enum { RUN_OK = 0, RUN_ABORT = 1, RUN_ERROR = -1 };
+
+typedef struct Ctx_ {
+    Program *p;
+    PyObject *self;
+    PyObject *buf;
+    const unsigned char *data;
+    Py_ssize_t len;
+    int64_t regs[MAX_REGS];
+} Ctx;
+
+static int eval_node(Ctx *cx, int n, int64_t *out);
+
+/* Registers and constants, most operands, without a call. */
+static inline int
+eval(Ctx *cx, int n, int64_t *out)
+{
+    const Node *node = &cx->p->nodes[n];
+    if (node->op == E_REG) {
+        *out = cx->regs[node->a];
+        return RUN_OK;
+    }
+    if (node->op == E_CONST) {
+        *out = node->value;
+        return RUN_OK;
+    }
+    return eval_node(cx, n, out);
+}
+
+static int
+eval_node(Ctx *cx, int n, int64_t *out)
+{
+    const Node *node = &cx->p->nodes[n];
+    int64_t a, b;
+    int r;
+    switch (node->op) {
+    case E_CONST:
+        *out = node->value;
+        return RUN_OK;
+    case E_REG:
+        *out = cx->regs[node->a];
+        return RUN_OK;
+    case E_SLOT: {
+        PyObject *v = SLOT(cx->self, cx->p->slot_offsets[node->a]);
+        if (v == NULL || !PyLong_Check(v)) {
+            return RUN_ABORT;
+        }
+        int overflow = 0;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (overflow || (x == -1 && PyErr_Occurred())) {
+            PyErr_Clear();
+            return RUN_ABORT;
+        }
+        *out = x;
+        return RUN_OK;
+    }
+    case E_BYTE:
+        if ((r = eval(cx, node->a, &a)) != RUN_OK) {
+            return r;
+        }
+        if (a < 0 || a >= cx->len) {
+            return RUN_ABORT;
+        }
+        *out = cx->data[a];
+        return RUN_OK;
+    case E_NOT: case E_NEG: case E_INV:
+        if ((r = eval(cx, node->a, &a)) != RUN_OK) {
+            return r;
+        }
+        if (node->op == E_NOT) {
+            *out = !a;
+        }
+        else if (node->op == E_INV) {
+            *out = ~a;
+        }
+        else {
+            if (a == INT64_MIN) {
+                return RUN_ABORT;
+            }
+            *out = -a;
+        }
+        return RUN_OK;
+    case E_AND: case E_OR:
+        if ((r = eval(cx, node->a, &a)) != RUN_OK) {
+            return r;
+        }
+        if ((node->op == E_AND) == (a == 0)) {
+            *out = a;  /* Python's `and` / `or` give the operand that decided */
+            return RUN_OK;
+        }
+        return eval(cx, node->b, out);
+    case E_IF:
+        if ((r = eval(cx, node->a, &a)) != RUN_OK) {
+            return r;
+        }
+        return eval(cx, a ? node->b : node->c, out);
+    default:
+        break;
+    }
+    if ((r = eval(cx, node->a, &a)) != RUN_OK || (r = eval(cx, node->b, &b)) != RUN_OK) {
+        return r;
+    }
+    switch (node->op) {
+    case E_ADD:
+        return __builtin_add_overflow(a, b, out) ? RUN_ABORT : RUN_OK;
+    case E_SUB:
+        return __builtin_sub_overflow(a, b, out) ? RUN_ABORT : RUN_OK;
+    case E_MUL:
+        return __builtin_mul_overflow(a, b, out) ? RUN_ABORT : RUN_OK;
+    case E_FLOORDIV: case E_MOD: {
+        if (b == 0 || (a == INT64_MIN && b == -1)) {
+            return RUN_ABORT;
+        }
+        int64_t q = a / b, m = a % b;
+        if (m != 0 && ((m < 0) != (b < 0))) {  /* Python rounds toward minus infinity */
+            q -= 1;
+            m += b;
+        }
+        *out = node->op == E_FLOORDIV ? q : m;
+        return RUN_OK;
+    }
+    case E_BAND:
+        *out = a & b;
+        return RUN_OK;
+    case E_BOR:
+        *out = a | b;
+        return RUN_OK;
+    case E_BXOR:
+        *out = a ^ b;
+        return RUN_OK;
+    case E_SHL:
+        if (b < 0) {
+            return RUN_ABORT;
+        }
+        if (a == 0) {
+            *out = 0;
+            return RUN_OK;
+        }
+        if (b >= 62) {
+            return RUN_ABORT;
+        }
+        return __builtin_mul_overflow(a, (int64_t)1 << b, out) ? RUN_ABORT : RUN_OK;
+    case E_SHR:
+        if (b < 0) {
+            return RUN_ABORT;
+        }
+        *out = b >= 63 ? (a < 0 ? -1 : 0) : (a >> b);  /* arithmetic, as Python's */
+        return RUN_OK;
+    case E_LT: *out = a < b; return RUN_OK;
+    case E_LE: *out = a <= b; return RUN_OK;
+    case E_GT: *out = a > b; return RUN_OK;
+    case E_GE: *out = a >= b; return RUN_OK;
+    case E_EQ: *out = a == b; return RUN_OK;
+    case E_NE: *out = a != b; return RUN_OK;
+    default:
+        return RUN_ABORT;
+    }
+}
+
+static inline uint64_t
+read_uint(const unsigned char *at, int size, int little)
+{
+    uint64_t v = 0;
+    if (little) {
+        for (int i = size - 1; i >= 0; i--) {
+            v = (v << 8) | at[i];
+        }
+    }
+    else {
+        for (int i = 0; i < size; i++) {
+            v = (v << 8) | at[i];
+        }
+    }
+    return v;
+}
+
+static inline int64_t
+sign_extend(uint64_t v, int size)
+{
+    if (size >= 8) {
+        return (int64_t)v;
+    }
+    uint64_t bit = (uint64_t)1 << (size * 8 - 1);
+    return (int64_t)((v ^ bit) - bit);
+}
+
+static int
+run_unpack(Ctx *cx, const Stmt *s)
+{
+    int64_t off;
+    int r = eval(cx, s->a, &off);
+    if (r != RUN_OK) {
+        return r;
+    }
+    /* struct.unpack_from counts a negative offset from the end: left to Python */
+    if (off < 0 || off > cx->len - s->b) {
+        return RUN_ABORT;
+    }
+    const unsigned char *base = cx->data + off;
+    const Program *p = cx->p;
+    for (int i = 0; i < s->d; i++) {
+        const Item *it = &p->items[s->c + i];
+        const unsigned char *at = base + it->at;
+        if (it->dest_kind == D_INT) {
+            uint64_t u = read_uint(at, it->size, it->little);
+            if (it->is_signed) {
+                cx->regs[it->dest] = sign_extend(u, it->size);
+            }
+            else if (u > (uint64_t)INT64_MAX) {
+                return RUN_ABORT;
+            }
+            else {
+                cx->regs[it->dest] = (int64_t)u;
+            }
+            continue;
+        }
+        if (it->code == 's') {
+            PyObject *v = PyBytes_FromStringAndSize((const char *)at, it->size);
+            if (v == NULL) {
+                return RUN_ERROR;
+            }
+            set_slot(cx->self, p->slot_offsets[it->dest], v);
+            continue;
+        }
+        if (it->code == '?') {
+            PyObject *v = at[0] ? Py_True : Py_False;
+            Py_INCREF(v);
+            set_slot(cx->self, p->slot_offsets[it->dest], v);
+            continue;
+        }
+        uint64_t u = read_uint(at, it->size, s->e);
+        int is_signed = it->code >= 'a';  /* b h i l q */
+        if (it->dest_kind == D_REG) {
+            if (!is_signed && u > (uint64_t)INT64_MAX) {
+                return RUN_ABORT;
+            }
+            cx->regs[it->dest] = is_signed ? sign_extend(u, it->size) : (int64_t)u;
+            continue;
+        }
+        PyObject *v = is_signed ? PyLong_FromLongLong(sign_extend(u, it->size))
+                                : PyLong_FromUnsignedLongLong(u);
+        if (v == NULL) {
+            return RUN_ERROR;
+        }
+        set_slot(cx->self, p->slot_offsets[it->dest], v);
+    }
+    return RUN_OK;
+}
+
+static PyObject *
+global_value(Program *p, int index)
+{
+    PyObject *v = PyDict_GetItemWithError(p->globals, PyTuple_GET_ITEM(p->names, index));
+    return v;  /* borrowed; NULL without an error: not there */
+}
+
+/* The dispatch idiom of the generated decoders (see fast_program.py), with the same calls
+ * into Python for heuristics and guards. Returns the next class (new reference). */
+static int
+fp_dispatch(Ctx *cx, int table_index, const int64_t *keys, int nkeys, int64_t hend_value,
+            int64_t pend_value, PyObject **nxt_out)
+{
+    Program *p = cx->p;
+    PyObject *table = global_value(p, table_index);
+    if (table == NULL) {
+        return PyErr_Occurred() ? RUN_ERROR : RUN_ABORT;
+    }
+    if (!PyDict_Check(table)) {
+        return RUN_ABORT;
+    }
+    Py_INCREF(table);
+    PyObject *nxt = NULL, *key_objs[2] = {NULL, NULL};
+    int result = RUN_ERROR;
+    for (int i = 0; i < nkeys; i++) {
+        if ((key_objs[i] = PyLong_FromLongLong(keys[i])) == NULL) {
+            goto done;
+        }
+    }
+    for (int i = 0; i < nkeys && nxt == NULL; i++) {
+        nxt = PyDict_GetItemWithError(table, key_objs[i]);
+        if (nxt == NULL && PyErr_Occurred()) {
+            goto done;
+        }
+    }
+    /* From here on Python code may run: no abort after this point. */
+    PyObject *hend = NULL, *pend = NULL;
+    if (nxt == NULL) {
+        PyObject *heuristics = PyObject_GetAttr(table, s_heuristics);
+        if (heuristics == NULL) {
+            goto done;
+        }
+        int truth = PyObject_IsTrue(heuristics);
+        Py_DECREF(heuristics);
+        if (truth < 0) {
+            goto done;
+        }
+        if (!truth) {
+            Py_INCREF(Py_None);
+            *nxt_out = Py_None;
+            result = RUN_OK;
+            goto done;
+        }
+        hend = PyLong_FromLongLong(hend_value);
+        pend = PyLong_FromLongLong(pend_value);
+        if (hend == NULL || pend == NULL) {
+            goto done_bounds;
+        }
+        PyObject *args[] = {table, Py_None, cx->buf, hend, pend};
+        *nxt_out = PyObject_VectorcallMethod(s_lookup, args,
+                                             5 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        result = *nxt_out == NULL ? RUN_ERROR : RUN_OK;
+        goto done_bounds;
+    }
+    Py_INCREF(nxt);
+    PyObject *guarded = PyObject_GetAttr(table, s_guarded);
+    if (guarded == NULL) {
+        Py_DECREF(nxt);
+        goto done;
+    }
+    int truth = PyObject_IsTrue(guarded);
+    Py_DECREF(guarded);
+    if (truth <= 0) {
+        if (truth < 0) {
+            Py_DECREF(nxt);
+            goto done;
+        }
+        *nxt_out = nxt;
+        result = RUN_OK;
+        goto done;
+    }
+    PyObject *guard = PyObject_GetAttr(nxt, s_guard);
+    if (guard == NULL) {
+        Py_DECREF(nxt);
+        goto done;
+    }
+    if (guard == Py_None) {
+        Py_DECREF(guard);
+        *nxt_out = nxt;
+        result = RUN_OK;
+        goto done;
+    }
+    Py_DECREF(guard);
+    hend = PyLong_FromLongLong(hend_value);
+    pend = PyLong_FromLongLong(pend_value);
+    if (hend == NULL || pend == NULL) {
+        Py_DECREF(nxt);
+        goto done_bounds;
+    }
+    /* nxt._guard is read again, as the Python decoder does */
+    guard = PyObject_GetAttr(nxt, s_guard);
+    if (guard == NULL) {
+        Py_DECREF(nxt);
+        goto done_bounds;
+    }
+    PyObject *gargs[] = {NULL, cx->buf, hend, pend};
+    PyObject *ok = PyObject_Vectorcall(guard, gargs + 1, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                       NULL);
+    Py_DECREF(guard);
+    if (ok == NULL) {
+        Py_DECREF(nxt);
+        goto done_bounds;
+    }
+    truth = PyObject_IsTrue(ok);
+    Py_DECREF(ok);
+    if (truth < 0) {
+        Py_DECREF(nxt);
+        goto done_bounds;
+    }
+    if (truth) {
+        *nxt_out = nxt;
+        result = RUN_OK;
+        goto done_bounds;
+    }
+    PyObject *key_tuple = PyTuple_New(nkeys);
+    if (key_tuple == NULL) {
+        Py_DECREF(nxt);
+        goto done_bounds;
+    }
+    for (int i = 0; i < nkeys; i++) {
+        Py_INCREF(key_objs[i]);
+        PyTuple_SET_ITEM(key_tuple, i, key_objs[i]);
+    }
+    PyObject *rargs[] = {table, key_tuple, nxt, cx->buf, hend, pend};
+    *nxt_out = PyObject_VectorcallMethod(s_refused, rargs,
+                                         6 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    Py_DECREF(key_tuple);
+    Py_DECREF(nxt);
+    result = *nxt_out == NULL ? RUN_ERROR : RUN_OK;
+done_bounds:
+    Py_XDECREF(hend);
+    Py_XDECREF(pend);
+done:
+    Py_XDECREF(key_objs[0]);
+    Py_XDECREF(key_objs[1]);
+    Py_DECREF(table);
+    if (result == RUN_ERROR && !PyErr_Occurred()) {
+        PyErr_NoMemory();
+    }
+    return result;
+}
+
+static int
+run_dispatch(Ctx *cx, const Stmt *s, PyObject **nxt_out)
+{
+    int64_t keys[2];
+    for (int i = 0; i < s->c; i++) {
+        int r = eval(cx, cx->p->lists[s->b + i], &keys[i]);
+        if (r != RUN_OK) {
+            return r;
+        }
+    }
+    return fp_dispatch(cx, s->a, keys, s->c, cx->regs[s->d], cx->regs[s->e], nxt_out);
+}
+
+/* ---- helpers of the compiled built-in programs (native_program.py writes calls) ------ */
+
+typedef struct {
+    const char *key;
+    int (*function)(Ctx *, PyObject **);
+} NativeProgram;
+
+static inline int fp_add(int64_t *o, int64_t a, int64_t b) { return __builtin_add_overflow(a, b, o); }
+static inline int fp_sub(int64_t *o, int64_t a, int64_t b) { return __builtin_sub_overflow(a, b, o); }
+static inline int fp_mul(int64_t *o, int64_t a, int64_t b) { return __builtin_mul_overflow(a, b, o); }
+
+static inline int
+fp_floordiv(int64_t *o, int64_t a, int64_t b)
+{
+    if (b == 0 || (a == INT64_MIN && b == -1)) {
+        return 1;
+    }
+    int64_t q = a / b, m = a % b;
+    *o = (m != 0 && ((m < 0) != (b < 0))) ? q - 1 : q;
+    return 0;
+}
+
+static inline int
+fp_mod(int64_t *o, int64_t a, int64_t b)
+{
+    if (b == 0 || (a == INT64_MIN && b == -1)) {
+        return 1;
+    }
+    int64_t m = a % b;
+    *o = (m != 0 && ((m < 0) != (b < 0))) ? m + b : m;
+    return 0;
+}
+
+static inline int
+fp_shl(int64_t *o, int64_t a, int64_t b)
+{
+    if (b < 0) {
+        return 1;
+    }
+    if (a == 0) {
+        *o = 0;
+        return 0;
+    }
+    return b >= 62 || __builtin_mul_overflow(a, (int64_t)1 << b, o);
+}
+
+static inline int
+fp_shr(int64_t *o, int64_t a, int64_t b)
+{
+    if (b < 0) {
+        return 1;
+    }
+    *o = b >= 63 ? (a < 0 ? -1 : 0) : (a >> b);
+    return 0;
+}
+
+static inline uint64_t fp_rd8(const unsigned char *at, int little) { (void)little; return at[0]; }
+static inline uint64_t fp_rd16(const unsigned char *at, int little) { return read_uint(at, 2, little); }
+static inline uint64_t fp_rd32(const unsigned char *at, int little) { return read_uint(at, 4, little); }
+static inline uint64_t fp_rd64(const unsigned char *at, int little) { return read_uint(at, 8, little); }
+
+static inline int
+fp_to_reg(int64_t *reg, uint64_t u, int size, int is_signed)
+{
+    if (is_signed) {
+        *reg = sign_extend(u, size);
+        return 0;
+    }
+    if (u > (uint64_t)INT64_MAX) {
+        return 1;
+    }
+    *reg = (int64_t)u;
+    return 0;
+}
+
+static inline int
+fp_from_bytes(int64_t *reg, const unsigned char *at, int size, int little, int is_signed)
+{
+    return fp_to_reg(reg, read_uint(at, size, little), size, is_signed);
+}
+
+static inline int
+fp_set_int(Ctx *cx, int slot, int64_t v)
+{
+    PyObject *value = PyLong_FromLongLong(v);
+    if (value == NULL) {
+        return 1;
+    }
+    set_slot(cx->self, cx->p->slot_offsets[slot], value);
+    return 0;
+}
+
+static inline int
+fp_set_read(Ctx *cx, int slot, uint64_t u, int size, int is_signed)
+{
+    PyObject *value = is_signed ? PyLong_FromLongLong(sign_extend(u, size))
+                                : PyLong_FromUnsignedLongLong(u);
+    if (value == NULL) {
+        return 1;
+    }
+    set_slot(cx->self, cx->p->slot_offsets[slot], value);
+    return 0;
+}
+
+static inline int
+fp_set_bool(Ctx *cx, int slot, int64_t v)
+{
+    PyObject *value = v ? Py_True : Py_False;
+    Py_INCREF(value);
+    set_slot(cx->self, cx->p->slot_offsets[slot], value);
+    return 0;
+}
+
+static inline void
+fp_set_const(Ctx *cx, int slot, int ellipsis)
+{
+    PyObject *value = ellipsis ? Py_Ellipsis : Py_None;
+    Py_INCREF(value);
+    set_slot(cx->self, cx->p->slot_offsets[slot], value);
+}
+
+static inline void
+fp_set_buf(Ctx *cx, int slot)
+{
+    Py_INCREF(cx->buf);
+    set_slot(cx->self, cx->p->slot_offsets[slot], cx->buf);
+}
+
+static inline int
+fp_set_bytes(Ctx *cx, int slot, const unsigned char *at, int size)
+{
+    PyObject *value = PyBytes_FromStringAndSize((const char *)at, size);
+    if (value == NULL) {
+        return 1;
+    }
+    set_slot(cx->self, cx->p->slot_offsets[slot], value);
+    return 0;
+}
+
+static int
+fp_set_tuple(Ctx *cx, int slot, const int64_t *values, int n)
+{
+    PyObject *t = PyTuple_New(n);
+    if (t == NULL) {
+        return 1;
+    }
+    for (int i = 0; i < n; i++) {
+        PyObject *item = PyLong_FromLongLong(values[i]);
+        if (item == NULL) {
+            Py_DECREF(t);
+            return 1;
+        }
+        PyTuple_SET_ITEM(t, i, item);
+    }
+    set_slot(cx->self, cx->p->slot_offsets[slot], t);
+    return 0;
+}
+
+/* buf[lo:hi] (or bytes of it) into a slot: RUN_OK, RUN_ABORT or RUN_ERROR */
+static int
+fp_set_slice(Ctx *cx, int slot, int64_t lo, int64_t hi, int as_bytes)
+{
+    if (lo < 0 || hi < 0) {
+        return RUN_ABORT;  /* counted from the end in Python: left to it */
+    }
+    PyObject *part = PySequence_GetSlice(cx->buf, (Py_ssize_t)lo, (Py_ssize_t)hi);
+    if (part == NULL) {
+        return RUN_ERROR;
+    }
+    if (as_bytes) {
+        PyObject *copy = PyBytes_FromObject(part);
+        Py_DECREF(part);
+        if (copy == NULL) {
+            return RUN_ERROR;
+        }
+        part = copy;
+    }
+    set_slot(cx->self, cx->p->slot_offsets[slot], part);
+    return RUN_OK;
+}
+
+static inline int
+fp_get_slot(Ctx *cx, int slot, int64_t *out)
+{
+    PyObject *v = SLOT(cx->self, cx->p->slot_offsets[slot]);
+    if (v == NULL || !PyLong_Check(v)) {
+        return 1;
+    }
+    int overflow = 0;
+    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (overflow || (x == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return 1;
+    }
+    *out = x;
+    return 0;
+}
+
+static inline int
+fp_ret_none(PyObject **nxt)
+{
+    Py_INCREF(Py_None);
+    *nxt = Py_None;
+    return RUN_OK;
+}
+
+static int
+fp_ret_global(Ctx *cx, int index, PyObject **nxt)
+{
+    PyObject *cls = global_value(cx->p, index);
+    if (cls == NULL) {
+        return PyErr_Occurred() ? RUN_ERROR : RUN_ABORT;
+    }
+    Py_INCREF(cls);
+    *nxt = cls;
+    return RUN_OK;
+}
+
+#include "_native_programs.h"
+
+/* The compiled function of the program whose key (a hash of its text) is key, if any. */
+static void
+bind_native(Program *p, const char *key)
+{
+    for (const NativeProgram *n = NATIVE_PROGRAMS; n->key != NULL; n++) {
+        if (strcmp(n->key, key) == 0) {
+            p->native = n->function;
+            return;
+        }
+    }
+}
+
+/* Run program p on self (a fresh or preallocated instance of p->owner). RUN_OK: *nxt_out is
+ * the next class or None (new reference); RUN_ABORT: decode this layer in Python instead;
+ * RUN_ERROR: a Python exception is set (a guard or heuristic raised, or no memory). */
+static int
+run_program(Program *p, PyObject *self, PyObject *buf, const unsigned char *data,
+            Py_ssize_t len, Py_ssize_t off, Py_ssize_t end, PyObject **nxt_out)
+{
+    Ctx cx;
+    cx.p = p;
+    cx.self = self;
+    cx.buf = buf;
+    cx.data = data;
+    cx.len = len;
+    cx.regs[0] = off;
+    cx.regs[1] = end;
+    /* the translator reads no register before writing it; zeroed anyway, for a program
+     * that was written by hand */
+    memset(cx.regs + 2, 0, sizeof(int64_t) * (size_t)(p->nregs - 2));
+    if (p->native != NULL) {
+        return p->native(&cx, nxt_out);
+    }
+    int pc = 0;
+    int r;
+    int64_t v;
+    while (pc < p->nstmts) {
+        const Stmt *s = &p->stmts[pc];
+        switch (s->op) {
+        case S_ABORT:
+            return RUN_ABORT;
+        case S_RET: {
+            PyObject *cls = Py_None;
+            if (s->a >= 0) {
+                cls = global_value(p, s->a);
+                if (cls == NULL) {
+                    return PyErr_Occurred() ? RUN_ERROR : RUN_ABORT;
+                }
+            }
+            Py_INCREF(cls);
+            *nxt_out = cls;
+            return RUN_OK;
+        }
+        case S_JF:
+            if ((r = eval(&cx, s->a, &v)) != RUN_OK) {
+                return r;
+            }
+            pc = v ? pc + 1 : s->b;
+            continue;
+        case S_ABORTIF:
+            if ((r = eval(&cx, s->a, &v)) != RUN_OK) {
+                return r;
+            }
+            if (v) {
+                return RUN_ABORT;
+            }
+            break;
+        case S_J:
+            pc = s->a;
+            continue;
+        case S_REG:
+            if ((r = eval(&cx, s->b, &v)) != RUN_OK) {
+                return r;
+            }
+            cx.regs[s->a] = v;
+            break;
+        case S_SET: {
+            if ((r = eval(&cx, s->b, &v)) != RUN_OK) {
+                return r;
+            }
+            PyObject *value;
+            if (s->c) {
+                value = v ? Py_True : Py_False;
+                Py_INCREF(value);
+            }
+            else if ((value = PyLong_FromLongLong(v)) == NULL) {
+                return RUN_ERROR;
+            }
+            set_slot(self, p->slot_offsets[s->a], value);
+            break;
+        }
+        case S_OBJ: {
+            PyObject *value = s->b ? Py_Ellipsis : Py_None;
+            Py_INCREF(value);
+            set_slot(self, p->slot_offsets[s->a], value);
+            break;
+        }
+        case S_BUF:
+            Py_INCREF(buf);
+            set_slot(self, p->slot_offsets[s->a], buf);
+            break;
+        case S_TUPLE: {
+            PyObject *t = PyTuple_New(s->c);
+            if (t == NULL) {
+                return RUN_ERROR;
+            }
+            for (int i = 0; i < s->c; i++) {
+                if ((r = eval(&cx, p->lists[s->b + i], &v)) != RUN_OK) {
+                    Py_DECREF(t);
+                    return r;
+                }
+                PyObject *item = PyLong_FromLongLong(v);
+                if (item == NULL) {
+                    Py_DECREF(t);
+                    return RUN_ERROR;
+                }
+                PyTuple_SET_ITEM(t, i, item);
+            }
+            set_slot(self, p->slot_offsets[s->a], t);
+            break;
+        }
+        case S_SLICE: {
+            int64_t lo, hi;
+            if ((r = eval(&cx, s->b, &lo)) != RUN_OK || (r = eval(&cx, s->c, &hi)) != RUN_OK) {
+                return r;
+            }
+            if (lo < 0 || hi < 0) {
+                return RUN_ABORT;  /* counted from the end in Python: left to it */
+            }
+            PyObject *part = PySequence_GetSlice(buf, (Py_ssize_t)lo, (Py_ssize_t)hi);
+            if (part == NULL) {
+                return RUN_ERROR;
+            }
+            if (s->d) {
+                PyObject *copy = PyBytes_FromObject(part);
+                Py_DECREF(part);
+                if (copy == NULL) {
+                    return RUN_ERROR;
+                }
+                part = copy;
+            }
+            set_slot(self, p->slot_offsets[s->a], part);
+            break;
+        }
+        case S_UNPACK:
+            if ((r = run_unpack(&cx, s)) != RUN_OK) {
+                return r;
+            }
+            break;
+        case S_DISPATCH:
+            return run_dispatch(&cx, s, nxt_out);
+        }
+        pc++;
+    }
+    Py_INCREF(Py_None);
+    *nxt_out = Py_None;
+    return RUN_OK;
+}
+
+/* ---- buffers ------------------------------------------------------------------------ */
+
+typedef struct {
+    const unsigned char *data;
+    Py_ssize_t len;
+    Py_buffer view;
+    int has_view;
+} Bytes;
+
+/* The bytes of buf when it is bytes, a bytearray or a flat byte memoryview (what Python's
+ * decoders index the same way); 0 when it is something else (the Python loop takes it). */
+static int
+get_bytes(PyObject *buf, Bytes *b)
+{
+    b->has_view = 0;
+    if (PyBytes_CheckExact(buf)) {
+        b->data = (const unsigned char *)PyBytes_AS_STRING(buf);
+        b->len = PyBytes_GET_SIZE(buf);
+        return 1;
+    }
+    if (PyMemoryView_Check(buf)) {
+        Py_buffer *v = PyMemoryView_GET_BUFFER(buf);
+        if (v->ndim != 1 || v->itemsize != 1 || v->format == NULL
+            || strcmp(v->format, "B") != 0 || !PyBuffer_IsContiguous(v, 'C')
+            || PyMemoryView_GET_BASE(buf) == NULL) {
+            return 0;
+        }
+    }
+    else if (!PyByteArray_CheckExact(buf)) {
+        return 0;
+    }
+    if (PyObject_GetBuffer(buf, &b->view, PyBUF_SIMPLE) < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    b->has_view = 1;
+    b->data = b->view.buf;
+    b->len = b->view.len;
+    return 1;
+}
+
+static void
+release_bytes(Bytes *b)
+{
+    if (b->has_view) {
+        PyBuffer_Release(&b->view);
+        b->has_view = 0;
+    }
+}
+
+/* ---- one layer ---------------------------------------------------------------------- */
+
+static inline Program *
+program_of(PyObject *cls)
+{
+    PyObject *p = _PyType_Lookup((PyTypeObject *)cls, s_fast);
+    if (p != NULL && Py_IS_TYPE(p, &ProgramType) && ((Program *)p)->owner == cls) {
+        return (Program *)p;
+    }
+    return NULL;
+}
+
+static PyObject *
+call_decode(PyObject *layer, PyObject *buf, Py_ssize_t off, Py_ssize_t end)
+{
+    PyObject *o = PyLong_FromSsize_t(off), *e = PyLong_FromSsize_t(end);
+    PyObject *nxt = NULL;
+    if (o != NULL && e != NULL) {
+        PyObject *args[] = {layer, buf, o, e};
+        nxt = PyObject_VectorcallMethod(s_decode, args, 4 | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                        NULL);
+    }
+    Py_XDECREF(o);
+    Py_XDECREF(e);
+    return nxt;
+}
+
+/* Decode one layer into *layer (made here when fresh, else preallocated): the program when
+ * cls has one, its Python _decode otherwise or after an abort. Returns the next class (new
+ * reference) or NULL with the decoder's exception set. */
+static PyObject *
+decode_one(PyObject *cls, PyObject **layer, int fresh, PyObject *buf, const Bytes *b,
+           Py_ssize_t off, Py_ssize_t end)
+{
+    Program *p = program_of(cls);
+    if (p != NULL) {
+        PyObject *nxt = NULL;
+        int r = run_program(p, *layer, buf, b->data, b->len, off, end, &nxt);
+        if (r == RUN_OK) {
+            return nxt;
+        }
+        if (r == RUN_ERROR) {
+            return NULL;
+        }
+        if (fresh) {  /* an abort leaves a half-filled object: Python starts on a new one */
+            PyObject *again = PyBaseObject_Type.tp_new((PyTypeObject *)cls, empty_tuple, NULL);
+            if (again == NULL) {
+                return NULL;
+            }
+            Py_SETREF(*layer, again);
+        }
+    }
+    return call_decode(*layer, buf, off, end);
+}
+
+/* layer._hend and layer._pend, as Python's loop reads them (outside its try). */
+static int
+layer_bounds(PyObject *layer, Py_ssize_t *off, Py_ssize_t *end)
+{
+    PyObject *h, *e;
+    if (PyObject_TypeCheck(layer, (PyTypeObject *)RT.layer_type)) {
+        h = SLOT(layer, RT.l_hend);
+        e = SLOT(layer, RT.l_pend);
+        Py_XINCREF(h);
+        Py_XINCREF(e);
+        if (h == NULL || e == NULL) {
+            Py_XDECREF(h);
+            Py_XDECREF(e);
+            PyErr_SetString(PyExc_AttributeError, "layer has no bounds (_hend, _pend)");
+            return -1;
+        }
+    }
+    else {
+        h = PyObject_GetAttrString(layer, "_hend");
+        e = h ? PyObject_GetAttrString(layer, "_pend") : NULL;
+        if (e == NULL) {
+            Py_XDECREF(h);
+            return -1;
+        }
+    }
+    *off = PyLong_AsSsize_t(h);
+    *end = PyLong_AsSsize_t(e);
+    Py_DECREF(h);
+    Py_DECREF(e);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* The pending exception, normalized with its traceback, if it is an Exception; else NULL
+ * with it still set (KeyboardInterrupt and the like go on up, as in Python's loop). */
+static PyObject *
+catch_exception(void)
+{
+    if (!PyErr_ExceptionMatches(PyExc_Exception)) {
+        return NULL;
+    }
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != NULL && value != NULL) {
+        PyException_SetTraceback(value, tb);
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return value;
+}
+
+/* ---- decode_eager ------------------------------------------------------------------- */
+
+static int
+check_configured(void)
+{
+    if (!RT.configured) {
+        PyErr_SetString(PyExc_RuntimeError, "pktspec.runtime._fastpath is not configured");
+        return -1;
+    }
+    return 0;
+}
+
+static int
+fail_with(PyObject *packet, PyObject *exc, PyObject *cls, Py_ssize_t off, Py_ssize_t end)
+{
+    PyObject *o = PyLong_FromSsize_t(off), *e = PyLong_FromSsize_t(end);
+    PyObject *r = NULL;
+    if (o != NULL && e != NULL) {
+        r = PyObject_CallMethodObjArgs(packet, s_fail, exc, cls, o, e, NULL);
+    }
+    Py_XDECREF(o);
+    Py_XDECREF(e);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+/* packet._fail(exc, cls, off, end) for the exception being handled: 0, or -1 when _fail
+ * raises (strict) or the exception is not an Exception (it goes on up). */
+static int
+packet_fail_at(PyObject *packet, PyObject *cls, Py_ssize_t off, Py_ssize_t end)
+{
+    PyObject *exc = catch_exception();
+    if (exc == NULL) {
+        return -1;
+    }
+    int r = fail_with(packet, exc, cls, off, end);
+    Py_DECREF(exc);
+    return r;
+}
+
+static PyObject *
+eager(PyObject *buf, PyObject *first, PyObject *metadata, PyObject *strict, const Bytes *b)
+{
+    PyObject *packet = PyBaseObject_Type.tp_new((PyTypeObject *)RT.packet_type, empty_tuple,
+                                                NULL);
+    if (packet == NULL) {
+        return NULL;
+    }
+    Py_INCREF(buf);
+    set_slot(packet, RT.p_data, buf);
+    Py_INCREF(metadata);
+    set_slot(packet, RT.p_metadata, metadata);
+    Py_INCREF(strict);
+    set_slot(packet, RT.p_strict, strict);
+    Py_ssize_t nones[] = {RT.p_error, RT.p_tail, RT.p_net, RT.p_trans, RT.p_pending};
+    for (int i = 0; i < 5; i++) {
+        Py_INCREF(Py_None);
+        set_slot(packet, nones[i], Py_None);
+    }
+    PyObject *layers = PyList_New(0);
+    if (layers == NULL) {
+        Py_DECREF(packet);
+        return NULL;
+    }
+    set_slot(packet, RT.p_layers, layers);  /* the packet owns the list; layers is borrowed */
+
+    PyObject *cls = first;
+    Py_INCREF(cls);
+    Py_ssize_t off = 0, end = b->len, count = 0;
+    PyObject *layer_objs[3] = {NULL, NULL, NULL};
+    while (1) {
+        if (!PyType_Check(cls)) {
+            PyErr_Format(PyExc_TypeError, "object.__new__(X): X is not a type object (%s)",
+                         Py_TYPE(cls)->tp_name);
+            goto error;
+        }
+        PyObject *layer = PyBaseObject_Type.tp_new((PyTypeObject *)cls, empty_tuple, NULL);
+        if (layer == NULL) {
+            goto error;
+        }
+        PyObject *nxt = decode_one(cls, &layer, 1, buf, b, off, end);
+        if (nxt == NULL) {
+            Py_DECREF(layer);
+            if (packet_fail_at(packet, cls, off, end) < 0) {
+                goto error;
+            }
+            goto done;
+        }
+        if (PyList_Append(layers, layer) < 0) {
+            Py_DECREF(layer);
+            Py_DECREF(nxt);
+            goto error;
+        }
+        count++;
+        if (count <= 3) {
+            layer_objs[count - 1] = layer;  /* borrowed: the list holds it */
+        }
+        Py_DECREF(layer);
+        if (layer_bounds(layer, &off, &end) < 0) {
+            Py_DECREF(nxt);
+            goto error;
+        }
+        if (count == 3) {
+            /* link, network, transport: the usual chain, noted for packet.network/transport */
+            PyObject *k1 = _PyType_Lookup(Py_TYPE(layer_objs[0]), s_layer_class);
+            PyObject *k2 = _PyType_Lookup(Py_TYPE(layer_objs[1]), s_layer_class);
+            if (k1 == RT.link && k2 == RT.network) {
+                Py_INCREF(layer_objs[1]);
+                set_slot(packet, RT.p_net, layer_objs[1]);
+                PyObject *k3 = _PyType_Lookup(Py_TYPE(layer_objs[2]), s_layer_class);
+                if (k3 == RT.transport) {
+                    Py_INCREF(layer_objs[2]);
+                    set_slot(packet, RT.p_trans, layer_objs[2]);
+                }
+            }
+        }
+        if (nxt == Py_None) {
+            Py_DECREF(nxt);
+            break;
+        }
+        if (count >= RT.max_layers) {
+            PyObject *o = PyLong_FromSsize_t(off);
+            PyObject *exc = o ? PyObject_CallFunctionObjArgs(RT.too_deep, nxt, o, NULL) : NULL;
+            Py_XDECREF(o);
+            int r = exc ? fail_with(packet, exc, nxt, off, end) : -1;
+            Py_XDECREF(exc);
+            Py_DECREF(nxt);
+            if (r < 0) {
+                goto error;
+            }
+            goto done;
+        }
+        Py_SETREF(cls, nxt);
+    }
+    if (end > off) {
+        PyObject *payload = PyObject_GetAttr(RT.registry, s_payload);
+        if (payload == NULL) {
+            goto error;
+        }
+        if (payload != Py_None && payload != cls) {
+            PyObject *tail = Py_BuildValue("(Onn)", payload, off, end);
+            if (tail == NULL) {
+                Py_DECREF(payload);
+                goto error;
+            }
+            set_slot(packet, RT.p_tail, tail);
+        }
+        Py_DECREF(payload);
+    }
+done:
+    Py_DECREF(cls);
+    return packet;
+error:
+    Py_DECREF(cls);
+    Py_DECREF(packet);
+    return NULL;
+}
+
+/* decode_eager(buf, first, metadata=None, strict=False): packet.py's decode_eager. */
+static PyObject *
+fp_decode_eager(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (check_configured() < 0) {
+        return NULL;
+    }
+    Bytes b;
+    if (kwnames != NULL || nargs < 2 || nargs > 4 || !get_bytes(args[0], &b)) {
+        return PyObject_Vectorcall(RT.python_decode_eager, args, nargsf, kwnames);
+    }
+    PyObject *metadata = nargs > 2 ? args[2] : Py_None;
+    PyObject *strict = nargs > 3 ? args[3] : Py_False;
+    PyObject *packet = eager(args[0], args[1], metadata, strict, &b);
+    release_bytes(&b);
+    return packet;
+}
+
+/* ---- the Parser's decoder ----------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *first, *instances, *head, *payload, *payload_layer, *decoded, *state,
+        *fallback;
+    Py_ssize_t o_unsupported, o_error;
+    vectorcallfunc vectorcall;
+} ChainDecoder;
+
+static void
+ChainDecoder_dealloc(ChainDecoder *d)
+{
+    Py_XDECREF(d->first);
+    Py_XDECREF(d->instances);
+    Py_XDECREF(d->head);
+    Py_XDECREF(d->payload);
+    Py_XDECREF(d->payload_layer);
+    Py_XDECREF(d->decoded);
+    Py_XDECREF(d->state);
+    Py_XDECREF(d->fallback);
+    Py_TYPE(d)->tp_free((PyObject *)d);
+}
+
+static void
+set_outcome(ChainDecoder *d, Py_ssize_t slot, PyObject *value)
+{
+    Py_INCREF(value);
+    set_slot(d->state, slot, value);
+}
+
+/* state.error = _as_decode_error(exc, cls, off) for the exception being handled; -1 when
+ * that fails or the exception is not an Exception. */
+static int
+outcome_error(ChainDecoder *d, PyObject *cls, Py_ssize_t off)
+{
+    PyObject *exc = catch_exception();
+    if (exc == NULL) {
+        return -1;
+    }
+    PyObject *o = PyLong_FromSsize_t(off);
+    PyObject *error = o ? PyObject_CallFunctionObjArgs(RT.as_decode_error, exc, cls, o, NULL)
+                        : NULL;
+    Py_XDECREF(o);
+    Py_DECREF(exc);
+    if (error == NULL) {
+        return -1;
+    }
+    set_slot(d->state, d->o_error, error);
+    return 0;
+}
+
+static PyObject *
+chain_decode(ChainDecoder *d, PyObject *data, const Bytes *b)
+{
+    PyObject *decoded = d->decoded;
+    if (PyList_SetSlice(decoded, 0, PyList_GET_SIZE(decoded), NULL) < 0) {
+        return NULL;
+    }
+    set_outcome(d, d->o_unsupported, Py_None);
+    set_outcome(d, d->o_error, Py_None);
+    PyObject *cls = d->first;
+    PyObject *layer = d->head;
+    Py_ssize_t off = 0, end = b->len, count = 0;
+    if (layer == Py_None) {
+        set_outcome(d, d->o_unsupported, cls);
+        goto out;
+    }
+    Py_INCREF(cls);
+    while (1) {
+        Py_INCREF(layer);
+        PyObject *nxt = decode_one(cls, &layer, 0, data, b, off, end);
+        Py_DECREF(layer);
+        if (nxt == NULL) {
+            int r = outcome_error(d, cls, off);
+            Py_DECREF(cls);
+            return r < 0 ? NULL : (Py_INCREF(decoded), decoded);
+        }
+        if (PyList_Append(decoded, cls) < 0 || layer_bounds(layer, &off, &end) < 0) {
+            Py_DECREF(nxt);
+            Py_DECREF(cls);
+            return NULL;
+        }
+        count++;
+        if (nxt == Py_None) {
+            Py_DECREF(nxt);
+            break;
+        }
+        if (count >= RT.max_layers) {
+            PyObject *o = PyLong_FromSsize_t(off);
+            PyObject *error = o ? PyObject_CallFunctionObjArgs(RT.too_deep, nxt, o, NULL)
+                                : NULL;
+            Py_XDECREF(o);
+            Py_DECREF(nxt);
+            Py_DECREF(cls);
+            if (error == NULL) {
+                return NULL;
+            }
+            set_slot(d->state, d->o_error, error);
+            goto out;
+        }
+        Py_SETREF(cls, nxt);
+        layer = PyDict_GetItemWithError(d->instances, cls);  /* borrowed */
+        if (layer == NULL) {
+            if (PyErr_Occurred()) {
+                Py_DECREF(cls);
+                return NULL;
+            }
+            set_outcome(d, d->o_unsupported, cls);
+            Py_DECREF(cls);
+            goto out;
+        }
+    }
+    if (end > off && d->payload != Py_None && d->payload != cls) {
+        PyObject *payload_layer = d->payload_layer;
+        Py_INCREF(payload_layer);
+        PyObject *nxt = decode_one(d->payload, &payload_layer, 0, data, b, off, end);
+        Py_DECREF(payload_layer);
+        if (nxt == NULL) {
+            int r = outcome_error(d, d->payload, off);
+            Py_DECREF(cls);
+            return r < 0 ? NULL : (Py_INCREF(decoded), decoded);
+        }
+        Py_DECREF(nxt);
+        if (PyList_Append(decoded, d->payload) < 0) {
+            Py_DECREF(cls);
+            return NULL;
+        }
+    }
+    Py_DECREF(cls);
+out:
+    Py_INCREF(decoded);
+    return decoded;
+}
+
+static PyObject *
+ChainDecoder_vectorcall(ChainDecoder *d, PyObject *const *args, size_t nargsf,
+                        PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    Bytes b;
+    if (kwnames != NULL || nargs != 1 || !RT.configured || !get_bytes(args[0], &b)) {
+        return PyObject_Vectorcall(d->fallback, args, nargsf, kwnames);
+    }
+    PyObject *r = chain_decode(d, args[0], &b);
+    release_bytes(&b);
+    return r;
+}
+
+/* ChainDecoder(first, instances, payload, decoded, state, fallback) */
+static PyObject *
+ChainDecoder_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    PyObject *first, *instances, *payload, *decoded, *state, *fallback;
+    if (!PyArg_ParseTuple(args, "OO!OO!OO:ChainDecoder", &first, &PyDict_Type, &instances,
+                          &payload, &PyList_Type, &decoded, &state, &fallback)) {
+        return NULL;
+    }
+    Py_ssize_t o_unsupported = member_offset_str((PyObject *)Py_TYPE(state), "unsupported");
+    Py_ssize_t o_error = o_unsupported < 0 ? -1
+                       : member_offset_str((PyObject *)Py_TYPE(state), "error");
+    if (o_error < 0) {
+        return NULL;
+    }
+    ChainDecoder *d = (ChainDecoder *)type->tp_alloc(type, 0);
+    if (d == NULL) {
+        return NULL;
+    }
+    PyObject *head = PyDict_GetItemWithError(instances, first);
+    PyObject *payload_layer = payload == Py_None ? NULL
+                            : PyDict_GetItemWithError(instances, payload);
+    if (PyErr_Occurred()) {
+        Py_DECREF(d);
+        return NULL;
+    }
+    if (payload != Py_None && payload_layer == NULL) {
+        Py_DECREF(d);
+        PyErr_SetString(PyExc_ValueError, "the payload class has no instance");
+        return NULL;
+    }
+    d->first = Py_NewRef(first);
+    d->instances = Py_NewRef(instances);
+    d->head = Py_NewRef(head ? head : Py_None);
+    d->payload = Py_NewRef(payload);
+    d->payload_layer = Py_NewRef(payload_layer ? payload_layer : Py_None);
+    d->decoded = Py_NewRef(decoded);
+    d->state = Py_NewRef(state);
+    d->fallback = Py_NewRef(fallback);
+    d->o_unsupported = o_unsupported;
+    d->o_error = o_error;
+    d->vectorcall = (vectorcallfunc)ChainDecoder_vectorcall;
+    return (PyObject *)d;
+}
+
+static PyObject *
+ChainDecoder_call(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    return PyVectorcall_Call(self, args, kwds);
+}
+
+static PyMemberDef ChainDecoder_members[] = {
+    {"fallback", T_OBJECT, offsetof(ChainDecoder, fallback), READONLY,
+     "the Python decoder over the same state (parser.py's closure)"},
+    {NULL}
+};
+
+static PyTypeObject ChainDecoderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "pktspec.runtime._fastpath.ChainDecoder",
+    .tp_basicsize = sizeof(ChainDecoder),
+    .tp_dealloc = (destructor)ChainDecoder_dealloc,
+    .tp_vectorcall_offset = offsetof(ChainDecoder, vectorcall),
+    .tp_call = ChainDecoder_call,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "A Parser's decode_layers in C (parser.py's _decoder is its specification).",
+    .tp_new = ChainDecoder_new,
+    .tp_members = ChainDecoder_members,
+};
+
+/* ---- configuration and the module --------------------------------------------------- */
+
+static PyObject *
+fp_configure(PyObject *module, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"packet_type", "layer_type", "link", "network", "transport",
+                             "registry", "python_decode_eager", "too_deep",
+                             "as_decode_error", "max_layers", NULL};
+    Runtime rt;
+    memset(&rt, 0, sizeof rt);
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!OOOOOOOn:configure", kwlist,
+                                     &PyType_Type, &rt.packet_type, &PyType_Type,
+                                     &rt.layer_type, &rt.link, &rt.network, &rt.transport,
+                                     &rt.registry, &rt.python_decode_eager, &rt.too_deep,
+                                     &rt.as_decode_error, &rt.max_layers)) {
+        return NULL;
+    }
+    if (rt.max_layers < 1) {
+        PyErr_SetString(PyExc_ValueError, "max_layers must be positive");
+        return NULL;
+    }
+    struct { Py_ssize_t *at; PyObject *type; const char *name; } slots[] = {
+        {&rt.p_data, rt.packet_type, "data"}, {&rt.p_metadata, rt.packet_type, "metadata"},
+        {&rt.p_strict, rt.packet_type, "_strict"}, {&rt.p_error, rt.packet_type, "_error"},
+        {&rt.p_tail, rt.packet_type, "_tail"}, {&rt.p_net, rt.packet_type, "_net"},
+        {&rt.p_trans, rt.packet_type, "_trans"}, {&rt.p_pending, rt.packet_type, "_pending"},
+        {&rt.p_layers, rt.packet_type, "_layers"}, {&rt.l_hend, rt.layer_type, "_hend"},
+        {&rt.l_pend, rt.layer_type, "_pend"},
+    };
+    for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++) {
+        if ((*slots[i].at = member_offset_str(slots[i].type, slots[i].name)) < 0) {
+            return NULL;
+        }
+    }
+    PyObject *objects[] = {rt.packet_type, rt.layer_type, rt.link, rt.network, rt.transport,
+                           rt.registry, rt.python_decode_eager, rt.too_deep,
+                           rt.as_decode_error};
+    for (size_t i = 0; i < sizeof objects / sizeof objects[0]; i++) {
+        Py_INCREF(objects[i]);
+    }
+    Runtime old = RT;
+    rt.configured = 1;
+    RT = rt;
+    if (old.configured) {
+        PyObject *olds[] = {old.packet_type, old.layer_type, old.link, old.network,
+                            old.transport, old.registry, old.python_decode_eager,
+                            old.too_deep, old.as_decode_error};
+        for (size_t i = 0; i < sizeof olds / sizeof olds[0]; i++) {
+            Py_DECREF(olds[i]);
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+fp_run(PyObject *module, PyObject *args)
+{
+    /* run(program, layer, buf, off, end) -> next class, or the module's ABORT: one
+     * program on its own, for the tests that compare it with the Python decoder */
+    PyObject *program, *layer, *buf;
+    Py_ssize_t off, end;
+    if (!PyArg_ParseTuple(args, "O!OOnn:run", &ProgramType, &program, &layer, &buf, &off,
+                          &end)) {
+        return NULL;
+    }
+    if (!PyObject_TypeCheck(layer, (PyTypeObject *)((Program *)program)->owner)) {
+        PyErr_SetString(PyExc_TypeError, "layer is not an instance of the program's class");
+        return NULL;
+    }
+    Bytes b;
+    if (!get_bytes(buf, &b)) {
+        PyErr_SetString(PyExc_TypeError, "buf must be bytes, a bytearray or a byte view");
+        return NULL;
+    }
+    PyObject *nxt = NULL;
+    int r = run_program((Program *)program, layer, buf, b.data, b.len, off, end, &nxt);
+    release_bytes(&b);
+    if (r == RUN_ERROR) {
+        return NULL;
+    }
+    if (r == RUN_ABORT) {
+        return PyObject_GetAttrString(module, "ABORT");
+    }
+    return nxt;
+}
+
+static PyMethodDef fp_methods[] = {
+    {"decode_eager", (PyCFunction)(void (*)(void))fp_decode_eager,
+     METH_FASTCALL | METH_KEYWORDS, "packet.py's decode_eager, compiled."},
+    {"configure", (PyCFunction)(void (*)(void))fp_configure, METH_VARARGS | METH_KEYWORDS,
+     "Tell the module the runtime's classes and functions (fastpath.py does this once)."},
+    {"run", fp_run, METH_VARARGS, "Run one program on one layer (for tests)."},
+    {NULL}
+};
+
+static struct PyModuleDef fp_module = {
+    PyModuleDef_HEAD_INIT, "_fastpath",
+    "The optional compiled decode loop of pktspec (see pktspec/runtime/fastpath.py).", -1,
+    fp_methods,
+};
+
+PyMODINIT_FUNC
+PyInit__fastpath(void)
+{
+    struct { PyObject **at; const char *text; } names[] = {
+        {&s_decode, "_decode"}, {&s_heuristics, "heuristics"}, {&s_guarded, "guarded"},
+        {&s_lookup, "lookup"}, {&s_refused, "refused"}, {&s_guard, "_guard"},
+        {&s_fail, "_fail"}, {&s_fast, "_fast"}, {&s_layer_class, "layer_class"},
+        {&s_payload, "payload"}, {&s_name, "name"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if ((*names[i].at = PyUnicode_InternFromString(names[i].text)) == NULL) {
+            return NULL;
+        }
+    }
+    if ((empty_tuple = PyTuple_New(0)) == NULL || PyType_Ready(&ProgramType) < 0
+        || PyType_Ready(&ChainDecoderType) < 0) {
+        return NULL;
+    }
+    PyObject *m = PyModule_Create(&fp_module);
+    if (m == NULL) {
+        return NULL;
+    }
+    PyObject *abort = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type);
+    if (abort == NULL || PyModule_AddObject(m, "ABORT", abort) < 0
+        || PyModule_AddIntConstant(m, "FORMAT_VERSION", FORMAT_VERSION) < 0) {
+        Py_XDECREF(abort);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&ProgramType);
+    Py_INCREF(&ChainDecoderType);
+    if (PyModule_AddObject(m, "Program", (PyObject *)&ProgramType) < 0
+        || PyModule_AddObject(m, "ChainDecoder", (PyObject *)&ChainDecoderType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
