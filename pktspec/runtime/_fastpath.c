@@ -2131,7 +2131,47 @@ fp_run(PyObject *module, PyObject *args)
     return nxt;
 }
 
+/* decode_layer(cls, buf, off, end) -> (layer, next class): one layer on a fresh object, by
+ * its program when it has one (the lazy packet's step, packet.py's _decode_until). */
+static PyObject *
+fp_decode_layer(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyType_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "decode_layer(cls, buf, off, end)");
+        return NULL;
+    }
+    Py_ssize_t off = PyLong_AsSsize_t(args[2]);
+    Py_ssize_t end = off == -1 && PyErr_Occurred() ? -1 : PyLong_AsSsize_t(args[3]);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    PyObject *cls = args[0], *buf = args[1];
+    PyObject *layer = PyBaseObject_Type.tp_new((PyTypeObject *)cls, empty_tuple, NULL);
+    if (layer == NULL) {
+        return NULL;
+    }
+    Bytes b;
+    PyObject *nxt;
+    if (get_bytes(buf, &b)) {
+        nxt = decode_one(cls, &layer, 1, buf, &b, off, end);
+        release_bytes(&b);
+    }
+    else {
+        nxt = call_decode(layer, buf, off, end);
+    }
+    if (nxt == NULL) {
+        Py_DECREF(layer);
+        return NULL;
+    }
+    PyObject *pair = PyTuple_Pack(2, layer, nxt);
+    Py_DECREF(layer);
+    Py_DECREF(nxt);
+    return pair;
+}
+
 static PyMethodDef fp_methods[] = {
+    {"decode_layer", (PyCFunction)(void (*)(void))fp_decode_layer, METH_FASTCALL,
+     "One layer on a fresh object: (layer, next class)."},
     {"decode_eager", (PyCFunction)(void (*)(void))fp_decode_eager,
      METH_FASTCALL | METH_KEYWORDS, "packet.py's decode_eager, compiled."},
     {"configure", (PyCFunction)(void (*)(void))fp_configure, METH_VARARGS | METH_KEYWORDS,

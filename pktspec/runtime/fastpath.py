@@ -77,6 +77,12 @@ def configure(**runtime: Any) -> Callable[..., Any] | None:
     return _ext.decode_eager
 
 
+def decode_layer() -> Callable[[type, Any, int, int], tuple[Any, Any]] | None:
+    """The compiled one-layer step ``(cls, buf, off, end) -> (layer, next class)`` that lazy
+    packets use, or None (they then make the layer and call its _decode themselves)."""
+    return None if _ext is None else _ext.decode_layer
+
+
 def chain_decoder(first: type, instances: dict, payload: type | None, decoded: list,
                   state: Any, fallback: Callable[[Any], list]) -> Callable[[Any], list]:
     """A Parser's decode_layers: the compiled one over the same state when there is one

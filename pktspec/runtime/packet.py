@@ -150,9 +150,12 @@ class Packet:
         buf = self.data
         layers = self._layers
         while True:
-            layer = _new(cls)
             try:
-                nxt = layer._decode(buf, off, end)
+                if _decode_layer is None:
+                    layer = _new(cls)
+                    nxt = layer._decode(buf, off, end)
+                else:  # the compiled step (fastpath.py): the layer's program when it has one
+                    layer, nxt = _decode_layer(cls, buf, off, end)
             except Exception as exc:
                 layer = self._fail(exc, cls, off, end)
                 return layer if _matches(layer, target) else None
@@ -644,3 +647,4 @@ _compiled_decode_eager = _fastpath.configure(
     too_deep=_too_deep, as_decode_error=_as_decode_error, max_layers=MAX_LAYERS)
 if _compiled_decode_eager is not None:
     decode_eager = _compiled_decode_eager  # noqa: F811
+_decode_layer = _fastpath.decode_layer()
