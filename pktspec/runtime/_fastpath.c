@@ -80,6 +80,8 @@ struct Ctx_;
 typedef struct {
     PyObject_HEAD
     PyObject *owner;      /* the layer class the program was made for */
+    PyObject *decode;     /* the _decode it restates: if the class's is another (patched),
+                             the program is not used */
     PyObject *globals;    /* its _decode's globals: tables and classes, read at run time */
     PyObject *names;      /* tuple of str */
     int nregs, nslots, nstmts, nnodes, nitems, nlist;
@@ -566,6 +568,7 @@ static void
 Program_dealloc(Program *p)
 {
     Py_XDECREF(p->owner);
+    Py_XDECREF(p->decode);
     Py_XDECREF(p->globals);
     Py_XDECREF(p->names);
     PyMem_Free(p->slot_offsets);
@@ -617,6 +620,13 @@ Program_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     }
     Py_INCREF(cls);
     p->owner = cls;
+    p->decode = _PyType_Lookup((PyTypeObject *)cls, s_decode);
+    if (p->decode == NULL) {
+        Py_DECREF(p);
+        PyErr_SetString(PyExc_TypeError, "the class has no _decode");
+        return NULL;
+    }
+    Py_INCREF(p->decode);
     Py_INCREF(globals);
     p->globals = globals;
     Py_INCREF(names);
@@ -1546,7 +1556,8 @@ static inline Program *
 program_of(PyObject *cls)
 {
     PyObject *p = _PyType_Lookup((PyTypeObject *)cls, s_fast);
-    if (p != NULL && Py_IS_TYPE(p, &ProgramType) && ((Program *)p)->owner == cls) {
+    if (p != NULL && Py_IS_TYPE(p, &ProgramType) && ((Program *)p)->owner == cls
+        && _PyType_Lookup((PyTypeObject *)cls, s_decode) == ((Program *)p)->decode) {
         return (Program *)p;
     }
     return NULL;

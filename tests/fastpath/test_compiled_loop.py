@@ -268,3 +268,24 @@ def test_pure_python_can_be_forced():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True, cwd=Path(__file__).parents[2]).stdout
     assert out.split() == ["False", "True", "None", "2"]
+
+
+def test_a_replaced_decode_is_the_one_that_runs(monkeypatch):
+    """A program stands in for the _decode it was made from, never for another: a test
+    double or a subclass's own _decode runs, in every loop."""
+    from pktspec.layers import TCP
+
+    frame = (Ethernet() / IPv4(src="192.0.2.1") / TCP(src_port=1, dst_port=2)).build()
+    calls = []
+    original = IPv4._decode
+
+    def counting(self, buf, off, end):
+        calls.append(off)
+        return original(self, buf, off, end)
+
+    monkeypatch.setattr(IPv4, "_decode", counting)
+    assert pktspec.decode(frame, Ethernet).transport.dst_port == 2
+    assert pktspec.decode(frame, Ethernet, lazy=True).transport.dst_port == 2
+    parser = Parser(Ethernet, [Ethernet, IPv4, TCP])
+    assert parser.decode_layers(frame) == [Ethernet, IPv4, TCP]
+    assert calls == [14, 14, 14]
