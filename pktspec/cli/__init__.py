@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import import_module
-from typing import IO
+from typing import IO, Any
 
 from pktspec import __version__
 from pktspec.errors import PktspecError
@@ -97,10 +97,24 @@ def find_layer(name: str) -> type:
                        "first with --layers)")
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the version, and which decode loop runs (the compiled one, or pure
+    Python), on lines of their own (argparse's version action would reflow them)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: Any, values: Any,
+                 option_string: str | None = None) -> None:
+        from pktspec.runtime import fastpath
+        from pktspec.runtime.registry import REGISTRY
+
+        print(f"pktspec {__version__}\n{fastpath.status(REGISTRY.layers())}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pktspec", description="Describe packet layers; decode, follow and build packets.")
-    parser.add_argument("--version", action="version", version=f"pktspec {__version__}")
+    parser.add_argument("--version", action=_VersionAction, nargs=0,
+                        help="show the version and which decode loop runs, and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:

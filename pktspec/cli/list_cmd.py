@@ -20,6 +20,7 @@ from typing import Any
 
 from pktspec.cli import UnknownLayer, find_layer
 from pktspec.cli.field_layout import Place, analyse, offsets_text, word_text
+from pktspec.runtime import fastpath
 from pktspec.runtime.layer import FieldInfo
 from pktspec.runtime.summary import rule_text
 from pktspec.runtime.values import OpenEnum
@@ -173,6 +174,8 @@ def layer_record(cls: type, user_files: dict[str, Path] | None = None) -> dict[s
         "reached_from": reached_from(cls),
         # `summary "..." if cond;` rules as written, in the order they are tried
         "summary": [rule_text(rule) for rule in getattr(cls, "SUMMARY", ())],
+        # compiled / interpreted / python (why): runtime/fastpath.py
+        "decoder": fastpath.decoder_of(cls),
     }
 
 
@@ -217,6 +220,7 @@ def print_detail(cls: type, user_files: dict[str, Path] | None = None) -> None:
         print("  summary (the first that applies):")
         for rule in rec["summary"]:
             print(f"    {rule}")
+    print(f"  decoder: {rec['decoder']}")
 
 
 def print_tables() -> None:

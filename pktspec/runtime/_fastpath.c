@@ -2181,6 +2181,7 @@ fp_decode_layer(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 }
 
 static PyMethodDef fp_methods[] = {
+
     {"decode_layer", (PyCFunction)(void (*)(void))fp_decode_layer, METH_FASTCALL,
      "One layer on a fresh object: (layer, next class)."},
     {"decode_eager", (PyCFunction)(void (*)(void))fp_decode_eager,

@@ -28,7 +28,8 @@ try:
 except ImportError:  # not built (no compiler at install time), or turned off
     _ext = None
 
-__all__ = ["ACTIVE", "BUILT", "attach_program", "chain_decoder", "configure", "program_key"]
+__all__ = ["ACTIVE", "BUILT", "attach_program", "chain_decoder", "configure", "decoder_of",
+           "program_key", "status"]
 
 ACTIVE: bool = _ext is not None
 """Whether the compiled loop decodes (built, and not turned off by PKTSPEC_PURE)."""
@@ -90,6 +91,33 @@ def chain_decoder(first: type, instances: dict, payload: type | None, decoded: l
     if _ext is None:
         return fallback
     return _ext.ChainDecoder(first, instances, payload, decoded, state, fallback)
+
+
+def decoder_of(cls: type) -> str:
+    """How a layer class decodes: ``"compiled"`` (its program as C in the extension),
+    ``"interpreted"`` (its program in the extension's interpreter: a user's .layer file, or a
+    built-in one edited since the extension was built), or ``"python"`` with the reason."""
+    fast = cls.__dict__.get("_fast")
+    if fast is not None:
+        return "compiled" if fast.native else "interpreted"
+    if cls.__dict__.get("_PROGRAM") is None:
+        return "python (its decoder uses what programs do not have: see docs/FASTPATH.md)"
+    if _ext is None:
+        return "python (the compiled loop is " + (
+            "turned off by PKTSPEC_PURE)" if BUILT else "not built)")
+    refused = cls.__dict__.get("_fast_refused")
+    return f"python ({refused})" if refused else "python"
+
+
+def status(layers: list[type]) -> str:
+    """One line on the decode loop for ``pktspec --version``."""
+    if _ext is None:
+        why = "turned off by PKTSPEC_PURE" if BUILT else "extension not built"
+        return f"decode loop: pure Python ({why})"
+    kinds = [decoder_of(cls) for cls in layers]
+    return (f"decode loop: compiled; layers: {kinds.count('compiled')} compiled, "
+            f"{kinds.count('interpreted')} interpreted, "
+            f"{len(kinds) - kinds.count('compiled') - kinds.count('interpreted')} in Python")
 
 
 def run_program(cls: type, layer: Any, buf: Any, off: int, end: int) -> Any:
