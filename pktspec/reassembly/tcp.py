@@ -48,7 +48,8 @@ from pktspec.protocols.ipv6 import IPv6
 from pktspec.protocols.tcp import TCP
 from pktspec.reassembly.connection import ACK, FIN, RST, SYN, Connection, Side
 from pktspec.reassembly.ipdefrag import IPv4Defragmenter, IPv6Defragmenter, fragment_protocol
-from pktspec.reassembly.stream import Chunk, Direction, Stream
+from pktspec.reassembly.stream import Chunk, Direction, Stream, StreamStats
+from pktspec.runtime import fastpath
 from pktspec.runtime.flow import ENDPOINT_TCP_PORT, Flow
 from pktspec.runtime.layer import LayerClass
 from pktspec.runtime.metadata import CaptureInfo
@@ -285,8 +286,14 @@ class TCPAssembler:
         assemble, general = self.assemble, self._general
         plain_link = None  # the last first-layer class seen that does not quote a packet
         fast = 0  # packets that took the in-order path: added to stats.packets at the end
+        # the in-order path below, compiled (runtime/fastpath.py), when the extension is on:
+        # it takes the packets that path would and declines the others untouched
+        compiled = fastpath.in_order_path(self, self._sides, move_to_end, TCP, IPv4, IPv6,
+                                          CaptureInfo, Chunk, Side, Connection, StreamStats)
         try:
             for packet in packets:
+                if compiled is not None and compiled(packet):
+                    continue
                 tcp = packet._trans
                 if tcp is not None:
                     link = type(packet._layers[0])
@@ -375,7 +382,7 @@ class TCPAssembler:
                 if done:
                     yield
         finally:
-            stats.packets += fast
+            stats.packets += fast + (compiled.taken if compiled is not None else 0)
 
     def _locate(self, packet: Packet, tcp: Any, net: Any) -> tuple[Any, Any, tuple] | None:
         """The TCP layer, its network layer and the table key of a packet that is not simply

@@ -98,7 +98,7 @@ static PyTypeObject ProgramType;
 /* interned names and the runtime's objects, set by configure() */
 static PyObject *s_decode, *s_heuristics, *s_guarded, *s_lookup, *s_refused, *s_guard,
     *s_fail, *s_fast, *s_layer_class, *s_payload, *s_name;
-static PyObject *empty_tuple;
+static PyObject *empty_tuple, *long_zero;
 
 typedef struct {
     int configured;
@@ -109,6 +109,8 @@ typedef struct {
     PyObject *python_decode_eager;
     PyObject *too_deep;           /* _too_deep(cls, off) -> DecodeError (packet.py) */
     PyObject *as_decode_error;    /* _as_decode_error(exc, cls, off) */
+    PyObject *table_type;         /* DispatchTable: its heuristics and guarded are slots */
+    Py_ssize_t d_heuristics, d_guarded;
     Py_ssize_t max_layers;
     Py_ssize_t p_data, p_metadata, p_strict, p_error, p_tail, p_net, p_trans, p_pending,
         p_layers;
@@ -956,6 +958,19 @@ run_unpack(Ctx *cx, const Stmt *s)
     return RUN_OK;
 }
 
+/* table.heuristics or table.guarded (new reference): the slot itself for a DispatchTable */
+static inline PyObject *
+table_attr(PyObject *table, PyObject *name, Py_ssize_t offset)
+{
+    if (RT.table_type != NULL && Py_TYPE(table) == (PyTypeObject *)RT.table_type) {
+        PyObject *v = SLOT(table, offset);
+        if (v != NULL) {
+            return Py_NewRef(v);
+        }
+    }
+    return PyObject_GetAttr(table, name);
+}
+
 static PyObject *
 global_value(Program *p, int index)
 {
@@ -994,7 +1009,7 @@ fp_dispatch(Ctx *cx, int table_index, const int64_t *keys, int nkeys, int64_t he
     /* From here on Python code may run: no abort after this point. */
     PyObject *hend = NULL, *pend = NULL;
     if (nxt == NULL) {
-        PyObject *heuristics = PyObject_GetAttr(table, s_heuristics);
+        PyObject *heuristics = table_attr(table, s_heuristics, RT.d_heuristics);
         if (heuristics == NULL) {
             goto done;
         }
@@ -1021,7 +1036,7 @@ fp_dispatch(Ctx *cx, int table_index, const int64_t *keys, int nkeys, int64_t he
         goto done_bounds;
     }
     Py_INCREF(nxt);
-    PyObject *guarded = PyObject_GetAttr(table, s_guarded);
+    PyObject *guarded = table_attr(table, s_guarded, RT.d_guarded);
     if (guarded == NULL) {
         Py_DECREF(nxt);
         goto done;
@@ -2056,6 +2071,407 @@ static PyTypeObject ChainDecoderType = {
     .tp_members = ChainDecoder_members,
 };
 
+
+/* ---- the TCP assembler's in-order path ---------------------------------------------- */
+
+/* InOrderPath(assembler, sides, move_to_end, classes) is reassembly/tcp.py's in-order path
+ * of _assemble_yielding (the segment that continues a calm side exactly where it left off),
+ * run in C; calling it with a packet takes the packet and returns True, or returns False
+ * having changed nothing (not the usual TCP packet, not in order, or a value it does not
+ * handle), and Python's own loop then takes the packet as before. tcp.py's loop is its
+ * specification, statement for statement. `taken` counts the packets it took. */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *assembler, *assembler_dict, *sides, *move_to_end;
+    PyObject *tcp, *ipv4, *ipv6, *info_type, *chunk_type;
+    long long taken;
+    /* slot offsets: layers */
+    Py_ssize_t l_off, l_hend, l_pend, l_buf;
+    Py_ssize_t t_flags, t_seq, t_window, t_sport, t_dport;
+    Py_ssize_t v4_flags, v4_frag, v4_src, v4_dst, v6_next, v6_src, v6_dst;
+    /* Side, Connection, StreamStats */
+    Py_ssize_t s_calm, s_nxt_seq, s_conn, s_stats, s_window, s_nxt, s_peer, s_sink, s_dir;
+    Py_ssize_t c_last_seen, c_index, c_stream;
+    Py_ssize_t st_packets, st_last, st_zwp, st_bytes;
+    vectorcallfunc vectorcall;
+} InOrderPath;
+
+static PyObject *s_recent, *s_quotes, *s_reassembled;
+static PyObject *InOrderPath_vectorcall(PyObject *o, PyObject *const *args, size_t nargsf,
+                                        PyObject *kwnames);
+
+static void
+InOrderPath_dealloc(InOrderPath *o)
+{
+    Py_XDECREF(o->assembler);
+    Py_XDECREF(o->assembler_dict);
+    Py_XDECREF(o->sides);
+    Py_XDECREF(o->move_to_end);
+    Py_XDECREF(o->tcp);
+    Py_XDECREF(o->ipv4);
+    Py_XDECREF(o->ipv6);
+    Py_XDECREF(o->info_type);
+    Py_XDECREF(o->chunk_type);
+    Py_TYPE(o)->tp_free((PyObject *)o);
+}
+
+static PyObject *
+InOrderPath_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    PyObject *assembler, *sides, *move_to_end, *tcp, *ipv4, *ipv6, *info_type, *chunk_type,
+        *side_type, *conn_type, *stats_type;
+    if (!PyArg_ParseTuple(args, "OO!OO!O!O!O!O!O!O!O!:InOrderPath", &assembler, &PyDict_Type,
+                          &sides, &move_to_end, &PyType_Type, &tcp, &PyType_Type, &ipv4,
+                          &PyType_Type, &ipv6, &PyType_Type, &info_type, &PyType_Type,
+                          &chunk_type, &PyType_Type, &side_type, &PyType_Type, &conn_type,
+                          &PyType_Type, &stats_type)) {
+        return NULL;
+    }
+    if (check_configured() < 0) {
+        return NULL;
+    }
+    PyObject **dictptr = _PyObject_GetDictPtr(assembler);
+    if (dictptr == NULL || *dictptr == NULL
+        || _PyType_Lookup(Py_TYPE(assembler), s_recent) != NULL) {
+        PyErr_SetString(PyExc_TypeError, "the assembler keeps _recent in its __dict__");
+        return NULL;
+    }
+    InOrderPath *o = (InOrderPath *)type->tp_alloc(type, 0);
+    if (o == NULL) {
+        return NULL;
+    }
+    o->assembler = Py_NewRef(assembler);
+    o->assembler_dict = Py_NewRef(*dictptr);
+    o->sides = Py_NewRef(sides);
+    o->move_to_end = Py_NewRef(move_to_end);
+    o->tcp = Py_NewRef(tcp);
+    o->ipv4 = Py_NewRef(ipv4);
+    o->ipv6 = Py_NewRef(ipv6);
+    o->info_type = Py_NewRef(info_type);
+    o->chunk_type = Py_NewRef(chunk_type);
+    o->vectorcall = (vectorcallfunc)InOrderPath_vectorcall;
+    struct { Py_ssize_t *at; PyObject *type; const char *name; } slots[] = {
+        {&o->l_off, tcp, "_off"}, {&o->l_hend, tcp, "_hend"}, {&o->l_pend, tcp, "_pend"},
+        {&o->l_buf, tcp, "_buf"}, {&o->t_flags, tcp, "_flags"}, {&o->t_seq, tcp, "seq"},
+        {&o->t_window, tcp, "window"}, {&o->t_sport, tcp, "src_port"},
+        {&o->t_dport, tcp, "dst_port"}, {&o->v4_flags, ipv4, "_flags"},
+        {&o->v4_frag, ipv4, "fragment_offset"}, {&o->v4_src, ipv4, "_src"},
+        {&o->v4_dst, ipv4, "_dst"}, {&o->v6_next, ipv6, "next_header"},
+        {&o->v6_src, ipv6, "_src"}, {&o->v6_dst, ipv6, "_dst"},
+        {&o->s_calm, side_type, "calm"}, {&o->s_nxt_seq, side_type, "nxt_seq"},
+        {&o->s_conn, side_type, "conn"}, {&o->s_stats, side_type, "stats"},
+        {&o->s_window, side_type, "window"}, {&o->s_nxt, side_type, "nxt"},
+        {&o->s_peer, side_type, "peer"}, {&o->s_sink, side_type, "sink"},
+        {&o->s_dir, side_type, "direction"}, {&o->c_last_seen, conn_type, "last_seen"},
+        {&o->c_index, conn_type, "index"}, {&o->c_stream, conn_type, "stream"},
+        {&o->st_packets, stats_type, "packets"}, {&o->st_last, stats_type, "last"},
+        {&o->st_zwp, stats_type, "zero_window_probes"}, {&o->st_bytes, stats_type, "bytes"},
+    };
+    for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++) {
+        if ((*slots[i].at = member_offset_str(slots[i].type, slots[i].name)) < 0) {
+            Py_DECREF(o);
+            return NULL;
+        }
+    }
+    return (PyObject *)o;
+}
+
+/* A slot holding an exact int that fits 64 bits, else 0. */
+static inline int
+slot_int(PyObject *obj, Py_ssize_t off, long long *out)
+{
+    PyObject *v = SLOT(obj, off);
+    if (v == NULL || !PyLong_CheckExact(v)) {
+        return 0;
+    }
+    int overflow = 0;
+    *out = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (overflow || (*out == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return 0;
+    }
+    return 1;
+}
+
+/* obj's slot += by (an int slot; checked by the caller to be one) */
+static inline int
+slot_add(PyObject *obj, Py_ssize_t off, long long value)
+{
+    PyObject *v = PyLong_FromLongLong(value);
+    if (v == NULL) {
+        return -1;
+    }
+    set_slot(obj, off, v);
+    return 0;
+}
+
+static inline int
+slot_truth(PyObject *obj, Py_ssize_t off)
+{
+    PyObject *v = SLOT(obj, off);
+    if (v == Py_True) {
+        return 1;
+    }
+    if (v == Py_False || v == NULL) {
+        return 0;
+    }
+    return -1;  /* not a bool: Python's loop decides */
+}
+
+static PyObject *
+in_order(InOrderPath *o, PyObject *packet)
+{
+    if (Py_TYPE(packet) != (PyTypeObject *)RT.packet_type) {
+        Py_RETURN_FALSE;
+    }
+    PyObject *tcp = SLOT(packet, RT.p_trans);
+    if (tcp == NULL || Py_TYPE(tcp) != (PyTypeObject *)o->tcp) {
+        Py_RETURN_FALSE;
+    }
+    PyObject *layers = SLOT(packet, RT.p_layers);
+    if (layers == NULL || !PyList_CheckExact(layers) || PyList_GET_SIZE(layers) == 0) {
+        Py_RETURN_FALSE;
+    }
+    PyObject *quotes = _PyType_Lookup(Py_TYPE(PyList_GET_ITEM(layers, 0)), s_quotes);
+    if (quotes != Py_False) {
+        Py_RETURN_FALSE;
+    }
+    PyObject *net = SLOT(packet, RT.p_net);
+    if (net == NULL) {
+        Py_RETURN_FALSE;
+    }
+    long long toff, nhend, v;
+    if (!slot_int(tcp, o->l_off, &toff) || !slot_int(net, o->l_hend, &nhend) || toff != nhend) {
+        Py_RETURN_FALSE;
+    }
+    PyObject *src, *dst;
+    if (Py_TYPE(net) == (PyTypeObject *)o->ipv4) {
+        if (!slot_int(net, o->v4_flags, &v) || (v & 1) || !slot_int(net, o->v4_frag, &v) || v) {
+            Py_RETURN_FALSE;
+        }
+        src = SLOT(net, o->v4_src);
+        dst = SLOT(net, o->v4_dst);
+    }
+    else if (Py_TYPE(net) == (PyTypeObject *)o->ipv6) {
+        if (!slot_int(net, o->v6_next, &v) || v != 6) {
+            Py_RETURN_FALSE;
+        }
+        src = SLOT(net, o->v6_src);
+        dst = SLOT(net, o->v6_dst);
+    }
+    else {
+        Py_RETURN_FALSE;
+    }
+    PyObject *sport = SLOT(tcp, o->t_sport), *dport = SLOT(tcp, o->t_dport);
+    if (src == NULL || dst == NULL || sport == NULL || dport == NULL) {
+        Py_RETURN_FALSE;
+    }
+    PyObject *key = PyTuple_Pack(4, src, sport, dst, dport);
+    if (key == NULL) {
+        return NULL;
+    }
+    PyObject *side = PyDict_GetItemWithError(o->sides, key);  /* borrowed */
+    Py_DECREF(key);
+    if (side == NULL) {
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        Py_RETURN_FALSE;
+    }
+    /* the time: meta[0] + meta[1] / meta[2] of a CaptureInfo (others: Python's loop) */
+    PyObject *meta = SLOT(packet, RT.p_metadata);
+    if (meta == NULL || Py_TYPE(meta) != (PyTypeObject *)o->info_type
+        || PyTuple_GET_SIZE(meta) < 3) {
+        Py_RETURN_FALSE;
+    }
+    long long sec, frac, res;
+    PyObject *m0 = PyTuple_GET_ITEM(meta, 0), *m1 = PyTuple_GET_ITEM(meta, 1),
+             *m2 = PyTuple_GET_ITEM(meta, 2);
+    if (!PyLong_CheckExact(m0) || !PyLong_CheckExact(m1) || !PyLong_CheckExact(m2)) {
+        Py_RETURN_FALSE;
+    }
+    sec = PyLong_AsLongLong(m0);
+    frac = PyLong_AsLongLong(m1);
+    res = PyLong_AsLongLong(m2);
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+        Py_RETURN_FALSE;
+    }
+    const long long exact = (long long)1 << 53;  /* where int -> float is exact */
+    if (res <= 0 || sec < 0 || sec >= exact || frac < 0 || frac >= exact || res >= exact) {
+        Py_RETURN_FALSE;
+    }
+    double ts = (double)sec + (double)frac / (double)res;
+    /* the side must be calm and this segment its next, with no SYN, FIN or RST */
+    long long flags, seq, nxt_seq, hend, pend, nxt, packets, bytes, zwp;
+    if (!slot_int(tcp, o->t_flags, &flags) || (flags & 0x7) || !slot_int(tcp, o->t_seq, &seq)
+        || slot_truth(side, o->s_calm) != 1 || !slot_int(side, o->s_nxt_seq, &nxt_seq)
+        || seq != nxt_seq) {
+        Py_RETURN_FALSE;
+    }
+    PyObject *conn = SLOT(side, o->s_conn), *stats = SLOT(side, o->s_stats);
+    PyObject *window = SLOT(tcp, o->t_window), *buf = SLOT(tcp, o->l_buf);
+    PyObject *peer = SLOT(side, o->s_peer);
+    if (conn == NULL || stats == NULL || window == NULL || buf == NULL || peer == NULL
+        || !slot_int(tcp, o->l_hend, &hend) || !slot_int(tcp, o->l_pend, &pend)
+        || !slot_int(side, o->s_nxt, &nxt) || !slot_int(stats, o->st_packets, &packets)
+        || !slot_int(stats, o->st_bytes, &bytes) || !slot_int(stats, o->st_zwp, &zwp)
+        || SLOT(conn, o->c_index) == NULL || hend < 0 || pend < 0
+        || pend - hend > ((long long)1 << 40) || nxt > ((long long)1 << 60)
+        || bytes > ((long long)1 << 60)) {
+        Py_RETURN_FALSE;
+    }
+    /* taken: from here on, what tcp.py's in-order path does, in its order */
+    PyObject *tsobj = PyFloat_FromDouble(ts);
+    if (tsobj == NULL) {
+        return NULL;
+    }
+    Py_INCREF(tsobj);
+    set_slot(conn, o->c_last_seen, tsobj);
+    PyObject *recent = PyDict_GetItemWithError(o->assembler_dict, s_recent);
+    if (recent == NULL && PyErr_Occurred()) {
+        Py_DECREF(tsobj);
+        return NULL;
+    }
+    if (conn != recent) {
+        PyObject *r = PyObject_CallOneArg(o->move_to_end, SLOT(conn, o->c_index));
+        if (r == NULL || PyDict_SetItem(o->assembler_dict, s_recent, conn) < 0) {
+            Py_XDECREF(r);
+            Py_DECREF(tsobj);
+            return NULL;
+        }
+        Py_DECREF(r);
+    }
+    o->taken++;
+    if (slot_add(stats, o->st_packets, packets + 1) < 0) {
+        Py_DECREF(tsobj);
+        return NULL;
+    }
+    Py_INCREF(tsobj);
+    set_slot(stats, o->st_last, tsobj);
+    Py_INCREF(window);
+    set_slot(side, o->s_window, window);
+    long long n = pend - hend;
+    if (n <= 0) {
+        Py_DECREF(tsobj);
+        Py_RETURN_TRUE;
+    }
+    PyObject *payload = PySequence_GetSlice(buf, (Py_ssize_t)hend, (Py_ssize_t)pend);
+    if (payload != NULL && !PyBytes_CheckExact(payload)) {
+        Py_SETREF(payload, PyBytes_FromObject(payload));
+    }
+    if (payload == NULL) {
+        Py_DECREF(tsobj);
+        return NULL;
+    }
+    if (n == 1) {
+        PyObject *peer_window = SLOT(peer, o->s_window);
+        if (peer_window != NULL) {
+            int zero = PyObject_RichCompareBool(peer_window, long_zero, Py_EQ);
+            if (zero < 0) {
+                Py_DECREF(payload);
+                Py_DECREF(tsobj);
+                return NULL;
+            }
+            if (zero && slot_add(stats, o->st_zwp, zwp + 1) < 0) {
+                Py_DECREF(payload);
+                Py_DECREF(tsobj);
+                return NULL;
+            }
+        }
+        else {
+            Py_DECREF(payload);
+            Py_DECREF(tsobj);
+            PyErr_SetString(PyExc_AttributeError, "window");
+            return NULL;
+        }
+    }
+    long long start = nxt;
+    if (slot_add(side, o->s_nxt, start + n) < 0
+        || slot_add(side, o->s_nxt_seq, (nxt_seq + n) & 0xFFFFFFFFLL) < 0
+        || slot_add(stats, o->st_bytes, bytes + n) < 0) {
+        Py_DECREF(payload);
+        Py_DECREF(tsobj);
+        return NULL;
+    }
+    PyObject *stream = SLOT(conn, o->c_stream);
+    int failed = 0;
+    if (stream != NULL && stream != Py_None) {
+        PyObject *sink = SLOT(side, o->s_sink);
+        if (sink == NULL || sink == Py_None) {
+            PyObject *direction = SLOT(side, o->s_dir);
+            PyObject *chunk = NULL;
+            PyObject *start_obj = PyLong_FromLongLong(start);
+            if (start_obj != NULL && direction != NULL) {
+                chunk = ((PyTypeObject *)o->chunk_type)->tp_alloc(
+                    (PyTypeObject *)o->chunk_type, 5);
+            }
+            if (chunk == NULL) {
+                Py_XDECREF(start_obj);
+                failed = 1;
+                if (!PyErr_Occurred()) {
+                    PyErr_SetString(PyExc_AttributeError, "direction");
+                }
+            }
+            else {
+                PyTuple_SET_ITEM(chunk, 0, Py_NewRef(payload));
+                PyTuple_SET_ITEM(chunk, 1, PyLong_FromLong(0));
+                PyTuple_SET_ITEM(chunk, 2, Py_NewRef(direction));
+                PyTuple_SET_ITEM(chunk, 3, start_obj);
+                PyTuple_SET_ITEM(chunk, 4, Py_NewRef(tsobj));
+                PyObject *r = PyObject_CallMethodOneArg(stream, s_reassembled, chunk);
+                Py_DECREF(chunk);
+                failed = r == NULL;
+                Py_XDECREF(r);
+            }
+        }
+        else if (PyList_CheckExact(sink)) {
+            failed = PyList_Append(sink, payload) < 0;
+        }
+        else {
+            PyObject *r = PyObject_CallMethod(sink, "append", "O", payload);
+            failed = r == NULL;
+            Py_XDECREF(r);
+        }
+    }
+    Py_DECREF(payload);
+    Py_DECREF(tsobj);
+    if (failed) {
+        return NULL;
+    }
+    Py_RETURN_TRUE;
+}
+
+static PyObject *
+InOrderPath_vectorcall(PyObject *o, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    if (kwnames != NULL || PyVectorcall_NARGS(nargsf) != 1) {
+        PyErr_SetString(PyExc_TypeError, "InOrderPath takes one packet");
+        return NULL;
+    }
+    return in_order((InOrderPath *)o, args[0]);
+}
+
+static PyMemberDef InOrderPath_members[] = {
+    {"taken", T_LONGLONG, offsetof(InOrderPath, taken), 0,
+     "packets taken (tcp.py adds them to stats.packets)"},
+    {NULL}
+};
+
+static PyTypeObject InOrderPathType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "pktspec.runtime._fastpath.InOrderPath",
+    .tp_basicsize = sizeof(InOrderPath),
+    .tp_dealloc = (destructor)InOrderPath_dealloc,
+    .tp_vectorcall_offset = offsetof(InOrderPath, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "The TCP assembler's in-order path in C (reassembly/tcp.py is its specification).",
+    .tp_new = InOrderPath_new,
+    .tp_members = InOrderPath_members,
+};
+
 /* ---- configuration and the module --------------------------------------------------- */
 
 static PyObject *
@@ -2063,14 +2479,15 @@ fp_configure(PyObject *module, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"packet_type", "layer_type", "link", "network", "transport",
                              "registry", "python_decode_eager", "too_deep",
-                             "as_decode_error", "max_layers", NULL};
+                             "as_decode_error", "max_layers", "table_type", NULL};
     Runtime rt;
     memset(&rt, 0, sizeof rt);
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!OOOOOOOn:configure", kwlist,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!OOOOOOOnO!:configure", kwlist,
                                      &PyType_Type, &rt.packet_type, &PyType_Type,
                                      &rt.layer_type, &rt.link, &rt.network, &rt.transport,
                                      &rt.registry, &rt.python_decode_eager, &rt.too_deep,
-                                     &rt.as_decode_error, &rt.max_layers)) {
+                                     &rt.as_decode_error, &rt.max_layers, &PyType_Type,
+                                     &rt.table_type)) {
         return NULL;
     }
     if (rt.max_layers < 1) {
@@ -2084,6 +2501,8 @@ fp_configure(PyObject *module, PyObject *args, PyObject *kwds)
         {&rt.p_trans, rt.packet_type, "_trans"}, {&rt.p_pending, rt.packet_type, "_pending"},
         {&rt.p_layers, rt.packet_type, "_layers"}, {&rt.l_hend, rt.layer_type, "_hend"},
         {&rt.l_pend, rt.layer_type, "_pend"},
+        {&rt.d_heuristics, rt.table_type, "heuristics"},
+        {&rt.d_guarded, rt.table_type, "guarded"},
     };
     for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++) {
         if ((*slots[i].at = member_offset_str(slots[i].type, slots[i].name)) < 0) {
@@ -2092,7 +2511,7 @@ fp_configure(PyObject *module, PyObject *args, PyObject *kwds)
     }
     PyObject *objects[] = {rt.packet_type, rt.layer_type, rt.link, rt.network, rt.transport,
                            rt.registry, rt.python_decode_eager, rt.too_deep,
-                           rt.as_decode_error};
+                           rt.as_decode_error, rt.table_type};
     for (size_t i = 0; i < sizeof objects / sizeof objects[0]; i++) {
         Py_INCREF(objects[i]);
     }
@@ -2102,7 +2521,7 @@ fp_configure(PyObject *module, PyObject *args, PyObject *kwds)
     if (old.configured) {
         PyObject *olds[] = {old.packet_type, old.layer_type, old.link, old.network,
                             old.transport, old.registry, old.python_decode_eager,
-                            old.too_deep, old.as_decode_error};
+                            old.too_deep, old.as_decode_error, old.table_type};
         for (size_t i = 0; i < sizeof olds / sizeof olds[0]; i++) {
             Py_DECREF(olds[i]);
         }
@@ -2205,15 +2624,16 @@ PyInit__fastpath(void)
         {&s_decode, "_decode"}, {&s_heuristics, "heuristics"}, {&s_guarded, "guarded"},
         {&s_lookup, "lookup"}, {&s_refused, "refused"}, {&s_guard, "_guard"},
         {&s_fail, "_fail"}, {&s_fast, "_fast"}, {&s_layer_class, "layer_class"},
-        {&s_payload, "payload"}, {&s_name, "name"},
+        {&s_payload, "payload"}, {&s_name, "name"}, {&s_recent, "_recent"},
+        {&s_quotes, "QUOTES"}, {&s_reassembled, "reassembled"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if ((*names[i].at = PyUnicode_InternFromString(names[i].text)) == NULL) {
             return NULL;
         }
     }
-    if ((empty_tuple = PyTuple_New(0)) == NULL || PyType_Ready(&ProgramType) < 0
-        || PyType_Ready(&ChainDecoderType) < 0) {
+    if ((empty_tuple = PyTuple_New(0)) == NULL || (long_zero = PyLong_FromLong(0)) == NULL || PyType_Ready(&ProgramType) < 0
+        || PyType_Ready(&ChainDecoderType) < 0 || PyType_Ready(&InOrderPathType) < 0) {
         return NULL;
     }
     PyObject *m = PyModule_Create(&fp_module);
@@ -2229,7 +2649,9 @@ PyInit__fastpath(void)
     }
     Py_INCREF(&ProgramType);
     Py_INCREF(&ChainDecoderType);
-    if (PyModule_AddObject(m, "Program", (PyObject *)&ProgramType) < 0
+    Py_INCREF(&InOrderPathType);
+    if (PyModule_AddObject(m, "InOrderPath", (PyObject *)&InOrderPathType) < 0
+        || PyModule_AddObject(m, "Program", (PyObject *)&ProgramType) < 0
         || PyModule_AddObject(m, "ChainDecoder", (PyObject *)&ChainDecoderType) < 0) {
         Py_DECREF(m);
         return NULL;

@@ -84,6 +84,21 @@ def decode_layer() -> Callable[[type, Any, int, int], tuple[Any, Any]] | None:
     return None if _ext is None else _ext.decode_layer
 
 
+def in_order_path(assembler: Any, sides: dict, move_to_end: Callable[[int], None],
+                  *classes: type) -> Any:
+    """The compiled form of the TCP assembler's in-order path (reassembly/tcp.py's
+    _assemble_yielding), bound to one assembler's tables, or None. classes: TCP, IPv4,
+    IPv6, CaptureInfo, Chunk, Side, Connection, StreamStats (whose slots it reads). Called
+    with a packet it takes the packet and returns True, or returns False having changed
+    nothing."""
+    if _ext is None:
+        return None
+    try:
+        return _ext.InOrderPath(assembler, sides, move_to_end, *classes)
+    except TypeError:  # an assembler subclass that keeps _recent elsewhere: Python's path
+        return None
+
+
 def chain_decoder(first: type, instances: dict, payload: type | None, decoded: list,
                   state: Any, fallback: Callable[[Any], list]) -> Callable[[Any], list]:
     """A Parser's decode_layers: the compiled one over the same state when there is one

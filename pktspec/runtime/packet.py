@@ -22,7 +22,7 @@ from pktspec.errors import DecodeError
 from pktspec.runtime import fastpath as _fastpath
 from pktspec.runtime.layer import FieldInfo, Layer, LayerClass, visible_items
 from pktspec.runtime.metadata import CaptureInfo
-from pktspec.runtime.registry import REGISTRY
+from pktspec.runtime.registry import REGISTRY, DispatchTable
 
 __all__ = ["MAX_LAYERS", "DecodeFailure", "Packet", "decode", "decode_eager"]
 
@@ -644,7 +644,8 @@ python_decode_eager = decode_eager
 _compiled_decode_eager = _fastpath.configure(
     packet_type=Packet, layer_type=Layer, link=LayerClass.LINK, network=LayerClass.NETWORK,
     transport=LayerClass.TRANSPORT, registry=REGISTRY, python_decode_eager=decode_eager,
-    too_deep=_too_deep, as_decode_error=_as_decode_error, max_layers=MAX_LAYERS)
+    too_deep=_too_deep, as_decode_error=_as_decode_error, max_layers=MAX_LAYERS,
+    table_type=DispatchTable)
 if _compiled_decode_eager is not None:
     decode_eager = _compiled_decode_eager  # noqa: F811
 _decode_layer = _fastpath.decode_layer()
