@@ -101,6 +101,9 @@ class _Translator:
         self.function = function
         self.regs: dict[str, int] = {"off": 0, "end": 1}
         self.reg_kinds: dict[str, str] = {"off": INT, "end": INT}
+        # locals assigned on every path to here: reading another would be Python's
+        # UnboundLocalError, which a register (zero) would not reproduce
+        self.defined: set[str] = {"off", "end"}
         self.slots: list[str] = []
         self.slot_kinds: dict[str, str] = {}
         self.names: list[str] = []
@@ -133,6 +136,7 @@ class _Translator:
         if old is not None and old != kind:
             raise Untranslatable(f"{name} changes kind")
         self.reg_kinds[name] = kind
+        self.defined.add(name)
         return self.regs.setdefault(name, len(self.regs))
 
     # -- statements ---------------------------------------------------------------------
@@ -158,7 +162,7 @@ class _Translator:
                 and type(node.op) in _BINOPS:
             value, kind = self.expr(node.value)
             name = node.target.id
-            if name not in self.regs or kind != INT:
+            if name not in self.defined or kind != INT:
                 raise Untranslatable("augmented assignment")
             r = self.reg(name, INT)
             self.code.append(("reg", r, (_BINOPS[type(node.op)], ("r", r), value)))
@@ -174,7 +178,10 @@ class _Translator:
             return
         jump = len(self.code)
         self.code.append(None)  # ('jf', test, else) once the body's length is known
+        before = set(self.defined)
         self.block(node.body)
+        after_body = None if _ends(node.body) else self.defined
+        self.defined = set(before)
         if node.orelse:
             skip = len(self.code)
             self.code.append(None)
@@ -183,6 +190,9 @@ class _Translator:
             self.code[skip] = ("j", len(self.code))
         else:
             self.code[jump] = ("jf", test, len(self.code))
+        after_else = None if node.orelse and _ends(node.orelse) else self.defined
+        paths = [d for d in (after_body, after_else) if d is not None]
+        self.defined = set.intersection(*paths) if paths else before
 
     def return_statement(self, node: ast.Return) -> None:
         value = node.value
@@ -223,7 +233,7 @@ class _Translator:
             return
         if isinstance(value, ast.Call) and _is_from_bytes(value):
             name = value.args[0].id
-            if name not in self.regs:
+            if name not in self.defined:
                 raise Untranslatable("int.from_bytes of an unknown name")
             expr, kind = ("r", self.regs[name]), INT
         else:
@@ -317,7 +327,7 @@ class _Translator:
         if not (isinstance(last, ast.Return) and isinstance(last.value, ast.Name)
                 and last.value.id == "nxt"):
             return 0
-        if "hend" not in self.regs or "pend" not in self.regs:
+        if "hend" not in self.defined or "pend" not in self.defined:
             return 0
         self.code.append(("dispatch", self.global_name(table),
                           tuple(self.int_expr(k) for k in keys),
@@ -342,8 +352,8 @@ class _Translator:
                 return ("c", value), INT
             raise Untranslatable("constant")
         if isinstance(node, ast.Name):
-            if node.id not in self.regs:
-                raise Untranslatable(f"name {node.id}")
+            if node.id not in self.defined:
+                raise Untranslatable(f"name {node.id} (not assigned on every path)")
             return ("r", self.regs[node.id]), self.reg_kinds[node.id]
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
                 and node.value.id == "self":
@@ -392,6 +402,11 @@ class _Translator:
                 and node.value.id == "buf" and not isinstance(node.slice, ast.Slice):
             return ("b", self.int_expr(node.slice)), INT
         raise Untranslatable(type(node).__name__)
+
+
+def _ends(body: list[ast.stmt]) -> bool:
+    """Whether a block never falls through (it raises or returns at its end)."""
+    return bool(body) and isinstance(body[-1], (ast.Raise, ast.Return))
 
 
 def _struct_items(fmt: str) -> tuple[str, list[tuple[str, int, int]]]:

@@ -127,7 +127,8 @@ static Py_ssize_t
 member_offset(PyTypeObject *type, PyObject *name)
 {
     PyObject *descr = _PyType_Lookup(type, name);
-    if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+    if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type)
+        || !PyType_IsSubtype(type, PyDescr_TYPE(descr))) {
         PyErr_Format(PyExc_TypeError, "%s.%U is not a __slots__ member", type->tp_name,
                      name);
         return -1;
@@ -566,13 +567,33 @@ compile_stmt(Builder *b, PyObject *t, int pc, Stmt *s)
     }
 }
 
+/* A Program refers to its class, which refers to it (cls._fast): the collector must see
+ * the cycle, or a class made at run time (a reloaded .layer file) would never be freed. */
+static int
+Program_traverse(Program *p, visitproc visit, void *arg)
+{
+    Py_VISIT(p->owner);
+    Py_VISIT(p->decode);
+    Py_VISIT(p->globals);
+    Py_VISIT(p->names);
+    return 0;
+}
+
+static int
+Program_clear(Program *p)
+{
+    Py_CLEAR(p->owner);
+    Py_CLEAR(p->decode);
+    Py_CLEAR(p->globals);
+    Py_CLEAR(p->names);
+    return 0;
+}
+
 static void
 Program_dealloc(Program *p)
 {
-    Py_XDECREF(p->owner);
-    Py_XDECREF(p->decode);
-    Py_XDECREF(p->globals);
-    Py_XDECREF(p->names);
+    PyObject_GC_UnTrack(p);
+    Program_clear(p);
     PyMem_Free(p->slot_offsets);
     PyMem_Free(p->stmts);
     PyMem_Free(p->nodes);
@@ -675,7 +696,8 @@ static PyObject *
 Program_repr(Program *p)
 {
     return PyUnicode_FromFormat("<fast-path program of %s: %d statements>",
-                                ((PyTypeObject *)p->owner)->tp_name, p->nstmts);
+                                p->owner ? ((PyTypeObject *)p->owner)->tp_name : "?",
+                                p->nstmts);
 }
 
 static PyObject *
@@ -700,7 +722,9 @@ static PyTypeObject ProgramType = {
     .tp_basicsize = sizeof(Program),
     .tp_dealloc = (destructor)Program_dealloc,
     .tp_repr = (reprfunc)Program_repr,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_traverse = (traverseproc)Program_traverse,
+    .tp_clear = (inquiry)Program_clear,
     .tp_doc = "A layer's decoder restated for the compiled loop (see fast_program.py).",
     .tp_new = Program_new,
     .tp_members = Program_members,
@@ -989,8 +1013,9 @@ fp_dispatch(Ctx *cx, int table_index, const int64_t *keys, int nkeys, int64_t he
     if (table == NULL) {
         return PyErr_Occurred() ? RUN_ERROR : RUN_ABORT;
     }
-    if (!PyDict_Check(table)) {
-        return RUN_ABORT;
+    if (!PyDict_CheckExact(table)
+        && (RT.table_type == NULL || !Py_IS_TYPE(table, (PyTypeObject *)RT.table_type))) {
+        return RUN_ABORT;  /* a dict subclass may have its own get(): Python's decoder */
     }
     Py_INCREF(table);
     PyObject *nxt = NULL, *key_objs[2] = {NULL, NULL};
@@ -1517,52 +1542,66 @@ run_program(Program *p, PyObject *self, PyObject *buf, const unsigned char *data
 
 /* ---- buffers ------------------------------------------------------------------------ */
 
+enum { B_BYTES, B_BYTEARRAY, B_VIEW };
+
+/* A packet's buffer as the programs read it. No export is held: Python code may run between
+ * layers (a guard, a heuristic, a Python decoder) and must be free to resize a bytearray or
+ * release a view, as it is in the Python loop; the pointer is read again before each
+ * program, which runs no Python code before its final dispatch. */
 typedef struct {
+    PyObject *obj;
+    int kind;
     const unsigned char *data;
     Py_ssize_t len;
-    Py_buffer view;
-    int has_view;
 } Bytes;
 
-/* The bytes of buf when it is bytes, a bytearray or a flat byte memoryview (what Python's
- * decoders index the same way); 0 when it is something else (the Python loop takes it). */
+/* Where obj's bytes are now: 1, or 0 when it can no longer be read (a released view). */
+static int
+refresh_bytes(Bytes *b)
+{
+    if (b->kind == B_BYTEARRAY) {
+        b->data = (const unsigned char *)PyByteArray_AS_STRING(b->obj);
+        b->len = PyByteArray_GET_SIZE(b->obj);
+    }
+    else if (b->kind == B_VIEW) {
+        if (((PyMemoryViewObject *)b->obj)->flags & _Py_MEMORYVIEW_RELEASED) {
+            return 0;
+        }
+        b->data = PyMemoryView_GET_BUFFER(b->obj)->buf;
+        b->len = PyMemoryView_GET_BUFFER(b->obj)->len;
+    }
+    return 1;
+}
+
+/* Whether buf is bytes, a bytearray or a flat byte memoryview (what Python's decoders index
+ * the same way), filling b; 0 for anything else (the Python loop takes it). */
 static int
 get_bytes(PyObject *buf, Bytes *b)
 {
-    b->has_view = 0;
+    b->obj = buf;
     if (PyBytes_CheckExact(buf)) {
+        b->kind = B_BYTES;
         b->data = (const unsigned char *)PyBytes_AS_STRING(buf);
         b->len = PyBytes_GET_SIZE(buf);
         return 1;
     }
+    if (PyByteArray_CheckExact(buf)) {
+        b->kind = B_BYTEARRAY;
+        return refresh_bytes(b);
+    }
     if (PyMemoryView_Check(buf)) {
+        if (((PyMemoryViewObject *)buf)->flags & _Py_MEMORYVIEW_RELEASED) {
+            return 0;  /* checked first: a released view's fields may point at freed memory */
+        }
         Py_buffer *v = PyMemoryView_GET_BUFFER(buf);
-        if (v->ndim != 1 || v->itemsize != 1 || v->format == NULL
-            || strcmp(v->format, "B") != 0 || !PyBuffer_IsContiguous(v, 'C')
-            || PyMemoryView_GET_BASE(buf) == NULL) {
+        if (v->ndim != 1 || v->itemsize != 1 || (v->format != NULL && strcmp(v->format, "B"))
+            || !PyBuffer_IsContiguous(v, 'C')) {
             return 0;
         }
+        b->kind = B_VIEW;
+        return refresh_bytes(b);
     }
-    else if (!PyByteArray_CheckExact(buf)) {
-        return 0;
-    }
-    if (PyObject_GetBuffer(buf, &b->view, PyBUF_SIMPLE) < 0) {
-        PyErr_Clear();
-        return 0;
-    }
-    b->has_view = 1;
-    b->data = b->view.buf;
-    b->len = b->view.len;
-    return 1;
-}
-
-static void
-release_bytes(Bytes *b)
-{
-    if (b->has_view) {
-        PyBuffer_Release(&b->view);
-        b->has_view = 0;
-    }
+    return 0;
 }
 
 /* ---- one layer ---------------------------------------------------------------------- */
@@ -1593,17 +1632,35 @@ call_decode(PyObject *layer, PyObject *buf, Py_ssize_t off, Py_ssize_t end)
     return nxt;
 }
 
-/* Decode one layer into *layer (made here when fresh, else preallocated): the program when
- * cls has one, its Python _decode otherwise or after an abort. Returns the next class (new
- * reference) or NULL with the decoder's exception set. */
+static PyObject *object_new;  /* object.__new__, for classes the fast allocation is not for */
+
+/* A fresh, empty instance of cls, as the Python loop's object.__new__(cls) makes it: made
+ * directly for layer classes, by object.__new__ itself for anything else (its checks and
+ * messages: a non-type, a built-in type). */
 static PyObject *
-decode_one(PyObject *cls, PyObject **layer, int fresh, PyObject *buf, const Bytes *b,
+new_layer(PyObject *cls)
+{
+    if (PyType_Check(cls) && RT.layer_type != NULL
+        && PyType_IsSubtype((PyTypeObject *)cls, (PyTypeObject *)RT.layer_type)
+        && ((PyTypeObject *)cls)->tp_new == PyBaseObject_Type.tp_new) {
+        return PyBaseObject_Type.tp_new((PyTypeObject *)cls, empty_tuple, NULL);
+    }
+    return PyObject_CallOneArg(object_new, cls);
+}
+
+/* Decode one layer into *layer (made here when fresh, else preallocated): the program when
+ * cls has one and *layer is exactly a cls, its Python _decode otherwise or after an abort.
+ * Returns the next class (new reference) or NULL with the decoder's exception set. */
+static PyObject *
+decode_one(PyObject *cls, PyObject **layer, int fresh, PyObject *buf, Bytes *b,
            Py_ssize_t off, Py_ssize_t end)
 {
     Program *p = program_of(cls);
-    if (p != NULL) {
+    if (p != NULL && Py_IS_TYPE(*layer, (PyTypeObject *)cls) && refresh_bytes(b)) {
         PyObject *nxt = NULL;
+        Py_INCREF(p);  /* held while it runs: a guard may rebind cls._fast */
         int r = run_program(p, *layer, buf, b->data, b->len, off, end, &nxt);
+        Py_DECREF(p);
         if (r == RUN_OK) {
             return nxt;
         }
@@ -1611,7 +1668,7 @@ decode_one(PyObject *cls, PyObject **layer, int fresh, PyObject *buf, const Byte
             return NULL;
         }
         if (fresh) {  /* an abort leaves a half-filled object: Python starts on a new one */
-            PyObject *again = PyBaseObject_Type.tp_new((PyTypeObject *)cls, empty_tuple, NULL);
+            PyObject *again = new_layer(cls);
             if (again == NULL) {
                 return NULL;
             }
@@ -1711,12 +1768,23 @@ packet_fail_at(PyObject *packet, PyObject *cls, Py_ssize_t off, Py_ssize_t end)
         return -1;
     }
     int r = fail_with(packet, exc, cls, off, end);
+    if (r < 0 && PyErr_Occurred()) {
+        /* strict: _fail raised while, in Python, exc was being handled, which makes exc the
+         * new error's __context__ (unless it is exc itself) */
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        PyErr_NormalizeException(&type, &value, &tb);
+        if (value != NULL && value != exc && PyExceptionInstance_Check(value)) {
+            PyException_SetContext(value, Py_NewRef(exc));
+        }
+        PyErr_Restore(type, value, tb);
+    }
     Py_DECREF(exc);
     return r;
 }
 
 static PyObject *
-eager(PyObject *buf, PyObject *first, PyObject *metadata, PyObject *strict, const Bytes *b)
+eager(PyObject *buf, PyObject *first, PyObject *metadata, PyObject *strict, Bytes *b)
 {
     PyObject *packet = PyBaseObject_Type.tp_new((PyTypeObject *)RT.packet_type, empty_tuple,
                                                 NULL);
@@ -1746,12 +1814,7 @@ eager(PyObject *buf, PyObject *first, PyObject *metadata, PyObject *strict, cons
     Py_ssize_t off = 0, end = b->len, count = 0;
     PyObject *layer_objs[3] = {NULL, NULL, NULL};
     while (1) {
-        if (!PyType_Check(cls)) {
-            PyErr_Format(PyExc_TypeError, "object.__new__(X): X is not a type object (%s)",
-                         Py_TYPE(cls)->tp_name);
-            goto error;
-        }
-        PyObject *layer = PyBaseObject_Type.tp_new((PyTypeObject *)cls, empty_tuple, NULL);
+        PyObject *layer = new_layer(cls);  /* outside the layer's try, as in Python */
         if (layer == NULL) {
             goto error;
         }
@@ -1772,8 +1835,9 @@ eager(PyObject *buf, PyObject *first, PyObject *metadata, PyObject *strict, cons
         if (count <= 3) {
             layer_objs[count - 1] = layer;  /* borrowed: the list holds it */
         }
+        int bounds = layer_bounds(layer, &off, &end);
         Py_DECREF(layer);
-        if (layer_bounds(layer, &off, &end) < 0) {
+        if (bounds < 0) {
             Py_DECREF(nxt);
             goto error;
         }
@@ -1848,7 +1912,6 @@ fp_decode_eager(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyOb
     PyObject *metadata = nargs > 2 ? args[2] : Py_None;
     PyObject *strict = nargs > 3 ? args[3] : Py_False;
     PyObject *packet = eager(args[0], args[1], metadata, strict, &b);
-    release_bytes(&b);
     return packet;
 }
 
@@ -1862,17 +1925,39 @@ typedef struct {
     vectorcallfunc vectorcall;
 } ChainDecoder;
 
+static int
+ChainDecoder_traverse(ChainDecoder *d, visitproc visit, void *arg)
+{
+    Py_VISIT(d->first);
+    Py_VISIT(d->instances);
+    Py_VISIT(d->head);
+    Py_VISIT(d->payload);
+    Py_VISIT(d->payload_layer);
+    Py_VISIT(d->decoded);
+    Py_VISIT(d->state);
+    Py_VISIT(d->fallback);
+    return 0;
+}
+
+static int
+ChainDecoder_clear(ChainDecoder *d)
+{
+    Py_CLEAR(d->first);
+    Py_CLEAR(d->instances);
+    Py_CLEAR(d->head);
+    Py_CLEAR(d->payload);
+    Py_CLEAR(d->payload_layer);
+    Py_CLEAR(d->decoded);
+    Py_CLEAR(d->state);
+    Py_CLEAR(d->fallback);
+    return 0;
+}
+
 static void
 ChainDecoder_dealloc(ChainDecoder *d)
 {
-    Py_XDECREF(d->first);
-    Py_XDECREF(d->instances);
-    Py_XDECREF(d->head);
-    Py_XDECREF(d->payload);
-    Py_XDECREF(d->payload_layer);
-    Py_XDECREF(d->decoded);
-    Py_XDECREF(d->state);
-    Py_XDECREF(d->fallback);
+    PyObject_GC_UnTrack(d);
+    ChainDecoder_clear(d);
     Py_TYPE(d)->tp_free((PyObject *)d);
 }
 
@@ -1905,7 +1990,7 @@ outcome_error(ChainDecoder *d, PyObject *cls, Py_ssize_t off)
 }
 
 static PyObject *
-chain_decode(ChainDecoder *d, PyObject *data, const Bytes *b)
+chain_decode(ChainDecoder *d, PyObject *data, Bytes *b)
 {
     PyObject *decoded = d->decoded;
     if (PyList_SetSlice(decoded, 0, PyList_GET_SIZE(decoded), NULL) < 0) {
@@ -1922,15 +2007,17 @@ chain_decode(ChainDecoder *d, PyObject *data, const Bytes *b)
     }
     Py_INCREF(cls);
     while (1) {
-        Py_INCREF(layer);
+        Py_INCREF(layer);  /* borrowed from instances, which Python code may change */
         PyObject *nxt = decode_one(cls, &layer, 0, data, b, off, end);
-        Py_DECREF(layer);
         if (nxt == NULL) {
+            Py_DECREF(layer);
             int r = outcome_error(d, cls, off);
             Py_DECREF(cls);
             return r < 0 ? NULL : (Py_INCREF(decoded), decoded);
         }
-        if (PyList_Append(decoded, cls) < 0 || layer_bounds(layer, &off, &end) < 0) {
+        int failed = PyList_Append(decoded, cls) < 0 || layer_bounds(layer, &off, &end) < 0;
+        Py_DECREF(layer);
+        if (failed) {
             Py_DECREF(nxt);
             Py_DECREF(cls);
             return NULL;
@@ -1993,11 +2080,14 @@ ChainDecoder_vectorcall(ChainDecoder *d, PyObject *const *args, size_t nargsf,
 {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     Bytes b;
+    if (d->fallback == NULL || d->state == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "the parser's decoder was cleared");
+        return NULL;
+    }
     if (kwnames != NULL || nargs != 1 || !RT.configured || !get_bytes(args[0], &b)) {
         return PyObject_Vectorcall(d->fallback, args, nargsf, kwnames);
     }
     PyObject *r = chain_decode(d, args[0], &b);
-    release_bytes(&b);
     return r;
 }
 
@@ -2021,9 +2111,14 @@ ChainDecoder_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         return NULL;
     }
     PyObject *head = PyDict_GetItemWithError(instances, first);
-    PyObject *payload_layer = payload == Py_None ? NULL
-                            : PyDict_GetItemWithError(instances, payload);
-    if (PyErr_Occurred()) {
+    PyObject *payload_layer = NULL;
+    if (head == NULL && PyErr_Occurred()) {
+        Py_DECREF(d);
+        return NULL;
+    }
+    if (payload != Py_None
+        && (payload_layer = PyDict_GetItemWithError(instances, payload)) == NULL
+        && PyErr_Occurred()) {
         Py_DECREF(d);
         return NULL;
     }
@@ -2065,7 +2160,9 @@ static PyTypeObject ChainDecoderType = {
     .tp_dealloc = (destructor)ChainDecoder_dealloc,
     .tp_vectorcall_offset = offsetof(ChainDecoder, vectorcall),
     .tp_call = ChainDecoder_call,
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_HAVE_GC,
+    .tp_traverse = (traverseproc)ChainDecoder_traverse,
+    .tp_clear = (inquiry)ChainDecoder_clear,
     .tp_doc = "A Parser's decode_layers in C (parser.py's _decoder is its specification).",
     .tp_new = ChainDecoder_new,
     .tp_members = ChainDecoder_members,
@@ -2084,7 +2181,7 @@ static PyTypeObject ChainDecoderType = {
 typedef struct {
     PyObject_HEAD
     PyObject *assembler, *assembler_dict, *sides, *move_to_end;
-    PyObject *tcp, *ipv4, *ipv6, *info_type, *chunk_type;
+    PyObject *tcp, *ipv4, *ipv6, *info_type, *chunk_type, *side_type, *conn_type, *stats_type;
     long long taken;
     /* slot offsets: layers */
     Py_ssize_t l_off, l_hend, l_pend, l_buf;
@@ -2101,18 +2198,47 @@ static PyObject *s_recent, *s_quotes, *s_reassembled;
 static PyObject *InOrderPath_vectorcall(PyObject *o, PyObject *const *args, size_t nargsf,
                                         PyObject *kwnames);
 
+static int
+InOrderPath_traverse(InOrderPath *o, visitproc visit, void *arg)
+{
+    Py_VISIT(o->assembler);
+    Py_VISIT(o->assembler_dict);
+    Py_VISIT(o->sides);
+    Py_VISIT(o->move_to_end);
+    Py_VISIT(o->tcp);
+    Py_VISIT(o->ipv4);
+    Py_VISIT(o->ipv6);
+    Py_VISIT(o->info_type);
+    Py_VISIT(o->chunk_type);
+    Py_VISIT(o->side_type);
+    Py_VISIT(o->conn_type);
+    Py_VISIT(o->stats_type);
+    return 0;
+}
+
+static int
+InOrderPath_clear(InOrderPath *o)
+{
+    Py_CLEAR(o->assembler);
+    Py_CLEAR(o->assembler_dict);
+    Py_CLEAR(o->sides);
+    Py_CLEAR(o->move_to_end);
+    Py_CLEAR(o->tcp);
+    Py_CLEAR(o->ipv4);
+    Py_CLEAR(o->ipv6);
+    Py_CLEAR(o->info_type);
+    Py_CLEAR(o->chunk_type);
+    Py_CLEAR(o->side_type);
+    Py_CLEAR(o->conn_type);
+    Py_CLEAR(o->stats_type);
+    return 0;
+}
+
 static void
 InOrderPath_dealloc(InOrderPath *o)
 {
-    Py_XDECREF(o->assembler);
-    Py_XDECREF(o->assembler_dict);
-    Py_XDECREF(o->sides);
-    Py_XDECREF(o->move_to_end);
-    Py_XDECREF(o->tcp);
-    Py_XDECREF(o->ipv4);
-    Py_XDECREF(o->ipv6);
-    Py_XDECREF(o->info_type);
-    Py_XDECREF(o->chunk_type);
+    PyObject_GC_UnTrack(o);
+    InOrderPath_clear(o);
     Py_TYPE(o)->tp_free((PyObject *)o);
 }
 
@@ -2129,6 +2255,11 @@ InOrderPath_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         return NULL;
     }
     if (check_configured() < 0) {
+        return NULL;
+    }
+    if (!PyType_IsSubtype((PyTypeObject *)chunk_type, &PyTuple_Type)
+        || !PyType_IsSubtype((PyTypeObject *)info_type, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "Chunk and CaptureInfo must be tuples");
         return NULL;
     }
     PyObject **dictptr = _PyObject_GetDictPtr(assembler);
@@ -2150,6 +2281,9 @@ InOrderPath_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     o->ipv6 = Py_NewRef(ipv6);
     o->info_type = Py_NewRef(info_type);
     o->chunk_type = Py_NewRef(chunk_type);
+    o->side_type = Py_NewRef(side_type);
+    o->conn_type = Py_NewRef(conn_type);
+    o->stats_type = Py_NewRef(stats_type);
     o->vectorcall = (vectorcallfunc)InOrderPath_vectorcall;
     struct { Py_ssize_t *at; PyObject *type; const char *name; } slots[] = {
         {&o->l_off, tcp, "_off"}, {&o->l_hend, tcp, "_hend"}, {&o->l_pend, tcp, "_pend"},
@@ -2219,225 +2353,254 @@ slot_truth(PyObject *obj, Py_ssize_t off)
     return -1;  /* not a bool: Python's loop decides */
 }
 
-static PyObject *
-in_order(InOrderPath *o, PyObject *packet)
+/* The checks of tcp.py's in-order branch, reading only: 1 when the packet takes that path
+ * (side, conn, stats filled, new references), 0 when it does not (nothing held). */
+typedef struct {
+    PyObject *side, *conn, *stats, *tcp;
+    double ts;
+    long long nxt_seq, hend, pend, nxt, packets, bytes, zwp;
+} InOrderSegment;
+
+static int
+in_order_check(InOrderPath *o, PyObject *packet, InOrderSegment *g)
 {
     if (Py_TYPE(packet) != (PyTypeObject *)RT.packet_type) {
-        Py_RETURN_FALSE;
+        return 0;
     }
     PyObject *tcp = SLOT(packet, RT.p_trans);
     if (tcp == NULL || Py_TYPE(tcp) != (PyTypeObject *)o->tcp) {
-        Py_RETURN_FALSE;
+        return 0;
     }
     PyObject *layers = SLOT(packet, RT.p_layers);
     if (layers == NULL || !PyList_CheckExact(layers) || PyList_GET_SIZE(layers) == 0) {
-        Py_RETURN_FALSE;
+        return 0;
     }
-    PyObject *quotes = _PyType_Lookup(Py_TYPE(PyList_GET_ITEM(layers, 0)), s_quotes);
-    if (quotes != Py_False) {
-        Py_RETURN_FALSE;
+    if (_PyType_Lookup(Py_TYPE(PyList_GET_ITEM(layers, 0)), s_quotes) != Py_False) {
+        return 0;  /* a link layer that quotes another packet: Python's loop */
     }
     PyObject *net = SLOT(packet, RT.p_net);
     if (net == NULL) {
-        Py_RETURN_FALSE;
+        return 0;
     }
     long long toff, nhend, v;
-    if (!slot_int(tcp, o->l_off, &toff) || !slot_int(net, o->l_hend, &nhend) || toff != nhend) {
-        Py_RETURN_FALSE;
-    }
     PyObject *src, *dst;
     if (Py_TYPE(net) == (PyTypeObject *)o->ipv4) {
-        if (!slot_int(net, o->v4_flags, &v) || (v & 1) || !slot_int(net, o->v4_frag, &v) || v) {
-            Py_RETURN_FALSE;
+        if (!slot_int(tcp, o->l_off, &toff) || !slot_int(net, o->l_hend, &nhend)
+            || toff != nhend || !slot_int(net, o->v4_flags, &v) || (v & 1)
+            || !slot_int(net, o->v4_frag, &v) || v) {
+            return 0;
         }
         src = SLOT(net, o->v4_src);
         dst = SLOT(net, o->v4_dst);
     }
     else if (Py_TYPE(net) == (PyTypeObject *)o->ipv6) {
-        if (!slot_int(net, o->v6_next, &v) || v != 6) {
-            Py_RETURN_FALSE;
+        if (!slot_int(tcp, o->l_off, &toff) || !slot_int(net, o->l_hend, &nhend)
+            || toff != nhend || !slot_int(net, o->v6_next, &v) || v != 6) {
+            return 0;
         }
         src = SLOT(net, o->v6_src);
         dst = SLOT(net, o->v6_dst);
     }
     else {
-        Py_RETURN_FALSE;
+        return 0;
     }
     PyObject *sport = SLOT(tcp, o->t_sport), *dport = SLOT(tcp, o->t_dport);
     if (src == NULL || dst == NULL || sport == NULL || dport == NULL) {
-        Py_RETURN_FALSE;
+        return 0;
     }
     PyObject *key = PyTuple_Pack(4, src, sport, dst, dport);
     if (key == NULL) {
-        return NULL;
+        return -1;
     }
     PyObject *side = PyDict_GetItemWithError(o->sides, key);  /* borrowed */
     Py_DECREF(key);
     if (side == NULL) {
-        if (PyErr_Occurred()) {
-            return NULL;
-        }
-        Py_RETURN_FALSE;
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    if (!Py_IS_TYPE(side, (PyTypeObject *)o->side_type)) {
+        return 0;
     }
     /* the time: meta[0] + meta[1] / meta[2] of a CaptureInfo (others: Python's loop) */
     PyObject *meta = SLOT(packet, RT.p_metadata);
     if (meta == NULL || Py_TYPE(meta) != (PyTypeObject *)o->info_type
         || PyTuple_GET_SIZE(meta) < 3) {
-        Py_RETURN_FALSE;
+        return 0;
     }
-    long long sec, frac, res;
     PyObject *m0 = PyTuple_GET_ITEM(meta, 0), *m1 = PyTuple_GET_ITEM(meta, 1),
              *m2 = PyTuple_GET_ITEM(meta, 2);
     if (!PyLong_CheckExact(m0) || !PyLong_CheckExact(m1) || !PyLong_CheckExact(m2)) {
-        Py_RETURN_FALSE;
+        return 0;
     }
-    sec = PyLong_AsLongLong(m0);
-    frac = PyLong_AsLongLong(m1);
-    res = PyLong_AsLongLong(m2);
+    long long sec = PyLong_AsLongLong(m0), frac = PyLong_AsLongLong(m1),
+              res = PyLong_AsLongLong(m2);
     if (PyErr_Occurred()) {
         PyErr_Clear();
-        Py_RETURN_FALSE;
+        return 0;
     }
     const long long exact = (long long)1 << 53;  /* where int -> float is exact */
     if (res <= 0 || sec < 0 || sec >= exact || frac < 0 || frac >= exact || res >= exact) {
-        Py_RETURN_FALSE;
+        return 0;
     }
-    double ts = (double)sec + (double)frac / (double)res;
+    g->ts = (double)sec + (double)frac / (double)res;
     /* the side must be calm and this segment its next, with no SYN, FIN or RST */
-    long long flags, seq, nxt_seq, hend, pend, nxt, packets, bytes, zwp;
+    long long flags, seq;
     if (!slot_int(tcp, o->t_flags, &flags) || (flags & 0x7) || !slot_int(tcp, o->t_seq, &seq)
-        || slot_truth(side, o->s_calm) != 1 || !slot_int(side, o->s_nxt_seq, &nxt_seq)
-        || seq != nxt_seq) {
-        Py_RETURN_FALSE;
+        || slot_truth(side, o->s_calm) != 1 || !slot_int(side, o->s_nxt_seq, &g->nxt_seq)
+        || seq != g->nxt_seq) {
+        return 0;
     }
     PyObject *conn = SLOT(side, o->s_conn), *stats = SLOT(side, o->s_stats);
-    PyObject *window = SLOT(tcp, o->t_window), *buf = SLOT(tcp, o->l_buf);
     PyObject *peer = SLOT(side, o->s_peer);
-    if (conn == NULL || stats == NULL || window == NULL || buf == NULL || peer == NULL
-        || !slot_int(tcp, o->l_hend, &hend) || !slot_int(tcp, o->l_pend, &pend)
-        || !slot_int(side, o->s_nxt, &nxt) || !slot_int(stats, o->st_packets, &packets)
-        || !slot_int(stats, o->st_bytes, &bytes) || !slot_int(stats, o->st_zwp, &zwp)
-        || SLOT(conn, o->c_index) == NULL || hend < 0 || pend < 0
-        || pend - hend > ((long long)1 << 40) || nxt > ((long long)1 << 60)
-        || bytes > ((long long)1 << 60)) {
-        Py_RETURN_FALSE;
+    if (conn == NULL || !Py_IS_TYPE(conn, (PyTypeObject *)o->conn_type) || stats == NULL
+        || !Py_IS_TYPE(stats, (PyTypeObject *)o->stats_type) || peer == NULL
+        || !Py_IS_TYPE(peer, (PyTypeObject *)o->side_type) || SLOT(peer, o->s_window) == NULL
+        || SLOT(tcp, o->t_window) == NULL || SLOT(tcp, o->l_buf) == NULL
+        || SLOT(conn, o->c_index) == NULL || SLOT(side, o->s_dir) == NULL
+        || !slot_int(tcp, o->l_hend, &g->hend) || !slot_int(tcp, o->l_pend, &g->pend)
+        || !slot_int(side, o->s_nxt, &g->nxt) || !slot_int(stats, o->st_packets, &g->packets)
+        || !slot_int(stats, o->st_bytes, &g->bytes) || !slot_int(stats, o->st_zwp, &g->zwp)
+        || g->hend < 0 || g->pend < 0 || g->pend - g->hend > ((long long)1 << 40)
+        || g->nxt > ((long long)1 << 60) || g->bytes > ((long long)1 << 60)
+        || g->packets > ((long long)1 << 60) || g->zwp > ((long long)1 << 60)) {
+        return 0;
     }
-    /* taken: from here on, what tcp.py's in-order path does, in its order */
-    PyObject *tsobj = PyFloat_FromDouble(ts);
+    /* held from here on: the updates call Python (move_to_end, a stream) */
+    g->side = Py_NewRef(side);
+    g->conn = Py_NewRef(conn);
+    g->stats = Py_NewRef(stats);
+    g->tcp = Py_NewRef(tcp);
+    return 1;
+}
+
+/* What tcp.py's in-order branch does with a segment that passed the checks, in its order.
+ * 0, or -1 with an exception (from move_to_end or the stream, as in Python). */
+static int
+in_order_take(InOrderPath *o, InOrderSegment *g)
+{
+    PyObject *side = g->side, *conn = g->conn, *stats = g->stats, *tcp = g->tcp;
+    PyObject *tsobj = PyFloat_FromDouble(g->ts);
     if (tsobj == NULL) {
-        return NULL;
+        return -1;
     }
-    Py_INCREF(tsobj);
-    set_slot(conn, o->c_last_seen, tsobj);
+    int result = -1;
+    PyObject *payload = NULL;
+    set_slot(conn, o->c_last_seen, Py_NewRef(tsobj));
     PyObject *recent = PyDict_GetItemWithError(o->assembler_dict, s_recent);
     if (recent == NULL && PyErr_Occurred()) {
-        Py_DECREF(tsobj);
-        return NULL;
+        goto done;
     }
     if (conn != recent) {
-        PyObject *r = PyObject_CallOneArg(o->move_to_end, SLOT(conn, o->c_index));
-        if (r == NULL || PyDict_SetItem(o->assembler_dict, s_recent, conn) < 0) {
-            Py_XDECREF(r);
-            Py_DECREF(tsobj);
-            return NULL;
+        PyObject *index = Py_NewRef(SLOT(conn, o->c_index));
+        PyObject *r = PyObject_CallOneArg(o->move_to_end, index);
+        Py_DECREF(index);
+        if (r == NULL) {
+            goto done;
         }
         Py_DECREF(r);
+        if (PyDict_SetItem(o->assembler_dict, s_recent, conn) < 0) {
+            goto done;
+        }
     }
     o->taken++;
-    if (slot_add(stats, o->st_packets, packets + 1) < 0) {
-        Py_DECREF(tsobj);
-        return NULL;
+    if (slot_add(stats, o->st_packets, g->packets + 1) < 0) {
+        goto done;
     }
-    Py_INCREF(tsobj);
-    set_slot(stats, o->st_last, tsobj);
-    Py_INCREF(window);
-    set_slot(side, o->s_window, window);
-    long long n = pend - hend;
+    set_slot(stats, o->st_last, Py_NewRef(tsobj));
+    set_slot(side, o->s_window, Py_NewRef(SLOT(tcp, o->t_window)));
+    long long n = g->pend - g->hend;
     if (n <= 0) {
-        Py_DECREF(tsobj);
-        Py_RETURN_TRUE;
+        result = 0;
+        goto done;
     }
-    PyObject *payload = PySequence_GetSlice(buf, (Py_ssize_t)hend, (Py_ssize_t)pend);
+    payload = PySequence_GetSlice(SLOT(tcp, o->l_buf), (Py_ssize_t)g->hend,
+                                  (Py_ssize_t)g->pend);
     if (payload != NULL && !PyBytes_CheckExact(payload)) {
-        Py_SETREF(payload, PyBytes_FromObject(payload));
+        Py_SETREF(payload, PyBytes_FromObject(payload));  /* copy=False: never keep the buffer */
     }
     if (payload == NULL) {
-        Py_DECREF(tsobj);
-        return NULL;
+        goto done;
     }
     if (n == 1) {
-        PyObject *peer_window = SLOT(peer, o->s_window);
-        if (peer_window != NULL) {
-            int zero = PyObject_RichCompareBool(peer_window, long_zero, Py_EQ);
-            if (zero < 0) {
-                Py_DECREF(payload);
-                Py_DECREF(tsobj);
-                return NULL;
-            }
-            if (zero && slot_add(stats, o->st_zwp, zwp + 1) < 0) {
-                Py_DECREF(payload);
-                Py_DECREF(tsobj);
-                return NULL;
-            }
-        }
-        else {
-            Py_DECREF(payload);
-            Py_DECREF(tsobj);
+        PyObject *peer = SLOT(side, o->s_peer);
+        PyObject *peer_window = peer ? SLOT(peer, o->s_window) : NULL;
+        if (peer_window == NULL) {
             PyErr_SetString(PyExc_AttributeError, "window");
-            return NULL;
+            goto done;
+        }
+        Py_INCREF(peer_window);
+        int zero = PyObject_RichCompareBool(peer_window, long_zero, Py_EQ);
+        Py_DECREF(peer_window);
+        if (zero < 0 || (zero && slot_add(stats, o->st_zwp, g->zwp + 1) < 0)) {
+            goto done;
         }
     }
-    long long start = nxt;
+    long long start = g->nxt;
     if (slot_add(side, o->s_nxt, start + n) < 0
-        || slot_add(side, o->s_nxt_seq, (nxt_seq + n) & 0xFFFFFFFFLL) < 0
-        || slot_add(stats, o->st_bytes, bytes + n) < 0) {
-        Py_DECREF(payload);
-        Py_DECREF(tsobj);
-        return NULL;
+        || slot_add(side, o->s_nxt_seq, (g->nxt_seq + n) & 0xFFFFFFFFLL) < 0
+        || slot_add(stats, o->st_bytes, g->bytes + n) < 0) {
+        goto done;
     }
     PyObject *stream = SLOT(conn, o->c_stream);
-    int failed = 0;
-    if (stream != NULL && stream != Py_None) {
-        PyObject *sink = SLOT(side, o->s_sink);
-        if (sink == NULL || sink == Py_None) {
-            PyObject *direction = SLOT(side, o->s_dir);
-            PyObject *chunk = NULL;
-            PyObject *start_obj = PyLong_FromLongLong(start);
-            if (start_obj != NULL && direction != NULL) {
-                chunk = ((PyTypeObject *)o->chunk_type)->tp_alloc(
-                    (PyTypeObject *)o->chunk_type, 5);
-            }
-            if (chunk == NULL) {
-                Py_XDECREF(start_obj);
-                failed = 1;
-                if (!PyErr_Occurred()) {
-                    PyErr_SetString(PyExc_AttributeError, "direction");
-                }
-            }
-            else {
-                PyTuple_SET_ITEM(chunk, 0, Py_NewRef(payload));
-                PyTuple_SET_ITEM(chunk, 1, PyLong_FromLong(0));
-                PyTuple_SET_ITEM(chunk, 2, Py_NewRef(direction));
-                PyTuple_SET_ITEM(chunk, 3, start_obj);
-                PyTuple_SET_ITEM(chunk, 4, Py_NewRef(tsobj));
-                PyObject *r = PyObject_CallMethodOneArg(stream, s_reassembled, chunk);
-                Py_DECREF(chunk);
-                failed = r == NULL;
-                Py_XDECREF(r);
-            }
-        }
-        else if (PyList_CheckExact(sink)) {
-            failed = PyList_Append(sink, payload) < 0;
+    if (stream == NULL || stream == Py_None) {
+        result = 0;
+        goto done;
+    }
+    Py_INCREF(stream);
+    PyObject *sink = SLOT(side, o->s_sink);
+    PyObject *r = NULL;
+    if (sink != NULL && sink != Py_None) {
+        r = PyList_CheckExact(sink) ? (PyList_Append(sink, payload) < 0 ? NULL : Py_NewRef(Py_None))
+                                    : PyObject_CallMethod(sink, "append", "O", payload);
+    }
+    else {
+        PyObject *chunk = ((PyTypeObject *)o->chunk_type)->tp_alloc(
+            (PyTypeObject *)o->chunk_type, 5);
+        PyObject *start_obj = PyLong_FromLongLong(start);
+        if (chunk != NULL && start_obj != NULL) {
+            PyTuple_SET_ITEM(chunk, 0, Py_NewRef(payload));
+            PyTuple_SET_ITEM(chunk, 1, PyLong_FromLong(0));
+            PyTuple_SET_ITEM(chunk, 2, Py_NewRef(SLOT(side, o->s_dir)));
+            PyTuple_SET_ITEM(chunk, 3, start_obj);
+            PyTuple_SET_ITEM(chunk, 4, Py_NewRef(tsobj));
+            r = PyObject_CallMethodOneArg(stream, s_reassembled, chunk);
         }
         else {
-            PyObject *r = PyObject_CallMethod(sink, "append", "O", payload);
-            failed = r == NULL;
-            Py_XDECREF(r);
+            Py_XDECREF(start_obj);
         }
+        Py_XDECREF(chunk);
     }
-    Py_DECREF(payload);
+    Py_DECREF(stream);
+    if (r != NULL) {
+        Py_DECREF(r);
+        result = 0;
+    }
+done:
+    Py_XDECREF(payload);
     Py_DECREF(tsobj);
-    if (failed) {
+    return result;
+}
+
+static PyObject *
+in_order(InOrderPath *o, PyObject *packet)
+{
+    if (o->sides == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "the in-order path was cleared");
+        return NULL;
+    }
+    InOrderSegment g;
+    int r = in_order_check(o, packet, &g);
+    if (r <= 0) {
+        if (r < 0) {
+            return NULL;
+        }
+        Py_RETURN_FALSE;
+    }
+    r = in_order_take(o, &g);
+    Py_DECREF(g.side);
+    Py_DECREF(g.conn);
+    Py_DECREF(g.stats);
+    Py_DECREF(g.tcp);
+    if (r < 0) {
         return NULL;
     }
     Py_RETURN_TRUE;
@@ -2466,7 +2629,9 @@ static PyTypeObject InOrderPathType = {
     .tp_dealloc = (destructor)InOrderPath_dealloc,
     .tp_vectorcall_offset = offsetof(InOrderPath, vectorcall),
     .tp_call = PyVectorcall_Call,
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_HAVE_GC,
+    .tp_traverse = (traverseproc)InOrderPath_traverse,
+    .tp_clear = (inquiry)InOrderPath_clear,
     .tp_doc = "The TCP assembler's in-order path in C (reassembly/tcp.py is its specification).",
     .tp_new = InOrderPath_new,
     .tp_members = InOrderPath_members,
@@ -2551,7 +2716,6 @@ fp_run(PyObject *module, PyObject *args)
     }
     PyObject *nxt = NULL;
     int r = run_program((Program *)program, layer, buf, b.data, b.len, off, end, &nxt);
-    release_bytes(&b);
     if (r == RUN_ERROR) {
         return NULL;
     }
@@ -2566,7 +2730,7 @@ fp_run(PyObject *module, PyObject *args)
 static PyObject *
 fp_decode_layer(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 4 || !PyType_Check(args[0])) {
+    if (nargs != 4) {
         PyErr_SetString(PyExc_TypeError, "decode_layer(cls, buf, off, end)");
         return NULL;
     }
@@ -2576,7 +2740,7 @@ fp_decode_layer(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *cls = args[0], *buf = args[1];
-    PyObject *layer = PyBaseObject_Type.tp_new((PyTypeObject *)cls, empty_tuple, NULL);
+    PyObject *layer = new_layer(cls);
     if (layer == NULL) {
         return NULL;
     }
@@ -2584,8 +2748,7 @@ fp_decode_layer(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *nxt;
     if (get_bytes(buf, &b)) {
         nxt = decode_one(cls, &layer, 1, buf, &b, off, end);
-        release_bytes(&b);
-    }
+        }
     else {
         nxt = call_decode(layer, buf, off, end);
     }
@@ -2632,7 +2795,9 @@ PyInit__fastpath(void)
             return NULL;
         }
     }
-    if ((empty_tuple = PyTuple_New(0)) == NULL || (long_zero = PyLong_FromLong(0)) == NULL || PyType_Ready(&ProgramType) < 0
+    object_new = PyObject_GetAttrString((PyObject *)&PyBaseObject_Type, "__new__");
+    if (object_new == NULL || (empty_tuple = PyTuple_New(0)) == NULL
+        || (long_zero = PyLong_FromLong(0)) == NULL || PyType_Ready(&ProgramType) < 0
         || PyType_Ready(&ChainDecoderType) < 0 || PyType_Ready(&InOrderPathType) < 0) {
         return NULL;
     }
