@@ -1,9 +1,11 @@
-"""Build hook for the optional compiled decode loop (pktspec/runtime/_fastpath.c).
+"""Build hook for the optional compiled decode loop (pktspec/runtime/fastpath_c/).
 
 Everything else about the package is in pyproject.toml. The extension is optional: without
 a C compiler or Python's headers the build carries on and pktspec decodes in pure Python
 (pktspec/runtime/fastpath.py says which loop runs).
 """
+
+from glob import glob
 
 from setuptools import Extension, setup
 
@@ -11,9 +13,10 @@ setup(
     ext_modules=[
         Extension(
             "pktspec.runtime._fastpath",
-            ["pktspec/runtime/_fastpath.c"],
+            sorted(glob("pktspec/runtime/fastpath_c/*.c")),
             include_dirs=["pktspec/protocols"],  # _native_programs.h, the built-in programs
-            depends=["pktspec/protocols/_native_programs.h"],
+            depends=["pktspec/protocols/_native_programs.h",
+                     "pktspec/runtime/fastpath_c/fastpath.h"],
             optional=True,
         )
     ]

@@ -1,5 +1,5 @@
 """The fast path's program: a layer's generated ``_decode``, restated as data for the
-compiled decode loop (``pktspec/runtime/_fastpath.c``).
+compiled decode loop (``pktspec/runtime/fastpath_c/``).
 
 Why it is read off the generated Python and not planned again: the Python decoder is the
 reference, and a second planner would be a second place to get a length rule or a check

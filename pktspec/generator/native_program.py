@@ -1,15 +1,15 @@
 """The fast path's programs as C: the built-in layers' programs compiled into the extension.
 
-Why: the extension's interpreter (``_fastpath.c``) runs any program, including those of a
+Why: the extension's interpreter (``fastpath_c/program_run.c``) runs any program, including those of a
 user's .layer file loaded at run time, but it spends most of its time choosing what to do
 next. For the layers that ship with pktspec the program is known when the package is
 built, so ``pktspec compile --builtins`` also writes each one out as a C function
-(``pktspec/protocols/_native_programs.h``, included by ``_fastpath.c``). A function is keyed
+(``pktspec/protocols/_native_programs.h``, included by ``fastpath_c/program_run.c``). A function is keyed
 by a hash of its program's text: a class whose ``_PROGRAM`` differs from what was compiled
 (a .layer edited since) simply runs in the interpreter.
 
 The C is made from the program tuples alone (fast_program.py), never from .layer text:
-it holds integers, the helper calls of ``_fastpath.c`` and names made here. Each statement
+it holds integers, the helper calls of ``program_run.c`` and names made here. Each statement
 does what the interpreter's statement does, in the same order, with the same aborts.
 """
 
@@ -45,7 +45,7 @@ def programs_in(module_text: str) -> list[tuple[str, tuple]]:
 
 def native_header(programs: list[tuple[str, tuple]]) -> str:
     """The C header of the given (layer name, program) pairs: one function each and the
-    table that _fastpath.c looks keys up in. Deterministic: sorted by key, duplicates once."""
+    table that program_run.c looks keys up in. Deterministic: sorted by key, duplicates once."""
     seen: dict[str, tuple[str, tuple]] = {}
     for name, program in programs:
         seen.setdefault(program_key(program), (name, program))

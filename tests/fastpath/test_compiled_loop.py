@@ -1,4 +1,4 @@
-"""The compiled decode loop (runtime/_fastpath.c) against the Python loop it stands in for.
+"""The compiled decode loop (runtime/fastpath_c/) against the Python loop it stands in for.
 
 The Python loop and each layer's generated ``_decode`` are the reference: every test here
 decodes the same bytes both ways and asserts the same result, slot for slot, on every record

@@ -1,4 +1,4 @@
-"""The TCP assembler's compiled in-order path (runtime/_fastpath.c, InOrderPath) against
+"""The TCP assembler's compiled in-order path (runtime/fastpath_c/in_order.c) against
 the Python path it stands in for (reassembly/tcp.py), on every capture of the corpus:
 the same streams, bytes, gaps, counters and chunks, whichever path takes the packets."""
 
