@@ -174,6 +174,12 @@ class TCPAssembler:
         self._closed: OrderedDict[int, Connection] = OrderedDict()
         self._recent: Connection | None = None  # the last one moved to the end of _conns
         self._next_index = 0
+        # the in-order path of assemble() and _assemble_yielding, compiled (runtime/
+        # fastpath.py), when the extension is on: it takes the packets that path would and
+        # declines the others untouched (the caller counts the packets it took)
+        self._in_order = fastpath.in_order_path(self, self._sides, self._conns.move_to_end,
+                                                TCP, IPv4, IPv6, CaptureInfo, Chunk, Side,
+                                                Connection, StreamStats)
 
     # -- input --------------------------------------------------------------------------------
 
@@ -184,6 +190,10 @@ class TCPAssembler:
         # so a link layer first and TCP third is one check; others are looked for in the
         # layers: TCP last (nothing decoded its payload: a deferred Payload layer is not in
         # the list yet), else _locate, which asks the packet.
+        compiled = self._in_order
+        if compiled is not None and compiled(packet):
+            self.stats.packets += 1
+            return
         tcp = packet._trans
         if type(tcp) is TCP and not packet._layers[0].QUOTES:
             net = packet._net
@@ -286,13 +296,11 @@ class TCPAssembler:
         assemble, general = self.assemble, self._general
         plain_link = None  # the last first-layer class seen that does not quote a packet
         fast = 0  # packets that took the in-order path: added to stats.packets at the end
-        # the in-order path below, compiled (runtime/fastpath.py), when the extension is on:
-        # it takes the packets that path would and declines the others untouched
-        compiled = fastpath.in_order_path(self, self._sides, move_to_end, TCP, IPv4, IPv6,
-                                          CaptureInfo, Chunk, Side, Connection, StreamStats)
+        compiled = self._in_order  # the in-order path below, compiled (see __init__)
         try:
             for packet in packets:
                 if compiled is not None and compiled(packet):
+                    fast += 1
                     continue
                 tcp = packet._trans
                 if tcp is not None:
@@ -382,7 +390,7 @@ class TCPAssembler:
                 if done:
                     yield
         finally:
-            stats.packets += fast + (compiled.taken if compiled is not None else 0)
+            stats.packets += fast
 
     def _locate(self, packet: Packet, tcp: Any, net: Any) -> tuple[Any, Any, tuple] | None:
         """The TCP layer, its network layer and the table key of a packet that is not simply

@@ -79,3 +79,33 @@ def test_chunks_and_counters_are_the_same_without_a_sink(monkeypatch):
     python_path_only(monkeypatch)
     for path in captures:
         assert chunks_and_stats(path) == compiled[path.name], path.name
+
+
+def assembled_one_by_one(path) -> tuple:  # noqa: ANN001
+    log: list = []
+    assembler = TCPAssembler(lambda conn: Chunks(conn, log))
+    for packet in open_packets(str(path)):
+        assembler.assemble(packet)
+    assembler.flush_all()
+    return log, assembler.stats
+
+
+def test_assemble_per_packet_is_the_same_with_the_compiled_in_order_path(monkeypatch):
+    captures = [p for p in tcp_captures() if p.name.startswith("tcp__")]
+    compiled = {p.name: assembled_one_by_one(p) for p in captures}
+    python_path_only(monkeypatch)
+    for path in captures:
+        assert assembled_one_by_one(path) == compiled[path.name], path.name
+
+
+def test_an_assembler_is_freed_with_its_compiled_path():
+    """assembler -> compiled path -> assembler is a cycle the collector sees."""
+    import gc
+    import weakref
+
+    assembler = TCPAssembler(lambda conn: None)
+    assert assembler._in_order is not None
+    ref = weakref.ref(assembler)
+    del assembler
+    gc.collect()
+    assert ref() is None

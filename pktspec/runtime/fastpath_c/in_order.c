@@ -8,7 +8,7 @@
  * run in C; calling it with a packet takes the packet and returns True, or returns False
  * having changed nothing (not the usual TCP packet, not in order, or a value it does not
  * handle), and Python's own loop then takes the packet as before. tcp.py's loop is its
- * specification, statement for statement. `taken` counts the packets it took. */
+ * specification, statement for statement. `taken` counts the packets it took (tests). */
 
 typedef struct {
     PyObject_HEAD
@@ -449,7 +449,7 @@ InOrderPath_vectorcall(PyObject *o, PyObject *const *args, size_t nargsf, PyObje
 
 static PyMemberDef InOrderPath_members[] = {
     {"taken", T_LONGLONG, offsetof(InOrderPath, taken), 0,
-     "packets taken (tcp.py adds them to stats.packets)"},
+     "packets taken so far (for tests; tcp.py keeps the assembler's counts)"},
     {NULL}
 };
 
