@@ -9,6 +9,8 @@ transport layer and read both addresses and both ports (through the flows for pk
     python benchmarks/bench_decode.py --pcap x.pcap --packets 50000
     python benchmarks/bench_decode.py --all-layers     # also load 50 extra .layer files
     python benchmarks/bench_decode.py --breakdown      # where pktspec's time goes, per part
+    python benchmarks/bench_decode.py --interpreted    # built-in programs in the interpreter
+    PKTSPEC_PURE=1 python benchmarks/bench_decode.py   # the pure-Python loop (no extension)
 
 Contenders run in turns (one round of each, then the next round), so a change in the
 machine's load hits all of them alike, and each reports its best round. Rounds are timed in
@@ -343,6 +345,24 @@ def breakdown(records: list[bytes], budget: float) -> None:
         print(f"{' / '.join(chain)[:50]:50} {count:8} {us:10.2f} {seconds / total:6.1%}")
 
 
+def interpret_built_in_programs() -> None:
+    """Give each layer with a program its interpreted form instead of the compiled one."""
+    from pktspec.runtime import REGISTRY, fastpath
+
+    if not fastpath.ACTIVE:
+        sys.exit("--interpreted needs the compiled loop (the extension is not built or is off)")
+    for cls in REGISTRY.layers():
+        if cls.__dict__.get("_fast") is not None:
+            cls._fast = fastpath._ext.Program(cls._PROGRAM, cls,
+                                              cls.__dict__["_decode"].__globals__)
+
+
+def fastpath_line(layers: list) -> str:
+    from pktspec.runtime import fastpath
+
+    return fastpath.status(layers)
+
+
 def main() -> None:
     global CLOCK
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -357,6 +377,9 @@ def main() -> None:
                     help="also time each part of pktspec's workloads and each layer chain")
     ap.add_argument("--wall", action="store_true",
                     help="time rounds in wall-clock time instead of CPU time")
+    ap.add_argument("--interpreted", action="store_true",
+                    help="run the built-in layers' programs in the extension's interpreter, "
+                         "as a user's .layer file runs (docs/FASTPATH.md)")
     args = ap.parse_args()
     if args.wall:
         CLOCK = time.perf_counter
@@ -366,11 +389,14 @@ def main() -> None:
 
     if args.all_layers:
         load_extra_layers(50)
+    if args.interpreted:
+        interpret_built_in_programs()
     records = load_records(args.pcap, args.packets)
     slow = records[: args.slow_packets]
     print(f"capture: {args.pcap} ({len(records)} records; {len(slow)} for the slow ones); "
           f"python {sys.version.split()[0]}, pid {os.getpid()}; "
           f"{len(REGISTRY.layers())} layers registered; "
+          f"{fastpath_line(REGISTRY.layers())}; "
           f"{'wall-clock' if args.wall else 'CPU'} time, contenders in turns")
     contenders = [
         ("hand-written struct", hand_written, records),
