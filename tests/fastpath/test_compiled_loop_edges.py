@@ -8,6 +8,8 @@ import gc
 import weakref
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import pktspec
 from pktspec.generator.fast_program import program_for
@@ -139,3 +141,90 @@ def test_a_local_assigned_on_one_path_only_is_not_translated():
     raising = ["if end - off > 4:", "    n = 4", "else:", "    raise self._fail('x', off, 'y')",
                "hend = off + n", "self._hend = hend", "return None"]
     assert program_for(raising, []) is not None
+
+
+_ATOMS = st.one_of(st.integers(-3, 70), st.sampled_from(
+    ["c", "r", "s", "b", "+", "<<", "//", "if", "and", "not", "abort", "abortif", "ret", "jf",
+     "j", "reg", "set", "obj", "buf", "tuple", "slice", "unpack", "dispatch", "i", "b", "B",
+     "H", "s", "slot", "reg", "int", ">", "<", "big", "nope"]))
+_PARTS = st.recursive(_ATOMS, lambda inner: st.tuples(inner, inner) | st.tuples(inner, inner, inner)
+                      | st.tuples(inner, inner, inner, inner) | st.lists(inner, max_size=6).map(tuple),
+                      max_leaves=40)
+
+
+@settings(max_examples=500, deadline=None)
+@given(registers=st.integers(-1, 70), code=st.lists(_PARTS, min_size=1, max_size=8).map(tuple),
+       slots=st.lists(st.sampled_from(["ttl", "id", "_src", "nope", 3]), max_size=4).map(tuple))
+def test_a_malformed_program_is_refused_never_run(registers, code, slots):
+    """Programs come from the generator, but the extension checks every index, arity and
+    jump anyway: garbage gives ValueError or TypeError, and whatever it accepts runs on a
+    real packet without crashing (an abort at worst)."""
+    globals_ = IPv4.__dict__["_decode"].__globals__
+    try:
+        program = fastpath._ext.Program((1, registers, slots, ("Fragment",), code), IPv4,
+                                        globals_)
+    except (ValueError, TypeError):
+        return
+    layer = IPv4.__new__(IPv4)
+    try:
+        fastpath._ext.run(program, layer, TCP_FRAME, 14, len(TCP_FRAME))
+    except Exception:  # noqa: BLE001 - a Python error is fine; a crash is not
+        pass
+
+
+_OPS = ["b", "+", "-", "*", "//", "%", "<<", ">>", "&", "|", "^", "<", "<=", ">", ">=", "==",
+        "!=", "not", "neg", "inv", "and", "or", "if"]
+
+
+def _random_expr(rnd, depth: int = 0) -> tuple:
+    if depth > 3 or rnd.random() < 0.4:
+        kind = rnd.choice(["c", "r", "s"])
+        return (kind, rnd.randint(-2**40, 2**40) if kind == "c" else rnd.randint(0, 2))
+    op = rnd.choice(_OPS)
+    if op in ("b", "not", "neg", "inv"):
+        return (op, _random_expr(rnd, depth + 1))
+    if op == "if":
+        return (op, *(_random_expr(rnd, depth + 1) for _ in range(3)))
+    return (op, _random_expr(rnd, depth + 1), _random_expr(rnd, depth + 1))
+
+
+def _random_statement(rnd, pc: int, n: int) -> tuple:
+    kind = rnd.choice(["abortif", "reg", "set", "jf", "j", "ret", "obj", "buf", "tuple",
+                       "slice", "unpack", "dispatch"])
+    e = lambda: _random_expr(rnd)  # noqa: E731
+    return {
+        "abortif": lambda: (kind, e()),
+        "reg": lambda: (kind, rnd.randint(0, 4), e()),
+        "set": lambda: (kind, rnd.randint(0, 1), e(), rnd.choice("ib")),
+        "jf": lambda: (kind, e(), rnd.randint(pc + 1, n)),
+        "j": lambda: (kind, rnd.randint(pc + 1, n)),
+        "ret": lambda: (kind, rnd.choice([-1, 0])),
+        "obj": lambda: (kind, rnd.randint(0, 2), rnd.randint(0, 1)),
+        "buf": lambda: (kind, 2),
+        "tuple": lambda: (kind, 2, (e(), e())),
+        "slice": lambda: (kind, 2, e(), e(), rnd.randint(0, 1)),
+        "unpack": lambda: (kind, e(), 4, rnd.choice("<>"),
+                           (("H", 2, 0, "reg", rnd.randint(0, 4)), ("b", 1, 2, "slot", 0),
+                            ("s", 1, 3, "int", rnd.randint(0, 4), "big", rnd.randint(0, 1)))),
+        "dispatch": lambda: (kind, 1, (e(),), rnd.randint(0, 4), rnd.randint(0, 4)),
+    }[kind]()
+
+
+@settings(max_examples=60, deadline=None)
+@given(rnd=st.randoms(use_true_random=False))
+def test_well_formed_random_programs_run_without_crashing(rnd):
+    """Programs the extension accepts, made at random: every one runs to a next class, an
+    abort or a Python error on short, odd and empty buffers, never to a crash."""
+    globals_ = IPv4.__dict__["_decode"].__globals__
+    for _ in range(40):
+        n = rnd.randint(1, 8)
+        code = tuple(_random_statement(rnd, pc, n) for pc in range(n))
+        program = fastpath._ext.Program(
+            (1, 5, ("ttl", "id", "_options"), ("Fragment", "_T_IPProtocol"), code), IPv4,
+            globals_)
+        for buf in (b"\x45" * 40, b"", bytearray(b"\x01\x02\x03\x04\x05"),
+                    memoryview(b"\xff" * 9)):
+            try:
+                fastpath._ext.run(program, IPv4.__new__(IPv4), buf, 0, len(buf))
+            except Exception:  # noqa: BLE001 - a Python error is fine; a crash is not
+                pass
