@@ -5,6 +5,7 @@ a C compiler or Python's headers the build carries on and pktspec decodes in pur
 (pktspec/runtime/fastpath.py says which loop runs).
 """
 
+import os
 from glob import glob
 
 from setuptools import Extension, setup
@@ -17,6 +18,8 @@ setup(
             include_dirs=["pktspec/protocols"],  # _native_programs.h, the built-in programs
             depends=["pktspec/protocols/_native_programs.h",
                      "pktspec/runtime/fastpath_c/fastpath.h"],
+            # only PyInit__fastpath is exported: the parts' shared names stay private
+            extra_compile_args=["-fvisibility=hidden"] if os.name == "posix" else [],
             optional=True,
         )
     ]

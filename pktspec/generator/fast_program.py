@@ -109,6 +109,10 @@ class _Translator:
         self.names: list[str] = []
         self.code: list[Any] = []
         self.from_bytes = _from_bytes_temporaries(function)
+        # every name the function assigns is a local throughout it (Python's rule): a return
+        # or a table named like one is not a global
+        self.locals = {n.id for n in ast.walk(function)
+                       if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
     def program(self) -> tuple:
         self.block(self.function.body)
@@ -198,8 +202,8 @@ class _Translator:
         value = node.value
         if value is None or (isinstance(value, ast.Constant) and value.value is None):
             self.code.append(("ret", -1))
-        elif isinstance(value, ast.Name) and value.id not in self.regs \
-                and value.id not in ("self", "buf", "nxt"):
+        elif isinstance(value, ast.Name) and value.id not in self.locals \
+                and value.id not in ("self", "buf", "off", "end"):
             self.code.append(("ret", self.global_name(value.id)))
         else:
             raise Untranslatable("return value")
@@ -313,7 +317,7 @@ class _Translator:
                 return 0
             table = get.func.value.id
             keys.append(get.args[0])
-        if len(keys) > 2:
+        if len(keys) > 2 or table in self.locals:
             return 0
         key_text = ", ".join(ast.unparse(k) for k in keys)
         expected = (

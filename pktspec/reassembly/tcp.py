@@ -174,12 +174,26 @@ class TCPAssembler:
         self._closed: OrderedDict[int, Connection] = OrderedDict()
         self._recent: Connection | None = None  # the last one moved to the end of _conns
         self._next_index = 0
-        # the in-order path of assemble() and _assemble_yielding, compiled (runtime/
-        # fastpath.py), when the extension is on: it takes the packets that path would and
-        # declines the others untouched (the caller counts the packets it took)
-        self._in_order = fastpath.in_order_path(self, self._sides, self._conns.move_to_end,
-                                                TCP, IPv4, IPv6, CaptureInfo, Chunk, Side,
-                                                Connection, StreamStats)
+        self._in_order = self._compiled_in_order(count=True)
+
+    # The in-order branch of assemble() and _assemble_yielding, compiled (runtime/
+    # fastpath.py), when the extension is on: it takes the packets that branch would and
+    # declines the others untouched. None on the class: a subclass that does not call
+    # __init__ has none; copies and pickles make their own (__getstate__).
+    _in_order: Any = None
+
+    def _compiled_in_order(self, count: bool) -> Any:
+        return fastpath.in_order_path(self, count, TCP, IPv4, IPv6, CaptureInfo, Chunk, Side,
+                                      Connection, StreamStats, AssemblerStats)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_in_order", None)  # bound to this assembler's tables
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._in_order = self._compiled_in_order(count=True)
 
     # -- input --------------------------------------------------------------------------------
 
@@ -190,9 +204,8 @@ class TCPAssembler:
         # so a link layer first and TCP third is one check; others are looked for in the
         # layers: TCP last (nothing decoded its payload: a deferred Payload layer is not in
         # the list yet), else _locate, which asks the packet.
-        compiled = self._in_order
+        compiled = self._in_order  # counts the packets it takes in stats.packets itself
         if compiled is not None and compiled(packet):
-            self.stats.packets += 1
             return
         tcp = packet._trans
         if type(tcp) is TCP and not packet._layers[0].QUOTES:
@@ -296,11 +309,12 @@ class TCPAssembler:
         assemble, general = self.assemble, self._general
         plain_link = None  # the last first-layer class seen that does not quote a packet
         fast = 0  # packets that took the in-order path: added to stats.packets at the end
-        compiled = self._in_order  # the in-order path below, compiled (see __init__)
+        # the in-order branch below, compiled: it counts what it takes in its own `taken`,
+        # added to stats.packets at the end as `fast` is
+        compiled = self._compiled_in_order(count=False)
         try:
             for packet in packets:
                 if compiled is not None and compiled(packet):
-                    fast += 1
                     continue
                 tcp = packet._trans
                 if tcp is not None:
@@ -390,7 +404,7 @@ class TCPAssembler:
                 if done:
                     yield
         finally:
-            stats.packets += fast
+            stats.packets += fast + (compiled.taken if compiled is not None else 0)
 
     def _locate(self, packet: Packet, tcp: Any, net: Any) -> tuple[Any, Any, tuple] | None:
         """The TCP layer, its network layer and the table key of a packet that is not simply

@@ -84,18 +84,18 @@ def decode_layer() -> Callable[[type, Any, int, int], tuple[Any, Any]] | None:
     return None if _ext is None else _ext.decode_layer
 
 
-def in_order_path(assembler: Any, sides: dict, move_to_end: Callable[[int], None],
-                  *classes: type) -> Any:
-    """The compiled form of the TCP assembler's in-order path (reassembly/tcp.py's
-    _assemble_yielding), bound to one assembler's tables, or None. classes: TCP, IPv4,
-    IPv6, CaptureInfo, Chunk, Side, Connection, StreamStats (whose slots it reads). Called
-    with a packet it takes the packet and returns True, or returns False having changed
-    nothing."""
+def in_order_path(assembler: Any, count: bool, *classes: type) -> Any:
+    """The compiled form of the TCP assembler's in-order branch (reassembly/tcp.py) for one
+    assembler, or None. ``count``: add each packet it takes to ``assembler.stats.packets``
+    (assemble()) or only to its own ``taken`` (_assemble_yielding adds that at its end).
+    classes: TCP, IPv4, IPv6, CaptureInfo, Chunk, Side, Connection, StreamStats,
+    AssemblerStats (whose slots it reads). Called with a packet it takes the packet and
+    returns True, or returns False having changed nothing."""
     if _ext is None:
         return None
     try:
-        return _ext.InOrderPath(assembler, sides, move_to_end, *classes)
-    except TypeError:  # an assembler subclass that keeps _recent elsewhere: Python's path
+        return _ext.InOrderPath(assembler, count, *classes)
+    except TypeError:  # a subclass that keeps _recent, _sides or _conns otherwise: Python's
         return None
 
 

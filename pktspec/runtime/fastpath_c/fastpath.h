@@ -90,6 +90,7 @@ typedef struct {
     PyObject *globals;    /* its _decode's globals: tables and classes, read at run time */
     PyObject *names;      /* tuple of str */
     int nregs, nslots, nstmts, nnodes, nitems, nlist;
+    int max_stores;       /* slot stores a run can make (jumps go forward: each at most once) */
     Py_ssize_t *slot_offsets;
     Stmt *stmts;
     Node *nodes;
@@ -146,6 +147,10 @@ typedef struct Ctx_ {
     PyObject *buf;
     const unsigned char *data;
     Py_ssize_t len;
+    Py_buffer view;   /* a bytearray's or view's export, held while the program reads */
+    int held;
+    PyObject **dead;  /* old values of the slots it replaced, released when it ends */
+    int ndead;
     int64_t regs[MAX_REGS];
 } Ctx;
 
@@ -169,8 +174,8 @@ int check_configured(void);
 
 /* program_compile.c / program_run.c */
 void bind_native(Program *p, const char *key);
-int run_program(Program *p, PyObject *self, PyObject *buf, const unsigned char *data,
-                Py_ssize_t len, Py_ssize_t off, Py_ssize_t end, PyObject **nxt_out);
+int run_program(Program *p, PyObject *self, Bytes *b, Py_ssize_t off, Py_ssize_t end,
+                PyObject **nxt_out);
 
 /* layers.c */
 int get_bytes(PyObject *buf, Bytes *b);

@@ -105,10 +105,10 @@ decode_one(PyObject *cls, PyObject **layer, int fresh, PyObject *buf, Bytes *b,
            Py_ssize_t off, Py_ssize_t end)
 {
     Program *p = program_of(cls);
-    if (p != NULL && Py_IS_TYPE(*layer, (PyTypeObject *)cls) && refresh_bytes(b)) {
+    if (p != NULL && Py_IS_TYPE(*layer, (PyTypeObject *)cls)) {
         PyObject *nxt = NULL;
         Py_INCREF(p);  /* held while it runs: a guard may rebind cls._fast */
-        int r = run_program(p, *layer, buf, b->data, b->len, off, end, &nxt);
+        int r = run_program(p, *layer, b, off, end, &nxt);
         Py_DECREF(p);
         if (r == RUN_OK) {
             return nxt;
@@ -366,7 +366,8 @@ fp_run(PyObject *module, PyObject *args)
                           &end)) {
         return NULL;
     }
-    if (!PyObject_TypeCheck(layer, (PyTypeObject *)((Program *)program)->owner)) {
+    PyObject *owner = ((Program *)program)->owner;
+    if (owner == NULL || !PyObject_TypeCheck(layer, (PyTypeObject *)owner)) {
         PyErr_SetString(PyExc_TypeError, "layer is not an instance of the program's class");
         return NULL;
     }
@@ -376,7 +377,9 @@ fp_run(PyObject *module, PyObject *args)
         return NULL;
     }
     PyObject *nxt = NULL;
-    int r = run_program((Program *)program, layer, buf, b.data, b.len, off, end, &nxt);
+    Py_INCREF(program);
+    int r = run_program((Program *)program, layer, &b, off, end, &nxt);
+    Py_DECREF(program);
     if (r == RUN_ERROR) {
         return NULL;
     }

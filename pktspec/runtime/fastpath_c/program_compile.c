@@ -530,6 +530,19 @@ Program_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
             return NULL;
         }
     }
+    for (int pc = 0; pc < p->nstmts; pc++) {
+        const Stmt *st = &p->stmts[pc];
+        if (st->op == S_SET || st->op == S_OBJ || st->op == S_BUF || st->op == S_TUPLE
+            || st->op == S_SLICE) {
+            p->max_stores++;
+        }
+        else if (st->op == S_UNPACK) {
+            for (int i = 0; i < st->d; i++) {
+                p->max_stores += p->items[st->c + i].dest_kind != D_INT
+                                 && p->items[st->c + i].dest_kind != D_REG;
+            }
+        }
+    }
     if (key != NULL) {
         bind_native(p, key);
     }

@@ -2,6 +2,29 @@
  * their C calls (see fastpath.h). */
 #include "fastpath.h"
 
+/* Let go of the buffer export a program holds (before Python code runs, or at its end). */
+static inline void
+ctx_release(Ctx *cx)
+{
+    if (cx->held) {
+        cx->held = 0;
+        PyBuffer_Release(&cx->view);
+    }
+}
+
+/* Store value (a new reference, stolen) in the layer's slot at off; the old value is kept
+ * until the program ends, so that no finalizer runs while it reads (a reused Parser layer's
+ * old values could otherwise change the bytes, or the layer, under it). */
+static inline void
+ctx_store(Ctx *cx, Py_ssize_t off, PyObject *value)
+{
+    PyObject *old = SLOT(cx->self, off);
+    SLOT(cx->self, off) = value;
+    if (old != NULL) {
+        cx->dead[cx->ndead++] = old;  /* at most p->max_stores */
+    }
+}
+
 /* ---- running a program -------------------------------------------------------------- */
 
 
@@ -216,13 +239,13 @@ run_unpack(Ctx *cx, const Stmt *s)
             if (v == NULL) {
                 return RUN_ERROR;
             }
-            set_slot(cx->self, p->slot_offsets[it->dest], v);
+            ctx_store(cx, p->slot_offsets[it->dest], v);
             continue;
         }
         if (it->code == '?') {
             PyObject *v = at[0] ? Py_True : Py_False;
             Py_INCREF(v);
-            set_slot(cx->self, p->slot_offsets[it->dest], v);
+            ctx_store(cx, p->slot_offsets[it->dest], v);
             continue;
         }
         uint64_t u = read_uint(at, it->size, s->e);
@@ -239,7 +262,7 @@ run_unpack(Ctx *cx, const Stmt *s)
         if (v == NULL) {
             return RUN_ERROR;
         }
-        set_slot(cx->self, p->slot_offsets[it->dest], v);
+        ctx_store(cx, p->slot_offsets[it->dest], v);
     }
     return RUN_OK;
 }
@@ -294,6 +317,7 @@ fp_dispatch(Ctx *cx, int table_index, const int64_t *keys, int nkeys, int64_t he
         }
     }
     /* From here on Python code may run: no abort after this point. */
+    ctx_release(cx);  /* the program reads no more bytes */
     PyObject *hend = NULL, *pend = NULL;
     if (nxt == NULL) {
         PyObject *heuristics = table_attr(table, s_heuristics, RT.d_heuristics);
@@ -511,7 +535,7 @@ fp_set_int(Ctx *cx, int slot, int64_t v)
     if (value == NULL) {
         return 1;
     }
-    set_slot(cx->self, cx->p->slot_offsets[slot], value);
+    ctx_store(cx, cx->p->slot_offsets[slot], value);
     return 0;
 }
 
@@ -523,7 +547,7 @@ fp_set_read(Ctx *cx, int slot, uint64_t u, int size, int is_signed)
     if (value == NULL) {
         return 1;
     }
-    set_slot(cx->self, cx->p->slot_offsets[slot], value);
+    ctx_store(cx, cx->p->slot_offsets[slot], value);
     return 0;
 }
 
@@ -532,7 +556,7 @@ fp_set_bool(Ctx *cx, int slot, int64_t v)
 {
     PyObject *value = v ? Py_True : Py_False;
     Py_INCREF(value);
-    set_slot(cx->self, cx->p->slot_offsets[slot], value);
+    ctx_store(cx, cx->p->slot_offsets[slot], value);
     return 0;
 }
 
@@ -541,14 +565,14 @@ fp_set_const(Ctx *cx, int slot, int ellipsis)
 {
     PyObject *value = ellipsis ? Py_Ellipsis : Py_None;
     Py_INCREF(value);
-    set_slot(cx->self, cx->p->slot_offsets[slot], value);
+    ctx_store(cx, cx->p->slot_offsets[slot], value);
 }
 
 static inline void
 fp_set_buf(Ctx *cx, int slot)
 {
     Py_INCREF(cx->buf);
-    set_slot(cx->self, cx->p->slot_offsets[slot], cx->buf);
+    ctx_store(cx, cx->p->slot_offsets[slot], cx->buf);
 }
 
 static inline int
@@ -558,7 +582,7 @@ fp_set_bytes(Ctx *cx, int slot, const unsigned char *at, int size)
     if (value == NULL) {
         return 1;
     }
-    set_slot(cx->self, cx->p->slot_offsets[slot], value);
+    ctx_store(cx, cx->p->slot_offsets[slot], value);
     return 0;
 }
 
@@ -577,7 +601,7 @@ fp_set_tuple(Ctx *cx, int slot, const int64_t *values, int n)
         }
         PyTuple_SET_ITEM(t, i, item);
     }
-    set_slot(cx->self, cx->p->slot_offsets[slot], t);
+    ctx_store(cx, cx->p->slot_offsets[slot], t);
     return 0;
 }
 
@@ -600,7 +624,7 @@ fp_set_slice(Ctx *cx, int slot, int64_t lo, int64_t hi, int as_bytes)
         }
         part = copy;
     }
-    set_slot(cx->self, cx->p->slot_offsets[slot], part);
+    ctx_store(cx, cx->p->slot_offsets[slot], part);
     return RUN_OK;
 }
 
@@ -658,24 +682,66 @@ bind_native(Program *p, const char *key)
 /* Run program p on self (a fresh or preallocated instance of p->owner). RUN_OK: *nxt_out is
  * the next class or None (new reference); RUN_ABORT: decode this layer in Python instead;
  * RUN_ERROR: a Python exception is set (a guard or heuristic raised, or no memory). */
+static int interpret(Ctx *cx, PyObject **nxt_out);
+
 int
-run_program(Program *p, PyObject *self, PyObject *buf, const unsigned char *data,
-            Py_ssize_t len, Py_ssize_t off, Py_ssize_t end, PyObject **nxt_out)
+run_program(Program *p, PyObject *self, Bytes *b, Py_ssize_t off, Py_ssize_t end,
+            PyObject **nxt_out)
 {
     Ctx cx;
     cx.p = p;
     cx.self = self;
-    cx.buf = buf;
-    cx.data = data;
-    cx.len = len;
+    cx.buf = b->obj;
+    cx.held = 0;
+    if (b->kind == B_BYTES) {
+        cx.data = b->data;
+        cx.len = b->len;
+    }
+    else {
+        /* a bytearray or view: where its bytes are now, exported while the program reads
+         * them, so that no Python code run meanwhile (a finalizer of a slot's old value, a
+         * collection) can move them; let go before the dispatch calls Python */
+        if (!refresh_bytes(b)) {
+            return RUN_ABORT;  /* a released view: Python's decoder says so */
+        }
+        if (PyObject_GetBuffer(b->obj, &cx.view, PyBUF_SIMPLE) < 0) {
+            PyErr_Clear();
+            return RUN_ABORT;
+        }
+        cx.held = 1;
+        cx.data = cx.view.buf;
+        cx.len = cx.view.len;
+    }
+    PyObject *dead_here[32];
+    cx.dead = p->max_stores <= 32 ? dead_here : PyMem_New(PyObject *, p->max_stores);
+    cx.ndead = 0;
+    if (cx.dead == NULL) {
+        ctx_release(&cx);
+        PyErr_NoMemory();
+        return RUN_ERROR;
+    }
     cx.regs[0] = off;
     cx.regs[1] = end;
     /* the translator reads no register before writing it; zeroed anyway, for a program
      * that was written by hand */
     memset(cx.regs + 2, 0, sizeof(int64_t) * (size_t)(p->nregs - 2));
-    if (p->native != NULL) {
-        return p->native(&cx, nxt_out);
+    int r = p->native != NULL ? p->native(&cx, nxt_out) : interpret(&cx, nxt_out);
+    ctx_release(&cx);
+    for (int i = 0; i < cx.ndead; i++) {
+        Py_DECREF(cx.dead[i]);
     }
+    if (cx.dead != dead_here) {
+        PyMem_Free(cx.dead);
+    }
+    return r;
+}
+
+/* The interpreter: run cx's program statement by statement (see run_program). */
+static int
+interpret(Ctx *cx, PyObject **nxt_out)
+{
+    Program *p = cx->p;
+    PyObject *buf = cx->buf;
     int pc = 0;
     int r;
     int64_t v;
@@ -697,13 +763,13 @@ run_program(Program *p, PyObject *self, PyObject *buf, const unsigned char *data
             return RUN_OK;
         }
         case S_JF:
-            if ((r = eval(&cx, s->a, &v)) != RUN_OK) {
+            if ((r = eval(cx, s->a, &v)) != RUN_OK) {
                 return r;
             }
             pc = v ? pc + 1 : s->b;
             continue;
         case S_ABORTIF:
-            if ((r = eval(&cx, s->a, &v)) != RUN_OK) {
+            if ((r = eval(cx, s->a, &v)) != RUN_OK) {
                 return r;
             }
             if (v) {
@@ -714,13 +780,13 @@ run_program(Program *p, PyObject *self, PyObject *buf, const unsigned char *data
             pc = s->a;
             continue;
         case S_REG:
-            if ((r = eval(&cx, s->b, &v)) != RUN_OK) {
+            if ((r = eval(cx, s->b, &v)) != RUN_OK) {
                 return r;
             }
-            cx.regs[s->a] = v;
+            cx->regs[s->a] = v;
             break;
         case S_SET: {
-            if ((r = eval(&cx, s->b, &v)) != RUN_OK) {
+            if ((r = eval(cx, s->b, &v)) != RUN_OK) {
                 return r;
             }
             PyObject *value;
@@ -731,18 +797,18 @@ run_program(Program *p, PyObject *self, PyObject *buf, const unsigned char *data
             else if ((value = PyLong_FromLongLong(v)) == NULL) {
                 return RUN_ERROR;
             }
-            set_slot(self, p->slot_offsets[s->a], value);
+            ctx_store(cx, p->slot_offsets[s->a], value);
             break;
         }
         case S_OBJ: {
             PyObject *value = s->b ? Py_Ellipsis : Py_None;
             Py_INCREF(value);
-            set_slot(self, p->slot_offsets[s->a], value);
+            ctx_store(cx, p->slot_offsets[s->a], value);
             break;
         }
         case S_BUF:
             Py_INCREF(buf);
-            set_slot(self, p->slot_offsets[s->a], buf);
+            ctx_store(cx, p->slot_offsets[s->a], buf);
             break;
         case S_TUPLE: {
             PyObject *t = PyTuple_New(s->c);
@@ -750,7 +816,7 @@ run_program(Program *p, PyObject *self, PyObject *buf, const unsigned char *data
                 return RUN_ERROR;
             }
             for (int i = 0; i < s->c; i++) {
-                if ((r = eval(&cx, p->lists[s->b + i], &v)) != RUN_OK) {
+                if ((r = eval(cx, p->lists[s->b + i], &v)) != RUN_OK) {
                     Py_DECREF(t);
                     return r;
                 }
@@ -761,12 +827,12 @@ run_program(Program *p, PyObject *self, PyObject *buf, const unsigned char *data
                 }
                 PyTuple_SET_ITEM(t, i, item);
             }
-            set_slot(self, p->slot_offsets[s->a], t);
+            ctx_store(cx, p->slot_offsets[s->a], t);
             break;
         }
         case S_SLICE: {
             int64_t lo, hi;
-            if ((r = eval(&cx, s->b, &lo)) != RUN_OK || (r = eval(&cx, s->c, &hi)) != RUN_OK) {
+            if ((r = eval(cx, s->b, &lo)) != RUN_OK || (r = eval(cx, s->c, &hi)) != RUN_OK) {
                 return r;
             }
             if (lo < 0 || hi < 0) {
@@ -784,16 +850,16 @@ run_program(Program *p, PyObject *self, PyObject *buf, const unsigned char *data
                 }
                 part = copy;
             }
-            set_slot(self, p->slot_offsets[s->a], part);
+            ctx_store(cx, p->slot_offsets[s->a], part);
             break;
         }
         case S_UNPACK:
-            if ((r = run_unpack(&cx, s)) != RUN_OK) {
+            if ((r = run_unpack(cx, s)) != RUN_OK) {
                 return r;
             }
             break;
         case S_DISPATCH:
-            return run_dispatch(&cx, s, nxt_out);
+            return run_dispatch(cx, s, nxt_out);
         }
         pc++;
     }
