@@ -25,158 +25,6 @@ ctx_store(Ctx *cx, Py_ssize_t off, PyObject *value)
     }
 }
 
-/* ---- running a program -------------------------------------------------------------- */
-
-
-
-static int eval_node(Ctx *cx, int n, int64_t *out);
-
-/* Registers and constants, most operands, without a call. */
-static inline int
-eval(Ctx *cx, int n, int64_t *out)
-{
-    const Node *node = &cx->p->nodes[n];
-    if (node->op == E_REG) {
-        *out = cx->regs[node->a];
-        return RUN_OK;
-    }
-    if (node->op == E_CONST) {
-        *out = node->value;
-        return RUN_OK;
-    }
-    return eval_node(cx, n, out);
-}
-
-static int
-eval_node(Ctx *cx, int n, int64_t *out)
-{
-    const Node *node = &cx->p->nodes[n];
-    int64_t a, b;
-    int r;
-    switch (node->op) {
-    case E_CONST:
-        *out = node->value;
-        return RUN_OK;
-    case E_REG:
-        *out = cx->regs[node->a];
-        return RUN_OK;
-    case E_SLOT: {
-        PyObject *v = SLOT(cx->self, cx->p->slot_offsets[node->a]);
-        if (v == NULL || !PyLong_Check(v)) {
-            return RUN_ABORT;
-        }
-        int overflow = 0;
-        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
-        if (overflow || (x == -1 && PyErr_Occurred())) {
-            PyErr_Clear();
-            return RUN_ABORT;
-        }
-        *out = x;
-        return RUN_OK;
-    }
-    case E_BYTE:
-        if ((r = eval(cx, node->a, &a)) != RUN_OK) {
-            return r;
-        }
-        if (a < 0 || a >= cx->len) {
-            return RUN_ABORT;
-        }
-        *out = cx->data[a];
-        return RUN_OK;
-    case E_NOT: case E_NEG: case E_INV:
-        if ((r = eval(cx, node->a, &a)) != RUN_OK) {
-            return r;
-        }
-        if (node->op == E_NOT) {
-            *out = !a;
-        }
-        else if (node->op == E_INV) {
-            *out = ~a;
-        }
-        else {
-            if (a == INT64_MIN) {
-                return RUN_ABORT;
-            }
-            *out = -a;
-        }
-        return RUN_OK;
-    case E_AND: case E_OR:
-        if ((r = eval(cx, node->a, &a)) != RUN_OK) {
-            return r;
-        }
-        if ((node->op == E_AND) == (a == 0)) {
-            *out = a;  /* Python's `and` / `or` give the operand that decided */
-            return RUN_OK;
-        }
-        return eval(cx, node->b, out);
-    case E_IF:
-        if ((r = eval(cx, node->a, &a)) != RUN_OK) {
-            return r;
-        }
-        return eval(cx, a ? node->b : node->c, out);
-    default:
-        break;
-    }
-    if ((r = eval(cx, node->a, &a)) != RUN_OK || (r = eval(cx, node->b, &b)) != RUN_OK) {
-        return r;
-    }
-    switch (node->op) {
-    case E_ADD:
-        return __builtin_add_overflow(a, b, out) ? RUN_ABORT : RUN_OK;
-    case E_SUB:
-        return __builtin_sub_overflow(a, b, out) ? RUN_ABORT : RUN_OK;
-    case E_MUL:
-        return __builtin_mul_overflow(a, b, out) ? RUN_ABORT : RUN_OK;
-    case E_FLOORDIV: case E_MOD: {
-        if (b == 0 || (a == INT64_MIN && b == -1)) {
-            return RUN_ABORT;
-        }
-        int64_t q = a / b, m = a % b;
-        if (m != 0 && ((m < 0) != (b < 0))) {  /* Python rounds toward minus infinity */
-            q -= 1;
-            m += b;
-        }
-        *out = node->op == E_FLOORDIV ? q : m;
-        return RUN_OK;
-    }
-    case E_BAND:
-        *out = a & b;
-        return RUN_OK;
-    case E_BOR:
-        *out = a | b;
-        return RUN_OK;
-    case E_BXOR:
-        *out = a ^ b;
-        return RUN_OK;
-    case E_SHL:
-        if (b < 0) {
-            return RUN_ABORT;
-        }
-        if (a == 0) {
-            *out = 0;
-            return RUN_OK;
-        }
-        if (b >= 62) {
-            return RUN_ABORT;
-        }
-        return __builtin_mul_overflow(a, (int64_t)1 << b, out) ? RUN_ABORT : RUN_OK;
-    case E_SHR:
-        if (b < 0) {
-            return RUN_ABORT;
-        }
-        *out = b >= 63 ? (a < 0 ? -1 : 0) : (a >> b);  /* arithmetic, as Python's */
-        return RUN_OK;
-    case E_LT: *out = a < b; return RUN_OK;
-    case E_LE: *out = a <= b; return RUN_OK;
-    case E_GT: *out = a > b; return RUN_OK;
-    case E_GE: *out = a >= b; return RUN_OK;
-    case E_EQ: *out = a == b; return RUN_OK;
-    case E_NE: *out = a != b; return RUN_OK;
-    default:
-        return RUN_ABORT;
-    }
-}
-
 static inline uint64_t
 read_uint(const unsigned char *at, int size, int little)
 {
@@ -204,82 +52,6 @@ sign_extend(uint64_t v, int size)
     return (int64_t)((v ^ bit) - bit);
 }
 
-static int
-run_unpack(Ctx *cx, const Stmt *s)
-{
-    int64_t off;
-    int r = eval(cx, s->a, &off);
-    if (r != RUN_OK) {
-        return r;
-    }
-    /* struct.unpack_from counts a negative offset from the end: left to Python */
-    if (off < 0 || off > cx->len - s->b) {
-        return RUN_ABORT;
-    }
-    const unsigned char *base = cx->data + off;
-    const Program *p = cx->p;
-    for (int i = 0; i < s->d; i++) {
-        const Item *it = &p->items[s->c + i];
-        const unsigned char *at = base + it->at;
-        if (it->dest_kind == D_INT) {
-            uint64_t u = read_uint(at, it->size, it->little);
-            if (it->is_signed) {
-                cx->regs[it->dest] = sign_extend(u, it->size);
-            }
-            else if (u > (uint64_t)INT64_MAX) {
-                return RUN_ABORT;
-            }
-            else {
-                cx->regs[it->dest] = (int64_t)u;
-            }
-            continue;
-        }
-        if (it->code == 's') {
-            PyObject *v = PyBytes_FromStringAndSize((const char *)at, it->size);
-            if (v == NULL) {
-                return RUN_ERROR;
-            }
-            ctx_store(cx, p->slot_offsets[it->dest], v);
-            continue;
-        }
-        if (it->code == '?') {
-            PyObject *v = at[0] ? Py_True : Py_False;
-            Py_INCREF(v);
-            ctx_store(cx, p->slot_offsets[it->dest], v);
-            continue;
-        }
-        uint64_t u = read_uint(at, it->size, s->e);
-        int is_signed = it->code >= 'a';  /* b h i l q */
-        if (it->dest_kind == D_REG) {
-            if (!is_signed && u > (uint64_t)INT64_MAX) {
-                return RUN_ABORT;
-            }
-            cx->regs[it->dest] = is_signed ? sign_extend(u, it->size) : (int64_t)u;
-            continue;
-        }
-        PyObject *v = is_signed ? PyLong_FromLongLong(sign_extend(u, it->size))
-                                : PyLong_FromUnsignedLongLong(u);
-        if (v == NULL) {
-            return RUN_ERROR;
-        }
-        ctx_store(cx, p->slot_offsets[it->dest], v);
-    }
-    return RUN_OK;
-}
-
-/* table.heuristics or table.guarded (new reference): the slot itself for a DispatchTable */
-static inline PyObject *
-table_attr(PyObject *table, PyObject *name, Py_ssize_t offset)
-{
-    if (RT.table_type != NULL && Py_TYPE(table) == (PyTypeObject *)RT.table_type) {
-        PyObject *v = SLOT(table, offset);
-        if (v != NULL) {
-            return Py_NewRef(v);
-        }
-    }
-    return PyObject_GetAttr(table, name);
-}
-
 static PyObject *
 global_value(Program *p, int index)
 {
@@ -287,172 +59,9 @@ global_value(Program *p, int index)
     return v;  /* borrowed; NULL without an error: not there */
 }
 
-/* The dispatch idiom of the generated decoders (see fast_program.py), with the same calls
- * into Python for heuristics and guards. Returns the next class (new reference). */
-static int
-fp_dispatch(Ctx *cx, int table_index, const int64_t *keys, int nkeys, int64_t hend_value,
-            int64_t pend_value, PyObject **nxt_out)
-{
-    Program *p = cx->p;
-    PyObject *table = global_value(p, table_index);
-    if (table == NULL) {
-        return PyErr_Occurred() ? RUN_ERROR : RUN_ABORT;
-    }
-    if (!PyDict_CheckExact(table)
-        && (RT.table_type == NULL || !Py_IS_TYPE(table, (PyTypeObject *)RT.table_type))) {
-        return RUN_ABORT;  /* a dict subclass may have its own get(): Python's decoder */
-    }
-    Py_INCREF(table);
-    PyObject *nxt = NULL, *key_objs[2] = {NULL, NULL};
-    int result = RUN_ERROR;
-    for (int i = 0; i < nkeys; i++) {
-        if ((key_objs[i] = PyLong_FromLongLong(keys[i])) == NULL) {
-            goto done;
-        }
-    }
-    for (int i = 0; i < nkeys && nxt == NULL; i++) {
-        nxt = PyDict_GetItemWithError(table, key_objs[i]);
-        if (nxt == NULL && PyErr_Occurred()) {
-            goto done;
-        }
-    }
-    /* From here on Python code may run: no abort after this point. */
-    ctx_release(cx);  /* the program reads no more bytes */
-    PyObject *hend = NULL, *pend = NULL;
-    if (nxt == NULL) {
-        PyObject *heuristics = table_attr(table, s_heuristics, RT.d_heuristics);
-        if (heuristics == NULL) {
-            goto done;
-        }
-        int truth = PyObject_IsTrue(heuristics);
-        Py_DECREF(heuristics);
-        if (truth < 0) {
-            goto done;
-        }
-        if (!truth) {
-            Py_INCREF(Py_None);
-            *nxt_out = Py_None;
-            result = RUN_OK;
-            goto done;
-        }
-        hend = PyLong_FromLongLong(hend_value);
-        pend = PyLong_FromLongLong(pend_value);
-        if (hend == NULL || pend == NULL) {
-            goto done_bounds;
-        }
-        PyObject *args[] = {table, Py_None, cx->buf, hend, pend};
-        *nxt_out = PyObject_VectorcallMethod(s_lookup, args,
-                                             5 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-        result = *nxt_out == NULL ? RUN_ERROR : RUN_OK;
-        goto done_bounds;
-    }
-    Py_INCREF(nxt);
-    PyObject *guarded = table_attr(table, s_guarded, RT.d_guarded);
-    if (guarded == NULL) {
-        Py_DECREF(nxt);
-        goto done;
-    }
-    int truth = PyObject_IsTrue(guarded);
-    Py_DECREF(guarded);
-    if (truth <= 0) {
-        if (truth < 0) {
-            Py_DECREF(nxt);
-            goto done;
-        }
-        *nxt_out = nxt;
-        result = RUN_OK;
-        goto done;
-    }
-    PyObject *guard = PyObject_GetAttr(nxt, s_guard);
-    if (guard == NULL) {
-        Py_DECREF(nxt);
-        goto done;
-    }
-    if (guard == Py_None) {
-        Py_DECREF(guard);
-        *nxt_out = nxt;
-        result = RUN_OK;
-        goto done;
-    }
-    Py_DECREF(guard);
-    hend = PyLong_FromLongLong(hend_value);
-    pend = PyLong_FromLongLong(pend_value);
-    if (hend == NULL || pend == NULL) {
-        Py_DECREF(nxt);
-        goto done_bounds;
-    }
-    /* nxt._guard is read again, as the Python decoder does */
-    guard = PyObject_GetAttr(nxt, s_guard);
-    if (guard == NULL) {
-        Py_DECREF(nxt);
-        goto done_bounds;
-    }
-    PyObject *gargs[] = {NULL, cx->buf, hend, pend};
-    PyObject *ok = PyObject_Vectorcall(guard, gargs + 1, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET,
-                                       NULL);
-    Py_DECREF(guard);
-    if (ok == NULL) {
-        Py_DECREF(nxt);
-        goto done_bounds;
-    }
-    truth = PyObject_IsTrue(ok);
-    Py_DECREF(ok);
-    if (truth < 0) {
-        Py_DECREF(nxt);
-        goto done_bounds;
-    }
-    if (truth) {
-        *nxt_out = nxt;
-        result = RUN_OK;
-        goto done_bounds;
-    }
-    PyObject *key_tuple = PyTuple_New(nkeys);
-    if (key_tuple == NULL) {
-        Py_DECREF(nxt);
-        goto done_bounds;
-    }
-    for (int i = 0; i < nkeys; i++) {
-        Py_INCREF(key_objs[i]);
-        PyTuple_SET_ITEM(key_tuple, i, key_objs[i]);
-    }
-    PyObject *rargs[] = {table, key_tuple, nxt, cx->buf, hend, pend};
-    *nxt_out = PyObject_VectorcallMethod(s_refused, rargs,
-                                         6 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-    Py_DECREF(key_tuple);
-    Py_DECREF(nxt);
-    result = *nxt_out == NULL ? RUN_ERROR : RUN_OK;
-done_bounds:
-    Py_XDECREF(hend);
-    Py_XDECREF(pend);
-done:
-    Py_XDECREF(key_objs[0]);
-    Py_XDECREF(key_objs[1]);
-    Py_DECREF(table);
-    if (result == RUN_ERROR && !PyErr_Occurred()) {
-        PyErr_NoMemory();
-    }
-    return result;
-}
+/* ---- the operations: what a program's statements do, for the interpreter below and for
+ * the compiled built-in programs, whose C (native_program.py) calls these by name ----- */
 
-static int
-run_dispatch(Ctx *cx, const Stmt *s, PyObject **nxt_out)
-{
-    int64_t keys[2];
-    for (int i = 0; i < s->c; i++) {
-        int r = eval(cx, cx->p->lists[s->b + i], &keys[i]);
-        if (r != RUN_OK) {
-            return r;
-        }
-    }
-    return fp_dispatch(cx, s->a, keys, s->c, cx->regs[s->d], cx->regs[s->e], nxt_out);
-}
-
-/* ---- helpers of the compiled built-in programs (native_program.py writes calls) ------ */
-
-typedef struct {
-    const char *key;
-    int (*function)(Ctx *, PyObject **);
-} NativeProgram;
 
 static inline int fp_add(int64_t *o, int64_t a, int64_t b) { return __builtin_add_overflow(a, b, o); }
 static inline int fp_sub(int64_t *o, int64_t a, int64_t b) { return __builtin_sub_overflow(a, b, o); }
@@ -665,6 +274,347 @@ fp_ret_global(Ctx *cx, int index, PyObject **nxt)
     return RUN_OK;
 }
 
+/* table.heuristics or table.guarded (new reference): the slot itself for a DispatchTable */
+static inline PyObject *
+table_attr(PyObject *table, PyObject *name, Py_ssize_t offset)
+{
+    if (RT.table_type != NULL && Py_TYPE(table) == (PyTypeObject *)RT.table_type) {
+        PyObject *v = SLOT(table, offset);
+        if (v != NULL) {
+            return Py_NewRef(v);
+        }
+    }
+    return PyObject_GetAttr(table, name);
+}
+
+/* The dispatch idiom of the generated decoders (see fast_program.py), with the same calls
+ * into Python for heuristics and guards. Returns the next class (new reference). */
+static int
+fp_dispatch(Ctx *cx, int table_index, const int64_t *keys, int nkeys, int64_t hend_value,
+            int64_t pend_value, PyObject **nxt_out)
+{
+    Program *p = cx->p;
+    PyObject *table = global_value(p, table_index);
+    if (table == NULL) {
+        return PyErr_Occurred() ? RUN_ERROR : RUN_ABORT;
+    }
+    if (!PyDict_CheckExact(table)
+        && (RT.table_type == NULL || !Py_IS_TYPE(table, (PyTypeObject *)RT.table_type))) {
+        return RUN_ABORT;  /* a dict subclass may have its own get(): Python's decoder */
+    }
+    Py_INCREF(table);
+    PyObject *nxt = NULL, *key_objs[2] = {NULL, NULL};
+    int result = RUN_ERROR;
+    for (int i = 0; i < nkeys; i++) {
+        if ((key_objs[i] = PyLong_FromLongLong(keys[i])) == NULL) {
+            goto done;
+        }
+    }
+    for (int i = 0; i < nkeys && nxt == NULL; i++) {
+        nxt = PyDict_GetItemWithError(table, key_objs[i]);
+        if (nxt == NULL && PyErr_Occurred()) {
+            goto done;
+        }
+    }
+    /* From here on Python code may run: no abort after this point. */
+    ctx_release(cx);  /* the program reads no more bytes */
+    PyObject *hend = NULL, *pend = NULL;
+    if (nxt == NULL) {
+        PyObject *heuristics = table_attr(table, s_heuristics, RT.d_heuristics);
+        if (heuristics == NULL) {
+            goto done;
+        }
+        int truth = PyObject_IsTrue(heuristics);
+        Py_DECREF(heuristics);
+        if (truth < 0) {
+            goto done;
+        }
+        if (!truth) {
+            Py_INCREF(Py_None);
+            *nxt_out = Py_None;
+            result = RUN_OK;
+            goto done;
+        }
+        hend = PyLong_FromLongLong(hend_value);
+        pend = PyLong_FromLongLong(pend_value);
+        if (hend == NULL || pend == NULL) {
+            goto done_bounds;
+        }
+        PyObject *args[] = {table, Py_None, cx->buf, hend, pend};
+        *nxt_out = PyObject_VectorcallMethod(s_lookup, args,
+                                             5 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        result = *nxt_out == NULL ? RUN_ERROR : RUN_OK;
+        goto done_bounds;
+    }
+    Py_INCREF(nxt);
+    PyObject *guarded = table_attr(table, s_guarded, RT.d_guarded);
+    if (guarded == NULL) {
+        Py_DECREF(nxt);
+        goto done;
+    }
+    int truth = PyObject_IsTrue(guarded);
+    Py_DECREF(guarded);
+    if (truth <= 0) {
+        if (truth < 0) {
+            Py_DECREF(nxt);
+            goto done;
+        }
+        *nxt_out = nxt;
+        result = RUN_OK;
+        goto done;
+    }
+    PyObject *guard = PyObject_GetAttr(nxt, s_guard);
+    if (guard == NULL) {
+        Py_DECREF(nxt);
+        goto done;
+    }
+    if (guard == Py_None) {
+        Py_DECREF(guard);
+        *nxt_out = nxt;
+        result = RUN_OK;
+        goto done;
+    }
+    Py_DECREF(guard);
+    hend = PyLong_FromLongLong(hend_value);
+    pend = PyLong_FromLongLong(pend_value);
+    if (hend == NULL || pend == NULL) {
+        Py_DECREF(nxt);
+        goto done_bounds;
+    }
+    /* nxt._guard is read again, as the Python decoder does */
+    guard = PyObject_GetAttr(nxt, s_guard);
+    if (guard == NULL) {
+        Py_DECREF(nxt);
+        goto done_bounds;
+    }
+    PyObject *gargs[] = {NULL, cx->buf, hend, pend};
+    PyObject *ok = PyObject_Vectorcall(guard, gargs + 1, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                       NULL);
+    Py_DECREF(guard);
+    if (ok == NULL) {
+        Py_DECREF(nxt);
+        goto done_bounds;
+    }
+    truth = PyObject_IsTrue(ok);
+    Py_DECREF(ok);
+    if (truth < 0) {
+        Py_DECREF(nxt);
+        goto done_bounds;
+    }
+    if (truth) {
+        *nxt_out = nxt;
+        result = RUN_OK;
+        goto done_bounds;
+    }
+    PyObject *key_tuple = PyTuple_New(nkeys);
+    if (key_tuple == NULL) {
+        Py_DECREF(nxt);
+        goto done_bounds;
+    }
+    for (int i = 0; i < nkeys; i++) {
+        Py_INCREF(key_objs[i]);
+        PyTuple_SET_ITEM(key_tuple, i, key_objs[i]);
+    }
+    PyObject *rargs[] = {table, key_tuple, nxt, cx->buf, hend, pend};
+    *nxt_out = PyObject_VectorcallMethod(s_refused, rargs,
+                                         6 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    Py_DECREF(key_tuple);
+    Py_DECREF(nxt);
+    result = *nxt_out == NULL ? RUN_ERROR : RUN_OK;
+done_bounds:
+    Py_XDECREF(hend);
+    Py_XDECREF(pend);
+done:
+    Py_XDECREF(key_objs[0]);
+    Py_XDECREF(key_objs[1]);
+    Py_DECREF(table);
+    if (result == RUN_ERROR && !PyErr_Occurred()) {
+        PyErr_NoMemory();
+    }
+    return result;
+}
+
+/* ---- the interpreter ---------------------------------------------------------------- */
+
+
+
+static int eval_node(Ctx *cx, int n, int64_t *out);
+
+/* Registers and constants, most operands, without a call. */
+static inline int
+eval(Ctx *cx, int n, int64_t *out)
+{
+    const Node *node = &cx->p->nodes[n];
+    if (node->op == E_REG) {
+        *out = cx->regs[node->a];
+        return RUN_OK;
+    }
+    if (node->op == E_CONST) {
+        *out = node->value;
+        return RUN_OK;
+    }
+    return eval_node(cx, n, out);
+}
+
+static int
+eval_node(Ctx *cx, int n, int64_t *out)
+{
+    const Node *node = &cx->p->nodes[n];
+    int64_t a, b;
+    int r;
+    switch (node->op) {
+    case E_CONST:
+        *out = node->value;
+        return RUN_OK;
+    case E_REG:
+        *out = cx->regs[node->a];
+        return RUN_OK;
+    case E_SLOT:
+        return fp_get_slot(cx, node->a, out) ? RUN_ABORT : RUN_OK;
+    case E_BYTE:
+        if ((r = eval(cx, node->a, &a)) != RUN_OK) {
+            return r;
+        }
+        if (a < 0 || a >= cx->len) {
+            return RUN_ABORT;
+        }
+        *out = cx->data[a];
+        return RUN_OK;
+    case E_NOT: case E_NEG: case E_INV:
+        if ((r = eval(cx, node->a, &a)) != RUN_OK) {
+            return r;
+        }
+        if (node->op == E_NOT) {
+            *out = !a;
+        }
+        else if (node->op == E_INV) {
+            *out = ~a;
+        }
+        else {
+            if (a == INT64_MIN) {
+                return RUN_ABORT;
+            }
+            *out = -a;
+        }
+        return RUN_OK;
+    case E_AND: case E_OR:
+        if ((r = eval(cx, node->a, &a)) != RUN_OK) {
+            return r;
+        }
+        if ((node->op == E_AND) == (a == 0)) {
+            *out = a;  /* Python's `and` / `or` give the operand that decided */
+            return RUN_OK;
+        }
+        return eval(cx, node->b, out);
+    case E_IF:
+        if ((r = eval(cx, node->a, &a)) != RUN_OK) {
+            return r;
+        }
+        return eval(cx, a ? node->b : node->c, out);
+    default:
+        break;
+    }
+    if ((r = eval(cx, node->a, &a)) != RUN_OK || (r = eval(cx, node->b, &b)) != RUN_OK) {
+        return r;
+    }
+    switch (node->op) {
+    case E_ADD:
+        return fp_add(out, a, b) ? RUN_ABORT : RUN_OK;
+    case E_SUB:
+        return fp_sub(out, a, b) ? RUN_ABORT : RUN_OK;
+    case E_MUL:
+        return fp_mul(out, a, b) ? RUN_ABORT : RUN_OK;
+    case E_FLOORDIV:
+        return fp_floordiv(out, a, b) ? RUN_ABORT : RUN_OK;
+    case E_MOD:
+        return fp_mod(out, a, b) ? RUN_ABORT : RUN_OK;
+    case E_BAND:
+        *out = a & b;
+        return RUN_OK;
+    case E_BOR:
+        *out = a | b;
+        return RUN_OK;
+    case E_BXOR:
+        *out = a ^ b;
+        return RUN_OK;
+    case E_SHL:
+        return fp_shl(out, a, b) ? RUN_ABORT : RUN_OK;
+    case E_SHR:
+        return fp_shr(out, a, b) ? RUN_ABORT : RUN_OK;
+    case E_LT: *out = a < b; return RUN_OK;
+    case E_LE: *out = a <= b; return RUN_OK;
+    case E_GT: *out = a > b; return RUN_OK;
+    case E_GE: *out = a >= b; return RUN_OK;
+    case E_EQ: *out = a == b; return RUN_OK;
+    case E_NE: *out = a != b; return RUN_OK;
+    default:
+        return RUN_ABORT;
+    }
+}
+
+static int
+run_unpack(Ctx *cx, const Stmt *s)
+{
+    int64_t off;
+    int r = eval(cx, s->a, &off);
+    if (r != RUN_OK) {
+        return r;
+    }
+    /* struct.unpack_from counts a negative offset from the end: left to Python */
+    if (off < 0 || off > cx->len - s->b) {
+        return RUN_ABORT;
+    }
+    const unsigned char *base = cx->data + off;
+    const Program *p = cx->p;
+    for (int i = 0; i < s->d; i++) {
+        const Item *it = &p->items[s->c + i];
+        const unsigned char *at = base + it->at;
+        int is_signed = it->code >= 'a';  /* b h i l q */
+        if (it->dest_kind == D_INT) {
+            r = fp_from_bytes(&cx->regs[it->dest], at, it->size, it->little, it->is_signed)
+                ? RUN_ABORT : RUN_OK;
+        }
+        else if (it->code == 's') {
+            r = fp_set_bytes(cx, it->dest, at, it->size) ? RUN_ERROR : RUN_OK;
+        }
+        else if (it->code == '?') {
+            r = fp_set_bool(cx, it->dest, at[0] != 0) ? RUN_ERROR : RUN_OK;
+        }
+        else if (it->dest_kind == D_REG) {
+            r = fp_to_reg(&cx->regs[it->dest], read_uint(at, it->size, s->e), it->size,
+                          is_signed) ? RUN_ABORT : RUN_OK;
+        }
+        else {
+            r = fp_set_read(cx, it->dest, read_uint(at, it->size, s->e), it->size, is_signed)
+                ? RUN_ERROR : RUN_OK;
+        }
+        if (r != RUN_OK) {
+            return r;
+        }
+    }
+    return RUN_OK;
+}
+
+static int
+run_dispatch(Ctx *cx, const Stmt *s, PyObject **nxt_out)
+{
+    int64_t keys[2];
+    for (int i = 0; i < s->c; i++) {
+        int r = eval(cx, cx->p->lists[s->b + i], &keys[i]);
+        if (r != RUN_OK) {
+            return r;
+        }
+    }
+    return fp_dispatch(cx, s->a, keys, s->c, cx->regs[s->d], cx->regs[s->e], nxt_out);
+}
+
+/* ---- the compiled built-in programs ----------------------------------------------------- */
+
+typedef struct {
+    const char *key;
+    int (*function)(Ctx *, PyObject **);
+} NativeProgram;
+
 #include "_native_programs.h"
 
 /* The compiled function of the program whose key (a hash of its text) is key, if any. */
@@ -741,7 +691,6 @@ static int
 interpret(Ctx *cx, PyObject **nxt_out)
 {
     Program *p = cx->p;
-    PyObject *buf = cx->buf;
     int pc = 0;
     int r;
     int64_t v;
@@ -750,18 +699,8 @@ interpret(Ctx *cx, PyObject **nxt_out)
         switch (s->op) {
         case S_ABORT:
             return RUN_ABORT;
-        case S_RET: {
-            PyObject *cls = Py_None;
-            if (s->a >= 0) {
-                cls = global_value(p, s->a);
-                if (cls == NULL) {
-                    return PyErr_Occurred() ? RUN_ERROR : RUN_ABORT;
-                }
-            }
-            Py_INCREF(cls);
-            *nxt_out = cls;
-            return RUN_OK;
-        }
+        case S_RET:
+            return s->a >= 0 ? fp_ret_global(cx, s->a, nxt_out) : fp_ret_none(nxt_out);
         case S_JF:
             if ((r = eval(cx, s->a, &v)) != RUN_OK) {
                 return r;
@@ -785,49 +724,30 @@ interpret(Ctx *cx, PyObject **nxt_out)
             }
             cx->regs[s->a] = v;
             break;
-        case S_SET: {
+        case S_SET:
             if ((r = eval(cx, s->b, &v)) != RUN_OK) {
                 return r;
             }
-            PyObject *value;
-            if (s->c) {
-                value = v ? Py_True : Py_False;
-                Py_INCREF(value);
-            }
-            else if ((value = PyLong_FromLongLong(v)) == NULL) {
+            if ((s->c ? fp_set_bool(cx, s->a, v) : fp_set_int(cx, s->a, v)) != 0) {
                 return RUN_ERROR;
             }
-            ctx_store(cx, p->slot_offsets[s->a], value);
             break;
-        }
-        case S_OBJ: {
-            PyObject *value = s->b ? Py_Ellipsis : Py_None;
-            Py_INCREF(value);
-            ctx_store(cx, p->slot_offsets[s->a], value);
+        case S_OBJ:
+            fp_set_const(cx, s->a, s->b);
             break;
-        }
         case S_BUF:
-            Py_INCREF(buf);
-            ctx_store(cx, p->slot_offsets[s->a], buf);
+            fp_set_buf(cx, s->a);
             break;
         case S_TUPLE: {
-            PyObject *t = PyTuple_New(s->c);
-            if (t == NULL) {
-                return RUN_ERROR;
-            }
+            int64_t values[16];  /* compile_list allows 16 */
             for (int i = 0; i < s->c; i++) {
-                if ((r = eval(cx, p->lists[s->b + i], &v)) != RUN_OK) {
-                    Py_DECREF(t);
+                if ((r = eval(cx, p->lists[s->b + i], &values[i])) != RUN_OK) {
                     return r;
                 }
-                PyObject *item = PyLong_FromLongLong(v);
-                if (item == NULL) {
-                    Py_DECREF(t);
-                    return RUN_ERROR;
-                }
-                PyTuple_SET_ITEM(t, i, item);
             }
-            ctx_store(cx, p->slot_offsets[s->a], t);
+            if (fp_set_tuple(cx, s->a, values, s->c)) {
+                return RUN_ERROR;
+            }
             break;
         }
         case S_SLICE: {
@@ -835,22 +755,9 @@ interpret(Ctx *cx, PyObject **nxt_out)
             if ((r = eval(cx, s->b, &lo)) != RUN_OK || (r = eval(cx, s->c, &hi)) != RUN_OK) {
                 return r;
             }
-            if (lo < 0 || hi < 0) {
-                return RUN_ABORT;  /* counted from the end in Python: left to it */
+            if ((r = fp_set_slice(cx, s->a, lo, hi, s->d)) != RUN_OK) {
+                return r;
             }
-            PyObject *part = PySequence_GetSlice(buf, (Py_ssize_t)lo, (Py_ssize_t)hi);
-            if (part == NULL) {
-                return RUN_ERROR;
-            }
-            if (s->d) {
-                PyObject *copy = PyBytes_FromObject(part);
-                Py_DECREF(part);
-                if (copy == NULL) {
-                    return RUN_ERROR;
-                }
-                part = copy;
-            }
-            ctx_store(cx, p->slot_offsets[s->a], part);
             break;
         }
         case S_UNPACK:
