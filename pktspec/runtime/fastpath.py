@@ -114,8 +114,14 @@ def decoder_of(cls: type) -> str:
     built-in one edited since the extension was built), or ``"python"`` with the reason."""
     fast = cls.__dict__.get("_fast")
     if fast is not None:
+        if cls.__dict__.get("_decode") is not fast.decode:
+            return "python (its _decode was replaced after the class was made)"
         return "compiled" if fast.native else "interpreted"
     if cls.__dict__.get("_PROGRAM") is None:
+        if any(base.__dict__.get("_PROGRAM") is not None for base in cls.__mro__[1:]):
+            return "python (a subclass: a program decodes only the class it was made for)"
+        if getattr(cls, "FORMAT", None) is None:
+            return "python (a layer written in Python)"
         return "python (its decoder uses what programs do not have: see docs/FASTPATH.md)"
     if _ext is None:
         return "python (the compiled loop is " + (

@@ -54,3 +54,24 @@ def test_a_user_layer_runs_in_the_interpreter_and_decodes_as_python_does(restore
         python = packet_module.python_decode_eager(data, my_encap)
         assert [repr(x) for x in compiled.layers] == [repr(x) for x in python.layers]
         assert compiled.layer(my_encap).fields() == python.layer(my_encap).fields()
+
+
+@pytest.mark.skipif(not fastpath.ACTIVE, reason="the compiled loop is not built or is off")
+def test_decoder_of_says_why_a_class_decodes_in_python(monkeypatch):
+    from pktspec.layers import IPv4
+    from pktspec.runtime.pylayer import PyLayer
+
+    class Sub(IPv4):
+        __slots__ = ()
+
+    class Written(PyLayer):
+        field_names = ()
+
+        def decode(self, data):  # noqa: ANN001
+            return 0, None
+
+    assert fastpath.decoder_of(IPv4) == "compiled"
+    assert fastpath.decoder_of(Sub).startswith("python (a subclass")
+    assert fastpath.decoder_of(Written) == "python (a layer written in Python)"
+    monkeypatch.setattr(IPv4, "_decode", lambda self, buf, off, end: None)
+    assert fastpath.decoder_of(IPv4).startswith("python (its _decode was replaced")

@@ -570,6 +570,8 @@ static PyGetSetDef Program_getset[] = {
 
 static PyMemberDef Program_members[] = {
     {"owner", T_OBJECT, offsetof(Program, owner), READONLY, "the class it decodes"},
+    {"decode", T_OBJECT, offsetof(Program, decode), READONLY,
+     "the _decode it restates (used only while the class's _decode is this one)"},
     {NULL}
 };
 
